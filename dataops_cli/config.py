@@ -1,0 +1,430 @@
+"""config.toml -> a frozen, validated Config.
+
+moto (and, for some settings, AWS itself) accepts values that break the stack later, so
+every value is checked here and a bad one is reported as one line naming the key, the
+value and what is allowed. Resource names are derived from the config, never stored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dataops_cli.schedule_expr import ScheduleExpressionError, parse_schedule
+
+CONFIG_ENV = "DATAOPS_CONFIG"
+DEFAULT_CONFIG_NAME = "config.toml"
+STACK_TAG = "dataops:stack"
+
+# Every retention CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+RUNTIMES = ("python3.11", "python3.12", "python3.13")
+ARCHITECTURES = ("x86_64", "arm64")
+IMPUTE_STRATEGIES = ("median", "mean")
+NORMALIZE_METHODS = ("minmax", "zscore", "none")
+
+
+class ConfigError(ValueError):
+    """A config value (or the file itself) is wrong; the message is one line for the user."""
+
+
+Check = Callable[[Any], str | None]
+"""Returns None when the value is fine, else a description of what is allowed."""
+
+
+def _setting(default: Any, check: Check | None = None, help: str = "") -> Any:
+    return field(default=default, metadata={"check": check, "help": help})
+
+
+def _int_range(low: int, high: int, unit: str = "") -> Check:
+    suffix = f" {unit}" if unit else ""
+    return lambda v: None if low <= v <= high else f"an integer from {low} to {high}{suffix}"
+
+
+def _one_of(*allowed: Any) -> Check:
+    return lambda v: None if v in allowed else "one of " + ", ".join(map(repr, allowed))
+
+
+def _pattern(regex: str, allowed: str) -> Check:
+    compiled = re.compile(regex)
+    return lambda v: None if compiled.fullmatch(v) else allowed
+
+
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_RE = re.compile(r"\d+\.\d+\.\d+\.\d+")
+_BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def check_bucket_name(name: str) -> str | None:
+    """S3's general-purpose bucket naming rules."""
+    rule = "3-63 lowercase letters, digits, '.' or '-', starting and ending with a letter/digit"
+    if not _BUCKET_RE.fullmatch(name):
+        return rule
+    if ".." in name or ".-" in name or "-." in name:
+        return rule + ", with no '..', '.-' or '-.'"
+    if _IP_RE.fullmatch(name):
+        return "a name that is not formatted as an IP address"
+    if name.startswith(_BUCKET_BAD_PREFIXES) or name.endswith(_BUCKET_BAD_SUFFIXES):
+        return "a name without the reserved prefixes/suffixes (xn--, sthree-, -s3alias, ...)"
+    return None
+
+
+def _check_schedule(expression: str) -> str | None:
+    try:
+        parse_schedule(expression)
+    except ScheduleExpressionError as exc:
+        return str(exc)
+    return None
+
+
+def _check_timezone(name: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "an IANA time zone name such as 'UTC' or 'Asia/Kolkata'"
+    return None
+
+
+def _check_output_prefix(prefix: str) -> str | None:
+    if not prefix.endswith("/") or prefix.startswith("/") or "//" in prefix:
+        return "a key prefix ending in '/', not starting with '/', e.g. 'processed/'"
+    return None
+
+
+def _check_object_key(key: str) -> str | None:
+    if not key or key.startswith("/") or key.endswith("/") or len(key.encode()) > 1024:
+        return "an S3 object key (1-1024 bytes, not starting or ending with '/')"
+    return None
+
+
+def _check_layer_arn(arn: str) -> str | None:
+    if arn == "" or re.fullmatch(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\d+", arn):
+        return None
+    return (
+        "empty (resolve automatically) or a layer version ARN arn:aws:lambda:<region>:<account>:layer:<name>:<version>"
+    )
+
+
+def _check_email(address: str) -> str | None:
+    if address == "" or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+        return None
+    return "empty (no notification) or an email address"
+
+
+def _check_column_list(columns: list[str]) -> str | None:
+    if any(not c for c in columns):
+        return "a list of non-empty column names"
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    return f"a list without duplicates (repeated: {', '.join(duplicates)})" if duplicates else None
+
+
+def _check_tags(tags: dict[str, str]) -> str | None:
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            return "tag keys of 1-128 characters and values of up to 256"
+        if key.lower().startswith("aws:") or key == STACK_TAG:
+            return f"tag keys not starting with 'aws:' and other than {STACK_TAG!r} (key {key!r})"
+    return None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    name: str = _setting(
+        "dataops", _pattern(r"[A-Za-z][A-Za-z0-9-]{0,31}", "1-32 letters, digits or '-', starting with a letter")
+    )
+    region: str = _setting(
+        "ap-south-1", _pattern(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", "an AWS region code such as 'ap-south-1'")
+    )
+
+
+@dataclass(frozen=True)
+class BucketConfig:
+    name: str = _setting("dataops-pipeline-bucket", check_bucket_name)
+    input_key: str = _setting("diabetes_preprocessed.csv", _check_object_key)
+    input_file: str = _setting("data/diabetes_preprocessed.csv")
+    output_prefix: str = _setting("processed/", _check_output_prefix)
+    run_retention_days: int = _setting(30, _int_range(1, 36500, "days"))
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    name: str = _setting(
+        "DataOpsPipelineFunction", _pattern(r"[A-Za-z0-9_-]{1,64}", "1-64 letters, digits, '-' or '_'")
+    )
+    runtime: str = _setting("python3.12", _one_of(*RUNTIMES))
+    memory_mb: int = _setting(1024, _int_range(128, 10240, "MB"))
+    timeout_seconds: int = _setting(60, _int_range(1, 900, "seconds"))
+    architecture: str = _setting("x86_64", _one_of(*ARCHITECTURES))
+    layer_name: str = _setting(
+        "AWSSDKPandas-Python312", _pattern(r"[A-Za-z0-9_-]{1,140}", "a layer name (letters, digits, '-', '_')")
+    )
+    layer_arn: str = _setting("", _check_layer_arn)
+    layer_sdk_version: str = _setting("3.17.0", _pattern(r"\d+\.\d+\.\d+", "a version such as '3.17.0'"))
+    log_retention_days: int = _setting(14, _one_of(*LOG_RETENTION_DAYS))
+    reserved_concurrency: int = _setting(1, _int_range(1, 1000))
+    async_max_retry_attempts: int = _setting(0, _int_range(0, 2))
+    async_max_event_age_seconds: int = _setting(300, _int_range(60, 21600, "seconds"))
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    expression: str = _setting("rate(2 minutes)", _check_schedule)
+    timezone: str = _setting("UTC", _check_timezone)
+    flexible_window_minutes: int = _setting(0, _int_range(0, 1440, "minutes (0 = OFF)"))
+    enabled: bool = _setting(True)
+    retry_attempts: int = _setting(2, _int_range(0, 185))
+    max_event_age_seconds: int = _setting(300, _int_range(60, 86400, "seconds"))
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    name: str = _setting(
+        "DataOpsPipelineDashboard", _pattern(r"[A-Za-z0-9_-]{1,255}", "1-255 letters, digits, '-' or '_'")
+    )
+
+
+@dataclass(frozen=True)
+class AlarmConfig:
+    enabled: bool = _setting(True)
+    email: str = _setting("", _check_email)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    zero_as_missing: tuple[str, ...] = _setting(
+        ("Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI"), _check_column_list
+    )
+    impute_strategy: str = _setting("median", _one_of(*IMPUTE_STRATEGIES))
+    normalize_method: str = _setting("minmax", _one_of(*NORMALIZE_METHODS))
+    normalize_exclude: tuple[str, ...] = _setting(("Outcome",), _check_column_list)
+
+
+_SECTIONS: dict[str, type] = {
+    "stack": StackConfig,
+    "bucket": BucketConfig,
+    "function": FunctionConfig,
+    "schedule": ScheduleConfig,
+    "dashboard": DashboardConfig,
+    "alarm": AlarmConfig,
+    "pipeline": PipelineConfig,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration plus the names derived from it."""
+
+    stack: StackConfig = field(default_factory=StackConfig)
+    bucket: BucketConfig = field(default_factory=BucketConfig)
+    function: FunctionConfig = field(default_factory=FunctionConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    alarm: AlarmConfig = field(default_factory=AlarmConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    tags: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({"Project": "dataops"}))
+    base_dir: Path = field(default=Path(), compare=False)
+
+    # Derived names: deterministic, so status and down find resources without a state file.
+    @property
+    def region(self) -> str:
+        return self.stack.region
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        return {**self.tags, STACK_TAG: self.stack.name}
+
+    @property
+    def input_path(self) -> Path:
+        path = Path(self.bucket.input_file)
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.function.name}"
+
+    @property
+    def execution_role(self) -> str:
+        return f"{self.stack.name}-lambda-exec"
+
+    @property
+    def scheduler_role(self) -> str:
+        return f"{self.stack.name}-scheduler-invoke"
+
+    @property
+    def schedule_group(self) -> str:
+        return f"{self.stack.name}-schedules"
+
+    @property
+    def schedule_name(self) -> str:
+        return f"{self.stack.name}-run-pipeline"
+
+    @property
+    def alarm_name(self) -> str:
+        return f"{self.function.name}-errors"
+
+    @property
+    def alarm_topic(self) -> str:
+        return f"{self.stack.name}-alarms"
+
+    @property
+    def runs_prefix(self) -> str:
+        return f"{self.bucket.output_prefix}runs/"
+
+    @property
+    def latest_key(self) -> str:
+        return f"{self.bucket.output_prefix}latest.json"
+
+    def handler_environment(self) -> dict[str, str]:
+        """The Lambda environment: the handler's whole contract with the config."""
+        return {
+            "BUCKET_NAME": self.bucket.name,
+            "INPUT_KEY": self.bucket.input_key,
+            "OUTPUT_PREFIX": self.bucket.output_prefix,
+            "ZERO_AS_MISSING": ",".join(self.pipeline.zero_as_missing),
+            "IMPUTE_STRATEGY": self.pipeline.impute_strategy,
+            "NORMALIZE_METHOD": self.pipeline.normalize_method,
+            "NORMALIZE_EXCLUDE": ",".join(self.pipeline.normalize_exclude),
+        }
+
+    def with_region(self, region: str) -> Config:
+        stack = _build_section("stack", StackConfig, {"name": self.stack.name, "region": region}, "--region")
+        return replace(self, stack=stack)
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """--config, then $DATAOPS_CONFIG, then ./config.toml; None means built-in defaults."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate a config file; with no file at all, the defaults (cwd-relative)."""
+    if path is None:
+        return Config(base_dir=Path.cwd())
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(raw, source=str(path), base_dir=path.resolve().parent)
+
+
+def parse_config(raw: Mapping[str, Any], source: str = "config", base_dir: Path | None = None) -> Config:
+    """Validate a parsed TOML document; every error names the key, value and what is allowed."""
+    known = [*_SECTIONS, "tags"]
+    for section in raw:
+        if section not in known:
+            raise ConfigError(f"{source}: unknown section [{section}]{_did_you_mean(section, known)}")
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        body = raw.get(name, {})
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: {name} must be a table ([{name}]), got {_describe(body)}")
+        sections[name] = _build_section(name, cls, body, source)
+    tags = raw.get("tags", {"Project": "dataops"})
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise ConfigError(f"{source}: [tags] must map tag keys to string values, got {_describe(tags)}")
+    if problem := _check_tags(tags):
+        raise ConfigError(f"{source}: [tags] is not allowed: expected {problem}")
+    config = Config(**sections, tags=types.MappingProxyType(dict(tags)), base_dir=base_dir or Path.cwd())
+    _check_cross_field(config, source)
+    return config
+
+
+def _build_section(name: str, cls: type, body: Mapping[str, Any], source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    for key in body:
+        if key not in names:
+            raise ConfigError(f"{source}: unknown key '{name}.{key}'{_did_you_mean(key, names)}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in body:
+            continue
+        key, value = f"{name}.{f.name}", body[f.name]
+        value = _coerce(key, value, hints[f.name], source)
+        check = f.metadata.get("check")
+        if check and (allowed := check(value)):
+            raise ConfigError(f"{source}: {key} = {_show(value)} is not allowed: expected {allowed}")
+        values[f.name] = value
+    return cls(**values)
+
+
+def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
+    """Type-check one value against its dataclass annotation (bool is not an int here)."""
+    if hint is bool:
+        ok = isinstance(value, bool)
+        expected = "true or false"
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "an integer"
+    elif hint is str:
+        ok = isinstance(value, str)
+        expected = "a string"
+    else:  # tuple[str, ...]
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        expected = "a list of strings"
+        value = tuple(value) if ok else value
+    if not ok:
+        raise ConfigError(f"{source}: {key} = {_show(value)} has the wrong type: expected {expected}")
+    return value
+
+
+def _check_cross_field(config: Config, source: str) -> None:
+    """Rules that involve two keys at once."""
+    if config.bucket.input_key.startswith(config.bucket.output_prefix):
+        raise ConfigError(
+            f"{source}: bucket.input_key = {config.bucket.input_key!r} lies under "
+            f"bucket.output_prefix = {config.bucket.output_prefix!r}: expected the input outside "
+            "the output prefix (outputs expire and are rewritten every run)"
+        )
+    expression = config.schedule.expression
+    if expression.startswith("at(") and config.schedule.enabled:
+        when = datetime.fromisoformat(expression[3:-1])
+        tz = zoneinfo.ZoneInfo(config.schedule.timezone)
+        if when.replace(tzinfo=tz) < datetime.now(tz):
+            raise ConfigError(
+                f"{source}: schedule.expression = {expression!r} is in the past: expected a future "
+                "time for a one-time schedule"
+            )
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(choices)})"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {_show(value)}"

@@ -1,0 +1,1 @@
+"""The Lambda function's code: shipped as the deployment zip, importable by tests."""

@@ -1,0 +1,289 @@
+"""The pure pipeline: parsed columns in; imputed, normalized columns, statistics and the
+correlation matrix out. No boto3, no environment, no printing, so tests call it directly.
+
+Semantics (each pinned by a test):
+- A cell is missing when it is empty, an NA token (see reader.NA_TOKENS), or 0 in a
+  zero-as-missing column.
+- Numeric columns are imputed with the median (or mean) of their present values; text
+  columns with their most frequent value (ties: the value that sorts first).
+- Statistics (min, max, mean, population std) describe each numeric column after
+  imputation and before normalization.
+- Numeric columns not excluded are normalized: minmax to [0, 1] or zscore (population
+  std); a constant column becomes 0.0, never NaN or inf.
+- The correlation matrix is Pearson over every numeric column after imputation; a pair
+  involving a constant column is undefined (NaN, written as an empty cell).
+- A numeric column that is not normalized is written as int64 when every value is a
+  whole number, else float64; text columns as strings.
+
+The numeric arrays of `Columns` are modified in place: at 5M rows a copy of the data
+would not fit the Lambda's memory beside the original.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import (
+    ColumnNotFoundError,
+    ConfigurationError,
+    EmptyColumnError,
+    NonFiniteValueError,
+    NonNumericColumnError,
+    NoNumericColumnsError,
+)
+from .reader import Columns
+
+DEFAULT_ZERO_AS_MISSING = ("Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI")
+IMPUTE_STRATEGIES = ("median", "mean")
+NORMALIZE_METHODS = ("minmax", "zscore", "none")
+_CORRELATION_CHUNK_ROWS = 1 << 18
+_EXACT_INT_LIMIT = 2.0**53
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    zero_as_missing: tuple[str, ...] = DEFAULT_ZERO_AS_MISSING
+    impute_strategy: str = "median"
+    normalize_method: str = "minmax"
+    normalize_exclude: tuple[str, ...] = ("Outcome",)
+
+    def __post_init__(self) -> None:
+        if self.impute_strategy not in IMPUTE_STRATEGIES:
+            raise ConfigurationError(
+                f"IMPUTE_STRATEGY={self.impute_strategy!r} is not supported: expected one of "
+                + ", ".join(IMPUTE_STRATEGIES),
+                setting="IMPUTE_STRATEGY",
+            )
+        if self.normalize_method not in NORMALIZE_METHODS:
+            raise ConfigurationError(
+                f"NORMALIZE_METHOD={self.normalize_method!r} is not supported: expected one of "
+                + ", ".join(NORMALIZE_METHODS),
+                setting="NORMALIZE_METHOD",
+            )
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    min: float
+    max: float
+    mean: float
+    std: float
+
+
+@dataclass
+class PipelineResult:
+    names: list[str]
+    rows: int
+    output: dict[str, np.ndarray | pa.ChunkedArray]
+    missing: dict[str, int]
+    imputed: dict[str, float | str]
+    stats: dict[str, ColumnStats]
+    numeric: list[str]
+    normalized: list[str]
+    correlation: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def missing_total(self) -> int:
+        return sum(self.missing.values())
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        return {name: _dtype_name(self.output[name]) for name in self.names}
+
+
+def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
+    """Impute, describe, correlate and normalize; raises a PipelineError for unusable input."""
+    started = time.perf_counter()
+    _check_options_against(columns, options)
+    numeric = [n for n in columns.names if n in columns.numeric]
+    if not numeric:
+        raise NoNumericColumnsError(
+            "input has no numeric column to normalize or correlate (columns: " + ", ".join(columns.names) + ")",
+            columns=columns.names,
+        )
+    missing: dict[str, int] = {}
+    imputed: dict[str, float | str] = {}
+    stats: dict[str, ColumnStats] = {}
+    for name in numeric:
+        values = columns.numeric[name]
+        _reject_non_finite(name, values)
+        if name in options.zero_as_missing:
+            values[values == 0] = np.nan
+        missing[name], fill = _impute_numeric(name, values, options.impute_strategy, columns.rows)
+        if fill is not None:
+            imputed[name] = fill
+        stats[name] = _describe(values)
+    output: dict[str, np.ndarray | pa.ChunkedArray] = {}
+    for name, values in columns.text.items():
+        missing[name], fill_text, output[name] = _impute_text(name, values, columns.rows)
+        if fill_text is not None:
+            imputed[name] = fill_text
+    imputed_at = time.perf_counter()
+    correlation = correlate([columns.numeric[n] for n in numeric], [stats[n].mean for n in numeric])
+    correlated_at = time.perf_counter()
+    normalized = (
+        [] if options.normalize_method == "none" else [n for n in numeric if n not in options.normalize_exclude]
+    )
+    for name in numeric:
+        values = columns.numeric[name]
+        if name in normalized:
+            _normalize_in_place(values, stats[name], options.normalize_method)
+            output[name] = values
+        else:
+            output[name] = _as_int_if_whole(values)
+    finished = time.perf_counter()
+    return PipelineResult(
+        names=list(columns.names),
+        rows=columns.rows,
+        output={n: output[n] for n in columns.names},
+        missing={n: missing[n] for n in columns.names},
+        imputed=imputed,
+        stats=stats,
+        numeric=numeric,
+        normalized=normalized,
+        correlation=correlation,
+        timings_ms={
+            "impute_ms": _ms(imputed_at - started),
+            "correlate_ms": _ms(correlated_at - imputed_at),
+            "normalize_ms": _ms(finished - correlated_at),
+        },
+    )
+
+
+def _check_options_against(columns: Columns, options: PipelineOptions) -> None:
+    for setting, wanted in (
+        ("ZERO_AS_MISSING", options.zero_as_missing),
+        ("NORMALIZE_EXCLUDE", options.normalize_exclude),
+    ):
+        for name in wanted:
+            if name not in columns.names:
+                raise ColumnNotFoundError(
+                    f"column {name!r} from {setting} is not in the input (columns: {', '.join(columns.names)})",
+                    column=name,
+                    setting=setting,
+                )
+    for name in options.zero_as_missing:
+        if name in columns.text:
+            row, value = _first_non_number(columns.text[name])
+            raise NonNumericColumnError(
+                f"column {name!r} (in ZERO_AS_MISSING) must be numeric but row {row} holds {value!r}",
+                column=name,
+                row=row,
+                value=value,
+            )
+
+
+def _first_non_number(values: pa.ChunkedArray) -> tuple[int, str]:
+    for row, value in enumerate(values.to_pylist(), start=1):
+        if value is None:
+            continue
+        try:
+            float(value)
+        except ValueError:
+            return row, value
+    return 0, ""
+
+
+def _reject_non_finite(name: str, values: np.ndarray) -> None:
+    infinite = np.isinf(values)
+    if infinite.any():
+        row = int(np.argmax(infinite))
+        raise NonFiniteValueError(
+            f"column {name!r} row {row + 1} is {values[row]!r}: replace it with a number or leave the cell empty",
+            column=name,
+            row=row + 1,
+            count=int(infinite.sum()),
+        )
+
+
+def _impute_numeric(name: str, values: np.ndarray, strategy: str, rows: int) -> tuple[int, float | None]:
+    """Fill NaNs in place; returns (missing count, value filled or None)."""
+    gaps = np.isnan(values)
+    count = int(gaps.sum())
+    if count == 0:
+        return 0, None
+    if count == rows:
+        raise EmptyColumnError(
+            f"column {name!r} has no value in any of its {rows} rows: nothing to impute from",
+            column=name,
+            rows=rows,
+        )
+    present = values[~gaps]
+    fill = float(np.median(present) if strategy == "median" else present.mean())
+    values[gaps] = fill
+    return count, fill
+
+
+def _impute_text(name: str, values: pa.ChunkedArray, rows: int) -> tuple[int, str | None, pa.ChunkedArray]:
+    count = values.null_count
+    if count == 0:
+        return 0, None, values
+    if count == rows:
+        raise EmptyColumnError(
+            f"column {name!r} has no value in any of its {rows} rows: nothing to impute from",
+            column=name,
+            rows=rows,
+        )
+    counts = pc.value_counts(values.drop_null())
+    table = pa.table({"value": counts.field("values"), "count": counts.field("counts")})
+    best = table.sort_by([("count", "descending"), ("value", "ascending")])["value"][0].as_py()
+    return count, best, pc.fill_null(values, best)
+
+
+def _describe(values: np.ndarray) -> ColumnStats:
+    return ColumnStats(
+        min=float(values.min()), max=float(values.max()), mean=float(values.mean()), std=float(values.std())
+    )
+
+
+def correlate(columns: list[np.ndarray], means: list[float]) -> np.ndarray:
+    """Pearson correlation, accumulated over row chunks so no full-size copy is made."""
+    k, rows = len(columns), len(columns[0])
+    cross = np.zeros((k, k))
+    block = np.empty((min(rows, _CORRELATION_CHUNK_ROWS), k))
+    for start in range(0, rows, _CORRELATION_CHUNK_ROWS):
+        stop = min(start + _CORRELATION_CHUNK_ROWS, rows)
+        part = block[: stop - start]
+        for j, values in enumerate(columns):
+            np.subtract(values[start:stop], means[j], out=part[:, j])
+        cross += part.T @ part
+    scale = np.sqrt(np.diag(cross))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = cross / np.outer(scale, scale)
+    corr[(scale == 0)[:, None] | (scale == 0)[None, :]] = np.nan
+    np.clip(corr, -1.0, 1.0, out=corr)
+    np.fill_diagonal(corr, np.where(scale == 0, np.nan, 1.0))
+    return corr
+
+
+def _normalize_in_place(values: np.ndarray, stats: ColumnStats, method: str) -> None:
+    if stats.max == stats.min:
+        values[:] = 0.0
+    elif method == "minmax":
+        np.subtract(values, stats.min, out=values)
+        np.divide(values, stats.max - stats.min, out=values)
+    else:  # zscore
+        np.subtract(values, stats.mean, out=values)
+        np.divide(values, stats.std, out=values)
+
+
+def _as_int_if_whole(values: np.ndarray) -> np.ndarray:
+    if np.abs(values).max() < _EXACT_INT_LIMIT and np.array_equal(values, np.trunc(values)):
+        return values.astype(np.int64)
+    return values
+
+
+def _dtype_name(values: np.ndarray | pa.ChunkedArray) -> str:
+    if isinstance(values, np.ndarray):
+        return str(values.dtype)
+    return "string"
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)

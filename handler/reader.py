@@ -1,0 +1,268 @@
+"""Stream a CSV into float64 numpy columns (NaN = missing) and Arrow text columns.
+
+Why streaming: `pyarrow.csv.read_csv` of 5M rows peaks near 930 MB (parser buffers plus
+the table), over the Lambda's 1024 MB once the outputs are built. Reading block by block
+into preallocated arrays peaks near the size of the data itself. The arrays are sized
+from the input's byte length (a row needs at least one byte per column), which only
+reserves address space: pages that are never written are never resident.
+
+Types are inferred from the first MiB; numeric-looking columns are then read as float64
+throughout. A later cell that is not a number turns that column into text (the read
+restarts, which needs a re-openable input: `open_input` is called again).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .errors import (
+    DuplicateColumnError,
+    EmptyInputError,
+    HeaderError,
+    NoDataRowsError,
+    NotTextError,
+    RaggedRowError,
+)
+
+# pandas' default NA tokens: the cells a pandas user expects to be read as missing.
+NA_TOKENS = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+SAMPLE_BYTES = 1 << 20
+BLOCK_BYTES = 4 << 20
+_BOM = b"\xef\xbb\xbf"
+_CONVERSION_RE = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
+
+InputOpener = Callable[[], BinaryIO]
+
+
+@dataclass
+class Columns:
+    """A parsed table: numeric columns as float64 arrays with NaN for missing cells."""
+
+    names: list[str]
+    numeric: dict[str, np.ndarray]
+    text: dict[str, pa.ChunkedArray]
+    rows: int
+    inferred: dict[str, str] = field(default_factory=dict)  # column -> type seen in the sample
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that replays bytes already read (the sample) before the rest."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._head.nbytes:
+            n = min(len(buffer), self._head.nbytes)
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def read_columns(open_input: InputOpener, size_hint: int | None = None, use_threads: bool = True) -> Columns:
+    """Parse the CSV behind `open_input`; raise a specific PipelineError for bad input."""
+    text_columns: set[str] = set()
+    binary_columns: set[str] = set()
+    while True:
+        stream = open_input()
+        try:
+            sample = stream.read(SAMPLE_BYTES)
+            header, inferred = _inspect_sample(sample, more=len(sample) == SAMPLE_BYTES)
+            types = {
+                name: pa.binary()
+                if name in binary_columns
+                else pa.string()
+                if name in text_columns or not _is_numeric_type(inferred.get(name))
+                else pa.float64()
+                for name in header
+            }
+            try:
+                columns = _stream_columns(_Prefixed(sample, stream), header, types, size_hint, use_threads)
+            except pa.ArrowInvalid as exc:
+                if _switch_column_type(exc, header, text_columns, binary_columns):
+                    continue
+                raise _describe_parse_error(exc, open_input) from None
+        finally:
+            stream.close()
+        if binary_columns:
+            raise _undecodable_cell(columns.text, sorted(binary_columns, key=header.index)[0])
+        columns.inferred = {name: str(t) for name, t in inferred.items()}
+        return columns
+
+
+def _inspect_sample(sample: bytes, more: bool) -> tuple[list[str], dict[str, pa.DataType]]:
+    """Check the start of the input is CSV text with a usable header; infer column types."""
+    body = sample.removeprefix(_BOM)
+    if not body.strip():
+        raise EmptyInputError(
+            "input is empty" if not sample else "input has no content (only whitespace)",
+            size_bytes=len(sample),
+        )
+    if (offset := sample.find(b"\x00")) >= 0:
+        raise NotTextError(
+            f"input is not CSV text: byte {offset} is a NUL byte (is it compressed or binary?)",
+            byte_offset=offset,
+        )
+    header_line = body.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        header_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotTextError(
+            f"header row is not UTF-8 text (byte {exc.start}: {header_line[exc.start : exc.start + 1]!r}); "
+            "save the file as UTF-8",
+            byte_offset=exc.start,
+        ) from None
+    if more:  # the sample ends mid-file: parse only whole lines
+        sample = sample[: sample.rfind(b"\n") + 1] or sample
+    try:
+        table = pacsv.read_csv(io.BytesIO(sample), convert_options=_convert_options({}))
+    except pa.ArrowInvalid:
+        # Ragged rows or a cut quoted field: the full read reports the exact problem.
+        table = pacsv.read_csv(io.BytesIO(sample.split(b"\n", 1)[0] + b"\n"), convert_options=_convert_options({}))
+        return _check_header(table.column_names), {}
+    header = _check_header(table.column_names)
+    if table.num_rows == 0 and not more:
+        raise NoDataRowsError(f"input has a header ({len(header)} columns) but no data rows", columns=len(header))
+    return header, dict(zip(header, table.schema.types, strict=True))
+
+
+def _check_header(names: list[str]) -> list[str]:
+    for position, name in enumerate(names, start=1):
+        if not name.strip():
+            raise HeaderError(f"header cell {position} is empty: every column needs a name", position=position)
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DuplicateColumnError(
+                f"column {name!r} appears more than once in the header; rename one of them", column=name
+            )
+        seen.add(name)
+    return names
+
+
+def _is_numeric_type(t: pa.DataType | None) -> bool:
+    return t is None or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
+
+
+def _convert_options(types: dict[str, pa.DataType]) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
+        column_types=types, null_values=list(NA_TOKENS), strings_can_be_null=True, quoted_strings_can_be_null=True
+    )
+
+
+def _stream_columns(
+    stream: BinaryIO, header: list[str], types: dict[str, pa.DataType], size_hint: int | None, use_threads: bool
+) -> Columns:
+    reader = pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(use_threads=use_threads, block_size=BLOCK_BYTES),
+        convert_options=_convert_options(types),
+    )
+    numeric_names = [n for n in header if pa.types.is_floating(types[n])]
+    text_names = [n for n in header if n not in numeric_names]
+    capacity = size_hint // max(len(header), 1) + 1 if size_hint else 0
+    buffers = {n: np.empty(capacity) for n in numeric_names} if capacity else {}
+    parts: dict[str, list] = {n: [] for n in header}
+    rows = 0
+    for batch in reader:
+        k = batch.num_rows
+        for name in numeric_names:
+            values = batch.column(name).to_numpy(zero_copy_only=False)
+            if buffers:
+                buffers[name][rows : rows + k] = values
+            else:
+                parts[name].append(values)
+        for name in text_names:
+            parts[name].append(batch.column(name))
+        rows += k
+    if rows == 0:
+        raise NoDataRowsError(f"input has a header ({len(header)} columns) but no data rows", columns=len(header))
+    if buffers:
+        numeric = {n: buffers[n][:rows] for n in numeric_names}
+    else:
+        numeric = {n: np.concatenate(parts.pop(n)) for n in numeric_names}
+    text = {n: pa.chunked_array(parts[n], type=types[n]) for n in text_names}
+    return Columns(names=list(header), numeric=numeric, text=text, rows=rows)
+
+
+def _switch_column_type(exc: pa.ArrowInvalid, header: list[str], text: set[str], binary: set[str]) -> bool:
+    """A conversion error names a column whose type the sample got wrong: fix it for a re-read."""
+    match = _CONVERSION_RE.search(str(exc))
+    if not match:
+        return False
+    name = header[int(match[1])]
+    if match[2] == "double" and name not in text:
+        text.add(name)
+        return True
+    if match[2] == "string" and "UTF8" in str(exc) and name not in binary:
+        binary.add(name)
+        return True
+    return False
+
+
+def _describe_parse_error(exc: pa.ArrowInvalid, open_input: InputOpener) -> Exception:
+    """Turn Arrow's parse error into ours; threaded parsing hides the row, so re-parse to find it."""
+    rows: list = []
+
+    def remember(row):  # pyarrow.csv.InvalidRow
+        rows.append(row)
+        return "error"
+
+    message = str(exc)
+    if "Expected" not in message or "columns, got" not in message:
+        return NotTextError(f"input is not valid CSV: {message}")
+    stream = open_input()
+    try:
+        pacsv.read_csv(
+            stream,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=remember),
+            convert_options=_convert_options({}),
+        )
+    except pa.ArrowInvalid:
+        pass  # expected: the handler above recorded the offending row
+    finally:
+        stream.close()
+    if not rows:
+        return RaggedRowError(f"input is not valid CSV: {message}")
+    row = rows[0]
+    return RaggedRowError(
+        f"line {row.number} has {row.actual_columns} fields but the header has {row.expected_columns}: "
+        f"{row.text[:80]!r}",
+        line=row.number,
+        expected_fields=row.expected_columns,
+        actual_fields=row.actual_columns,
+    )
+
+
+def _undecodable_cell(text: dict[str, pa.ChunkedArray], name: str) -> NotTextError:
+    for row, value in enumerate(text[name].to_pylist(), start=1):
+        if value is None:
+            continue
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return NotTextError(
+                f"column {name!r} row {row} is not UTF-8 text ({value[:20]!r}); save the file as UTF-8",
+                column=name,
+                row=row,
+            )
+    return NotTextError(f"column {name!r} is not UTF-8 text; save the file as UTF-8", column=name)

@@ -1,0 +1,141 @@
+"""S3 input and output for the handler: a re-openable input stream and a multipart sink.
+
+The sink uploads parts while the CSV is still being formatted (two uploads in flight at
+most), so a 770 MB output needs ~3 parts of memory and no /tmp space at all.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from botocore.exceptions import ClientError
+
+from .errors import InputAccessError, InputChangedError, InputNotFoundError
+
+PART_BYTES = 16 << 20  # S3 wants >= 5 MiB per part but the last; 16 MiB keeps 10,000 parts = 160 GB
+MAX_PARTS_IN_FLIGHT = 2
+
+
+@dataclass(frozen=True)
+class InputObject:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+
+
+class S3Input:
+    """Open the input object as a stream, as many times as the reader needs, pinned to one ETag."""
+
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        self._client, self._bucket, self._key = client, bucket, key
+        self.info: InputObject | None = None
+
+    def head(self) -> InputObject:
+        """Size and ETag of the input; later opens are pinned to this ETag."""
+        try:
+            response = self._client.head_object(Bucket=self._bucket, Key=self._key)
+        except ClientError as exc:
+            raise self._input_error(exc) from None
+        self.info = InputObject(self._bucket, self._key, response["ContentLength"], response["ETag"].strip('"'))
+        return self.info
+
+    def open(self) -> BinaryIO:
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Key": self._key}
+        if self.info:
+            kwargs["IfMatch"] = self.info.etag
+        try:
+            response = self._client.get_object(**kwargs)
+        except ClientError as exc:
+            raise self._input_error(exc) from None
+        if self.info is None:
+            self.info = InputObject(self._bucket, self._key, response["ContentLength"], response["ETag"].strip('"'))
+        return response["Body"]
+
+    def _input_error(self, exc: ClientError) -> Exception:
+        code = exc.response.get("Error", {}).get("Code", "")
+        where = f"s3://{self._bucket}/{self._key}"
+        if code in ("NoSuchKey", "404"):
+            return InputNotFoundError(
+                f"input object {where} does not exist; upload it (dataops up does)", key=self._key
+            )
+        if code == "NoSuchBucket":
+            return InputNotFoundError(f"bucket {self._bucket!r} does not exist", bucket=self._bucket)
+        if code in ("AccessDenied", "403"):
+            return InputAccessError(
+                f"access denied reading {where}: the execution role needs s3:GetObject on it", key=self._key
+            )
+        if code in ("PreconditionFailed", "412"):
+            return InputChangedError(f"input object {where} was replaced during the run; the next run will use it")
+        return exc
+
+
+class MultipartSink:
+    """A write-only stream into one S3 object; nothing is visible until `close()` succeeds."""
+
+    def __init__(self, client: Any, bucket: str, key: str, content_type: str, part_bytes: int = PART_BYTES) -> None:
+        self._client, self._bucket, self._key = client, bucket, key
+        self._content_type = content_type
+        self._part_bytes = part_bytes
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[Future] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        self.size += len(data)
+        if len(self._buffer) >= self._part_bytes:
+            self._send_part(bytes(self._buffer))
+            self._buffer.clear()
+        return len(data)
+
+    def close(self) -> None:
+        """Complete the object (a single PUT when it fits in one part)."""
+        if self._upload_id is None:
+            self._client.put_object(
+                Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer), ContentType=self._content_type
+            )
+            return
+        if self._buffer or not self._parts:
+            self._send_part(bytes(self._buffer))
+            self._buffer.clear()
+        parts = [future.result() for future in self._parts]
+        self._shutdown()
+        self._client.complete_multipart_upload(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
+        )
+
+    def abort(self) -> None:
+        """Drop every uploaded part so a failed run leaves no object and no billed parts."""
+        self._shutdown()
+        if self._upload_id is not None:
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+
+    def _send_part(self, body: bytes) -> None:
+        if self._upload_id is None:
+            created = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=self._key, ContentType=self._content_type
+            )
+            self._upload_id = created["UploadId"]
+            self._pool = ThreadPoolExecutor(max_workers=MAX_PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
+        in_flight = [f for f in self._parts if not f.done()]
+        if len(in_flight) >= MAX_PARTS_IN_FLIGHT:
+            in_flight[0].result()  # back-pressure: bounded memory
+        number = len(self._parts) + 1
+        assert self._pool is not None
+        self._parts.append(self._pool.submit(self._upload_part, number, body))
+
+    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+        response = self._client.upload_part(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
+        )
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
