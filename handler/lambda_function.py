@@ -191,7 +191,7 @@ class PipelineRun:
             files=files,
             duration_ms=duration_ms,
         )
-        self._put(outputs["log"], to_json_bytes(self._run_document("succeeded", files=files)), "application/json")
+        self._put(outputs["log"], to_json_bytes(self._run_document("succeeded", files_saved=files)), "application/json")
         latest = {"run_id": self.run_id, "finished_at": utc_iso(time.time()), "outputs": outputs}
         self.s3.put_object(
             Bucket=s.bucket,

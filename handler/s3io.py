@@ -75,10 +75,10 @@ class S3Input:
 class MultipartSink:
     """A write-only stream into one S3 object; nothing is visible until `close()` succeeds."""
 
-    def __init__(self, client: Any, bucket: str, key: str, content_type: str, part_bytes: int = PART_BYTES) -> None:
+    def __init__(self, client: Any, bucket: str, key: str, content_type: str, part_bytes: int | None = None) -> None:
         self._client, self._bucket, self._key = client, bucket, key
         self._content_type = content_type
-        self._part_bytes = part_bytes
+        self._part_bytes = part_bytes or PART_BYTES
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[Future] = []

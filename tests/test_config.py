@@ -1,0 +1,170 @@
+"""config.toml loading and validation: one clear line per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dataops_cli.config import Config, ConfigError, load_config, parse_config
+from tests.conftest import REPO
+
+
+def error_for(raw: dict) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, source="config.toml")
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_committed_config_equals_the_built_in_defaults():
+    loaded = load_config(REPO / "config.toml")
+    assert loaded == Config()
+    assert loaded.input_path == REPO / "data" / "diabetes_preprocessed.csv"
+    assert loaded.input_path.is_file()
+
+
+def test_defaults_are_the_pipeline_values():
+    config = Config()
+    assert (config.bucket.name, config.region) == ("dataops-pipeline-bucket", "ap-south-1")
+    assert (config.function.name, config.function.runtime) == ("DataOpsPipelineFunction", "python3.12")
+    assert (config.function.memory_mb, config.function.timeout_seconds) == (1024, 60)
+    assert config.function.layer_name == "AWSSDKPandas-Python312"
+    assert config.schedule.expression == "rate(2 minutes)" and config.schedule.flexible_window_minutes == 0
+    assert config.handler_environment() == {
+        "BUCKET_NAME": "dataops-pipeline-bucket",
+        "INPUT_KEY": "diabetes_preprocessed.csv",
+        "OUTPUT_PREFIX": "processed/",
+        "ZERO_AS_MISSING": "Glucose,BloodPressure,SkinThickness,Insulin,BMI",
+        "IMPUTE_STRATEGY": "median",
+        "NORMALIZE_METHOD": "minmax",
+        "NORMALIZE_EXCLUDE": "Outcome",
+    }
+    assert config.all_tags == {"Project": "dataops", "dataops:stack": "dataops"}
+
+
+def test_unknown_key_suggests_the_close_one():
+    assert error_for({"function": {"memroy_mb": 512}}) == (
+        "config.toml: unknown key 'function.memroy_mb' (did you mean 'memory_mb'?)"
+    )
+
+
+def test_unknown_section():
+    assert "unknown section [functon] (did you mean 'function'?)" in error_for({"functon": {}})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"function": {"memory_mb": "1024"}}, "function.memory_mb = '1024' has the wrong type: expected an integer"),
+        ({"function": {"memory_mb": True}}, "function.memory_mb = true has the wrong type: expected an integer"),
+        ({"schedule": {"enabled": "yes"}}, "schedule.enabled = 'yes' has the wrong type: expected true or false"),
+        ({"pipeline": {"zero_as_missing": "Glucose"}}, "expected a list of strings"),
+        ({"function": 5}, "function must be a table ([function]), got int 5"),
+    ],
+)
+def test_wrong_types(raw, expected):
+    assert expected in error_for(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"function": {"memory_mb": 64}},
+            "function.memory_mb = 64 is not allowed: expected an integer from 128 to 10240 MB",
+        ),
+        ({"function": {"memory_mb": 10241}}, "from 128 to 10240"),
+        (
+            {"function": {"timeout_seconds": 0}},
+            "function.timeout_seconds = 0 is not allowed: expected an integer from 1 to 900",
+        ),
+        ({"function": {"timeout_seconds": 901}}, "from 1 to 900"),
+        (
+            {"function": {"log_retention_days": 10}},
+            "function.log_retention_days = 10 is not allowed: expected one of 1, 3, 5, 7, 14",
+        ),
+        ({"function": {"runtime": "python2.7"}}, "function.runtime = 'python2.7' is not allowed"),
+        ({"function": {"layer_arn": "AWSSDKPandas"}}, "function.layer_arn = 'AWSSDKPandas' is not allowed"),
+        ({"bucket": {"name": "My_Bucket"}}, "bucket.name = 'My_Bucket' is not allowed: expected 3-63 lowercase"),
+        ({"bucket": {"name": "ab"}}, "bucket.name = 'ab'"),
+        ({"bucket": {"name": "a..b"}}, "no '..'"),
+        ({"bucket": {"name": "192.168.1.1"}}, "not formatted as an IP address"),
+        ({"bucket": {"name": "xn--bucket"}}, "reserved prefixes"),
+        (
+            {"bucket": {"output_prefix": "processed"}},
+            "bucket.output_prefix = 'processed' is not allowed: expected a key prefix ending in '/'",
+        ),
+        ({"bucket": {"input_key": "processed/in.csv"}}, "lies under bucket.output_prefix"),
+        (
+            {"schedule": {"expression": "every 2 minutes"}},
+            "schedule.expression = 'every 2 minutes' is not allowed: expected rate(N minutes|hours|days)",
+        ),
+        ({"schedule": {"expression": "rate(banana)"}}, "expected rate(N"),
+        ({"schedule": {"expression": "rate(1 minutes)"}}, "e.g. rate(1 minute)"),
+        ({"schedule": {"expression": "rate(2 minute)"}}, "e.g. rate(2 minutes)"),
+        ({"schedule": {"expression": "cron(0 12 * * *)"}}, "six cron fields"),
+        ({"schedule": {"expression": "cron(0 12 * * MON *)"}}, "'?' in exactly one of day-of-month and day-of-week"),
+        ({"schedule": {"expression": "cron(61 12 * * ? *)"}}, "minutes values from 0 to 59, got '61'"),
+        ({"schedule": {"expression": "at(2020-01-01T00:00:00)"}}, "is in the past"),
+        ({"schedule": {"timezone": "Mars/Base"}}, "an IANA time zone name"),
+        ({"schedule": {"flexible_window_minutes": 1441}}, "from 0 to 1440 minutes (0 = OFF)"),
+        ({"stack": {"region": "Mumbai"}}, "stack.region = 'Mumbai' is not allowed: expected an AWS region code"),
+        ({"stack": {"name": "9lives"}}, "starting with a letter"),
+        ({"alarm": {"email": "ops"}}, "alarm.email = 'ops' is not allowed"),
+        (
+            {"pipeline": {"impute_strategy": "mode"}},
+            "pipeline.impute_strategy = 'mode' is not allowed: expected one of 'median', 'mean'",
+        ),
+        ({"pipeline": {"normalize_method": "robust"}}, "expected one of 'minmax', 'zscore', 'none'"),
+        ({"pipeline": {"normalize_exclude": ["A", "A"]}}, "repeated: A"),
+        ({"tags": {"aws:x": "1"}}, "not starting with 'aws:'"),
+        ({"tags": {"dataops:stack": "x"}}, "other than 'dataops:stack'"),
+        ({"tags": {"Owner": 5}}, "[tags] must map tag keys to string values"),
+    ],
+)
+def test_impossible_values(raw, expected):
+    assert expected in error_for(raw)
+
+
+def test_valid_alternatives_are_accepted():
+    config = parse_config(
+        {
+            "schedule": {"expression": "cron(0/15 8-18 ? * MON-FRI *)", "timezone": "Asia/Kolkata"},
+            "function": {
+                "memory_mb": 128,
+                "timeout_seconds": 900,
+                "layer_arn": "arn:aws:lambda:ap-south-1:336392948345:layer:AWSSDKPandas-Python312:29",
+            },
+            "bucket": {"name": "my.data-bucket-01"},
+            "alarm": {"email": "ops@example.com"},
+        }
+    )
+    assert config.function.memory_mb == 128
+    assert config.schedule.timezone == "Asia/Kolkata"
+
+
+def test_missing_file_and_bad_toml(tmp_path: Path):
+    with pytest.raises(ConfigError, match="config file '.*nope.toml' not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[function]\nmemory_mb = \n")
+    with pytest.raises(ConfigError, match="bad.toml: invalid TOML: .*line 2"):
+        load_config(bad)
+
+
+def test_input_file_is_relative_to_the_config_file(tmp_path: Path):
+    path = tmp_path / "conf" / "dataops.toml"
+    path.parent.mkdir()
+    path.write_text('[bucket]\ninput_file = "../mine.csv"\n')
+    assert load_config(path).input_path == tmp_path / "conf" / ".." / "mine.csv"
+
+
+def test_derived_names_are_deterministic():
+    config = parse_config({"stack": {"name": "team-a"}, "function": {"name": "Fn"}})
+    assert config.execution_role == "team-a-lambda-exec"
+    assert config.scheduler_role == "team-a-scheduler-invoke"
+    assert config.schedule_group == "team-a-schedules"
+    assert config.log_group == "/aws/lambda/Fn"
+    assert config.alarm_name == "Fn-errors"

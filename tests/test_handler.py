@@ -1,0 +1,205 @@
+"""The Lambda handler end to end against moto S3: outputs, logs, metrics, and failure safety."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import boto3
+import pytest
+
+from handler import errors, lambda_function, s3io
+from tests.conftest import SAMPLE_CSV
+
+BUCKET = "dataops-test-bucket"
+ENV = {
+    "BUCKET_NAME": BUCKET,
+    "INPUT_KEY": "diabetes_preprocessed.csv",
+    "OUTPUT_PREFIX": "processed/",
+    "AWS_LAMBDA_FUNCTION_NAME": "DataOpsPipelineFunction",
+}
+
+
+@pytest.fixture
+def s3(mock_aws_env, monkeypatch):
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    client = boto3.client("s3", region_name="ap-south-1")
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    client.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=SAMPLE_CSV.read_bytes())
+    monkeypatch.setattr(lambda_function, "_s3_client", client)
+    return client
+
+
+def invoke(request_id: str = "11111111-2222-3333-4444-555555555555"):
+    return lambda_function.lambda_handler({}, SimpleNamespace(aws_request_id=request_id))
+
+
+def keys(client, prefix: str = "") -> list[str]:
+    listing = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+def read_json(client, key: str):
+    return json.loads(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def log_lines(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_run_writes_every_output_then_latest(s3, capsys):
+    result = invoke()
+    run_id = result["run_id"]
+    folder = f"processed/runs/{run_id}/"
+    assert keys(s3, folder) == [
+        folder + n for n in ("cleaned.csv", "correlation.csv", "dtypes.json", "run.json", "summary.json")
+    ]
+    latest = read_json(s3, "processed/latest.json")
+    assert latest["run_id"] == run_id
+    assert latest["outputs"] == {
+        "cleaned": folder + "cleaned.csv",
+        "correlation": folder + "correlation.csv",
+        "summary": folder + "summary.json",
+        "dtypes": folder + "dtypes.json",
+        "log": folder + "run.json",
+    }
+    summary = read_json(s3, folder + "summary.json")
+    assert summary["rows"] == 768 and summary["columns"] == 9
+    assert summary["input"]["size_bytes"] == SAMPLE_CSV.stat().st_size
+    assert summary["input"]["etag"] == s3.head_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"])["ETag"].strip('"')
+    assert summary["missing_before_imputation"]["Insulin"] == result["missing_values_handled"]["Insulin"] > 0
+    assert set(summary["timings_ms"]) >= {"read_ms", "impute_ms", "correlate_ms", "normalize_ms", "write_ms"}
+    assert set(summary["versions"]) >= {"python", "pyarrow", "numpy", "pandas"}
+    assert read_json(s3, folder + "dtypes.json")["Outcome"] == "int64"
+    run_log = read_json(s3, folder + "run.json")
+    assert run_log["status"] == "succeeded"
+    assert run_log["shape"] == {"rows": 768, "columns": 9}
+    assert run_log["files_saved"] == list(latest["outputs"].values())
+    assert [e["event"] for e in run_log["events"]] == ["start", "shape", "missing", "saved"]
+    cleaned = s3.get_object(Bucket=BUCKET, Key=folder + "cleaned.csv")["Body"].read().decode()
+    assert len(cleaned.splitlines()) == 769
+
+
+def test_logs_are_json_lines_with_markers_and_one_emf_document(s3, capsys):
+    invoke()
+    lines = log_lines(capsys)
+    events = [line for line in lines if "event" in line]
+    assert [e["message"][0] for e in events] == ["🚀", "📊", "📈", "✅"]
+    assert all(e["request_id"] == "11111111-2222-3333-4444-555555555555" for e in events)
+    assert events[1]["rows"] == 768 and events[1]["columns"] == 9
+    assert events[2]["missing_values_handled"]["SkinThickness"] > 0
+    assert len(events[3]["files"]) == 5
+    emf = [line for line in lines if "_aws" in line]
+    assert len(emf) == 1
+    names = {m["Name"] for m in emf[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert names == {"RowsProcessed", "MissingValuesImputed", "ProcessingTime", "RunFailed"}
+    assert emf[0]["RowsProcessed"] == 768 and emf[0]["RunFailed"] == 0
+
+
+def test_cold_start_flag_is_true_only_for_the_first_invocation(s3, capsys, monkeypatch):
+    monkeypatch.setattr(lambda_function, "_cold_start", True)
+    invoke("aaaaaaaa-0000-0000-0000-000000000001")
+    invoke("bbbbbbbb-0000-0000-0000-000000000002")
+    flags = [line["cold_start"] for line in log_lines(capsys) if line.get("event") == "start"]
+    assert flags == [True, False]
+
+
+def test_failed_run_leaves_latest_and_earlier_runs_untouched(s3, capsys):
+    good = invoke("aaaaaaaa-0000-0000-0000-000000000001")
+    before = {k: s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(s3, "processed/")}
+    s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=b"a,b\n1,2,3\n")
+    capsys.readouterr()
+    with pytest.raises(errors.RaggedRowError):
+        invoke("bbbbbbbb-0000-0000-0000-000000000002")
+    after = {k: s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(s3, "processed/")}
+    new = sorted(set(after) - set(before))
+    assert all(after[k] == v for k, v in before.items())
+    assert json.loads(after["processed/latest.json"])["run_id"] == good["run_id"]
+    assert len(new) == 1 and new[0].endswith("/run.json")
+    failed = json.loads(after[new[0]])
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "WrongFieldCount" and failed["error"]["line"] == 2
+    lines = log_lines(capsys)
+    error_lines = [line for line in lines if line.get("level") == "ERROR"]
+    assert len(error_lines) == 1 and error_lines[0]["message"].startswith("❌ Pipeline run failed: line 2")
+    assert [line["RunFailed"] for line in lines if "_aws" in line] == [1]
+
+
+def test_failure_while_writing_removes_partial_outputs_and_aborts_multipart(s3, capsys, monkeypatch):
+    monkeypatch.setattr(s3io, "PART_BYTES", 5 << 20)
+    big = b"Pregnancies,Glucose\n" + b"".join(b"%d,%d\n" % (i % 17, 50 + i % 140) for i in range(900_000))
+    s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=big)
+    monkeypatch.setenv("ZERO_AS_MISSING", "Glucose")
+    monkeypatch.setenv("NORMALIZE_EXCLUDE", "")
+    real_put = s3.put_object
+
+    def fail_on_summary(**kwargs):
+        if kwargs["Key"].endswith("summary.json"):
+            raise s3.exceptions.ClientError({"Error": {"Code": "SlowDown", "Message": "injected"}}, "PutObject")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", fail_on_summary)
+    with pytest.raises(s3.exceptions.ClientError, match="injected"):
+        invoke()
+    remaining = keys(s3, "processed/")
+    assert len(remaining) == 1 and remaining[0].endswith("run.json")
+    assert read_json(s3, remaining[0])["error"]["type"] == "ClientError"
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_large_output_is_uploaded_in_parts(s3, capsys, monkeypatch):
+    monkeypatch.setattr(s3io, "PART_BYTES", 5 << 20)
+    big = b"a,b\n" + b"".join(b"%d,%d\n" % (i, i % 9) for i in range(700_000))
+    s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=big)
+    monkeypatch.setenv("ZERO_AS_MISSING", "")
+    monkeypatch.setenv("NORMALIZE_EXCLUDE", "")
+    calls = []
+    real = s3.upload_part
+    monkeypatch.setattr(s3, "upload_part", lambda **kw: calls.append(kw["PartNumber"]) or real(**kw))
+    result = invoke()
+    head = s3.head_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"])
+    assert len(calls) >= 2 and head["ContentLength"] > 10 << 20
+    body = s3.get_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"])["Body"].read()
+    assert body.count(b"\n") == 700_001
+
+
+def test_missing_input_object(s3, capsys):
+    s3.delete_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"])
+    with pytest.raises(
+        errors.InputNotFoundError, match="s3://dataops-test-bucket/diabetes_preprocessed.csv does not exist"
+    ):
+        invoke()
+    assert keys(s3, "processed/latest.json") == []
+
+
+def test_missing_environment_variable(s3, capsys, monkeypatch):
+    monkeypatch.delenv("BUCKET_NAME")
+    with pytest.raises(errors.ConfigurationError, match="BUCKET_NAME is not set"):
+        invoke()
+    error = [line for line in log_lines(capsys) if line.get("level") == "ERROR"][0]
+    assert error["error"]["setting"] == "BUCKET_NAME"
+
+
+def test_pipeline_options_come_from_the_environment(s3, capsys, monkeypatch):
+    monkeypatch.setenv("NORMALIZE_METHOD", "none")
+    monkeypatch.setenv("ZERO_AS_MISSING", "Insulin")
+    monkeypatch.setenv("IMPUTE_STRATEGY", "mean")
+    result = invoke()
+    assert list(result["missing_values_handled"]) == ["Insulin"]
+    summary = read_json(s3, result["outputs"]["summary"])
+    assert summary["options"]["impute_strategy"] == "mean"
+    assert summary["normalized_columns"] == []
+
+
+def test_bad_option_value_is_a_configuration_error(s3, capsys, monkeypatch):
+    monkeypatch.setenv("NORMALIZE_METHOD", "robust")
+    with pytest.raises(errors.ConfigurationError, match="NORMALIZE_METHOD='robust'"):
+        invoke()
+
+
+def test_module_import_creates_no_client():
+    import importlib
+
+    module = importlib.reload(lambda_function)
+    assert module._s3_client is None

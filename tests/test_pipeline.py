@@ -1,0 +1,158 @@
+"""The pure pipeline's semantics, each pinned on small hand-checked tables."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow.csv as pacsv
+import pytest
+
+from handler.outputs import cleaned_csv_chunks, correlation_csv, summary_document, to_json_bytes
+from handler.pipeline import PipelineOptions, process
+from handler.reader import NA_TOKENS, read_columns
+from tests.conftest import SAMPLE_CSV, opener
+
+NO_ZEROS = PipelineOptions(zero_as_missing=(), normalize_exclude=())
+
+
+def run(csv: str, options: PipelineOptions = NO_ZEROS):
+    return process(read_columns(opener(csv.encode())), options)
+
+
+def cleaned_frame(result) -> pd.DataFrame:
+    return pacsv.read_csv(io.BytesIO(b"".join(cleaned_csv_chunks(result)))).to_pandas()
+
+
+def test_empty_cells_and_na_tokens_are_missing():
+    tokens = ["", "NA", "N/A", "null", "NaN", "nan", "None", "#N/A", "<NA>"]
+    body = "\n".join(f"{t},1" for t in tokens)
+    result = run(f"a,b\n{body}\n5,2\n")
+    assert result.missing == {"a": len(tokens), "b": 0}
+    assert set(tokens) <= set(NA_TOKENS)
+
+
+def test_zero_is_missing_only_in_configured_columns():
+    result = run("a,b,c\n0,0,1\n4,0,2\n2,6,3\n", PipelineOptions(zero_as_missing=("b",), normalize_exclude=()))
+    assert result.missing == {"a": 0, "b": 2, "c": 0}
+    assert result.imputed == {"b": 6.0}
+    assert result.stats["a"].min == 0.0  # a's zero is a real value
+
+
+def test_median_and_mean_imputation_use_present_values_only():
+    csv = "x,y\n1,0\n2,0\n,0\n10,1\n"
+    assert run(csv, PipelineOptions(zero_as_missing=(), normalize_exclude=(), impute_strategy="median")).imputed == {
+        "x": 2.0
+    }
+    mean = run(csv, PipelineOptions(zero_as_missing=(), normalize_exclude=(), impute_strategy="mean"))
+    assert mean.imputed == {"x": pytest.approx(13 / 3)}
+    assert mean.stats["x"].mean == pytest.approx((1 + 2 + 13 / 3 + 10) / 4)
+
+
+def test_text_columns_take_most_frequent_value_ties_sort_first():
+    result = run("n,city\n1,Pune\n2,Agra\n3,\n4,Pune\n5,Agra\n6,NA\n")
+    assert result.missing["city"] == 2
+    assert result.imputed["city"] == "Agra"  # Agra and Pune tie at 2: Agra sorts first
+    assert cleaned_frame(result)["city"].tolist() == ["Pune", "Agra", "Agra", "Pune", "Agra", "Agra"]
+
+
+def test_minmax_maps_to_unit_interval_and_keeps_excluded_columns():
+    result = run("a,label\n2,1\n4,0\n6,1\n", PipelineOptions(zero_as_missing=(), normalize_exclude=("label",)))
+    frame = cleaned_frame(result)
+    assert frame["a"].tolist() == [0.0, 0.5, 1.0]
+    assert frame["label"].tolist() == [1, 0, 1]
+    assert result.normalized == ["a"]
+    assert result.dtypes == {"a": "float64", "label": "int64"}
+
+
+def test_zscore_uses_population_std():
+    result = run(
+        "a\n1\n2\n3\n4\n", PipelineOptions(zero_as_missing=(), normalize_exclude=(), normalize_method="zscore")
+    )
+    values = np.asarray(result.output["a"])
+    assert values.mean() == pytest.approx(0.0, abs=1e-15)
+    assert values.std() == pytest.approx(1.0)
+    assert result.stats["a"].std == pytest.approx(np.std([1, 2, 3, 4]))
+
+
+def test_normalize_none_leaves_values_and_integer_types():
+    result = run(
+        "a,b\n1,0.5\n3,1.5\n", PipelineOptions(zero_as_missing=(), normalize_exclude=(), normalize_method="none")
+    )
+    assert result.normalized == []
+    assert result.dtypes == {"a": "int64", "b": "float64"}
+    assert cleaned_frame(result).values.tolist() == [[1, 0.5], [3, 1.5]]
+
+
+@pytest.mark.parametrize("method", ["minmax", "zscore"])
+def test_constant_column_becomes_zero_and_its_correlation_is_empty(method):
+    result = run(
+        "a,k\n1,7\n2,7\n4,7\n", PipelineOptions(zero_as_missing=(), normalize_exclude=(), normalize_method=method)
+    )
+    assert np.asarray(result.output["k"]).tolist() == [0.0, 0.0, 0.0]
+    assert math.isnan(result.correlation[0, 1]) and math.isnan(result.correlation[1, 1])
+    assert result.correlation[0, 0] == 1.0
+    assert correlation_csv(result).decode().splitlines() == [",a,k", "a,1.0,", "k,,"]
+
+
+def test_excluded_integer_column_becomes_float_when_imputed_value_is_fractional():
+    result = run("a,label\n1,0\n2,1\n3,\n", PipelineOptions(zero_as_missing=(), normalize_exclude=("label",)))
+    assert result.imputed["label"] == 0.5
+    assert result.dtypes["label"] == "float64"
+
+
+def test_correlation_matches_pandas_after_imputation_on_sample():
+    options = PipelineOptions()
+    result = process(read_columns(lambda: SAMPLE_CSV.open("rb"), size_hint=SAMPLE_CSV.stat().st_size), options)
+    frame = pd.read_csv(SAMPLE_CSV)
+    zero = list(options.zero_as_missing)
+    frame[zero] = frame[zero].replace(0, np.nan)
+    frame = frame.fillna(frame.median())
+    np.testing.assert_allclose(result.correlation, frame.corr().to_numpy(), rtol=0, atol=1e-12)
+    names = pd.read_csv(io.BytesIO(correlation_csv(result)), index_col=0)
+    assert list(names.columns) == list(names.index) == list(frame.columns)
+    features = [c for c in frame.columns if c != "Outcome"]
+    expected = (frame[features] - frame[features].min()) / (frame[features].max() - frame[features].min())
+    np.testing.assert_array_equal(cleaned_frame(result)[features].to_numpy(), expected.to_numpy())
+
+
+def test_cleaned_csv_keeps_full_float64_precision():
+    rng = np.random.default_rng(3)
+    values = rng.random(1000) * 1e3
+    csv = "a\n" + "\n".join(repr(float(v)) for v in values) + "\n"
+    result = run(csv)
+    parsed = pacsv.read_csv(io.BytesIO(b"".join(cleaned_csv_chunks(result, batch_rows=64))))
+    np.testing.assert_array_equal(parsed["a"].to_numpy(), np.asarray(result.output["a"]))
+
+
+def test_cleaned_csv_batches_join_into_one_table_with_one_header():
+    result = run("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(1, 200)))
+    text = b"".join(cleaned_csv_chunks(result, batch_rows=16)).decode()
+    assert text.count('"a"') == 1
+    assert len(text.splitlines()) == 200
+
+
+def test_summary_is_strict_json_with_statistics_before_normalization():
+    result = run("a,b\n2,x\n4,\n6,x\n")
+    document = summary_document(result, run_id="r1")
+    assert document["missing_before_imputation"] == {"a": 0, "b": 1}
+    assert document["statistics_before_normalization"]["a"] == {
+        "min": 2.0,
+        "max": 6.0,
+        "mean": 4.0,
+        "std": pytest.approx(np.std([2, 4, 6])),
+    }
+    assert b"NaN" not in to_json_bytes(document)
+    with pytest.raises(ValueError, match="Out of range float values"):
+        to_json_bytes({"bad": float("nan")})
+
+
+def test_invalid_options_name_the_setting():
+    from handler.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="IMPUTE_STRATEGY='mode'"):
+        PipelineOptions(impute_strategy="mode")
+    with pytest.raises(ConfigurationError, match="NORMALIZE_METHOD='robust'"):
+        PipelineOptions(normalize_method="robust")
