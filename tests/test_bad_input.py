@@ -24,7 +24,7 @@ def big_numeric_csv(rows: int) -> bytes:
 
 @pytest.mark.parametrize("data", [b"", b"   \n\r\n"])
 def test_empty_input(data):
-    with pytest.raises(errors.EmptyInputError, match="empty|no content"):
+    with pytest.raises(errors.EmptyInputError, match=r"empty|no content"):
         run(data)
 
 

@@ -146,11 +146,11 @@ def test_valid_alternatives_are_accepted():
 
 
 def test_missing_file_and_bad_toml(tmp_path: Path):
-    with pytest.raises(ConfigError, match="config file '.*nope.toml' not found"):
+    with pytest.raises(ConfigError, match=r"config file '.*nope.toml' not found"):
         load_config(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[function]\nmemory_mb = \n")
-    with pytest.raises(ConfigError, match="bad.toml: invalid TOML: .*line 2"):
+    with pytest.raises(ConfigError, match=r"bad.toml: invalid TOML: .*line 2"):
         load_config(bad)
 
 

@@ -167,7 +167,7 @@ def test_large_output_is_uploaded_in_parts(s3, capsys, monkeypatch):
 def test_missing_input_object(s3, capsys):
     s3.delete_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"])
     with pytest.raises(
-        errors.InputNotFoundError, match="s3://dataops-test-bucket/diabetes_preprocessed.csv does not exist"
+        errors.InputNotFoundError, match=r"s3://dataops-test-bucket/diabetes_preprocessed\.csv does not exist"
     ):
         invoke()
     assert keys(s3, "processed/latest.json") == []
@@ -177,7 +177,7 @@ def test_missing_environment_variable(s3, capsys, monkeypatch):
     monkeypatch.delenv("BUCKET_NAME")
     with pytest.raises(errors.ConfigurationError, match="BUCKET_NAME is not set"):
         invoke()
-    error = [line for line in log_lines(capsys) if line.get("level") == "ERROR"][0]
+    error = next(line for line in log_lines(capsys) if line.get("level") == "ERROR")
     assert error["error"]["setting"] == "BUCKET_NAME"
 
 
