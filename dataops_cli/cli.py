@@ -1,0 +1,336 @@
+"""The `dataops` command line: thin click commands over the library modules.
+
+Errors for the user (bad config: exit 2; AWS or input problems: exit 1) are printed as
+one line plus a hint, with no traceback unless --debug.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from dataops_cli import __version__
+from dataops_cli.aws import Aws, DataopsError, explain
+from dataops_cli.config import Config, ConfigError, find_config_path, load_config
+from dataops_cli.resources.base import Action, StackContext
+from dataops_cli.schedule_expr import Rate, parse_schedule
+from dataops_cli.ui import is_interactive, make_console, reporter_for, summary_table
+
+LOCAL_ENV = "DATAOPS_LOCAL"
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class App:
+    """Global options, and the config/clients built from them on first use."""
+
+    config_path: str | None
+    profile: str | None
+    region: str | None
+    local: bool
+    verbose: int
+    debug: bool
+    console: Console = field(default_factory=make_console)
+    _config: Config | None = None
+    _aws: Aws | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            config = load_config(find_config_path(self.config_path))
+            self._config = config.with_region(self.region) if self.region else config
+        return self._config
+
+    def aws(self, start_emulator: bool = False) -> Aws:
+        if self._aws is None:
+            if self.local:
+                from dataops_cli.local import bridge
+
+                self._aws = bridge.local_aws(self.config, start=start_emulator, console=self.console)
+            else:
+                self._aws = Aws(region=self.config.region, profile=self.profile)
+        return self._aws
+
+    def stack(self, start_emulator: bool = False) -> StackContext:
+        aws = self.aws(start_emulator)
+        if self.local:
+            from dataops_cli.local import bridge
+
+            return bridge.local_stack_context(self.config, aws)
+        from dataops_cli.layers import resolve_pandas_layer
+
+        return StackContext(config=self.config, aws=aws, layer_resolver=resolve_pandas_layer)
+
+    def where(self) -> str:
+        if self.local:
+            return f"the local emulator ({self.aws().endpoint_url}, region {self.config.region})"
+        return f"AWS account {self.aws().account_id}, region {self.config.region}"
+
+    def report_calls(self) -> None:
+        if self.verbose and self._aws is not None:
+            counter = self._aws.counter
+            self.console.print(f"[dim]API calls: {counter.total} ({counter.mutating} mutating)[/]")
+            if self.verbose > 1:
+                for call in counter.mutating_calls():
+                    self.console.print(f"[dim]  {call}[/]")
+
+
+class CliError(click.ClickException):
+    """One line, a hint, and the exit code the error deserves."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        err = Console(stderr=True, highlight=False)
+        err.print(f"[bold red]error:[/] {self.message}", markup=True, soft_wrap=True)
+        if self.hint:
+            err.print(f"[yellow]hint:[/] {self.hint}", soft_wrap=True)
+
+
+class DataopsGroup(click.Group):
+    """Maps library errors to CliError so every command fails the same way."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = "--debug" in sys.argv
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            if debug:
+                raise
+            raise CliError(str(exc), "fix config.toml (every key is documented there)", exit_code=2) from exc
+        except DataopsError as exc:
+            if debug:
+                raise
+            raise CliError(str(exc), exc.hint) from exc
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            if debug or not isinstance(exc, (ClientError, BotoCoreError)):
+                raise
+            error = explain(exc, ctx.invoked_subcommand or "dataops")
+            raise CliError(str(error), error.hint) from exc
+
+
+@click.group(cls=DataopsGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="dataops")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file [default: $DATAOPS_CONFIG, else ./config.toml, else built-in defaults].",
+)
+@click.option("--profile", metavar="NAME", help="AWS profile for credentials (default: the usual AWS chain).")
+@click.option("--region", metavar="REGION", help="Override stack.region from the config.")
+@click.option(
+    "--local",
+    is_flag=True,
+    default=lambda: os.environ.get(LOCAL_ENV, "") not in ("", "0"),
+    help=f"Use the embedded AWS emulator on 127.0.0.1 instead of AWS (also {LOCAL_ENV}=1).",
+)
+@click.option("-v", "--verbose", count=True, help="Show API call counts (-vv: every mutating call).")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: str | None,
+    profile: str | None,
+    region: str | None,
+    local: bool,
+    verbose: int,
+    debug: bool,
+) -> None:
+    """Deploy and operate a scheduled serverless CSV pipeline on AWS.
+
+    An S3 bucket holds the input CSV; a Lambda function cleans it every 2 minutes
+    (imputes missing values, normalizes, correlates) and writes results under
+    processed/; EventBridge Scheduler runs it; CloudWatch shows how it is doing.
+
+    \b
+    Typical session:
+      dataops up --dry-run      # what would change
+      dataops up                # create or update everything
+      dataops status            # KPIs, recent runs, drift
+      dataops down              # remove everything
+
+    Add --local to any command to run it against the embedded emulator instead
+    of AWS: no account, no Docker, scheduled runs included.
+    """
+    ctx.obj = App(config_path, profile, region, local, verbose, debug)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be created/updated; change nothing.")
+@click.pass_obj
+def up(app: App, dry_run: bool) -> None:
+    """Create or update every resource of the pipeline.
+
+    Safe to run again: a resource that already matches config.toml is left alone
+    (a second `up` with nothing changed makes no changing API call; see -v).
+
+    \b
+    Examples:
+      dataops up --dry-run
+      dataops --config prod.toml up -v
+      dataops --local up
+    """
+    from dataops_cli import stack as stack_module
+
+    ctx = app.stack(start_emulator=not dry_run)
+    mode = "Planning" if dry_run else "Deploying"
+    app.console.print(f"{mode} stack [bold]{app.config.stack.name}[/] to {app.where()}")
+    with reporter_for(app.console) as reporter:
+        changes = stack_module.up(ctx, reporter, dry_run=dry_run)
+    pending = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
+    if dry_run:
+        app.console.print(
+            f"\nDry run: {len(pending)} of {plural(len(changes), 'resource')} would change. "
+            "Run [bold]dataops up[/] to apply."
+            if pending
+            else "\nDry run: everything is up to date."
+        )
+    else:
+        app.console.print(summary_table(changes, applied=True, title="Stack"))
+        _print_after_up(app, ctx)
+    app.report_calls()
+
+
+def _print_after_up(app: App, ctx: StackContext) -> None:
+    from dataops_cli.dashboard import console_url
+
+    config = app.config
+    if not app.local:
+        app.console.print(f"Dashboard: {console_url(config.region, config.dashboard.name)}")
+    if not config.schedule.enabled:
+        app.console.print("Schedule is DISABLED (schedule.enabled = false): no runs until you enable it.")
+        return
+    schedule = parse_schedule(config.schedule.expression)
+    found = ctx.client("scheduler").get_schedule(Name=config.schedule_name, GroupName=config.schedule_group)
+    now = datetime.now(UTC)
+    if isinstance(schedule, Rate):
+        due = schedule.next_after(now, found["CreationDate"].astimezone(UTC))
+    else:
+        from zoneinfo import ZoneInfo
+
+        due = schedule.next_after(now, ZoneInfo(config.schedule.timezone))
+    if due is not None:
+        seconds = int((due - now).total_seconds())
+        app.console.print(f"Next scheduled run: {due:%Y-%m-%d %H:%M:%S} UTC (in about {seconds} s)")
+
+
+@cli.command()
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--keep-data", is_flag=True, help="Keep the bucket and its objects; remove everything else.")
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@click.pass_obj
+def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
+    """Remove every resource of the pipeline, bucket contents included.
+
+    Finds resources by their names from config.toml and deletes only those tagged
+    dataops:stack=<stack name>; anything else with the same name is reported and left
+    alone. Running it again, or after a half-finished `up`, is fine.
+
+    \b
+    Examples:
+      dataops down                # shows the list, asks before deleting
+      dataops down --yes --keep-data
+    """
+    from dataops_cli import stack as stack_module
+
+    ctx = app.stack()
+    app.console.print(f"Stack [bold]{app.config.stack.name}[/] in {app.where()}")
+    planned = stack_module.plan_down(ctx, keep_data=keep_data)
+    changes = [change for _, change in planned]
+    app.console.print(summary_table(changes, applied=False, title="Removal plan"))
+    to_delete = [c for c in changes if c.action is Action.DELETE]
+    refused = [c for c in changes if c.action is Action.REFUSED]
+    if dry_run or not to_delete:
+        app.console.print(
+            "Nothing to delete."
+            if not to_delete
+            else f"Dry run: {plural(len(to_delete), 'resource')} would be deleted."
+        )
+        _fail_on_refusals(refused)
+        app.report_calls()
+        return
+    if not yes:
+        if not is_interactive():
+            raise CliError("refusing to delete without confirmation on a non-interactive terminal", "pass --yes")
+        if not click.confirm(f"Delete these {plural(len(to_delete), 'resource')}?", default=False):
+            raise CliError("cancelled: nothing was deleted", exit_code=1)
+    with reporter_for(app.console) as reporter:
+        stack_module.down(planned, reporter, ctx)
+    gone = sum(1 for c in changes if c.action is Action.ABSENT)
+    app.console.print(f"Deleted {plural(len(to_delete), 'resource')}" + (f"; {gone} already gone." if gone else "."))
+    _fail_on_refusals(refused)
+    app.report_calls()
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _fail_on_refusals(refused: list) -> None:
+    if refused:
+        names = ", ".join(f"{c.kind} {c.name}" for c in refused)
+        raise CliError(
+            f"left alone because they are not this stack's: {names}",
+            "delete them yourself if they are yours, or change the names in config.toml",
+        )
+
+
+@cli.command("config")
+@click.pass_obj
+def show_config(app: App) -> None:
+    """Validate the config and print it with every derived resource name."""
+    config = app.config
+    rows = [
+        ("config file", str(find_config_path(app.config_path) or "(built-in defaults)")),
+        ("stack", f"{config.stack.name} in {config.region}"),
+        ("bucket", f"s3://{config.bucket.name}/ input {config.bucket.input_key} <- {config.input_path}"),
+        (
+            "outputs",
+            f"s3://{config.bucket.name}/{config.bucket.output_prefix} "
+            f"(runs expire after {config.bucket.run_retention_days} days)",
+        ),
+        (
+            "function",
+            f"{config.function.name} {config.function.runtime} "
+            f"{config.function.memory_mb} MB {config.function.timeout_seconds} s",
+        ),
+        (
+            "layer",
+            config.function.layer_arn
+            or f"{config.function.layer_name} (resolved at deploy, SDK {config.function.layer_sdk_version})",
+        ),
+        ("execution role", config.execution_role),
+        ("log group", f"{config.log_group} ({config.function.log_retention_days} days)"),
+        (
+            "schedule",
+            f"{config.schedule_group}/{config.schedule_name}: {config.schedule.expression} {config.schedule.timezone}",
+        ),
+        ("scheduler role", config.scheduler_role),
+        ("dashboard", config.dashboard.name),
+        (
+            "alarm",
+            f"{config.alarm_name}" + (f" -> {config.alarm.email}" if config.alarm.email else "")
+            if config.alarm.enabled
+            else "disabled",
+        ),
+        ("tags", ", ".join(f"{k}={v}" for k, v in config.all_tags.items())),
+    ]
+    for key, value in rows:
+        app.console.print(f"[bold]{key:>15}[/]  {value}", highlight=False)
+
+
+def main() -> NoReturn:
+    cli.main(prog_name="dataops")  # exits with the command's code
+    sys.exit(0)

@@ -1,0 +1,215 @@
+"""The CloudWatch dashboard body, built by a pure function so tests can read its JSON.
+
+Dashboards take no tags, so the first widget carries the stack marker that `down` checks
+before deleting a same-named dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+PERIOD = 120
+DAY = 86400
+MARKER_PREFIX = "dataops stack:"
+Widget = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DashboardInputs:
+    stack: str
+    region: str
+    function: str
+    log_group: str
+    schedule_group: str
+    bucket: str
+    metrics_namespace: str = "DataOps/Pipeline"
+
+
+def marker_text(stack: str) -> str:
+    return f"{MARKER_PREFIX} {stack}"
+
+
+def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
+    fn = ["FunctionName", d.function]
+    lam = "AWS/Lambda"
+    kpis = [
+        ("Invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]]),
+        ("Errors", [[lam, "Errors", *fn, {"stat": "Sum"}]]),
+        ("Throttles", [[lam, "Throttles", *fn, {"stat": "Sum"}]]),
+        (
+            "Duration (avg / p99)",
+            [
+                [lam, "Duration", *fn, {"stat": "Average", "label": "avg"}],
+                [lam, "Duration", *fn, {"stat": "p99", "label": "p99"}],
+            ],
+        ),
+        ("Async event age (max)", [[lam, "AsyncEventAge", *fn, {"stat": "Maximum"}]]),
+    ]
+    widgets: list[Widget] = [
+        _text(
+            f"# {d.function} pipeline\n{marker_text(d.stack)} · runs on schedule group `{d.schedule_group}` · "
+            f"data in `s3://{d.bucket}` · managed by `dataops up` (edits here are overwritten)"
+        ),
+        *(
+            _metric(title, metrics, d.region, view="singleValue", width=width)
+            for (title, metrics), width in zip(kpis, (4, 4, 4, 8, 4), strict=True)
+        ),
+        _metric("Lambda invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]], d.region),
+        _metric("Lambda errors", [[lam, "Errors", *fn, {"stat": "Sum", "color": "#d62728"}]], d.region),
+        _metric(
+            "Lambda duration (ms)",
+            [
+                [lam, "Duration", *fn, {"stat": "Average", "label": "avg"}],
+                [lam, "Duration", *fn, {"stat": "p99", "label": "p99"}],
+            ],
+            d.region,
+        ),
+        _metric(
+            "Scheduler: invocation attempts and target errors",
+            [
+                ["AWS/Scheduler", "InvocationAttemptCount", "ScheduleGroup", d.schedule_group, {"stat": "Sum"}],
+                [
+                    "AWS/Scheduler",
+                    "TargetErrorCount",
+                    "ScheduleGroup",
+                    d.schedule_group,
+                    {"stat": "Sum", "color": "#d62728"},
+                ],
+            ],
+            d.region,
+            width=12,
+        ),
+        _metric(
+            "Pipeline: rows processed and values imputed",
+            [
+                [d.metrics_namespace, "RowsProcessed", "Function", d.function, {"stat": "Sum"}],
+                [d.metrics_namespace, "MissingValuesImputed", "Function", d.function, {"stat": "Sum"}],
+            ],
+            d.region,
+            width=12,
+        ),
+        _log_table(
+            "Activity: recent runs (🚀 start · 📊 shape · 📈 missing values · ✅ files saved)",
+            d.log_group,
+            "fields @timestamp, run_id, message\n"
+            "| filter event in ['start', 'shape', 'missing', 'saved']\n"
+            "| sort @timestamp desc\n| limit 40",
+            d.region,
+        ),
+        _log_table(
+            "Errors (❌)",
+            d.log_group,
+            "fields @timestamp, run_id, error.code, message\n"
+            "| filter level = 'ERROR' or @message like /Task timed out|\\[ERROR\\]|Runtime\\./\n"
+            "| sort @timestamp desc\n| limit 20",
+            d.region,
+            height=5,
+        ),
+        _metric(
+            "S3 objects (daily)",
+            [
+                [
+                    "AWS/S3",
+                    "NumberOfObjects",
+                    "BucketName",
+                    d.bucket,
+                    "StorageType",
+                    "AllStorageTypes",
+                    {"stat": "Average"},
+                ]
+            ],
+            d.region,
+            period=DAY,
+            width=12,
+        ),
+        _metric(
+            "S3 bucket size, bytes (daily)",
+            [
+                [
+                    "AWS/S3",
+                    "BucketSizeBytes",
+                    "BucketName",
+                    d.bucket,
+                    "StorageType",
+                    "StandardStorage",
+                    {"stat": "Average"},
+                ]
+            ],
+            d.region,
+            period=DAY,
+            width=12,
+        ),
+    ]
+    return {"start": "-PT3H", "periodOverride": "inherit", "widgets": list(_layout(widgets))}
+
+
+def dashboard_json(d: DashboardInputs) -> str:
+    return json.dumps(build_dashboard(d), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def owner_of(body: dict[str, Any]) -> str | None:
+    """The stack named by a dashboard's marker widget, or None for a dashboard not made by dataops."""
+    for widget in body.get("widgets", []):
+        markdown = widget.get("properties", {}).get("markdown", "")
+        for token in markdown.split("·"):
+            token = token.strip()
+            if MARKER_PREFIX in token:
+                return token.split(MARKER_PREFIX, 1)[1].strip()
+    return None
+
+
+def console_url(region: str, name: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
+
+
+def _text(markdown: str) -> Widget:
+    return {"type": "text", "width": 24, "height": 2, "properties": {"markdown": markdown}}
+
+
+def _metric(
+    title: str,
+    metrics: list,
+    region: str,
+    *,
+    view: str = "timeSeries",
+    period: int = PERIOD,
+    width: int = 8,
+    height: int = 6,
+) -> Widget:
+    properties: dict[str, Any] = {
+        "title": title,
+        "metrics": metrics,
+        "region": region,
+        "period": period,
+        "view": view,
+        "stat": metrics[0][-1].get("stat", "Sum"),
+    }
+    if view == "singleValue":
+        properties["setPeriodToTimeRange"] = True
+        height = 3
+    else:
+        properties["stacked"] = False
+    return {"type": "metric", "width": width, "height": height, "properties": properties}
+
+
+def _log_table(title: str, log_group: str, query: str, region: str, height: int = 7) -> Widget:
+    return {
+        "type": "log",
+        "width": 24,
+        "height": height,
+        "properties": {"title": title, "query": f"SOURCE '{log_group}' | {query}", "region": region, "view": "table"},
+    }
+
+
+def _layout(widgets: list[Widget]) -> Iterator[Widget]:
+    """Place widgets left to right, wrapping at 24 columns."""
+    x = y = row_height = 0
+    for widget in widgets:
+        if x + widget["width"] > 24:
+            x, y, row_height = 0, y + row_height, 0
+        yield {**widget, "x": x, "y": y}
+        x += widget["width"]
+        row_height = max(row_height, widget["height"])

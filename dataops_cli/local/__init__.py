@@ -1,0 +1,1 @@
+"""The embedded emulator: moto server, scheduled runs, and the Lambda runner."""

@@ -1,0 +1,108 @@
+"""Pure builders of every IAM and bucket policy document the stack uses.
+
+Least privilege, checked by tests: no "*" action and no "*" resource anywhere. The
+execution role may read exactly the input object, write under the output prefix, and
+write to its own log group; the scheduler role may invoke exactly this function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+VERSION = "2012-10-17"
+Document = dict[str, Any]
+
+
+def assume_role_policy(service: str, conditions: dict[str, Any] | None = None) -> Document:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if conditions:
+        statement["Condition"] = conditions
+    return {"Version": VERSION, "Statement": [statement]}
+
+
+def lambda_trust_policy() -> Document:
+    return assume_role_policy("lambda.amazonaws.com")
+
+
+def scheduler_trust_policy(account_id: str, schedule_group_arn: str) -> Document:
+    """Only schedules of our own group, in our own account, may assume the role (confused deputy)."""
+    return assume_role_policy(
+        "scheduler.amazonaws.com",
+        {"StringEquals": {"aws:SourceAccount": account_id}, "ArnLike": {"aws:SourceArn": f"{schedule_group_arn}/*"}},
+    )
+
+
+def execution_policy(
+    *, partition: str, bucket: str, input_key: str, output_prefix: str, log_group_arn: str
+) -> Document:
+    """What the handler does and nothing more.
+
+    ListBucket (on this bucket only) is what makes S3 answer 404 rather than 403 for a
+    missing input, so the run can say "the input does not exist" instead of "access denied".
+    """
+    bucket_arn = f"arn:{partition}:s3:::{bucket}"
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Sid": "ReadInput", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/{input_key}"},
+            {"Sid": "Distinguish404From403", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+            {
+                "Sid": "WriteOutputs",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/{output_prefix}*",
+            },
+            {
+                "Sid": "UndoFailedRun",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": f"{bucket_arn}/{output_prefix}runs/*",
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group_arn}:*",
+            },
+        ],
+    }
+
+
+def scheduler_policy(function_arn: str) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Sid": "InvokePipeline", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}
+        ],
+    }
+
+
+def tls_only_bucket_policy(partition: str, bucket: str) -> Document:
+    bucket_arn = f"arn:{partition}:s3:::{bucket}"
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def wildcards(document: Document) -> list[str]:
+    """Every "*" action or resource in Allow statements (a Deny on "*" only narrows access)."""
+    found = []
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        for key in ("Action", "Resource"):
+            values = statement.get(key, [])
+            for value in [values] if isinstance(values, str) else values:
+                if value == "*" or (key == "Action" and value.endswith(":*")):
+                    found.append(f"{statement.get('Sid', '?')}: {key} {value}")
+    return found

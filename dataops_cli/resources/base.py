@@ -1,0 +1,169 @@
+"""What every resource module shares: the Change record, the Resource verbs, the context.
+
+A resource reads what exists and compares it with what the config wants (`plan`, reads
+only), makes exactly the calls that close the gap (`apply`), and removes itself
+(`plan_destroy` then `destroy`). `up --dry-run` stops after `plan`; a second `up` finds
+every plan UNCHANGED and makes no mutating call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from dataops_cli.aws import Aws, DataopsError
+from dataops_cli.config import STACK_TAG, Config
+from dataops_cli.packaging import CodePackage, build_package
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    DELETE = "delete"
+    ABSENT = "absent"
+    REFUSED = "refused"
+
+
+MUTATING = (Action.CREATE, Action.UPDATE, Action.DELETE)
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    name: str
+    action: Action
+    details: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        extra = f" ({'; '.join(self.details)})" if self.details else ""
+        return f"{self.kind} {self.name}: {self.action.value}{extra}"
+
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StackContext:
+    """Config + AWS clients + the facts resources share (ARNs, code package, layer)."""
+
+    config: Config
+    aws: Aws
+    layer_resolver: Callable[[StackContext], str] | None = None
+    # Set only by the local emulator bridge: why the TLS-only bucket policy cannot be applied there.
+    tls_policy_skip_reason: str | None = None
+    progress: Progress = field(default=lambda _message: None)
+
+    @property
+    def stack(self) -> str:
+        return self.config.stack.name
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.config.all_tags
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service)
+
+    @cached_property
+    def package(self) -> CodePackage:
+        return build_package()
+
+    @cached_property
+    def layer_arn(self) -> str:
+        if self.config.function.layer_arn:
+            return self.config.function.layer_arn
+        if self.layer_resolver is None:
+            raise DataopsError("no way to resolve the pandas layer", "set function.layer_arn in config.toml")
+        return self.layer_resolver(self)
+
+    def role_arn(self, name: str) -> str:
+        return self.aws.arn("iam", f"role/{name}", region=False)
+
+    @property
+    def function_arn(self) -> str:
+        return self.aws.arn("lambda", f"function:{self.config.function.name}")
+
+    @property
+    def log_group_arn(self) -> str:
+        return self.aws.arn("logs", f"log-group:{self.config.log_group}")
+
+    @property
+    def schedule_group_arn(self) -> str:
+        return self.aws.arn("scheduler", f"schedule-group/{self.config.schedule_group}")
+
+    @property
+    def topic_arn(self) -> str:
+        return self.aws.arn("sns", self.config.alarm_topic)
+
+    def owned(self, tags: Mapping[str, str]) -> bool:
+        return tags.get(STACK_TAG) == self.stack
+
+    def not_ours(self, kind: str, name: str, tags: Mapping[str, str]) -> Change:
+        found = f"tagged {STACK_TAG}={tags[STACK_TAG]!r}" if STACK_TAG in tags else f"has no {STACK_TAG} tag"
+        return Change(
+            kind,
+            name,
+            Action.REFUSED,
+            (f"a resource with this name exists but {found}; dataops only changes what stack {self.stack!r} created",),
+        )
+
+
+class Resource:
+    """One AWS resource of the stack. Subclasses set `kind` and implement the verbs."""
+
+    kind = "resource"
+
+    def __init__(self, ctx: StackContext) -> None:
+        self.ctx = ctx
+        self.config = ctx.config
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def change(self, action: Action, *details: str) -> Change:
+        return Change(self.kind, self.name, action, tuple(d for d in details if d))
+
+    def plan(self) -> Change:
+        raise NotImplementedError
+
+    def apply(self, change: Change) -> None:
+        raise NotImplementedError
+
+    def plan_destroy(self) -> Change | None:
+        """None: removed together with another resource (e.g. objects with their bucket)."""
+        raise NotImplementedError
+
+    def destroy(self, change: Change) -> None:
+        raise NotImplementedError
+
+
+def tag_list(tags: Mapping[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in sorted(tags.items())]
+
+
+def tag_dict(tags: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    return {t[key]: t[value] for t in tags or []}
+
+
+def missing_tags(current: Mapping[str, str], desired: Mapping[str, str]) -> dict[str, str]:
+    """Desired tags that are absent or different (tags someone else added are left alone)."""
+    return {k: v for k, v in desired.items() if current.get(k) != v}
+
+
+def canonical(document: Any) -> str:
+    """JSON text for comparing policy documents regardless of key order or encoding."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def differences(current: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
+    """Readable `key: old -> new` lines for each desired value that differs."""
+    return [f"{k}: {current.get(k)!r} -> {v!r}" for k, v in desired.items() if current.get(k) != v]

@@ -1,0 +1,68 @@
+"""The function's log group, created before the function so its retention and tags are ours.
+
+Lambda would create `/aws/lambda/<function>` on first run with infinite retention and no
+tags; creating it first is how peers avoid the log groups that outlive their stacks.
+An untagged log group of our function (e.g. left by an earlier manual deploy) is adopted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataops_cli.config import STACK_TAG
+from dataops_cli.resources.base import Action, Change, Resource, missing_tags
+
+
+class LogGroup(Resource):
+    kind = "Log group"
+
+    @property
+    def name(self) -> str:
+        return self.config.log_group
+
+    def _read(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        logs = self.ctx.client("logs")
+        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=self.name):
+            for group in page["logGroups"]:
+                if group["logGroupName"] == self.name:
+                    tags = logs.list_tags_for_resource(resourceArn=self.ctx.log_group_arn).get("tags", {})
+                    return group, tags
+        return None, {}
+
+    def plan(self) -> Change:
+        group, tags = self._read()
+        self._todo: list[str] = []
+        retention = self.config.function.log_retention_days
+        if group is None:
+            self._todo = ["create", "retention"]
+            return self.change(Action.CREATE, f"retention {retention} days")
+        if STACK_TAG in tags and not self.ctx.owned(tags):
+            return self.ctx.not_ours(self.kind, self.name, tags)
+        details = []
+        if missing_tags(tags, self.ctx.tags):
+            self._todo.append("tags")
+            details.append("tags" if STACK_TAG in tags else "adopting the function's untagged log group")
+        if group.get("retentionInDays") != retention:
+            self._todo.append("retention")
+            details.append(f"retention {group.get('retentionInDays') or 'never expire'} -> {retention} days")
+        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *details)
+
+    def apply(self, change: Change) -> None:
+        logs = self.ctx.client("logs")
+        if "create" in self._todo:
+            logs.create_log_group(logGroupName=self.name, tags=self.ctx.tags)
+        if "tags" in self._todo:
+            logs.tag_resource(resourceArn=self.ctx.log_group_arn, tags=self.ctx.tags)
+        if "retention" in self._todo:
+            logs.put_retention_policy(logGroupName=self.name, retentionInDays=self.config.function.log_retention_days)
+
+    def plan_destroy(self) -> Change:
+        group, tags = self._read()
+        if group is None:
+            return self.change(Action.ABSENT)
+        if not self.ctx.owned(tags):
+            return self.ctx.not_ours(self.kind, self.name, tags)
+        return self.change(Action.DELETE, f"{group.get('storedBytes', 0):,} bytes of logs")
+
+    def destroy(self, change: Change) -> None:
+        self.ctx.client("logs").delete_log_group(logGroupName=self.name)

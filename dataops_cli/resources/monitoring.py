@@ -1,0 +1,209 @@
+"""CloudWatch dashboard, the Errors alarm, and the optional SNS topic that emails on it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dataops_cli.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
+from dataops_cli.resources.base import Action, Change, Resource, differences, missing_tags, tag_dict, tag_list
+from dataops_cli.resources.bucket import read_or_none
+
+
+def dashboard_inputs(ctx: Any) -> DashboardInputs:
+    c = ctx.config
+    return DashboardInputs(
+        stack=c.stack.name,
+        region=c.region,
+        function=c.function.name,
+        log_group=c.log_group,
+        schedule_group=c.schedule_group,
+        bucket=c.bucket.name,
+    )
+
+
+class Dashboard(Resource):
+    """Dashboards take no tags: the marker widget in the body says which stack owns it."""
+
+    kind = "Dashboard"
+
+    @property
+    def name(self) -> str:
+        return self.config.dashboard.name
+
+    def _read(self) -> dict[str, Any] | None:
+        found = read_or_none(self.ctx.client("cloudwatch").get_dashboard, DashboardName=self.name)
+        return json.loads(found["DashboardBody"]) if found else None
+
+    def _refusal(self, body: dict[str, Any]) -> Change | None:
+        owner = owner_of(body)
+        if owner == self.ctx.stack:
+            return None
+        found = f"belongs to stack {owner!r}" if owner else "has no dataops marker widget"
+        return self.change(Action.REFUSED, f"a dashboard with this name exists but {found}")
+
+    def plan(self) -> Change:
+        body = self._read()
+        if body is None:
+            return self.change(Action.CREATE, f"{len(build_dashboard(dashboard_inputs(self.ctx))['widgets'])} widgets")
+        if refusal := self._refusal(body):
+            return refusal
+        if body == build_dashboard(dashboard_inputs(self.ctx)):
+            return self.change(Action.UNCHANGED)
+        return self.change(Action.UPDATE, "widgets differ from the generated body")
+
+    def apply(self, change: Change) -> None:
+        self.ctx.client("cloudwatch").put_dashboard(
+            DashboardName=self.name, DashboardBody=dashboard_json(dashboard_inputs(self.ctx))
+        )
+
+    def plan_destroy(self) -> Change:
+        body = self._read()
+        if body is None:
+            return self.change(Action.ABSENT)
+        return self._refusal(body) or self.change(Action.DELETE)
+
+    def destroy(self, change: Change) -> None:
+        self.ctx.client("cloudwatch").delete_dashboards(DashboardNames=[self.name])
+
+
+class AlarmTopic(Resource):
+    """Exists only while alarm.email is set; the email subscription must be confirmed by its owner."""
+
+    kind = "SNS topic"
+
+    @property
+    def name(self) -> str:
+        return self.config.alarm_topic
+
+    def _read(self) -> dict[str, str] | None:
+        sns = self.ctx.client("sns")
+        if read_or_none(sns.get_topic_attributes, TopicArn=self.ctx.topic_arn) is None:
+            return None
+        return tag_dict(sns.list_tags_for_resource(ResourceArn=self.ctx.topic_arn).get("Tags"))
+
+    def _subscribed(self) -> bool:
+        sns = self.ctx.client("sns")
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self.ctx.topic_arn):
+            if any(
+                s["Protocol"] == "email" and s["Endpoint"] == self.config.alarm.email for s in page["Subscriptions"]
+            ):
+                return True
+        return False
+
+    def plan(self) -> Change:
+        tags = self._read()
+        wanted = bool(self.config.alarm.enabled and self.config.alarm.email)
+        self._todo: list[str] = []
+        if tags is None:
+            if not wanted:
+                return self.change(Action.SKIPPED, "no alarm.email configured")
+            self._todo = ["create", "subscribe"]
+            return self.change(Action.CREATE, f"email {self.config.alarm.email} (confirm the subscription email)")
+        if not self.ctx.owned(tags):
+            return self.ctx.not_ours(self.kind, self.name, tags)
+        if not wanted:
+            self._todo = ["delete"]
+            return self.change(Action.DELETE, "alarm.email removed from config")
+        if not self._subscribed():
+            self._todo.append("subscribe")
+        if missing_tags(tags, self.ctx.tags):
+            self._todo.append("tags")
+        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *self._todo)
+
+    def apply(self, change: Change) -> None:
+        sns = self.ctx.client("sns")
+        if "delete" in self._todo:
+            sns.delete_topic(TopicArn=self.ctx.topic_arn)
+            return
+        if "create" in self._todo:
+            sns.create_topic(Name=self.name, Tags=tag_list(self.ctx.tags))
+        if "tags" in self._todo:
+            sns.tag_resource(ResourceArn=self.ctx.topic_arn, Tags=tag_list(self.ctx.tags))
+        if "subscribe" in self._todo:
+            sns.subscribe(TopicArn=self.ctx.topic_arn, Protocol="email", Endpoint=self.config.alarm.email)
+
+    def plan_destroy(self) -> Change:
+        tags = self._read()
+        if tags is None:
+            return self.change(Action.ABSENT)
+        return self.change(Action.DELETE) if self.ctx.owned(tags) else self.ctx.not_ours(self.kind, self.name, tags)
+
+    def destroy(self, change: Change) -> None:
+        self.ctx.client("sns").delete_topic(TopicArn=self.ctx.topic_arn)
+
+
+class ErrorsAlarm(Resource):
+    kind = "Alarm"
+
+    @property
+    def name(self) -> str:
+        return self.config.alarm_name
+
+    def definition(self) -> dict[str, Any]:
+        actions = [self.ctx.topic_arn] if self.config.alarm.email else []
+        return {
+            "AlarmDescription": f"dataops: {self.config.function.name} reported an error within 2 minutes",
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": self.config.function.name}],
+            "Statistic": "Sum",
+            "Period": 120,
+            "EvaluationPeriods": 1,
+            "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "ActionsEnabled": True,
+            "AlarmActions": actions,
+            "OKActions": actions,
+        }
+
+    def _read(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        cloudwatch = self.ctx.client("cloudwatch")
+        alarms = cloudwatch.describe_alarms(AlarmNames=[self.name], AlarmTypes=["MetricAlarm"])["MetricAlarms"]
+        if not alarms:
+            return None, {}
+        tags = cloudwatch.list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"]).get("Tags")
+        return alarms[0], tag_dict(tags)
+
+    def plan(self) -> Change:
+        if not self.config.alarm.enabled:
+            alarm, tags = self._read()
+            if alarm is not None and self.ctx.owned(tags):
+                self._todo = ["delete"]
+                return self.change(Action.DELETE, "alarm.enabled = false")
+            return self.change(Action.SKIPPED, "alarm.enabled = false")
+        alarm, tags = self._read()
+        if alarm is None:
+            self._todo = ["put"]
+            return self.change(Action.CREATE, "Errors >= 1 in 2 minutes")
+        if not self.ctx.owned(tags):
+            return self.ctx.not_ours(self.kind, self.name, tags)
+        changed = differences(alarm, self.definition())
+        self._todo = ["put"] if changed else []
+        if missing_tags(tags, self.ctx.tags):
+            self._todo.append("tags")
+            changed.append("tags")
+        return self.change(Action.UPDATE if changed else Action.UNCHANGED, *changed)
+
+    def apply(self, change: Change) -> None:
+        """PutMetricAlarm ignores Tags when the alarm exists, hence TagResource for tag changes."""
+        cloudwatch = self.ctx.client("cloudwatch")
+        if "delete" in self._todo:
+            cloudwatch.delete_alarms(AlarmNames=[self.name])
+            return
+        if "put" in self._todo:
+            cloudwatch.put_metric_alarm(AlarmName=self.name, Tags=tag_list(self.ctx.tags), **self.definition())
+        if "tags" in self._todo:
+            cloudwatch.tag_resource(
+                ResourceARN=self.ctx.aws.arn("cloudwatch", f"alarm:{self.name}"), Tags=tag_list(self.ctx.tags)
+            )
+
+    def plan_destroy(self) -> Change:
+        alarm, tags = self._read()
+        if alarm is None:
+            return self.change(Action.ABSENT)
+        return self.change(Action.DELETE) if self.ctx.owned(tags) else self.ctx.not_ours(self.kind, self.name, tags)
+
+    def destroy(self, change: Change) -> None:
+        self.ctx.client("cloudwatch").delete_alarms(AlarmNames=[self.name])

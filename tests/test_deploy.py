@@ -1,0 +1,322 @@
+"""`dataops up` and `dataops down` against moto: what is built, idempotence, convergence, teardown."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import boto3
+import pytest
+
+from dataops_cli import packaging
+from dataops_cli.resources import function as function_module
+from tests import deploy_helpers as h
+
+
+@pytest.fixture
+def stack(mock_aws_env, monkeypatch, tmp_path):
+    h.publish_stand_in_layer()
+    recorder = h.install(monkeypatch)
+    config = h.write_config(tmp_path / "config.toml", '[alarm]\nemail = "ops@example.com"\n')
+    return recorder, config
+
+
+def up(config, *args, verbose=False):
+    result = h.run(config, *(["-v"] if verbose else []), "up", *args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_up_builds_every_resource_as_configured(stack):
+    recorder, config = stack
+    result = up(config)
+    assert "Lambda function DataOpsPipelineFunction: created" in result.output
+    assert "S3 bucket policy dataops-pipeline-bucket (TLS only): skipped (moto evaluates" in result.output
+    assert "Next scheduled run:" in result.output
+
+    lam = boto3.client("lambda", region_name=h.REGION)
+    function = lam.get_function(FunctionName="DataOpsPipelineFunction")
+    conf = function["Configuration"]
+    assert (conf["Runtime"], conf["MemorySize"], conf["Timeout"]) == ("python3.12", 1024, 60)
+    assert conf["Handler"] == "handler.lambda_function.lambda_handler"
+    assert conf["Environment"]["Variables"]["BUCKET_NAME"] == "dataops-pipeline-bucket"
+    assert conf["Environment"]["Variables"]["INPUT_KEY"] == "diabetes_preprocessed.csv"
+    assert conf["Environment"]["Variables"]["OUTPUT_PREFIX"] == "processed/"
+    assert [layer["Arn"] for layer in conf["Layers"]] == [h.STAND_IN_LAYER]
+    assert conf["CodeSha256"] == packaging.build_package().sha256
+    assert function["Concurrency"]["ReservedConcurrentExecutions"] == 1
+    assert function["Tags"]["dataops:stack"] == "dataops"
+
+    schedule = boto3.client("scheduler", region_name=h.REGION).get_schedule(
+        Name="dataops-run-pipeline", GroupName="dataops-schedules"
+    )
+    assert schedule["ScheduleExpression"] == "rate(2 minutes)"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert schedule["State"] == "ENABLED"
+    assert schedule["Target"]["Arn"] == conf["FunctionArn"]
+    assert schedule["Target"]["RoleArn"].endswith(":role/dataops-scheduler-invoke")
+
+    iam = boto3.client("iam", region_name=h.REGION)
+    invoke = iam.get_role_policy(RoleName="dataops-scheduler-invoke", PolicyName="dataops-least-privilege")
+    assert invoke["PolicyDocument"]["Statement"] == [
+        {"Sid": "InvokePipeline", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": conf["FunctionArn"]}
+    ]
+    trust = iam.get_role(RoleName="dataops-lambda-exec")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+    logs = boto3.client("logs", region_name=h.REGION)
+    assert logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"][0]["retentionInDays"] == 14
+
+    s3 = boto3.client("s3", region_name=h.REGION)
+    head = s3.head_object(Bucket="dataops-pipeline-bucket", Key="diabetes_preprocessed.csv")
+    assert head["ContentLength"] == h.SAMPLE_CSV.stat().st_size
+    assert s3.head_object(Bucket="dataops-pipeline-bucket", Key="processed/")["ContentLength"] == 0
+    assert s3.get_bucket_lifecycle_configuration(Bucket="dataops-pipeline-bucket")["Rules"][0]["Filter"] == {
+        "Prefix": "processed/runs/"
+    }
+    assert s3.get_public_access_block(Bucket="dataops-pipeline-bucket")["PublicAccessBlockConfiguration"][
+        "BlockPublicPolicy"
+    ]
+
+    cloudwatch = boto3.client("cloudwatch", region_name=h.REGION)
+    alarm = cloudwatch.describe_alarms(AlarmNames=["DataOpsPipelineFunction-errors"])["MetricAlarms"][0]
+    assert (alarm["MetricName"], alarm["Period"], alarm["Threshold"]) == ("Errors", 120, 1.0)
+    topic = alarm["AlarmActions"][0]
+    assert topic.endswith(":dataops-alarms")
+    subscriptions = boto3.client("sns", region_name=h.REGION).list_subscriptions_by_topic(TopicArn=topic)
+    assert subscriptions["Subscriptions"][0]["Endpoint"] == "ops@example.com"
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="DataOpsPipelineDashboard")["DashboardBody"])
+    assert any(w["type"] == "log" for w in body["widgets"])
+
+
+def test_second_up_makes_no_mutating_call(stack):
+    recorder, config = stack
+    up(config)
+    result = up(config, verbose=True)
+    assert recorder.last.counter.mutating == 0, recorder.last.counter.mutating_calls()
+    assert recorder.last.counter.total > 10
+    assert "(0 mutating)" in result.output
+    assert "created" not in result.output and "updated" not in result.output
+
+
+def test_dry_run_changes_nothing(stack):
+    recorder, config = stack
+    result = up(config, "--dry-run")
+    assert recorder.last.counter.mutating == 0
+    assert "would create" in result.output and "12 of 13 resources would change" in result.output
+    assert boto3.client("s3", region_name=h.REGION).list_buckets()["Buckets"] == []
+    up(config)
+    config.write_text(config.read_text() + '\n[schedule]\nexpression = "rate(5 minutes)"\n')
+    result = up(config, "--dry-run")
+    assert (
+        "Schedule dataops-schedules/dataops-run-pipeline: would update (ScheduleExpression: 'rate(2 minutes)' -> 'rate(5 minutes)'"
+        in result.output
+    )
+    assert "1 of 13 resources would change" in result.output
+    assert recorder.last.counter.mutating == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected_calls"),
+    [
+        ("[function]\nmemory_mb = 2048\n", ["lambda:UpdateFunctionConfiguration"]),
+        ('[schedule]\nexpression = "rate(10 minutes)"\n', ["scheduler:UpdateSchedule"]),
+        ("[function]\nlog_retention_days = 30\n", ["logs:PutRetentionPolicy"]),
+        ("[bucket]\nrun_retention_days = 7\n", ["s3:PutBucketLifecycleConfiguration"]),
+        ("[function]\nreserved_concurrency = 2\n", ["lambda:PutFunctionConcurrency"]),
+    ],
+)
+def test_one_setting_updates_only_its_resource(stack, setting, expected_calls):
+    recorder, config = stack
+    up(config)
+    text = config.read_text()
+    section = setting.split("\n", 1)[0]
+    if section in text:
+        text = text.replace(section + "\n", setting)
+    else:
+        text += setting
+    config.write_text(text)
+    up(config)
+    assert recorder.last.counter.mutating_calls() == expected_calls
+
+
+def test_changed_handler_file_updates_only_the_code(stack, monkeypatch, tmp_path):
+    recorder, config = stack
+    up(config)
+    copy = tmp_path / "handler"
+    shutil.copytree(packaging.HANDLER_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    with (copy / "pipeline.py").open("a") as f:
+        f.write("\n# a comment changes the code hash\n")
+    monkeypatch.setattr(packaging, "HANDLER_DIR", copy)
+    monkeypatch.setattr(packaging.build_package, "__defaults__", (copy,))
+    up(config)
+    assert recorder.last.counter.mutating_calls() == ["lambda:UpdateFunctionCode"]
+
+
+def test_package_is_deterministic():
+    first, second = packaging.build_package(), packaging.build_package()
+    assert first.data == second.data and first.sha256 == second.sha256
+    assert "handler/lambda_function.py" in first.files
+    assert not any("__pycache__" in name for name in first.files)
+
+
+def test_up_converges_after_a_failure_at_any_mutating_call(stack):
+    recorder, config = stack
+    up(config)
+    clean = h.snapshot()
+    total = h.run(config, "down", "--yes")
+    assert total.exit_code == 0, total.output
+    for fail_at in range(1, 30, 4):
+        recorder.fail_at = None
+        assert h.run(config, "down", "--yes").exit_code == 0
+        recorder._mutating = 0
+        recorder.fail_at = fail_at
+        broken = h.run(config, "up")
+        recorder.fail_at = None
+        if broken.exit_code == 0:  # fewer mutating calls than fail_at
+            break
+        assert "InjectedFailure" in broken.output and "Traceback" not in broken.output
+        assert broken.output.count("error:") == 1
+        up(config)
+        assert h.snapshot() == clean, f"state after failing at mutating call {fail_at} differs"
+
+
+def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
+    recorder, config = stack
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setattr(function_module.time, "sleep", lambda _s: None)
+    attempts = []
+
+    def not_assumable_twice(service, operation):
+        if operation == "CreateFunction":
+            attempts.append(operation)
+            if len(attempts) < 3:
+                message = "The role defined for the function cannot be assumed by Lambda."
+                raise ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": message}}, operation)
+
+    real_factory = recorder.factory
+
+    def factory(*args, **kwargs):
+        aws = real_factory(*args, **kwargs)
+        aws.counter.listeners.append(not_assumable_twice)
+        return aws
+
+    monkeypatch.setattr(h.cli_module, "Aws", factory)
+    result = up(config)
+    assert len(attempts) == 3
+    assert "IAM role not assumable by Lambda yet" in result.output and "retry 2/10" in result.output
+
+
+def test_down_removes_everything_and_leaves_nothing(stack):
+    recorder, config = stack
+    up(config)
+    s3 = boto3.client("s3", region_name=h.REGION)
+    s3.put_bucket_versioning(Bucket="dataops-pipeline-bucket", VersioningConfiguration={"Status": "Enabled"})
+    for i in range(3):
+        s3.put_object(Bucket="dataops-pipeline-bucket", Key="processed/runs/x/cleaned.csv", Body=b"v%d" % i)
+    s3.delete_object(Bucket="dataops-pipeline-bucket", Key="processed/runs/x/cleaned.csv")
+    boto3.client("logs", region_name=h.REGION).create_log_stream(
+        logGroupName="/aws/lambda/DataOpsPipelineFunction", logStreamName="s"
+    )
+    result = h.run(config, "down", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Deleted 10 resources." in result.output
+    assert h.leftovers() == {key: [] for key in h.leftovers()}
+
+
+def test_down_is_idempotent_and_works_after_a_half_finished_up(stack):
+    recorder, config = stack
+    recorder.fail_at = 12
+    assert h.run(config, "up").exit_code == 1
+    recorder.fail_at = None
+    first = h.run(config, "down", "--yes")
+    assert first.exit_code == 0, first.output
+    assert "already gone" in first.output
+    second = h.run(config, "down", "--yes")
+    assert second.exit_code == 0 and "Nothing to delete." in second.output
+    assert h.leftovers() == {key: [] for key in h.leftovers()}
+
+
+def test_down_keep_data_keeps_the_bucket_and_objects(stack):
+    recorder, config = stack
+    up(config)
+    result = h.run(config, "down", "--yes", "--keep-data")
+    assert result.exit_code == 0, result.output
+    assert "kept: --keep-data" in result.output
+    left = h.leftovers()
+    assert left["buckets"] == ["dataops-pipeline-bucket"]
+    assert left["functions"] == [] and left["roles"] == [] and left["log_groups"] == []
+    keys = boto3.client("s3", region_name=h.REGION).list_objects_v2(Bucket="dataops-pipeline-bucket")["Contents"]
+    assert {k["Key"] for k in keys} == {"diabetes_preprocessed.csv", "processed/"}
+
+
+def test_down_refuses_same_named_resources_without_our_tag(stack):
+    recorder, config = stack
+    iam = boto3.client("iam", region_name=h.REGION)
+    iam.create_role(
+        RoleName="dataops-lambda-exec", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )
+    boto3.client("s3", region_name=h.REGION).create_bucket(
+        Bucket="dataops-pipeline-bucket", CreateBucketConfiguration={"LocationConstraint": h.REGION}
+    )
+    result = h.run(config, "down", "--yes")
+    assert result.exit_code == 1
+    assert (
+        "left alone because they are not this stack's: IAM role dataops-lambda-exec, S3 bucket dataops-pipeline-bucket"
+        in " ".join(result.output.split())
+    )
+    assert iam.get_role(RoleName="dataops-lambda-exec")
+    refused_up = h.run(config, "up")
+    assert refused_up.exit_code == 1
+    assert (
+        "S3 bucket dataops-pipeline-bucket: a resource with this name exists but has no dataops:stack tag"
+        in " ".join(refused_up.output.split())
+    )
+
+
+def test_down_without_yes_on_a_pipe_refuses(stack):
+    recorder, config = stack
+    up(config)
+    result = h.run(config, "down")
+    assert result.exit_code == 1
+    assert "refusing to delete without confirmation" in result.output
+    assert h.leftovers()["functions"] == ["DataOpsPipelineFunction"]
+
+
+def test_bad_config_exits_2_with_one_line(stack, tmp_path):
+    recorder, config = stack
+    config.write_text(config.read_text() + '\n[schedule]\nexpression = "rate(banana)"\n')
+    result = h.run(config, "up")
+    assert result.exit_code == 2
+    assert "schedule.expression = 'rate(banana)' is not allowed" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unresolvable_layer_names_the_fix(stack, tmp_path):
+    recorder, config = stack
+    bare = tmp_path / "bare.toml"
+    bare.write_text(f'[bucket]\ninput_file = "{h.SAMPLE_CSV}"\n')
+    result = h.run(bare, "up", "--dry-run")
+    assert result.exit_code == 1
+    assert "cannot resolve the AWSSDKPandas-Python312 layer for ap-south-1" in " ".join(result.output.split())
+    assert "set function.layer_arn" in result.output
+
+
+def test_missing_input_file_names_the_key(stack, tmp_path):
+    recorder, config = stack
+    config.write_text(config.read_text().replace(str(h.SAMPLE_CSV), str(tmp_path / "nope.csv")))
+    result = h.run(config, "up")
+    assert result.exit_code == 1
+    assert "bucket.input_file:" in result.output and "nope.csv does not exist" in " ".join(result.output.split())
+
+
+def test_missing_credentials_is_one_clear_line(aws_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    config = h.write_config(tmp_path / "config.toml")
+    result = h.run(config, "up", "--dry-run")
+    assert result.exit_code == 1
+    assert "no AWS credentials found" in result.output and "--local" in result.output
+    assert "Traceback" not in result.output
