@@ -28,7 +28,7 @@ def up(config, *args, verbose=False):
 
 
 def test_up_builds_every_resource_as_configured(stack):
-    recorder, config = stack
+    _, config = stack
     result = up(config)
     assert "Lambda function DataOpsPipelineFunction: created" in result.output
     assert "S3 bucket policy dataops-pipeline-bucket (TLS only): skipped (moto evaluates" in result.output
@@ -108,10 +108,8 @@ def test_dry_run_changes_nothing(stack):
     up(config)
     config.write_text(config.read_text() + '\n[schedule]\nexpression = "rate(5 minutes)"\n')
     result = up(config, "--dry-run")
-    assert (
-        "Schedule dataops-schedules/dataops-run-pipeline: would update (ScheduleExpression: 'rate(2 minutes)' -> 'rate(5 minutes)'"
-        in result.output
-    )
+    expected = "would update (ScheduleExpression: 'rate(2 minutes)' -> 'rate(5 minutes)'"
+    assert f"Schedule dataops-schedules/dataops-run-pipeline: {expected}" in result.output
     assert "1 of 13 resources would change" in result.output
     assert recorder.last.counter.mutating == 0
 
@@ -166,7 +164,7 @@ def test_up_converges_after_a_failure_at_any_mutating_call(stack):
     clean = h.snapshot()
     total = h.run(config, "down", "--yes")
     assert total.exit_code == 0, total.output
-    for fail_at in range(1, 30, 4):
+    for fail_at in range(1, 40):
         recorder.fail_at = None
         assert h.run(config, "down", "--yes").exit_code == 0
         recorder._mutating = 0
@@ -179,6 +177,9 @@ def test_up_converges_after_a_failure_at_any_mutating_call(stack):
         assert broken.output.count("error:") == 1
         up(config)
         assert h.snapshot() == clean, f"state after failing at mutating call {fail_at} differs"
+    else:
+        pytest.fail("up made more mutating calls than the test injects failures into")
+    assert fail_at > 20  # every mutating call of a clean up was failed once
 
 
 def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
@@ -209,7 +210,7 @@ def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
 
 
 def test_down_removes_everything_and_leaves_nothing(stack):
-    recorder, config = stack
+    _, config = stack
     up(config)
     s3 = boto3.client("s3", region_name=h.REGION)
     s3.put_bucket_versioning(Bucket="dataops-pipeline-bucket", VersioningConfiguration={"Status": "Enabled"})
@@ -239,7 +240,7 @@ def test_down_is_idempotent_and_works_after_a_half_finished_up(stack):
 
 
 def test_down_keep_data_keeps_the_bucket_and_objects(stack):
-    recorder, config = stack
+    _, config = stack
     up(config)
     result = h.run(config, "down", "--yes", "--keep-data")
     assert result.exit_code == 0, result.output
@@ -252,7 +253,7 @@ def test_down_keep_data_keeps_the_bucket_and_objects(stack):
 
 
 def test_down_refuses_same_named_resources_without_our_tag(stack):
-    recorder, config = stack
+    _, config = stack
     iam = boto3.client("iam", region_name=h.REGION)
     iam.create_role(
         RoleName="dataops-lambda-exec", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
@@ -276,7 +277,7 @@ def test_down_refuses_same_named_resources_without_our_tag(stack):
 
 
 def test_down_without_yes_on_a_pipe_refuses(stack):
-    recorder, config = stack
+    _, config = stack
     up(config)
     result = h.run(config, "down")
     assert result.exit_code == 1
@@ -285,7 +286,7 @@ def test_down_without_yes_on_a_pipe_refuses(stack):
 
 
 def test_bad_config_exits_2_with_one_line(stack, tmp_path):
-    recorder, config = stack
+    _, config = stack
     config.write_text(config.read_text() + '\n[schedule]\nexpression = "rate(banana)"\n')
     result = h.run(config, "up")
     assert result.exit_code == 2
@@ -294,7 +295,7 @@ def test_bad_config_exits_2_with_one_line(stack, tmp_path):
 
 
 def test_unresolvable_layer_names_the_fix(stack, tmp_path):
-    recorder, config = stack
+    _, _ = stack
     bare = tmp_path / "bare.toml"
     bare.write_text(f'[bucket]\ninput_file = "{h.SAMPLE_CSV}"\n')
     result = h.run(bare, "up", "--dry-run")
@@ -304,7 +305,7 @@ def test_unresolvable_layer_names_the_fix(stack, tmp_path):
 
 
 def test_missing_input_file_names_the_key(stack, tmp_path):
-    recorder, config = stack
+    _, config = stack
     config.write_text(config.read_text().replace(str(h.SAMPLE_CSV), str(tmp_path / "nope.csv")))
     result = h.run(config, "up")
     assert result.exit_code == 1
