@@ -133,6 +133,7 @@ class Aws:
     region: str
     profile: str | None = None
     endpoint_url: str | None = None
+    credentials: tuple[str, str] | None = None  # (access key, secret): the emulator's fake ones
     counter: CallCounter = field(default_factory=CallCounter)
     _session: Any = None
     _clients: dict[str, Any] = field(default_factory=dict)
@@ -146,7 +147,8 @@ class Aws:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             if self._session is None:
-                self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+                keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), self.credentials or (), strict=False))
+                self._session = boto3.Session(profile_name=self.profile, region_name=self.region, **keys)
             retries = {"mode": "standard", "max_attempts": 2} if self.local else {"mode": "adaptive", "max_attempts": 8}
             client = self._session.client(
                 service,

@@ -7,13 +7,12 @@ naming the step and the resource.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli.aws import Aws, DataopsError, explain
-from dataops_cli.config import Config
+from dataops_cli.aws import DataopsError, explain
 from dataops_cli.resources.base import MUTATING, Action, Change, Resource, StackContext
 from dataops_cli.resources.bucket import Bucket, BucketPolicy
 from dataops_cli.resources.function import Function
@@ -116,14 +115,3 @@ def down(planned: list[tuple[Resource, Change]], reporter: Reporter, ctx: StackC
         reporter.end(change, applied=change.action is Action.DELETE)
         done.append(change)
     return done
-
-
-def make_context(
-    config: Config,
-    aws: Aws,
-    layer_resolver: Callable[[StackContext], str] | None = None,
-    tls_policy_skip_reason: str | None = None,
-) -> StackContext:
-    return StackContext(
-        config=config, aws=aws, layer_resolver=layer_resolver, tls_policy_skip_reason=tls_policy_skip_reason
-    )

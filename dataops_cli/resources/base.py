@@ -55,8 +55,9 @@ class StackContext:
     config: Config
     aws: Aws
     layer_resolver: Callable[[StackContext], str] | None = None
-    # Set only by the local emulator bridge: why the TLS-only bucket policy cannot be applied there.
-    tls_policy_skip_reason: str | None = None
+    # What the backend cannot do, and why: set by the local emulator bridge (and by tests
+    # on moto), never for AWS. Keys: "tls_policy", "percentiles".
+    gaps: Mapping[str, str] = field(default_factory=dict)
     progress: Progress = field(default=lambda _message: None)
 
     @property

@@ -174,8 +174,8 @@ class BucketPolicy(Resource):
         return tls_only_bucket_policy(self.ctx.aws.partition, self.config.bucket.name)
 
     def plan(self) -> Change:
-        if self.ctx.tls_policy_skip_reason:
-            return self.change(Action.SKIPPED, self.ctx.tls_policy_skip_reason)
+        if "tls_policy" in self.ctx.gaps:
+            return self.change(Action.SKIPPED, self.ctx.gaps["tls_policy"])
         s3 = self.ctx.client("s3")
         if not bucket_exists(s3, self.config.bucket.name):
             return self.change(Action.CREATE)
