@@ -6,8 +6,10 @@ one line plus a hint, with no traceback unless --debug.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -20,6 +22,7 @@ from dataops_cli.aws import Aws, DataopsError, explain
 from dataops_cli.config import Config, ConfigError, find_config_path, load_config
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.schedule_expr import Rate, parse_schedule
+from dataops_cli.timewindow import parse_since
 from dataops_cli.ui import is_interactive, make_console, reporter_for, summary_table
 
 LOCAL_ENV = "DATAOPS_LOCAL"
@@ -66,6 +69,14 @@ class App:
         from dataops_cli.layers import resolve_pandas_layer
 
         return StackContext(config=self.config, aws=aws, layer_resolver=resolve_pandas_layer)
+
+    def time_scale(self) -> float:
+        """How much faster than real time schedules fire (the emulator's --speed), 1 on AWS."""
+        if not self.local:
+            return 1.0
+        from dataops_cli.local import bridge
+
+        return bridge.time_scale()
 
     def where(self) -> str:
         if self.local:
@@ -285,6 +296,164 @@ def _fail_on_refusals(refused: list) -> None:
             f"left alone because they are not this stack's: {names}",
             "delete them yourself if they are yours, or change the names in config.toml",
         )
+
+
+@cli.command()
+@click.option("--since", default="3h", show_default=True, metavar="SPAN", help="Window: 30m, 3h, 1d, 2w ...")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document (no colours).")
+@click.option(
+    "--watch",
+    type=click.IntRange(min=2),
+    is_flag=False,
+    flag_value=10,
+    default=None,
+    metavar="[SECONDS]",
+    help="Refresh in place every SECONDS (default 10) until Ctrl-C.",
+)
+@click.option("--runs", default=10, show_default=True, help="How many recent runs to list.")
+@click.pass_obj
+def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) -> None:
+    """Show the pipeline's KPIs, recent runs, errors, and drift from config.toml.
+
+    KPIs over the window (120 s periods): invocations, errors, throttles, duration
+    average and p99, async event age, scheduler attempts, missed runs (expected from
+    the schedule vs seen), freshness of processed/latest.json, S3 data growth.
+
+    \b
+    Exit codes (usable as a monitoring probe):
+      0  healthy (or only warnings: drift, throttles, no run yet)
+      3  failing: errors, missed runs, dropped events or a stale output in the window
+      4  not deployed, or resources missing
+      1  the check itself failed (credentials, network); 2 bad config or option
+
+    \b
+    Examples:
+      dataops status
+      dataops status --since 1d --json | jq .kpis.errors
+      dataops --local status --watch 5
+    """
+    from dataops_cli.status import StatusOptions, collect
+    from dataops_cli.status_view import render
+
+    options = StatusOptions(
+        since_seconds=_since(since),
+        time_scale=app.time_scale(),
+        metric_lag_seconds=5 if app.local else 180,
+        recent_runs=runs,
+    )
+    ctx = app.stack()
+
+    def build():
+        ctx.aws.counter.calls.clear()
+        report = collect(ctx, options)
+        report.target = app.where()
+        return report
+
+    if watch and not as_json:
+        from rich.live import Live
+
+        with Live(console=app.console, auto_refresh=False, screen=False) as live:
+            try:
+                while True:
+                    report = build()
+                    live.update(render(report), refresh=True)
+                    time.sleep(watch)
+            except KeyboardInterrupt:
+                pass
+        sys.exit(report.health.exit_code)
+    report = build()
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        app.console.print(render(report))
+    app.report_calls()
+    sys.exit(report.health.exit_code)
+
+
+def _since(text: str) -> int:
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+
+
+@cli.command()
+@click.option("--since", default="1h", show_default=True, metavar="SPAN", help="How far back: 10m, 1h, 2d ...")
+@click.option("--filter", "text", metavar="TEXT", help="Only lines containing TEXT (case-insensitive).")
+@click.option("--errors", is_flag=True, help="Only error lines (❌ run errors, timeouts, crashes).")
+@click.option("--follow", "-f", is_flag=True, help="Keep polling for new lines until Ctrl-C.")
+@click.option("--json", "as_json", is_flag=True, help="Raw events as JSON lines.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between polls with --follow.")
+@click.pass_obj
+def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_json: bool, interval: float) -> None:
+    """Print the function's log lines, structured lines pretty-printed.
+
+    \b
+    Examples:
+      dataops logs --since 30m
+      dataops logs --errors --since 1d
+      dataops logs -f --filter "Files saved"
+      dataops logs --json | jq -r .message
+    """
+    from dataops_cli import logtail, runlogs
+
+    config = app.config
+    client = app.aws().client("logs")
+    start_ms = int((time.time() - _since(since)) * 1000)
+    pattern = f'"{text}"' if text and '"' not in text else None
+
+    def fetch(from_ms: int):
+        return runlogs.filter_events(client, config.log_group, from_ms, pattern=pattern)
+
+    def emit(event: dict) -> None:
+        if not logtail.matches(event, text, errors):
+            return
+        if as_json:
+            click.echo(json.dumps(event, ensure_ascii=False))
+        else:
+            app.console.print(logtail.pretty(event))
+
+    while not runlogs.log_group_exists(client, config.log_group):
+        if not follow:
+            app.console.print(
+                f"No log group {config.log_group} yet: the function is not deployed or has not run "
+                "(dataops up creates it)."
+            )
+            return
+        app.console.print(f"[dim]waiting for log group {config.log_group} to exist...[/]")
+        time.sleep(interval)
+    follower = logtail.Follower(fetch, start_ms)
+    try:
+        for event in follower.poll():
+            emit(event)
+        if follow:
+            logtail.follow(follower, emit, interval)
+    except KeyboardInterrupt:
+        return
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the function's response as JSON.")
+@click.pass_obj
+def invoke(app: App, as_json: bool) -> None:
+    """Run the pipeline now (synchronously) and print its result and log tail.
+
+    Exit code 1 when the run failed (bad input, timeout, crash).
+
+    \b
+    Examples:
+      dataops invoke
+      dataops --local invoke --json
+    """
+    from dataops_cli.invoke import invoke_now, render_result
+
+    outcome = invoke_now(app.aws().client("lambda"), app.config.function.name)
+    if as_json:
+        click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        app.console.print(render_result(outcome))
+    if outcome.failed:
+        sys.exit(1)
 
 
 @cli.command("config")

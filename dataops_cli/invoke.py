@@ -1,0 +1,105 @@
+"""`dataops invoke`: run the function synchronously and show what the run did."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dataops_cli import logtail, runlogs
+
+MANUAL_EVENT = {"trigger": "manual", "source": "dataops invoke"}
+
+
+@dataclass
+class InvokeOutcome:
+    function: str
+    status_code: int
+    function_error: str | None
+    payload: Any
+    log_tail: str
+    request_id: str | None
+
+    @property
+    def failed(self) -> bool:
+        return self.function_error is not None or self.status_code >= 300
+
+    @property
+    def report(self) -> dict[str, Any] | None:
+        return next((r for line in self.log_tail.splitlines() if (r := runlogs.parse_report(line))), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "function": self.function,
+            "status_code": self.status_code,
+            "failed": self.failed,
+            "function_error": self.function_error,
+            "request_id": self.request_id,
+            "payload": self.payload,
+            "report": self.report,
+            "log_tail": self.log_tail.splitlines(),
+        }
+
+
+def invoke_now(client: Any, function: str) -> InvokeOutcome:
+    response = client.invoke(
+        FunctionName=function,
+        InvocationType="RequestResponse",
+        LogType="Tail",
+        Payload=json.dumps(MANUAL_EVENT).encode(),
+    )
+    raw = response["Payload"].read().decode("utf-8", "replace")
+    try:
+        payload: Any = json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        payload = raw
+    tail = (
+        base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace") if response.get("LogResult") else ""
+    )
+    return InvokeOutcome(
+        function=function,
+        status_code=response["StatusCode"],
+        function_error=response.get("FunctionError"),
+        payload=payload,
+        log_tail=tail,
+        request_id=response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amzn-requestid"),
+    )
+
+
+def render_result(outcome: InvokeOutcome) -> RenderableType:
+    parts: list[RenderableType] = []
+    payload = outcome.payload if isinstance(outcome.payload, dict) else {}
+    if outcome.failed:
+        title = Text(f"❌ {outcome.function} failed", style="bold red")
+        message = payload.get("errorMessage") or (outcome.payload if isinstance(outcome.payload, str) else "")
+        kind = payload.get("errorType") or outcome.function_error or f"HTTP {outcome.status_code}"
+        parts += [title, Text(f"{kind}: {message}", style="red")]
+    else:
+        parts.append(Text(f"✅ {outcome.function} run {payload.get('run_id', '')} succeeded", style="bold green"))
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        if "rows" in payload:
+            table.add_row("shape", f"{payload['rows']} rows × {payload['columns']} columns")
+        if "missing_values_handled" in payload:
+            handled = payload["missing_values_handled"]
+            detail = ", ".join(f"{k} {v}" for k, v in handled.items()) or "none"
+            table.add_row("missing handled", f"{payload.get('missing_total', 0)} cells ({detail})")
+        for name, key in payload.get("outputs", {}).items():
+            table.add_row(name, key)
+        if "duration_ms" in payload:
+            table.add_row("run time", f"{payload['duration_ms']:,.0f} ms (handler)")
+        parts.append(table)
+    if outcome.report:
+        memory = f", max memory {outcome.report['memory_used_mb']} MB" if outcome.report["memory_used_mb"] else ""
+        parts.append(Text(f"Lambda duration {outcome.report['duration_ms']:,.1f} ms{memory}", style="dim"))
+    if outcome.log_tail:
+        parts.append(Text("Log tail:", style="bold"))
+        for line in outcome.log_tail.splitlines()[-20:]:
+            parts.append(logtail.pretty({"timestamp": 0, "message": line}, with_time=False))
+    return Group(*parts)

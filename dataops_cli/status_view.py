@@ -1,0 +1,223 @@
+"""Render a StatusReport with rich: KPI tiles like the dashboard's, sparklines, tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.columns import Columns
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from dataops_cli.status import Kpi, StatusReport
+from dataops_cli.timewindow import human_duration
+
+LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+HEALTH_STYLE = {"healthy": "bold green", "warning": "bold yellow", "failing": "bold red", "not_deployed": "bold red"}
+STATE_STYLE = {
+    "ok": "green",
+    "missing": "red",
+    "drifted": "yellow",
+    "not ours": "red",
+    "error": "red",
+    "skipped": "cyan",
+}
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 48) -> str:
+    """One block character per period (bucketed down to `width`), scaled to the maximum."""
+    if not values:
+        return ""
+    size = max(1, -(-len(values) // width))
+    buckets = [sum(values[i : i + size]) / size for i in range(0, len(values), size)]
+    top = max(buckets)
+    if top <= 0:
+        return BLOCKS[0] * len(buckets)
+    return "".join(BLOCKS[min(len(BLOCKS) - 1, int(v / top * (len(BLOCKS) - 1) + 0.5))] for v in buckets)
+
+
+def number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "age":
+        return human_duration(value)
+    if unit == "ms":
+        return f"{value:,.0f} ms" if value >= 100 else f"{value:,.1f} ms"
+    return f"{value:,.0f}"
+
+
+def tile(title: str, kpi: Kpi | None, note: str = "") -> Panel:
+    kpi = kpi or Kpi(None, "count", "")
+    body = Text(number(kpi.value, kpi.unit), style=f"bold {LEVEL_STYLE[kpi.level]}", justify="center")
+    if note:
+        body.append(f"\n{note}", style="dim")
+    return Panel(body, title=title, width=22, padding=(0, 1))
+
+
+def render(report: StatusReport) -> RenderableType:
+    parts: list[RenderableType] = [header(report)]
+    if report.kpis:
+        k = report.kpis
+        parts.append(
+            Columns(
+                [
+                    tile("Invocations", k["invocations"], _rate(k.get("success_rate"), "success")),
+                    tile("Errors", k["errors"], _rate(k.get("error_rate"), "of runs")),
+                    tile("Throttles", k["throttles"]),
+                    tile("Duration avg", k["duration_avg"]),
+                    tile(
+                        "Duration p99", k["duration_p99"], "from logs" if "REPORT" in k["duration_p99"].source else ""
+                    ),
+                    tile("Event age max", k["async_event_age_max"]),
+                    tile("Missed runs", k.get("missed_runs"), _expected(k.get("expected_runs"))),
+                    tile("Freshness", _freshness(report), "since last success"),
+                ]
+            )
+        )
+        parts.append(activity(report))
+        parts.append(sources(report))
+    parts.append(resources_table(report))
+    if report.runs:
+        parts.append(runs_table(report))
+    if report.errors:
+        parts.append(errors_table(report))
+    parts.append(verdict(report))
+    return Group(*parts)
+
+
+def header(report: StatusReport) -> Text:
+    start = datetime.fromisoformat(report.window["start"])
+    end = datetime.fromisoformat(report.window["end"])
+    text = Text()
+    text.append(f"Stack {report.stack}", style="bold")
+    text.append(f" · {report.target} · window {human_duration((end - start).total_seconds())} ")
+    text.append(f"({start:%H:%M}–{end:%H:%M} UTC, {report.window['period_seconds']} s periods)", style="dim")
+    return text
+
+
+def activity(report: StatusReport) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_column(style="dim")
+    invocations = report.series.get("invocations", [])
+    table.add_row("invocations", sparkline(invocations), f"peak {max(invocations, default=0):.0f}/period")
+    durations = report.series.get("duration_avg", [])
+    table.add_row("duration avg", sparkline(durations), f"peak {max(durations, default=0):,.0f} ms")
+    errors = report.series.get("errors", [])
+    if any(errors):
+        table.add_row(Text("errors", style="red"), Text(sparkline(errors), style="red"), f"{sum(errors):.0f} in window")
+    k = report.kpis
+    scheduler = " · ".join(
+        f"{label} {number(k[key].value, 'count')}"
+        for label, key in (
+            ("attempts", "scheduler_attempts"),
+            ("target errors", "scheduler_target_errors"),
+            ("dropped", "scheduler_dropped"),
+            ("throttled", "scheduler_throttled"),
+        )
+    )
+    table.add_row("scheduler", scheduler, "")
+    s = report.storage
+    if s:
+        table.add_row("data growth", _storage_line(s), "AWS/S3 daily")
+    return table
+
+
+def sources(report: StatusReport) -> Text:
+    p99 = report.kpis["duration_p99"].source
+    text = Text(f"Sources: KPIs from CloudWatch metrics; p99 from {p99}", style="dim")
+    if report.api_calls:
+        text.append(f" · {report.api_calls} API calls", style="dim")
+    return text
+
+
+def resources_table(report: StatusReport) -> Table:
+    table = Table(title="Resources", title_justify="left", expand=False)
+    table.add_column("Resource")
+    table.add_column("Name", overflow="fold")
+    table.add_column("State")
+    table.add_column("Details", overflow="fold")
+    for row in report.resources:
+        style = STATE_STYLE.get(row.state, "")
+        details = "; ".join(row.details) + (f" → fix: {row.fix}" if row.fix else "")
+        table.add_row(row.kind, row.name, f"[{style}]{row.state}[/]", details)
+    return table
+
+
+def runs_table(report: StatusReport) -> Table:
+    table = Table(title="Recent runs", title_justify="left")
+    for column in ("Started (UTC)", "Run", "Shape", "Missing handled", "Duration", "Outputs", "Outcome"):
+        table.add_column(column, overflow="fold")
+    for run in report.runs:
+        outcome = run["outcome"]
+        style = {"succeeded": "green", "failed": "red"}.get(outcome, "yellow")
+        shape = f"{run['rows']}×{run['columns']}" if run["rows"] is not None else "–"
+        missing = f"{run['missing_total']} cells" if run["missing_total"] is not None else "–"
+        folder = run["files"][0].rsplit("/", 1)[0] + "/" if run["files"] else "–"
+        marker = "✅" if outcome == "succeeded" else "❌" if outcome == "failed" else "🚀"
+        table.add_row(
+            _time(run["started"]),
+            run["run_id"] or run["request_id"][:8],
+            shape,
+            missing,
+            number(run["duration_ms"], "ms"),
+            folder,
+            f"[{style}]{marker} {outcome}[/]" + (f" [dim]{run['error'][:60]}[/]" if run.get("error") else ""),
+        )
+    return table
+
+
+def errors_table(report: StatusReport) -> Table:
+    table = Table(title="Errors ❌", title_justify="left")
+    for column in ("Time (UTC)", "Run", "Code", "Message"):
+        table.add_column(column, overflow="fold")
+    for error in report.errors:
+        table.add_row(_time(error["timestamp"]), error["run_id"] or "–", error["code"] or "–", error["message"])
+    return table
+
+
+def verdict(report: StatusReport) -> Text:
+    health = report.health
+    text = Text(f"{health.level.replace('_', ' ').upper()}", style=HEALTH_STYLE[health.level])
+    if report.latest and report.latest.get("run_id"):
+        text.append(f" · latest output {report.latest['run_id']}", style="")
+        if "age_seconds" in report.latest:
+            text.append(f" ({human_duration(report.latest['age_seconds'])} old)")
+    for reason in health.reasons:
+        text.append(f"\n  • {reason}")
+    text.append(f"\nexit code {health.exit_code}", style="dim")
+    return text
+
+
+def _rate(kpi: Kpi | None, label: str) -> str:
+    return f"{kpi.value:.0%} {label}" if kpi and kpi.value is not None else ""
+
+
+def _expected(kpi: Kpi | None) -> str:
+    return f"of {kpi.value:.0f} expected" if kpi and kpi.value is not None else "schedule n/a"
+
+
+def _freshness(report: StatusReport) -> Kpi:
+    age = report.latest.get("age_seconds") if report.latest else None
+    level = "fail" if any("latest output" in r for r in report.health.reasons) else "ok"
+    return Kpi(age, "age", "S3 latest.json", level) if age is not None else Kpi(None, "age", "", "warn")
+
+
+def _storage_line(storage: dict) -> str:
+    objects, size = storage.get("s3_objects"), storage.get("s3_bytes")
+    if objects is None and size is None:
+        return "no daily storage datapoint yet (S3 reports once a day)"
+    change = storage.get("s3_objects_change")
+    growth = f" ({change:+,.0f} over {storage['s3_objects_days']} days)" if change is not None else ""
+    return f"{objects or 0:,.0f} objects{growth} · {(size or 0) / 1e6:,.1f} MB"
+
+
+def _time(epoch_ms: int | None) -> str:
+    if epoch_ms is None:
+        return "–"
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%m-%d %H:%M:%S")
