@@ -12,7 +12,10 @@ import csv
 import io
 import json
 import math
+import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,15 +31,32 @@ class Sink(Protocol):
     def write(self, data: bytes) -> Any: ...
 
 
-def cleaned_csv_chunks(result: PipelineResult, batch_rows: int = CSV_BATCH_ROWS) -> Iterator[bytes]:
-    """The cleaned table as CSV text, header first, in chunks of `batch_rows` rows."""
+def cleaned_csv_chunks(
+    result: PipelineResult, batch_rows: int = CSV_BATCH_ROWS, workers: int | None = None
+) -> Iterator[bytes]:
+    """The cleaned table as CSV text, header first, in chunks of `batch_rows` rows, in order.
+
+    Batches are formatted on a few threads (Arrow releases the GIL: 2 cores format ~2x
+    faster), with at most 2 * workers batches in flight so memory stays bounded.
+    """
     schema = pa.schema([(name, _arrow_type(result.output[name])) for name in result.names])
-    for start in range(0, result.rows, batch_rows):
+    workers = workers or min(4, os.cpu_count() or 1)
+
+    def format_batch(start: int) -> bytes:
         stop = min(start + batch_rows, result.rows)
         batch = pa.record_batch([_slice(result.output[name], start, stop) for name in result.names], schema=schema)
         buffer = pa.BufferOutputStream()
         pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=start == 0))
-        yield buffer.getvalue().to_pybytes()
+        return buffer.getvalue().to_pybytes()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csv") as pool:
+        pending: deque[Future[bytes]] = deque()
+        for start in range(0, result.rows, batch_rows):
+            pending.append(pool.submit(format_batch, start))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def write_cleaned_csv(result: PipelineResult, sink: Sink, batch_rows: int = CSV_BATCH_ROWS) -> int:
@@ -86,6 +106,8 @@ def _arrow_type(values: np.ndarray | pa.ChunkedArray) -> pa.DataType:
 
 
 def _slice(values: np.ndarray | pa.ChunkedArray, start: int, stop: int) -> pa.Array:
+    """Zero-copy view of rows [start, stop) (pa.array(ndarray) would import pandas)."""
     if isinstance(values, pa.ChunkedArray):
         return values.slice(start, stop - start).combine_chunks()
-    return pa.array(values[start:stop])
+    part = values[start:stop]
+    return pa.Array.from_buffers(pa.from_numpy_dtype(part.dtype), len(part), [None, pa.py_buffer(part)])

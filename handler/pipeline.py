@@ -214,10 +214,21 @@ def _impute_numeric(name: str, values: np.ndarray, strategy: str, rows: int) -> 
             column=name,
             rows=rows,
         )
-    present = values[~gaps]
-    fill = float(np.median(present) if strategy == "median" else present.mean())
+    present = values[~gaps]  # a copy: partitioned in place below
+    fill = _median_in_place(present) if strategy == "median" else float(present.mean())
     values[gaps] = fill
     return count, fill
+
+
+def _median_in_place(values: np.ndarray) -> float:
+    """np.median without its extra full copy (it flattens before partitioning)."""
+    n = len(values)
+    half = n // 2
+    if n % 2:
+        values.partition(half)
+        return float(values[half])
+    values.partition([half - 1, half])
+    return float((values[half - 1] + values[half]) / 2)
 
 
 def _impute_text(name: str, values: pa.ChunkedArray, rows: int) -> tuple[int, str | None, pa.ChunkedArray]:

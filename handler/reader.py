@@ -38,7 +38,7 @@ NA_TOKENS = (
     "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 )  # fmt: skip
 SAMPLE_BYTES = 1 << 20
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20  # larger blocks parse no faster but hold ~160 MiB more at 5M rows
 _BOM = b"\xef\xbb\xbf"
 _CONVERSION_RE = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
 
@@ -185,11 +185,10 @@ def _stream_columns(
     for batch in reader:
         k = batch.num_rows
         for name in numeric_names:
-            values = batch.column(name).to_numpy(zero_copy_only=False)
             if buffers:
-                buffers[name][rows : rows + k] = values
+                float64_into(batch.column(name), buffers[name][rows : rows + k])
             else:
-                parts[name].append(values)
+                parts[name].append(float64_into(batch.column(name), np.empty(k)))
         for name in text_names:
             parts[name].append(batch.column(name))
         rows += k
@@ -201,6 +200,21 @@ def _stream_columns(
         numeric = {n: np.concatenate(parts.pop(n)) for n in numeric_names}
     text = {n: pa.chunked_array(parts[n], type=types[n]) for n in text_names}
     return Columns(names=list(header), numeric=numeric, text=text, rows=rows)
+
+
+def float64_into(array: pa.Array, out: np.ndarray) -> np.ndarray:
+    """Copy a float64 Arrow array into `out`, nulls as NaN.
+
+    Straight from Arrow's buffers: `Array.to_numpy()` on an array with nulls imports pandas
+    (0.3 s and ~50 MB on every cold start) and makes an extra copy.
+    """
+    validity, data = array.buffers()
+    offset, length = array.offset, len(array)
+    out[:] = np.frombuffer(data, dtype=np.float64, count=offset + length)[offset:]
+    if array.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=offset + length, bitorder="little")
+        out[bits[offset:] == 0] = np.nan
+    return out
 
 
 def _switch_column_type(exc: pa.ArrowInvalid, header: list[str], text: set[str], binary: set[str]) -> bool:

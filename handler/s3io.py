@@ -79,30 +79,36 @@ class MultipartSink:
         self._client, self._bucket, self._key = client, bucket, key
         self._content_type = content_type
         self._part_bytes = part_bytes or PART_BYTES
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []
+        self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[Future] = []
         self._pool: ThreadPoolExecutor | None = None
         self.size = 0
 
     def write(self, data: bytes) -> int:
-        self._buffer += data
+        self._chunks.append(bytes(data))
+        self._buffered += len(data)
         self.size += len(data)
-        if len(self._buffer) >= self._part_bytes:
-            self._send_part(bytes(self._buffer))
-            self._buffer.clear()
+        if self._buffered >= self._part_bytes:
+            self._send_part(self._take())
         return len(data)
+
+    def _take(self) -> bytes:
+        """The buffered chunks as one part body (a single copy)."""
+        body = b"".join(self._chunks)
+        self._chunks, self._buffered = [], 0
+        return body
 
     def close(self) -> None:
         """Complete the object (a single PUT when it fits in one part)."""
         if self._upload_id is None:
             self._client.put_object(
-                Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer), ContentType=self._content_type
+                Bucket=self._bucket, Key=self._key, Body=self._take(), ContentType=self._content_type
             )
             return
-        if self._buffer or not self._parts:
-            self._send_part(bytes(self._buffer))
-            self._buffer.clear()
+        if self._chunks or not self._parts:
+            self._send_part(self._take())
         parts = [future.result() for future in self._parts]
         self._shutdown()
         self._client.complete_multipart_upload(

@@ -156,3 +156,11 @@ def test_invalid_options_name_the_setting():
         PipelineOptions(impute_strategy="mode")
     with pytest.raises(ConfigurationError, match="NORMALIZE_METHOD='robust'"):
         PipelineOptions(normalize_method="robust")
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 1001])
+def test_median_matches_numpy_for_odd_and_even_counts(n):
+    from handler.pipeline import _median_in_place
+
+    values = np.random.default_rng(n).normal(size=n)
+    assert _median_in_place(values.copy()) == np.median(values)
