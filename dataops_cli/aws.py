@@ -53,6 +53,8 @@ HINTS = {
     "BucketAlreadyExists": "bucket names are global and another account owns this one: set bucket.name",
     "IllegalLocationConstraintException": "the bucket exists in another region: set stack.region or bucket.name",
     "AuthorizationHeaderMalformed": "the region is wrong for this bucket: check stack.region",
+    "301": "the bucket exists in another region (or account): check stack.region, or set bucket.name",
+    "PermanentRedirect": "the bucket exists in another region (or account): check stack.region, or set bucket.name",
 }
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -352,15 +353,13 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
     if watch and not as_json:
         from rich.live import Live
 
-        with Live(console=app.console, auto_refresh=False, screen=False) as live:
-            try:
-                while True:
-                    report = build()
-                    live.update(render(report), refresh=True)
-                    time.sleep(watch)
-            except KeyboardInterrupt:
-                pass
-        sys.exit(report.health.exit_code)
+        report = None
+        with Live(console=app.console, auto_refresh=False, screen=False) as live, suppress(KeyboardInterrupt):
+            while True:  # until Ctrl-C
+                report = build()
+                live.update(render(report), refresh=True)
+                time.sleep(watch)
+        sys.exit(report.health.exit_code if report else 130)
     report = build()
     if as_json:
         click.echo(report.to_json())

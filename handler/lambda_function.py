@@ -99,6 +99,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         settings = Settings.from_environ(os.environ)
         run = PipelineRun(settings, _s3(), log, run_id, started)
+        run.facts["trigger"] = _trigger(event)
         return run.execute()
     except Exception as exc:
         log.metric("RunFailed", 1, "Count")
@@ -133,6 +134,7 @@ class PipelineRun:
             start_time=utc_iso(self.started),
             bucket=s.bucket,
             input_key=s.input_key,
+            trigger=self.facts.get("trigger"),
         )
         source = S3Input(self.s3, s.bucket, s.input_key)
         t0 = time.perf_counter()
@@ -252,6 +254,13 @@ class PipelineRun:
             **extra,
             "events": self.log.records,
         }
+
+
+def _trigger(event: Any) -> str:
+    """What started the run: the schedule's and `dataops invoke`'s events say; others are "unknown"."""
+    if isinstance(event, dict) and isinstance(event.get("trigger"), str):
+        return event["trigger"][:40]
+    return "unknown"
 
 
 def _options_doc(options: PipelineOptions) -> dict[str, Any]:

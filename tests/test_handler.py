@@ -31,8 +31,8 @@ def s3(mock_aws_env, monkeypatch):
     return client
 
 
-def invoke(request_id: str = "11111111-2222-3333-4444-555555555555"):
-    return lambda_function.lambda_handler({}, SimpleNamespace(aws_request_id=request_id))
+def invoke(request_id: str = "11111111-2222-3333-4444-555555555555", event: dict | None = None):
+    return lambda_function.lambda_handler(event or {}, SimpleNamespace(aws_request_id=request_id))
 
 
 def keys(client, prefix: str = "") -> list[str]:
@@ -77,6 +77,7 @@ def test_run_writes_every_output_then_latest(s3, capsys):
     assert run_log["shape"] == {"rows": 768, "columns": 9}
     assert run_log["files_saved"] == list(latest["outputs"].values())
     assert [e["event"] for e in run_log["events"]] == ["start", "shape", "missing", "saved"]
+    assert run_log["trigger"] == "unknown"
     cleaned = s3.get_object(Bucket=BUCKET, Key=folder + "cleaned.csv")["Body"].read().decode()
     assert len(cleaned.splitlines()) == 769
 
@@ -203,3 +204,10 @@ def test_module_import_creates_no_client():
 
     module = importlib.reload(lambda_function)
     assert module._s3_client is None
+
+
+def test_run_records_what_triggered_it(s3, capsys):
+    result = invoke(event={"trigger": "schedule", "stack": "dataops"})
+    assert read_json(s3, result["outputs"]["log"])["trigger"] == "schedule"
+    start = next(line for line in log_lines(capsys) if line.get("event") == "start")
+    assert start["trigger"] == "schedule"

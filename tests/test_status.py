@@ -323,3 +323,77 @@ def test_fit_period_keeps_one_call_under_the_datapoint_limit():
     assert metrics.fit_period(3 * 3600, 20) == 120
     big = metrics.fit_period(90 * 86400, 20)
     assert big % 60 == 0 and 90 * 86400 / big * 20 <= metrics.MAX_DATAPOINTS_PER_CALL
+
+
+def test_status_json_schema(deployed):
+    _, config = deployed
+    seed_runs(datetime.now(UTC), [100.0, 200.0], failed=set())
+    _, report = status_json(config, "--since", "30m")
+    assert set(report) == {
+        "stack",
+        "target",
+        "generated_at",
+        "window",
+        "health",
+        "resources",
+        "kpis",
+        "series",
+        "storage",
+        "runs",
+        "errors",
+        "latest",
+        "api_calls",
+    }
+    assert set(report["health"]) == {"level", "reasons", "exit_code"}
+    assert set(report["window"]) == {"start", "end", "period_seconds", "seconds"}
+    for name, kpi in report["kpis"].items():
+        assert set(kpi) == {"value", "unit", "source", "level"}, name
+        assert kpi["level"] in ("ok", "warn", "fail")
+    assert {
+        "invocations",
+        "errors",
+        "throttles",
+        "duration_avg",
+        "duration_p99",
+        "async_event_age_max",
+        "missed_runs",
+    } <= set(report["kpis"])
+    assert set(report["runs"][0]) >= {
+        "run_id",
+        "request_id",
+        "start_time",
+        "rows",
+        "columns",
+        "missing",
+        "duration_ms",
+        "files",
+        "outcome",
+        "error",
+    }
+
+
+def test_status_watch_refreshes_until_interrupted(deployed, monkeypatch):
+    _, config = deployed
+    import dataops_cli.cli as cli_module
+
+    ticks = []
+
+    def tick(_seconds):
+        ticks.append(1)
+        if len(ticks) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module.time, "sleep", tick)
+    result = h.run(config, "status", "--watch", "3")
+    assert result.exit_code == 0, result.output
+    assert len(ticks) == 2 and "Resources" in result.output
+
+
+def test_status_without_credentials_is_one_clear_line(aws_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    config = h.write_config(tmp_path / "config.toml")
+    result = h.run(config, "status")
+    assert result.exit_code == 1
+    assert "no AWS credentials found" in result.output and "Traceback" not in result.output
