@@ -24,24 +24,26 @@ GROUP = "/aws/lambda/DataOpsPipelineFunction"
 def test_logs_pretty_prints_filters_and_marks_errors(deployed):  # noqa: F811
     _, config = deployed
     now = datetime.now(UTC) - timedelta(minutes=1)
-    put_logs([
-        (now, "START RequestId: r1 Version: $LATEST"),
-        (now + timedelta(milliseconds=1), handler_line("shape", "r1", "run-1", rows=768, columns=9)),
-        (now + timedelta(milliseconds=2), handler_line("error", "r2", "run-2", error={"code": "EmptyInput"})),
-        (now + timedelta(milliseconds=3), "2026-11-25T00:00:00Z r3 Task timed out after 60.00 seconds"),
-        (now + timedelta(milliseconds=4), "REPORT RequestId: r1\tDuration: 12.00 ms"),
-    ])
+    put_logs(
+        [
+            (now, "START RequestId: r1 Version: $LATEST"),
+            (now + timedelta(milliseconds=1), handler_line("shape", "r1", "run-1", rows=768, columns=9)),
+            (now + timedelta(milliseconds=2), handler_line("error", "r2", "run-2", error={"code": "EmptyInput"})),
+            (now + timedelta(milliseconds=3), "2026-11-25T00:00:00Z r3 Task timed out after 60.00 seconds"),
+            (now + timedelta(milliseconds=4), "REPORT RequestId: r1\tDuration: 12.00 ms"),
+        ]
+    )
     everything = h.run(config, "logs", "--since", "10m")
     assert everything.exit_code == 0, everything.output
     lines = everything.output.splitlines()
     assert len(lines) == 5
-    assert "INFO  📊 Dataset shape" in lines[1] and 'rows=768' in lines[1] and "columns=9" in lines[1]
+    assert "INFO  📊 Dataset shape" in lines[1] and "rows=768" in lines[1] and "columns=9" in lines[1]
     errors = h.run(config, "logs", "--since", "10m", "--errors").output.splitlines()
     assert len(errors) == 2 and "ERROR ❌ Pipeline run failed" in errors[0] and "Task timed out" in errors[1]
     filtered = h.run(config, "logs", "--since", "10m", "--filter", "Dataset shape").output.splitlines()
     assert len(filtered) == 1
     raw = [json.loads(line) for line in h.run(config, "logs", "--since", "10m", "--json").output.splitlines()]
-    assert [e["message"].split(" ")[0] for e in raw][0] == "START" and {"eventId", "timestamp"} <= set(raw[0])
+    assert raw[0]["message"].startswith("START") and {"eventId", "timestamp"} <= set(raw[0])
 
 
 def test_logs_without_a_log_group_is_a_clear_message(deployed):  # noqa: F811
@@ -62,7 +64,8 @@ def test_logs_follow_prints_new_lines_once(deployed, monkeypatch):  # noqa: F811
         polls.append(1)
         if len(polls) == 1:  # a new line arrives between polls
             boto3.client("logs", region_name=h.REGION).put_log_events(
-                logGroupName=GROUP, logStreamName="2026/11/25/[$LATEST]0123456789abcdef",
+                logGroupName=GROUP,
+                logStreamName="2026/11/25/[$LATEST]0123456789abcdef",
                 logEvents=[{"timestamp": int(datetime.now(UTC).timestamp() * 1000), "message": "second line"}],
             )
         if len(polls) == 3:
@@ -100,8 +103,11 @@ def lambda_stub(payload: dict, function_error: str | None = None, log: str = "")
     client = boto3.client("lambda", region_name="ap-south-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(client)
     body = json.dumps(payload).encode()
-    response = {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(body), len(body)),
-                "LogResult": base64.b64encode(log.encode()).decode()}
+    response = {
+        "StatusCode": 200,
+        "Payload": StreamingBody(io.BytesIO(body), len(body)),
+        "LogResult": base64.b64encode(log.encode()).decode(),
+    }
     if function_error:
         response["FunctionError"] = function_error
     stubber.add_response("invoke", response)
@@ -116,12 +122,23 @@ def render_text(renderable) -> str:
 
 
 def test_invoke_success_shows_the_run():
-    log = ("START RequestId: r1 Version: $LATEST\n"
-           + handler_line("saved", "r1", "run-1", files=["processed/runs/run-1/cleaned.csv"]) + "\n"
-           "REPORT RequestId: r1\tDuration: 812.40 ms\tBilled Duration: 813 ms\tMemory Size: 1024 MB\tMax Memory Used: 190 MB\n")
-    payload = {"status": "succeeded", "run_id": "run-1", "rows": 768, "columns": 9, "missing_total": 652,
-               "missing_values_handled": {"Insulin": 374}, "outputs": {"cleaned": "processed/runs/run-1/cleaned.csv"},
-               "duration_ms": 800.0}
+    log = (
+        "START RequestId: r1 Version: $LATEST\n"
+        + handler_line("saved", "r1", "run-1", files=["processed/runs/run-1/cleaned.csv"])
+        + "\n"
+        "REPORT RequestId: r1\tDuration: 812.40 ms\tBilled Duration: 813 ms\t"
+        "Memory Size: 1024 MB\tMax Memory Used: 190 MB\n"
+    )
+    payload = {
+        "status": "succeeded",
+        "run_id": "run-1",
+        "rows": 768,
+        "columns": 9,
+        "missing_total": 652,
+        "missing_values_handled": {"Insulin": 374},
+        "outputs": {"cleaned": "processed/runs/run-1/cleaned.csv"},
+        "duration_ms": 800.0,
+    }
     client, _ = lambda_stub(payload, log=log)
     outcome = invoke_now(client, "DataOpsPipelineFunction")
     assert not outcome.failed
