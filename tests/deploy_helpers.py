@@ -95,14 +95,13 @@ def run(config: Path, *args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(cli_module.cli, ["--config", str(config), *args], input=input)
 
 
+def clients(*services: str) -> list[Any]:
+    return [boto3.client(service, region_name=REGION) for service in services]
+
+
 def snapshot(config_name_prefix: str = "dataops") -> dict[str, Any]:
     """Everything `up` manages, read back from moto, without timestamps."""
-    s3 = boto3.client("s3", region_name=REGION)
-    iam = boto3.client("iam", region_name=REGION)
-    lam = boto3.client("lambda", region_name=REGION)
-    logs = boto3.client("logs", region_name=REGION)
-    scheduler = boto3.client("scheduler", region_name=REGION)
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    s3, iam, lam, logs, scheduler, cloudwatch = clients("s3", "iam", "lambda", "logs", "scheduler", "cloudwatch")
     bucket = "dataops-pipeline-bucket"
     state: dict[str, Any] = {}
     state["bucket_tags"] = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
@@ -155,13 +154,9 @@ def snapshot(config_name_prefix: str = "dataops") -> dict[str, Any]:
 
 def leftovers() -> dict[str, list[str]]:
     """Every resource of ours still present in any service the stack touches."""
-    s3 = boto3.client("s3", region_name=REGION)
-    iam = boto3.client("iam", region_name=REGION)
-    lam = boto3.client("lambda", region_name=REGION)
-    logs = boto3.client("logs", region_name=REGION)
-    scheduler = boto3.client("scheduler", region_name=REGION)
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    sns = boto3.client("sns", region_name=REGION)
+    s3, iam, lam, logs, scheduler, cloudwatch, sns = clients(
+        "s3", "iam", "lambda", "logs", "scheduler", "cloudwatch", "sns"
+    )
     return {
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
         "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],

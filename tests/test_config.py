@@ -168,3 +168,30 @@ def test_derived_names_are_deterministic():
     assert config.schedule_group == "team-a-schedules"
     assert config.log_group == "/aws/lambda/Fn"
     assert config.alarm_name == "Fn-errors"
+
+
+def test_cli_entry_points_show_version_and_help():
+    import subprocess
+    import sys
+
+    version = subprocess.run([sys.executable, "-m", "dataops_cli", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("dataops, version ")
+    helptext = subprocess.run([sys.executable, "-m", "dataops_cli", "--help"], capture_output=True, text=True)
+    assert helptext.returncode == 0
+    for command in ("up", "down", "status", "logs", "invoke", "config"):
+        assert f"  {command} " in helptext.stdout
+
+
+def test_config_command_prints_derived_names(tmp_path):
+    from click.testing import CliRunner
+
+    from dataops_cli.cli import cli
+
+    result = CliRunner().invoke(cli, ["--config", str(REPO / "config.toml"), "config"])
+    assert result.exit_code == 0
+    assert "dataops-lambda-exec" in result.output and "dataops-schedules/dataops-run-pipeline" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[function]\nmemory_mb = 99999\n")
+    failed = CliRunner().invoke(cli, ["--config", str(bad), "config"])
+    assert failed.exit_code == 2
+    assert "function.memory_mb = 99999 is not allowed: expected an integer from 128 to 10240 MB" in failed.output
