@@ -212,6 +212,11 @@ def up(app: App, dry_run: bool) -> None:
     else:
         app.console.print(summary_table(changes, applied=True, title="Stack"))
         _print_after_up(app, ctx)
+        if app.local:  # the first outputs within seconds: run once now (dataops_cli/local/first_run.py)
+            from dataops_cli.local.first_run import run_after_up
+
+            run_after_up(ctx, app.console)
+            # Call site for the status printout after a local up (dataops_cli/status.py, added by its owner).
     app.report_calls()
 
 
@@ -502,3 +507,9 @@ def show_config(app: App) -> None:
 def main() -> NoReturn:
     cli.main(prog_name="dataops")  # exits with the command's code
     sys.exit(0)
+
+
+from dataops_cli.local.commands import demo, local_group  # noqa: E402 (registered after cli is defined)
+
+cli.add_command(local_group)
+cli.add_command(demo)

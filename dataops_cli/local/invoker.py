@@ -1,0 +1,222 @@
+"""The emulator's Lambda service: synchronous and asynchronous invokes under reserved concurrency.
+
+A synchronous invoke that finds every reserved slot busy is refused (429, counted as a
+Throttle). An asynchronous one (the scheduler's) is accepted (202) and queued; if it
+arrives while the function is at its limit, that is a Throttle too, and it runs when a
+slot frees up, unless it grows older than the function's MaximumEventAgeInSeconds (then
+it is dropped, as Lambda does). Event age is measured on the emulator's compressed clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dataops_cli.local.moto_internals import FunctionSpec
+from dataops_cli.local.runner import RunResult, run_function
+from dataops_cli.local.telemetry import (
+    Telemetry,
+    async_dropped_metric,
+    async_received_metric,
+    log_stream_name,
+    tail,
+    throttle_metric,
+)
+
+log = logging.getLogger("dataops.emulator")
+UNRESERVED_LIMIT = 10  # concurrent runs of a function without reserved concurrency
+DEFAULT_MAX_EVENT_AGE = 21600
+FunctionKey = tuple[str, str, str]  # account, region, function name
+Lookup = Callable[[str, str, str], FunctionSpec | None]
+Runner = Callable[[FunctionSpec, bytes, str, str, Path, str], RunResult]
+
+
+class ThrottledError(Exception):
+    """Every reserved concurrency slot of the function is busy."""
+
+
+@dataclass
+class AsyncEvent:
+    account: str
+    region: str
+    function: str
+    payload: bytes
+    request_id: str
+    received: float
+    throttled: bool = False
+
+
+@dataclass
+class Counters:
+    """Per-function totals, served on /_dataops/health for `dataops local status`."""
+
+    invocations: int = 0
+    errors: int = 0
+    throttles: int = 0
+    async_dropped: int = 0
+
+
+@dataclass
+class Slots:
+    """Reserved concurrency: how many runs of each function are going right now."""
+
+    running: dict[FunctionKey, int] = field(default_factory=dict)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def try_enter(self, key: FunctionKey, limit: int) -> int | None:
+        """The concurrency including this run, or None when the function is at its limit."""
+        with self.changed:
+            now = self.running.get(key, 0)
+            if now >= limit:
+                return None
+            self.running[key] = now + 1
+            return now + 1
+
+    def leave(self, key: FunctionKey) -> None:
+        with self.changed:
+            self.running[key] = max(0, self.running.get(key, 1) - 1)
+            self.changed.notify_all()
+
+    def busy(self, key: FunctionKey, limit: int) -> bool:
+        with self.changed:
+            return self.running.get(key, 0) >= limit
+
+    def wait(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait(timeout)
+
+
+def limit_of(spec: FunctionSpec) -> int:
+    return spec.reserved_concurrency if spec.reserved_concurrency is not None else UNRESERVED_LIMIT
+
+
+class LambdaService:
+    """Runs invocations of deployed functions and records each one's logs and metrics."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        cache: Path,
+        telemetry: Telemetry,
+        lookup: Lookup,
+        speed: float = 1.0,
+        runner: Runner = run_function,
+    ) -> None:
+        self.endpoint, self.cache, self.telemetry, self.lookup = endpoint, cache, telemetry, lookup
+        self.speed, self.runner = speed, runner
+        self.slots = Slots()
+        self.counters: dict[str, Counters] = {}
+        self._queues: dict[FunctionKey, queue.Queue[AsyncEvent | None]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def count(self, function: str, name: str, by: int = 1) -> None:
+        with self._lock:
+            counters = self.counters.setdefault(function, Counters())
+            setattr(counters, name, getattr(counters, name) + by)
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {name: asdict(c) for name, c in self.counters.items()}
+
+    def invoke_sync(self, spec: FunctionSpec, payload: bytes, request_id: str) -> tuple[RunResult, str]:
+        """Run now and return (result, log tail); raises ThrottledError when no slot is free."""
+        key = (spec.account, spec.region, spec.name)
+        concurrency = self.slots.try_enter(key, limit_of(spec))
+        if concurrency is None:
+            self.count(spec.name, "throttles")
+            self.telemetry.put_metrics(spec.region, [("AWS/Lambda", throttle_metric(spec.name, time.time()))])
+            raise ThrottledError(spec.name)
+        try:
+            return self._run(spec, payload, request_id, concurrency, received=None)
+        finally:
+            self.slots.leave(key)
+
+    def invoke_async(self, spec: FunctionSpec, payload: bytes, request_id: str) -> None:
+        """Queue the event (answered 202 by the caller); a busy function counts a Throttle."""
+        now = time.time()
+        key = (spec.account, spec.region, spec.name)
+        event = AsyncEvent(spec.account, spec.region, spec.name, payload, request_id, received=now)
+        metrics = [("AWS/Lambda", async_received_metric(spec.name, now))]
+        if self.slots.busy(key, limit_of(spec)):
+            event.throttled = True
+            self.count(spec.name, "throttles")
+            metrics.append(("AWS/Lambda", throttle_metric(spec.name, now)))
+        self.telemetry.put_metrics(spec.region, metrics)
+        self._queue(key).put(event)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            for q in self._queues.values():
+                q.put(None)
+        with self.slots.changed:
+            self.slots.changed.notify_all()
+
+    def _queue(self, key: FunctionKey) -> queue.Queue[AsyncEvent | None]:
+        with self._lock:
+            if key not in self._queues:
+                self._queues[key] = queue.Queue()
+                thread = threading.Thread(target=self._dispatch, args=(key,), name=f"async-{key[2]}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            return self._queues[key]
+
+    def _dispatch(self, key: FunctionKey) -> None:
+        """Feed queued events to free slots, oldest first."""
+        events = self._queues[key]
+        while not self._stopping.is_set():
+            event = events.get()
+            if event is None:
+                return
+            self._start_when_free(key, event)
+
+    def _start_when_free(self, key: FunctionKey, event: AsyncEvent) -> None:
+        while not self._stopping.is_set():
+            spec = self.lookup(*key)
+            if spec is None:
+                log.info("dropped event %s: function %s no longer exists", event.request_id, key[2])
+                return
+            max_age = spec.max_event_age or DEFAULT_MAX_EVENT_AGE
+            if (time.time() - event.received) * self.speed > max_age:
+                self.count(spec.name, "async_dropped")
+                self.telemetry.put_metrics(spec.region, [("AWS/Lambda", async_dropped_metric(spec.name, time.time()))])
+                log.info("dropped event %s: older than %d s", event.request_id, max_age)
+                return
+            concurrency = self.slots.try_enter(key, limit_of(spec))
+            if concurrency is not None:
+                threading.Thread(
+                    target=self._run_async, args=(key, spec, event, concurrency), name="run", daemon=True
+                ).start()
+                return
+            if not event.throttled:
+                event.throttled = True
+                self.count(spec.name, "throttles")
+                self.telemetry.put_metrics(spec.region, [("AWS/Lambda", throttle_metric(spec.name, time.time()))])
+            self.slots.wait(timeout=0.5)
+
+    def _run_async(self, key: FunctionKey, spec: FunctionSpec, event: AsyncEvent, concurrency: int) -> None:
+        try:
+            self._run(spec, event.payload, event.request_id, concurrency, received=event.received)
+        except Exception:  # a bug of ours must not kill the dispatcher: log it with its traceback
+            log.exception("asynchronous run %s of %s failed inside the emulator", event.request_id, spec.name)
+        finally:
+            self.slots.leave(key)
+
+    def _run(
+        self, spec: FunctionSpec, payload: bytes, request_id: str, concurrency: int, received: float | None
+    ) -> tuple[RunResult, str]:
+        stream = log_stream_name(time.time())
+        result = self.runner(spec, payload, request_id, self.endpoint, self.cache, stream)
+        self.count(spec.name, "invocations")
+        self.count(spec.name, "errors", int(result.failed))
+        events = self.telemetry.record_run(spec, result, stream, concurrency, received)
+        outcome = f"failed ({result.error.get('errorType')})" if result.error else "succeeded"
+        log.info("run %s of %s %s in %.0f ms", request_id, spec.name, outcome, result.duration_ms)
+        return result, tail(events)

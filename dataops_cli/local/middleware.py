@@ -1,0 +1,117 @@
+"""The WSGI layer in front of moto: Lambda Invoke runs the real code, everything else is moto's.
+
+`POST /2015-03-31/functions/<name>/invocations` for a function moto knows is answered
+here, like AWS: RequestResponse runs it and answers 200 with the payload
+(`X-Amz-Function-Error: Unhandled` and an error document when it raised;
+`X-Amz-Log-Result` with the last 4 KB of its log for `X-Amz-Log-Type: Tail`; 429
+TooManyRequestsException when reserved concurrency is used up); Event queues it and
+answers 202. So `boto3 lambda.invoke` works unchanged against the emulator.
+Two small additions: `GET /_dataops/health` (who is serving, since when, run counters)
+and pruning deleted instances before moto serves `/moto-api/data.json`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from dataops_cli.local.invoker import LambdaService, Lookup, ThrottledError
+from dataops_cli.local.moto_internals import forget_deleted_instances, request_account, request_region
+from dataops_cli.local.state import HEALTH_PATH
+from dataops_cli.local.telemetry import new_request_id
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+DATA_JSON_PATH = "/moto-api/data.json"
+StartResponse = Callable[..., Any]
+
+
+def request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def header(headers: Mapping[str, str], name: str, default: str = "") -> str:
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), default)
+
+
+class EmulatorApp:
+    """moto's WSGI app, with Lambda Invoke and two emulator paths handled in front of it."""
+
+    def __init__(
+        self,
+        moto_app: Any,
+        service: LambdaService,
+        lookup: Lookup,
+        health: Callable[[], dict[str, Any]],
+        default_region: str,
+    ) -> None:
+        self.moto_app, self.service, self.lookup, self.health = moto_app, service, lookup, health
+        self.default_region = default_region
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == HEALTH_PATH and method == "GET":
+            return respond(start_response, 200, json.dumps(self.health()).encode(), {})
+        if path == DATA_JSON_PATH:
+            forget_deleted_instances()
+        match = INVOKE_PATH.match(path) if method == "POST" else None
+        if match is not None:
+            qualifier = parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier", ["$LATEST"])[0]
+            headers = request_headers(environ)
+            account = request_account(headers)
+            region = request_region(headers, self.default_region)
+            spec = self.lookup(account, region, unquote(match["name"])) if qualifier == "$LATEST" else None
+            if spec is not None:
+                body = read_body(environ)
+                return self.invoke(spec, body, headers, start_response)
+        return self.moto_app(environ, start_response)
+
+    def invoke(self, spec: Any, body: bytes, headers: Mapping[str, str], start_response: StartResponse) -> list[bytes]:
+        request_id = new_request_id()
+        base = {"x-amzn-RequestId": request_id}
+        kind = header(headers, "X-Amz-Invocation-Type", "RequestResponse")
+        if kind == "DryRun":
+            return respond(start_response, 204, b"", base)
+        if kind == "Event":
+            self.service.invoke_async(spec, body, request_id)
+            return respond(start_response, 202, b"", base)
+        try:
+            result, log_tail = self.service.invoke_sync(spec, body, request_id)
+        except ThrottledError:
+            error = {
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                "Type": "User",
+                "message": "Rate Exceeded.",
+            }
+            extra = {**base, "x-amzn-ErrorType": "TooManyRequestsException"}
+            return respond(start_response, 429, json.dumps(error).encode(), extra)
+        extra = {**base, "X-Amz-Executed-Version": "$LATEST"}
+        if result.failed:
+            extra["X-Amz-Function-Error"] = "Unhandled"
+        if header(headers, "X-Amz-Log-Type") == "Tail":
+            extra["X-Amz-Log-Result"] = base64.b64encode(log_tail.encode("utf-8")).decode()
+        return respond(start_response, 200, result.payload, extra)
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def respond(start_response: StartResponse, status: int, body: bytes, headers: Mapping[str, str]) -> list[bytes]:
+    reason = {200: "OK", 202: "Accepted", 204: "No Content", 429: "Too Many Requests"}.get(status, "")
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers.items()],
+    )
+    return [body]

@@ -1,0 +1,165 @@
+"""Every use of moto's private internals, in one place (checked against moto 5.2.5).
+
+Everything else in the emulator talks to moto over HTTP with boto3, like any client.
+Three things have no public API, so they are read from moto's in-process state here:
+- the exact code zip `up` sent (moto keeps it as `LambdaFunction.code_bytes`, but the
+  `Code.Location` URL it returns is not served), with the function's configuration;
+- which account a request belongs to (moto derives it from the access key);
+- which instances behind `/moto-api/data.json` still exist: moto tracks every model
+  instance ever created (`instances_tracked` is append-only), deleted ones included, so
+  the emulator drops the ones no backend can reach any more before serving that page.
+If a moto upgrade moves any of these, the error names this module.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from dataops_cli.aws import DataopsError
+
+DEFAULT_ACCOUNT = "123456789012"
+_ACCESS_KEY_RE = re.compile(r"Credential=([^/]+)/")
+_REGION_RE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A deployed function as the runner needs it: code bytes plus configuration."""
+
+    account: str
+    region: str
+    name: str
+    arn: str
+    handler: str
+    runtime: str
+    timeout: int
+    memory_mb: int
+    environment: Mapping[str, str]
+    code: bytes = field(repr=False)
+    code_sha256: str
+    reserved_concurrency: int | None
+    max_event_age: int | None  # seconds, from the event invoke config
+    layers: tuple[str, ...] = ()
+
+
+def _moto_changed(what: str, exc: BaseException) -> DataopsError:
+    return DataopsError(
+        f"the installed moto no longer exposes {what} ({type(exc).__name__}: {exc})",
+        "dataops_cli/local/moto_internals.py was written for moto 5.2.x: pin moto<5.3 or update that module",
+    )
+
+
+def request_account(headers: Mapping[str, str]) -> str:
+    """The account moto would use for this request (env, header, then access key)."""
+    if os.environ.get("MOTO_ACCOUNT_ID"):
+        return os.environ["MOTO_ACCOUNT_ID"]
+    for key, value in headers.items():
+        if key.lower() == "x-moto-account-id":
+            return value
+    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    match = _ACCESS_KEY_RE.search(auth)
+    if not match:
+        return DEFAULT_ACCOUNT
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(match.group(1))
+
+
+def request_region(headers: Mapping[str, str], default: str) -> str:
+    """The region from the SigV4 credential scope (what botocore signs with)."""
+    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    match = _REGION_RE.search(auth)
+    return match.group(1) if match else default
+
+
+def function_spec(account: str, region: str, name_or_arn: str) -> FunctionSpec | None:
+    """The function's stored code and configuration, or None if it does not exist."""
+    from moto.awslambda.exceptions import UnknownFunctionException
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        fn = lambda_backends[account][region].get_function(unquote(name_or_arn))
+    except UnknownFunctionException:
+        return None
+    try:
+        invoke_config = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
+        reserved = fn.reserved_concurrency
+        return FunctionSpec(
+            account=account,
+            region=region,
+            name=fn.function_name,
+            arn=fn.function_arn,
+            handler=fn.handler,
+            runtime=fn.run_time,
+            timeout=int(fn.timeout),
+            memory_mb=int(fn.memory_size),
+            environment=dict(fn.environment_vars or {}),
+            code=fn.code_bytes,
+            code_sha256=fn.code_sha_256,
+            reserved_concurrency=None if reserved is None else int(reserved),
+            max_event_age=invoke_config.get("MaximumEventAgeInSeconds"),
+            layers=tuple(layer["Arn"] for layer in fn.layers),
+        )
+    except (AttributeError, KeyError, IndexError, TypeError) as exc:
+        raise _moto_changed("a Lambda function's stored code and configuration", exc) from exc
+
+
+def scheduler_regions(account: str = DEFAULT_ACCOUNT) -> list[str]:
+    """Regions where moto's Scheduler backend has been used (it is created on first use)."""
+    from moto.scheduler.models import scheduler_backends
+
+    try:
+        return sorted(scheduler_backends[account].keys()) if account in scheduler_backends else []
+    except (AttributeError, TypeError) as exc:
+        raise _moto_changed("its Scheduler backends by region", exc) from exc
+
+
+_UNTRAVERSED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType)
+
+
+def forget_deleted_instances() -> int:
+    """Drop tracked model instances no backend can reach (deleted ones); returns how many."""
+    from moto.core.base_backend import BackendDict
+    from moto.core.model_instances import model_data
+
+    try:
+        models = [model for per_service in model_data.values() for model in per_service.values()]
+        tracking_lists = {id(model.instances_tracked) for model in models}
+        roots: list[Any] = list(BackendDict._instances)
+    except AttributeError as exc:
+        raise _moto_changed("its model tracking (model_data / BackendDict._instances)", exc) from exc
+    reachable: set[int] = set()
+    stack = roots
+    while stack:
+        obj = stack.pop()
+        key = id(obj)
+        if key in reachable or key in tracking_lists or isinstance(obj, _UNTRAVERSED):
+            continue
+        reachable.add(key)
+        stack.extend(gc.get_referents(obj))
+    dropped = 0
+    for model in models:
+        live = [instance for instance in model.instances_tracked if id(instance) in reachable]
+        dropped += len(model.instances_tracked) - len(live)
+        model.instances_tracked[:] = live
+    return dropped
+
+
+def moto_wsgi_app() -> Any:
+    """moto's own server application (the one `moto_server` runs)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def moto_request_handler() -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    return MotoRequestHandler

@@ -1,0 +1,146 @@
+"""Start, find and stop the background emulator process from the CLI.
+
+`start` spawns `python -m dataops_cli.local.emulator` detached (its own session, output
+to .dataops/emulator.log) and returns once the state file names it and its health
+endpoint answers with the same pid. `stop` sends SIGTERM, waits for the process to go
+(SIGKILL after a grace period) and removes the state file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dataops_cli.aws import DataopsError
+from dataops_cli.local.clients import emulator_environment
+from dataops_cli.local.state import (
+    EMULATOR_MODULE,
+    HEALTH_PATH,
+    EmulatorState,
+    live_state,
+    log_path,
+    pid_alive,
+    read_state,
+    remove_state,
+)
+
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T | None], timeout: float, interval: float = 0.05) -> T | None:
+    """Call `check` until it returns something other than None/False, or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def probe(state: EmulatorState, timeout: float = 1.0) -> dict[str, Any] | None:
+    """The emulator's health document, if the process on that port is the one in the state file."""
+    try:
+        with urllib.request.urlopen(state.endpoint + HEALTH_PATH, timeout=timeout) as response:
+            health = json.loads(response.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    return health if health.get("pid") == state.pid else None
+
+
+def _last_log_line(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        if lines:
+            return lines[-1]
+    return "(no output)"
+
+
+def start(
+    directory: Path,
+    port: int = 0,
+    speed: float = 1.0,
+    region: str = "ap-south-1",
+    host: str = "127.0.0.1",
+    timeout: float = READY_TIMEOUT,
+) -> EmulatorState:
+    """Spawn the emulator and wait until it answers; raises DataopsError if it cannot."""
+    if speed <= 0:
+        raise DataopsError(f"--speed must be positive, got {speed:g}", "e.g. --speed 60 makes 2 minutes pass in 2 s")
+    if importlib.util.find_spec("moto") is None:
+        raise DataopsError("the local emulator needs moto, which is not installed", "pip install 'dataops[local]'")
+    running, _ = live_state(directory)
+    if running is not None:
+        raise DataopsError(
+            f"the local emulator already runs at {running.endpoint} (pid {running.pid})", "dataops local stop"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    logfile = log_path(directory)
+    command = [sys.executable, "-m", EMULATOR_MODULE, "--state-dir", str(directory.resolve())]
+    command += ["--host", host, "--port", str(port), "--speed", f"{speed:g}", "--region", region]
+    with logfile.open("ab") as out:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=emulator_environment(dict(os.environ)),
+            start_new_session=True,
+        )
+
+    def ready() -> EmulatorState | bool | None:
+        if proc.poll() is not None:
+            return True  # exited: reported below
+        state = read_state(directory)
+        return state if state is not None and state.pid == proc.pid and probe(state) else None
+
+    outcome = wait_until(ready, timeout)
+    if isinstance(outcome, EmulatorState):
+        return outcome
+    if proc.poll() is not None:
+        raise DataopsError(
+            f"the local emulator exited during start-up (exit code {proc.returncode}): {_last_log_line(logfile)}",
+            f"see {logfile}; a port in use? try another --port",
+        )
+    _terminate(proc.pid)
+    raise DataopsError(f"the local emulator did not answer within {timeout:g} s", f"see {logfile}")
+
+
+def stop(directory: Path, timeout: float = STOP_TIMEOUT) -> tuple[EmulatorState | None, bool]:
+    """(the emulator that was stopped or None, whether a stale state file was cleaned instead)."""
+    state, stale = live_state(directory)
+    if state is None:
+        return None, stale
+    _terminate(state.pid, timeout)
+    remove_state(directory, state.pid)
+    return state, False
+
+
+def _terminate(pid: int, timeout: float = STOP_TIMEOUT) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if wait_until(lambda: _gone(pid), timeout) is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: _gone(pid), 5.0)
+
+
+def _gone(pid: int) -> bool:
+    """True once the process has exited (reaping it if it is our own child)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return not pid_alive(pid)

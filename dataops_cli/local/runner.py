@@ -1,0 +1,260 @@
+"""Run one invocation of a deployed function in a fresh interpreter, as Lambda would.
+
+The code is the exact zip `up` sent (unpacked once per CodeSha256). The child gets the
+function's configured environment plus what Lambda sets (function name, memory, region,
+log group/stream), fake credentials and `AWS_ENDPOINT_URL` pointing at the emulator, and
+nothing of this machine's AWS configuration: a local run cannot reach AWS. The pandas
+layer is stood in for by this interpreter's own pandas/numpy/pyarrow (same `sys.executable`).
+The run is killed at the function's timeout and reported as `Sandbox.Timedout`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataops_cli.local.moto_internals import FunctionSpec
+
+BOOTSTRAP = Path(__file__).resolve().with_name("bootstrap.py")
+FAKE_KEY, FAKE_SECRET = "testing", "testing"
+INIT_LIMIT_SECONDS = 10.0  # Lambda's limit for the init phase
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "HOME")
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+@dataclass
+class RunResult:
+    """What one run did: its log lines, outcome and measurements (wall-clock times)."""
+
+    request_id: str
+    started: float  # epoch seconds when the handler was called
+    ended: float
+    duration_ms: float
+    init_ms: float | None
+    max_memory_mb: int
+    lines: list[tuple[float, str]] = field(default_factory=list)
+    payload: bytes = b"null"
+    error: dict[str, Any] | None = None
+    timed_out: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def code_dir(spec: FunctionSpec, cache: Path) -> Path:
+    """The unpacked zip, shared by every run of the same code (keyed by CodeSha256)."""
+    digest = base64.b64decode(spec.code_sha256).hex() if spec.code_sha256 else "empty"
+    target = cache / digest[:32]
+    if target.is_dir():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
+    with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
+        archive.extractall(staging)
+    try:
+        staging.rename(target)
+    except OSError:  # another run unpacked the same code first: use theirs
+        _remove_tree(staging)
+    return target
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def child_environment(spec: FunctionSpec, endpoint: str, request_id: str, log_stream: str, task_dir: Path) -> dict:
+    """The function's environment, then Lambda's reserved variables on top (as AWS does)."""
+    env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+    env.update(spec.environment)
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": FAKE_KEY,
+            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "LAMBDA_TASK_ROOT": str(task_dir),
+            "_HANDLER": spec.handler,
+            "TZ": ":UTC",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONIOENCODING": "utf-8",
+            "DATAOPS_REQUEST_ID": request_id,
+            "DATAOPS_INVOKED_FUNCTION_ARN": spec.arn,
+            "DATAOPS_TIMEOUT_SECONDS": str(spec.timeout),
+        }
+    )
+    return env
+
+
+class _Collector:
+    """Reads the child's log output and control messages on two threads."""
+
+    def __init__(self, proc: subprocess.Popen, control: io.TextIOWrapper) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.invoked = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._read_log, args=(proc.stdout,), daemon=True),
+            threading.Thread(target=self._read_control, args=(control,), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_log(self, stream: Any) -> None:
+        for raw in iter(stream.readline, b""):
+            self.lines.append((time.time(), raw.decode("utf-8", errors="replace").rstrip("\r\n")))
+        stream.close()
+
+    def _read_control(self, stream: io.TextIOWrapper) -> None:
+        for line in stream:
+            with contextlib.suppress(ValueError):
+                message = json.loads(line)
+                self.messages[message.get("phase", "?")] = message
+                if message.get("phase") == "invoke":
+                    self.invoked.set()
+        stream.close()
+        self.invoked.set()
+
+    def join(self, timeout: float = 5.0) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+def peak_memory_kb(pid: int) -> int:
+    """VmHWM of a still-running process (Linux), for runs killed before they could report it."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
+
+
+def run_function(
+    spec: FunctionSpec, event: bytes, request_id: str, endpoint: str, cache: Path, log_stream: str
+) -> RunResult:
+    """Run the handler once on `event` (JSON bytes); never raises for the function's own failures."""
+    task_dir = code_dir(spec, cache)
+    env = child_environment(spec, endpoint, request_id, log_stream, task_dir)
+    with tempfile.TemporaryDirectory(prefix="dataops-run-") as tmp:
+        event_file = Path(tmp) / "event.json"
+        event_file.write_bytes(event or b"{}")
+        read_fd, write_fd = os.pipe()
+        spawned = time.time()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-u", str(BOOTSTRAP), str(task_dir), spec.handler, str(event_file), str(write_fd)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=task_dir,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        with _running_lock:
+            _running.add(proc)
+        try:
+            collector = _Collector(proc, os.fdopen(read_fd, encoding="utf-8"))
+            return _await(proc, collector, spec, request_id, spawned)
+        finally:
+            with _running_lock:
+                _running.discard(proc)
+
+
+def kill_running() -> int:
+    """Kill every function run still going (the emulator is stopping); returns how many."""
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return len(procs)
+
+
+def _await(
+    proc: subprocess.Popen, collector: _Collector, spec: FunctionSpec, request_id: str, spawned: float
+) -> RunResult:
+    collector.invoked.wait(INIT_LIMIT_SECONDS)
+    invoked = collector.messages.get("invoke", {})
+    invoke_t = float(invoked.get("t", time.time()))
+    remaining = spec.timeout - (time.time() - invoke_t)
+    timed_out = False
+    peak_kb = 0
+    try:
+        proc.wait(timeout=max(remaining, 0.0))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        peak_kb = peak_memory_kb(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    ended = time.time()
+    collector.join()
+    result = collector.messages.get("result")
+    started = invoke_t if invoked else spawned
+    run = RunResult(
+        request_id=request_id,
+        started=started,
+        ended=ended,
+        duration_ms=(ended - started) * 1000,
+        init_ms=invoked.get("init_ms"),
+        max_memory_mb=_mb(peak_kb),
+        lines=collector.lines,
+    )
+    if timed_out:
+        run.timed_out = True
+        run.duration_ms = spec.timeout * 1000.0
+        run.error = {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds",
+        }
+    elif result is None:
+        run.error = {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {proc.returncode}",
+        }
+    else:
+        run.duration_ms = float(result.get("duration_ms", run.duration_ms))
+        run.max_memory_mb = _mb(int(result.get("max_rss_kb", 0)))
+        if result.get("ok"):
+            run.payload = str(result.get("payload", "null")).encode()
+        else:
+            run.error = result.get("error") or {"errorType": "Unknown", "errorMessage": "no error details"}
+    if run.error is not None:
+        run.payload = json.dumps(run.error).encode()
+    return run
+
+
+def _mb(kb: int) -> int:
+    return max(1, -(-kb // 1024)) if kb else 0

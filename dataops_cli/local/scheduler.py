@@ -1,0 +1,242 @@
+"""EventBridge Scheduler for the emulator: fire every ENABLED schedule on its expression.
+
+moto stores schedules but never fires them. Here a thread reads them back through the
+Scheduler API (ListSchedules / GetSchedule, as any client would), works out which
+firings fell due since it last looked, and invokes each target asynchronously, like
+Scheduler with the flexible window off. Rate schedules repeat from their CreationDate
+(or StartDate); cron and at expressions follow the schedule's time zone.
+
+Time compression (`--speed N`) runs a virtual clock N times faster than the wall clock,
+starting from the emulator's start: only the intervals between firings shrink. Every
+timestamp written to logs and metrics stays a real wall-clock time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dataops_cli.local.telemetry import Telemetry, scheduler_metrics
+from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, iter_firings, parse_schedule
+
+log = logging.getLogger("dataops.emulator")
+MAX_CATCH_UP = 1000  # firings fired at once after a stall (a suspended laptop), per schedule
+ClientFor = Callable[[str, str], Any]
+
+
+@dataclass(frozen=True)
+class VirtualClock:
+    """Wall time `origin` is virtual time `origin`; afterwards virtual time runs `speed` times faster."""
+
+    origin: float
+    speed: float = 1.0
+
+    def virtual(self, real: float) -> float:
+        return self.origin + (real - self.origin) * self.speed
+
+    def real(self, virtual: float) -> float:
+        return self.origin + (virtual - self.origin) / self.speed
+
+
+@dataclass(frozen=True)
+class ScheduleDef:
+    """The parts of a schedule that decide when it fires and what it invokes."""
+
+    region: str
+    group: str
+    name: str
+    expression: str
+    timezone: str
+    enabled: bool
+    created: float  # epoch seconds
+    target_arn: str
+    input: str = "{}"
+    start: float | None = None
+    end: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, float]:
+        return (self.region, self.group, self.name, self.created)
+
+    @classmethod
+    def from_api(cls, region: str, found: dict[str, Any]) -> ScheduleDef:
+        """From a GetSchedule response (a missing State means ENABLED, AWS's default)."""
+        target = found.get("Target", {})
+        return cls(
+            region=region,
+            group=found.get("GroupName") or "default",
+            name=found["Name"],
+            expression=found.get("ScheduleExpression", ""),
+            timezone=found.get("ScheduleExpressionTimezone") or "UTC",
+            enabled=found.get("State") in (None, "ENABLED"),
+            created=_epoch(found.get("CreationDate")) or time.time(),
+            target_arn=target.get("Arn", ""),
+            input=target.get("Input") or "{}",
+            start=_epoch(found.get("StartDate")),
+            end=_epoch(found.get("EndDate")),
+        )
+
+
+def _epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def due_firings(schedule: ScheduleDef, clock: VirtualClock, after: float, until: float) -> list[float]:
+    """Real times in (after, until] at which the schedule fires on the virtual clock."""
+    try:
+        parsed = parse_schedule(schedule.expression)
+    except ScheduleExpressionError:
+        return []
+    tz = ZoneInfo(schedule.timezone)
+    anchor_real = schedule.start if schedule.start is not None and isinstance(parsed, Rate) else schedule.created
+    anchor = datetime.fromtimestamp(clock.virtual(anchor_real), UTC)
+    start = datetime.fromtimestamp(clock.virtual(after), UTC)
+    end = datetime.fromtimestamp(clock.virtual(until), UTC)
+    fired = []
+    for moment in iter_firings(parsed, start, end, tz, anchor=anchor, limit=MAX_CATCH_UP):
+        stamp = moment.timestamp()
+        if schedule.start is not None and stamp < schedule.start:
+            continue
+        if schedule.end is not None and stamp > schedule.end:
+            break
+        fired.append(clock.real(stamp))
+    return fired
+
+
+class FiringPlan:
+    """Remembers how far each schedule has been checked, so no firing is missed or repeated."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self._checked: dict[tuple[str, str, str, float], float] = {}
+        self._last_tick = clock.origin
+
+    def tick(self, schedules: Iterable[ScheduleDef], now: float) -> list[tuple[ScheduleDef, float]]:
+        """Firings due in (last look, now], oldest first.
+
+        A schedule seen for the first time is checked from its creation (if it was created
+        since the last look) or from the last look (a re-enabled schedule fires no backlog).
+        """
+        due: list[tuple[ScheduleDef, float]] = []
+        checked: dict[tuple[str, str, str, float], float] = {}
+        for schedule in schedules:
+            if not schedule.enabled:
+                continue
+            since = self._checked.get(schedule.key, max(schedule.created, self._last_tick))
+            due.extend((schedule, t) for t in due_firings(schedule, self.clock, since, now))
+            checked[schedule.key] = now
+        self._checked = checked
+        self._last_tick = now
+        return sorted(due, key=lambda item: item[1])
+
+    def next_due(self, schedules: Iterable[ScheduleDef], now: float, horizon: float) -> float:
+        """The earliest firing after `now`, or `now + horizon` if none comes sooner."""
+        soonest = now + horizon
+        for schedule in schedules:
+            if schedule.enabled:
+                upcoming = due_firings(schedule, self.clock, now, soonest)
+                if upcoming:
+                    soonest = min(soonest, upcoming[0])
+        return soonest
+
+
+class ScheduleSource:
+    """Reads schedules back from the emulator's Scheduler API (GetSchedule cached per version)."""
+
+    def __init__(self, client_for: ClientFor, regions: Callable[[], list[str]]) -> None:
+        self._client_for = client_for
+        self._regions = regions
+        self._cache: dict[str, tuple[Any, ScheduleDef]] = {}
+
+    def __call__(self) -> list[ScheduleDef]:
+        found: list[ScheduleDef] = []
+        for region in self._regions():
+            client = self._client_for("scheduler", region)
+            try:
+                for page in client.get_paginator("list_schedules").paginate():
+                    for item in page.get("Schedules", []):
+                        schedule = self._definition(client, region, item)
+                        if schedule is not None:
+                            found.append(schedule)
+            except (ClientError, BotoCoreError) as exc:
+                log.debug("could not list schedules in %s: %s", region, exc)
+        return found
+
+    def _definition(self, client: Any, region: str, item: dict[str, Any]) -> ScheduleDef | None:
+        version = (item.get("LastModificationDate"), item.get("State"))
+        cached = self._cache.get(item["Arn"])
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        try:
+            full = client.get_schedule(Name=item["Name"], GroupName=item.get("GroupName") or "default")
+        except ClientError:
+            return None  # deleted between the list and the get
+        schedule = ScheduleDef.from_api(region, full)
+        self._cache[item["Arn"]] = (version, schedule)
+        return schedule
+
+
+class LambdaTarget:
+    """Fires one schedule: an asynchronous Invoke of its target, plus AWS/Scheduler metrics."""
+
+    def __init__(self, client_for: ClientFor, telemetry: Telemetry) -> None:
+        self._client_for = client_for
+        self._telemetry = telemetry
+
+    def __call__(self, schedule: ScheduleDef, due: float) -> None:
+        arn = schedule.target_arn
+        failed = False
+        parts = arn.split(":")
+        if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+            failed = True
+            log.warning("schedule %s/%s: target %r is not a Lambda function", schedule.group, schedule.name, arn)
+        else:
+            try:
+                self._client_for("lambda", parts[3]).invoke(
+                    FunctionName=arn, InvocationType="Event", Payload=schedule.input.encode()
+                )
+            except (ClientError, BotoCoreError) as exc:
+                failed = True
+                log.warning("schedule %s/%s could not invoke %s: %s", schedule.group, schedule.name, arn, exc)
+        metrics = scheduler_metrics(schedule.group, due, target_error=failed)
+        self._telemetry.put_metrics(schedule.region, [("AWS/Scheduler", m) for m in metrics])
+        log.info("fired %s/%s (due %.3f)%s", schedule.group, schedule.name, due, " - target error" if failed else "")
+
+
+class SchedulerThread(threading.Thread):
+    """Looks at the schedules every `poll` seconds and wakes up for each firing in between."""
+
+    def __init__(
+        self,
+        source: Callable[[], list[ScheduleDef]],
+        fire: Callable[[ScheduleDef, float], None],
+        clock: VirtualClock,
+        poll: float = 0.25,
+    ) -> None:
+        super().__init__(name="scheduler", daemon=True)
+        self.source, self.fire, self.plan, self.poll = source, fire, FiringPlan(clock), poll
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            now = time.time()
+            schedules = self.source()
+            for schedule, due in self.plan.tick(schedules, now):
+                self.fire(schedule, due)
+            wake = self.plan.next_due(schedules, now, self.poll)
+            self._stop_event.wait(max(0.005, wake - time.time()))
+
+    def stop(self) -> None:
+        self._stop_event.set()
