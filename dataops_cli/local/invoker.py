@@ -106,12 +106,14 @@ class LambdaService:
         lookup: Lookup,
         speed: float = 1.0,
         runner: Runner = run_function,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.endpoint, self.cache, self.telemetry, self.lookup = endpoint, cache, telemetry, lookup
-        self.speed, self.runner = speed, runner
+        self.speed, self.runner, self.clock = speed, runner, clock
         self.slots = Slots()
         self.counters: dict[str, Counters] = {}
         self._queues: dict[FunctionKey, queue.Queue[AsyncEvent | None]] = {}
+        self._waiting: dict[str, int] = {}  # accepted asynchronous events not started (or dropped) yet
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -122,8 +124,17 @@ class LambdaService:
             setattr(counters, name, getattr(counters, name) + by)
 
     def snapshot(self) -> dict[str, dict[str, int]]:
+        """Counters per function, plus runs going and events waiting right now."""
         with self._lock:
-            return {name: asdict(c) for name, c in self.counters.items()}
+            found = {name: asdict(c) for name, c in self.counters.items()}
+            queued = dict(self._waiting)
+        with self.slots.changed:
+            running = {key[2]: n for key, n in self.slots.running.items()}
+        for name in {*found, *queued, *running}:
+            found.setdefault(name, asdict(Counters()))
+            found[name]["running"] = running.get(name, 0)
+            found[name]["queued"] = queued.get(name, 0)
+        return found
 
     def invoke_sync(self, spec: FunctionSpec, payload: bytes, request_id: str) -> tuple[RunResult, str]:
         """Run now and return (result, log tail); raises ThrottledError when no slot is free."""
@@ -131,7 +142,7 @@ class LambdaService:
         concurrency = self.slots.try_enter(key, limit_of(spec))
         if concurrency is None:
             self.count(spec.name, "throttles")
-            self.telemetry.put_metrics(spec.region, [("AWS/Lambda", throttle_metric(spec.name, time.time()))])
+            self.telemetry.put_metrics(spec.region, [("AWS/Lambda", throttle_metric(spec.name, self.clock()))])
             raise ThrottledError(spec.name)
         try:
             return self._run(spec, payload, request_id, concurrency, received=None)
@@ -140,7 +151,7 @@ class LambdaService:
 
     def invoke_async(self, spec: FunctionSpec, payload: bytes, request_id: str) -> None:
         """Queue the event (answered 202 by the caller); a busy function counts a Throttle."""
-        now = time.time()
+        now = self.clock()
         key = (spec.account, spec.region, spec.name)
         event = AsyncEvent(spec.account, spec.region, spec.name, payload, request_id, received=now)
         metrics = [("AWS/Lambda", async_received_metric(spec.name, now))]
@@ -149,7 +160,12 @@ class LambdaService:
             self.count(spec.name, "throttles")
             metrics.append(("AWS/Lambda", throttle_metric(spec.name, now)))
         self.telemetry.put_metrics(spec.region, metrics)
+        self._wait_count(spec.name, +1)
         self._queue(key).put(event)
+
+    def _wait_count(self, function: str, by: int) -> None:
+        with self._lock:
+            self._waiting[function] = self._waiting.get(function, 0) + by
 
     def stop(self) -> None:
         self._stopping.set()
@@ -175,7 +191,10 @@ class LambdaService:
             event = events.get()
             if event is None:
                 return
-            self._start_when_free(key, event)
+            try:
+                self._start_when_free(key, event)
+            finally:
+                self._wait_count(key[2], -1)
 
     def _start_when_free(self, key: FunctionKey, event: AsyncEvent) -> None:
         while not self._stopping.is_set():
@@ -184,9 +203,9 @@ class LambdaService:
                 log.info("dropped event %s: function %s no longer exists", event.request_id, key[2])
                 return
             max_age = spec.max_event_age or DEFAULT_MAX_EVENT_AGE
-            if (time.time() - event.received) * self.speed > max_age:
+            if (self.clock() - event.received) * self.speed > max_age:
                 self.count(spec.name, "async_dropped")
-                self.telemetry.put_metrics(spec.region, [("AWS/Lambda", async_dropped_metric(spec.name, time.time()))])
+                self.telemetry.put_metrics(spec.region, [("AWS/Lambda", async_dropped_metric(spec.name, self.clock()))])
                 log.info("dropped event %s: older than %d s", event.request_id, max_age)
                 return
             concurrency = self.slots.try_enter(key, limit_of(spec))
@@ -198,7 +217,7 @@ class LambdaService:
             if not event.throttled:
                 event.throttled = True
                 self.count(spec.name, "throttles")
-                self.telemetry.put_metrics(spec.region, [("AWS/Lambda", throttle_metric(spec.name, time.time()))])
+                self.telemetry.put_metrics(spec.region, [("AWS/Lambda", throttle_metric(spec.name, self.clock()))])
             self.slots.wait(timeout=0.5)
 
     def _run_async(self, key: FunctionKey, spec: FunctionSpec, event: AsyncEvent, concurrency: int) -> None:

@@ -1,0 +1,149 @@
+"""Reserved concurrency in the emulator: throttles, the asynchronous queue, event age."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataops_cli.local.invoker import LambdaService, ThrottledError
+from dataops_cli.local.moto_internals import FunctionSpec
+from dataops_cli.local.runner import RunResult
+
+SPEC = FunctionSpec(
+    account="123456789012",
+    region="ap-south-1",
+    name="F",
+    arn="arn:aws:lambda:ap-south-1:123456789012:function:F",
+    handler="h.handler",
+    runtime="python3.12",
+    timeout=3,
+    memory_mb=128,
+    environment={},
+    code=b"",
+    code_sha256="",
+    reserved_concurrency=1,
+    max_event_age=300,
+)
+
+
+def wait_until(check, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout} s waiting for {check}")
+
+
+class FakeTelemetry:
+    def __init__(self) -> None:
+        self.metrics: list[str] = []
+        self.runs: list[tuple[str, int, float | None]] = []
+
+    def put_metrics(self, region: str, metrics) -> None:
+        self.metrics.extend(datum["MetricName"] for _, datum in metrics)
+
+    def record_run(self, spec, result, stream, concurrency, received) -> list:
+        self.runs.append((result.request_id, concurrency, received))
+        return []
+
+
+class GatedRunner:
+    """A function run that lasts until the test opens its gate."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.started: list[str] = []
+
+    def __call__(self, spec, payload, request_id, endpoint, cache, stream) -> RunResult:
+        self.started.append(request_id)
+        assert self.gate.wait(10)
+        return RunResult(request_id, time.time(), time.time(), 1.0, None, 50)
+
+
+@pytest.fixture
+def service():
+    state: dict[str, FunctionSpec | None] = {"spec": SPEC}
+    runner, telemetry = GatedRunner(), FakeTelemetry()
+    svc = LambdaService("http://127.0.0.1:1", Path("/nonexistent"), telemetry, lambda *_: state["spec"], 1.0, runner)
+    yield svc, runner, telemetry, state
+    runner.gate.set()
+    svc.stop()
+
+
+def test_a_synchronous_invoke_while_a_run_is_going_is_throttled(service):
+    svc, runner, telemetry, _ = service
+    svc.invoke_async(SPEC, b"{}", "scheduled-1")
+    wait_until(lambda: runner.started)
+    with pytest.raises(ThrottledError):
+        svc.invoke_sync(SPEC, b"{}", "manual-1")
+    assert telemetry.metrics.count("Throttles") == 1
+    runner.gate.set()
+    wait_until(lambda: telemetry.runs)
+    result, _ = svc.invoke_sync(SPEC, b"{}", "manual-2")
+    assert result.request_id == "manual-2"
+    assert svc.snapshot()["F"] == {
+        "invocations": 2,
+        "errors": 0,
+        "throttles": 1,
+        "async_dropped": 0,
+        "running": 0,
+        "queued": 0,
+    }
+
+
+def test_an_event_arriving_while_busy_is_a_throttle_and_runs_afterwards(service):
+    svc, runner, telemetry, _ = service
+    svc.invoke_async(SPEC, b"{}", "first")
+    wait_until(lambda: runner.started)
+    svc.invoke_async(SPEC, b"{}", "second")
+    assert svc.snapshot()["F"]["queued"] == 1 and svc.snapshot()["F"]["running"] == 1
+    assert telemetry.metrics.count("Throttles") == 1
+    assert telemetry.metrics.count("AsyncEventsReceived") == 2
+    runner.gate.set()
+    wait_until(lambda: len(telemetry.runs) == 2)
+    assert [run_id for run_id, _, _ in telemetry.runs] == ["first", "second"]
+    assert all(concurrency == 1 and received is not None for _, concurrency, received in telemetry.runs)
+    assert telemetry.metrics.count("Throttles") == 1  # counted once, not once per retry
+
+
+@pytest.mark.parametrize(("speed", "waited"), [(1.0, 301.0), (60.0, 5.1)])
+def test_an_event_older_than_the_maximum_age_is_dropped(service, speed, waited):
+    svc, runner, telemetry, _ = service
+    now = [1000.0]
+    svc.clock, svc.speed = (lambda: now[0]), speed  # event age runs on the compressed clock
+    svc.invoke_async(SPEC, b"{}", "first")
+    wait_until(lambda: runner.started)
+    svc.invoke_async(SPEC, b"{}", "too-late")
+    now[0] += waited  # older than MaximumEventAgeInSeconds (300) by the time a slot frees up
+    runner.gate.set()
+    wait_until(lambda: svc.snapshot()["F"]["async_dropped"] == 1)
+    assert "AsyncEventsDropped" in telemetry.metrics
+    assert runner.started == ["first"]
+
+
+def test_events_for_a_deleted_function_are_dropped(service):
+    svc, runner, _, state = service
+    svc.invoke_async(SPEC, b"{}", "first")
+    wait_until(lambda: runner.started)
+    svc.invoke_async(SPEC, b"{}", "orphan")
+    state["spec"] = None
+    runner.gate.set()
+    wait_until(lambda: svc.snapshot()["F"]["queued"] == 0)
+    assert runner.started == ["first"]
+
+
+def test_unreserved_functions_run_concurrently(service):
+    svc, runner, telemetry, state = service
+    unreserved = replace(SPEC, reserved_concurrency=None)
+    state["spec"] = unreserved
+    for n in range(3):
+        svc.invoke_async(unreserved, b"{}", f"run-{n}")
+    wait_until(lambda: len(runner.started) == 3)
+    assert svc.snapshot()["F"]["running"] == 3
+    assert "Throttles" not in telemetry.metrics

@@ -1,0 +1,156 @@
+"""Running a deployed zip in a fresh interpreter: payloads, errors, timeouts, environment, isolation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import time
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from dataops_cli.local.moto_internals import FunctionSpec
+from dataops_cli.local.runner import code_dir, run_function
+
+ENDPOINT = "http://127.0.0.1:1"
+FUNCTIONS = """
+import json, os, sys, time
+
+def ok(event, context):
+    print(json.dumps({"event": event, "request_id": context.aws_request_id}))
+    print("a warning", file=sys.stderr)
+    names = ("BUCKET_NAME", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_LAMBDA_FUNCTION_NAME", "AWS_ACCESS_KEY_ID",
+             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION", "AWS_CONFIG_FILE")
+    return {
+        "env": {k: os.environ.get(k) for k in names},
+        "memory": context.memory_limit_in_mb,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "function": context.function_name,
+    }
+
+def boom(event, context):
+    print("about to fail")
+    raise ValueError("expected 2 fields in line 2, saw 3")
+
+def slow(event, context):
+    print("sleeping", flush=True)
+    time.sleep(60)
+
+def unserializable(event, context):
+    return object()
+
+def exits(event, context):
+    os._exit(3)
+"""
+SHADOW = "def lambda_handler(event, context):\n    return {'file': __file__}\n"
+
+
+def make_zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def spec(handler: str, timeout: int = 10, code: bytes | None = None) -> FunctionSpec:
+    code = code or make_zip(
+        {"fn/__init__.py": "", "fn/main.py": FUNCTIONS, "handler/__init__.py": "", "handler/lambda_function.py": SHADOW}
+    )
+    return FunctionSpec(
+        account="123456789012",
+        region="ap-south-1",
+        name="F",
+        arn="arn:aws:lambda:ap-south-1:123456789012:function:F",
+        handler=handler,
+        runtime="python3.12",
+        timeout=timeout,
+        memory_mb=512,
+        environment={"BUCKET_NAME": "my-bucket", "AWS_ENDPOINT_URL": "https://not-the-emulator"},
+        code=code,
+        code_sha256=base64.b64encode(hashlib.sha256(code).digest()).decode(),
+        reserved_concurrency=1,
+        max_event_age=300,
+    )
+
+
+def run(tmp_path: Path, handler: str, **kwargs):
+    return run_function(spec(handler, **kwargs), b'{"trigger": "test"}', "rid-1", ENDPOINT, tmp_path, "stream")
+
+
+def test_a_successful_run_returns_the_payload_and_every_output_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "someones-real-profile")
+    result = run(tmp_path, "fn.main.ok")
+    assert result.error is None and not result.timed_out
+    payload = json.loads(result.payload)
+    assert payload["env"] == {
+        "BUCKET_NAME": "my-bucket",
+        "AWS_ENDPOINT_URL": ENDPOINT,  # Lambda's variables win over the function's
+        "AWS_PROFILE": None,  # nothing of this machine's AWS setup leaks in
+        "AWS_LAMBDA_FUNCTION_NAME": "F",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_REGION": "ap-south-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+    }
+    assert payload["memory"] == "512" and payload["function"] == "F"
+    assert 0 < payload["remaining_ms"] <= 10_000
+    lines = [line for _, line in result.lines]
+    assert lines == ['{"event": {"trigger": "test"}, "request_id": "rid-1"}', "a warning"]
+    assert result.duration_ms > 0 and result.init_ms is not None
+    assert result.max_memory_mb > 5
+    assert result.started <= result.lines[0][0] <= result.ended
+
+
+def test_the_deployed_code_is_imported_not_the_checkouts(tmp_path):
+    result = run(tmp_path, "handler.lambda_function.lambda_handler")
+    deployed = Path(json.loads(result.payload)["file"])
+    assert deployed.is_relative_to(tmp_path), deployed
+
+
+def test_an_exception_becomes_an_aws_style_error(tmp_path):
+    result = run(tmp_path, "fn.main.boom")
+    assert result.error["errorType"] == "ValueError"
+    assert result.error["errorMessage"] == "expected 2 fields in line 2, saw 3"
+    assert any("fn/main.py" in frame and "boom" in frame for frame in result.error["stackTrace"])
+    assert json.loads(result.payload) == result.error
+    assert [line for _, line in result.lines] == ["about to fail"]
+
+
+def test_a_run_is_killed_at_its_timeout(tmp_path):
+    began = time.monotonic()
+    result = run(tmp_path, "fn.main.slow", timeout=1)
+    assert time.monotonic() - began < 8
+    assert result.timed_out
+    assert result.error == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "RequestId: rid-1 Error: Task timed out after 1.00 seconds",
+    }
+    assert result.duration_ms == 1000.0
+    assert [line for _, line in result.lines] == ["sleeping"]
+
+
+@pytest.mark.parametrize(
+    ("handler", "error_type"),
+    [
+        ("missing.module.handler", "Runtime.ImportModuleError"),
+        ("fn.main.nope", "Runtime.HandlerNotFound"),
+        ("fn.main.unserializable", "Runtime.MarshalError"),
+        ("fn.main.exits", "Runtime.ExitError"),
+    ],
+)
+def test_runtime_failures_are_reported_like_lambdas(tmp_path, handler, error_type):
+    assert run(tmp_path, handler).error["errorType"] == error_type
+
+
+def test_code_is_unpacked_once_per_code_sha256(tmp_path):
+    first = spec("fn.main.ok")
+    assert code_dir(first, tmp_path) == code_dir(first, tmp_path)
+    other = replace(first, code=make_zip({"fn/__init__.py": "# changed"}), code_sha256="b3RoZXI=")
+    assert code_dir(other, tmp_path) != code_dir(first, tmp_path)
+    assert (code_dir(other, tmp_path) / "fn" / "__init__.py").read_text() == "# changed"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging dirs left

@@ -1,0 +1,112 @@
+"""The emulator's state file: where it lives, and stale pid files detected and cleaned."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dataops_cli.local.state import (
+    STATE_DIR_ENV,
+    EmulatorState,
+    live_state,
+    pid_alive,
+    read_state,
+    remove_state,
+    state_dir,
+    state_path,
+    write_state,
+)
+
+
+def state(pid: int) -> EmulatorState:
+    return EmulatorState(pid=pid, host="127.0.0.1", port=4566, speed=60.0, started=1_795_000_000.0, log="/x/log")
+
+
+def exited_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_state_dir_is_dot_dataops_in_the_current_directory_unless_overridden(monkeypatch, tmp_path):
+    monkeypatch.delenv(STATE_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert state_dir() == tmp_path / ".dataops"
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert state_dir() == tmp_path / "elsewhere"
+
+
+def test_state_round_trips_and_names_the_endpoint(tmp_path):
+    write_state(tmp_path, state(123))
+    assert read_state(tmp_path) == state(123)
+    assert read_state(tmp_path).endpoint == "http://127.0.0.1:4566"
+    assert [p.name for p in tmp_path.iterdir()] == ["emulator.json"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("content", ["", "{not json", '{"pid": 1}', '{"pid": "x", "host": 1}'])
+def test_an_unreadable_state_file_reads_as_none(tmp_path, content):
+    state_path(tmp_path).write_text(content)
+    assert read_state(tmp_path) is None
+
+
+def test_a_state_file_whose_process_is_gone_is_stale_and_removed(tmp_path):
+    write_state(tmp_path, state(exited_pid()))
+    assert live_state(tmp_path) == (None, True)
+    assert not state_path(tmp_path).exists()
+    assert live_state(tmp_path) == (None, False)
+
+
+def test_a_reused_pid_that_is_not_an_emulator_is_stale(tmp_path):
+    import os
+
+    write_state(tmp_path, state(os.getpid()))  # alive, but it is pytest, not the emulator
+    assert live_state(tmp_path) == (None, True)
+
+
+def test_a_corrupt_state_file_is_stale(tmp_path):
+    state_path(tmp_path).write_text("{")
+    assert live_state(tmp_path) == (None, True)
+    assert not state_path(tmp_path).exists()
+
+
+def test_pid_alive_rejects_nonsense_and_exited_processes():
+    assert not pid_alive(0)
+    assert not pid_alive(-1)
+    assert not pid_alive(exited_pid())
+
+
+def test_remove_state_leaves_a_newer_emulators_file_alone(tmp_path: Path):
+    write_state(tmp_path, state(222))
+    remove_state(tmp_path, pid=111)
+    assert read_state(tmp_path).pid == 222
+    remove_state(tmp_path, pid=222)
+    assert read_state(tmp_path) is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_running_emulator_is_alive_and_its_zombie_is_not():
+    # Any process whose command line names the emulator module passes for one.
+    command = [sys.executable, "-c", "import sys; sys.stdin.read()", "dataops_cli.local.emulator"]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE)
+    try:
+        assert pid_alive(proc.pid)
+        proc.stdin.close()  # it exits; until it is reaped it is a zombie
+        assert wait_for(lambda: Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z")
+        assert not pid_alive(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def wait_for(check, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
