@@ -43,6 +43,7 @@ class Emulator:
 
         self.started = time.time()
         self.speed, self.directory, self.region = speed, directory, region
+        moto_internals.tolerate_missing_docker()
         self.server = make_server(
             host, port, None, threaded=True, request_handler=moto_internals.moto_request_handler()
         )

@@ -7,7 +7,11 @@ Three things have no public API, so they are read from moto's in-process state h
 - which account a request belongs to (moto derives it from the access key);
 - which instances behind `/moto-api/data.json` still exist: moto tracks every model
   instance ever created (`instances_tracked` is append-only), deleted ones included, so
-  the emulator drops the ones no backend can reach any more before serving that page.
+  the emulator drops the ones no backend can reach any more before serving that page;
+- that same page reads every attribute of every instance, and a Lambda function's
+  `docker_client` connects to Docker on first read: with no Docker engine the page fails
+  (HTTP 500) while any function exists. The emulator never uses Docker, so that failure
+  is made to count as "attribute unavailable", which the page already skips.
 If a moto upgrade moves any of these, the error names this module.
 """
 
@@ -119,6 +123,31 @@ def scheduler_regions(account: str = DEFAULT_ACCOUNT) -> list[str]:
         return sorted(scheduler_backends[account].keys()) if account in scheduler_backends else []
     except (AttributeError, TypeError) as exc:
         raise _moto_changed("its Scheduler backends by region", exc) from exc
+
+
+def tolerate_missing_docker() -> None:
+    """Make a failed Docker connection read as a missing attribute, so data.json skips it."""
+    import docker.errors
+    from moto.utilities.docker_utilities import DockerModel
+
+    class DockerUnavailableError(docker.errors.DockerException, AttributeError):
+        """No Docker engine: still a DockerException for moto's invoke path, an AttributeError for data.json."""
+
+    try:
+        original = DockerModel.docker_client.fget
+    except AttributeError as exc:
+        raise _moto_changed("DockerModel.docker_client", exc) from exc
+    if getattr(original, "dataops_tolerant", False):
+        return
+
+    def docker_client(self: Any) -> Any:
+        try:
+            return original(self)
+        except docker.errors.DockerException as exc:
+            raise DockerUnavailableError(str(exc)) from exc
+
+    docker_client.dataops_tolerant = True  # type: ignore[attr-defined]
+    DockerModel.docker_client = property(docker_client)  # type: ignore[method-assign]
 
 
 _UNTRAVERSED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType)

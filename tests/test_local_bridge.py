@@ -1,0 +1,86 @@
+"""The --local bridge: emulator clients only, the stand-in layer, the documented gaps, the time scale."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from dataops_cli.aws import Aws, DataopsError
+from dataops_cli.config import parse_config
+from dataops_cli.local import bridge
+from dataops_cli.local.clients import FAKE_CREDENTIALS
+from dataops_cli.local.state import EmulatorState
+from dataops_cli.resources.base import StackContext
+
+PINNED = "arn:aws:lambda:ap-south-1:336392948345:layer:AWSSDKPandas-Python312:29"
+
+
+@pytest.fixture
+def moto_server(aws_env: None) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def local_aws(endpoint: str) -> Aws:
+    return Aws(region="ap-south-1", endpoint_url=endpoint, credentials=FAKE_CREDENTIALS)
+
+
+def test_the_stack_context_names_what_the_emulator_cannot_do():
+    ctx = bridge.local_stack_context(parse_config({}), local_aws("http://127.0.0.1:1"))
+    assert set(ctx.gaps) == {"tls_policy", "percentiles"}
+    assert "aws:SecureTransport" in ctx.gaps["tls_policy"]
+    assert "REPORT log lines" in ctx.gaps["percentiles"]
+    assert ctx.layer_resolver is bridge.stand_in_layer_arn
+
+
+def test_a_pinned_aws_layer_arn_is_replaced_by_the_stand_in():
+    config = parse_config({"function": {"layer_arn": PINNED}})
+    ctx = bridge.local_stack_context(config, local_aws("http://127.0.0.1:1"))
+    assert ctx.config.function.layer_arn == ""
+
+
+def test_local_mode_refuses_clients_that_would_reach_aws():
+    with pytest.raises(DataopsError):
+        bridge.local_stack_context(parse_config({}), Aws(region="ap-south-1"))
+    with pytest.raises(DataopsError):
+        bridge.stand_in_layer_arn(StackContext(config=parse_config({}), aws=Aws(region="ap-south-1")))
+
+
+def test_the_layer_resolves_to_the_latest_stand_in_version_publishing_one_if_needed(moto_server):
+    aws = local_aws(moto_server)
+    ctx = bridge.local_stack_context(parse_config({}), aws)
+    first = bridge.stand_in_layer_arn(ctx)
+    assert first == "arn:aws:lambda:ap-south-1:123456789012:layer:AWSSDKPandas-Python312:1"
+    assert bridge.stand_in_layer_arn(ctx) == first  # found, not published again
+    from dataops_cli.local.layer import publish_stand_in_layer
+
+    publish_stand_in_layer(aws.client("lambda"))
+    assert bridge.stand_in_layer_arn(ctx).endswith(":AWSSDKPandas-Python312:2")
+
+
+def test_arm64_functions_get_the_arm64_stand_in(moto_server):
+    config = parse_config({"function": {"architecture": "arm64"}})
+    ctx = bridge.local_stack_context(config, local_aws(moto_server))
+    assert bridge.stand_in_layer_arn(ctx).endswith(":layer:AWSSDKPandas-Python312-Arm64:1")
+
+
+def test_local_aws_points_every_client_at_the_running_emulator(monkeypatch):
+    state = EmulatorState(4242, "127.0.0.1", 4566, 60.0, 0.0, "/x/log")
+    monkeypatch.setattr(bridge, "live_state", lambda directory: (state, False))
+    aws = bridge.local_aws(parse_config({}))
+    assert aws.local and aws.endpoint_url == "http://127.0.0.1:4566"
+    assert aws.credentials == FAKE_CREDENTIALS and aws.profile is None
+    assert bridge.time_scale() == 60.0
+
+
+def test_time_scale_is_1_without_an_emulator(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATAOPS_STATE_DIR", str(tmp_path))
+    assert bridge.time_scale() == 1.0
