@@ -154,3 +154,9 @@ def test_code_is_unpacked_once_per_code_sha256(tmp_path):
     assert code_dir(other, tmp_path) != code_dir(first, tmp_path)
     assert (code_dir(other, tmp_path) / "fn" / "__init__.py").read_text() == "# changed"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging dirs left
+
+
+def test_code_that_is_not_a_zip_fails_the_run_instead_of_the_emulator(tmp_path):
+    result = run(tmp_path, "fn.main.ok", code=b"not a zip")
+    assert result.error["errorType"] == "Runtime.InvalidZipFile"
+    assert json.loads(result.payload) == result.error

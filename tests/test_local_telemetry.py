@@ -170,3 +170,13 @@ def test_lines_that_are_not_emf_give_no_metrics():
     directive = {"Namespace": "N", "Dimensions": [["Gone"]], "Metrics": [{"Name": "M"}]}
     missing_dimension = {"_aws": {"Timestamp": 0, "CloudWatchMetrics": [directive]}, "M": 1}
     assert emf_metrics(json.dumps(missing_dimension)) == []
+
+
+def test_log_events_are_cut_and_batched_within_cloudwatch_limits():
+    from dataops_cli.local.telemetry import MAX_EVENT_BYTES, log_batches
+
+    events = [{"timestamp": 1, "message": "é" * 200_000}] + [{"timestamp": 2, "message": "x"}] * 12_000
+    batches = list(log_batches(events))
+    assert len(batches[0][0]["message"].encode()) <= MAX_EVENT_BYTES
+    assert [len(b) for b in batches] == [10_000, 2_001]
+    assert sum(len(e["message"].encode()) + 26 for e in batches[0]) <= 1_048_576

@@ -40,8 +40,8 @@ def local_aws(config: Config, start: bool = False, console: Console | None = Non
         why = " (its state file was stale: the process is gone)" if stale else ""
         raise DataopsError(f"the local emulator is not running{why}", NOT_RUNNING_HINT)
     if state is None:
-        state = process.start(directory, region=config.region)
-        if console is not None:
+        state, started = process.ensure_running(directory, region=config.region)
+        if started and console is not None:
             console.print(
                 f"Started the local emulator at {state.endpoint} (pid {state.pid}, real-time schedules; "
                 "`dataops local start --speed 60` compresses time). Stop it with `dataops local stop`."

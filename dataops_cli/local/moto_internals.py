@@ -84,7 +84,7 @@ def request_region(headers: Mapping[str, str], default: str) -> str:
 
 
 def function_spec(account: str, region: str, name_or_arn: str) -> FunctionSpec | None:
-    """The function's stored code and configuration, or None if it does not exist."""
+    """The function's stored zip and configuration; None if it does not exist or is a container image."""
     from moto.awslambda.exceptions import UnknownFunctionException
     from moto.awslambda.models import lambda_backends
 
@@ -92,6 +92,8 @@ def function_spec(account: str, region: str, name_or_arn: str) -> FunctionSpec |
         fn = lambda_backends[account][region].get_function(unquote(name_or_arn))
     except UnknownFunctionException:
         return None
+    if getattr(fn, "package_type", "Zip") != "Zip":
+        return None  # container images: left to moto, which needs Docker for them
     try:
         invoke_config = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
         reserved = fn.reserved_concurrency

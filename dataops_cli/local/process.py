@@ -9,6 +9,7 @@ endpoint answers with the same pid. `stop` sends SIGTERM, waits for the process 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -18,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,6 +71,18 @@ def _last_log_line(path: Path) -> str:
     return "(no output)"
 
 
+@contextlib.contextmanager
+def _start_lock(directory: Path) -> Iterator[None]:
+    """One start at a time per state directory (two `up --local` at once start one emulator)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "start.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def start(
     directory: Path,
     port: int = 0,
@@ -78,17 +91,30 @@ def start(
     host: str = "127.0.0.1",
     timeout: float = READY_TIMEOUT,
 ) -> EmulatorState:
-    """Spawn the emulator and wait until it answers; raises DataopsError if it cannot."""
+    """Spawn the emulator and wait until it answers; raises DataopsError if it cannot or one runs."""
+    with _start_lock(directory):
+        running, _ = live_state(directory)
+        if running is not None:
+            raise DataopsError(
+                f"the local emulator already runs at {running.endpoint} (pid {running.pid})", "dataops local stop"
+            )
+        return _spawn(directory, port, speed, region, host, timeout)
+
+
+def ensure_running(directory: Path, region: str = "ap-south-1") -> tuple[EmulatorState, bool]:
+    """(the running emulator, whether this call started it), starting one at real-time speed if needed."""
+    with _start_lock(directory):
+        running, _ = live_state(directory)
+        if running is not None:
+            return running, False
+        return _spawn(directory, 0, 1.0, region, "127.0.0.1", READY_TIMEOUT), True
+
+
+def _spawn(directory: Path, port: int, speed: float, region: str, host: str, timeout: float) -> EmulatorState:
     if speed <= 0:
         raise DataopsError(f"--speed must be positive, got {speed:g}", "e.g. --speed 60 makes 2 minutes pass in 2 s")
     if importlib.util.find_spec("moto") is None:
         raise DataopsError("the local emulator needs moto, which is not installed", "pip install 'dataops[local]'")
-    running, _ = live_state(directory)
-    if running is not None:
-        raise DataopsError(
-            f"the local emulator already runs at {running.endpoint} (pid {running.pid})", "dataops local stop"
-        )
-    directory.mkdir(parents=True, exist_ok=True)
     logfile = log_path(directory)
     command = [sys.executable, "-m", EMULATOR_MODULE, "--state-dir", str(directory.resolve())]
     command += ["--host", host, "--port", str(port), "--speed", f"{speed:g}", "--region", region]

@@ -162,7 +162,12 @@ def run_function(
     spec: FunctionSpec, event: bytes, request_id: str, endpoint: str, cache: Path, log_stream: str
 ) -> RunResult:
     """Run the handler once on `event` (JSON bytes); never raises for the function's own failures."""
-    task_dir = code_dir(spec, cache)
+    try:
+        task_dir = code_dir(spec, cache)
+    except zipfile.BadZipFile as exc:  # AWS refuses such code at deploy time; moto stores anything
+        now = time.time()
+        error = {"errorType": "Runtime.InvalidZipFile", "errorMessage": f"the deployed code is not a zip file: {exc}"}
+        return RunResult(request_id, now, now, 0.0, None, 0, payload=json.dumps(error).encode(), error=error)
     env = child_environment(spec, endpoint, request_id, log_stream, task_dir)
     with tempfile.TemporaryDirectory(prefix="dataops-run-") as tmp:
         event_file = Path(tmp) / "event.json"
@@ -180,6 +185,9 @@ def run_function(
                 pass_fds=(write_fd,),
                 start_new_session=True,
             )
+        except OSError:
+            os.close(read_fd)
+            raise
         finally:
             os.close(write_fd)
         with _running_lock:

@@ -14,7 +14,7 @@ import logging
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,6 +101,26 @@ def tail(events: Iterable[tuple[float, str]], limit: int = 4096) -> str:
     """The last 4 KB of the log, what `X-Amz-Log-Result` carries for LogType=Tail."""
     text = "".join(message + "\n" for _, message in events)
     return text.encode("utf-8")[-limit:].decode("utf-8", errors="ignore")
+
+
+MAX_EVENT_BYTES = 256 * 1024 - 26  # CloudWatch Logs: per event, counting 26 bytes of overhead
+MAX_BATCH_EVENTS, MAX_BATCH_BYTES = 10_000, 1_048_576
+
+
+def log_batches(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Events cut to CloudWatch's size limit and grouped into PutLogEvents-sized batches."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for event in events:
+        message = event["message"].encode("utf-8")[:MAX_EVENT_BYTES].decode("utf-8", errors="ignore")
+        cost = len(message.encode("utf-8")) + 26
+        if batch and (len(batch) == MAX_BATCH_EVENTS or size + cost > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append({**event, "message": message})
+        size += cost
+    if batch:
+        yield batch
 
 
 def _datum(name: str, value: float, unit: str, when: float, dimensions: dict[str, str]) -> Datum:
@@ -222,7 +242,7 @@ class Telemetry:
                 return
             if not self._function_exists(spec):
                 return  # deleted while it ran: do not recreate what `down` just removed
-            self._create_group_and_stream(logs, group, stream)
+            self._create_group(logs, group)
             try:
                 self._put_events(logs, group, stream, batch)
             except (ClientError, BotoCoreError) as retry_exc:
@@ -231,23 +251,21 @@ class Telemetry:
             log.warning("could not write the log of %s: %s", spec.name, exc)
 
     @staticmethod
-    def _put_events(logs: Any, group: str, stream: str, batch: list[dict[str, Any]]) -> None:
+    def _put_events(logs: Any, group: str, stream: str, events: list[dict[str, Any]]) -> None:
+        """PutLogEvents in batches within its limits (10,000 events, 1 MB), creating the stream first."""
         try:
-            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            message = exc.response.get("Error", {}).get("Message", "")
-            if code != "ResourceNotFoundException" or "stream" not in message.lower():
-                raise
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                raise
+        for batch in log_batches(events):
             logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
 
     @staticmethod
-    def _create_group_and_stream(logs: Any, group: str, stream: str) -> None:
+    def _create_group(logs: Any, group: str) -> None:
         """What Lambda does when the function's log group is missing: create it."""
         try:
             logs.create_log_group(logGroupName=group)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
                 raise
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
