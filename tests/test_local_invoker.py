@@ -147,3 +147,25 @@ def test_unreserved_functions_run_concurrently(service):
     wait_until(lambda: len(runner.started) == 3)
     assert svc.snapshot()["F"]["running"] == 3
     assert "Throttles" not in telemetry.metrics
+
+
+class FailingRunner(GatedRunner):
+    def __call__(self, spec, payload, request_id, endpoint, cache, stream) -> RunResult:
+        result = super().__call__(spec, payload, request_id, endpoint, cache, stream)
+        result.error = {"errorType": "ValueError", "errorMessage": "bad input"}
+        return result
+
+
+@pytest.mark.parametrize(("retries", "runs"), [(None, 3), (2, 3), (1, 2), (0, 1)])
+def test_a_failed_asynchronous_run_is_retried_as_configured(retries, runs):
+    spec = replace(SPEC, max_retry_attempts=retries)
+    runner, telemetry = FailingRunner(), FakeTelemetry()
+    runner.gate.set()
+    # At speed 6000 the 1- and 2-minute retry delays take 10 and 20 ms.
+    svc = LambdaService("http://127.0.0.1:1", Path("/nonexistent"), telemetry, lambda *_: spec, 6000.0, runner)
+    try:
+        svc.invoke_async(spec, b"{}", "event-1")
+        wait_until(lambda: svc.snapshot()["F"]["errors"] == runs and svc.snapshot()["F"]["queued"] == 0)
+        assert runner.started == ["event-1"] * runs  # retries keep the request id
+    finally:
+        svc.stop()

@@ -4,7 +4,9 @@ A synchronous invoke that finds every reserved slot busy is refused (429, counte
 Throttle). An asynchronous one (the scheduler's) is accepted (202) and queued; if it
 arrives while the function is at its limit, that is a Throttle too, and it runs when a
 slot frees up, unless it grows older than the function's MaximumEventAgeInSeconds (then
-it is dropped, as Lambda does). Event age is measured on the emulator's compressed clock.
+it is dropped, as Lambda does). A failed asynchronous run is retried MaximumRetryAttempts
+times (AWS's default 2), one and then two minutes later, as Lambda does. Event age and
+retry delays run on the emulator's compressed clock.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from dataops_cli.local.moto_internals import FunctionSpec
@@ -31,6 +33,8 @@ from dataops_cli.local.telemetry import (
 log = logging.getLogger("dataops.emulator")
 UNRESERVED_LIMIT = 10  # concurrent runs of a function without reserved concurrency
 DEFAULT_MAX_EVENT_AGE = 21600
+DEFAULT_MAX_RETRIES = 2
+RETRY_DELAYS = (60.0, 120.0)  # seconds before the first and the second retry
 FunctionKey = tuple[str, str, str]  # account, region, function name
 Lookup = Callable[[str, str, str], FunctionSpec | None]
 Runner = Callable[[FunctionSpec, bytes, str, str, Path, str], RunResult]
@@ -49,6 +53,7 @@ class AsyncEvent:
     request_id: str
     received: float
     throttled: bool = False
+    attempt: int = 0  # 0: first try; n: n-th retry after a failed run
 
 
 @dataclass
@@ -117,6 +122,7 @@ class LambdaService:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._retries: set[threading.Timer] = set()
 
     def count(self, function: str, name: str, by: int = 1) -> None:
         with self._lock:
@@ -170,6 +176,8 @@ class LambdaService:
     def stop(self) -> None:
         self._stopping.set()
         with self._lock:
+            for timer in self._retries:
+                timer.cancel()
             for q in self._queues.values():
                 q.put(None)
         with self.slots.changed:
@@ -222,11 +230,33 @@ class LambdaService:
 
     def _run_async(self, key: FunctionKey, spec: FunctionSpec, event: AsyncEvent, concurrency: int) -> None:
         try:
-            self._run(spec, event.payload, event.request_id, concurrency, received=event.received)
+            result, _ = self._run(spec, event.payload, event.request_id, concurrency, received=event.received)
+            if result.failed:
+                self._maybe_retry(key, spec, event)
         except Exception:  # a bug of ours must not kill the dispatcher: log it with its traceback
             log.exception("asynchronous run %s of %s failed inside the emulator", event.request_id, spec.name)
         finally:
             self.slots.leave(key)
+
+    def _maybe_retry(self, key: FunctionKey, spec: FunctionSpec, event: AsyncEvent) -> None:
+        allowed = DEFAULT_MAX_RETRIES if spec.max_retry_attempts is None else spec.max_retry_attempts
+        if event.attempt >= allowed or self._stopping.is_set():
+            return
+        retry = replace(event, throttled=False, attempt=event.attempt + 1)
+        delay = RETRY_DELAYS[min(event.attempt, len(RETRY_DELAYS) - 1)] / self.speed
+        log.info("retry %d/%d of event %s of %s in %.1f s", retry.attempt, allowed, event.request_id, spec.name, delay)
+
+        def requeue() -> None:
+            with self._lock:
+                self._retries.discard(timer)
+            self._queue(key).put(retry)
+
+        timer = threading.Timer(delay, requeue)
+        timer.daemon = True
+        self._wait_count(spec.name, +1)  # waiting for its retry counts as queued
+        with self._lock:
+            self._retries.add(timer)
+        timer.start()
 
     def _run(
         self, spec: FunctionSpec, payload: bytes, request_id: str, concurrency: int, received: float | None

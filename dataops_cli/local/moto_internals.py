@@ -50,6 +50,7 @@ class FunctionSpec:
     code_sha256: str
     reserved_concurrency: int | None
     max_event_age: int | None  # seconds, from the event invoke config
+    max_retry_attempts: int | None = None  # retries of a failed asynchronous run (AWS default: 2)
     layers: tuple[str, ...] = ()
 
 
@@ -111,6 +112,7 @@ def function_spec(account: str, region: str, name_or_arn: str) -> FunctionSpec |
             code_sha256=fn.code_sha_256,
             reserved_concurrency=None if reserved is None else int(reserved),
             max_event_age=invoke_config.get("MaximumEventAgeInSeconds"),
+            max_retry_attempts=invoke_config.get("MaximumRetryAttempts"),
             layers=tuple(layer["Arn"] for layer in fn.layers),
         )
     except (AttributeError, KeyError, IndexError, TypeError) as exc:
