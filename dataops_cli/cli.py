@@ -212,11 +212,11 @@ def up(app: App, dry_run: bool) -> None:
     else:
         app.console.print(summary_table(changes, applied=True, title="Stack"))
         _print_after_up(app, ctx)
-        if app.local:  # the first outputs within seconds: run once now (dataops_cli/local/first_run.py)
-            from dataops_cli.local.first_run import run_after_up
-
-            run_after_up(ctx, app.console)
-            # Call site for the status printout after a local up (dataops_cli/status.py, added by its owner).
+        if app.local:  # the first outputs within seconds: run once now, then show the KPIs
+            app.console.print(f"\nRunning {app.config.function.name} once now, as `dataops invoke` would:")
+            _run_now(app, ctx.client("lambda"), trigger="up")
+            app.console.print()
+            _print_status(app, ctx, _status_options(app, "3h"))
     app.report_calls()
 
 
@@ -232,15 +232,17 @@ def _print_after_up(app: App, ctx: StackContext) -> None:
     schedule = parse_schedule(config.schedule.expression)
     found = ctx.client("scheduler").get_schedule(Name=config.schedule_name, GroupName=config.schedule_group)
     now = datetime.now(UTC)
-    if isinstance(schedule, Rate):
-        due = schedule.next_after(now, found["CreationDate"].astimezone(UTC))
+    scale = app.time_scale()
+    if isinstance(schedule, Rate):  # the emulator fires `scale` times as often
+        due = Rate(schedule.seconds / scale).next_after(now, found["CreationDate"].astimezone(UTC))
     else:
         from zoneinfo import ZoneInfo
 
         due = schedule.next_after(now, ZoneInfo(config.schedule.timezone))
     if due is not None:
-        seconds = int((due - now).total_seconds())
-        app.console.print(f"Next scheduled run: {due:%Y-%m-%d %H:%M:%S} UTC (in about {seconds} s)")
+        speed = f", emulator at {scale:g}x speed" if scale != 1 else ""
+        seconds = (due - now).total_seconds()
+        app.console.print(f"Next scheduled run: {due:%Y-%m-%d %H:%M:%S} UTC (in about {seconds:.0f} s{speed})")
 
 
 @cli.command()
@@ -338,22 +340,14 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
       dataops status --since 1d --json | jq .kpis.errors
       dataops --local status --watch 5
     """
-    from dataops_cli.status import StatusOptions, collect
     from dataops_cli.status_view import render
 
-    options = StatusOptions(
-        since_seconds=_since(since),
-        time_scale=app.time_scale(),
-        metric_lag_seconds=5 if app.local else 180,
-        recent_runs=runs,
-    )
+    options = _status_options(app, since, runs)
     ctx = app.stack()
 
     def build():
         ctx.aws.counter.calls.clear()
-        report = collect(ctx, options)
-        report.target = app.where()
-        return report
+        return _collect_status(app, ctx, options)
 
     if watch and not as_json:
         from rich.live import Live
@@ -365,13 +359,41 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
                 live.update(render(report), refresh=True)
                 time.sleep(watch)
         sys.exit(report.health.exit_code if report else 130)
-    report = build()
     if as_json:
+        report = build()
         click.echo(report.to_json())
     else:
-        app.console.print(render(report))
+        report = _print_status(app, ctx, options)
     app.report_calls()
     sys.exit(report.health.exit_code)
+
+
+def _status_options(app: App, since: str, runs: int = 10) -> Any:
+    from dataops_cli.status import StatusOptions
+
+    # Local metrics are written as runs end; CloudWatch publishes Lambda's a minute or more late.
+    return StatusOptions(
+        since_seconds=_since(since),
+        time_scale=app.time_scale(),
+        metric_lag_seconds=5 if app.local else 180,
+        recent_runs=runs,
+    )
+
+
+def _collect_status(app: App, ctx: StackContext, options: Any) -> Any:
+    from dataops_cli.status import collect
+
+    report = collect(ctx, options)
+    report.target = app.where()
+    return report
+
+
+def _print_status(app: App, ctx: StackContext, options: Any) -> Any:
+    from dataops_cli.status_view import render
+
+    report = _collect_status(app, ctx, options)
+    app.console.print(render(report))
+    return report
 
 
 def _since(text: str) -> int:
@@ -449,15 +471,26 @@ def invoke(app: App, as_json: bool) -> None:
       dataops invoke
       dataops --local invoke --json
     """
+    outcome = _run_now(app, app.aws().client("lambda"), as_json=as_json)
+    if outcome.failed:
+        sys.exit(1)
+
+
+def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = False) -> Any:
+    """Invoke synchronously (waiting out a scheduled run in flight) and print the outcome."""
     from dataops_cli.invoke import invoke_now, render_result
 
-    outcome = invoke_now(app.aws().client("lambda"), app.config.function.name)
+    def waiting() -> None:
+        if not as_json:
+            app.console.print("[dim]A run is already going (reserved concurrency 1): waiting for it to finish...[/]")
+
+    wait = app.config.function.timeout_seconds + 10
+    outcome = invoke_now(client, app.config.function.name, trigger=trigger, wait_seconds=wait, on_wait=waiting)
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
     else:
         app.console.print(render_result(outcome))
-    if outcome.failed:
-        sys.exit(1)
+    return outcome
 
 
 @cli.command("config")

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from dataops_cli import logtail, runlogs
+from dataops_cli.aws import error_code
 
-MANUAL_EVENT = {"trigger": "manual", "source": "dataops invoke"}
+MANUAL_EVENT = {"trigger": "manual", "source": "dataops"}
+THROTTLE_RETRY_SECONDS = 0.5
 
 
 @dataclass
@@ -46,13 +51,33 @@ class InvokeOutcome:
         }
 
 
-def invoke_now(client: Any, function: str) -> InvokeOutcome:
-    response = client.invoke(
-        FunctionName=function,
-        InvocationType="RequestResponse",
-        LogType="Tail",
-        Payload=json.dumps(MANUAL_EVENT).encode(),
-    )
+def invoke_now(
+    client: Any,
+    function: str,
+    trigger: str = "manual",
+    wait_seconds: float = 0.0,
+    on_wait: Callable[[], None] | None = None,
+) -> InvokeOutcome:
+    """One synchronous run. With reserved concurrency 1 a run already going (a scheduled one)
+    makes Lambda answer TooManyRequests: wait for it up to `wait_seconds`, telling `on_wait` once."""
+    deadline = time.monotonic() + wait_seconds
+    told = False
+    while True:
+        try:
+            response = client.invoke(
+                FunctionName=function,
+                InvocationType="RequestResponse",
+                LogType="Tail",
+                Payload=json.dumps({**MANUAL_EVENT, "trigger": trigger}).encode(),
+            )
+            break
+        except ClientError as exc:
+            if error_code(exc) != "TooManyRequestsException" or time.monotonic() > deadline:
+                raise
+            if on_wait is not None and not told:
+                on_wait()
+                told = True
+            time.sleep(THROTTLE_RETRY_SECONDS)
     raw = response["Payload"].read().decode("utf-8", "replace")
     try:
         payload: Any = json.loads(raw) if raw else None

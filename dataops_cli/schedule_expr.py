@@ -31,7 +31,7 @@ DayMatcher = Callable[[date], bool]
 
 @dataclass(frozen=True)
 class Rate:
-    seconds: int
+    seconds: float
 
     def next_after(self, after: datetime, anchor: datetime) -> datetime:
         """First firing strictly after `after`; rate schedules repeat from their anchor."""

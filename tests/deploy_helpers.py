@@ -47,12 +47,14 @@ class Recorder:
 
     def __init__(self) -> None:
         self.instances: list[Aws] = []
+        self.listeners: list[Any] = []  # more (service, operation) hooks for every client
         self.fail_at: int | None = None
         self._mutating = 0
 
     def factory(self, *args: Any, **kwargs: Any) -> Aws:
         aws = Aws(*args, **kwargs)
         aws.counter.listeners.append(self._maybe_fail)
+        aws.counter.listeners.extend(self.listeners)
         self.instances.append(aws)
         return aws
 

@@ -196,14 +196,7 @@ def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
                 message = "The role defined for the function cannot be assumed by Lambda."
                 raise ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": message}}, operation)
 
-    real_factory = recorder.factory
-
-    def factory(*args, **kwargs):
-        aws = real_factory(*args, **kwargs)
-        aws.counter.listeners.append(not_assumable_twice)
-        return aws
-
-    monkeypatch.setattr(h.cli_module, "Aws", factory)
+    recorder.listeners.append(not_assumable_twice)
     result = up(config)
     assert len(attempts) == 3
     assert "IAM role not assumable by Lambda yet" in result.output and "retry 2/10" in result.output
@@ -321,3 +314,25 @@ def test_missing_credentials_is_one_clear_line(aws_env, monkeypatch, tmp_path):
     assert result.exit_code == 1
     assert "no AWS credentials found" in result.output and "--local" in result.output
     assert "Traceback" not in result.output
+
+
+def test_down_empties_again_when_a_late_run_writes(stack, monkeypatch):
+    recorder, config = stack
+    up(config)
+    from dataops_cli.resources import bucket as bucket_module
+
+    monkeypatch.setattr(bucket_module, "EMPTY_RETRY_SECONDS", 0)
+    late_writes = []
+
+    def late_run_writes(service, operation):
+        if operation == "DeleteBucket" and not late_writes:  # a run already going writes its outputs now
+            late_writes.append(1)
+            boto3.client("s3", region_name=h.REGION).put_object(
+                Bucket="dataops-pipeline-bucket", Key="processed/runs/late/cleaned.csv", Body=b"x"
+            )
+
+    recorder.listeners.append(late_run_writes)
+    result = h.run(config, "down", "--yes")
+    assert result.exit_code == 0, result.output
+    assert late_writes and "emptying the bucket again" in result.output
+    assert h.leftovers()["buckets"] == []

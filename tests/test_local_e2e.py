@@ -189,7 +189,8 @@ def test_local_mode_end_to_end(tmp_path):
         up = s.run("up")
         assert up.returncode == 0, up.stdout + up.stderr
         assert "(TLS only): skipped (the emulator cannot evaluate aws:SecureTransport" in up.stdout
-        assert "succeeded in" in up.stdout and "768 rows x 9 columns" in up.stdout
+        assert "✅ DataOpsPipelineFunction run " in up.stdout and "768 rows × 9 columns" in up.stdout
+        assert "Invocations" in up.stdout and "exit code" in up.stdout  # the status printout after the run
 
         # Scheduled runs happen: at speed 120 the 2-minute schedule fires every second.
         wait_until(lambda: s.lambda_sum("Invocations") >= 4, 30, "three scheduled runs after up's own run")

@@ -23,7 +23,7 @@ from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
 from dataops_cli.local import process
 from dataops_cli.local.clients import FAKE_CREDENTIALS
-from dataops_cli.local.state import STATE_DIR_ENV, EmulatorState
+from dataops_cli.local.state import STATE_DIR_ENV
 from dataops_cli.schedule_expr import Rate, parse_schedule
 
 TARGET_INTERVAL_SECONDS = 2.0
@@ -100,14 +100,10 @@ def run_demo(app: Any, speed: float | None, runs: int, timeout: float) -> None:
             step(3, f"Waiting for {runs} scheduled runs ({config.schedule.expression} at {speed:g}x)")
             _wait_for_runs(aws, config, console, since, runs, timeout)
             step(4, "KPIs")
-            if "status" in cli.commands:
-                dataops("status", ok=(0, 3))  # 3: failing runs, which the KPIs then show
-            else:
-                _print_kpis(aws, config, console, since)
+            dataops("status", ok=(0, 3))  # 3: failing runs, which the KPIs then show
             step(5, f"Outputs in s3://{config.bucket.name}/{config.bucket.output_prefix}")
             _print_outputs(aws, config, console)
             step(6, "dataops --local down --yes")
-            _pause_schedule(aws, config, console, state)
             dataops("down", "--yes")
         finally:
             process.stop(Path(tmp))
@@ -139,50 +135,6 @@ def _wait_for_runs(aws: Aws, config: Config, console: Console, since: datetime, 
                     "try a higher --speed or --timeout",
                 )
             time.sleep(0.25)
-
-
-def _pause_schedule(aws: Aws, config: Config, console: Console, state: EmulatorState) -> None:
-    """Disable the schedule and let the run in flight finish before `down`.
-
-    A run that writes its outputs while `down` empties the bucket makes DeleteBucket fail
-    with BucketNotEmpty (on AWS too); at demo speed a run is going most of the time.
-    """
-    scheduler = aws.client("scheduler")
-    found = scheduler.get_schedule(Name=config.schedule_name, GroupName=config.schedule_group)
-    keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
-    scheduler.update_schedule(
-        Name=config.schedule_name,
-        GroupName=config.schedule_group,
-        State="DISABLED",
-        **{key: found[key] for key in keep if key in found},
-    )
-    console.print("Paused the schedule; waiting for the run in flight so none writes while the bucket is emptied.")
-
-    def idle() -> bool:
-        health = process.probe(state)
-        counts = (health or {}).get("functions", {}).get(config.function.name, {})
-        return health is not None and counts.get("running", 0) == 0 and counts.get("queued", 0) == 0
-
-    if process.wait_until(idle, config.function.timeout_seconds + 5.0) is None:
-        raise DataopsError("a run was still going after the function's timeout", f"see {state.log}")
-
-
-def _print_kpis(aws: Aws, config: Config, console: Console, since: datetime) -> None:
-    function = ("FunctionName", config.function.name)
-    group = ("ScheduleGroup", config.schedule_group)
-    rows = [
-        ("Runs (AWS/Lambda Invocations)", metric_sum(aws, "AWS/Lambda", "Invocations", function, since)),
-        ("Errors", metric_sum(aws, "AWS/Lambda", "Errors", function, since)),
-        ("Throttles", metric_sum(aws, "AWS/Lambda", "Throttles", function, since)),
-        ("Schedule firings (AWS/Scheduler)", metric_sum(aws, "AWS/Scheduler", "InvocationAttemptCount", group, since)),
-        ("Failed firings", metric_sum(aws, "AWS/Scheduler", "TargetErrorCount", group, since)),
-    ]
-    table = Table(title="KPIs since up (from CloudWatch in the emulator)")
-    table.add_column("Metric")
-    table.add_column("Value", justify="right")
-    for label, value in rows:
-        table.add_row(label, f"{value:g}")
-    console.print(table)
 
 
 def _print_outputs(aws: Aws, config: Config, console: Console) -> None:

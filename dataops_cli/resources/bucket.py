@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,6 +19,7 @@ PUBLIC_ACCESS_BLOCK = {
 }
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 LIFECYCLE_RULE_ID = "dataops-expire-runs"
+EMPTY_RETRY_SECONDS = 2
 
 
 def read_or_none(call: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -137,7 +139,26 @@ class Bucket(Resource):
         return self.change(Action.DELETE, f"{count} object versions" if count else "empty")
 
     def destroy(self, change: Change) -> None:
+        """Empty (every version, delete marker and pending upload), then delete.
+
+        A run already going when `down` deleted the function and schedule can still write
+        its outputs (for up to the function's timeout): DeleteBucket then answers
+        BucketNotEmpty, so empty again and retry until that run must have ended.
+        """
         s3 = self.ctx.client("s3")
+        deadline = time.monotonic() + self.config.function.timeout_seconds + 15
+        while True:
+            self._empty(s3)
+            try:
+                s3.delete_bucket(Bucket=self.name)
+                return
+            except ClientError as exc:
+                if error_code(exc) != "BucketNotEmpty" or time.monotonic() > deadline:
+                    raise
+                self.ctx.progress("a run still in flight wrote new objects; emptying the bucket again")
+                time.sleep(EMPTY_RETRY_SECONDS)
+
+    def _empty(self, s3: Any) -> None:
         deleted = 0
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name):
             batch = [
@@ -145,20 +166,18 @@ class Bucket(Resource):
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
             for start in range(0, len(batch), 1000):
-                response = s3.delete_objects(
-                    Bucket=self.name, Delete={"Objects": batch[start : start + 1000], "Quiet": True}
-                )
+                chunk = batch[start : start + 1000]
+                response = s3.delete_objects(Bucket=self.name, Delete={"Objects": chunk, "Quiet": True})
                 if response.get("Errors"):
                     first = response["Errors"][0]
                     raise DataopsError(
                         f"could not delete s3://{self.name}/{first['Key']}: {first['Code']}: {first['Message']}"
                     )
-                deleted += len(batch[start : start + 1000])
+                deleted += len(chunk)
                 self.ctx.progress(f"emptied {deleted} object versions")
         for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.name):
             for upload in page.get("Uploads", []):
                 s3.abort_multipart_upload(Bucket=self.name, Key=upload["Key"], UploadId=upload["UploadId"])
-        s3.delete_bucket(Bucket=self.name)
 
 
 class BucketPolicy(Resource):
