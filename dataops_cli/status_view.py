@@ -150,23 +150,25 @@ def resources_table(report: StatusReport) -> Table:
 
 
 def runs_table(report: StatusReport) -> Table:
+    """One row per run; the outputs folder (processed/runs/<run_id>/) names the run."""
     table = Table(title="Recent runs", title_justify="left")
-    for column in ("Started (UTC)", "Run", "Shape", "Missing handled", "Duration", "Outputs", "Outcome"):
+    table.add_column("Started (UTC)", no_wrap=True)
+    table.add_column("Outputs", no_wrap=True)
+    for column in ("Shape", "Missing handled", "Duration", "Outcome"):
         table.add_column(column, overflow="fold")
     for run in report.runs:
         outcome = run["outcome"]
         style = {"succeeded": "green", "failed": "red"}.get(outcome, "yellow")
         shape = f"{run['rows']}×{run['columns']}" if run["rows"] is not None else "–"
         missing = f"{run['missing_total']} cells" if run["missing_total"] is not None else "–"
-        folder = run["files"][0].rsplit("/", 1)[0] + "/" if run["files"] else "–"
+        folder = run["files"][0].rsplit("/", 1)[0] + "/" if run["files"] else f"(none) {run['run_id'] or ''}"
         marker = "✅" if outcome == "succeeded" else "❌" if outcome == "failed" else "🚀"
         table.add_row(
             _time(run["started"]),
-            run["run_id"] or run["request_id"][:8],
+            folder,
             shape,
             missing,
             number(run["duration_ms"], "ms"),
-            folder,
             f"[{style}]{marker} {outcome}[/]" + (f" [dim]{run['error'][:60]}[/]" if run.get("error") else ""),
         )
     return table
