@@ -14,9 +14,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from dataops_cli.local import process
 from dataops_cli.local.clients import LocalClients
 from dataops_cli.local.state import STATE_DIR_ENV, pid_alive, read_state
 from tests.conftest import SAMPLE_CSV
+from tests.local_helpers import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -50,17 +49,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 class Session:

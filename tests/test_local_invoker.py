@@ -6,38 +6,15 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dataops_cli.local.invoker import LambdaService, ThrottledError
 from dataops_cli.local.moto_internals import FunctionSpec
 from dataops_cli.local.runner import RunResult
+from tests.local_helpers import make_spec, wait_until
 
-SPEC = FunctionSpec(
-    account="123456789012",
-    region="ap-south-1",
-    name="F",
-    arn="arn:aws:lambda:ap-south-1:123456789012:function:F",
-    handler="h.handler",
-    runtime="python3.12",
-    timeout=3,
-    memory_mb=128,
-    environment={},
-    code=b"",
-    code_sha256="",
-    reserved_concurrency=1,
-    max_event_age=300,
-)
-
-
-def wait_until(check, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {check}")
+SPEC = make_spec(handler="h.handler")
 
 
 class FakeTelemetry:

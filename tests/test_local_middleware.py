@@ -19,26 +19,13 @@ from dataops_cli.local.invoker import ThrottledError
 from dataops_cli.local.middleware import EmulatorApp
 from dataops_cli.local.moto_internals import FunctionSpec, moto_wsgi_app
 from dataops_cli.local.runner import RunResult
+from tests.local_helpers import make_spec
 
 AUTH = "AWS4-HMAC-SHA256 Credential=testing/20261125/ap-south-1/lambda/aws4_request, SignedHeaders=host, Signature=x"
 
 
 def spec(name: str = "F", region: str = "ap-south-1") -> FunctionSpec:
-    return FunctionSpec(
-        account="123456789012",
-        region=region,
-        name=name,
-        arn=f"arn:aws:lambda:{region}:123456789012:function:{name}",
-        handler="handler.lambda_function.lambda_handler",
-        runtime="python3.12",
-        timeout=3,
-        memory_mb=128,
-        environment={},
-        code=b"",
-        code_sha256="",
-        reserved_concurrency=1,
-        max_event_age=300,
-    )
+    return make_spec(name, region)
 
 
 class FakeService:

@@ -1,0 +1,41 @@
+"""Helpers shared by the local-emulator tests: a FunctionSpec to run, and wait-until."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dataops_cli.local.moto_internals import FunctionSpec
+
+
+def make_spec(name: str = "F", region: str = "ap-south-1", **overrides: Any) -> FunctionSpec:
+    """A function as the emulator sees it in moto, with small test-friendly defaults."""
+    fields: dict[str, Any] = {
+        "account": "123456789012",
+        "region": region,
+        "name": name,
+        "arn": f"arn:aws:lambda:{region}:123456789012:function:{name}",
+        "handler": "handler.lambda_function.lambda_handler",
+        "runtime": "python3.12",
+        "timeout": 3,
+        "memory_mb": 128,
+        "environment": {},
+        "code": b"",
+        "code_sha256": "",
+        "reserved_concurrency": 1,
+        "max_event_age": 300,
+    }
+    return FunctionSpec(**{**fields, **overrides})
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "", interval: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
+        time.sleep(interval)
