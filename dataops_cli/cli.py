@@ -345,22 +345,18 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
     options = _status_options(app, since, runs)
     ctx = app.stack()
 
-    def build():
-        ctx.aws.counter.calls.clear()
-        return _collect_status(app, ctx, options)
-
     if watch and not as_json:
         from rich.live import Live
 
         report = None
         with Live(console=app.console, auto_refresh=False, screen=False) as live, suppress(KeyboardInterrupt):
             while True:  # until Ctrl-C
-                report = build()
+                report = _collect_status(app, ctx, options)
                 live.update(render(report), refresh=True)
                 time.sleep(watch)
         sys.exit(report.health.exit_code if report else 130)
     if as_json:
-        report = build()
+        report = _collect_status(app, ctx, options)
         click.echo(report.to_json())
     else:
         report = _print_status(app, ctx, options)

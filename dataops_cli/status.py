@@ -96,6 +96,7 @@ class StatusOptions:
 
 def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = None) -> StatusReport:
     now = now or datetime.now(UTC)
+    calls_before = ctx.aws.counter.total
     config = ctx.config
     rows = resource_rows(ctx)
     queries = metrics.kpi_queries(config.function.name, config.schedule_group, "percentiles" not in ctx.gaps)
@@ -151,7 +152,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             )
     report.latest = latest_output(ctx, now)
     report.health = judge(report, rows, options, ctx)
-    report.api_calls = ctx.aws.counter.total
+    report.api_calls = ctx.aws.counter.total - calls_before
     return report
 
 
