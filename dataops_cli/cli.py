@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from dataops_cli import __version__
@@ -112,7 +113,7 @@ class DataopsGroup(click.Group):
     """Maps library errors to CliError so every command fails the same way."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = "--debug" in sys.argv
+        debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
@@ -123,10 +124,8 @@ class DataopsGroup(click.Group):
             if debug:
                 raise
             raise CliError(str(exc), exc.hint) from exc
-        except Exception as exc:
-            from botocore.exceptions import BotoCoreError, ClientError
-
-            if debug or not isinstance(exc, (ClientError, BotoCoreError)):
+        except (ClientError, BotoCoreError) as exc:
+            if debug:
                 raise
             error = explain(exc, ctx.invoked_subcommand or "dataops")
             raise CliError(str(error), error.hint) from exc

@@ -336,3 +336,13 @@ def test_down_empties_again_when_a_late_run_writes(stack, monkeypatch):
     assert result.exit_code == 0, result.output
     assert late_writes and "emptying the bucket again" in result.output
     assert h.leftovers()["buckets"] == []
+
+
+def test_debug_shows_the_traceback(aws_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    config = h.write_config(tmp_path / "config.toml")
+    result = h.run(config, "--debug", "up", "--dry-run")
+    assert result.exit_code == 1 and result.exception is not None
+    assert type(result.exception).__name__ == "DataopsError"
