@@ -141,6 +141,14 @@ class Resource:
         """None: removed together with another resource (e.g. objects with their bucket)."""
         raise NotImplementedError
 
+    def removal(self, exists: bool, tags: Mapping[str, str], *details: str) -> Change:
+        """What `down` does here: nothing if absent, refuse if not this stack's, else delete."""
+        if not exists:
+            return self.change(Action.ABSENT)
+        if not self.ctx.owned(tags):
+            return self.ctx.not_ours(self.kind, self.name, tags)
+        return self.change(Action.DELETE, *details)
+
     def destroy(self, change: Change) -> None:
         raise NotImplementedError
 

@@ -144,12 +144,7 @@ class Function(Resource):
 
     def plan_destroy(self) -> Change:
         found = read_or_none(self.ctx.client("lambda").get_function, FunctionName=self.name)
-        if found is None:
-            return self.change(Action.ABSENT)
-        tags = found.get("Tags", {})
-        if not self.ctx.owned(tags):
-            return self.ctx.not_ours(self.kind, self.name, tags)
-        return self.change(Action.DELETE)
+        return self.removal(found is not None, (found or {}).get("Tags", {}))
 
     def destroy(self, change: Change) -> None:
         self.ctx.client("lambda").delete_function(FunctionName=self.name)

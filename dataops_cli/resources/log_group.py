@@ -58,11 +58,7 @@ class LogGroup(Resource):
 
     def plan_destroy(self) -> Change:
         group, tags = self._read()
-        if group is None:
-            return self.change(Action.ABSENT)
-        if not self.ctx.owned(tags):
-            return self.ctx.not_ours(self.kind, self.name, tags)
-        return self.change(Action.DELETE, f"{group.get('storedBytes', 0):,} bytes of logs")
+        return self.removal(group is not None, tags, f"{(group or {}).get('storedBytes', 0):,} bytes of logs")
 
     def destroy(self, change: Change) -> None:
         self.ctx.client("logs").delete_log_group(logGroupName=self.name)

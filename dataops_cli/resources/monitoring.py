@@ -125,9 +125,7 @@ class AlarmTopic(Resource):
 
     def plan_destroy(self) -> Change:
         tags = self._read()
-        if tags is None:
-            return self.change(Action.ABSENT)
-        return self.change(Action.DELETE) if self.ctx.owned(tags) else self.ctx.not_ours(self.kind, self.name, tags)
+        return self.removal(tags is not None, tags or {})
 
     def destroy(self, change: Change) -> None:
         self.ctx.client("sns").delete_topic(TopicArn=self.ctx.topic_arn)
@@ -201,9 +199,7 @@ class ErrorsAlarm(Resource):
 
     def plan_destroy(self) -> Change:
         alarm, tags = self._read()
-        if alarm is None:
-            return self.change(Action.ABSENT)
-        return self.change(Action.DELETE) if self.ctx.owned(tags) else self.ctx.not_ours(self.kind, self.name, tags)
+        return self.removal(alarm is not None, tags)
 
     def destroy(self, change: Change) -> None:
         self.ctx.client("cloudwatch").delete_alarms(AlarmNames=[self.name])

@@ -65,12 +65,7 @@ class Role(Resource):
 
     def plan_destroy(self) -> Change:
         role = read_or_none(self.ctx.client("iam").get_role, RoleName=self.name)
-        if role is None:
-            return self.change(Action.ABSENT)
-        tags = tag_dict(role["Role"].get("Tags"))
-        if not self.ctx.owned(tags):
-            return self.ctx.not_ours(self.kind, self.name, tags)
-        return self.change(Action.DELETE)
+        return self.removal(role is not None, tag_dict(role["Role"].get("Tags")) if role else {})
 
     def destroy(self, change: Change) -> None:
         """Inline and attached policies first: IAM refuses to delete a role that has any."""

@@ -46,12 +46,8 @@ class ScheduleGroup(Resource):
             scheduler.tag_resource(ResourceArn=self.ctx.schedule_group_arn, Tags=tag_list(self.ctx.tags))
 
     def plan_destroy(self) -> Change:
-        if read_or_none(self.ctx.client("scheduler").get_schedule_group, Name=self.name) is None:
-            return self.change(Action.ABSENT)
-        tags = self._tags()
-        if not self.ctx.owned(tags):
-            return self.ctx.not_ours(self.kind, self.name, tags)
-        return self.change(Action.DELETE)
+        exists = read_or_none(self.ctx.client("scheduler").get_schedule_group, Name=self.name) is not None
+        return self.removal(exists, self._tags() if exists else {})
 
     def destroy(self, change: Change) -> None:
         self.ctx.client("scheduler").delete_schedule_group(Name=self.name)
