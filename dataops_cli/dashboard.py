@@ -94,7 +94,7 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
         _log_table(
             "Activity: recent runs (🚀 start · 📊 shape · 📈 missing values · ✅ files saved)",
             d.log_group,
-            "fields @timestamp, run_id, message\n"
+            "fields @timestamp, run_id, message, start_time, rows, columns, missing_total, files.0 as cleaned_csv\n"
             "| filter event in ['start', 'shape', 'missing', 'saved']\n"
             "| sort @timestamp desc\n| limit 40",
             d.region,

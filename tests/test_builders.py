@@ -118,6 +118,8 @@ def test_dashboard_log_tables_query_the_function_log_group():
     activity, errors = (w["properties"] for w in logs)
     assert activity["query"].startswith("SOURCE '/aws/lambda/DataOpsPipelineFunction' | fields @timestamp")
     assert "'start', 'shape', 'missing', 'saved'" in activity["query"] and activity["view"] == "table"
+    for field in ("start_time", "rows", "columns", "missing_total", "files.0 as cleaned_csv"):
+        assert field in activity["query"]
     assert "🚀" in activity["title"] and "✅" in activity["title"]
     assert "level = 'ERROR'" in errors["query"]
 
