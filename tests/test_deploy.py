@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from dataops_cli import packaging
-from dataops_cli.resources import function as function_module
+from dataops_cli.resources import base as base_module
 from tests import deploy_helpers as h
 
 
@@ -186,7 +186,7 @@ def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
     recorder, config = stack
     from botocore.exceptions import ClientError
 
-    monkeypatch.setattr(function_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(base_module.time, "sleep", lambda _s: None)
     attempts = []
 
     def not_assumable_twice(service, operation):
@@ -200,6 +200,26 @@ def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
     result = up(config)
     assert len(attempts) == 3
     assert "IAM role not assumable by Lambda yet" in result.output and "retry 2/10" in result.output
+
+
+def test_schedule_retries_while_its_new_role_propagates(stack, monkeypatch):
+    recorder, config = stack
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setattr(base_module.time, "sleep", lambda _s: None)
+    attempts = []
+
+    def not_assumable_once(service, operation):
+        if operation == "CreateSchedule":
+            attempts.append(operation)
+            if len(attempts) == 1:
+                message = "The execution role you provide must allow AWS EventBridge Scheduler to assume the role."
+                raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
+
+    recorder.listeners.append(not_assumable_once)
+    result = up(config)
+    assert len(attempts) == 2
+    assert "IAM role not assumable by EventBridge Scheduler yet" in result.output
 
 
 def test_down_removes_everything_and_leaves_nothing(stack):

@@ -9,11 +9,14 @@ every plan UNCHANGED and makes no mutating call.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import STACK_TAG, Config
@@ -151,6 +154,28 @@ class Resource:
 
     def destroy(self, change: Change) -> None:
         raise NotImplementedError
+
+
+# A role created seconds ago is not yet assumable (IAM is eventually consistent).
+ROLE_RETRY_DELAYS = (1, 2, 3, 5, 5, 8, 8, 10, 10, 10)
+
+
+def retry_while_role_propagates(
+    ctx: StackContext, service: str, not_ready: Callable[[ClientError], bool], call: Callable[..., Any], **kwargs: Any
+) -> Any:
+    """Call, retrying with bounded backoff (~60 s in all) while `not_ready` says the role is too new."""
+    for attempt, delay in enumerate(ROLE_RETRY_DELAYS, start=1):
+        try:
+            return call(**kwargs)
+        except ClientError as exc:
+            if not not_ready(exc):
+                raise
+            ctx.progress(
+                f"IAM role not assumable by {service} yet (new roles take seconds to propagate); "
+                f"retry {attempt}/{len(ROLE_RETRY_DELAYS)} in {delay}s"
+            )
+            time.sleep(delay)
+    return call(**kwargs)
 
 
 def tag_list(tags: Mapping[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:

@@ -6,18 +6,22 @@ UpdateFunctionConfiguration call and an unchanged handler makes no UpdateFunctio
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dataops_cli.aws import DataopsError, error_code
+from dataops_cli.aws import error_code
 from dataops_cli.packaging import HANDLER_ENTRY
-from dataops_cli.resources.base import Action, Change, Resource, differences, missing_tags
+from dataops_cli.resources.base import (
+    Action,
+    Change,
+    Resource,
+    differences,
+    missing_tags,
+    retry_while_role_propagates,
+)
 from dataops_cli.resources.bucket import read_or_none
 
-# A role created seconds ago is not yet assumable by Lambda (IAM is eventually consistent).
-ROLE_RETRY_DELAYS = (1, 2, 3, 5, 5, 8, 8, 10, 10, 10)
 DESCRIPTION = "dataops pipeline: impute, normalize and correlate the input CSV; outputs under the output prefix"
 
 
@@ -105,6 +109,8 @@ class Function(Resource):
                 **settings,
             )
             self._wait("function_active_v2")
+        elif {"code", "configuration"} & set(self._todo):
+            self._wait("function_updated_v2")  # an update an interrupted `up` left going would conflict
         if "code" in self._todo:
             lam.update_function_code(
                 FunctionName=self.name, ZipFile=self.ctx.package.data, Architectures=[self.config.function.architecture]
@@ -123,18 +129,7 @@ class Function(Resource):
             lam.put_function_event_invoke_config(FunctionName=self.name, **self.desired_async())
 
     def _with_role_retry(self, call: Any, **kwargs: Any) -> Any:
-        for attempt, delay in enumerate((*ROLE_RETRY_DELAYS, None), start=1):
-            try:
-                return call(**kwargs)
-            except ClientError as exc:
-                if not role_not_ready(exc) or delay is None:
-                    raise
-                self.ctx.progress(
-                    f"IAM role not assumable by Lambda yet (new roles take seconds to propagate); "
-                    f"retry {attempt}/{len(ROLE_RETRY_DELAYS)} in {delay}s"
-                )
-                time.sleep(delay)
-        raise DataopsError("unreachable: role retry loop ended without a result")
+        return retry_while_role_propagates(self.ctx, "Lambda", role_not_ready, call, **kwargs)
 
     def _wait(self, waiter: str) -> None:
         self.ctx.progress("waiting for the function to become ready")

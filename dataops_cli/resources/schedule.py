@@ -9,8 +9,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dataops_cli.resources.base import Action, Change, Resource, differences, missing_tags, tag_dict, tag_list
+from botocore.exceptions import ClientError
+
+from dataops_cli.aws import error_code
+from dataops_cli.resources.base import (
+    Action,
+    Change,
+    Resource,
+    differences,
+    missing_tags,
+    retry_while_role_propagates,
+    tag_dict,
+    tag_list,
+)
 from dataops_cli.resources.bucket import read_or_none
+
+
+def scheduler_role_not_ready(exc: ClientError) -> bool:
+    """Scheduler checks it can assume the target role; a brand-new role fails that for a few seconds."""
+    message = exc.response.get("Error", {}).get("Message", "").lower()
+    return error_code(exc) == "ValidationException" and "role" in message and "assume" in message
 
 
 class ScheduleGroup(Resource):
@@ -110,7 +128,15 @@ class Schedule(Resource):
     def apply(self, change: Change) -> None:
         scheduler = self.ctx.client("scheduler")
         call = scheduler.create_schedule if self._create else scheduler.update_schedule
-        call(Name=self.config.schedule_name, GroupName=self.config.schedule_group, **self.definition())
+        retry_while_role_propagates(
+            self.ctx,
+            "EventBridge Scheduler",
+            scheduler_role_not_ready,
+            call,
+            Name=self.config.schedule_name,
+            GroupName=self.config.schedule_group,
+            **self.definition(),
+        )
 
     def plan_destroy(self) -> Change:
         if self._read() is None:
