@@ -151,7 +151,8 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
                 f"REPORT log lines (exact, {len(durations)} durations; this backend has no percentile statistics)",
             )
     report.latest = latest_output(ctx, now)
-    report.health = judge(report, rows, options, ctx)
+    report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
+    report.health = judge(report, rows)
     report.api_calls = ctx.aws.counter.total - calls_before
     return report
 
@@ -294,26 +295,37 @@ def latest_output(ctx: StackContext, now: datetime) -> dict[str, Any] | None:
     return latest
 
 
-def judge(report: StatusReport, rows: list[ResourceRow], options: StatusOptions, ctx: StackContext) -> Health:
+def freshness(latest: dict[str, Any] | None, stale: float | None, key: str) -> Kpi:
+    """Age of the last successful output; failing once three scheduled intervals passed without one."""
+    age = latest.get("age_seconds") if latest else None
+    if age is None:
+        return Kpi(None, "age", f"S3 {key} (absent)", "warn")
+    source = f"S3 {key}" + (f" (stale after {stale:.0f} s)" if stale is not None else "")
+    return Kpi(age, "age", source, "fail" if stale is not None and age > stale else "ok")
+
+
+def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
     missing = [f"{r.kind} {r.name}" for r in rows if r.state in ("missing", "error", "not ours")]
     if missing:
         return Health("not_deployed", [f"stack incomplete: {', '.join(missing)} (run dataops up)"], EXIT_NOT_DEPLOYED)
     failing = [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
         for name, k in report.kpis.items()
-        if k.level == "fail" and name != "error_rate"
+        if k.level == "fail" and name not in ("error_rate", "freshness")
     ]
-    warnings = [f"{name.replace('_', ' ')}: {_fmt(k.value)}" for name, k in report.kpis.items() if k.level == "warn"]
+    warnings = [
+        f"{name.replace('_', ' ')}: {_fmt(k.value)}"
+        for name, k in report.kpis.items()
+        if k.level == "warn" and name != "freshness"
+    ]
     warnings += [
         f"{r.kind} {r.name} drifted from config.toml (dataops up fixes it)" for r in rows if r.state == "drifted"
     ]
-    stale = stale_after(ctx, options)
-    if report.latest is None:
-        warnings.append("no successful run yet (processed/latest.json is absent)")
-    elif stale is not None and report.latest.get("age_seconds", 0) > stale:
-        failing.append(
-            f"latest output is {report.latest['age_seconds']:.0f}s old (expected a new one every {stale / 3:.0f}s)"
-        )
+    fresh = report.kpis["freshness"]
+    if fresh.value is None:
+        warnings.append(f"no successful run yet ({fresh.source})")
+    elif fresh.level == "fail":
+        failing.append(f"latest output is {fresh.value:.0f}s old ({fresh.source})")
     if failing:
         return Health("failing", failing + warnings, EXIT_FAILING)
     if warnings:

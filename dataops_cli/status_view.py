@@ -74,7 +74,7 @@ def render(report: StatusReport) -> RenderableType:
                     ),
                     tile("Event age max", k["async_event_age_max"]),
                     tile("Missed runs", k.get("missed_runs"), _expected(k.get("expected_runs"))),
-                    tile("Freshness", _freshness(report), "since last success"),
+                    tile("Freshness", k["freshness"], "since last success"),
                 ]
             )
         )
@@ -202,12 +202,6 @@ def _rate(kpi: Kpi | None, label: str) -> str:
 
 def _expected(kpi: Kpi | None) -> str:
     return f"of {kpi.value:.0f} expected" if kpi and kpi.value is not None else "schedule n/a"
-
-
-def _freshness(report: StatusReport) -> Kpi:
-    age = report.latest.get("age_seconds") if report.latest else None
-    level = "fail" if any("latest output" in r for r in report.health.reasons) else "ok"
-    return Kpi(age, "age", "S3 latest.json", level) if age is not None else Kpi(None, "age", "", "warn")
 
 
 def _storage_line(storage: dict) -> str:

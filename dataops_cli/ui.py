@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -123,18 +124,7 @@ def reporter_for(console: Console):
     """A context manager yielding the right reporter for this output."""
     if console.is_terminal and not console.is_dumb_terminal:
         return LiveReporter(console)
-    return _Plain(PlainReporter(console))
-
-
-class _Plain:
-    def __init__(self, reporter: PlainReporter) -> None:
-        self.reporter = reporter
-
-    def __enter__(self) -> PlainReporter:
-        return self.reporter
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    return nullcontext(PlainReporter(console))
 
 
 def summary_table(changes: Iterable[Change], applied: bool, title: str) -> Table:

@@ -397,3 +397,27 @@ def test_status_without_credentials_is_one_clear_line(aws_env, monkeypatch, tmp_
     result = h.run(config, "status")
     assert result.exit_code == 1
     assert "no AWS credentials found" in result.output and "Traceback" not in result.output
+
+
+def test_stale_output_fails_the_check(deployed):
+    _, config = deployed
+    old = datetime.now(UTC) - timedelta(minutes=20)
+    boto3.client("s3", region_name=h.REGION).put_object(
+        Bucket="dataops-pipeline-bucket",
+        Key="processed/latest.json",
+        Body=json.dumps({"run_id": "old", "finished_at": old.isoformat(), "outputs": {}}).encode(),
+    )
+    code, report = status_json(config, "--since", "30m")
+    assert report["kpis"]["freshness"]["level"] == "fail"
+    assert report["kpis"]["freshness"]["value"] == pytest.approx(1200, abs=30)
+    assert any(r.startswith("latest output is 12") and "stale after 360 s" in r for r in report["health"]["reasons"])
+    assert code == 3
+
+
+def test_freshness_levels():
+    from dataops_cli.status import freshness
+
+    assert freshness(None, 360, "k").level == "warn"
+    assert freshness({"age_seconds": 100.0}, 360, "k").level == "ok"
+    assert freshness({"age_seconds": 400.0}, 360, "k").level == "fail"
+    assert freshness({"age_seconds": 400.0}, None, "k").level == "ok"  # cron/at: no fixed interval
