@@ -184,19 +184,9 @@ def test_up_converges_after_a_failure_at_any_mutating_call(stack):
 
 def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
     recorder, config = stack
-    from botocore.exceptions import ClientError
-
     monkeypatch.setattr(base_module.time, "sleep", lambda _s: None)
-    attempts = []
-
-    def not_assumable_twice(service, operation):
-        if operation == "CreateFunction":
-            attempts.append(operation)
-            if len(attempts) < 3:
-                message = "The role defined for the function cannot be assumed by Lambda."
-                raise ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": message}}, operation)
-
-    recorder.listeners.append(not_assumable_twice)
+    message = "The role defined for the function cannot be assumed by Lambda."
+    attempts = recorder.fail_first("CreateFunction", 2, "InvalidParameterValueException", message)
     result = up(config)
     assert len(attempts) == 3
     assert "IAM role not assumable by Lambda yet" in result.output and "retry 2/10" in result.output
@@ -204,19 +194,9 @@ def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
 
 def test_schedule_retries_while_its_new_role_propagates(stack, monkeypatch):
     recorder, config = stack
-    from botocore.exceptions import ClientError
-
     monkeypatch.setattr(base_module.time, "sleep", lambda _s: None)
-    attempts = []
-
-    def not_assumable_once(service, operation):
-        if operation == "CreateSchedule":
-            attempts.append(operation)
-            if len(attempts) == 1:
-                message = "The execution role you provide must allow AWS EventBridge Scheduler to assume the role."
-                raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
-
-    recorder.listeners.append(not_assumable_once)
+    message = "The execution role you provide must allow AWS EventBridge Scheduler to assume the role."
+    attempts = recorder.fail_first("CreateSchedule", 1, "ValidationException", message)
     result = up(config)
     assert len(attempts) == 2
     assert "IAM role not assumable by EventBridge Scheduler yet" in result.output
