@@ -43,10 +43,6 @@ class Change:
     action: Action
     details: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        extra = f" ({'; '.join(self.details)})" if self.details else ""
-        return f"{self.kind} {self.name}: {self.action.value}{extra}"
-
 
 Progress = Callable[[str], None]
 
