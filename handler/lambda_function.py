@@ -16,7 +16,7 @@ import platform
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
@@ -98,8 +98,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     run: PipelineRun | None = None
     try:
         settings = Settings.from_environ(os.environ)
-        run = PipelineRun(settings, _s3(), log, run_id, started)
-        run.facts["trigger"] = _trigger(event)
+        run = PipelineRun(settings, _s3(), log, run_id, started, trigger=_trigger(event))
         return run.execute()
     except Exception as exc:
         log.metric("RunFailed", 1, "Count")
@@ -116,12 +115,12 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 class PipelineRun:
     """One invocation's work and the S3 keys it has written (for cleanup on failure)."""
 
-    def __init__(self, settings: Settings, s3: Any, log: RunLog, run_id: str, started: float) -> None:
+    def __init__(self, settings: Settings, s3: Any, log: RunLog, run_id: str, started: float, trigger: str) -> None:
         self.settings, self.s3, self.log, self.run_id, self.started = settings, s3, log, run_id, started
         self.folder = f"{settings.output_prefix}runs/{run_id}/"
         self.written: list[str] = []
         self.open_sink: MultipartSink | None = None
-        self.facts: dict[str, Any] = {}
+        self.facts: dict[str, Any] = {"trigger": trigger}
 
     def key(self, name: str) -> str:
         return self.folder + name
@@ -134,7 +133,7 @@ class PipelineRun:
             start_time=utc_iso(self.started),
             bucket=s.bucket,
             input_key=s.input_key,
-            trigger=self.facts.get("trigger"),
+            trigger=self.facts["trigger"],
         )
         source = S3Input(self.s3, s.bucket, s.input_key)
         t0 = time.perf_counter()
@@ -179,7 +178,7 @@ class PipelineRun:
             result,
             run_id=self.run_id,
             input=self.facts["input"],
-            options=_options_doc(s.options),
+            options=asdict(s.options),
             timings_ms=timings,
             versions=_versions(),
         )
@@ -261,15 +260,6 @@ def _trigger(event: Any) -> str:
     if isinstance(event, dict) and isinstance(event.get("trigger"), str):
         return event["trigger"][:40]
     return "unknown"
-
-
-def _options_doc(options: PipelineOptions) -> dict[str, Any]:
-    return {
-        "zero_as_missing": list(options.zero_as_missing),
-        "impute_strategy": options.impute_strategy,
-        "normalize_method": options.normalize_method,
-        "normalize_exclude": list(options.normalize_exclude),
-    }
 
 
 def _versions() -> dict[str, str]:
