@@ -11,10 +11,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from handler import contract as c
+
 PERIOD = 120
 DAY = 86400
 MARKER_PREFIX = "dataops stack:"
 Widget = dict[str, Any]
+_ACTIVITY_LABELS = {c.EVENT_START: "start", c.EVENT_SHAPE: "shape", c.EVENT_MISSING: "missing values"}
+ACTIVITY_LEGEND = " · ".join(f"{c.MARKERS[e]} {_ACTIVITY_LABELS.get(e, 'files saved')}" for e in c.ACTIVITY_EVENTS)
+# Logs Insights queries over the handler's JSON lines: every field and event name is the contract's.
+ACTIVITY_QUERY = (
+    f"fields @timestamp, {c.F_RUN_ID}, {c.F_MESSAGE}, {c.F_START_TIME}, {c.F_ROWS}, {c.F_COLUMNS}, "
+    f"{c.F_MISSING_TOTAL}, {c.F_FILES}.0 as cleaned_csv\n"
+    f"| filter {c.F_EVENT} in [{', '.join(repr(e) for e in c.ACTIVITY_EVENTS)}]\n"
+    "| sort @timestamp desc\n| limit 40"
+)
+ERRORS_QUERY = (
+    f"fields @timestamp, {c.F_RUN_ID}, {c.F_ERROR}.{c.ERROR_CODE}, {c.F_MESSAGE}\n"
+    f"| filter {c.F_LEVEL} = '{c.LEVEL_ERROR}' or @message like /Task timed out|\\[ERROR\\]|Runtime\\./\n"
+    "| sort @timestamp desc\n| limit 20"
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +41,7 @@ class DashboardInputs:
     log_group: str
     schedule_group: str
     bucket: str
-    metrics_namespace: str = "DataOps/Pipeline"
+    metrics_namespace: str = c.METRICS_NAMESPACE
 
 
 def marker_text(stack: str) -> str:
@@ -85,29 +101,14 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
         _metric(
             "Pipeline: rows processed and values imputed",
             [
-                [d.metrics_namespace, "RowsProcessed", "Function", d.function, {"stat": "Sum"}],
-                [d.metrics_namespace, "MissingValuesImputed", "Function", d.function, {"stat": "Sum"}],
+                [d.metrics_namespace, c.M_ROWS_PROCESSED, c.METRIC_DIMENSION, d.function, {"stat": "Sum"}],
+                [d.metrics_namespace, c.M_MISSING_IMPUTED, c.METRIC_DIMENSION, d.function, {"stat": "Sum"}],
             ],
             d.region,
             width=12,
         ),
-        _log_table(
-            "Activity: recent runs (🚀 start · 📊 shape · 📈 missing values · ✅ files saved)",
-            d.log_group,
-            "fields @timestamp, run_id, message, start_time, rows, columns, missing_total, files.0 as cleaned_csv\n"
-            "| filter event in ['start', 'shape', 'missing', 'saved']\n"
-            "| sort @timestamp desc\n| limit 40",
-            d.region,
-        ),
-        _log_table(
-            "Errors (❌)",
-            d.log_group,
-            "fields @timestamp, run_id, error.code, message\n"
-            "| filter level = 'ERROR' or @message like /Task timed out|\\[ERROR\\]|Runtime\\./\n"
-            "| sort @timestamp desc\n| limit 20",
-            d.region,
-            height=5,
-        ),
+        _log_table(f"Activity: recent runs ({ACTIVITY_LEGEND})", d.log_group, ACTIVITY_QUERY, d.region),
+        _log_table(f"Errors ({c.MARKERS[c.EVENT_ERROR]})", d.log_group, ERRORS_QUERY, d.region, height=5),
         _metric(
             "S3 objects (daily)",
             [

@@ -16,10 +16,20 @@ from typing import Any
 from rich.text import Text
 
 from dataops_cli import runlogs
+from handler import contract as c
 
 OVERLAP_MS = 10_000
 LAMBDA_LINES = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START")
-SKIP_FIELDS = {"timestamp", "level", "event", "message", "function", "request_id", "run_id", "cold_start"}
+SKIP_FIELDS = {
+    c.F_TIMESTAMP,
+    c.F_LEVEL,
+    c.F_EVENT,
+    c.F_MESSAGE,
+    c.F_FUNCTION,
+    c.F_REQUEST_ID,
+    c.F_RUN_ID,
+    c.F_COLD_START,
+}
 
 
 class Follower:
@@ -66,9 +76,9 @@ def pretty(event: dict[str, Any], with_time: bool = True) -> Text:
     if "_aws" in document:
         names = [m["Name"] for d in document["_aws"].get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]
         return line.append("metrics  " + ", ".join(f"{n}={document.get(n)}" for n in names), style="cyan")
-    level = document.get("level", "INFO")
-    line.append(f"{level:<5} ", style="bold red" if level == "ERROR" else "bold")
-    line.append(str(document.get("message", "")))
+    level = document.get(c.F_LEVEL, c.LEVEL_INFO)
+    line.append(f"{level:<5} ", style="bold red" if level == c.LEVEL_ERROR else "bold")
+    line.append(str(document.get(c.F_MESSAGE, "")))
     extras = {k: v for k, v in document.items() if k not in SKIP_FIELDS}
     if extras:
         line.append("  " + " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in extras.items()), style="dim")

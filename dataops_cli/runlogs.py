@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dataops_cli.aws import not_found
+from handler import contract as c
 
 REPORT_RE = re.compile(
     r"REPORT RequestId: (?P<request_id>[\w-]+)\s+Duration: (?P<duration>[\d.]+) ms"
@@ -82,7 +83,7 @@ def parse_report(message: str) -> dict[str, Any] | None:
 def is_error(message: str) -> bool:
     document = structured(message)
     if document is not None:
-        return document.get("level") == "ERROR"
+        return document.get(c.F_LEVEL) == c.LEVEL_ERROR
     return bool(ERROR_TEXT_RE.search(message))
 
 
@@ -108,12 +109,12 @@ def runs_from_events(events: Iterable[dict[str, Any]]) -> list[Run]:
                 run = run_for(match[1], timestamp)
                 run.outcome, run.error = "failed", message.strip()[:300]
             continue
-        request_id = document.get("request_id")
+        request_id = document.get(c.F_REQUEST_ID)
         if not request_id or "_aws" in document:
             continue
         run = run_for(request_id, timestamp)
-        run.run_id = document.get("run_id", run.run_id)
-        run.cold_start = document.get("cold_start", run.cold_start)
+        run.run_id = document.get(c.F_RUN_ID, run.run_id)
+        run.cold_start = document.get(c.F_COLD_START, run.cold_start)
         _apply_event(run, document)
     ordered = sorted(runs.values(), key=lambda r: r.started or 0)
     for run in ordered:
@@ -124,20 +125,20 @@ def runs_from_events(events: Iterable[dict[str, Any]]) -> list[Run]:
 
 
 def _apply_event(run: Run, document: dict[str, Any]) -> None:
-    event = document.get("event")
-    if event == "start":
-        run.start_time = document.get("start_time")
-    elif event == "shape":
-        run.rows, run.columns = document.get("rows"), document.get("columns")
-    elif event == "missing":
-        run.missing = document.get("missing_values_handled", {})
-        run.missing_total = document.get("missing_total")
-    elif event == "saved":
-        run.files = document.get("files", [])
+    event = document.get(c.F_EVENT)
+    if event == c.EVENT_START:
+        run.start_time = document.get(c.F_START_TIME)
+    elif event == c.EVENT_SHAPE:
+        run.rows, run.columns = document.get(c.F_ROWS), document.get(c.F_COLUMNS)
+    elif event == c.EVENT_MISSING:
+        run.missing = document.get(c.F_MISSING_HANDLED, {})
+        run.missing_total = document.get(c.F_MISSING_TOTAL)
+    elif event == c.EVENT_SAVED:
+        run.files = document.get(c.F_FILES, [])
         run.outcome = "succeeded"
-    elif event == "error":
+    elif event == c.EVENT_ERROR:
         run.outcome = "failed"
-        run.error = document.get("message", "")
+        run.error = document.get(c.F_MESSAGE, "")
 
 
 def errors_from_events(events: Iterable[dict[str, Any]]) -> list[ErrorEvent]:
@@ -147,14 +148,14 @@ def errors_from_events(events: Iterable[dict[str, Any]]) -> list[ErrorEvent]:
         if not is_error(message):
             continue
         document = structured(message) or {}
-        error = document.get("error") if isinstance(document.get("error"), dict) else {}
+        error = document.get(c.F_ERROR) if isinstance(document.get(c.F_ERROR), dict) else {}
         found.append(
             ErrorEvent(
                 timestamp=event["timestamp"],
-                request_id=document.get("request_id"),
-                run_id=document.get("run_id"),
-                code=error.get("code") or error.get("type"),
-                message=(document.get("message") or message).strip()[:500],
+                request_id=document.get(c.F_REQUEST_ID),
+                run_id=document.get(c.F_RUN_ID),
+                code=error.get(c.ERROR_CODE) or error.get(c.ERROR_TYPE),
+                message=(document.get(c.F_MESSAGE) or message).strip()[:500],
             )
         )
     return found

@@ -24,6 +24,7 @@ from dataops_cli.resources.bucket import read_or_none
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
 from dataops_cli.stack import resources
 from dataops_cli.timewindow import Window
+from handler import contract
 
 EXIT_HEALTHY = 0
 EXIT_FAILING = 3
@@ -289,7 +290,7 @@ def latest_output(ctx: StackContext, now: datetime) -> dict[str, Any] | None:
         latest = json.loads(body)
     except json.JSONDecodeError:
         return {"error": f"{ctx.config.latest_key} is not valid JSON"}
-    finished = latest.get("finished_at")
+    finished = latest.get(contract.L_FINISHED_AT)
     if finished:
         latest["age_seconds"] = (now - datetime.fromisoformat(finished.replace("Z", "+00:00"))).total_seconds()
     return latest

@@ -22,9 +22,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import contract as c
 from .errors import ConfigurationError, PipelineError
 from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
-from .pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions, process
+from .pipeline import PipelineOptions, process
 from .reader import read_columns
 from .runlog import ERROR, MISSING, SAVED, SHAPE, START, RunLog, utc_iso
 from .s3io import MultipartSink, S3Input
@@ -48,22 +49,24 @@ class Settings:
                 raise ConfigurationError(f"environment variable {name} is not set", setting=name)
             return value
 
-        prefix = env.get("OUTPUT_PREFIX", "processed/").strip()
+        prefix = env.get(c.ENV_OUTPUT_PREFIX, c.DEFAULT_OUTPUT_PREFIX).strip()
         if not prefix.endswith("/") or prefix.startswith("/"):
             raise ConfigurationError(
-                f"OUTPUT_PREFIX={prefix!r} must end with '/' and not start with '/', e.g. 'processed/'",
-                setting="OUTPUT_PREFIX",
+                f"{c.ENV_OUTPUT_PREFIX}={prefix!r} must end with '/' and not start with '/', "
+                f"e.g. {c.DEFAULT_OUTPUT_PREFIX!r}",
+                setting=c.ENV_OUTPUT_PREFIX,
             )
-        zero = env.get("ZERO_AS_MISSING")
+        zero = env.get(c.ENV_ZERO_AS_MISSING)
+        exclude = env.get(c.ENV_NORMALIZE_EXCLUDE)
         return cls(
-            bucket=required("BUCKET_NAME"),
-            input_key=required("INPUT_KEY"),
+            bucket=required(c.ENV_BUCKET),
+            input_key=required(c.ENV_INPUT_KEY),
             output_prefix=prefix,
             options=PipelineOptions(
-                zero_as_missing=DEFAULT_ZERO_AS_MISSING if zero is None else _split(zero),
-                impute_strategy=env.get("IMPUTE_STRATEGY", "median").strip() or "median",
-                normalize_method=env.get("NORMALIZE_METHOD", "minmax").strip() or "minmax",
-                normalize_exclude=_split(env.get("NORMALIZE_EXCLUDE", "Outcome")),
+                zero_as_missing=c.DEFAULT_ZERO_AS_MISSING if zero is None else _split(zero),
+                impute_strategy=env.get(c.ENV_IMPUTE_STRATEGY, "").strip() or c.DEFAULT_IMPUTE_STRATEGY,
+                normalize_method=env.get(c.ENV_NORMALIZE_METHOD, "").strip() or c.DEFAULT_NORMALIZE_METHOD,
+                normalize_exclude=c.DEFAULT_NORMALIZE_EXCLUDE if exclude is None else _split(exclude),
             ),
         )
 
@@ -93,7 +96,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.time()
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     run_id = new_run_id(started, request_id)
-    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "DataOpsPipelineFunction")
+    function = os.environ.get(c.ENV_FUNCTION_NAME, c.DEFAULT_FUNCTION_NAME)
     log = RunLog(function=function, request_id=request_id, run_id=run_id, cold_start=cold_start)
     run: PipelineRun | None = None
     try:
@@ -101,14 +104,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         run = PipelineRun(settings, _s3(), log, run_id, started, trigger=_trigger(event))
         return run.execute()
     except Exception as exc:
-        log.metric("RunFailed", 1, "Count")
+        _metric(log, c.M_RUN_FAILED, 1)
         detail = exc.as_dict() if isinstance(exc, PipelineError) else {"type": type(exc).__name__, "message": str(exc)}
-        log.error("error", f"{ERROR} Pipeline run failed: {exc}", error=detail)
+        log.error(c.EVENT_ERROR, f"{ERROR} Pipeline run failed: {exc}", error=detail)
         if run is not None:
             run.record_failure(detail)
         raise
     finally:
-        log.metric("ProcessingTime", round((time.time() - started) * 1000, 3), "Milliseconds")
+        _metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
         log.flush_metrics()
 
 
@@ -117,7 +120,7 @@ class PipelineRun:
 
     def __init__(self, settings: Settings, s3: Any, log: RunLog, run_id: str, started: float, trigger: str) -> None:
         self.settings, self.s3, self.log, self.run_id, self.started = settings, s3, log, run_id, started
-        self.folder = f"{settings.output_prefix}runs/{run_id}/"
+        self.folder = c.run_folder(settings.output_prefix, run_id)
         self.written: list[str] = []
         self.open_sink: MultipartSink | None = None
         self.facts: dict[str, Any] = {"trigger": trigger}
@@ -128,7 +131,7 @@ class PipelineRun:
     def execute(self) -> dict[str, Any]:
         s, log = self.settings, self.log
         log.info(
-            "start",
+            c.EVENT_START,
             f"{START} Pipeline run started at {utc_iso(self.started)}",
             start_time=utc_iso(self.started),
             bucket=s.bucket,
@@ -144,7 +147,7 @@ class PipelineRun:
         read_ms = _ms_since(t0)
         self.facts["shape"] = {"rows": columns.rows, "columns": len(columns.names)}
         log.info(
-            "shape",
+            c.EVENT_SHAPE,
             f"{SHAPE} Dataset shape: {columns.rows} rows x {len(columns.names)} columns",
             rows=columns.rows,
             columns=len(columns.names),
@@ -153,10 +156,10 @@ class PipelineRun:
         result = process(columns, s.options)
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
-        log.metric("RowsProcessed", result.rows, "Count")
-        log.metric("MissingValuesImputed", result.missing_total, "Count")
+        _metric(log, c.M_ROWS_PROCESSED, result.rows)
+        _metric(log, c.M_MISSING_IMPUTED, result.missing_total)
         log.info(
-            "missing",
+            c.EVENT_MISSING,
             f"{MISSING} Missing values handled: {result.missing_total} cells in {len(handled)} columns",
             missing_values_handled=handled,
             missing_total=result.missing_total,
@@ -164,13 +167,7 @@ class PipelineRun:
         )
 
         t1 = time.perf_counter()
-        outputs = {
-            "cleaned": self.key("cleaned.csv"),
-            "correlation": self.key("correlation.csv"),
-            "summary": self.key("summary.json"),
-            "dtypes": self.key("dtypes.json"),
-            "log": self.key("run.json"),
-        }
+        outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
         self._stream_cleaned(result, outputs["cleaned"])
         self._put(outputs["correlation"], correlation_csv(result), "text/csv")
         timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": _ms_since(t1)}
@@ -187,20 +184,20 @@ class PipelineRun:
         files = list(outputs.values())
         duration_ms = round((time.time() - self.started) * 1000, 3)
         log.info(
-            "saved",
+            c.EVENT_SAVED,
             f"{SAVED} Files saved: {len(files)} files under s3://{s.bucket}/{self.folder}",
             files=files,
             duration_ms=duration_ms,
         )
         self._put(outputs["log"], to_json_bytes(self._run_document("succeeded", files_saved=files)), "application/json")
-        latest = {"run_id": self.run_id, "finished_at": utc_iso(time.time()), "outputs": outputs}
+        latest = {c.L_RUN_ID: self.run_id, c.L_FINISHED_AT: utc_iso(time.time()), c.L_OUTPUTS: outputs}
         self.s3.put_object(
             Bucket=s.bucket,
-            Key=f"{s.output_prefix}latest.json",
+            Key=c.latest_key(s.output_prefix),
             Body=to_json_bytes(latest),
             ContentType="application/json",
         )
-        log.metric("RunFailed", 0, "Count")
+        _metric(log, c.M_RUN_FAILED, 0)
         return {
             "status": "succeeded",
             "run_id": self.run_id,
@@ -222,12 +219,14 @@ class PipelineRun:
                 self.s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in self.written]})
             self.s3.put_object(
                 Bucket=bucket,
-                Key=self.key("run.json"),
+                Key=self.key(c.RUN_DOCUMENT),
                 ContentType="application/json",
                 Body=to_json_bytes(self._run_document("failed", error=error)),
             )
         except (ClientError, BotoCoreError) as exc:
-            self.log.error("cleanup", f"{ERROR} Could not record the failed run in S3: {exc}", written=self.written)
+            self.log.error(
+                c.EVENT_CLEANUP, f"{ERROR} Could not record the failed run in S3: {exc}", written=self.written
+            )
 
     def _stream_cleaned(self, result: Any, key: str) -> None:
         self.open_sink = MultipartSink(self.s3, self.settings.bucket, key, "text/csv")
@@ -270,6 +269,10 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def _metric(log: RunLog, name: str, value: float) -> None:
+    log.metric(name, value, c.METRIC_UNITS[name])
 
 
 def _ms_since(t0: float) -> float:
