@@ -11,8 +11,8 @@ import os
 import sys
 import time
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -20,78 +20,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from dataops_cli import __version__
-from dataops_cli.aws import Aws, DataopsError, explain
-from dataops_cli.config import Config, ConfigError, find_config_path, load_config
+from dataops_cli.app import LOCAL_ENV, STATE_DIR_ENV, App, default_state_dir
+from dataops_cli.aws import DataopsError, explain
+from dataops_cli.cli_local import local_group
+from dataops_cli.config import ConfigError, find_config_path
+from dataops_cli.demo import demo
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.schedule_expr import Rate, parse_schedule
 from dataops_cli.timewindow import parse_since
-from dataops_cli.ui import is_interactive, make_console, reporter_for, summary_table
+from dataops_cli.ui import is_interactive, reporter_for, summary_table
 
-LOCAL_ENV = "DATAOPS_LOCAL"
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-@dataclass
-class App:
-    """Global options, and the config/clients built from them on first use."""
-
-    config_path: str | None
-    profile: str | None
-    region: str | None
-    local: bool
-    verbose: int
-    debug: bool
-    console: Console = field(default_factory=make_console)
-    _config: Config | None = None
-    _aws: Aws | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            config = load_config(find_config_path(self.config_path))
-            self._config = config.with_region(self.region) if self.region else config
-        return self._config
-
-    def aws(self, start_emulator: bool = False) -> Aws:
-        if self._aws is None:
-            if self.local:
-                from dataops_cli.local import bridge
-
-                self._aws = bridge.local_aws(self.config, start=start_emulator, console=self.console)
-            else:
-                self._aws = Aws(region=self.config.region, profile=self.profile)
-        return self._aws
-
-    def stack(self, start_emulator: bool = False) -> StackContext:
-        aws = self.aws(start_emulator)
-        if self.local:
-            from dataops_cli.local import bridge
-
-            return bridge.local_stack_context(self.config, aws)
-        from dataops_cli.layers import resolve_pandas_layer
-
-        return StackContext(config=self.config, aws=aws, layer_resolver=resolve_pandas_layer)
-
-    def time_scale(self) -> float:
-        """How much faster than real time schedules fire (the emulator's --speed), 1 on AWS."""
-        if not self.local:
-            return 1.0
-        from dataops_cli.local import bridge
-
-        return bridge.time_scale()
-
-    def where(self) -> str:
-        if self.local:
-            return f"the local emulator ({self.aws().endpoint_url}, region {self.config.region})"
-        return f"AWS account {self.aws().account_id}, region {self.config.region}"
-
-    def report_calls(self) -> None:
-        if self.verbose and self._aws is not None:
-            counter = self._aws.counter
-            self.console.print(f"[dim]API calls: {counter.total} ({counter.mutating} mutating)[/]")
-            if self.verbose > 1:
-                for call in counter.mutating_calls():
-                    self.console.print(f"[dim]  {call}[/]")
 
 
 class CliError(click.ClickException):
@@ -147,6 +86,13 @@ class DataopsGroup(click.Group):
     default=lambda: os.environ.get(LOCAL_ENV, "") not in ("", "0"),
     help=f"Use the embedded AWS emulator on 127.0.0.1 instead of AWS (also {LOCAL_ENV}=1).",
 )
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=STATE_DIR_ENV,
+    metavar="DIR",
+    help=f"Where the local emulator keeps its pid, port and log [default: ${STATE_DIR_ENV}, else ./.dataops].",
+)
 @click.option("-v", "--verbose", count=True, help="Show API call counts (-vv: every mutating call).")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
 @click.pass_context
@@ -156,6 +102,7 @@ def cli(
     profile: str | None,
     region: str | None,
     local: bool,
+    state_dir: Path | None,
     verbose: int,
     debug: bool,
 ) -> None:
@@ -175,7 +122,7 @@ def cli(
     Add --local to any command to run it against the embedded emulator instead
     of AWS: no account, no Docker, scheduled runs included.
     """
-    ctx.obj = App(config_path, profile, region, local, verbose, debug)
+    ctx.obj = App(config_path, profile, region, local, verbose, debug, state_dir=state_dir or default_state_dir())
 
 
 @cli.command()
@@ -536,8 +483,6 @@ def main() -> NoReturn:
     cli.main(prog_name="dataops")  # exits with the command's code
     sys.exit(0)
 
-
-from dataops_cli.local.commands import demo, local_group  # noqa: E402 (registered after cli is defined)
 
 cli.add_command(local_group)
 cli.add_command(demo)

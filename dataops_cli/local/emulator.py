@@ -26,9 +26,9 @@ from dataops_cli import __version__
 from dataops_cli.local import moto_internals, runner
 from dataops_cli.local.clients import LocalClients
 from dataops_cli.local.invoker import LambdaService
-from dataops_cli.local.layer import STAND_IN_LAYER, publish_stand_in_layer
 from dataops_cli.local.middleware import EmulatorApp
 from dataops_cli.local.scheduler import LambdaTarget, SchedulerThread, ScheduleSource, VirtualClock
+from dataops_cli.local.stand_in_layer import STAND_IN_LAYER, publish_stand_in_layer
 from dataops_cli.local.state import EmulatorState, log_path, remove_state, write_state
 from dataops_cli.local.telemetry import Telemetry
 
