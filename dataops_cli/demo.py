@@ -22,7 +22,7 @@ from dataops_cli.app import App
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
 from dataops_cli.local import process
-from dataops_cli.local.clients import FAKE_CREDENTIALS
+from dataops_cli.local.credentials import FAKE_CREDENTIALS
 from dataops_cli.schedule_expr import Rate, parse_schedule
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

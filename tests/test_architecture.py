@@ -103,3 +103,43 @@ def test_the_walker_sees_lazy_and_relative_imports():
 
 def test_no_import_cycle_among_the_projects_modules():
     assert cycles(import_graph()) == []
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def all_imports() -> dict[str, set[str]]:
+    return {name: imported_names(name, path) for name, path in project_modules().items()}
+
+
+def is_emulator(name: str) -> bool:
+    return name == "dataops_cli.emulator" or name.startswith("dataops_cli.emulator.")
+
+
+def test_the_cli_side_never_imports_the_emulator_server_or_moto():
+    graph, imports = import_graph(), all_imports()
+    cli_side = [name for name in graph if name.startswith("dataops_cli") and not is_emulator(name)]
+    assert "dataops_cli.local.bridge" in cli_side and "dataops_cli.cli" in cli_side
+    for name in cli_side:
+        closure = {name} | reachable(graph, name)
+        assert not [m for m in closure if is_emulator(m)], f"{name} reaches the emulator's server code"
+        moto = {i for m in closure for i in imports[m] if i == "moto" or i.startswith("moto.")}
+        assert not moto, f"{name} imports moto ({sorted(moto)})"
+
+
+def test_only_moto_internals_reads_moto():
+    for name, imported in all_imports().items():
+        if name != "dataops_cli.emulator.moto_internals":
+            assert not {i for i in imported if i == "moto" or i.startswith("moto.")}, name
+
+
+def test_the_handler_never_imports_the_cli():
+    for name, imported in all_imports().items():
+        if name.startswith("handler"):
+            assert not {i for i in imported if i.startswith("dataops_cli")}, name

@@ -11,7 +11,7 @@ import pytest
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import parse_config
 from dataops_cli.local import bridge
-from dataops_cli.local.clients import FAKE_CREDENTIALS
+from dataops_cli.local.credentials import FAKE_CREDENTIALS
 from dataops_cli.local.state import EmulatorState
 from dataops_cli.resources.base import StackContext
 

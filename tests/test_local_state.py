@@ -104,7 +104,7 @@ def test_remove_state_leaves_a_newer_emulators_file_alone(tmp_path: Path):
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_running_emulator_is_alive_and_its_zombie_is_not():
     # Any process whose command line names the emulator module passes for one.
-    command = [sys.executable, "-c", "import sys; sys.stdin.read()", "dataops_cli.local.emulator"]
+    command = [sys.executable, "-c", "import sys; sys.stdin.read()", "dataops_cli.emulator.server"]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE)
     try:
         assert pid_alive(proc.pid)

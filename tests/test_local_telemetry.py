@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from dataops_cli import runlogs
-from dataops_cli.local.runner import RunResult
-from dataops_cli.local.telemetry import (
+from dataops_cli.emulator.runner import RunResult
+from dataops_cli.emulator.telemetry import (
     billed_ms,
     emf_metrics,
     log_events,
@@ -173,7 +173,7 @@ def test_lines_that_are_not_emf_give_no_metrics():
 
 
 def test_log_events_are_cut_and_batched_within_cloudwatch_limits():
-    from dataops_cli.local.telemetry import MAX_EVENT_BYTES, log_batches
+    from dataops_cli.emulator.telemetry import MAX_EVENT_BYTES, log_batches
 
     events = [{"timestamp": 1, "message": "é" * 200_000}] + [{"timestamp": 2, "message": "x"}] * 12_000
     batches = list(log_batches(events))

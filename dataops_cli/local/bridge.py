@@ -17,7 +17,7 @@ from rich.console import Console
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
 from dataops_cli.local import process
-from dataops_cli.local.clients import FAKE_CREDENTIALS
+from dataops_cli.local.credentials import FAKE_CREDENTIALS
 from dataops_cli.local.stand_in_layer import publish_stand_in_layer
 from dataops_cli.local.state import live_state
 from dataops_cli.pandas_layer import expected_layer_name

@@ -17,7 +17,7 @@ from pathlib import Path
 STATE_DIR_ENV = "DATAOPS_STATE_DIR"  # the environment form of the CLI's --state-dir
 STATE_FILE = "emulator.json"
 LOG_FILE = "emulator.log"
-EMULATOR_MODULE = "dataops_cli.local.emulator"
+EMULATOR_MODULE = "dataops_cli.emulator.server"
 HEALTH_PATH = "/_dataops/health"  # served by the emulator: who it is, since when, run counters
 
 
