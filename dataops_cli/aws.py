@@ -61,8 +61,6 @@ HINTS = {
 class DataopsError(Exception):
     """An error for the user: one line (plus an optional hint), exit code 1, no traceback."""
 
-    exit_code = 1
-
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
@@ -75,6 +73,16 @@ def error_code(exc: ClientError) -> str:
 def not_found(exc: ClientError) -> bool:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return error_code(exc) in NOT_FOUND_CODES or (status == 404 and error_code(exc) not in ("AccessDenied",))
+
+
+def read_or_none(call: Callable[..., Any], **kwargs: Any) -> Any:
+    """A read that answers None when the thing is absent (and raises on anything else, 403 included)."""
+    try:
+        return call(**kwargs)
+    except ClientError as exc:
+        if not_found(exc):
+            return None
+        raise
 
 
 def explain(exc: BaseException, doing: str) -> DataopsError:

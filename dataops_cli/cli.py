@@ -26,9 +26,9 @@ from dataops_cli.cli_local import local_group
 from dataops_cli.config import ConfigError, find_config_path
 from dataops_cli.demo import demo
 from dataops_cli.resources.base import Action, StackContext
-from dataops_cli.schedule_expr import Rate, parse_schedule
+from dataops_cli.schedule_expr import Rate
 from dataops_cli.timewindow import parse_since
-from dataops_cli.ui import is_interactive, reporter_for, summary_table
+from dataops_cli.ui import is_interactive, print_plan_calls, reporter_for, summary_table
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -155,6 +155,8 @@ def up(app: App, dry_run: bool) -> None:
             if pending
             else "\nDry run: everything is up to date."
         )
+        if app.verbose > 1:
+            print_plan_calls(app.console, changes)
     else:
         app.console.print(summary_table(changes, applied=True, title="Stack"))
         _print_after_up(app, ctx)
@@ -175,12 +177,12 @@ def _print_after_up(app: App, ctx: StackContext) -> None:
     if not config.schedule.enabled:
         app.console.print("Schedule is DISABLED (schedule.enabled = false): no runs until you enable it.")
         return
-    schedule = parse_schedule(config.schedule.expression)
+    schedule = config.schedule.parsed
     found = ctx.client("scheduler").get_schedule(Name=config.schedule_name, GroupName=config.schedule_group)
     now = datetime.now(UTC)
     scale = app.time_scale()
     if isinstance(schedule, Rate):  # the emulator fires `scale` times as often
-        due = Rate(schedule.seconds / scale).next_after(now, found["CreationDate"].astimezone(UTC))
+        due = schedule.scaled(scale).next_after(now, found["CreationDate"].astimezone(UTC))
     else:
         from zoneinfo import ZoneInfo
 
@@ -223,6 +225,8 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
             if not to_delete
             else f"Dry run: {plural(len(to_delete), 'resource')} would be deleted."
         )
+        if dry_run and app.verbose > 1:
+            print_plan_calls(app.console, changes)
         _fail_on_refusals(refused)
         app.report_calls()
         return
@@ -363,7 +367,7 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
       dataops logs -f --filter "Files saved"
       dataops logs --json | jq -r .message
     """
-    from dataops_cli import logtail, runlogs
+    from dataops_cli import logtail, runlog_reader
 
     config = app.config
     client = app.aws().client("logs")
@@ -371,7 +375,7 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
     pattern = f'"{text}"' if text and '"' not in text else None
 
     def fetch(from_ms: int):
-        return runlogs.filter_events(client, config.log_group, from_ms, pattern=pattern)
+        return runlog_reader.filter_events(client, config.log_group, from_ms, pattern=pattern)
 
     def emit(event: dict) -> None:
         if not logtail.matches(event, text, errors):
@@ -381,7 +385,7 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
         else:
             app.console.print(logtail.pretty(event))
 
-    while not runlogs.log_group_exists(client, config.log_group):
+    while not runlog_reader.log_group_exists(client, config.log_group):
         if not follow:
             app.console.print(
                 f"No log group {config.log_group} yet: the function is not deployed or has not run "

@@ -17,10 +17,11 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from dataops_cli.schedule_expr import ScheduleExpressionError, parse_schedule
+from dataops_cli.schedule_expr import Schedule, ScheduleExpressionError, parse_schedule
 from handler import contract
 
 CONFIG_ENV = "DATAOPS_CONFIG"
@@ -189,6 +190,11 @@ class ScheduleConfig:
     enabled: bool = _setting(True)
     retry_attempts: int = _setting(2, _int_range(0, 185))
     max_event_age_seconds: int = _setting(300, _int_range(60, 86400, "seconds"))
+
+    @cached_property
+    def parsed(self) -> Schedule:
+        """The expression, parsed once (validated when the config was loaded)."""
+        return parse_schedule(self.expression)
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,16 @@ from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
 from dataops_cli.local import process
 from dataops_cli.local.credentials import FAKE_CREDENTIALS
-from dataops_cli.schedule_expr import Rate, parse_schedule
+from dataops_cli.schedule_expr import Rate
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 TARGET_INTERVAL_SECONDS = 2.0
 
 
-def auto_speed(expression: str) -> float:
+def auto_speed(config: Config) -> float:
     """A speed at which the schedule fires about every 2 s (60x for cron/at expressions)."""
-    schedule = parse_schedule(expression)
+    schedule = config.schedule.parsed
     if isinstance(schedule, Rate):
         return max(1.0, schedule.seconds / TARGET_INTERVAL_SECONDS)
     return 60.0
@@ -58,7 +58,7 @@ def run_demo(app: App, cli: click.Command, speed: float | None, runs: int, timeo
     config: Config = app.config
     if not config.schedule.enabled:
         raise DataopsError("the demo needs the schedule on", "set schedule.enabled = true in config.toml")
-    speed = speed or auto_speed(config.schedule.expression)
+    speed = speed or auto_speed(config)
     began = time.monotonic()
 
     def step(number: int, text: str) -> None:

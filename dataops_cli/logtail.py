@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from dataops_cli import runlogs
+from dataops_cli import runlog_reader
 from handler import contract as c
 
 OVERLAP_MS = 10_000
@@ -57,7 +57,7 @@ class Follower:
 
 def matches(event: dict[str, Any], text: str | None, errors_only: bool) -> bool:
     message = event["message"]
-    if errors_only and not runlogs.is_error(message):
+    if errors_only and not runlog_reader.is_error(message):
         return False
     return text is None or text.lower() in message.lower()
 
@@ -69,9 +69,9 @@ def pretty(event: dict[str, Any], with_time: bool = True) -> Text:
     if with_time:
         stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
         line.append(f"{stamp} ", style="dim")
-    document = runlogs.structured(message)
+    document = runlog_reader.structured(message)
     if document is None:
-        style = "dim" if message.startswith(LAMBDA_LINES) else ("red" if runlogs.is_error(message) else "")
+        style = "dim" if message.startswith(LAMBDA_LINES) else ("red" if runlog_reader.is_error(message) else "")
         return line.append(message.replace("\t", "  "), style=style)
     if "_aws" in document:
         names = [m["Name"] for d in document["_aws"].get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]

@@ -17,10 +17,9 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import ClientError
 
-from dataops_cli import metrics, runlogs
-from dataops_cli.aws import DataopsError, not_found
+from dataops_cli import metrics, runlog_reader
+from dataops_cli.aws import DataopsError, read_or_none
 from dataops_cli.resources.base import Action, StackContext
-from dataops_cli.resources.bucket import read_or_none
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
 from dataops_cli.stack import resources
 from dataops_cli.timewindow import Window
@@ -130,15 +129,15 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     if log_exists:
         feed_start = now - timedelta(seconds=feed_lookback(ctx, options))
         events = list(
-            runlogs.filter_events(
+            runlog_reader.filter_events(
                 ctx.client("logs"), config.log_group, _ms(feed_start), _ms(now), max_pages=FEED_MAX_PAGES
             )
         )
-        report.runs = [r.as_dict() for r in runlogs.runs_from_events(events)[-options.recent_runs :]][::-1]
-        report.errors = [asdict(e) for e in runlogs.errors_from_events(events)[-options.recent_runs :]][::-1]
+        report.runs = [r.as_dict() for r in runlog_reader.runs_from_events(events)[-options.recent_runs :]][::-1]
+        report.errors = [asdict(e) for e in runlog_reader.errors_from_events(events)[-options.recent_runs :]][::-1]
         if "percentiles" in ctx.gaps:
-            durations = runlogs.durations_from_events(
-                runlogs.filter_events(
+            durations = runlog_reader.durations_from_events(
+                runlog_reader.filter_events(
                     ctx.client("logs"),
                     config.log_group,
                     _ms(window.start),
@@ -245,9 +244,9 @@ def expected_runs(ctx: StackContext, window: Window, now: datetime, options: Sta
     start, end = max(window.start, created), now - timedelta(seconds=lag)
     if end <= start:
         return 0.0
-    schedule = parse_schedule(found["ScheduleExpression"])
+    schedule = parse_schedule(found["ScheduleExpression"])  # what is deployed, which may differ from config
     if isinstance(schedule, Rate):  # firings at created + k * interval, k >= 1
-        interval = schedule.seconds / options.time_scale
+        interval = schedule.scaled(options.time_scale).seconds
         first_k = math.floor((start - created).total_seconds() / interval) + 1
         last_k = math.floor((end - created).total_seconds() / interval)
         return float(max(0, last_k - first_k + 1))
@@ -257,12 +256,16 @@ def expected_runs(ctx: StackContext, window: Window, now: datetime, options: Sta
 
 def feed_lookback(ctx: StackContext, options: StatusOptions) -> int:
     """Long enough for the last N runs, short enough that one page of events holds them."""
-    schedule = parse_schedule(ctx.config.schedule.expression)
-    if isinstance(schedule, Rate):
-        return min(
-            options.since_seconds, max(600, int(schedule.seconds / options.time_scale * (options.recent_runs + 2)))
-        )
+    interval = run_interval(ctx, options)
+    if interval is not None:
+        return min(options.since_seconds, max(600, int(interval * (options.recent_runs + 2))))
     return options.since_seconds
+
+
+def run_interval(ctx: StackContext, options: StatusOptions) -> float | None:
+    """Seconds between the configured schedule's runs at the emulator's speed; None for cron/at."""
+    schedule = ctx.config.schedule.parsed
+    return schedule.scaled(options.time_scale).seconds if isinstance(schedule, Rate) else None
 
 
 def storage(ctx: StackContext, now: datetime) -> dict[str, Any]:
@@ -279,13 +282,10 @@ def storage(ctx: StackContext, now: datetime) -> dict[str, Any]:
 
 
 def latest_output(ctx: StackContext, now: datetime) -> dict[str, Any] | None:
-    s3 = ctx.client("s3")
-    try:
-        body = s3.get_object(Bucket=ctx.config.bucket.name, Key=ctx.config.latest_key)["Body"].read()
-    except ClientError as exc:
-        if not_found(exc):
-            return None
-        raise
+    found = read_or_none(ctx.client("s3").get_object, Bucket=ctx.config.bucket.name, Key=ctx.config.latest_key)
+    if found is None:
+        return None
+    body = found["Body"].read()
     try:
         latest = json.loads(body)
     except json.JSONDecodeError:
@@ -335,10 +335,10 @@ def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
 
 
 def stale_after(ctx: StackContext, options: StatusOptions) -> float | None:
-    schedule = parse_schedule(ctx.config.schedule.expression)
-    if not ctx.config.schedule.enabled or not isinstance(schedule, Rate):
+    interval = run_interval(ctx, options)
+    if not ctx.config.schedule.enabled or interval is None:
         return None
-    return 3 * schedule.seconds / options.time_scale
+    return 3 * interval
 
 
 def _fmt(value: float | None) -> str:

@@ -138,5 +138,14 @@ def summary_table(changes: Iterable[Change], applied: bool, title: str) -> Table
     return table
 
 
+def print_plan_calls(console: Console, changes: Iterable[Change], verb: str = "would make") -> None:
+    """`-vv` on a dry run: every AWS call the plan holds, in order, with its parameters."""
+    steps = [step for change in changes for step in change.steps]
+    console.print(f"[dim]API calls it {verb}: {len(steps)}[/]")
+    for change in changes:
+        for step in change.steps:
+            console.print(f"  {step.render()}", style="dim", markup=False, highlight=False)
+
+
 def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()

@@ -25,8 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import contract as c
 from .errors import ConfigurationError, PipelineError
 from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
-from .pipeline import PipelineOptions, process
-from .reader import read_columns
+from .pipeline import PipelineOptions, PipelineResult, process
+from .reader import Columns, read_columns
 from .runlog import ERROR, MISSING, SAVED, SHAPE, START, RunLog, utc_iso
 from .s3io import MultipartSink, S3Input
 
@@ -129,8 +129,29 @@ class PipelineRun:
         return self.folder + name
 
     def execute(self) -> dict[str, Any]:
-        s, log = self.settings, self.log
-        log.info(
+        """Read, process, write the run's files, then publish: run.json, and last the latest pointer."""
+        self._log_start()
+        t0 = time.perf_counter()
+        columns = self._read()
+        read_ms = _ms_since(t0)
+        result = self._process(columns)
+        outputs = self._write_outputs(result, read_ms)
+        duration_ms = self._publish(outputs)
+        _metric(self.log, c.M_RUN_FAILED, 0)
+        return {
+            "status": "succeeded",
+            "run_id": self.run_id,
+            "rows": result.rows,
+            "columns": len(result.names),
+            "missing_values_handled": self.facts["missing_values_handled"],
+            "missing_total": result.missing_total,
+            "outputs": outputs,
+            "duration_ms": duration_ms,
+        }
+
+    def _log_start(self) -> None:
+        s = self.settings
+        self.log.info(
             c.EVENT_START,
             f"{START} Pipeline run started at {utc_iso(self.started)}",
             start_time=utc_iso(self.started),
@@ -138,34 +159,42 @@ class PipelineRun:
             input_key=s.input_key,
             trigger=self.facts["trigger"],
         )
+
+    def _read(self) -> Columns:
+        """The input CSV as columns; records what was read (size, ETag) and its shape."""
+        s = self.settings
         source = S3Input(self.s3, s.bucket, s.input_key)
-        t0 = time.perf_counter()
         columns = read_columns(source.open, size_hint=source.head().size)
         info = source.info
         assert info is not None
         self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
-        read_ms = _ms_since(t0)
         self.facts["shape"] = {"rows": columns.rows, "columns": len(columns.names)}
-        log.info(
+        self.log.info(
             c.EVENT_SHAPE,
             f"{SHAPE} Dataset shape: {columns.rows} rows x {len(columns.names)} columns",
             rows=columns.rows,
             columns=len(columns.names),
             column_names=columns.names,
         )
-        result = process(columns, s.options)
+        return columns
+
+    def _process(self, columns: Columns) -> PipelineResult:
+        result = process(columns, self.settings.options)
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
-        _metric(log, c.M_ROWS_PROCESSED, result.rows)
-        _metric(log, c.M_MISSING_IMPUTED, result.missing_total)
-        log.info(
+        _metric(self.log, c.M_ROWS_PROCESSED, result.rows)
+        _metric(self.log, c.M_MISSING_IMPUTED, result.missing_total)
+        self.log.info(
             c.EVENT_MISSING,
             f"{MISSING} Missing values handled: {result.missing_total} cells in {len(handled)} columns",
             missing_values_handled=handled,
             missing_total=result.missing_total,
             imputed_values=result.imputed,
         )
+        return result
 
+    def _write_outputs(self, result: PipelineResult, read_ms: float) -> dict[str, str]:
+        """The run's four data files under its own folder; returns every output key, run.json included."""
         t1 = time.perf_counter()
         outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
         self._stream_cleaned(result, outputs["cleaned"])
@@ -175,15 +204,20 @@ class PipelineRun:
             result,
             run_id=self.run_id,
             input=self.facts["input"],
-            options=asdict(s.options),
+            options=asdict(self.settings.options),
             timings_ms=timings,
             versions=_versions(),
         )
         self._put(outputs["summary"], to_json_bytes(summary), "application/json")
         self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
+        return outputs
+
+    def _publish(self, outputs: dict[str, str]) -> float:
+        """run.json, then the pointer that names the run's files (so "latest" is never half written)."""
+        s = self.settings
         files = list(outputs.values())
         duration_ms = round((time.time() - self.started) * 1000, 3)
-        log.info(
+        self.log.info(
             c.EVENT_SAVED,
             f"{SAVED} Files saved: {len(files)} files under s3://{s.bucket}/{self.folder}",
             files=files,
@@ -197,17 +231,7 @@ class PipelineRun:
             Body=to_json_bytes(latest),
             ContentType="application/json",
         )
-        _metric(log, c.M_RUN_FAILED, 0)
-        return {
-            "status": "succeeded",
-            "run_id": self.run_id,
-            "rows": result.rows,
-            "columns": len(result.names),
-            "missing_values_handled": handled,
-            "missing_total": result.missing_total,
-            "outputs": outputs,
-            "duration_ms": duration_ms,
-        }
+        return duration_ms
 
     def record_failure(self, error: dict[str, Any]) -> None:
         """Undo partial outputs and leave a failed run.json; never raises over the original error."""

@@ -15,7 +15,7 @@ from dataclasses import fields
 
 import pytest
 
-from dataops_cli import runlogs
+from dataops_cli import runlog_reader
 from dataops_cli.config import Config
 from dataops_cli.dashboard import DashboardInputs, build_dashboard
 from handler import contract, errors
@@ -97,7 +97,7 @@ def test_status_reads_back_every_event_and_metric_the_handler_writes(s3, capsys)
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == contract.METRIC_UNITS
 
     log_events = [{"message": line, "timestamp": 1000 + i} for i, line in enumerate(lines)]
-    (run,) = runlogs.runs_from_events(log_events)
+    (run,) = runlog_reader.runs_from_events(log_events)
     assert run.outcome == "succeeded" and run.run_id == result["run_id"]
     assert (run.rows, run.columns) == (result["rows"], result["columns"])
     assert run.missing_total == result["missing_total"] and run.start_time is not None
@@ -116,7 +116,7 @@ def test_status_reads_back_the_error_the_handler_logs(s3, capsys, monkeypatch): 
         invoke()
     lines = capsys.readouterr().out.splitlines()
     log_events = [{"message": line, "timestamp": 1000 + i} for i, line in enumerate(lines)]
-    (run,) = runlogs.runs_from_events(log_events)
+    (run,) = runlog_reader.runs_from_events(log_events)
     assert run.outcome == "failed" and "IMPUTE_STRATEGY" in (run.error or "")
-    (error,) = runlogs.errors_from_events(log_events)
+    (error,) = runlog_reader.errors_from_events(log_events)
     assert error.code == "BadConfiguration" and error.run_id == run.run_id

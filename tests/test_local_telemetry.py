@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dataops_cli import runlogs
+from dataops_cli import runlog_reader
 from dataops_cli.emulator.runner import RunResult
 from dataops_cli.emulator.telemetry import (
     billed_ms,
@@ -47,13 +47,13 @@ def test_report_line_has_lambdas_exact_format():
         f"REPORT RequestId: {RID}\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
         "Memory Size: 1024 MB\tMax Memory Used: 95 MB"
     )
-    assert runlogs.parse_report(line) == {"request_id": RID, "duration_ms": 12.34, "memory_used_mb": 95}
+    assert runlog_reader.parse_report(line) == {"request_id": RID, "duration_ms": 12.34, "memory_used_mb": 95}
 
 
 def test_report_line_adds_init_duration_and_timeout_status_like_aws():
     line = report_line(RID, 3000.0, 128, 60, init_ms=512.3, timed_out=True)
     assert line.endswith("\tMax Memory Used: 60 MB\tInit Duration: 512.30 ms\tStatus: timeout")
-    assert runlogs.parse_report(line)["duration_ms"] == 3000.0
+    assert runlog_reader.parse_report(line)["duration_ms"] == 3000.0
 
 
 def test_billed_duration_rounds_up_to_the_millisecond():

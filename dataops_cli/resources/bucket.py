@@ -7,9 +7,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dataops_cli.aws import DataopsError, error_code, not_found
+from dataops_cli.aws import DataopsError, error_code, not_found, read_or_none
 from dataops_cli.policies import tls_only_bucket_policy
-from dataops_cli.resources.base import Action, Change, Resource, canonical, missing_tags, tag_dict, tag_list
+from dataops_cli.resources.base import (
+    Action,
+    Change,
+    Resource,
+    Step,
+    canonical,
+    missing_tags,
+    tag_dict,
+    tag_list,
+)
 
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
@@ -20,16 +29,6 @@ PUBLIC_ACCESS_BLOCK = {
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 LIFECYCLE_RULE_ID = "dataops-expire-runs"
 EMPTY_RETRY_SECONDS = 2
-
-
-def read_or_none(call: Any, **kwargs: Any) -> dict[str, Any] | None:
-    """A read that answers None when the thing is absent (and raises on anything else)."""
-    try:
-        return call(**kwargs)
-    except ClientError as exc:
-        if not_found(exc):
-            return None
-        raise
 
 
 def bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
@@ -75,20 +74,35 @@ class Bucket(Resource):
 
     def plan(self) -> Change:
         s3 = self.ctx.client("s3")
-        self._todo: list[str] = []
         if not bucket_exists(s3, self.name):
-            self._todo = ["create", "tags", "public_access", "encryption", "lifecycle"]
-            return self.change(Action.CREATE, f"region {self.config.region}")
+            create: dict[str, Any] = {"Bucket": self.name}
+            if self.config.region != "us-east-1":
+                create["CreateBucketConfiguration"] = {"LocationConstraint": self.config.region}
+            steps = [
+                self.step("s3", "create_bucket", f"create the bucket in {self.config.region}", **create),
+                Step(
+                    "s3",
+                    "bucket_exists",
+                    {"Bucket": self.name, "WaiterConfig": {"Delay": 1, "MaxAttempts": 30}},
+                    "waiting for the bucket to exist",
+                    wait=True,
+                ),
+                self._tagging({}),
+                self._public_access(),
+                self._encryption(),
+                self._lifecycle_step(),
+            ]
+            return self.change(Action.CREATE, f"region {self.config.region}", steps=steps)
         tags = bucket_tags(s3, self.name)
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
-        details = []
+        details, steps = [], []
         if missing_tags(tags, self.ctx.tags):
-            self._todo.append("tags")
+            steps.append(self._tagging(tags))
             details.append("tags")
         access = read_or_none(s3.get_public_access_block, Bucket=self.name)
         if not access or access["PublicAccessBlockConfiguration"] != PUBLIC_ACCESS_BLOCK:
-            self._todo.append("public_access")
+            steps.append(self._public_access())
             details.append("public access block")
         encryption = read_or_none(s3.get_bucket_encryption, Bucket=self.name)
         if (
@@ -96,88 +110,122 @@ class Bucket(Resource):
             or encryption["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
             != ENCRYPTION["Rules"][0]["ApplyServerSideEncryptionByDefault"]
         ):
-            self._todo.append("encryption")
+            steps.append(self._encryption())
             details.append("default encryption")
         lifecycle = read_or_none(s3.get_bucket_lifecycle_configuration, Bucket=self.name)
         ours = [r for r in (lifecycle or {}).get("Rules", []) if r.get("ID") == LIFECYCLE_RULE_ID]
         if ours != self._lifecycle()["Rules"]:
-            self._todo.append("lifecycle")
+            steps.append(self._lifecycle_step())
             details.append(
                 f"lifecycle: expire {self.config.runs_prefix} after {self.config.bucket.run_retention_days} days"
             )
-        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *details)
+        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
 
-    def apply(self, change: Change) -> None:
-        s3 = self.ctx.client("s3")
-        if "create" in self._todo:
-            kwargs: dict[str, Any] = {"Bucket": self.name}
-            if self.config.region != "us-east-1":
-                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.config.region}
-            s3.create_bucket(**kwargs)
-            s3.get_waiter("bucket_exists").wait(Bucket=self.name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-        if "tags" in self._todo:
-            current = {} if "create" in self._todo else bucket_tags(s3, self.name)
-            s3.put_bucket_tagging(Bucket=self.name, Tagging={"TagSet": tag_list({**current, **self.ctx.tags})})
-        if "public_access" in self._todo:
-            s3.put_public_access_block(Bucket=self.name, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
-        if "encryption" in self._todo:
-            s3.put_bucket_encryption(Bucket=self.name, ServerSideEncryptionConfiguration=ENCRYPTION)
-        if "lifecycle" in self._todo:
-            s3.put_bucket_lifecycle_configuration(Bucket=self.name, LifecycleConfiguration=self._lifecycle())
+    def _tagging(self, current: dict[str, str]) -> Step:
+        """PutBucketTagging replaces the whole set: tags someone else added are sent back unchanged."""
+        tag_set = tag_list({**current, **self.ctx.tags})
+        return self.step("s3", "put_bucket_tagging", "tag the bucket", Bucket=self.name, Tagging={"TagSet": tag_set})
+
+    def _public_access(self) -> Step:
+        return self.step(
+            "s3",
+            "put_public_access_block",
+            "block every form of public access",
+            Bucket=self.name,
+            PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK,
+        )
+
+    def _encryption(self) -> Step:
+        return self.step(
+            "s3",
+            "put_bucket_encryption",
+            "default encryption SSE-S3",
+            Bucket=self.name,
+            ServerSideEncryptionConfiguration=ENCRYPTION,
+        )
+
+    def _lifecycle_step(self) -> Step:
+        return self.step(
+            "s3",
+            "put_bucket_lifecycle_configuration",
+            f"expire {self.config.runs_prefix} after {self.config.bucket.run_retention_days} days",
+            Bucket=self.name,
+            LifecycleConfiguration=self._lifecycle(),
+        )
 
     def plan_destroy(self) -> Change:
+        """Every version, delete marker and pending upload, deleted in batches of 1000; then the bucket."""
         s3 = self.ctx.client("s3")
         if not bucket_exists(s3, self.name):
             return self.change(Action.ABSENT)
         tags = bucket_tags(s3, self.name)
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
-        count = sum(
-            len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name)
-        )
-        return self.change(Action.DELETE, f"{count} object versions" if count else "empty")
+        steps = self._emptying_steps(s3)
+        count = sum(len(step.params["Delete"]["Objects"]) for step in steps if step.operation == "delete_objects")
+        steps.append(self.step("s3", "delete_bucket", "delete the bucket", Bucket=self.name))
+        return self.change(Action.DELETE, f"{count} object versions" if count else "empty", steps=steps)
 
-    def destroy(self, change: Change) -> None:
-        """Empty (every version, delete marker and pending upload), then delete.
+    def _emptying_steps(self, s3: Any) -> list[Step]:
+        versions = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name)
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        steps = [
+            self.step(
+                "s3",
+                "delete_objects",
+                f"emptied {min(start + 1000, len(versions))} object versions",
+                Bucket=self.name,
+                Delete={"Objects": versions[start : start + 1000], "Quiet": True},
+            )
+            for start in range(0, len(versions), 1000)
+        ]
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.name):
+            for upload in page.get("Uploads", []):
+                steps.append(
+                    self.step(
+                        "s3",
+                        "abort_multipart_upload",
+                        f"abort the pending upload of {upload['Key']}",
+                        Bucket=self.name,
+                        Key=upload["Key"],
+                        UploadId=upload["UploadId"],
+                    )
+                )
+        return steps
+
+    def run_step(self, step: Step) -> Any:
+        """DeleteObjects reports failures in its answer; DeleteBucket empties again while a run in flight writes.
 
         A run already going when `down` deleted the function and schedule can still write
         its outputs (for up to the function's timeout): DeleteBucket then answers
-        BucketNotEmpty, so empty again and retry until that run must have ended.
+        BucketNotEmpty, so empty again (reading what is there now) and retry until that
+        run must have ended.
         """
-        s3 = self.ctx.client("s3")
+        if step.operation == "delete_objects":
+            response = super().run_step(step)
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise DataopsError(
+                    f"could not delete s3://{self.name}/{first['Key']}: {first['Code']}: {first['Message']}"
+                )
+            self.ctx.progress(step.description)
+            return response
+        if step.operation != "delete_bucket":
+            return super().run_step(step)
         deadline = time.monotonic() + self.config.function.timeout_seconds + 15
         while True:
-            self._empty(s3)
             try:
-                s3.delete_bucket(Bucket=self.name)
-                return
+                return super().run_step(step)
             except ClientError as exc:
                 if error_code(exc) != "BucketNotEmpty" or time.monotonic() > deadline:
                     raise
                 self.ctx.progress("a run still in flight wrote new objects; emptying the bucket again")
                 time.sleep(EMPTY_RETRY_SECONDS)
-
-    def _empty(self, s3: Any) -> None:
-        deleted = 0
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name):
-            batch = [
-                {"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            for start in range(0, len(batch), 1000):
-                chunk = batch[start : start + 1000]
-                response = s3.delete_objects(Bucket=self.name, Delete={"Objects": chunk, "Quiet": True})
-                if response.get("Errors"):
-                    first = response["Errors"][0]
-                    raise DataopsError(
-                        f"could not delete s3://{self.name}/{first['Key']}: {first['Code']}: {first['Message']}"
-                    )
-                deleted += len(chunk)
-                self.ctx.progress(f"emptied {deleted} object versions")
-        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.name):
-            for upload in page.get("Uploads", []):
-                s3.abort_multipart_upload(Bucket=self.name, Key=upload["Key"], UploadId=upload["UploadId"])
+                for again in self._emptying_steps(self.ctx.client("s3")):
+                    self.run_step(again)
 
 
 class BucketPolicy(Resource):
@@ -196,17 +244,23 @@ class BucketPolicy(Resource):
         if "tls_policy" in self.ctx.gaps:
             return self.change(Action.SKIPPED, self.ctx.gaps["tls_policy"])
         s3 = self.ctx.client("s3")
-        if not bucket_exists(s3, self.config.bucket.name):
-            return self.change(Action.CREATE)
-        current = read_or_none(s3.get_bucket_policy, Bucket=self.config.bucket.name)
+        put = self.step(
+            "s3",
+            "put_bucket_policy",
+            "deny every request without TLS",
+            Bucket=self.config.bucket.name,
+            Policy=canonical(self._document()),
+        )
+        current = (
+            read_or_none(s3.get_bucket_policy, Bucket=self.config.bucket.name)
+            if bucket_exists(s3, self.config.bucket.name)
+            else None
+        )
         if current is None:
-            return self.change(Action.CREATE)
+            return self.change(Action.CREATE, steps=[put])
         if canonical(current["Policy"]) == canonical(self._document()):
             return self.change(Action.UNCHANGED)
-        return self.change(Action.UPDATE, "policy differs from the TLS-only policy")
-
-    def apply(self, change: Change) -> None:
-        self.ctx.client("s3").put_bucket_policy(Bucket=self.config.bucket.name, Policy=canonical(self._document()))
+        return self.change(Action.UPDATE, "policy differs from the TLS-only policy", steps=[put])
 
     def plan_destroy(self) -> None:
         return None  # goes with the bucket

@@ -10,17 +10,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dataops_cli.aws import error_code
+from dataops_cli.aws import error_code, read_or_none
 from dataops_cli.packaging import HANDLER_ENTRY
 from dataops_cli.resources.base import (
     Action,
     Change,
     Resource,
+    Step,
     differences,
     missing_tags,
-    retry_while_role_propagates,
 )
-from dataops_cli.resources.bucket import read_or_none
 
 DESCRIPTION = "dataops pipeline: impute, normalize and correlate the input CSV; outputs under the output prefix"
 
@@ -32,6 +31,8 @@ def role_not_ready(exc: ClientError) -> bool:
 
 class Function(Resource):
     kind = "Lambda function"
+    role_user = "Lambda"
+    role_not_ready = staticmethod(role_not_ready)
 
     @property
     def name(self) -> str:
@@ -59,87 +60,123 @@ class Function(Resource):
     def plan(self) -> Change:
         lam = self.ctx.client("lambda")
         found = read_or_none(lam.get_function, FunctionName=self.name)
-        self._todo: list[str] = []
         if found is None:
-            self._todo = ["create", "concurrency", "async"]
             f = self.config.function
-            return self.change(Action.CREATE, f"{f.runtime}, {f.memory_mb} MB, layer {self.ctx.layer_arn}")
+            steps = [
+                Step(
+                    "lambda",
+                    "create_function",
+                    {
+                        "FunctionName": self.name,
+                        "Code": {"ZipFile": self.ctx.package.data},
+                        "Architectures": [f.architecture],
+                        "Tags": self.ctx.tags,
+                        **self._settings(),
+                    },
+                    "create the function",
+                    retry_role=True,
+                ),
+                self._wait("function_active_v2"),
+                self._concurrency(),
+                self._async(),
+            ]
+            return self.change(Action.CREATE, f"{f.runtime}, {f.memory_mb} MB, layer {self.ctx.layer_arn}", steps=steps)
         tags = found.get("Tags", {})
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
         current = found["Configuration"]
-        details = []
-        if current.get("CodeSha256") != self.ctx.package.sha256 or current.get("Architectures", ["x86_64"]) != [
-            self.config.function.architecture
-        ]:
-            self._todo.append("code")
-            details.append("code changed")
+        details: list[str] = []
+        steps: list[Step] = []
+        code_changed = current.get("CodeSha256") != self.ctx.package.sha256 or current.get(
+            "Architectures", ["x86_64"]
+        ) != [self.config.function.architecture]
         observed = {
             **{k: current.get(k) for k in ("Runtime", "Handler", "MemorySize", "Timeout", "Role", "Description")},
             "Environment": current.get("Environment", {}).get("Variables", {}),
             "Layers": [layer["Arn"] for layer in current.get("Layers", [])],
         }
-        if changed := differences(observed, self.desired_configuration()):
-            self._todo.append("configuration")
-            details.extend(changed)
+        configuration_changed = differences(observed, self.desired_configuration())
+        if code_changed or configuration_changed:
+            steps.append(self._wait("function_updated_v2"))  # an update an interrupted `up` left going would conflict
+        if code_changed:
+            details.append("code changed")
+            steps.append(
+                self.step(
+                    "lambda",
+                    "update_function_code",
+                    "upload the new code",
+                    FunctionName=self.name,
+                    ZipFile=self.ctx.package.data,
+                    Architectures=[self.config.function.architecture],
+                )
+            )
+            steps.append(self._wait("function_updated_v2"))
+        if configuration_changed:
+            details.extend(configuration_changed)
+            steps.append(
+                Step(
+                    "lambda",
+                    "update_function_configuration",
+                    {"FunctionName": self.name, **self._settings()},
+                    "update the configuration",
+                    retry_role=True,
+                )
+            )
+            steps.append(self._wait("function_updated_v2"))
+        tags_missing = bool(missing_tags(tags, self.ctx.tags))
+        if tags_missing:
+            steps.append(
+                self.step(
+                    "lambda", "tag_resource", "tag the function", Resource=self.ctx.function_arn, Tags=self.ctx.tags
+                )
+            )
         reserved = found.get("Concurrency", {}).get("ReservedConcurrentExecutions")
         if reserved != self.config.function.reserved_concurrency:
-            self._todo.append("concurrency")
+            steps.append(self._concurrency())
             details.append(f"reserved concurrency: {reserved} -> {self.config.function.reserved_concurrency}")
         invoke_config = read_or_none(lam.get_function_event_invoke_config, FunctionName=self.name) or {}
         if changed := differences(invoke_config, self.desired_async()):
-            self._todo.append("async")
+            steps.append(self._async())
             details.extend(changed)
-        if missing_tags(tags, self.ctx.tags):
-            self._todo.append("tags")
+        if tags_missing:
             details.append("tags")
-        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *details)
+        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
 
-    def apply(self, change: Change) -> None:
-        lam = self.ctx.client("lambda")
+    def _settings(self) -> dict[str, Any]:
+        """CreateFunction's and UpdateFunctionConfiguration's form of the configuration."""
         settings = self.desired_configuration()
         settings["Environment"] = {"Variables": settings["Environment"]}
-        if "create" in self._todo:
-            self._with_role_retry(
-                lam.create_function,
-                FunctionName=self.name,
-                Code={"ZipFile": self.ctx.package.data},
-                Architectures=[self.config.function.architecture],
-                Tags=self.ctx.tags,
-                **settings,
-            )
-            self._wait("function_active_v2")
-        elif {"code", "configuration"} & set(self._todo):
-            self._wait("function_updated_v2")  # an update an interrupted `up` left going would conflict
-        if "code" in self._todo:
-            lam.update_function_code(
-                FunctionName=self.name, ZipFile=self.ctx.package.data, Architectures=[self.config.function.architecture]
-            )
-            self._wait("function_updated_v2")
-        if "configuration" in self._todo:
-            self._with_role_retry(lam.update_function_configuration, FunctionName=self.name, **settings)
-            self._wait("function_updated_v2")
-        if "tags" in self._todo:
-            lam.tag_resource(Resource=self.ctx.function_arn, Tags=self.ctx.tags)
-        if "concurrency" in self._todo:
-            lam.put_function_concurrency(
-                FunctionName=self.name, ReservedConcurrentExecutions=self.config.function.reserved_concurrency
-            )
-        if "async" in self._todo:
-            lam.put_function_event_invoke_config(FunctionName=self.name, **self.desired_async())
+        return settings
 
-    def _with_role_retry(self, call: Any, **kwargs: Any) -> Any:
-        return retry_while_role_propagates(self.ctx, "Lambda", role_not_ready, call, **kwargs)
+    def _concurrency(self) -> Step:
+        reserved = self.config.function.reserved_concurrency
+        return self.step(
+            "lambda",
+            "put_function_concurrency",
+            f"reserve {reserved} concurrent run(s)",
+            FunctionName=self.name,
+            ReservedConcurrentExecutions=reserved,
+        )
 
-    def _wait(self, waiter: str) -> None:
-        self.ctx.progress("waiting for the function to become ready")
-        self.ctx.client("lambda").get_waiter(waiter).wait(
-            FunctionName=self.name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+    def _async(self) -> Step:
+        return self.step(
+            "lambda",
+            "put_function_event_invoke_config",
+            "asynchronous retries and event age",
+            FunctionName=self.name,
+            **self.desired_async(),
+        )
+
+    def _wait(self, waiter: str) -> Step:
+        return Step(
+            "lambda",
+            waiter,
+            {"FunctionName": self.name, "WaiterConfig": {"Delay": 2, "MaxAttempts": 150}},
+            "waiting for the function to become ready",
+            wait=True,
         )
 
     def plan_destroy(self) -> Change:
         found = read_or_none(self.ctx.client("lambda").get_function, FunctionName=self.name)
-        return self.removal(found is not None, (found or {}).get("Tags", {}))
-
-    def destroy(self, change: Change) -> None:
-        self.ctx.client("lambda").delete_function(FunctionName=self.name)
+        delete = self.step("lambda", "delete_function", "delete the function", FunctionName=self.name)
+        return self.removal(found is not None, (found or {}).get("Tags", {}), steps=[delete])

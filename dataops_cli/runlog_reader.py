@@ -14,9 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from dataops_cli.aws import not_found
+from dataops_cli.aws import read_or_none
 from handler import contract as c
 
 REPORT_RE = re.compile(
@@ -191,10 +189,5 @@ def filter_events(
 
 
 def log_group_exists(logs: Any, group: str) -> bool:
-    try:
-        found = logs.describe_log_groups(logGroupNamePrefix=group, limit=5)["logGroups"]
-    except ClientError as exc:
-        if not_found(exc):
-            return False
-        raise
-    return any(g["logGroupName"] == group for g in found)
+    found = read_or_none(logs.describe_log_groups, logGroupNamePrefix=group, limit=5)
+    return found is not None and any(g["logGroupName"] == group for g in found["logGroups"])
