@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import boto3
@@ -126,7 +127,8 @@ def test_dry_run_vv_lists_exactly_the_calls_up_then_makes(stack):
     assert planned.exit_code == 0, planned.output
     assert "  s3:CreateBucket Bucket='dataops-pipeline-bucket', CreateBucketConfiguration=" in planned.output
     assert "  lambda:CreateFunction FunctionName='DataOpsPipelineFunction'" in planned.output
-    assert "ZipFile': '<" not in planned.output and "<file " in planned.output  # bodies shown as sizes
+    assert re.search(r'Code=\{"ZipFile": "<[\d,]+ bytes>"\}', planned.output)  # bodies shown as their size
+    assert "Body=<file " in planned.output
     made = up(config)
     assert planned_calls(planned.output) == sorted(recorder.last.counter.mutating_calls()), made.output
     config.write_text(config.read_text().replace("[function]\n", "[function]\nmemory_mb = 2048\n"))

@@ -618,6 +618,10 @@ def test_apply_streams_file_bodies_from_disk():
             "lambda:wait:function_active_v2 FunctionName='f'",
         ),
         (Step("logs", "put_retention_policy", {"retentionInDays": 14}), "logs:PutRetentionPolicy retentionInDays=14"),
+        (
+            Step("lambda", "create_function", {"Code": {"ZipFile": b"PK.."}}),
+            'lambda:CreateFunction Code={"ZipFile": "<4 bytes>"}',
+        ),
     ],
 )
 def test_steps_render_as_the_calls_they_are(step, shown):

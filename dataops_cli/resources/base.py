@@ -81,12 +81,23 @@ class Step:
 
 
 def _shown(value: Any, limit: int) -> str:
+    if isinstance(value, (bytes, FileBody)):
+        return _summarized(value)
+    text = repr(value) if isinstance(value, (str, int, float, bool)) else json.dumps(_summarized(value))
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} chars)"
+
+
+def _summarized(value: Any) -> Any:
+    """The value with every byte string and file body, however deep, replaced by its size."""
     if isinstance(value, bytes):
         return f"<{len(value):,} bytes>"
     if isinstance(value, FileBody):
         return str(value)
-    text = repr(value) if isinstance(value, (str, int, float, bool)) else json.dumps(value, default=str)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} chars)"
+    if isinstance(value, Mapping):
+        return {k: _summarized(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_summarized(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
