@@ -207,7 +207,8 @@ def cli(
       dataops down              # remove everything
 
     Add --local to any command to run it against the embedded emulator instead
-    of AWS: no account, no Docker, scheduled runs included.
+    of AWS: no account, no Docker, scheduled runs included. The options below
+    go before or after its name (dataops --local up, or dataops up --local).
     """
     ctx.obj = App(config_path, profile, region, local, verbose, debug)
 
@@ -583,7 +584,7 @@ def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = Fal
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
     else:
-        app.console.print(render_result(outcome))
+        app.console.print(render_result(outcome, app.console.width))
     return outcome
 
 

@@ -96,6 +96,8 @@ def pretty(event: dict[str, Any], with_time: bool = True) -> Text:
     line.append(f"{level:<5} ", style="bold red" if level == "ERROR" else "bold")
     line.append(str(document.get("message", "")))
     extras = {k: v for k, v in document.items() if k not in SKIP_FIELDS}
+    if level == "ERROR" and document.get("run_id"):  # which run failed: its outputs folder is named by it
+        extras["run_id"] = document["run_id"]
     if extras:
         line.append("  " + " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in extras.items()), style="dim")
     return line

@@ -147,9 +147,10 @@ def resources_table(report: StatusReport) -> Table:
     table.add_column("Resource", no_wrap=True)
     table.add_column("Name", overflow="fold")
     table.add_column("State", no_wrap=True)
+    bucket = next((f"s3://{r.name}/" for r in report.resources if r.kind == "S3 bucket"), None)
     for row in report.resources:
         style = STATE_STYLE.get(row.state, "")
-        cell = Text(row.name)
+        cell = Text(row.name.removeprefix(bucket) if bucket and row.name != bucket else row.name)
         details = "; ".join(row.details) + (f" → fix: {row.fix}" if row.fix else "")
         if details.strip():
             cell.append(f"\n{details.strip()}", style="dim")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -49,10 +50,10 @@ def put_metric(namespace: str, name: str, dims: dict, value: float, when: dateti
     )
 
 
-def put_logs(lines: list[tuple[datetime, str]]) -> None:
+def put_logs(lines: list[tuple[datetime, str]], stream: str = "2026/11/25/[$LATEST]0123456789abcdef") -> None:
     logs = boto3.client("logs", region_name=h.REGION)
-    stream = "2026/11/25/[$LATEST]0123456789abcdef"
-    logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
     logs.put_log_events(
         logGroupName=GROUP,
         logStreamName=stream,
