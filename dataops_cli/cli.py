@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.text import Text
 
 from dataops_cli import __version__
 from dataops_cli.aws import Aws, DataopsError, error_code, explain
@@ -126,9 +127,10 @@ class CliError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         err = Console(stderr=True, highlight=False)
-        err.print(f"[bold red]error:[/] {self.message}", markup=True, soft_wrap=True)
+        # Text, not markup: messages quote config sections such as [pipeline]
+        err.print(Text.assemble(("error:", "bold red"), " ", self.message), soft_wrap=True)
         if self.hint:
-            err.print(f"[yellow]hint:[/] {self.hint}", soft_wrap=True)
+            err.print(Text.assemble(("hint:", "yellow"), " ", self.hint), soft_wrap=True)
 
 
 class DataopsGroup(click.Group):

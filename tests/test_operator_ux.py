@@ -8,7 +8,9 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
+import boto3
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -16,7 +18,7 @@ from dataops_cli import cli as cli_module
 from dataops_cli import logtail
 from dataops_cli.config import ConfigError
 from dataops_cli.invoke import InvokeOutcome, render_result
-from dataops_cli.status import _count
+from dataops_cli.status import ResourceRow, _count, judge, suggest
 from tests import deploy_helpers as h
 from tests import test_status
 from tests.test_status import FN, GROUP, handler_line, put_logs, put_metric, status_json
@@ -433,3 +435,70 @@ WARNING
   • no successful run yet (S3 processed/latest.json (absent))
 exit code 0
 """
+
+
+# ---- errors in the words of the config ----------------------------------------------------------
+
+
+def test_up_checks_the_input_header_against_every_column_list_first(mock_aws_env, monkeypatch, tmp_path):
+    h.publish_stand_in_layer()
+    h.install(monkeypatch)
+    data = tmp_path / "mine.csv"
+    data.write_text("\ufeffglucose,BloodPressure,SkinThickness,Insulin,Age,Label\n1,2,3,4,5,0\n", encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[bucket]\ninput_file = "{data}"\n[function]\nlayer_arn = "{h.STAND_IN_LAYER}"\n', encoding="utf-8"
+    )
+    result = h.run(config, "up")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert (
+        f"{config}: columns configured in [pipeline] are not in the header of {data}: "
+        "pipeline.zero_as_missing: 'Glucose' (did you mean 'glucose'?), 'BMI'; "
+        "pipeline.normalize_exclude: 'Outcome'. "
+        "The header has: glucose, BloodPressure, SkinThickness, Insulin, Age, Label"
+    ) in message
+    assert f"hint: fix {config}" in message
+    assert h.leftovers()["buckets"] == []  # checked before anything was deployed
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text("Glucose;BMI;Outcome\n1,5;2;0\n", encoding="utf-8")
+    config.write_text(
+        f'[bucket]\ninput_file = "{semicolons}"\n[function]\nlayer_arn = "{h.STAND_IN_LAYER}"\n', encoding="utf-8"
+    )
+    result = h.run(config, "up", "--dry-run")
+    assert result.exit_code == 2 and "the file looks ';'-separated" in " ".join(result.output.split())
+
+
+def test_invoke_on_a_missing_function_is_a_hint_not_an_arn_dump(deployed):
+    _, config = deployed
+    boto3.client("lambda", region_name=h.REGION).delete_function(FunctionName=FN)
+    result = h.run(config, "invoke")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"error: function {FN} does not exist in AWS account 123456789012, region ap-south-1",
+        "hint: deploy the stack first: dataops up",
+    ]
+
+
+def test_hints_name_the_local_command_in_local_mode():
+    local = SimpleNamespace(aws=SimpleNamespace(local=True))
+    remote = SimpleNamespace(aws=SimpleNamespace(local=False))
+    assert suggest(local, "up") == "dataops --local up" and suggest(remote, "up") == "dataops up"
+    report = SimpleNamespace(kpis={})
+    rows = [ResourceRow("Lambda function", FN, "missing", [], suggest(local, "up"))]
+    health = judge(report, rows, suggest(local, "up"))
+    assert health.reasons == [f"stack incomplete: Lambda function {FN} (run dataops --local up)"]
+
+
+def test_down_says_what_it_did(deployed):
+    _, config = deployed
+    s3 = boto3.client("s3", region_name=h.REGION)
+    original = s3.list_object_versions(Bucket="dataops-pipeline-bucket")
+    planned = len(original.get("Versions", []))
+    result = h.run(config, "down", "--yes")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "SNS topic dataops-alarms: skipped (none to delete: alarm.email is not set)" in " ".join(lines)
+    bucket_line = next(line for line in lines if line.startswith("[") and "S3 bucket dataops-pipeline-bucket:" in line)
+    assert bucket_line.endswith(f"deleted (emptied {planned} object versions)"), bucket_line
+    assert "already gone" not in result.output
