@@ -510,9 +510,9 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
     error_lines = logtail.ErrorLines() if errors else None
 
     def emit(event: dict) -> None:
-        if not logtail.matches(event, text, False):
+        if error_lines is not None and (event := error_lines(event)) is None:  # sees every event: run context
             return
-        if error_lines is not None and (event := error_lines(event)) is None:
+        if not logtail.matches(event, text, False):
             return
         if as_json:
             click.echo(json.dumps(event, ensure_ascii=False))

@@ -53,7 +53,8 @@ PIPE_WIDTH = 120
 
 def make_console(stderr: bool = False) -> Console:
     """On a pipe (CI, tests, `| less`), output is laid out for $COLUMNS, else 120 columns, and
-    kept within that width (`logs` prints its lines whole: each is one record, for grep)."""
+    kept within that width; log lines and up/down's step lines are printed whole (one record
+    per line, for grep)."""
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
         console.width = pipe_width()
@@ -120,10 +121,11 @@ class PlainReporter(Reporter):
         self._prefix = f"[{index}/{total}] "
 
     def note(self, message: str) -> None:
-        self.console.print(f"      {message}", markup=False)
+        self.console.print(f"      {message}", markup=False, soft_wrap=True)
 
     def end(self, change: Change, applied: bool) -> None:
-        self.console.print(self._prefix + step_line(change, applied), markup=False)
+        # one whole line per step, never wrapped: a CI log is grepped like a log
+        self.console.print(self._prefix + step_line(change, applied), markup=False, soft_wrap=True)
 
 
 class LiveReporter(Reporter):
