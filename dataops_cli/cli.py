@@ -238,7 +238,7 @@ def up(app: App, dry_run: bool) -> None:
     from dataops_cli import stack as stack_module
     from dataops_cli.input_check import check_input_columns
 
-    app.console.print(app.config_note(), highlight=False)
+    app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     check_input_columns(app.config, str(find_config_path(app.config_path) or "built-in defaults"))
     ctx = app.stack(start_emulator=not dry_run)
     mode = "Planning" if dry_run else "Deploying"
@@ -308,7 +308,7 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
     """
     from dataops_cli import stack as stack_module
 
-    app.console.print(app.config_note(), highlight=False)
+    app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     ctx = app.stack()
     app.console.print(f"Stack [bold]{app.config.stack.name}[/] in {app.where()}")
     planned = stack_module.plan_down(ctx, keep_data=keep_data)
@@ -399,7 +399,7 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
 
     options = _status_options(app, since, runs)
     if not as_json:
-        app.console.print(app.config_note(), highlight=False)
+        app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     ctx = app.stack()
 
     if watch and not as_json:
@@ -608,7 +608,7 @@ def show_config(app: App, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(effective_config(config, path), indent=2, ensure_ascii=False))
         return
-    app.console.print(app.config_note(), highlight=False)
+    app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     schedule, function, alarm, pipeline = config.schedule, config.function, config.alarm, config.pipeline
     rows = [
         ("stack", f"{config.stack.name} in {config.region}"),

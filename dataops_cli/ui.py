@@ -176,9 +176,13 @@ def summary_table(changes: Iterable[Change], applied: bool, title: str) -> Table
     table.add_column("Resource")
     table.add_column("Name / ARN", overflow="fold")
     table.add_column("Result")
+    changes = list(changes)
+    # objects are shown by key under their bucket's row: s3://<bucket>/<key> would not fit 80 columns
+    bucket = next((f"s3://{c.name}/" for c in changes if c.kind == "S3 bucket"), None)
     for change in changes:
         done = applied and change.action in (Action.CREATE, Action.UPDATE, Action.DELETE)
-        table.add_row(change.kind, change.name, f"[{STYLE[change.action]}]{outcome(change, done)}[/]")
+        name = change.name.removeprefix(bucket) if bucket else change.name
+        table.add_row(change.kind, name, f"[{STYLE[change.action]}]{outcome(change, done)}[/]")
     return table
 
 

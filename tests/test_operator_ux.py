@@ -274,9 +274,10 @@ def test_status_output_fits_80_and_uses_120_columns(deployed):
     for columns in (80, 120):
         output = run_at(config, columns, "status", "--since", "30m").output
         lines = output.splitlines()
-        assert all(len(line) <= columns for line in lines), max(lines, key=len)
+        assert lines[0] == f"Config: {config}"  # a path: printed whole, like a log line
+        assert all(len(line) <= columns for line in lines[1:]), max(lines, key=len)
         assert all(line == line.rstrip() for line in lines)
-        shown[columns] = normalized(output[output.index("Stack dataops") :], config)  # line 1: the config path
+        shown[columns] = normalized(output, config)
         Path(f"/tmp/opx/status_{columns}.txt").write_text(shown[columns])
     assert shown[80] == STATUS_80, "\n" + shown[80]
     assert shown[120] == STATUS_120, "\n" + shown[120]
@@ -311,6 +312,7 @@ run time         800 ms (handler)
 """
 
 STATUS_80 = """\
+Config: <config>
 Stack dataops · AWS account 123456789012, region ap-south-1 · window NNm
 (HH:MM–HH:MM UTC, 120 s periods)
 ╭─── Invocations ────╮ ╭────── Errors ──────╮ ╭──── Throttles ─────╮
@@ -379,6 +381,7 @@ exit code 0
 """
 
 STATUS_120 = """\
+Config: <config>
 Stack dataops · AWS account 123456789012, region ap-south-1 · window NNm (HH:MM–HH:MM UTC, 120 s periods)
 ╭─── Invocations ────╮ ╭────── Errors ──────╮ ╭──── Throttles ─────╮ ╭─── Duration avg ───╮ ╭─── Duration p99 ───╮
 │         2          │ │         1          │ │         0          │ │         –          │ │      1,234 ms      │
@@ -502,3 +505,36 @@ def test_down_says_what_it_did(deployed):
     bucket_line = next(line for line in lines if line.startswith("[") and "S3 bucket dataops-pipeline-bucket:" in line)
     assert bucket_line.endswith(f"deleted (emptied {planned} object versions)"), bucket_line
     assert "already gone" not in result.output
+
+
+def test_config_output_at_80_columns(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[bucket]\ninput_file = "/data/in.csv"\n[alarm]\nemail = "ops@example.com"\n', encoding="utf-8")
+    output = run_at(config, 80, "config").output
+    assert output.replace(str(config), "<config>") == CONFIG_80
+
+
+CONFIG_80 = """\
+Config: <config>
+          stack  dataops in ap-south-1
+         bucket  s3://dataops-pipeline-bucket/ input diabetes_preprocessed.csv
+                 <- /data/in.csv
+        outputs  s3://dataops-pipeline-bucket/processed/ (runs expire after 30
+                 days)
+       function  DataOpsPipelineFunction python3.12 x86_64 1024 MB 60 s,
+                 reserved concurrency 1, async retries 0, async max event age
+                 300 s
+          layer  AWSSDKPandas-Python312 (resolved at deploy, SDK 3.17.0)
+ execution role  dataops-lambda-exec
+      log group  /aws/lambda/DataOpsPipelineFunction (14 days)
+       schedule  dataops-schedules/dataops-run-pipeline: rate(2 minutes) UTC,
+                 enabled, retries 2, max event age 300 s, flexible window off
+ scheduler role  dataops-scheduler-invoke
+      dashboard  DataOpsPipelineDashboard
+          alarm  DataOpsPipelineFunction-errors -> email ops@example.com via SNS
+                 topic dataops-alarms
+zero as missing  Glucose, BloodPressure, SkinThickness, Insulin, BMI
+         impute  median
+      normalize  minmax, except Outcome
+           tags  Project=dataops, dataops:stack=dataops
+"""
