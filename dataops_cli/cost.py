@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from dataops_cli.pricing import PriceTable
 from handler.s3io import PART_BYTES
@@ -91,6 +91,7 @@ class Usage:
     dashboards: int = len(DASHBOARDS)
     alarm_email: bool = False
     engine: str = "lambda"
+    stored_bytes: Figure | None = None  # S3 bytes measured (status); None = steady state from runs and retention
 
     @property
     def output_bytes(self) -> float:
@@ -251,6 +252,12 @@ def shared_lines(u: Usage) -> list[Line]:
     runs = u.runs.value
     kept_runs = runs / MONTH_DAYS * u.run_retention_days
     stored = u.input_bytes.value + kept_runs * u.output_bytes
+    stored_basis = (
+        f"input {_mb(u.input_bytes.value)} + {kept_runs:,.0f} runs kept ({u.run_retention_days} d) x "
+        f"{_mb(u.output_bytes)}"
+    )
+    if u.stored_bytes is not None:
+        stored, stored_basis = u.stored_bytes.value, f"{_mb(u.stored_bytes.value)} from {u.stored_bytes.source}"
     ingested = runs * u.log_bytes.value
     logs_stored = ingested / MONTH_DAYS * u.log_retention_days * LOGS_COMPRESSION
     lines = [
@@ -260,8 +267,7 @@ def shared_lines(u: Usage) -> list[Line]:
             "S3 storage",
             stored / GB,
             "s3_storage",
-            f"input {_mb(u.input_bytes.value)} + {kept_runs:,.0f} runs kept ({u.run_retention_days} d) x "
-            f"{_mb(u.output_bytes)}",
+            stored_basis,
         ),
         Line(
             "logs_storage",
@@ -284,11 +290,27 @@ def shared_lines(u: Usage) -> list[Line]:
 ENGINES: dict[str, Callable[[Usage], list[Line]]] = {"lambda": lambda_lines}
 
 
-def breakdown(usage: Usage, prices: PriceTable, sources: dict[str, str] | None = None) -> Breakdown:
-    """Price every line; always-free allowances are drawn in row order from shared pools."""
+TIME_BASED = frozenset({"s3_storage", "logs_storage", "custom_metrics", "dashboards", "alarms"})
+
+
+def breakdown(
+    usage: Usage, prices: PriceTable, sources: dict[str, str] | None = None, month_fraction: float = 1.0
+) -> Breakdown:
+    """Price every line; always-free allowances are drawn in row order from shared pools.
+
+    `month_fraction` < 1 is a month-to-date bill: `usage.runs` are the runs so far, and the
+    items billed by time (storage, metrics, dashboard, alarms) count that fraction of a month.
+    """
     if usage.engine not in ENGINES:
         raise ValueError(f"unknown engine {usage.engine!r}: expected one of {', '.join(ENGINES)}")
     lines = ENGINES[usage.engine](usage) + shared_lines(usage)
+    if month_fraction != 1.0:
+        lines = [
+            replace(ln, quantity=ln.quantity * month_fraction, basis=f"{ln.basis} x {month_fraction:.2f} month")
+            if ln.key in TIME_BASED
+            else ln
+            for ln in lines
+        ]
     pools: dict[str, float] = {}
     rows = []
     for line in lines:

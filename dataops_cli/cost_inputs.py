@@ -31,6 +31,7 @@ from dataops_cli.cost import (
     PLATFORM_LOG_LINES,
     Figure,
     Usage,
+    breakdown,
     cpu_share,
     rescale_duration,
 )
@@ -284,3 +285,51 @@ def month_fraction(now: datetime) -> tuple[datetime, float]:
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 140 else text[:137] + "..."
+
+
+def month_to_date(
+    config: Config, cloudwatch: Any, prices: Any, now: datetime, stored_bytes: float | None
+) -> dict[str, Any]:
+    """Estimated cost since the 1st of the month (UTC), from one GetMetricData call.
+
+    Runs and compute are what CloudWatch counted; storage is what the S3 metric `status`
+    already read (else steady state); the rest is the model. Returns a plain dict for the
+    status report: `to_pay`, `total`, `fraction`, `source`, and `rows` (key -> cost).
+    """
+    start, fraction = month_fraction(now)
+    fn = (("FunctionName", config.function.name),)
+    queries = [
+        metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
+        metrics.Query("duration_sum", "AWS/Lambda", "Duration", fn, "Sum", whole_window=True),
+        metrics.Query(
+            "log_bytes", "AWS/Logs", "IncomingBytes", (("LogGroupName", config.log_group),), "Sum", whole_window=True
+        ),
+    ]
+    seconds = max(60, int((now - start).total_seconds()))
+    values = metrics.fetch(cloudwatch, queries, Window.ending_now(seconds, 60, now)).window_values
+    runs = values.get("invocations") or 0.0
+    cw = f"CloudWatch since {start:%Y-%m-%d}"
+    measured = Measured(reasons=[])
+    if runs and values.get("duration_sum"):
+        measured.duration_ms = Figure(values["duration_sum"] / runs, cw)
+    if runs and values.get("log_bytes"):
+        measured.log_bytes = Figure(values["log_bytes"] / runs, cw)
+    try:
+        usage = build_usage(config, None, measured, start)
+    except DataopsError as exc:
+        return {"error": str(exc)}
+    usage = replace(
+        usage,
+        runs=Figure(runs, f"{cw}: AWS/Lambda Invocations"),
+        stored_bytes=Figure(stored_bytes, "AWS/S3 BucketSizeBytes") if stored_bytes else None,
+    )
+    result = breakdown(usage, prices, month_fraction=fraction)
+    return {
+        "since": start.isoformat(),
+        "fraction_of_month": round(fraction, 4),
+        "runs": runs,
+        "total": round(result.total, 4),
+        "to_pay": round(result.total_to_pay, 4),
+        "rows": {r.key: round(r.cost, 4) for r in result.rows},
+        "source": f"{cw} + model; prices: {result.prices}",
+    }
