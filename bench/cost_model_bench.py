@@ -7,8 +7,9 @@ For each size the real handler runs in this process against moto's in-process S3
 one cold call, then `--repeat` warm calls. It records the warm calls' median duration, the
 bytes of every object the run wrote (cleaned.csv apart from the rest), the bytes of its log
 lines, and the S3 requests it made by operation. Then it fits, by least squares over the
-sizes (through the smallest size's point), `ms = a + b * rows`, `cleaned bytes = c + d * rows` and `other output bytes = e + f * rows`,
-and prints the table and the constants to copy into dataops_cli/cost_inputs.py (MODEL).
+sizes (through the smallest size's point), `ms = a + b * rows`, `cleaned bytes = c + d * rows`
+and `other output bytes = e + f * rows`, and prints the table and the constants to copy into
+dataops_cli/cost_inputs.py (MODEL).
 
 The duration is this machine's (2 cores, S3 in process): Lambda at 1,024 MB has about 0.58
 of one vCPU, so `dataops cost` scales the fitted time by 1769 / memory_mb (never below 1x).

@@ -92,6 +92,7 @@ class Usage:
     alarm_email: bool = False
     engine: str = "lambda"
     stored_bytes: Figure | None = None  # S3 bytes measured (status); None = steady state from runs and retention
+    timeout_seconds: int = 0  # function.timeout_seconds: a longer modelled run is a warning
 
     @property
     def output_bytes(self) -> float:
@@ -139,6 +140,7 @@ class Breakdown:
     prices: str
     price_notes: list[str]
     sources: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
     free_items: list[str] = field(default_factory=lambda: list(FREE_ITEMS))
     not_counted: list[str] = field(default_factory=lambda: list(NOT_COUNTED))
     month: str = f"{MONTH_DAYS} days"
@@ -210,7 +212,7 @@ def lambda_lines(u: Usage) -> list[Line]:
             f"lambda_gb_s_{u.architecture}",
             f"{runs:,.0f} runs x {ms:,} ms x {gb:g} GB",
         ),
-        Line("scheduler", "EventBridge Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs"),
+        Line("scheduler", "Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs"),
         Line(
             "s3_put",
             "S3",
@@ -346,7 +348,18 @@ def breakdown(
         prices=prices.source,
         price_notes=list(prices.notes),
         sources=sources if sources is not None else usage_sources(usage),
+        warnings=warnings(usage),
     )
+
+
+def warnings(u: Usage) -> list[str]:
+    found = []
+    if u.timeout_seconds and u.runs.value and u.duration_ms.value > u.timeout_seconds * 1000:
+        found.append(
+            f"a run takes {u.duration_ms.value / 1000:,.1f} s here, over function.timeout_seconds = "
+            f"{u.timeout_seconds}: runs would time out (and be billed the full {u.timeout_seconds} s)"
+        )
+    return found
 
 
 def usage_sources(usage: Usage) -> dict[str, str]:

@@ -136,7 +136,7 @@ def schedule_runs(
     firings = list(iter_firings(schedule, start, end, tz, limit=MONTH_DAYS * 24 * 60 + 1))
     hours = {moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0) for moment in firings}
     text = f"{where}: firings in the 30 days from {start:%Y-%m-%d}"
-    return Figure(len(firings), text), Figure(len(hours), text)
+    return Figure(len(firings), text), Figure(min(MONTH_HOURS, len(hours)), text)
 
 
 # --------------------------------------------------------------------------- input file
@@ -193,7 +193,8 @@ def measure(config: Config, cloudwatch: Any, s3: Any, now: datetime | None = Non
         values = metrics.fetch(cloudwatch, queries, Window.ending_now(86400, 60, now)).window_values
         duration, runs, logged = values.get("duration"), values.get("invocations"), values.get("log_bytes")
         if duration:
-            found.duration_ms = Figure(duration, f"CloudWatch: average Duration over the last day ({runs or 0:.0f} runs)")
+            where = f"CloudWatch: average Duration over the last day ({runs or 0:.0f} runs)"
+            found.duration_ms = Figure(duration, where)
         else:
             found.reasons.append("no Duration datapoint in the last day")
         if logged and runs:
@@ -273,6 +274,7 @@ def build_usage(
         active_hours=hours,
         alarms=1 if config.alarm.enabled else 0,
         alarm_email=bool(config.alarm.enabled and config.alarm.email),
+        timeout_seconds=config.function.timeout_seconds,
     )
 
 

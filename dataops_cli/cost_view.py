@@ -28,14 +28,14 @@ def money(usd: float) -> str:
         return "$0"
     if usd < 0.01:
         return "<$0.01"
-    return f"${usd:,.2f}"
+    return f"${usd:,.0f}" if usd >= 100 else f"${usd:,.2f}"
 
 
 def amount(value: float) -> str:
     if value == 0:
         return "0"
-    if value >= 1_000_000 and value % 1_000_000 == 0:
-        return f"{value / 1_000_000:g}M"
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.3g}M"
     if value >= 100:
         return f"{value:,.0f}"
     if value >= 1:
@@ -84,6 +84,8 @@ def render(b: Breakdown, title: str | None = None, detail: bool = True) -> Rende
         for name, text in b.sources.items():
             sources.append(f"\n  {name.replace('_', ' ')}: {text}")
         parts.append(sources)
+    for warning in b.warnings:
+        parts.append(Text(f"warning: {warning}", style="bold yellow"))
     parts.append(footnotes(b, detail))
     return Group(*parts)
 
