@@ -292,7 +292,7 @@ def shared_lines(u: Usage) -> list[Line]:
 ENGINES: dict[str, Callable[[Usage], list[Line]]] = {"lambda": lambda_lines}
 
 
-TIME_BASED = frozenset({"s3_storage", "logs_storage", "custom_metrics", "dashboards", "alarms"})
+TIME_BASED = frozenset({"s3_storage", "logs_storage", "dashboards", "alarms"})  # custom metrics: active_hours
 
 
 def breakdown(
@@ -300,8 +300,9 @@ def breakdown(
 ) -> Breakdown:
     """Price every line; always-free allowances are drawn in row order from shared pools.
 
-    `month_fraction` < 1 is a month-to-date bill: `usage.runs` are the runs so far, and the
-    items billed by time (storage, metrics, dashboard, alarms) count that fraction of a month.
+    `month_fraction` < 1 is a month-to-date bill: `usage.runs` and `usage.active_hours` are
+    those so far, and the items billed by time (storage, dashboard, alarms) count that
+    fraction of a month.
     """
     if usage.engine not in ENGINES:
         raise ValueError(f"unknown engine {usage.engine!r}: expected one of {', '.join(ENGINES)}")

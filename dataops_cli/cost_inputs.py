@@ -323,6 +323,7 @@ def month_to_date(
     usage = replace(
         usage,
         runs=Figure(runs, f"{cw}: AWS/Lambda Invocations"),
+        active_hours=Figure(min(runs, fraction * MONTH_HOURS), f"{cw}: at most one hour per run"),
         stored_bytes=Figure(stored_bytes, "AWS/S3 BucketSizeBytes") if stored_bytes else None,
     )
     result = breakdown(usage, prices, month_fraction=fraction)

@@ -16,7 +16,7 @@ from rich.console import Console
 from dataops_cli import cost
 from dataops_cli.config import parse_config
 from dataops_cli.cost import breakdown, get_requests_per_run, multipart_requests, put_requests_per_run
-from dataops_cli.cost_inputs import WhatIf, build_usage, count_rows, measure, schedule_runs
+from dataops_cli.cost_inputs import WhatIf, build_usage, count_rows, measure, month_to_date, schedule_runs
 from dataops_cli.cost_view import render
 from dataops_cli.pricing import API_USAGE_TYPES, TABLE, UnknownRegionError, api_prices, first_paid_tier, table_prices
 from handler import lambda_function
@@ -362,3 +362,44 @@ def test_up_dry_run_ends_with_the_estimate(mock_aws_env, monkeypatch, tmp_path):
     assert "Monthly estimate of this stack, ap-south-1" in result.output
     assert result.output.rstrip().splitlines()[-1].startswith("Estimate: $0.73/month after the free tier ($5.12")
     assert recorder.last.counter.mutating == 0
+
+
+def test_month_to_date_is_one_metrics_call_and_counts_what_ran(mock_aws_env):
+    c = config()
+    cw = boto3.client("cloudwatch", region_name="ap-south-1")
+    now = datetime(2026, 11, 16, tzinfo=UTC)  # 15 days into the month: half of a 30-day month
+    fn = [{"Name": "FunctionName", "Value": c.function.name}]
+    for name, value in (("Invocations", 1.0), ("Duration", 500.0)):
+        for minutes in (10, 20, 30, 40):
+            cw.put_metric_data(
+                Namespace="AWS/Lambda",
+                MetricData=[
+                    {
+                        "MetricName": name,
+                        "Dimensions": fn,
+                        "Value": value,
+                        "Timestamp": now - timedelta(minutes=minutes),
+                    }
+                ],
+            )
+    calls: list[str] = []
+    cw.meta.events.register("before-call.monitoring", lambda model, **_: calls.append(model.name))
+    mtd = month_to_date(c, cw, table_prices(c.region), now, stored_bytes=2 * GIB)
+    assert calls == ["GetMetricData"]
+    assert mtd["runs"] == 4 and mtd["fraction_of_month"] == 0.5
+    assert mtd["rows"]["lambda_compute"] == pytest.approx(round(4 * 0.5 * 0.0000166667, 4))
+    assert mtd["rows"]["dashboards"] == 1.5 and mtd["rows"]["alarms"] == 0.05
+    assert mtd["rows"]["s3_storage"] == pytest.approx(round(2 * 0.5 * 0.025, 4))
+    assert mtd["rows"]["custom_metrics"] == pytest.approx(round(4 * 4 / 720 * 0.30, 4))
+
+
+def test_status_json_carries_the_month_to_date_cost(mock_aws_env, monkeypatch, tmp_path):
+    h.publish_stand_in_layer()
+    h.install(monkeypatch)
+    path = h.write_config(tmp_path / "config.toml")
+    assert h.run(path, "up").exit_code == 0
+    result = h.run(path, "status", "--json")
+    doc = json.loads(result.output)
+    assert set(doc["cost"]) == {"since", "fraction_of_month", "runs", "total", "to_pay", "rows", "source"}
+    assert doc["cost"]["rows"]["dashboards"] > 0
+    assert "cost so far" in h.run(path, "status").output
