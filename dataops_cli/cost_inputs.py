@@ -193,7 +193,8 @@ def measure(config: Config, cloudwatch: Any, s3: Any, now: datetime | None = Non
         values = metrics.fetch(cloudwatch, queries, Window.ending_now(86400, 60, now)).window_values
         duration, runs, logged = values.get("duration"), values.get("invocations"), values.get("log_bytes")
         if duration:
-            where = f"CloudWatch: average Duration over the last day ({runs or 0:.0f} runs)"
+            count = int(runs or 0)
+            where = f"CloudWatch: average Duration over the last day ({count} run{'' if count == 1 else 's'})"
             found.duration_ms = Figure(duration, where)
         else:
             found.reasons.append("no Duration datapoint in the last day")

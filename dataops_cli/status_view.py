@@ -221,7 +221,7 @@ def _cost_line(cost: dict) -> str:
         return f"not estimated: {cost['error']}"
     return (
         f"{money(cost['to_pay'])} to pay this month ({money(cost['total'])} before the free tier; "
-        f"{cost['runs']:,.0f} runs, {cost['fraction_of_month']:.0%} of a 30-day month)"
+        f"{cost['runs']:,.0f} run{'' if cost['runs'] == 1 else 's'}, {cost['fraction_of_month']:.0%} of a 30-day month)"
     )
 
 
