@@ -37,7 +37,8 @@ LOG_EVENT_OVERHEAD = 26  # bytes PutLogEvents counts per event on top of its mes
 RUN_FILES = ("cleaned.csv", "correlation.csv", "summary.json", "dtypes.json", "run.json")
 STREAMED_FILES = ("cleaned.csv",)  # MultipartSink: one PUT below PART_BYTES, else create + parts + complete
 POINTER_FILES = ("latest.json",)  # overwritten every run (no versioning): one PUT a run, one small object
-INPUT_READS = ("HeadObject", "GetObject")  # GET-class requests on the input (a re-read only if a column turns text)
+# GET-class requests of a run (the input is read again only if a column turns out to be text):
+RUN_READS = ("HeadObject input", "GetObject input")
 LISTS = ()  # the handler never lists the bucket
 # Embedded Metric Format: every metric x every dimension set is one custom metric.
 EMF_METRICS = ("RowsProcessed", "MissingValuesImputed", "ProcessingTime", "RunFailed")
@@ -173,7 +174,7 @@ def multipart_requests(size: float) -> int:
 
 
 def get_requests_per_run() -> int:
-    return len(INPUT_READS)
+    return len(RUN_READS)
 
 
 def custom_metrics() -> int:
@@ -227,7 +228,7 @@ def lambda_lines(u: Usage) -> list[Line]:
             "S3 GET requests",
             runs * get_requests_per_run(),
             "s3_get",
-            f"{runs:,.0f} runs x {get_requests_per_run()} ({' + '.join(INPUT_READS)} input)",
+            f"{runs:,.0f} runs x {get_requests_per_run()} ({', '.join(RUN_READS)})",
         ),
         Line(
             "logs_ingestion",

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli import metrics
+from dataops_cli import cost, metrics
 from dataops_cli.aws import DataopsError
 from dataops_cli.config import Config
 from dataops_cli.cost import (
@@ -273,7 +273,7 @@ def build_usage(
         run_retention_days=w.retention_days or config.bucket.run_retention_days,
         log_retention_days=w.log_retention_days or config.function.log_retention_days,
         active_hours=hours,
-        alarms=1 if config.alarm.enabled else 0,
+        alarms=len(cost.ALARMS) if config.alarm.enabled else 0,
         alarm_email=bool(config.alarm.enabled and config.alarm.email),
         timeout_seconds=config.function.timeout_seconds,
     )

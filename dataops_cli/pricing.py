@@ -68,8 +68,10 @@ class PriceTable:
         return self.prices[key]
 
 
-def _p(usd: float, unit: str, page: str, verified: bool, **kw: Any) -> Price:
-    return Price(usd, unit, page, ANCHORS_READ if verified else "", verified, **kw)
+def _p(usd: float, unit: str, page: str, verified: bool, note: str = "", **kw: Any) -> Price:
+    if not verified:
+        note = f"{note}; {UNVERIFIED}" if note else UNVERIFIED
+    return Price(usd, unit, page, ANCHORS_READ if verified else "", verified, note=note, **kw)
 
 
 def _common(
@@ -89,7 +91,15 @@ def _common(
             0.20 / 1e6, "request", LAMBDA_PAGE, True, free=1_000_000, display_per=1_000_000, free_pool="lambda_req"
         ),
         "lambda_gb_s_x86_64": _p(gb_s_x86, "GB-second", LAMBDA_PAGE, v, free=400_000, free_pool="lambda_gb_s"),
-        "lambda_gb_s_arm64": _p(gb_s_arm, "GB-second", LAMBDA_PAGE, v, free=400_000, free_pool="lambda_gb_s"),
+        "lambda_gb_s_arm64": _p(
+            gb_s_arm,
+            "GB-second",
+            LAMBDA_PAGE,
+            False,
+            free=400_000,
+            free_pool="lambda_gb_s",
+            note="not in the anchors; a third-party copy of the page agrees for us-east-1",
+        ),
         "scheduler_invocations": _p(
             scheduler, "invocation", EVENTBRIDGE_PAGE, v, free=14_000_000, display_per=1_000_000
         ),
@@ -141,7 +151,7 @@ TABLE: dict[str, dict[str, Price]] = {
 # Lambda requests $0.20/1M and dashboards $3.00. Mumbai's Lambda x86 GB-s rate was also seen
 # in a third-party table (0.00001667); kept unverified since that is not AWS's page.
 TABLE["ap-south-1"]["lambda_gb_s_x86_64"] = replace(
-    TABLE["ap-south-1"]["lambda_gb_s_x86_64"], note="third-party tables agree (0.00001667)"
+    TABLE["ap-south-1"]["lambda_gb_s_x86_64"], note=f"a third-party table agrees (0.00001667); {UNVERIFIED}"
 )
 
 

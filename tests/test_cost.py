@@ -403,3 +403,17 @@ def test_status_json_carries_the_month_to_date_cost(mock_aws_env, monkeypatch, t
     assert set(doc["cost"]) == {"since", "fraction_of_month", "runs", "total", "to_pay", "rows", "source"}
     assert doc["cost"]["rows"]["dashboards"] > 0
     assert "cost so far" in h.run(path, "status").output
+
+
+def test_a_new_metric_alarm_or_file_is_one_tuple_entry(monkeypatch):
+    """What issue 12 adds (quality.json, quality/history.json, two metrics, a second alarm) is data."""
+    monkeypatch.setattr(cost, "RUN_FILES", (*cost.RUN_FILES, "quality.json"))
+    monkeypatch.setattr(cost, "POINTER_FILES", (*cost.POINTER_FILES, "quality/history.json"))
+    monkeypatch.setattr(cost, "RUN_READS", (*cost.RUN_READS, "GetObject quality/history.json"))
+    monkeypatch.setattr(cost, "EMF_METRICS", (*cost.EMF_METRICS, "QualityWarnings", "QualityFailures"))
+    monkeypatch.setattr(cost, "ALARMS", (*cost.ALARMS, "quality"))
+    b = default_breakdown()
+    assert b.row("s3_put").quantity == RUNS * 8
+    assert b.row("s3_get").quantity == RUNS * 3
+    assert b.row("custom_metrics").quantity == 6
+    assert b.row("alarms").quantity == 2
