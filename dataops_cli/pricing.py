@@ -31,7 +31,6 @@ SNS_PAGE = "https://aws.amazon.com/sns/pricing/"
 GLUE_PAGE = "https://aws.amazon.com/glue/pricing/"
 ANCHORS_READ = "2026-11-26"  # date of /work/shared/AWS-NOTES.md "Pricing anchors"
 UNVERIFIED = "not verified here (no internet): the author's reading of the page; check with --pricing-api"
-PRICE_LIST_ENDPOINTS = ("us-east-1", "ap-south-1")  # regions that serve the Price List API (also eu-central-1)
 
 
 class UnknownRegionError(ValueError):
@@ -169,8 +168,12 @@ def table_prices(region: str) -> PriceTable:
 
 # --------------------------------------------------------------------------- Price List API
 
-# Each table key -> (service code, usage type suffix). Usage types carry a region prefix
-# (APS3-, EU-, USE1- or none), so they are matched by suffix among the region's products.
+# Each table key -> (service code, usage type suffixes). Usage types carry a region prefix
+# (APS3-, EU-, USE1- or none), so they are matched without it among the region's products.
+# Checked: `AWSEvents` / `<prefix>-ScheduledInvocation` with a $0 tier to 14M (a copy of the
+# Price List, effective 2025-01-01, which also shows regions differ: Tokyo is $1.25/1M).
+# The others follow AWS's usage-type naming but were not checked against a live answer
+# here (no internet): an item the answer lacks keeps the table price, and the output says so.
 API_USAGE_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "lambda_requests": ("AWSLambda", ("Request",)),
     "lambda_gb_s_x86_64": ("AWSLambda", ("Lambda-GB-Second",)),
