@@ -417,3 +417,22 @@ def test_a_new_metric_alarm_or_file_is_one_tuple_entry(monkeypatch):
     assert b.row("s3_get").quantity == RUNS * 3
     assert b.row("custom_metrics").quantity == 6
     assert b.row("alarms").quantity == 2
+
+
+def test_cli_pricing_api_says_which_prices_it_used(mock_aws_env, monkeypatch, tmp_path):
+    from dataops_cli import cost_commands
+
+    h.install(monkeypatch)
+    path = h.write_config(tmp_path / "config.toml")
+    client = boto3.client("pricing", region_name="ap-south-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stub_products(stubber, {"AWSLambda": [product("APS3-Lambda-GB-Second", ("0", "0.0000170000"))]})
+    monkeypatch.setattr(cost_commands, "pricing_client", lambda app: client)
+    with stubber:
+        result = h.run(path, "cost", "--model", "--pricing-api", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["prices"].startswith("AWS Price List API (pricing:GetProducts, ")
+    compute = next(r for r in doc["rows"] if r["key"] == "lambda_compute")
+    assert compute["usd_per_unit"] == 0.000017 and compute["verified"]
+    assert any("table price used" in note for note in doc["price_notes"])
