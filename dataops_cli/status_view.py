@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dataops_cli.cost_view import money
 from dataops_cli.status import Kpi, StatusReport
 from dataops_cli.timewindow import human_duration
 
@@ -130,6 +131,8 @@ def activity(report: StatusReport) -> Table:
     s = report.storage
     if s:
         table.add_row("data growth", _storage_line(s), "AWS/S3 daily")
+    if report.cost:
+        table.add_row("cost so far", _cost_line(report.cost), "estimate, dataops cost")
     return table
 
 
@@ -232,6 +235,15 @@ def _error_text(message: str) -> str:
 
 def _run_label(run_id: str | None, epoch_ms: int | None) -> str:
     return run_id or f"{_time(epoch_ms)} (no run id)"
+
+
+def _cost_line(cost: dict) -> str:
+    if "error" in cost:
+        return f"not estimated: {cost['error']}"
+    return (
+        f"{money(cost['to_pay'])} to pay this month ({money(cost['total'])} before the free tier; "
+        f"{cost['runs']:,.0f} run{'' if cost['runs'] == 1 else 's'}, {cost['fraction_of_month']:.0%} of a 30-day month)"
+    )
 
 
 def _time(epoch_ms: int | None) -> str:

@@ -352,6 +352,7 @@ def test_status_json_schema(deployed):
         "runs",
         "errors",
         "latest",
+        "cost",
         "api_calls",
         "config_file",
         "stack_created",
