@@ -267,8 +267,10 @@ def test_p99_source_grammar_and_window_end(deployed):
 # ---- output that fits -----------------------------------------------------------------------------
 
 
-def test_status_output_fits_80_and_uses_120_columns(deployed):
+def test_status_output_fits_80_and_uses_120_columns(deployed, monkeypatch):
     _, config = deployed
+    fixed = {"to_pay": 0.004, "total": 2.65, "runs": 2, "fraction_of_month": 0.85}  # the real one moves with the date
+    monkeypatch.setattr("dataops_cli.status.month_to_date_cost", lambda ctx, now, stored: fixed)
     seed_failure_then_success(datetime.now(UTC))
     shown = {}
     for columns in (80, 120):
@@ -327,13 +329,15 @@ Stack dataops · AWS account 123456789012, region ap-south-1 · window NNm
 │         0          │ │         –          │
 │   of 0 expected    │ │ since last success │
 ╰────────────────────╯ ╰────────────────────╯
-invocations   <sparkline>                                           peak 1/period
-duration avg  <sparkline>                                           peak 0 ms
-errors        <sparkline>                                           1 in window
+invocations   <sparkline>                                  peak 1/period
+duration avg  <sparkline>                                  peak 0 ms
+errors        <sparkline>                                  1 in window
 scheduler     attempts 0 · target errors 0 · dropped 0 ·
               throttled 0
-data growth   no daily storage datapoint yet (S3 reports once a    AWS/S3 daily
-              day)
+data growth   no daily storage datapoint yet (S3 reports  AWS/S3 daily
+              once a day)
+cost so far   <$0.01 to pay this month ($2.65 before the  estimate, dataops cost
+              free tier; 2 runs, 85% of a 30-day month)
 Sources: KPIs from CloudWatch metrics; p99 from REPORT log lines (exact, from 2
 durations; this backend has no percentile statistics) · N API calls
 Resources
@@ -391,11 +395,13 @@ Stack dataops · AWS account 123456789012, region ap-south-1 · window NNm (HH:M
 │         –          │ │         0          │ │         –          │
 ╰────────────────────╯ │   of 0 expected    │ │ since last success │
                        ╰────────────────────╯ ╰────────────────────╯
-invocations   <sparkline>                                              peak 1/period
-duration avg  <sparkline>                                              peak 0 ms
-errors        <sparkline>                                              1 in window
+invocations   <sparkline>                                                                          peak 1/period
+duration avg  <sparkline>                                                                          peak 0 ms
+errors        <sparkline>                                                                          1 in window
 scheduler     attempts 0 · target errors 0 · dropped 0 · throttled 0
-data growth   no daily storage datapoint yet (S3 reports once a day)  AWS/S3 daily
+data growth   no daily storage datapoint yet (S3 reports once a day)                              AWS/S3 daily
+cost so far   <$0.01 to pay this month ($2.65 before the free tier; 2 runs, 85% of a 30-day       estimate, dataops cost
+              month)
 Sources: KPIs from CloudWatch metrics; p99 from REPORT log lines (exact, from 2 durations; this backend has no
 percentile statistics) · N API calls
 Resources
