@@ -518,13 +518,12 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
 
     error_lines = logtail.ErrorLines() if errors else None
 
-    def emit(event: dict) -> None:
-        if error_lines is not None and (event := error_lines(event)) is None:  # sees every event: run context
+    def emit(raw: dict) -> None:
+        event = error_lines(raw) if error_lines is not None else raw  # sees every event: run context
+        if event is None or not logtail.matches(event, text, False):
             return
-        if not logtail.matches(event, text, False):
-            return
-        if as_json:
-            click.echo(json.dumps(event, ensure_ascii=False))
+        if as_json:  # raw events: the runtime's line keeps its traceback here
+            click.echo(json.dumps(raw, ensure_ascii=False))
         else:
             app.console.print(logtail.pretty(event), soft_wrap=True)
 
