@@ -8,13 +8,14 @@ a command's back: `--local` picks the emulator, `--state-dir` says which one.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
 from dataops_cli.aws import Aws
-from dataops_cli.config import Config, find_config_path, load_config
+from dataops_cli.config import CONFIG_ENV, DEFAULT_CONFIG_NAME, Config, find_config_path, load_config
 from dataops_cli.local.state import STATE_DIR_ENV
 from dataops_cli.resources.base import StackContext
 from dataops_cli.ui import make_console
@@ -50,6 +51,20 @@ class App:
             config = load_config(find_config_path(self.config_path))
             self._config = config.with_region(self.region) if self.region else config
         return self._config
+
+    def config_note(self) -> str:
+        """Which config file is in use, for the first line of up/status/down (loads and validates it)."""
+        path = find_config_path(self.config_path)
+        _ = self.config
+        if path is None:
+            return f"Config: built-in defaults (found no --config, ${CONFIG_ENV} or ./{DEFAULT_CONFIG_NAME})"
+        if not tomllib.loads(path.read_text(encoding="utf-8")):
+            return f"Config: {path} is empty: built-in defaults apply"
+        return f"Config: {path}"
+
+    def command(self, words: str) -> str:
+        """A command line to suggest, aimed at the same target (the emulator or AWS)."""
+        return f"dataops --local {words}" if self.local else f"dataops {words}"
 
     def aws(self, start_emulator: bool = False) -> Aws:
         if self._aws is None:

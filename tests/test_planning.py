@@ -194,7 +194,7 @@ def test_bucket_removal_deletes_every_version_then_the_bucket():
     uploads = [{"Uploads": [{"Key": "big.csv", "UploadId": "u1"}]}]
     ctx = context(bucket_state(**{"s3.list_object_versions": versions, "s3.list_multipart_uploads": uploads}))
     change = Bucket(ctx).plan_destroy()
-    assert change.action is Action.DELETE and change.details == ("1500 object versions",)
+    assert change.action is Action.DELETE and change.details == ("1500 object versions to empty",)
     assert [(s.operation, len(s.params.get("Delete", {}).get("Objects", []))) for s in change.steps] == [
         ("delete_objects", 1000),
         ("delete_objects", 500),

@@ -228,10 +228,15 @@ class Resource:
             return self.ctx.not_ours(self.kind, self.name, tags)
         return self.change(Action.DELETE, *details, steps=steps or [])
 
-    def destroy(self, change: Change) -> None:
-        """Make exactly the deleting calls the removal plan holds, in order."""
+    def destroy(self, change: Change) -> Change | None:
+        """Make exactly the deleting calls the removal plan holds, in order.
+
+        May return the change as done, where that differs from the plan (the bucket says how
+        many object versions it actually emptied), else None.
+        """
         for step in change.steps:
             self.run_step(step)
+        return None
 
     def run_step(self, step: Step) -> Any:
         """One call (or wait) of a plan, with its file bodies opened and the role retry if it asks for one."""

@@ -54,6 +54,7 @@ def bucket_exists(s3: Any, bucket: str) -> bool:
 
 class Bucket(Resource):
     kind = "S3 bucket"
+    _emptied = 0  # object versions deleted by this removal so far (for the progress note and the result)
 
     @property
     def name(self) -> str:
@@ -164,7 +165,16 @@ class Bucket(Resource):
         steps = self._emptying_steps(s3)
         count = sum(len(step.params["Delete"]["Objects"]) for step in steps if step.operation == "delete_objects")
         steps.append(self.step("s3", "delete_bucket", "delete the bucket", Bucket=self.name))
-        return self.change(Action.DELETE, f"{count} object versions" if count else "empty", steps=steps)
+        return self.change(Action.DELETE, f"{count} object versions to empty" if count else "empty", steps=steps)
+
+    def destroy(self, change: Change) -> Change:
+        """Run the removal plan; the change done says how many object versions were actually emptied."""
+        self._emptied = 0
+        super().destroy(change)
+        emptied = self._emptied
+        return self.change(
+            Action.DELETE, f"emptied {emptied} object versions" if emptied else "was empty", steps=change.steps
+        )
 
     def _emptying_steps(self, s3: Any) -> list[Step]:
         versions = [
@@ -176,7 +186,7 @@ class Bucket(Resource):
             self.step(
                 "s3",
                 "delete_objects",
-                f"emptied {min(start + 1000, len(versions))} object versions",
+                f"delete {len(versions[start : start + 1000])} object versions",
                 Bucket=self.name,
                 Delete={"Objects": versions[start : start + 1000], "Quiet": True},
             )
@@ -211,7 +221,8 @@ class Bucket(Resource):
                 raise DataopsError(
                     f"could not delete s3://{self.name}/{first['Key']}: {first['Code']}: {first['Message']}"
                 )
-            self.ctx.progress(step.description)
+            self._emptied += len(step.params["Delete"]["Objects"])
+            self.ctx.progress(f"emptied {self._emptied} object versions so far")
             return response
         if step.operation != "delete_bucket":
             return super().run_step(step)
