@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -255,13 +255,6 @@ class Resource:
             if step.retry_role and self.role_not_ready is not None:
                 return retry_while_role_propagates(self.ctx, self.role_user, self.role_not_ready, call, **params)
             return call(**params)
-
-
-def plan_steps(changes: list[Change]) -> Iterator[tuple[Change, Step]]:
-    """Every step of a list of changes, in the order they would run."""
-    for change in changes:
-        for step in change.steps:
-            yield change, step
 
 
 # A role created seconds ago is not yet assumable (IAM is eventually consistent).
