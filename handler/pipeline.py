@@ -16,7 +16,9 @@ Semantics (each pinned by a test):
   whole number, else float64; text columns as strings.
 
 The numeric arrays of `Columns` are modified in place: at 5M rows a copy of the data
-would not fit the Lambda's memory beside the original.
+would not fit the Lambda's memory beside the original. Statistics and the correlation are
+taken first, then each column is normalized in its own memory; a column written as int64
+is converted in place too (`Columns.numeric` then holds the int64 array).
 """
 
 from __future__ import annotations
