@@ -185,3 +185,24 @@ def test_median_matches_numpy_for_odd_and_even_counts(n):
 
     values = np.random.default_rng(n).normal(size=n)
     assert _median_in_place(values.copy()) == np.median(values)
+
+
+@pytest.mark.parametrize("chunk_bytes", [5, 64, 1 << 20])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b,t\n1,2,x\n3,,y\n\n5,6,z",  # blank line, no final newline
+        b'a,b,t\r\n1,2,x\r\n3,,y\r\n5,6,"q,r"\r\n',  # CRLF, quoted delimiter
+        b"a,b,t\r1,2,x\r3,,y\r5,6,z\r",  # CR only
+    ],
+)
+def test_reading_in_threaded_chunks_matches_one_read_at_any_chunk_size(monkeypatch, data, chunk_bytes):
+    from handler import reader
+
+    monkeypatch.setattr(reader, "CHUNK_BYTES", chunk_bytes)
+    columns = read_columns(opener(data))
+    expected = pacsv.read_csv(io.BytesIO(data))
+    assert columns.rows == expected.num_rows == 3
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(columns.numeric[name], expected[name].to_numpy(zero_copy_only=False))
+    assert columns.text["t"].to_pylist() == expected["t"].to_pylist()
