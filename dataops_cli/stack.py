@@ -111,7 +111,7 @@ def down(planned: list[tuple[Resource, Change]], reporter: Reporter, ctx: StackC
         reporter.begin(index, len(planned), resource)
         if change.action is Action.DELETE:
             with _step(resource, "deleting"):
-                resource.destroy(change)
+                change = resource.destroy(change) or change  # what was done, if it differs from the plan
         reporter.end(change, applied=change.action is Action.DELETE)
         done.append(change)
     return done

@@ -81,6 +81,9 @@ class StatusReport:
     latest: dict[str, Any] | None = None
     cost: dict[str, Any] = field(default_factory=dict)  # month-to-date estimate (dataops_cli.cost)
     api_calls: int = 0
+    config_file: str = ""  # "" = built-in defaults
+    stack_created: str | None = None  # errors before this (an earlier stack's) are not counted
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str, ensure_ascii=False)
@@ -119,7 +122,9 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     by_kind = {(r.kind, r.state) for r in rows}
     if all(r.state in ("missing", "skipped") for r in rows):
         report.health = Health(
-            "not_deployed", [f"nothing of stack {config.stack.name!r} is deployed: run dataops up"], EXIT_NOT_DEPLOYED
+            "not_deployed",
+            [f"nothing of stack {config.stack.name!r} is deployed: run {suggest(ctx, 'up')}"],
+            EXIT_NOT_DEPLOYED,
         )
         return report
     results = metrics.fetch(ctx.client("cloudwatch"), queries, window)
@@ -135,8 +140,8 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
                 ctx.client("logs"), config.log_group, _ms(feed_start), _ms(now), max_pages=FEED_MAX_PAGES
             )
         )
-        report.runs = [r.as_dict() for r in runlogs.runs_from_events(events)[-options.recent_runs :]][::-1]
-        report.errors = [asdict(e) for e in runlogs.errors_from_events(events)[-options.recent_runs :]][::-1]
+        report.runs = [r.as_dict() for r in _last(runlogs.runs_from_events(events), options.recent_runs)][::-1]
+        report.errors = [asdict(e) for e in _last(runlogs.errors_from_events(events), options.recent_runs)][::-1]
         if "percentiles" in ctx.gaps:
             durations = runlogs.durations_from_events(
                 runlogs.filter_events(
@@ -150,11 +155,16 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             report.kpis["duration_p99"] = Kpi(
                 metrics.percentile(durations, 99),
                 "ms",
-                f"REPORT log lines (exact, {len(durations)} durations; this backend has no percentile statistics)",
+                f"REPORT log lines (exact, from {_count(len(durations), 'duration')}; "
+                "this backend has no percentile statistics)",
             )
     report.latest = latest_output(ctx, now)
     report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
-    report.health = judge(report, rows)
+    created = runlogs.log_group_created(ctx.client("logs"), config.log_group) if log_exists else None
+    if created is not None:
+        report.stack_created = created.isoformat(timespec="seconds")
+    recount_errors(report, results, created)
+    report.health = judge(report, rows, suggest(ctx, "up"))
     report.api_calls = ctx.aws.counter.total - calls_before
     return report
 
@@ -172,7 +182,9 @@ def resource_rows(ctx: StackContext) -> list[ResourceRow]:
             rows.append(ResourceRow(resource.kind, resource.name, "error", [str(exc)], None))
             continue
         state = STATE[change.action]
-        fix = {"missing": "dataops up", "drifted": "dataops up", "not ours": "rename in config.toml"}.get(state)
+        fix = {"missing": suggest(ctx, "up"), "drifted": suggest(ctx, "up"), "not ours": "rename in the config"}.get(
+            state
+        )
         rows.append(ResourceRow(change.kind, change.name, state, list(change.details), fix))
     return rows
 
@@ -321,10 +333,10 @@ def freshness(latest: dict[str, Any] | None, stale: float | None, key: str) -> K
     return Kpi(age, "age", source, "fail" if stale is not None and age > stale else "ok")
 
 
-def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
+def judge(report: StatusReport, rows: list[ResourceRow], up: str = "dataops up") -> Health:
     missing = [f"{r.kind} {r.name}" for r in rows if r.state in ("missing", "error", "not ours")]
     if missing:
-        return Health("not_deployed", [f"stack incomplete: {', '.join(missing)} (run dataops up)"], EXIT_NOT_DEPLOYED)
+        return Health("not_deployed", [f"stack incomplete: {', '.join(missing)} (run {up})"], EXIT_NOT_DEPLOYED)
     failing = [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
         for name, k in report.kpis.items()
@@ -333,11 +345,12 @@ def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
     warnings = [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
         for name, k in report.kpis.items()
-        if k.level == "warn" and name != "freshness"
+        if k.level == "warn" and name not in ("freshness", "errors", "error_rate")
     ]
-    warnings += [
-        f"{r.kind} {r.name} drifted from config.toml (dataops up fixes it)" for r in rows if r.state == "drifted"
-    ]
+    errors = report.kpis.get("errors")
+    if errors is not None and errors.level == "warn":
+        warnings.append(f"errors: {errors.source}")
+    warnings += [f"{r.kind} {r.name} drifted from the config ({up} fixes it)" for r in rows if r.state == "drifted"]
     fresh = report.kpis["freshness"]
     if fresh.value is None:
         warnings.append(f"no successful run yet ({fresh.source})")
@@ -355,6 +368,77 @@ def stale_after(ctx: StackContext, options: StatusOptions) -> float | None:
     if not ctx.config.schedule.enabled or not isinstance(schedule, Rate):
         return None
     return 3 * schedule.seconds / options.time_scale
+
+
+def recount_errors(report: StatusReport, results: metrics.MetricResults, created: datetime | None) -> None:
+    """Errors count from the stack's creation on, and errors followed by a success are a warning.
+
+    The creation time is the log group's: `up` creates it just before the function and
+    `down` always deletes it (even with --keep-data), so it bounds this stack's runs exactly;
+    Lambda gives a function no creation time (LastModified moves with every update) and
+    the bucket can outlive a `down --keep-data`. A metric period that began before the
+    creation is left out whole (its errors may be the earlier stack's); the runs feed reads
+    the new log group only, so it still shows a failure in those first minutes.
+    """
+    if not report.kpis:
+        return
+    periods = results.window.periods
+    counted = [i for i, start in enumerate(periods) if created is None or start >= created]
+    errors = float(sum(results.series["errors"][i] for i in counted))
+    invocations = float(sum(results.series["invocations"][i] for i in counted))
+    failed_runs = [r for r in report.runs if r["outcome"] == "failed"]
+    errors = max(errors, float(len(failed_runs)))  # the feed can be ahead of the metrics
+    source = "CloudWatch metrics" + (f" since the stack was created ({created:%m-%d %H:%M} UTC)" if created else "")
+    level = "fail" if errors else "ok"
+    if errors:
+        recovered = recovered_at(report.runs, results, counted)
+        if recovered is not None:
+            level = "warn"
+            source = f"recovered at {recovered:%H:%M} UTC after {_count(int(errors), 'error')}"
+    rate = errors / invocations if invocations else None
+    report.kpis["errors"] = Kpi(errors, "count", source, level)
+    report.kpis["error_rate"] = Kpi(min(rate, 1.0) if rate is not None else None, "ratio", source, level)
+
+
+def recovered_at(runs: list[dict[str, Any]], results: metrics.MetricResults, counted: list[int]) -> datetime | None:
+    """When the first successful run after the last failure started, or None if none has succeeded since.
+
+    The runs feed (newest first, exact times) decides when it has finished runs; otherwise
+    the metric series: the first period after the last one with errors that had a success.
+    """
+    finished = [r for r in runs if r["outcome"] in ("succeeded", "failed") and r["started"] is not None]
+    if finished:
+        if finished[0]["outcome"] == "failed":
+            return None
+        since_failure = []
+        for run in finished:  # newest first
+            if run["outcome"] == "failed":
+                break
+            since_failure.append(run)
+        if len(since_failure) < len(finished):
+            return datetime.fromtimestamp(since_failure[-1]["started"] / 1000, UTC)
+    errors, invocations = results.series["errors"], results.series["invocations"]
+    with_errors = [i for i in counted if errors[i]]
+    last = with_errors[-1] if with_errors else -1
+    for i in counted:
+        if i > last and invocations[i] > errors[i]:
+            return results.window.periods[i]
+    if finished:  # every run the feed holds succeeded: the errors came before its oldest run
+        return datetime.fromtimestamp(finished[-1]["started"] / 1000, UTC)
+    return None
+
+
+def suggest(ctx: StackContext, words: str) -> str:
+    """A command to suggest, aimed at the same target as this one (the emulator or AWS)."""
+    return f"dataops --local {words}" if ctx.aws.local else f"dataops {words}"
+
+
+def _last(items: list[Any], count: int) -> list[Any]:
+    return items[-count:] if count > 0 else []
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _fmt(value: float | None) -> str:
