@@ -117,6 +117,9 @@ def test_a_run_killed_for_memory_is_logged_counted_and_fed_as_a_failure_like_lam
     [fed] = runlogs.runs_from_events(events)
     assert fed.outcome == "failed" and fed.memory_used_mb == 128
     assert "signal: killed" in fed.error
+    [row] = runlogs.errors_from_events(events)  # one row, typed, the REPORT line not taken for an error
+    assert row.code == "Runtime.OutOfMemory" and row.runtime is None
+    assert row.message == f"RequestId: {RID} Error: Runtime exited with error: signal: killed"
 
 
 def test_tail_is_the_last_4_kb_of_the_log():
