@@ -181,6 +181,7 @@ class PipelineRun:
             options=asdict(s.options),
             timings_ms=timings,
             versions=_versions(),
+            runtime=runtime_document(os.environ),
         )
         self._put(outputs["summary"], to_json_bytes(summary), "application/json")
         self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
@@ -260,6 +261,19 @@ def _trigger(event: Any) -> str:
     if isinstance(event, dict) and isinstance(event.get("trigger"), str):
         return event["trigger"][:40]
     return "unknown"
+
+
+def runtime_document(env: Mapping[str, str]) -> dict[str, str]:
+    """The runtime the function is configured with and the interpreter that actually ran it.
+
+    On AWS they agree (AWS_EXECUTION_ENV is "AWS_Lambda_python3.12"); the local emulator runs
+    this machine's interpreter and says so through DATAOPS_EXECUTED_BY_NOTE.
+    """
+    configured = env.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_") or "unknown"
+    executed = f"python{platform.python_version()}"
+    if note := env.get("DATAOPS_EXECUTED_BY_NOTE", "").strip():
+        executed += f" ({note})"
+    return {"configured": configured, "executed_by": executed}
 
 
 def _versions() -> dict[str, str]:

@@ -155,14 +155,47 @@ def test_large_output_is_uploaded_in_parts(s3, capsys, monkeypatch):
     s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=big)
     monkeypatch.setenv("ZERO_AS_MISSING", "")
     monkeypatch.setenv("NORMALIZE_EXCLUDE", "")
-    calls = []
-    real = s3.upload_part
-    monkeypatch.setattr(s3, "upload_part", lambda **kw: calls.append(kw["PartNumber"]) or real(**kw))
+    calls, created, completed = [], [], []
+    real, real_create, real_complete = s3.upload_part, s3.create_multipart_upload, s3.complete_multipart_upload
+    monkeypatch.setattr(s3, "upload_part", lambda **kw: calls.append(kw) or real(**kw))
+    monkeypatch.setattr(s3, "create_multipart_upload", lambda **kw: created.append(kw) or real_create(**kw))
+    monkeypatch.setattr(s3, "complete_multipart_upload", lambda **kw: completed.append(kw) or real_complete(**kw))
     result = invoke()
-    head = s3.head_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"])
+    head = s3.head_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"], ChecksumMode="ENABLED")
     assert len(calls) >= 2 and head["ContentLength"] > 10 << 20
+    # CRC32 on the upload and on every part; completion names each part's checksum (S3 verifies them).
+    assert [kw["ChecksumAlgorithm"] for kw in created] == ["CRC32"]
+    assert {kw["ChecksumAlgorithm"] for kw in calls} == {"CRC32"}
+    parts = completed[0]["MultipartUpload"]["Parts"]
+    assert [p["PartNumber"] for p in parts] == list(range(1, len(calls) + 1))
+    assert all(p["ChecksumCRC32"] for p in parts)
+    # AWS answers a composite checksum ("...==-<parts>"); moto 5.2 a plain one: only its presence is checked.
+    assert head["ChecksumCRC32"]
     body = s3.get_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"])["Body"].read()
     assert body.count(b"\n") == 700_001
+    assert body.startswith(b"a,b\n")
+
+
+def test_output_headers_are_not_quoted(s3, capsys):
+    result = invoke()
+    cleaned = s3.get_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"])["Body"].read()
+    correlation = s3.get_object(Bucket=BUCKET, Key=result["outputs"]["correlation"])["Body"].read()
+    names = SAMPLE_CSV.read_bytes().split(b"\n", 1)[0].rstrip(b"\r")
+    assert cleaned.split(b"\n", 1)[0] == names
+    assert correlation.split(b"\n", 1)[0] == b"," + names
+    assert b'"' not in cleaned + correlation
+
+
+def test_summary_says_which_runtime_is_configured_and_which_ran(s3, capsys, monkeypatch):
+    import platform
+
+    monkeypatch.setenv("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12")
+    monkeypatch.delenv("DATAOPS_EXECUTED_BY_NOTE", raising=False)
+    summary = read_json(s3, invoke()["outputs"]["summary"])
+    assert summary["runtime"] == {"configured": "python3.12", "executed_by": f"python{platform.python_version()}"}
+    monkeypatch.setenv("DATAOPS_EXECUTED_BY_NOTE", "local emulator")
+    summary = read_json(s3, invoke("22222222-2222-3333-4444-555555555555")["outputs"]["summary"])
+    assert summary["runtime"]["executed_by"] == f"python{platform.python_version()} (local emulator)"
 
 
 def test_missing_input_object(s3, capsys):
