@@ -257,6 +257,18 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
     alone. Running it again, or after a half-finished `up`, is fine.
 
     \b
+    On partial failure it goes on: every resource is tried (newest first), a
+    failed read or delete is shown with AWS's reason and the rest still goes;
+    only what must outlive a failed removal is kept (the log group while its
+    function remains). Run `dataops down` again to finish.
+
+    \b
+    Exit codes:
+      0  nothing of the stack remains (or --keep-data kept only the bucket)
+      1  something remains: a failed read or delete, or a refused resource
+      2  bad config or option; 130 interrupted (run it again: it converges)
+
+    \b
     Examples:
       dataops down                # shows the list, asks before deleting
       dataops down --yes --keep-data
@@ -269,14 +281,13 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
     changes = [change for _, change in planned]
     app.console.print(summary_table(changes, applied=False, title="Removal plan"))
     to_delete = [c for c in changes if c.action is Action.DELETE]
-    refused = [c for c in changes if c.action is Action.REFUSED]
     if dry_run or not to_delete:
         app.console.print(
             "Nothing to delete."
             if not to_delete
             else f"Dry run: {plural(len(to_delete), 'resource')} would be deleted."
         )
-        _fail_on_refusals(refused)
+        _fail_if_anything_remains(changes)
         app.report_calls()
         return
     if not yes:
@@ -285,10 +296,11 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
         if not click.confirm(f"Delete these {plural(len(to_delete), 'resource')}?", default=False):
             raise CliError("cancelled: nothing was deleted", exit_code=1)
     with reporter_for(app.console) as reporter:
-        stack_module.down(planned, reporter, ctx)
-    gone = sum(1 for c in changes if c.action is Action.ABSENT)
-    app.console.print(f"Deleted {plural(len(to_delete), 'resource')}" + (f"; {gone} already gone." if gone else "."))
-    _fail_on_refusals(refused)
+        outcomes = stack_module.down(planned, reporter, ctx)
+    deleted = sum(1 for c in outcomes if c.action is Action.DELETE)
+    gone = sum(1 for c in outcomes if c.action is Action.ABSENT)
+    app.console.print(f"Deleted {plural(deleted, 'resource')}" + (f"; {gone} already gone." if gone else "."))
+    _fail_if_anything_remains(outcomes)
     app.report_calls()
 
 
@@ -296,7 +308,24 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _fail_on_refusals(refused: list) -> None:
+def _fail_if_anything_remains(changes: list) -> None:
+    """Exit 1 while anything of the stack (or a same-named stranger) is left, saying what and why."""
+    failed = [c for c in changes if c.action is Action.FAILED]
+    refused = [c for c in changes if c.action is Action.REFUSED]
+    for change in failed:
+        click.echo(f"failed: {change.kind} {change.name}: {'; '.join(change.details)}", err=True)
+    if failed:
+        names = ", ".join(f"{c.kind} {c.name}" for c in failed)
+        also = (
+            "; also left alone because they are not this stack's: "
+            + ", ".join(f"{c.kind} {c.name}" for c in refused)
+            if refused
+            else ""
+        )
+        raise CliError(
+            f"{plural(len(failed), 'resource')} of the stack remain: {names}{also}",
+            "fix the cause shown above and run `dataops down` again: it removes what is left",
+        )
     if refused:
         names = ", ".join(f"{c.kind} {c.name}" for c in refused)
         raise CliError(

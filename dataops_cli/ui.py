@@ -25,6 +25,7 @@ PAST = {
     Action.DELETE: "deleted",
     Action.ABSENT: "already gone",
     Action.REFUSED: "refused",
+    Action.FAILED: "failed",
 }
 FUTURE = {
     Action.CREATE: "would create",
@@ -41,6 +42,7 @@ STYLE = {
     Action.DELETE: "red",
     Action.ABSENT: "dim",
     Action.REFUSED: "bold red",
+    Action.FAILED: "bold red",
 }
 
 
