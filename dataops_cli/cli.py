@@ -1,7 +1,8 @@
 """The `dataops` command line: thin click commands over the library modules.
 
 Errors for the user (bad config: exit 2; AWS or input problems: exit 1) are printed as
-one line plus a hint, with no traceback unless --debug.
+one line plus a hint, with no traceback unless --debug. Ctrl-C exits 130, naming the step
+that was in flight (re-running `up` or `down` converges from any interrupted state).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from dataops_cli.timewindow import parse_since
 from dataops_cli.ui import is_interactive, make_console, reporter_for, summary_table
 
 LOCAL_ENV = "DATAOPS_LOCAL"
+EXIT_INTERRUPTED = 130
+INTERRUPT_HINT = "nothing is left that a re-run cannot finish: run the same command again (`up` and `down` converge)"
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -116,6 +119,10 @@ class DataopsGroup(click.Group):
         debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Abort):  # Abort: Ctrl-C at a click prompt
+            if debug:
+                raise
+            raise CliError(interrupted_message(), INTERRUPT_HINT, exit_code=EXIT_INTERRUPTED) from None
         except ConfigError as exc:
             if debug:
                 raise
@@ -129,6 +136,12 @@ class DataopsGroup(click.Group):
                 raise
             error = explain(exc, ctx.invoked_subcommand or "dataops")
             raise CliError(str(error), error.hint) from exc
+
+
+def interrupted_message() -> str:
+    from dataops_cli.stack import in_flight
+
+    return f"interrupted (Ctrl-C) while {in_flight.step}" if in_flight.step else "interrupted (Ctrl-C)"
 
 
 @click.group(cls=DataopsGroup, context_settings=CONTEXT_SETTINGS)
@@ -186,6 +199,17 @@ def up(app: App, dry_run: bool) -> None:
 
     Safe to run again: a resource that already matches config.toml is left alone
     (a second `up` with nothing changed makes no changing API call; see -v).
+    An interrupted or failed `up` leaves nothing a plain `up` cannot finish: an
+    empty, untagged bucket of the configured name that a half-finished `up` left
+    is adopted (and said so); a function that ended Failed is re-created.
+
+    \b
+    Exit codes:
+      0  deployed (with --local: and the first run succeeded)
+      1  an AWS or input error (the line says which resource and why), or the
+         first local run failed; also "another `up` seems to be in progress"
+      2  bad config or option, e.g. bucket.input_file does not exist
+      130 interrupted (Ctrl-C): run `dataops up` again, it converges
 
     \b
     Examples:
@@ -195,6 +219,8 @@ def up(app: App, dry_run: bool) -> None:
     """
     from dataops_cli import stack as stack_module
 
+    app.config.check_input_file()  # before anything starts or changes: a typo must not deploy old data
+    stack_module.in_flight.step = "starting the local emulator" if app.local and not dry_run else "connecting"
     ctx = app.stack(start_emulator=not dry_run)
     mode = "Planning" if dry_run else "Deploying"
     app.console.print(f"{mode} stack [bold]{app.config.stack.name}[/] to {app.where()}")
@@ -213,9 +239,18 @@ def up(app: App, dry_run: bool) -> None:
         _print_after_up(app, ctx)
         if app.local:  # the first outputs within seconds: run once now, then show the KPIs
             app.console.print(f"\nRunning {app.config.function.name} once now, as `dataops invoke` would:")
-            _run_now(app, ctx.client("lambda"), trigger="up")
+            stack_module.in_flight.step = f"running {app.config.function.name} once (the stack is deployed)"
+            outcome = _run_now(app, ctx.client("lambda"), trigger="up")
             app.console.print()
+            stack_module.in_flight.step = "reading the status (the stack is deployed)"
             _print_status(app, ctx, _status_options(app, "3h"))
+            stack_module.in_flight.step = None
+            if outcome.failed:
+                app.report_calls()
+                raise CliError(
+                    f"the stack is deployed but its first run failed ({outcome.function_error or outcome.status_code})",
+                    "see the run above (dataops --local logs --errors); fix the input or config and run up again",
+                )
     app.report_calls()
 
 
@@ -275,9 +310,11 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
     """
     from dataops_cli import stack as stack_module
 
+    stack_module.in_flight.step = "checking what to remove"
     ctx = app.stack()
     app.console.print(f"Stack [bold]{app.config.stack.name}[/] in {app.where()}")
     planned = stack_module.plan_down(ctx, keep_data=keep_data)
+    stack_module.in_flight.step = None
     changes = [change for _, change in planned]
     app.console.print(summary_table(changes, applied=False, title="Removal plan"))
     to_delete = [c for c in changes if c.action is Action.DELETE]
@@ -317,8 +354,7 @@ def _fail_if_anything_remains(changes: list) -> None:
     if failed:
         names = ", ".join(f"{c.kind} {c.name}" for c in failed)
         also = (
-            "; also left alone because they are not this stack's: "
-            + ", ".join(f"{c.kind} {c.name}" for c in refused)
+            "; also left alone because they are not this stack's: " + ", ".join(f"{c.kind} {c.name}" for c in refused)
             if refused
             else ""
         )
@@ -356,11 +392,21 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
     the schedule vs seen), freshness of processed/latest.json, S3 data growth.
 
     \b
+    Each source (metrics, percentiles, logs, S3 outputs, each resource) is read on
+    its own: one that fails is shown as "unavailable: <code>: <message>" (and in
+    --json under "unavailable") and the rest is reported as usual. A backend that
+    rejects percentiles gets the metrics request again without them, and p99 then
+    comes from the function's REPORT log lines.
+
+    \b
     Exit codes (usable as a monitoring probe):
       0  healthy (or only warnings: drift, throttles, no run yet)
-      3  failing: errors, missed runs, dropped events or a stale output in the window
+      3  failing: errors, missed runs, dropped events, a stale output, or a
+         function that cannot run (state Failed/Inactive) in the window
       4  not deployed, or resources missing
-      1  the check itself failed (credentials, network); 2 bad config or option
+      5  incomplete: nothing found wrong, but a source was unavailable
+      1  the check itself failed (no source readable: credentials, network);
+         2 bad config or option
 
     \b
     Examples:

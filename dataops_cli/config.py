@@ -257,7 +257,11 @@ class Config:
         path = self.input_path
         if path.is_file():
             return
-        default = " (the built-in default: no config file sets it)" if self.bucket.input_file == BucketConfig().input_file else ""
+        default = (
+            " (the built-in default: no config file sets it)"
+            if self.bucket.input_file == BucketConfig().input_file
+            else ""
+        )
         found = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise ConfigError(
             f"bucket.input_file = {self.bucket.input_file!r}{default}: {path} {found}; "

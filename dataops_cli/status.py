@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
-
-from collections.abc import Callable
-from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -132,13 +130,16 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     now = now or datetime.now(UTC)
     calls_before = ctx.aws.counter.total
     config = ctx.config
-    rows = resource_rows(ctx)
-    if rows and all(r.state == "error" for r in rows):  # nothing could be read at all: credentials, network
-        raise DataopsError(f"status failed: {rows[0].details[0]}", rows[0].fix)
+    failures: list[BaseException] = []
+    rows = resource_rows(ctx, failures)
+    if rows and len(failures) == len(rows):  # nothing could be read at all (credentials, network): exit 1
+        raise failures[0]
     percentiles = "percentiles" not in ctx.gaps
     queries = metrics.kpi_queries(config.function.name, config.schedule_group, percentiles)
     period = metrics.fit_period(
-        options.since_seconds, len(metrics.kpi_queries(config.function.name, config.schedule_group, True)), options.period
+        options.since_seconds,
+        len(metrics.kpi_queries(config.function.name, config.schedule_group, True)),
+        options.period,
     )
     window = Window.ending_now(options.since_seconds, period, now)
     report = StatusReport(
@@ -241,7 +242,7 @@ def _report_durations(ctx: StackContext, window: Window) -> list[float]:
     )
 
 
-def resource_rows(ctx: StackContext) -> list[ResourceRow]:
+def resource_rows(ctx: StackContext, failures: list[BaseException] | None = None) -> list[ResourceRow]:
     """Present / missing / drifted / failed for every resource: exactly what `up` would do about it.
 
     Each read stands alone: one that fails is an `error` row (`unavailable: <code>: <message>`).
@@ -252,8 +253,12 @@ def resource_rows(ctx: StackContext) -> list[ResourceRow]:
             change = resource.plan()
         except DataopsError as exc:
             rows.append(ResourceRow(resource.kind, resource.name, "error", [f"unavailable: {exc}"], exc.hint))
+            if failures is not None:
+                failures.append(exc)
             continue
         except (ClientError, BotoCoreError) as exc:
+            if failures is not None:
+                failures.append(exc)
             reason = unavailable_reason(exc)
             rows.append(ResourceRow(resource.kind, resource.name, "error", [f"unavailable: {reason}"], None))
             continue

@@ -12,7 +12,6 @@ from dataops_cli import packaging
 from dataops_cli.resources import base as base_module
 from tests import deploy_helpers as h
 
-
 ALARM = '[alarm]\nemail = "ops@example.com"\n'
 
 
@@ -168,7 +167,7 @@ def test_up_converges_after_a_failure_at_any_mutating_call(stack, tmp_path):
     bucket re-created under an old name comes back tagged and hides an untagged-bucket window
     (which is how this test once missed the CreateBucket -> PutBucketTagging gap).
     """
-    recorder, config = stack
+    recorder, _ = stack
 
     def normalised(bucket: str) -> str:
         return json.dumps(h.snapshot(bucket=bucket), sort_keys=True, default=str).replace(bucket, "<bucket>")

@@ -342,8 +342,10 @@ def test_status_json_schema(deployed):
         "runs",
         "errors",
         "latest",
+        "unavailable",
         "api_calls",
     }
+    assert report["unavailable"] == {}
     assert set(report["health"]) == {"level", "reasons", "exit_code"}
     assert set(report["window"]) == {"start", "end", "period_seconds", "seconds"}
     for name, kpi in report["kpis"].items():

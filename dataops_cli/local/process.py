@@ -134,7 +134,12 @@ def _spawn(directory: Path, port: int, speed: float, region: str, host: str, tim
         state = read_state(directory)
         return state if state is not None and state.pid == proc.pid and probe(state) else None
 
-    outcome = wait_until(ready, timeout)
+    try:
+        outcome = wait_until(ready, timeout)
+    except BaseException:  # Ctrl-C while it boots: no emulator may outlive (or lack) its state file
+        _terminate(proc.pid)
+        remove_state(directory, proc.pid)
+        raise
     if isinstance(outcome, EmulatorState):
         return outcome
     if proc.poll() is not None:
@@ -143,6 +148,7 @@ def _spawn(directory: Path, port: int, speed: float, region: str, host: str, tim
             f"see {logfile}; a port in use? try another --port",
         )
     _terminate(proc.pid)
+    remove_state(directory, proc.pid)
     raise DataopsError(f"the local emulator did not answer within {timeout:g} s", f"see {logfile}")
 
 

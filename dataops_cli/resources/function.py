@@ -199,7 +199,7 @@ class Function(Resource):
         while True:
             current = lam.get_function_configuration(FunctionName=self.name)
             state, update = current.get("State"), current.get("LastUpdateStatus")
-            if created and state == "Active" or not created and state != "Pending" and update != "InProgress":
+            if (created and state == "Active") or (not created and state != "Pending" and update != "InProgress"):
                 problem = broken_state(current)
                 if problem is None or not fail:
                     return
