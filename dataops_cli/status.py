@@ -401,11 +401,13 @@ def freshness(latest: dict[str, Any] | None, stale: float | None, key: str) -> K
 
 
 def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
+    broken = [f"{r.kind} {r.name} cannot run: {'; '.join(r.details)}" for r in rows if r.state == "failed"]
     missing = [f"{r.kind} {r.name}" for r in rows if r.state in ("missing", "not ours")]
     if missing:
-        return Health("not_deployed", [f"stack incomplete: {', '.join(missing)} (run dataops up)"], EXIT_NOT_DEPLOYED)
-    failing = [f"{r.kind} {r.name} cannot run: {'; '.join(r.details)}" for r in rows if r.state == "failed"]
-    failing += [
+        return Health(
+            "not_deployed", [f"stack incomplete: {', '.join(missing)} (run dataops up)", *broken], EXIT_NOT_DEPLOYED
+        )
+    failing = broken + [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
         for name, k in report.kpis.items()
         if k.level == "fail" and name not in ("error_rate", "freshness")

@@ -67,17 +67,20 @@ class Recorder:
         if self.fail_at is not None and self._mutating == self.fail_at:
             raise ClientError({"Error": {"Code": "InjectedFailure", "Message": f"at call {self._mutating}"}}, operation)
 
-    def fail_first(self, operation: str, times: int, code: str, message: str) -> list[str]:
+    def fail_first(self, operation: str, times: int, code: str, message: str, status: int | None = None) -> list[str]:
         """Make the first `times` calls of `operation` fail with this AWS error; returns every attempt seen."""
         from botocore.exceptions import ClientError
 
         attempts: list[str] = []
+        response: dict[str, Any] = {"Error": {"Code": code, "Message": message}}
+        if status is not None:
+            response["ResponseMetadata"] = {"HTTPStatusCode": status}
 
         def listener(service: str, called: str) -> None:
             if called == operation:
                 attempts.append(called)
                 if len(attempts) <= times:
-                    raise ClientError({"Error": {"Code": code, "Message": message}}, called)
+                    raise ClientError(response, called)
 
         self.listeners.append(listener)
         return attempts
