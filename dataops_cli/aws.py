@@ -205,7 +205,7 @@ class Aws:
         """A client that never retries: for a request the backend may reject (a 500 is not retried for 3-30 s)."""
         key = f"{service}#probe"
         if key not in self._clients:
-            self._clients[key] = self._build(service, {"mode": "standard", "max_attempts": 1})
+            self._clients[key] = self._build(service, {"mode": "standard", "total_max_attempts": 1})
         return self._clients[key]
 
     def _build(self, service: str, retries: dict[str, Any]) -> Any:
