@@ -59,7 +59,8 @@ ALREADY_EXISTS_CODES = frozenset(
         "ResourceAlreadyExistsException",
         "ResourceConflictException",
         "ConflictException",
-        "OperationAbortedException",  # s3: "A conflicting conditional operation is currently in progress"
+        "OperationAborted",  # s3: "A conflicting conditional operation is currently in progress"
+        "OperationAbortedException",  # logs
     }
 )
 # Error codes with a known fix: shown as a hint under the one-line error.

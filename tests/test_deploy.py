@@ -341,8 +341,8 @@ def test_missing_input_file_names_the_key(stack, tmp_path):
     _, config = stack
     config.write_text(config.read_text().replace(str(h.SAMPLE_CSV), str(tmp_path / "nope.csv")))
     result = h.run(config, "up")
-    assert result.exit_code == 1
-    assert "bucket.input_file:" in result.output and "nope.csv does not exist" in " ".join(result.output.split())
+    assert result.exit_code == 2  # a config error: a typo must not keep the pipeline running on old data
+    assert "bucket.input_file = " in result.output and "nope.csv does not exist" in " ".join(result.output.split())
 
 
 def test_missing_credentials_is_one_clear_line(aws_env, monkeypatch, tmp_path):

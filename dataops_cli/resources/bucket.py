@@ -98,12 +98,16 @@ class Bucket(Resource):
             return self.change(Action.CREATE, f"region {self.config.region}")
         tags = bucket_tags(s3, self.name)
         details = []
-        if not self.ctx.owned(tags):
-            if tags or (why_not := self.why_not_adoptable(s3)):
+        if not tags and (why_not := self.why_not_adoptable(s3)):
+            tags = bucket_tags(s3, self.name)  # a concurrent `up` may have tagged and configured it meanwhile
+            if not tags:
                 refusal = self.ctx.not_ours(self.kind, self.name, tags)
-                return refusal if tags else self.change(Action.REFUSED, f"{refusal.details[0]} ({why_not})")
+                return self.change(Action.REFUSED, f"{refusal.details[0]} ({why_not})")
+        elif not tags:
             details.append(ADOPT_NOTE)
             self.ctx.progress(f"bucket {self.name} is empty, untagged and this account's: {ADOPT_NOTE}")
+        if tags and not self.ctx.owned(tags):
+            return self.ctx.not_ours(self.kind, self.name, tags)
         if missing_tags(tags, self.ctx.tags):
             self._todo.append("tags")
             details.append("tags")
