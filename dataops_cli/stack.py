@@ -152,7 +152,7 @@ def down(planned: list[tuple[Resource, Change]], reporter: Reporter, ctx: StackC
         elif change.action is Action.DELETE:
             try:
                 with _step(resource, "deleting"):
-                    resource.destroy(change)
+                    outcome = resource.destroy(change) or change  # what was done, if it differs from the plan
             except DataopsError as exc:
                 outcome = resource.change(Action.FAILED, _reason(exc))
         if outcome.action is Action.FAILED:

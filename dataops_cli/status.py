@@ -92,8 +92,12 @@ class StatusReport:
     runs: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, Any] | None = None
+    cost: dict[str, Any] = field(default_factory=dict)  # month-to-date estimate (dataops_cli.cost)
     unavailable: dict[str, str] = field(default_factory=dict)  # source -> "<code>: <message>"
     api_calls: int = 0
+    config_file: str = ""  # "" = built-in defaults
+    stack_created: str | None = None  # errors before this (an earlier stack's) are not counted
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str, ensure_ascii=False)
@@ -161,7 +165,9 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     by_kind = {(r.kind, r.state) for r in rows}
     if all(r.state in ("missing", "skipped") for r in rows):
         report.health = Health(
-            "not_deployed", [f"nothing of stack {config.stack.name!r} is deployed: run dataops up"], EXIT_NOT_DEPLOYED
+            "not_deployed",
+            [f"nothing of stack {config.stack.name!r} is deployed: run {suggest(ctx, 'up')}"],
+            EXIT_NOT_DEPLOYED,
         )
         return report
     results, refused = _kpi_metrics(ctx, report, queries, window)
@@ -169,7 +175,9 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
         report.series = {k: results.series[k] for k in ("invocations", "errors", "throttles", "duration_avg")}
         report.kpis = _read(report, "metrics", lambda: kpis_from(results, ctx, window, now, options), {})
     report.storage = _read(report, "s3 storage metrics", lambda: storage(ctx, now), {})
+    report.cost = month_to_date_cost(ctx, now, report.storage.get("s3_bytes"))
     log_exists = ("Log group", "missing") not in by_kind
+    created = None
     if log_exists:
         feed_start = now - timedelta(seconds=feed_lookback(ctx, options))
         events = _read(
@@ -183,8 +191,8 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             None,
         )
         if events is not None:
-            report.runs = [r.as_dict() for r in runlogs.runs_from_events(events)[-options.recent_runs :]][::-1]
-            report.errors = [asdict(e) for e in runlogs.errors_from_events(events)[-options.recent_runs :]][::-1]
+            report.runs = [r.as_dict() for r in _last(runlogs.runs_from_events(events), options.recent_runs)][::-1]
+            report.errors = [asdict(e) for e in _last(runlogs.errors_from_events(events), options.recent_runs)][::-1]
         if not percentiles or refused:
             why = (
                 f"GetMetricData refused percentiles ({refused})"
@@ -196,12 +204,22 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
                 report.kpis["duration_p99"] = Kpi(
                     metrics.percentile(durations, 99),
                     "ms",
-                    f"REPORT log lines (exact, {len(durations)} durations; {why})",
+                    f"REPORT log lines (exact, from {_count(len(durations), 'duration')}; {why})",
                 )
+        created = _read(
+            report,
+            "logs (stack creation time)",
+            lambda: runlogs.log_group_created(ctx.client("logs"), config.log_group),
+            None,
+        )
     report.latest = _read(report, "s3 outputs", lambda: latest_output(ctx, now), None)
     if "s3 outputs" not in report.unavailable:
         report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
-    report.health = judge(report, rows)
+    if created is not None:
+        report.stack_created = created.isoformat(timespec="seconds")
+    if results is not None:
+        recount_errors(report, results, created)
+    report.health = judge(report, rows, suggest(ctx, "up"))
     report.api_calls = ctx.aws.counter.total - calls_before
     return report
 
@@ -263,10 +281,12 @@ def resource_rows(ctx: StackContext, failures: list[BaseException] | None = None
             rows.append(ResourceRow(resource.kind, resource.name, "error", [f"unavailable: {reason}"], None))
             continue
         if resource.problem:  # exists but cannot work (a Failed function): what `up` would do is the fix
-            rows.append(ResourceRow(change.kind, change.name, "failed", [resource.problem], "dataops up"))
+            rows.append(ResourceRow(change.kind, change.name, "failed", [resource.problem], suggest(ctx, "up")))
             continue
         state = STATE[change.action]
-        fix = {"missing": "dataops up", "drifted": "dataops up", "not ours": "rename in config.toml"}.get(state)
+        fix = {"missing": suggest(ctx, "up"), "drifted": suggest(ctx, "up"), "not ours": "rename in the config"}.get(
+            state
+        )
         rows.append(ResourceRow(change.kind, change.name, state, list(change.details), fix))
     return rows
 
@@ -373,6 +393,21 @@ def storage(ctx: StackContext, now: datetime) -> dict[str, Any]:
     return summary
 
 
+def month_to_date_cost(ctx: StackContext, now: datetime, stored_bytes: float | None) -> dict[str, Any]:
+    """The month's estimated cost so far: one GetMetricData call; a failure is reported, not raised."""
+    from dataops_cli.cost_inputs import month_to_date
+    from dataops_cli.pricing import UnknownRegionError, table_prices
+
+    try:
+        prices = table_prices(ctx.config.region)
+    except UnknownRegionError as exc:
+        return {"error": str(exc)}
+    try:
+        return month_to_date(ctx.config, ctx.client("cloudwatch"), prices, now, stored_bytes)
+    except (ClientError, BotoCoreError) as exc:
+        return {"error": f"not estimated: {exc}"}
+
+
 def latest_output(ctx: StackContext, now: datetime) -> dict[str, Any] | None:
     s3 = ctx.client("s3")
     try:
@@ -400,12 +435,12 @@ def freshness(latest: dict[str, Any] | None, stale: float | None, key: str) -> K
     return Kpi(age, "age", source, "fail" if stale is not None and age > stale else "ok")
 
 
-def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
+def judge(report: StatusReport, rows: list[ResourceRow], up: str = "dataops up") -> Health:
     broken = [f"{r.kind} {r.name} cannot run: {'; '.join(r.details)}" for r in rows if r.state == "failed"]
     missing = [f"{r.kind} {r.name}" for r in rows if r.state in ("missing", "not ours")]
     if missing:
         return Health(
-            "not_deployed", [f"stack incomplete: {', '.join(missing)} (run dataops up)", *broken], EXIT_NOT_DEPLOYED
+            "not_deployed", [f"stack incomplete: {', '.join(missing)} (run {up})", *broken], EXIT_NOT_DEPLOYED
         )
     failing = broken + [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
@@ -415,11 +450,12 @@ def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
     warnings = [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
         for name, k in report.kpis.items()
-        if k.level == "warn" and name != "freshness"
+        if k.level == "warn" and name not in ("freshness", "errors", "error_rate")
     ]
-    warnings += [
-        f"{r.kind} {r.name} drifted from config.toml (dataops up fixes it)" for r in rows if r.state == "drifted"
-    ]
+    errors = report.kpis.get("errors")
+    if errors is not None and errors.level == "warn":
+        warnings.append(f"errors: {errors.source}")
+    warnings += [f"{r.kind} {r.name} drifted from the config ({up} fixes it)" for r in rows if r.state == "drifted"]
     fresh = report.kpis.get("freshness")
     if fresh is None:
         pass  # s3 outputs unavailable: counted below
@@ -442,6 +478,77 @@ def stale_after(ctx: StackContext, options: StatusOptions) -> float | None:
     if not ctx.config.schedule.enabled or not isinstance(schedule, Rate):
         return None
     return 3 * schedule.seconds / options.time_scale
+
+
+def recount_errors(report: StatusReport, results: metrics.MetricResults, created: datetime | None) -> None:
+    """Errors count from the stack's creation on, and errors followed by a success are a warning.
+
+    The creation time is the log group's: `up` creates it just before the function and
+    `down` always deletes it (even with --keep-data), so it bounds this stack's runs exactly;
+    Lambda gives a function no creation time (LastModified moves with every update) and
+    the bucket can outlive a `down --keep-data`. A metric period that began before the
+    creation is left out whole (its errors may be the earlier stack's); the runs feed reads
+    the new log group only, so it still shows a failure in those first minutes.
+    """
+    if not report.kpis:
+        return
+    periods = results.window.periods
+    counted = [i for i, start in enumerate(periods) if created is None or start >= created]
+    errors = float(sum(results.series["errors"][i] for i in counted))
+    invocations = float(sum(results.series["invocations"][i] for i in counted))
+    failed_runs = [r for r in report.runs if r["outcome"] == "failed"]
+    errors = max(errors, float(len(failed_runs)))  # the feed can be ahead of the metrics
+    source = "CloudWatch metrics" + (f" since the stack was created ({created:%m-%d %H:%M} UTC)" if created else "")
+    level = "fail" if errors else "ok"
+    if errors:
+        recovered = recovered_at(report.runs, results, counted)
+        if recovered is not None:
+            level = "warn"
+            source = f"recovered at {recovered:%H:%M} UTC after {_count(int(errors), 'error')}"
+    rate = errors / invocations if invocations else None
+    report.kpis["errors"] = Kpi(errors, "count", source, level)
+    report.kpis["error_rate"] = Kpi(min(rate, 1.0) if rate is not None else None, "ratio", source, level)
+
+
+def recovered_at(runs: list[dict[str, Any]], results: metrics.MetricResults, counted: list[int]) -> datetime | None:
+    """When the first successful run after the last failure started, or None if none has succeeded since.
+
+    The runs feed (newest first, exact times) decides when it has finished runs; otherwise
+    the metric series: the first period after the last one with errors that had a success.
+    """
+    finished = [r for r in runs if r["outcome"] in ("succeeded", "failed") and r["started"] is not None]
+    if finished:
+        if finished[0]["outcome"] == "failed":
+            return None
+        since_failure = []
+        for run in finished:  # newest first
+            if run["outcome"] == "failed":
+                break
+            since_failure.append(run)
+        if len(since_failure) < len(finished):
+            return datetime.fromtimestamp(since_failure[-1]["started"] / 1000, UTC)
+    errors, invocations = results.series["errors"], results.series["invocations"]
+    with_errors = [i for i in counted if errors[i]]
+    last = with_errors[-1] if with_errors else -1
+    for i in counted:
+        if i > last and invocations[i] > errors[i]:
+            return results.window.periods[i]
+    if finished:  # every run the feed holds succeeded: the errors came before its oldest run
+        return datetime.fromtimestamp(finished[-1]["started"] / 1000, UTC)
+    return None
+
+
+def suggest(ctx: StackContext, words: str) -> str:
+    """A command to suggest, aimed at the same target as this one (the emulator or AWS)."""
+    return f"dataops --local {words}" if ctx.aws.local else f"dataops {words}"
+
+
+def _last(items: list[Any], count: int) -> list[Any]:
+    return items[-count:] if count > 0 else []
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _fmt(value: float | None) -> str:

@@ -228,10 +228,10 @@ def test_status_retries_without_percentiles_and_takes_p99_from_report_lines(stac
     assert k["invocations"]["value"] == 4 and k["duration_avg"]["value"] == 250
     assert k["duration_p99"]["value"] == 400
     assert (
-        "REPORT log lines (exact, 4 durations; GetMetricData refused percentiles (InternalError"
+        "REPORT log lines (exact, from 4 durations; GetMetricData refused percentiles (InternalError"
         in (k["duration_p99"]["source"])
     )
-    assert len(attempts) == 3  # KPIs with percentiles (refused), KPIs without, S3 storage
+    assert len(attempts) == 4  # KPIs with percentiles (refused), KPIs without, S3 storage, month-to-date cost
     calls_30m = report["api_calls"]
     recorder.fail_first("GetMetricData", 1, "InternalError", "'p99'", status=500)
     _, longer = status_json(config, "--since", "2w")

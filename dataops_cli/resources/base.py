@@ -154,7 +154,8 @@ class Resource:
             return self.ctx.not_ours(self.kind, self.name, tags)
         return self.change(Action.DELETE, *details)
 
-    def destroy(self, change: Change) -> None:
+    def destroy(self, change: Change) -> Change | None:
+        """Delete; may return the change as done (e.g. how many objects were emptied), else None."""
         raise NotImplementedError
 
 

@@ -216,9 +216,9 @@ class Bucket(Resource):
             len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
             for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name)
         )
-        return self.change(Action.DELETE, f"{count} object versions" if count else "empty")
+        return self.change(Action.DELETE, f"{count} object versions to empty" if count else "empty")
 
-    def destroy(self, change: Change) -> None:
+    def destroy(self, change: Change) -> Change:
         """Empty (every version, delete marker and pending upload), then delete.
 
         A run already going when `down` deleted the function and schedule can still write
@@ -227,18 +227,20 @@ class Bucket(Resource):
         """
         s3 = self.ctx.client("s3")
         deadline = time.monotonic() + self.config.function.timeout_seconds + 15
+        emptied = 0
         while True:
-            self._empty(s3)
+            emptied += self._empty(s3, emptied)
             try:
                 s3.delete_bucket(Bucket=self.name)
-                return
+                return self.change(Action.DELETE, f"emptied {emptied} object versions" if emptied else "was empty")
             except ClientError as exc:
                 if error_code(exc) != "BucketNotEmpty" or time.monotonic() > deadline:
                     raise
                 self.ctx.progress("a run still in flight wrote new objects; emptying the bucket again")
                 time.sleep(EMPTY_RETRY_SECONDS)
 
-    def _empty(self, s3: Any) -> None:
+    def _empty(self, s3: Any, before: int = 0) -> int:
+        """Delete every version and delete marker (and abort pending uploads); returns how many."""
         deleted = 0
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name):
             batch = [
@@ -254,10 +256,11 @@ class Bucket(Resource):
                         f"could not delete s3://{self.name}/{first['Key']}: {first['Code']}: {first['Message']}"
                     )
                 deleted += len(chunk)
-                self.ctx.progress(f"emptied {deleted} object versions")
+                self.ctx.progress(f"emptied {before + deleted} object versions so far")
         for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.name):
             for upload in page.get("Uploads", []):
                 s3.abort_multipart_upload(Bucket=self.name, Key=upload["Key"], UploadId=upload["UploadId"])
+        return deleted
 
 
 class BucketPolicy(Resource):
