@@ -13,6 +13,7 @@ import pytest
 
 from dataops_cli.local import process
 from dataops_cli.local.state import read_state
+from tests.conftest import SAMPLE_CSV
 from tests.local_helpers import wait_until
 from tests.test_local_e2e import Session, dataops_command
 
@@ -96,7 +97,8 @@ def test_ctrl_c_while_the_emulator_boots_leaves_no_emulator_behind(tmp_path):
 def test_local_up_whose_first_run_fails_exits_1_and_says_so_last(tmp_path):
     s = Session(tmp_path)
     bad = tmp_path / "bad.csv"
-    bad.write_text("Pregnancies,Glucose\n1,banana\n", encoding="utf-8")
+    header = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()[0]
+    bad.write_text(header + "\n", encoding="utf-8")  # every configured column, no data rows: the run fails
     s.config.write_text(f'[bucket]\ninput_file = "{bad}"\n', encoding="utf-8")
     try:
         result = s.run("up", timeout=180)

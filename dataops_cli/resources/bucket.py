@@ -232,7 +232,10 @@ class Bucket(Resource):
             emptied += self._empty(s3, emptied)
             try:
                 s3.delete_bucket(Bucket=self.name)
-                return self.change(Action.DELETE, f"emptied {emptied} object versions" if emptied else "was empty")
+                adopted = [d for d in change.details if "half-finished" in d]
+                return self.change(
+                    Action.DELETE, *adopted, f"emptied {emptied} object versions" if emptied else "was empty"
+                )
             except ClientError as exc:
                 if error_code(exc) != "BucketNotEmpty" or time.monotonic() > deadline:
                     raise
