@@ -1,7 +1,8 @@
 """The `dataops` command line: thin click commands over the library modules.
 
 Errors for the user (bad config: exit 2; AWS or input problems: exit 1) are printed as
-one line plus a hint, with no traceback unless --debug.
+one line plus a hint, with no traceback unless --debug. Ctrl-C exits 130, naming the step
+that was in flight (re-running `up` or `down` converges from any interrupted state).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, parse_sched
 from dataops_cli.timewindow import parse_since
 from dataops_cli.ui import is_interactive, key_values, print_plan_calls, reporter_for, summary_table
 
+EXIT_INTERRUPTED = 130
+INTERRUPT_HINT = "nothing is left that a re-run cannot finish: run the same command again (`up` and `down` converge)"
 MAX_RECENT_RUNS = 100
 CONFIG_SECTIONS = ("stack", "bucket", "function", "schedule", "dashboard", "alarm", "pipeline")
 FILTER_MAX_PAGES = 20  # `logs --filter` reads events unfiltered (CloudWatch patterns are case-sensitive)
@@ -73,6 +76,10 @@ class DataopsGroup(click.Group):
 
         try:
             return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Abort):  # Abort: Ctrl-C at a click prompt
+            if debug():
+                raise
+            raise CliError(interrupted_message(), INTERRUPT_HINT, exit_code=EXIT_INTERRUPTED) from None
         except ConfigError as exc:
             if debug():
                 raise
@@ -86,6 +93,12 @@ class DataopsGroup(click.Group):
                 raise
             error = explain(exc, ctx.invoked_subcommand or "dataops")
             raise CliError(str(error), error.hint) from exc
+
+
+def interrupted_message() -> str:
+    from dataops_cli.stack import in_flight
+
+    return f"interrupted (Ctrl-C) while {in_flight.step}" if in_flight.step else "interrupted (Ctrl-C)"
 
 
 def _config_hint(app: Any) -> str:
@@ -160,13 +173,24 @@ def cli(
 def up(app: App, dry_run: bool) -> None:
     """Create or update every resource of the pipeline.
 
-    First checks the input file's header against every column list in [pipeline]
-    (all mismatches at once, exit 2). Safe to run again: a resource that already
-    matches the config is left alone (on AWS, a second `up` with nothing changed
-    makes no changing API call; see -v).
+    First checks that bucket.input_file exists and that its header has every
+    column list in [pipeline] (all mismatches at once, exit 2). Safe to run
+    again: a resource that already matches the config is left alone (on AWS, a
+    second `up` with nothing changed makes no changing API call; see -v).
+    An interrupted or failed `up` leaves nothing a plain `up` cannot finish: an
+    empty, untagged bucket of the configured name that a half-finished `up` left
+    is adopted (and said so); a function that ended Failed is re-created.
 
     With --local, `up` starts the emulator if needed, deploys to it, then runs the
     pipeline once (one Invoke: a new run each time) and prints the KPIs.
+
+    \b
+    Exit codes:
+      0  deployed (with --local: and the first run succeeded)
+      1  an AWS or input error (the line says which resource and why), or the
+         first local run failed; also "another `up` seems to be in progress"
+      2  bad config or option, e.g. bucket.input_file does not exist
+      130 interrupted (Ctrl-C): run `dataops up` again, it converges
 
     \b
     Examples:
@@ -178,7 +202,9 @@ def up(app: App, dry_run: bool) -> None:
     from dataops_cli.input_check import check_input_columns
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
+    app.config.check_input_file()  # before anything starts or changes: a typo must not deploy old data
     check_input_columns(app.config, str(find_config_path(app.config_path) or "built-in defaults"))
+    stack_module.in_flight.step = "starting the local emulator" if app.local and not dry_run else "connecting"
     ctx = app.stack(start_emulator=not dry_run)
     mode = "Planning" if dry_run else "Deploying"
     app.console.print(f"{mode} stack [bold]{app.config.stack.name}[/] to {app.where()}")
@@ -200,9 +226,18 @@ def up(app: App, dry_run: bool) -> None:
         _print_after_up(app, ctx)
         if app.local:  # the first outputs within seconds: run once now, then show the KPIs
             app.console.print(f"\nRunning {app.config.function.name} once now, as `dataops invoke` would:")
-            _run_now(app, ctx.client("lambda"), trigger="up")
+            stack_module.in_flight.step = f"running {app.config.function.name} once (the stack is deployed)"
+            outcome = _run_now(app, ctx.client("lambda"), trigger="up")
             app.console.print()
+            stack_module.in_flight.step = "reading the status (the stack is deployed)"
             _print_status(app, ctx, _status_options(app, "3h"))
+            stack_module.in_flight.step = None
+            if outcome.failed:
+                app.report_calls()
+                raise CliError(
+                    f"the stack is deployed but its first run failed ({outcome.function_error or outcome.status_code})",
+                    "see the run above (dataops --local logs --errors); fix the input or config and run up again",
+                )
     app.report_calls()
 
 
@@ -244,6 +279,18 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
     alone. Running it again, or after a half-finished `up`, is fine.
 
     \b
+    On partial failure it goes on: every resource is tried (newest first), a
+    failed read or delete is shown with AWS's reason and the rest still goes;
+    only what must outlive a failed removal is kept (the log group while its
+    function remains). Run `dataops down` again to finish.
+
+    \b
+    Exit codes:
+      0  nothing of the stack remains (or --keep-data kept only the bucket)
+      1  something remains: a failed read or delete, or a refused resource
+      2  bad config or option; 130 interrupted (run it again: it converges)
+
+    \b
     Examples:
       dataops down                # shows the list, asks before deleting
       dataops down --yes --keep-data
@@ -251,13 +298,14 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
     from dataops_cli import stack as stack_module
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
+    stack_module.in_flight.step = "checking what to remove"
     ctx = app.stack()
     app.console.print(f"Stack [bold]{app.config.stack.name}[/] in {app.where()}")
     planned = stack_module.plan_down(ctx, keep_data=keep_data)
+    stack_module.in_flight.step = None
     changes = [change for _, change in planned]
     app.console.print(summary_table(changes, applied=False, title="Removal plan"))
     to_delete = [c for c in changes if c.action is Action.DELETE]
-    refused = [c for c in changes if c.action is Action.REFUSED]
     if dry_run or not to_delete:
         app.console.print(
             "Nothing to delete."
@@ -266,7 +314,7 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
         )
         if dry_run and app.verbose > 1:
             print_plan_calls(app.console, changes)
-        _fail_on_refusals(refused)
+        _fail_if_anything_remains(changes)
         app.report_calls()
         return
     if not yes:
@@ -275,10 +323,11 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
         if not click.confirm(f"Delete these {plural(len(to_delete), 'resource')}?", default=False):
             raise CliError("cancelled: nothing was deleted", exit_code=1)
     with reporter_for(app.console) as reporter:
-        stack_module.down(planned, reporter, ctx)
-    gone = sum(1 for c in changes if c.action is Action.ABSENT)
-    app.console.print(f"Deleted {plural(len(to_delete), 'resource')}" + (f"; {gone} already gone." if gone else "."))
-    _fail_on_refusals(refused)
+        outcomes = stack_module.down(planned, reporter, ctx)
+    deleted = sum(1 for c in outcomes if c.action is Action.DELETE)
+    gone = sum(1 for c in outcomes if c.action is Action.ABSENT)
+    app.console.print(f"Deleted {plural(deleted, 'resource')}" + (f"; {gone} already gone." if gone else "."))
+    _fail_if_anything_remains(outcomes)
     app.report_calls()
 
 
@@ -286,7 +335,23 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _fail_on_refusals(refused: list) -> None:
+def _fail_if_anything_remains(changes: list) -> None:
+    """Exit 1 while anything of the stack (or a same-named stranger) is left, saying what and why."""
+    failed = [c for c in changes if c.action is Action.FAILED]
+    refused = [c for c in changes if c.action is Action.REFUSED]
+    for change in failed:
+        click.echo(f"failed: {change.kind} {change.name}: {'; '.join(change.details)}", err=True)
+    if failed:
+        names = ", ".join(f"{c.kind} {c.name}" for c in failed)
+        also = (
+            "; also left alone because they are not this stack's: " + ", ".join(f"{c.kind} {c.name}" for c in refused)
+            if refused
+            else ""
+        )
+        raise CliError(
+            f"{plural(len(failed), 'resource')} of the stack remain: {names}{also}",
+            "fix the cause shown above and run `dataops down` again: it removes what is left",
+        )
     if refused:
         names = ", ".join(f"{c.kind} {c.name}" for c in refused)
         raise CliError(
@@ -326,12 +391,22 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
     and errors followed by a successful run are a warning ("recovered at HH:MM").
 
     \b
+    Each source (metrics, percentiles, logs, S3 outputs, each resource) is read on
+    its own: one that fails is shown as "unavailable: <code>: <message>" (and in
+    --json under "unavailable") and the rest is reported as usual. A backend that
+    rejects percentiles gets the metrics request again without them, and p99 then
+    comes from the function's REPORT log lines.
+
+    \b
     Exit codes (usable as a monitoring probe):
       0  healthy (or only warnings: drift, throttles, no run yet, recovered errors)
       3  failing: errors not followed by a success, missed runs, dropped events,
-         or a stale output in the window
+         a stale output in the window, or a function that cannot run (state
+         Failed/Inactive)
       4  not deployed, or resources missing
-      1  the check itself failed (credentials, network); 2 bad config or option
+      5  incomplete: nothing found wrong, but a source was unavailable
+      1  the check itself failed (no source readable: credentials, network);
+         2 bad config or option
 
     \b
     Examples:

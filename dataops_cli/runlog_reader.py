@@ -78,7 +78,9 @@ def runtime_line(message: str) -> tuple[str | None, str]:
         return match["type"], scrub_paths(match["message"].strip())
     if "Task timed out" in first:
         return "Timeout", scrub_paths(first[first.index("Task timed out") :])
-    if match := re.search(r"Runtime\.\w+", first):
+    # "RequestId: ... Error: Runtime exited with error: signal: killed" then "Runtime.OutOfMemory"
+    # (or Runtime.ExitError) on the next line: the type may follow the first line.
+    if match := re.search(r"Runtime\.\w+", message):
         return match[0], scrub_paths(first)
     return None, scrub_paths(first)
 
@@ -134,6 +136,8 @@ def is_error(message: str) -> bool:
     document = structured(message)
     if document is not None:
         return document.get(c.F_LEVEL) == c.LEVEL_ERROR
+    if REPORT_RE.match(message.strip()):
+        return False  # a failed run's REPORT ends "Status: error Error Type: Runtime.X": the error has its own line
     return bool(ERROR_TEXT_RE.search(message))
 
 

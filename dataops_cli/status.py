@@ -1,24 +1,29 @@
 """Collect the pipeline's health into one plain report (rendered by status_view, or as JSON).
 
 A fixed handful of API calls whatever the window: the resource reads that `up` would make
-(drift = what `up` would change), one GetMetricData for the KPIs, one for S3 storage,
-one page-bounded FilterLogEvents for recent runs and errors, one GetObject for
-latest.json, and (only where percentiles are unavailable) the REPORT lines of the window.
+(drift = what `up` would change), one GetMetricData for the KPIs (a second, without
+percentiles, only if the backend refused them), one for S3 storage, page-bounded
+FilterLogEvents for recent runs and errors, one GetObject for latest.json, and (only where
+percentiles are unavailable) page-bounded REPORT lines of the window.
+
+Every source succeeds or fails on its own: what failed goes into `unavailable` (shown
+inline, and as one map in --json) and the rest is reported as usual.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import metrics, runlog_reader
-from dataops_cli.aws import DataopsError, read_or_none
+from dataops_cli.aws import DataopsError, error_code, error_message, read_or_none
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
 from dataops_cli.stack import resources
@@ -28,8 +33,15 @@ from handler import contract
 EXIT_HEALTHY = 0
 EXIT_FAILING = 3
 EXIT_NOT_DEPLOYED = 4
+EXIT_INCOMPLETE = 5  # nothing found wrong, but a source could not be read: health is not proven
 RECENT_RUNS = 10
 FEED_MAX_PAGES = 3
+REPORT_MAX_PAGES = 5  # REPORT lines for p99 when percentiles are unavailable: bounded like the feed
+# Errors that say "you may not" rather than "this backend cannot": never retried without percentiles.
+AUTH_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "ExpiredToken", "InvalidClientTokenId", "UnrecognizedClientException"}
+)
+T = TypeVar("T")
 P99_WARN_FRACTION = 0.8
 STATE = {
     Action.UNCHANGED: "ok",
@@ -38,6 +50,7 @@ STATE = {
     Action.REFUSED: "not ours",
     Action.SKIPPED: "skipped",
     Action.DELETE: "to remove",
+    Action.FAILED: "error",
 }
 
 
@@ -80,6 +93,7 @@ class StatusReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, Any] | None = None
     cost: dict[str, Any] = field(default_factory=dict)  # month-to-date estimate (dataops_cli.cost)
+    unavailable: dict[str, str] = field(default_factory=dict)  # source -> "<code>: <message>"
     api_calls: int = 0
     config_file: str = ""  # "" = built-in defaults
     stack_created: str | None = None  # errors before this (an earlier stack's) are not counted
@@ -98,13 +112,39 @@ class StatusOptions:
     recent_runs: int = RECENT_RUNS
 
 
+def unavailable_reason(exc: BaseException) -> str:
+    """`<code>: <message>` for the `unavailable` map."""
+    if isinstance(exc, ClientError):
+        return f"{error_code(exc)}: {error_message(exc)}"
+    if isinstance(exc, DataopsError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _read(report: StatusReport, source: str, read: Callable[[], T], default: T) -> T:
+    """One source: its value, or `default` with the reason recorded under `source`."""
+    try:
+        return read()
+    except (ClientError, BotoCoreError, DataopsError) as exc:
+        report.unavailable[source] = unavailable_reason(exc)
+        return default
+
+
 def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = None) -> StatusReport:
     now = now or datetime.now(UTC)
     calls_before = ctx.aws.counter.total
     config = ctx.config
-    rows = resource_rows(ctx)
-    queries = metrics.kpi_queries(config.function.name, config.schedule_group, "percentiles" not in ctx.gaps)
-    period = metrics.fit_period(options.since_seconds, len(queries), options.period)
+    failures: list[BaseException] = []
+    rows = resource_rows(ctx, failures)
+    if rows and len(failures) == len(rows):  # nothing could be read at all (credentials, network): exit 1
+        raise failures[0]
+    percentiles = "percentiles" not in ctx.gaps
+    queries = metrics.kpi_queries(config.function.name, config.schedule_group, percentiles)
+    period = metrics.fit_period(
+        options.since_seconds,
+        len(metrics.kpi_queries(config.function.name, config.schedule_group, True)),
+        options.period,
+    )
     window = Window.ending_now(options.since_seconds, period, now)
     report = StatusReport(
         stack=config.stack.name,
@@ -119,6 +159,9 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
         health=Health("healthy", [], EXIT_HEALTHY),
         resources=rows,
     )
+    for row in rows:
+        if row.state == "error":
+            report.unavailable[f"resource: {row.kind} {row.name}"] = row.details[0].removeprefix("unavailable: ")
     by_kind = {(r.kind, r.state) for r in rows}
     if all(r.state in ("missing", "skipped") for r in rows):
         report.health = Health(
@@ -127,59 +170,122 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             EXIT_NOT_DEPLOYED,
         )
         return report
-    results = metrics.fetch(ctx.client("cloudwatch"), queries, window)
-    report.series = {k: results.series[k] for k in ("invocations", "errors", "throttles", "duration_avg")}
-    report.kpis = kpis_from(results, ctx, window, now, options)
-    report.storage = storage(ctx, now)
+    results, refused = _kpi_metrics(ctx, report, queries, window)
+    if results is not None:
+        report.series = {k: results.series[k] for k in ("invocations", "errors", "throttles", "duration_avg")}
+        report.kpis = _read(report, "metrics", lambda: kpis_from(results, ctx, window, now, options), {})
+    report.storage = _read(report, "s3 storage metrics", lambda: storage(ctx, now), {})
     report.cost = month_to_date_cost(ctx, now, report.storage.get("s3_bytes"))
     log_exists = ("Log group", "missing") not in by_kind
+    created = None
     if log_exists:
         feed_start = now - timedelta(seconds=feed_lookback(ctx, options))
-        events = list(
-            runlog_reader.filter_events(
-                ctx.client("logs"), config.log_group, _ms(feed_start), _ms(now), max_pages=FEED_MAX_PAGES
-            )
-        )
-        report.runs = [r.as_dict() for r in _last(runlog_reader.runs_from_events(events), options.recent_runs)][::-1]
-        report.errors = [asdict(e) for e in _last(runlog_reader.errors_from_events(events), options.recent_runs)][::-1]
-        if "percentiles" in ctx.gaps:
-            durations = runlog_reader.durations_from_events(
+        events = _read(
+            report,
+            "logs",
+            lambda: list(
                 runlog_reader.filter_events(
-                    ctx.client("logs"),
-                    config.log_group,
-                    _ms(window.start),
-                    _ms(window.end),
-                    pattern='"REPORT RequestId"',
+                    ctx.client("logs"), config.log_group, _ms(feed_start), _ms(now), max_pages=FEED_MAX_PAGES
                 )
+            ),
+            None,
+        )
+        if events is not None:
+            report.runs = [r.as_dict() for r in _last(runlog_reader.runs_from_events(events), options.recent_runs)][
+                ::-1
+            ]
+            report.errors = [asdict(e) for e in _last(runlog_reader.errors_from_events(events), options.recent_runs)][
+                ::-1
+            ]
+        if not percentiles or refused:
+            why = (
+                f"GetMetricData refused percentiles ({refused})"
+                if refused
+                else "this backend has no percentile statistics"
             )
-            report.kpis["duration_p99"] = Kpi(
-                metrics.percentile(durations, 99),
-                "ms",
-                f"REPORT log lines (exact, from {_count(len(durations), 'duration')}; "
-                "this backend has no percentile statistics)",
-            )
-    report.latest = latest_output(ctx, now)
-    report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
-    created = runlog_reader.log_group_created(ctx.client("logs"), config.log_group) if log_exists else None
+            durations = _read(report, "logs (REPORT lines for p99)", lambda: _report_durations(ctx, window), None)
+            if durations is not None:
+                report.kpis["duration_p99"] = Kpi(
+                    metrics.percentile(durations, 99),
+                    "ms",
+                    f"REPORT log lines (exact, from {_count(len(durations), 'duration')}; {why})",
+                )
+        created = _read(
+            report,
+            "logs (stack creation time)",
+            lambda: runlog_reader.log_group_created(ctx.client("logs"), config.log_group),
+            None,
+        )
+    report.latest = _read(report, "s3 outputs", lambda: latest_output(ctx, now), None)
+    if "s3 outputs" not in report.unavailable:
+        report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
     if created is not None:
         report.stack_created = created.isoformat(timespec="seconds")
-    recount_errors(report, results, created)
+    if results is not None:
+        recount_errors(report, results, created)
     report.health = judge(report, rows, suggest(ctx, "up"))
     report.api_calls = ctx.aws.counter.total - calls_before
     return report
 
 
-def resource_rows(ctx: StackContext) -> list[ResourceRow]:
-    """Present / missing / drifted for every resource: exactly what `up` would do about it."""
+def _kpi_metrics(
+    ctx: StackContext, report: StatusReport, queries: list[metrics.Query], window: Window
+) -> tuple[metrics.MetricResults | None, str | None]:
+    """(results, why percentiles were refused): one GetMetricData, or two when the backend rejects percentiles.
+
+    The attempt with percentiles goes through a client without retries, so a backend that
+    answers 500 to an extended statistic (LocalStack, moto's server) costs one call, not
+    botocore's whole backoff; the batch is then sent once more without percentiles.
+    """
+    with_percentiles = any(q.stat.startswith("p") for q in queries)
+    if not with_percentiles:
+        return _read(report, "metrics", lambda: metrics.fetch(ctx.client("cloudwatch"), queries, window), None), None
+    try:
+        return metrics.fetch(ctx.aws.probe_client("cloudwatch"), queries, window), None
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError) and error_code(exc) in AUTH_CODES:
+            report.unavailable["metrics"] = unavailable_reason(exc)
+            return None, None
+        refused = unavailable_reason(exc)
+    plain = [q for q in queries if not q.stat.startswith("p")]
+    return _read(report, "metrics", lambda: metrics.fetch(ctx.client("cloudwatch"), plain, window), None), refused
+
+
+def _report_durations(ctx: StackContext, window: Window) -> list[float]:
+    return runlog_reader.durations_from_events(
+        runlog_reader.filter_events(
+            ctx.client("logs"),
+            ctx.config.log_group,
+            _ms(window.start),
+            _ms(window.end),
+            pattern='"REPORT RequestId"',
+            max_pages=REPORT_MAX_PAGES,
+        )
+    )
+
+
+def resource_rows(ctx: StackContext, failures: list[BaseException] | None = None) -> list[ResourceRow]:
+    """Present / missing / drifted / failed for every resource: exactly what `up` would do about it.
+
+    Each read stands alone: one that fails is an `error` row (`unavailable: <code>: <message>`).
+    """
     rows = []
     for resource in resources(ctx):
         try:
             change = resource.plan()
         except DataopsError as exc:
-            rows.append(ResourceRow(resource.kind, resource.name, "error", [str(exc)], exc.hint))
+            rows.append(ResourceRow(resource.kind, resource.name, "error", [f"unavailable: {exc}"], exc.hint))
+            if failures is not None:
+                failures.append(exc)
             continue
-        except ClientError as exc:
-            rows.append(ResourceRow(resource.kind, resource.name, "error", [str(exc)], None))
+        except (ClientError, BotoCoreError) as exc:
+            if failures is not None:
+                failures.append(exc)
+            reason = unavailable_reason(exc)
+            rows.append(ResourceRow(resource.kind, resource.name, "error", [f"unavailable: {reason}"], None))
+            continue
+        if resource.problem:  # exists but cannot work (a Failed function): what `up` would do is the fix
+            rows.append(ResourceRow(change.kind, change.name, "failed", [resource.problem], suggest(ctx, "up")))
             continue
         state = STATE[change.action]
         fix = {"missing": suggest(ctx, "up"), "drifted": suggest(ctx, "up"), "not ours": "rename in the config"}.get(
@@ -335,10 +441,13 @@ def freshness(latest: dict[str, Any] | None, stale: float | None, key: str) -> K
 
 
 def judge(report: StatusReport, rows: list[ResourceRow], up: str = "dataops up") -> Health:
-    missing = [f"{r.kind} {r.name}" for r in rows if r.state in ("missing", "error", "not ours")]
+    broken = [f"{r.kind} {r.name} cannot run: {'; '.join(r.details)}" for r in rows if r.state == "failed"]
+    missing = [f"{r.kind} {r.name}" for r in rows if r.state in ("missing", "not ours")]
     if missing:
-        return Health("not_deployed", [f"stack incomplete: {', '.join(missing)} (run {up})"], EXIT_NOT_DEPLOYED)
-    failing = [
+        return Health(
+            "not_deployed", [f"stack incomplete: {', '.join(missing)} (run {up})", *broken], EXIT_NOT_DEPLOYED
+        )
+    failing = broken + [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
         for name, k in report.kpis.items()
         if k.level == "fail" and name not in ("error_rate", "freshness")
@@ -352,13 +461,18 @@ def judge(report: StatusReport, rows: list[ResourceRow], up: str = "dataops up")
     if errors is not None and errors.level == "warn":
         warnings.append(f"errors: {errors.source}")
     warnings += [f"{r.kind} {r.name} drifted from the config ({up} fixes it)" for r in rows if r.state == "drifted"]
-    fresh = report.kpis["freshness"]
-    if fresh.value is None:
+    fresh = report.kpis.get("freshness")
+    if fresh is None:
+        pass  # s3 outputs unavailable: counted below
+    elif fresh.value is None:
         warnings.append(f"no successful run yet ({fresh.source})")
     elif fresh.level == "fail":
         failing.append(f"latest output is {fresh.value:.0f}s old ({fresh.source})")
+    unavailable = [f"{source} unavailable: {reason}" for source, reason in report.unavailable.items()]
     if failing:
-        return Health("failing", failing + warnings, EXIT_FAILING)
+        return Health("failing", failing + warnings + unavailable, EXIT_FAILING)
+    if unavailable:
+        return Health("incomplete", unavailable + warnings, EXIT_INCOMPLETE)
     if warnings:
         return Health("warning", warnings, EXIT_HEALTHY)
     return Health("healthy", [], EXIT_HEALTHY)

@@ -16,13 +16,20 @@ from dataops_cli.status import Kpi, StatusReport
 from dataops_cli.timewindow import human_duration
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
-HEALTH_STYLE = {"healthy": "bold green", "warning": "bold yellow", "failing": "bold red", "not_deployed": "bold red"}
+HEALTH_STYLE = {
+    "healthy": "bold green",
+    "warning": "bold yellow",
+    "failing": "bold red",
+    "not_deployed": "bold red",
+    "incomplete": "bold yellow",
+}
 STATE_STYLE = {
     "ok": "green",
     "missing": "red",
     "drifted": "yellow",
     "not ours": "red",
     "error": "red",
+    "failed": "bold red",
     "skipped": "cyan",
 }
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -63,7 +70,9 @@ def tile(title: str, kpi: Kpi | None, note: str = "") -> Panel:
 
 def render(report: StatusReport) -> RenderableType:
     parts: list[RenderableType] = [header(report)]
-    if report.kpis:
+    if report.unavailable:
+        parts.append(unavailable(report))
+    if "invocations" in report.kpis:
         k = report.kpis
         parts.append(
             Columns(
@@ -90,6 +99,15 @@ def render(report: StatusReport) -> RenderableType:
         parts.append(errors_table(report))
     parts.append(verdict(report))
     return Group(*parts)
+
+
+def unavailable(report: StatusReport) -> Text:
+    """Each source that could not be read, inline, so the rest of the report is read for what it is."""
+    text = Text()
+    for source, reason in report.unavailable.items():
+        text.append(f"{source}: ", style="bold")
+        text.append(f"unavailable: {reason}\n", style="yellow")
+    return text
 
 
 def header(report: StatusReport) -> Text:

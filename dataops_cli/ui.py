@@ -29,6 +29,7 @@ PAST = {
     Action.DELETE: "deleted",
     Action.ABSENT: "already gone",
     Action.REFUSED: "refused",
+    Action.FAILED: "failed",
 }
 FUTURE = {
     Action.CREATE: "would create",
@@ -45,6 +46,7 @@ STYLE = {
     Action.DELETE: "red",
     Action.ABSENT: "dim",
     Action.REFUSED: "bold red",
+    Action.FAILED: "bold red",
 }
 
 

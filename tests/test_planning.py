@@ -21,7 +21,7 @@ from dataops_cli.config import Config, parse_config
 from dataops_cli.dashboard import build_dashboard, dashboard_json
 from dataops_cli.policies import execution_policy, lambda_trust_policy, tls_only_bucket_policy
 from dataops_cli.resources.base import Action, Change, FileBody, Resource, StackContext, Step, canonical, tag_list
-from dataops_cli.resources.bucket import ENCRYPTION, PUBLIC_ACCESS_BLOCK, Bucket, BucketPolicy
+from dataops_cli.resources.bucket import ADOPT_NOTE, ENCRYPTION, PUBLIC_ACCESS_BLOCK, Bucket, BucketPolicy
 from dataops_cli.resources.function import DESCRIPTION, Function
 from dataops_cli.resources.input_data import InputObject, OutputPrefix, file_sha256
 from dataops_cli.resources.log_group import LogGroup
@@ -128,14 +128,14 @@ def test_bucket_absent_is_created_then_configured():
         Step(
             "s3",
             "create_bucket",
-            {"Bucket": BUCKET, "CreateBucketConfiguration": {"LocationConstraint": REGION}},
+            {"Bucket": BUCKET, "CreateBucketConfiguration": {"LocationConstraint": REGION, "Tags": tag_list(OURS)}},
             f"create the bucket in {REGION}",
         ),
         Step(
             "s3",
             "bucket_exists",
             {"Bucket": BUCKET, "WaiterConfig": {"Delay": 1, "MaxAttempts": 30}},
-            "waiting for the bucket to exist",
+            f"waiting up to 30 s for bucket {BUCKET} to be visible (HeadBucket)",
             wait=True,
         ),
         Step("s3", "put_bucket_tagging", {"Bucket": BUCKET, "Tagging": {"TagSet": tag_list(OURS)}}, "tag the bucket"),
@@ -183,6 +183,25 @@ def test_bucket_tags_keep_what_someone_else_added():
     change = plan(Bucket, bucket_state(tags={"dataops:stack": "dataops", "CostCentre": "42"}))
     (step,) = change.steps
     assert step.params["Tagging"]["TagSet"] == tag_list({"CostCentre": "42", **OURS})
+
+
+def test_bucket_left_empty_and_untagged_by_a_half_finished_up_is_adopted():
+    empty_untagged = {
+        "s3.head_bucket": {},
+        "s3.list_object_versions": {},
+        "s3.list_multipart_uploads": {},
+        "s3.get_bucket_versioning": {},
+    }
+    change = plan(Bucket, empty_untagged)
+    assert change.action is Action.UPDATE and change.details[0] == ADOPT_NOTE
+    assert [s.operation for s in change.steps] == [
+        "put_bucket_tagging",
+        "put_public_access_block",
+        "put_bucket_encryption",
+        "put_bucket_lifecycle_configuration",
+    ]
+    not_empty = plan(Bucket, {**empty_untagged, "s3.list_object_versions": {"Versions": [{"Key": "k"}]}})
+    assert refused(not_empty) and not_empty.details[0].endswith("(it is not empty)")
 
 
 def test_bucket_not_ours_is_refused():
@@ -349,11 +368,14 @@ def test_log_group_untagged_is_adopted():
 # --- Lambda function ---------------------------------------------------------------------------------------------
 
 FUNCTION = "DataOpsPipelineFunction"
-WAIT_UPDATED = Step(
+UPDATE_WAIT = f"waiting up to 300 s for Lambda function {FUNCTION} to be its update to finish (LastUpdateStatus)"
+WAIT_PREVIOUS = Step("lambda", "previous_update_finished", {"FunctionName": FUNCTION}, UPDATE_WAIT, wait=True)
+WAIT_UPDATED = Step("lambda", "function_updated", {"FunctionName": FUNCTION}, UPDATE_WAIT, wait=True)
+WAIT_ACTIVE = Step(
     "lambda",
-    "function_updated_v2",
-    {"FunctionName": FUNCTION, "WaiterConfig": {"Delay": 2, "MaxAttempts": 150}},
-    "waiting for the function to become ready",
+    "function_active",
+    {"FunctionName": FUNCTION},
+    f"waiting up to 300 s for Lambda function {FUNCTION} to be Active (State)",
     wait=True,
 )
 
@@ -394,13 +416,7 @@ def test_function_absent_is_created_waited_for_then_limited():
         "Description": DESCRIPTION,
     }
     assert change.steps[1:] == (
-        Step(
-            "lambda",
-            "function_active_v2",
-            {"FunctionName": FUNCTION, "WaiterConfig": {"Delay": 2, "MaxAttempts": 150}},
-            "waiting for the function to become ready",
-            wait=True,
-        ),
+        WAIT_ACTIVE,
         Step(
             "lambda",
             "put_function_concurrency",
@@ -431,7 +447,7 @@ def test_function_memory_drifted_is_one_configuration_update_between_waits():
     settings = Function(ctx).desired_configuration()
     settings["Environment"] = {"Variables": settings["Environment"]}
     assert change.steps == (
-        WAIT_UPDATED,
+        WAIT_PREVIOUS,
         Step(
             "lambda",
             "update_function_configuration",
@@ -447,7 +463,7 @@ def test_function_code_changed_uploads_the_package():
     ctx = context({})
     ctx.aws.answers.update(function_state(ctx, CodeSha256="old"))
     assert Function(ctx).plan().steps == (
-        WAIT_UPDATED,
+        WAIT_PREVIOUS,
         Step(
             "lambda",
             "update_function_code",
@@ -456,6 +472,42 @@ def test_function_code_changed_uploads_the_package():
         ),
         WAIT_UPDATED,
     )
+
+
+def test_function_that_failed_is_deleted_and_created_again():
+    ctx = context({})
+    failed = {"State": "Failed", "StateReasonCode": "InvalidZipFileException", "StateReason": "bad zip"}
+    ctx.aws.answers.update(function_state(ctx, **failed))
+    change = Function(ctx).plan()
+    assert change.details == ("state Failed: InvalidZipFileException: bad zip; re-creating it",)
+    assert [s.operation for s in change.steps] == [
+        "delete_function",
+        "create_function",
+        "function_active",
+        "put_function_concurrency",
+        "put_function_event_invoke_config",
+    ]
+    assert change.steps[0] == Step(
+        "lambda",
+        "delete_function",
+        {"FunctionName": FUNCTION},
+        "deleting the failed function (state Failed: InvalidZipFileException: bad zip) to create it again",
+        note=True,
+    )
+
+
+def test_function_whose_update_failed_gets_code_and_configuration_again():
+    ctx = context({})
+    ctx.aws.answers.update(function_state(ctx, LastUpdateStatus="Failed", LastUpdateStatusReasonCode="X"))
+    change = Function(ctx).plan()
+    assert change.details == ("last update Failed: X: ; repairing it",)
+    assert [s.operation for s in change.steps] == [
+        "previous_update_finished",
+        "update_function_code",
+        "function_updated",
+        "update_function_configuration",
+        "function_updated",
+    ]
 
 
 def test_function_not_ours_is_refused():

@@ -353,11 +353,13 @@ def test_status_json_schema(deployed):
         "errors",
         "latest",
         "cost",
+        "unavailable",
         "api_calls",
         "config_file",
         "stack_created",
         "notes",
     }
+    assert report["unavailable"] == {}
     assert set(report["health"]) == {"level", "reasons", "exit_code"}
     assert set(report["window"]) == {"start", "end", "period_seconds", "seconds"}
     for name, kpi in report["kpis"].items():

@@ -37,6 +37,7 @@ class Action(StrEnum):
     DELETE = "delete"
     ABSENT = "absent"
     REFUSED = "refused"
+    FAILED = "failed"  # down: a read or delete failed; the resource (probably) remains
 
 
 MUTATING = (Action.CREATE, Action.UPDATE, Action.DELETE)
@@ -57,9 +58,9 @@ class FileBody:
 class Step:
     """One AWS API call of a plan, exactly as `apply` makes it.
 
-    `operation` is the boto3 method name (or, with `wait`, the botocore waiter that polls
-    until the resource is ready). `retry_role`: retried with bounded backoff while an IAM
-    role created seconds ago is not yet assumable.
+    `operation` is the boto3 method name (or, with `wait`, the waiter that polls until the
+    resource is ready: botocore's, or the resource's own in its `run_step`). `retry_role`:
+    retried with bounded backoff while an IAM role created seconds ago is not yet assumable.
     """
 
     service: str
@@ -68,6 +69,7 @@ class Step:
     description: str = ""
     wait: bool = False
     retry_role: bool = False
+    note: bool = False  # say the description as progress when the step runs (waits always do)
 
     @property
     def api_name(self) -> str:
@@ -193,6 +195,11 @@ class Resource:
     # For steps with retry_role: which service assumes the role, and how it says "not yet".
     role_user = ""
     role_not_ready: Callable[[ClientError], bool] | None = None
+    # `down` skips this one while the removal of any of these (class names) failed: e.g. the
+    # log group stays while its function stays, or the function's next run would re-create it untagged.
+    removed_after: tuple[str, ...] = ()
+    # Set by `plan` when the resource exists but is broken (a Failed function): `status` is unhealthy.
+    problem: str | None = None
 
     def __init__(self, ctx: StackContext) -> None:
         self.ctx = ctx
@@ -246,9 +253,9 @@ class Resource:
                 k: files.enter_context(v.path.open("rb")) if isinstance(v, FileBody) else v
                 for k, v in step.params.items()
             }
+            if step.description and (step.wait or step.note):
+                self.ctx.progress(step.description)
             if step.wait:
-                if step.description:
-                    self.ctx.progress(step.description)
                 client.get_waiter(step.operation).wait(**params)
                 return None
             call = getattr(client, step.operation)
