@@ -7,6 +7,7 @@ function, except under `if TYPE_CHECKING:`), so a lazy import cannot hide a cycl
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,3 +144,29 @@ def test_the_handler_never_imports_the_cli():
     for name, imported in all_imports().items():
         if name.startswith("handler"):
             assert not {i for i in imported if i.startswith("dataops_cli")}, name
+
+
+def readme_tree() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split("## Architecture\n\n```\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_architecture_block_names_every_module_and_package_and_nothing_else():
+    block = readme_tree()
+    named = set(re.findall(r"[\w/]+\.py|\b\w+/", block))
+    on_disk = {
+        path.name
+        for package in PACKAGES
+        for path in (REPO / package).iterdir()
+        if path.suffix == ".py" and path.name not in ("__init__.py", "__main__.py")
+    }
+    on_disk |= {
+        f"{path.name}/"
+        for package in PACKAGES
+        for path in (REPO / package).iterdir()
+        if path.is_dir() and (path / "__init__.py").exists()
+    }
+    on_disk |= {f"{package}/" for package in PACKAGES}
+    assert on_disk - named == set(), "modules missing from the README's architecture block"
+    in_subpackages = {p.name for package in PACKAGES for p in (REPO / package).rglob("*.py")}
+    assert {n for n in named if n.endswith(".py")} - in_subpackages - on_disk == set(), "README names absent files"
