@@ -20,6 +20,7 @@ NaN in the cached frame means "this column is text after all".
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,24 +55,8 @@ def check_sample(head: bytes, whole: bool) -> Sample:
         head = head[:SAMPLE_BYTES]
         cut = head.rfind(b"\n") + 1
         head = head[:cut] if cut else head
-    columns = read_columns(lambda: _BytesOpener(head), size_hint=len(head), use_threads=False)
+    columns = read_columns(lambda: io.BytesIO(head), size_hint=len(head))
     return Sample(names=list(columns.names), numeric=[n for n in columns.names if n in columns.numeric])
-
-
-class _BytesOpener:
-    """A minimal binary stream over bytes (io.BytesIO without copying on every open)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._view, self._pos = memoryview(data), 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._view) if size < 0 else min(len(self._view), self._pos + size)
-        chunk = bytes(self._view[self._pos : end])
-        self._pos = end
-        return chunk
-
-    def close(self) -> None:
-        self._view.release()
 
 
 def internal(i: int) -> str:
@@ -99,7 +84,9 @@ class TypedFrame:
         if self._offsets is None:
             counts = {
                 r["p"]: r["n"]
-                for r in self.df.groupBy((F.col(ID) >> ROW_BITS).alias("p")).agg(F.count("*").alias("n")).collect()
+                for r in self.df.groupBy(F.shiftright(F.col(ID), ROW_BITS).alias("p"))
+                .agg(F.count("*").alias("n"))
+                .collect()
             }
             total, self._offsets = 0, {}
             for p in sorted(counts):
@@ -181,7 +168,9 @@ def _ragged_row(frame: TypedFrame, raw: Any, expected: int) -> RaggedRowError:
     from pyspark.sql import functions as F
 
     row_id = frame.first_id(F.col(BAD))
-    text = raw.where(F.col(ID) == row_id).select(BAD).first()[0].rstrip("\r\n")
+    # Every column is selected: with only the corrupt-record column Spark skips the parse
+    # that fills it.
+    text = raw.where(F.col(ID) == row_id).first()[BAD].rstrip("\r\n")
     actual = len(next(csv.reader([text]), []))
     line = frame.row_number(row_id) + 1  # the header is line 1
     return RaggedRowError(
