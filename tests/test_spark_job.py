@@ -224,6 +224,15 @@ def test_options_come_from_flags_and_exit_codes_tell_the_truth(spark, tmp_path, 
     assert "NORMALIZE_METHOD='cubic' is not supported" in capsys.readouterr().err
     assert not out.exists()
 
+    flags = ["--zero-as-missing", "", "--normalize-exclude", "", "--normalize-method", "none", "--JOB_RUN_ID", "jr_1"]
+    assert main(["--input", str(source), "--output", str(out), *flags]) == 0
+    summary = read_outputs(out)["summary"]
+    assert summary["options"]["zero_as_missing"] == [] and summary["normalized_columns"] == []
+
+    assert main(["--input", str(tmp_path / "missing.csv"), "--output", str(out)]) == 1
+    assert "error: InputNotFoundError: input file" in capsys.readouterr().err
+    assert json.loads((out / "latest.json").read_text())["run_id"] == summary["run_id"]
+
 
 # --------------------------------------------------------------------------- bad input
 

@@ -90,11 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: pyspark is not installed: pip install -e '.[spark]' (and Java 17)", file=sys.stderr)
         return EXIT_USAGE
     import boto3
+    from pyspark.sql import SparkSession
 
     from .job import run_job
     from .store import open_input, open_output
 
     s3 = boto3.client("s3") if args.input.startswith("s3://") or args.output.startswith("s3://") else None
+    ours = SparkSession.getActiveSession() is None  # Glue's (or a caller's) session is not ours to stop
     spark = local_session(args.master)
     spark.sparkContext.setLogLevel("ERROR")
     try:
@@ -103,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
-        spark.stop()
+        if ours:
+            spark.stop()
     return 0
 
 
