@@ -55,6 +55,7 @@ OUT_DIR = DATA_DIR / "out" / "spark"
 DEFAULT_SIZES = "1000000,5000000"
 GLUE_START_S = 30.0  # assumption for Glue: a warm-pool job run start (cold starts can take minutes)
 MODEL_CORES = (8, 16, 32, 64)  # e.g. Glue G.1X workers have 4 vCPU: 2, 4, 8, 16 workers
+LAMBDA_MAX_MB, LAMBDA_TIMEOUT_S = 10_240, 900  # a function's largest memory and timeout
 
 
 def child_spark(input_file: Path, out_dir: Path, cores: str) -> dict[str, Any]:
@@ -187,6 +188,13 @@ def crossover_lines(pairs: list[tuple[Summary, Summary]], local_cores: int) -> l
         f"ASSUMPTION: the handler does not get faster with more cores; Spark's per-row cost divides by "
         f"cores/{local_cores}; a Glue job run starts in {GLUE_START_S:g} s (warm; cold starts take longer).",
     ]
+    by_memory = LAMBDA_MAX_MB * MIB / (biggest_handler.peak_rss_bytes / rows)
+    by_time = LAMBDA_TIMEOUT_S / handler_per_row
+    lines.append(
+        f"the function's ceiling at this per-row cost and peak ({biggest_handler.peak_rss_bytes / rows:.0f} B/row): "
+        f"~{by_memory / 1e6:,.0f}M rows in {LAMBDA_MAX_MB:,} MB, ~{by_time / 1e6:,.0f}M rows in {LAMBDA_TIMEOUT_S} s "
+        f"(one core's speed); past ~{min(by_memory, by_time) / 1e6:,.0f}M rows only Spark runs at all"
+    )
     for cores in MODEL_CORES:
         spark_rate = spark_per_row * local_cores / cores
         if spark_rate >= handler_per_row:
