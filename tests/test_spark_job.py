@@ -44,6 +44,29 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+    _shut_down_the_jvm()
+
+
+def _shut_down_the_jvm() -> None:
+    """Leave no thread or JVM behind for later test modules.
+
+    SparkSession.stop() keeps the py4j gateway: its finalizer thread polls with time.sleep,
+    which a later test that patches time.sleep (test_status's --watch test) would see
+    called from that thread. Shutting the gateway down ends the thread; closing the JVM's
+    stdin ends the JVM (pyspark's gateway server exits on EOF).
+    """
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    gateway.shutdown()
+    process = getattr(gateway, "proc", None)
+    if process is not None and process.stdin is not None:
+        process.stdin.close()
+        process.wait(timeout=60)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
 
 
 def generated_csv(tmp_path: Path, rows: int, seed: int) -> bytes:
