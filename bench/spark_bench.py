@@ -45,7 +45,6 @@ from bench.common import (
     parse_sizes,
     positive_int,
     progress,
-    repeat_runs,
     report_from_child,
     run_child,
 )
@@ -154,22 +153,24 @@ def child_main(argv: list[str]) -> None:
 
 
 def measure(rows: int, repeat: int, cores: str) -> tuple[Summary, Summary, dict[str, Any]]:
+    """Handler then Spark in each round (load changes fall on both alike), then one verify."""
     source = ensure_input(rows)
     handler_dir = OUT_DIR / str(rows) / "handler"
     handler_dir.mkdir(parents=True, exist_ok=True)
-    handler = repeat_runs(
-        "handler",
-        rows,
-        repeat,
-        lambda: run_child("bench.pipeline_bench", ["child", "ours", str(source), str(handler_dir)]),
-    )
-
-    def spark_once():
-        out = OUT_DIR / str(rows) / f"spark-{time.time_ns()}"
-        return run_child(MODULE, ["child", "spark", str(source), str(out), cores])
-
-    spark = repeat_runs("spark", rows, repeat, spark_once)
-    spark_dir = Path(spark.runs[-1].report["latest"]).parent
+    handler, spark = Summary(impl="handler", rows=rows), Summary(impl="spark", rows=rows)
+    for index in range(1, repeat + 1):
+        spark_dir = OUT_DIR / str(rows) / f"spark-{time.time_ns()}"
+        turns = (
+            (handler, "bench.pipeline_bench", ["child", "ours", str(source), str(handler_dir)]),
+            (spark, MODULE, ["child", "spark", str(source), str(spark_dir), cores]),
+        )
+        for summary, module, args in turns:
+            run = run_child(module, args)
+            summary.runs.append(run)
+            progress(
+                f"  {rows:>9,} {summary.impl:<7} run {index}/{repeat}: wall {run.wall_s:7.2f} s, "
+                f"work {run.work_s:7.2f} s, peak {run.peak_rss_bytes / MIB:7.1f} MiB"
+            )
     checks = run_child(MODULE, ["child", "verify", str(handler_dir), str(spark_dir)]).report
     progress(f"  {rows:>9,} correctness: {'PASS' if verified(checks) else 'FAIL'} {json.dumps(checks)}")
     return handler, spark, checks
