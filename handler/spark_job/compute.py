@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from handler.errors import (
-    ColumnNotFoundError,
     EmptyColumnError,
     NonFiniteValueError,
     NonNumericColumnError,
     NoNumericColumnsError,
 )
 from handler.pipeline import ColumnStats, PipelineOptions, PipelineResult
+from handler.pipeline import _check_options_against as check_columns
 
 from .frame import ID, TypedFrame, first_non_number
 
@@ -64,12 +65,12 @@ def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
         c = frame.col(name)
         if counts[f"inf_{c}"]:
             row_id = frame.first_id(F.col(c).isin(float("inf"), float("-inf")))
-            row = frame.row_number(row_id)
-            value = frame.df.where(F.col(ID) == row_id).select(c).first()[0]
+            line = frame.row_number(row_id) + 1  # the header is line 1
+            shown = str(float(frame.df.where(F.col(ID) == row_id).select(c).first()[0]))
             raise NonFiniteValueError(
-                f"column {name!r} row {row} is {value!r}: replace it with a number or leave the cell empty",
+                f"column {name!r} line {line} is {shown}: replace it with a number or leave the cell empty",
                 column=name,
-                row=row,
+                line=line,
                 count=counts[f"inf_{c}"],
             )
         missing[name] = rows - counts[f"n_{c}"]
@@ -131,24 +132,18 @@ def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
 
 
 def _check_options_against(frame: TypedFrame, options: PipelineOptions) -> None:
-    for setting, wanted in (
-        ("ZERO_AS_MISSING", options.zero_as_missing),
-        ("NORMALIZE_EXCLUDE", options.normalize_exclude),
-    ):
-        for name in wanted:
-            if name not in frame.names:
-                raise ColumnNotFoundError(
-                    f"column {name!r} from {setting} is not in the input (columns: {', '.join(frame.names)})",
-                    column=name,
-                    setting=setting,
-                )
+    # The handler's own check for configured columns the input lacks (same message and
+    # details); it sees no text columns here, the zero-as-missing text check follows.
+    check_columns(SimpleNamespace(names=frame.names, text={}), options)
     for name in options.zero_as_missing:
         if name in frame.text:
             row, value = first_non_number(frame, name, _parses_as_float)
+            line = row + 1  # the header is line 1
             raise NonNumericColumnError(
-                f"column {name!r} (in ZERO_AS_MISSING) must be numeric but row {row} holds {value!r}",
+                f"column {name!r} (in ZERO_AS_MISSING, config.toml: pipeline.zero_as_missing) must be numeric "
+                f"but line {line} holds {value!r}",
                 column=name,
-                row=row,
+                line=line,
                 value=value,
             )
 

@@ -187,11 +187,11 @@ def _not_utf8(frame: TypedFrame, name: str) -> NotTextError:
     column = frame.col(name)
     row_id = frame.first_id(F.col(column).contains("\ufffd"))
     value = frame.df.where(F.col(ID) == row_id).select(column).first()[0]
-    row = frame.row_number(row_id)
+    line = frame.row_number(row_id) + 1  # the header is line 1
     return NotTextError(
-        f"column {name!r} row {row} is not UTF-8 text ({value[:20]!r}); save the file as UTF-8",
+        f"column {name!r} line {line} is not UTF-8 text ({value[:20]!r}); save the file as UTF-8",
         column=name,
-        row=row,
+        line=line,
     )
 
 
