@@ -42,7 +42,7 @@ from dataops_cli.ui import is_interactive, key_values, print_plan_calls, reporte
 EXIT_INTERRUPTED = 130
 INTERRUPT_HINT = "nothing is left that a re-run cannot finish: run the same command again (`up` and `down` converge)"
 MAX_RECENT_RUNS = 100
-CONFIG_SECTIONS = ("stack", "bucket", "function", "schedule", "dashboard", "alarm", "pipeline")
+CONFIG_SECTIONS = ("stack", "bucket", "function", "glue", "schedule", "dashboard", "alarm", "pipeline")
 FILTER_MAX_PAGES = 20  # `logs --filter` reads events unfiltered (CloudWatch patterns are case-sensitive)
 LOCAL_RUNTIME_NOTE = (
     "local mode: runs execute on this machine's Python {python}, not the configured runtime {runtime} "
@@ -728,9 +728,11 @@ def show_config(app: App, as_json: bool) -> None:
             f"s3://{config.bucket.name}/{config.bucket.output_prefix} "
             f"(runs expire after {config.bucket.run_retention_days} days)",
         ),
+        ("engine", function.engine),
         (
             "function",
-            f"{function.name} {function.runtime} {function.architecture} {function.memory_mb} MB "
+            ("(not deployed: engine glue) " if function.engine == "glue" else "")
+            + f"{function.name} {function.runtime} {function.architecture} {function.memory_mb} MB "
             f"{function.timeout_seconds} s, reserved concurrency {function.reserved_concurrency}, "
             f"async retries {function.async_max_retry_attempts}, "
             f"async max event age {function.async_max_event_age_seconds} s",
@@ -740,6 +742,14 @@ def show_config(app: App, as_json: bool) -> None:
             function.layer_arn or f"{function.layer_name} (resolved at deploy, SDK {function.layer_sdk_version})",
         ),
         ("execution role", config.execution_role),
+        (
+            "glue job",
+            ("" if function.engine == "glue" else "(not deployed: engine lambda) ")
+            + f"{config.glue_job} Glue {config.glue.glue_version} {config.glue.number_of_workers} x "
+            f"{config.glue.worker_type}, timeout {config.glue.timeout_minutes} min, "
+            f"max concurrent runs {config.glue.max_concurrent_runs}, role {config.glue_role}, "
+            f"script s3://{config.bucket.name}/{config.glue_script_key}",
+        ),
         ("log group", f"{config.log_group} ({function.log_retention_days} days)"),
         (
             "schedule",
@@ -783,6 +793,10 @@ def effective_config(config: Config, path: Any) -> dict[str, Any]:
             "log_group": config.log_group,
             "execution_role": config.execution_role,
             "scheduler_role": config.scheduler_role,
+            "glue_job": config.glue_job,
+            "glue_role": config.glue_role,
+            "glue_script_key": config.glue_script_key,
+            "glue_modules_key": config.glue_modules_key,
             "schedule_group": config.schedule_group,
             "schedule_name": config.schedule_name,
             "alarm_name": config.alarm_name,
