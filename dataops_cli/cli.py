@@ -729,28 +729,7 @@ def show_config(app: App, as_json: bool) -> None:
             f"(runs expire after {config.bucket.run_retention_days} days)",
         ),
         ("engine", function.engine),
-        (
-            "function",
-            ("(not deployed: engine glue) " if function.engine == "glue" else "")
-            + f"{function.name} {function.runtime} {function.architecture} {function.memory_mb} MB "
-            f"{function.timeout_seconds} s, reserved concurrency {function.reserved_concurrency}, "
-            f"async retries {function.async_max_retry_attempts}, "
-            f"async max event age {function.async_max_event_age_seconds} s",
-        ),
-        (
-            "layer",
-            function.layer_arn or f"{function.layer_name} (resolved at deploy, SDK {function.layer_sdk_version})",
-        ),
-        ("execution role", config.execution_role),
-        (
-            "glue job",
-            ("" if function.engine == "glue" else "(not deployed: engine lambda) ")
-            + f"{config.glue_job} Glue {config.glue.glue_version} {config.glue.number_of_workers} x "
-            f"{config.glue.worker_type}, timeout {config.glue.timeout_minutes} min, "
-            f"max concurrent runs {config.glue.max_concurrent_runs}, role {config.glue_role}, "
-            f"script s3://{config.bucket.name}/{config.glue_script_key}",
-        ),
-        ("log group", f"{config.log_group} ({function.log_retention_days} days)"),
+        *(_glue_rows(config) if function.engine == "glue" else _lambda_rows(config)),
         (
             "schedule",
             f"{config.schedule_group}/{config.schedule_name}: {schedule.expression} {schedule.timezone}, "
@@ -777,6 +756,38 @@ def show_config(app: App, as_json: bool) -> None:
         ("tags", ", ".join(f"{k}={v}" for k, v in config.all_tags.items())),
     ]
     app.console.print(key_values(rows, app.console.width, right=True), highlight=False)
+
+
+def _lambda_rows(config: Config) -> list[tuple[str, str]]:
+    function = config.function
+    return [
+        (
+            "function",
+            f"{function.name} {function.runtime} {function.architecture} {function.memory_mb} MB "
+            f"{function.timeout_seconds} s, reserved concurrency {function.reserved_concurrency}, "
+            f"async retries {function.async_max_retry_attempts}, "
+            f"async max event age {function.async_max_event_age_seconds} s",
+        ),
+        (
+            "layer",
+            function.layer_arn or f"{function.layer_name} (resolved at deploy, SDK {function.layer_sdk_version})",
+        ),
+        ("execution role", config.execution_role),
+        ("log group", f"{config.log_group} ({function.log_retention_days} days)"),
+    ]
+
+
+def _glue_rows(config: Config) -> list[tuple[str, str]]:
+    glue = config.glue
+    return [
+        (
+            "glue job",
+            f"{config.glue_job} Glue {glue.glue_version} {glue.number_of_workers} x {glue.worker_type}, "
+            f"timeout {glue.timeout_minutes} min, max concurrent runs {glue.max_concurrent_runs}",
+        ),
+        ("glue script", f"s3://{config.bucket.name}/{config.glue_script_key} (+ {config.glue_modules_key})"),
+        ("glue role", config.glue_role),
+    ]
 
 
 def effective_config(config: Config, path: Any) -> dict[str, Any]:
