@@ -202,6 +202,12 @@ def up(app: App, dry_run: bool) -> None:
     from dataops_cli.input_check import check_input_columns
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
+    if app.local and app.config.function.engine == "glue":
+        raise CliError(
+            'function.engine = "glue": the local emulator does not run Glue jobs',
+            'deploy to AWS, or use function.engine = "lambda" with --local',
+            exit_code=2,
+        )
     app.config.check_input_file()  # before anything starts or changes: a typo must not deploy old data
     check_input_columns(app.config, str(find_config_path(app.config_path) or "built-in defaults"))
     stack_module.in_flight.step = "starting the local emulator" if app.local and not dry_run else "connecting"
@@ -577,6 +583,12 @@ def invoke(app: App, as_json: bool) -> None:
       dataops invoke
       dataops --local invoke --json
     """
+    if app.config.function.engine == "glue":
+        raise CliError(
+            'function.engine = "glue": `dataops invoke` runs the Lambda function and does not start Glue runs yet',
+            f"start a run with: aws glue start-job-run --job-name {app.config.glue_job} --region {app.config.region}",
+            exit_code=2,
+        )
     outcome = _run_now(app, app.aws().client("lambda"), as_json=as_json)
     if outcome.failed:
         sys.exit(1)
