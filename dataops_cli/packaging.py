@@ -36,7 +36,16 @@ class CodePackage:
         return base64.b64encode(hashlib.sha256(self.data).digest()).decode()
 
 
-def build_package(source: Path = HANDLER_DIR, not_shipped: tuple[str, ...] = NOT_SHIPPED) -> CodePackage:
+def build_package(source: Path = HANDLER_DIR) -> CodePackage:
+    return _zip(source, NOT_SHIPPED)
+
+
+def build_glue_package(source: Path = HANDLER_DIR) -> CodePackage:
+    """handler/ with spark_job/, for the Glue job's --extra-py-files (same determinism as the function's)."""
+    return _zip(source, GLUE_NOT_SHIPPED)
+
+
+def _zip(source: Path, not_shipped: tuple[str, ...]) -> CodePackage:
     if not (source / "lambda_function.py").is_file():
         raise FileNotFoundError(f"{source}/lambda_function.py not found: is this a dataops checkout?")
     files = sorted(p for p in source.rglob("*.py") if not set(not_shipped) & set(p.relative_to(source).parts))
@@ -51,8 +60,3 @@ def build_package(source: Path = HANDLER_DIR, not_shipped: tuple[str, ...] = NOT
             archive.writestr(info, path.read_bytes())
             names.append(name)
     return CodePackage(buffer.getvalue(), tuple(names))
-
-
-def build_glue_package(source: Path = HANDLER_DIR) -> CodePackage:
-    """handler/ with spark_job/, for the Glue job's --extra-py-files (same determinism as the function's)."""
-    return build_package(source, GLUE_NOT_SHIPPED)

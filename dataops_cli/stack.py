@@ -103,14 +103,14 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
     """Create or update every resource; with dry_run, only plan (no mutating call)."""
     changes = []
     steps = resources(ctx)
-    leftovers = other_engine_resources(ctx)
-    total = len(steps) + len(leftovers)
     ctx.progress = reporter.note
     ctx.config.check_input_file()  # preflight: a typo in bucket.input_file must not deploy stale data
     if ctx.config.function.engine == "lambda":
         _ = ctx.layer_arn  # preflight: fail before changing anything if the layer cannot be resolved
+    leftovers = _leftovers(ctx)
+    total = len(steps) + len(leftovers)
     for index, resource in enumerate(steps, start=1):
-        reporter.begin(index, len(steps), resource)
+        reporter.begin(index, total, resource)
         in_flight.step = f"{resource.kind} {resource.name}"
         with _step(resource, "checking"):
             change = resource.plan()
@@ -130,6 +130,20 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
         changes.append(_remove_leftover(resource, reporter, dry_run))
     in_flight.step = None
     return changes
+
+
+def _leftovers(ctx: StackContext) -> list[Resource]:
+    """The other engine's resources that exist (reads only): after a switch, `up` removes them.
+
+    Absent ones are not shown at all, so a stack that never switched reports what it always did.
+    """
+    found = []
+    for resource in other_engine_resources(ctx):
+        with _step(resource, "checking"):
+            change = resource.plan_destroy()
+        if change is not None and change.action is not Action.ABSENT:
+            found.append(resource)
+    return found
 
 
 def _remove_leftover(resource: Resource, reporter: Reporter, dry_run: bool) -> Change:
@@ -177,6 +191,8 @@ def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change
             change = resource.change(Action.FAILED, _reason(exc))
         if change is None:
             continue
+        if change.action is Action.ABSENT and ctx.config.function.engine not in resource.engines:
+            continue  # the other engine's, never deployed (or gone): not worth a line
         if keep_data and isinstance(resource, Bucket) and change.action is Action.DELETE:
             change = resource.change(Action.SKIPPED, "kept: --keep-data")
         planned.append((resource, change))
