@@ -584,14 +584,57 @@ def invoke(app: App, as_json: bool) -> None:
       dataops --local invoke --json
     """
     if app.config.function.engine == "glue":
-        raise CliError(
-            'function.engine = "glue": `dataops invoke` runs the Lambda function and does not start Glue runs yet',
-            f"start a run with: aws glue start-job-run --job-name {app.config.glue_job} --region {app.config.region}",
-            exit_code=2,
-        )
+        glue_outcome = _run_glue_now(app, as_json)
+        if glue_outcome.failed:
+            sys.exit(1)
+        return
     outcome = _run_now(app, app.aws().client("lambda"), as_json=as_json)
     if outcome.failed:
         sys.exit(1)
+
+
+def _run_glue_now(app: App, as_json: bool) -> Any:
+    """StartJobRun on the Glue job and wait for it (bounded by the job's timeout plus start-up)."""
+    from dataops_cli.glue_run import STARTUP_SECONDS, TERMINAL_STATES, start_and_wait
+
+    config = app.config
+    if app.local:
+        raise CliError(
+            'function.engine = "glue": the local emulator does not run Glue jobs',
+            'use function.engine = "lambda" with --local',
+            exit_code=2,
+        )
+
+    def said(state: str) -> None:
+        if not as_json and state not in TERMINAL_STATES:  # the last line says how it ended
+            app.console.print(f"[dim]Glue job run: {state}...[/]")
+
+    try:
+        outcome = start_and_wait(
+            app.aws().client("glue"),
+            config.glue_job,
+            trigger="manual",
+            wait_seconds=config.glue.timeout_minutes * 60 + STARTUP_SECONDS,
+            on_state=said,
+        )
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "EntityNotFoundException":
+            raise CliError(
+                f"Glue job {config.glue_job} does not exist in {app.where()}",
+                f"deploy the stack first: {app.command('up')}",
+            ) from exc
+        if code == "ConcurrentRunsExceededException":
+            raise CliError(
+                f"a run of Glue job {config.glue_job} is already going (max concurrent runs 1)",
+                f"wait for it: aws glue get-job-runs --job-name {config.glue_job} --max-items 1",
+            ) from exc
+        raise
+    if as_json:
+        click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        app.console.print(outcome.line(), highlight=False, soft_wrap=True)
+    return outcome
 
 
 def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = False) -> Any:

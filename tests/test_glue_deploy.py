@@ -151,12 +151,27 @@ def test_a_same_named_job_that_is_not_ours_is_refused_and_kept(stack):
     assert h.leftovers()["glue_jobs"] == [JOB]
 
 
-def test_invoke_and_local_up_say_what_the_glue_engine_does_not_do_yet(stack):
+def test_local_up_says_the_emulator_does_not_run_glue(stack):
     _, _, glue = stack
-    invoked = h.run(glue, "invoke")
-    assert invoked.exit_code == 2
-    assert "does not start Glue runs yet" in invoked.output
-    assert "aws glue start-job-run --job-name dataops-pipeline-glue" in invoked.output
     local = h.run(glue, "--local", "up")
     assert local.exit_code == 2 and "the local emulator does not run Glue jobs" in local.output
     assert h.leftovers()["buckets"] == []  # nothing deployed
+
+
+def test_invoke_starts_a_glue_run_and_waits_for_it(stack, monkeypatch):
+    from dataops_cli import glue_run
+
+    monkeypatch.setattr(glue_run, "POLL_SECONDS", 0.0)
+    _, _, glue = stack
+    missing = h.run(glue, "invoke")
+    assert missing.exit_code == 1 and "Glue job dataops-pipeline-glue does not exist" in missing.output
+    up(glue)
+    result = h.run(glue, "invoke")
+    assert result.exit_code == 0, result.output
+    # moto's runs report ExecutionTime 123 whatever happens
+    assert "of dataops-pipeline-glue: SUCCEEDED in 123 s" in result.output
+    runs = boto3.client("glue", region_name=h.REGION).get_job_runs(JobName=JOB)["JobRuns"]
+    assert [r["Arguments"]["--TRIGGER"] for r in runs] == ["manual"]
+    assert runs[0]["Arguments"]["--BUCKET_NAME"] == "dataops-pipeline-bucket"  # the job's defaults come along
+    as_json = json.loads(h.run(glue, "invoke", "--json").output)
+    assert as_json["state"] == "SUCCEEDED" and as_json["finished"] is True
