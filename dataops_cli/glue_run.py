@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED")
@@ -71,3 +72,48 @@ def start_and_wait(
                 job, run_id, state, run.get("ExecutionTime"), run.get("ErrorMessage") or None, finished
             )
         sleep(min(poll_seconds, max(deadline - clock(), 0)))
+
+
+RUNS_MAX_PAGES = 5  # GetJobRuns returns newest first, up to 200 a page: 1,000 runs is plenty for a status window
+FAILED_STATES = ("FAILED", "TIMEOUT", "ERROR", "EXPIRED")
+
+
+def runs_summary(glue: Any, job: str, start: datetime, recent: int = 5) -> dict[str, Any]:
+    """The job's runs started since `start` (GetJobRuns): counts by state, execution times, the latest failures.
+
+    p99 is the nearest-rank percentile of ExecutionTime (seconds) over the finished runs.
+    """
+    from dataops_cli.metrics import percentile
+
+    runs: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(RUNS_MAX_PAGES):
+        page = glue.get_job_runs(JobName=job, MaxResults=200, **({"NextToken": token} if token else {}))
+        fresh = [r for r in page.get("JobRuns", []) if r["StartedOn"] >= start]
+        runs += fresh
+        token = page.get("NextToken")
+        if not token or len(fresh) < len(page.get("JobRuns", [])):  # newest first: older pages are out of the window
+            break
+    states: dict[str, int] = {}
+    for run in runs:
+        states[run["JobRunState"]] = states.get(run["JobRunState"], 0) + 1
+    seconds = [float(r["ExecutionTime"]) for r in runs if r["JobRunState"] in TERMINAL_STATES and "ExecutionTime" in r]
+    failed = [r for r in runs if r["JobRunState"] in FAILED_STATES]
+    return {
+        "source": "Glue GetJobRuns",
+        "runs": len(runs),
+        "states": states,
+        "execution_seconds_avg": sum(seconds) / len(seconds) if seconds else None,
+        "execution_seconds_p99": percentile(seconds, 99),
+        "execution_seconds_max": max(seconds) if seconds else None,
+        "latest_state": runs[0]["JobRunState"] if runs else None,
+        "failures": [
+            {
+                "run_id": r["Id"],
+                "state": r["JobRunState"],
+                "started": r["StartedOn"].isoformat(timespec="seconds"),
+                "error": r.get("ErrorMessage", ""),
+            }
+            for r in failed[:recent]
+        ],
+    }

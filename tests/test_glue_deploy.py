@@ -175,3 +175,45 @@ def test_invoke_starts_a_glue_run_and_waits_for_it(stack, monkeypatch):
     assert runs[0]["Arguments"]["--BUCKET_NAME"] == "dataops-pipeline-bucket"  # the job's defaults come along
     as_json = json.loads(h.run(glue, "invoke", "--json").output)
     assert as_json["state"] == "SUCCEEDED" and as_json["finished"] is True
+
+
+def test_status_reads_the_glue_job_runs(stack, monkeypatch):
+    from dataops_cli import glue_run
+
+    monkeypatch.setattr(glue_run, "POLL_SECONDS", 0.0)
+    _, _, glue = stack
+    up(glue)
+    assert h.run(glue, "invoke").exit_code == 0
+    assert h.run(glue, "invoke").exit_code == 0
+    result = h.run(glue, "status", "--json")
+    report = json.loads(result.output)
+    runs = report["glue_runs"]
+    assert (runs["runs"], runs["states"], runs["latest_state"]) == (2, {"SUCCEEDED": 2}, "SUCCEEDED")
+    assert runs["execution_seconds_p99"] == 123  # moto's ExecutionTime
+    assert {r["kind"] for r in report["resources"]} >= {"Glue job", "IAM role", "S3 Glue job script"}
+    assert "Lambda function" not in {r["kind"] for r in report["resources"]}
+    shown = " ".join(h.run(glue, "status").output.split())
+    assert "Glue job runs in the window" in shown and "2 (SUCCEEDED 2)" in shown
+
+
+def test_status_is_failing_when_the_latest_glue_run_failed(stack, monkeypatch):
+    from dataops_cli import glue_run
+    from dataops_cli.status import EXIT_FAILING
+
+    _, _, glue = stack
+    up(glue)
+    failed = {
+        "source": "Glue GetJobRuns",
+        "runs": 1,
+        "states": {"FAILED": 1},
+        "execution_seconds_avg": 40.0,
+        "execution_seconds_p99": 40.0,
+        "execution_seconds_max": 40.0,
+        "latest_state": "FAILED",
+        "failures": [{"run_id": "jr_9", "state": "FAILED", "started": "2026-01-01T00:00:00+00:00", "error": "boom"}],
+    }
+    # moto's runs always succeed: the summary of a failed one stands in for GetJobRuns here
+    monkeypatch.setattr(glue_run, "runs_summary", lambda *_args, **_kw: failed)
+    result = h.run(glue, "status")
+    assert result.exit_code == EXIT_FAILING, result.output
+    assert "latest Glue job run jr_9 FAILED: boom" in " ".join(result.output.split())

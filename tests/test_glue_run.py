@@ -65,3 +65,48 @@ def test_the_wait_is_bounded_and_says_the_run_goes_on():
     outcome, _, seen = run([{"JobRunState": "RUNNING"}], wait=35)
     assert seen == ["RUNNING"] and not outcome.finished and outcome.failed
     assert "still RUNNING when the wait ran out (it goes on in Glue)" in outcome.line()
+
+
+def test_runs_summary_counts_the_window_and_takes_p99_of_finished_runs():
+    from datetime import UTC, datetime, timedelta
+
+    from dataops_cli.glue_run import runs_summary
+
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+    def job_run(i: int, state: str, seconds: int, error: str = "") -> dict[str, Any]:
+        run = {"Id": f"jr_{i}", "JobRunState": state, "StartedOn": now - timedelta(minutes=i), "ExecutionTime": seconds}
+        return {**run, "ErrorMessage": error} if error else run
+
+    newest_first = [
+        job_run(1, "RUNNING", 5),
+        job_run(2, "FAILED", 40, "ColumnNotFoundError: Glucose"),
+        *[job_run(i, "SUCCEEDED", 60 + i) for i in range(3, 100)],
+        job_run(200, "SUCCEEDED", 9999),  # before the window
+    ]
+    pages = [
+        {"JobRuns": newest_first[:50], "NextToken": "a"},
+        {"JobRuns": newest_first[50:], "NextToken": "b"},
+        {"JobRuns": [job_run(300, "FAILED", 1)]},  # never read: the previous page already left the window
+    ]
+    calls: list[dict[str, Any]] = []
+
+    class Glue:
+        def get_job_runs(self, **params: Any) -> dict[str, Any]:
+            calls.append(params)
+            return pages[len(calls) - 1]
+
+    summary = runs_summary(Glue(), "job", now - timedelta(minutes=120))
+    assert len(calls) == 2 and calls[1]["NextToken"] == "a"
+    assert summary["runs"] == 99 and summary["states"] == {"RUNNING": 1, "FAILED": 1, "SUCCEEDED": 97}
+    assert summary["latest_state"] == "RUNNING"
+    # 98 finished runs: 40 and 63..159; nearest-rank p99 is the 98th smallest = 159
+    assert summary["execution_seconds_p99"] == 159 and summary["execution_seconds_max"] == 159
+    assert summary["failures"] == [
+        {
+            "run_id": "jr_2",
+            "state": "FAILED",
+            "started": "2026-01-01T11:58:00+00:00",
+            "error": "ColumnNotFoundError: Glucose",
+        }
+    ]
