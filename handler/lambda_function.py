@@ -11,12 +11,13 @@ by warm invocations.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -25,8 +26,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .errors import ConfigurationError, PipelineError
 from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
 from .pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions, process
+from .quality import (
+    FAIL,
+    HISTORY_NAME,
+    WARN,
+    QualitySettings,
+    count_zeros,
+    failed,
+    history_document,
+    log_line,
+    parse_history,
+    profile,
+    quality_document,
+    run_checks,
+    summarize,
+)
 from .reader import read_columns
-from .runlog import ERROR, MISSING, SAVED, SHAPE, START, RunLog, utc_iso
+from .runlog import ERROR, MISSING, QUALITY, QUARANTINED, SAVED, SHAPE, START, RunLog, utc_iso
 from .s3io import MultipartSink, S3Input
 
 _cold_start = True
@@ -39,6 +55,7 @@ class Settings:
     input_key: str
     output_prefix: str
     options: PipelineOptions
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
@@ -65,6 +82,7 @@ class Settings:
                 normalize_method=env.get("NORMALIZE_METHOD", "minmax").strip() or "minmax",
                 normalize_exclude=_split(env.get("NORMALIZE_EXCLUDE", "Outcome")),
             ),
+            quality=QualitySettings.from_environ(env),
         )
 
 
@@ -125,6 +143,10 @@ class PipelineRun:
     def key(self, name: str) -> str:
         return self.folder + name
 
+    @property
+    def history_key(self) -> str:
+        return self.settings.output_prefix + HISTORY_NAME
+
     def execute(self) -> dict[str, Any]:
         s, log = self.settings, self.log
         log.info(
@@ -135,6 +157,7 @@ class PipelineRun:
             input_key=s.input_key,
             trigger=self.facts["trigger"],
         )
+        history = self._read_history()
         source = S3Input(self.s3, s.bucket, s.input_key)
         t0 = time.perf_counter()
         columns = read_columns(source.open, size_hint=source.head().size)
@@ -150,6 +173,7 @@ class PipelineRun:
             columns=len(columns.names),
             column_names=columns.names,
         )
+        zeros = count_zeros(columns.numeric, s.options.zero_as_missing)  # process() turns them into gaps
         result = process(columns, s.options)
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
@@ -169,6 +193,7 @@ class PipelineRun:
             "correlation": self.key("correlation.csv"),
             "summary": self.key("summary.json"),
             "dtypes": self.key("dtypes.json"),
+            "quality": self.key("quality.json"),
             "log": self.key("run.json"),
         }
         self._stream_cleaned(result, outputs["cleaned"])
@@ -184,6 +209,12 @@ class PipelineRun:
         )
         self._put(outputs["summary"], to_json_bytes(summary), "application/json")
         self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
+        t2 = time.perf_counter()
+        current = profile(result, self.run_id, zeros)
+        checks = run_checks(current, history, s.quality)
+        self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
+        quality = self._report_quality(checks, len(history), _ms_since(t2))
+        blocked = failed(checks) if s.quality.on_failure == "block" else []
         files = list(outputs.values())
         duration_ms = round((time.time() - self.started) * 1000, 3)
         log.info(
@@ -192,7 +223,13 @@ class PipelineRun:
             files=files,
             duration_ms=duration_ms,
         )
-        self._put(outputs["log"], to_json_bytes(self._run_document("succeeded", files_saved=files)), "application/json")
+        if blocked:
+            return self._quarantine(outputs, files, blocked, quality, result, handled, duration_ms)
+        self._put(
+            outputs["log"],
+            to_json_bytes(self._run_document("succeeded", files_saved=files, quality=quality)),
+            "application/json",
+        )
         latest = {"run_id": self.run_id, "finished_at": utc_iso(time.time()), "outputs": outputs}
         self.s3.put_object(
             Bucket=s.bucket,
@@ -200,6 +237,7 @@ class PipelineRun:
             Body=to_json_bytes(latest),
             ContentType="application/json",
         )
+        self._write_history(history, current)
         log.metric("RunFailed", 0, "Count")
         return {
             "status": "succeeded",
@@ -209,6 +247,104 @@ class PipelineRun:
             "missing_values_handled": handled,
             "missing_total": result.missing_total,
             "outputs": outputs,
+            "quality": quality,
+            "duration_ms": duration_ms,
+        }
+
+    def _read_history(self) -> list[dict[str, Any]]:
+        """The profiles of earlier successful runs; none when history.json does not exist yet.
+
+        A history that is not valid (hand-edited, truncated) is reported and replaced at the
+        end of this run rather than failing every run from now on.
+        """
+        try:
+            body = self.s3.get_object(Bucket=self.settings.bucket, Key=self.history_key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return []
+            raise
+        try:
+            return parse_history(json.loads(body), self.history_key)
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            self.log.warning(
+                "quality_history",
+                f"{QUALITY} Quality history unusable, starting a new one: {exc}",
+                key=self.history_key,
+            )
+            return []
+
+    def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
+        """After latest.json: a failure here must not turn a published run into a failed one."""
+        document = history_document(history, current, self.settings.quality.history_runs)
+        try:
+            self.s3.put_object(
+                Bucket=self.settings.bucket,
+                Key=self.history_key,
+                Body=to_json_bytes(document),
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            self.log.error(
+                "quality_history",
+                f"{ERROR} Could not update the quality history {self.history_key}: {exc}",
+                key=self.history_key,
+            )
+
+    def _report_quality(self, checks: list[dict[str, Any]], baseline_runs: int, check_ms: float) -> dict[str, Any]:
+        """One log line per warn/fail check, a summary line, and the two per-run metrics."""
+        for check in checks:
+            if check["level"] == WARN:
+                self.log.warning("quality_check", log_line(check), check=check)
+            elif check["level"] == FAIL:
+                self.log.error("quality_check", log_line(check), check=check)
+        counts = summarize(checks)
+        self.log.metric("QualityWarnings", counts[WARN], "Count")
+        self.log.metric("QualityFailures", counts[FAIL], "Count")
+        quality = {"baseline_runs": baseline_runs, **counts}
+        self.log.info(
+            "quality",
+            f"{QUALITY} Quality: {counts['ok']} ok, {counts[WARN]} warn, {counts[FAIL]} fail "
+            f"against {baseline_runs} earlier runs",
+            quality=quality,
+            check_ms=check_ms,
+        )
+        return quality
+
+    def _quarantine(
+        self,
+        outputs: dict[str, str],
+        files: list[str],
+        blocked: list[dict[str, Any]],
+        quality: dict[str, Any],
+        result: Any,
+        handled: dict[str, int],
+        duration_ms: float,
+    ) -> dict[str, Any]:
+        """QUALITY_ON_FAILURE=block: keep the outputs in the run folder, away from latest.json and the history.
+
+        Not a Lambda error (the function did its job: it refused bad data), so RunFailed is 0;
+        QualityFailures and the quarantined log line make it visible.
+        """
+        names = ", ".join(c["name"] + (f" [{c['column']}]" if c.get("column") else "") for c in blocked)
+        self.log.warning(
+            "quarantined",
+            f"{QUARANTINED} Run quarantined: failing checks {names}; latest.json unchanged, "
+            f"outputs kept under s3://{self.settings.bucket}/{self.folder}",
+            failed_checks=blocked,
+        )
+        document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
+        self._put(outputs["log"], to_json_bytes(document), "application/json")
+        self.log.metric("RunFailed", 0, "Count")
+        return {
+            "status": "quarantined",
+            "run_id": self.run_id,
+            "rows": result.rows,
+            "columns": len(result.names),
+            "missing_values_handled": handled,
+            "missing_total": result.missing_total,
+            "outputs": outputs,
+            "quality": quality,
+            "failed_checks": blocked,
             "duration_ms": duration_ms,
         }
 

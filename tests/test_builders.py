@@ -43,6 +43,7 @@ def test_execution_policy_is_exactly_what_the_handler_needs():
     grants = {(s["Sid"], json.dumps(s["Action"]), s["Resource"]) for s in document["Statement"]}
     assert grants == {
         ("ReadInput", '"s3:GetObject"', "arn:aws:s3:::b/in.csv"),
+        ("ReadQualityHistory", '"s3:GetObject"', "arn:aws:s3:::b/processed/quality/history.json"),
         ("Distinguish404From403", '"s3:ListBucket"', "arn:aws:s3:::b"),
         ("WriteOutputs", '"s3:PutObject"', "arn:aws:s3:::b/processed/*"),
         ("UndoFailedRun", '["s3:DeleteObject", "s3:AbortMultipartUpload"]', "arn:aws:s3:::b/processed/runs/*"),
