@@ -194,10 +194,13 @@ def up(app: App, dry_run: bool) -> None:
       dataops --local up
     """
     from dataops_cli import stack as stack_module
+    from dataops_cli.input_check import zero_marker_warning
 
     ctx = app.stack(start_emulator=not dry_run)
     mode = "Planning" if dry_run else "Deploying"
     app.console.print(f"{mode} stack [bold]{app.config.stack.name}[/] to {app.where()}")
+    if warning := zero_marker_warning(app.config.input_path, app.config.pipeline.zero_as_missing):
+        app.console.print(f"[yellow]⚠️  {warning}[/]", highlight=False)
     with reporter_for(app.console) as reporter:
         changes = stack_module.up(ctx, reporter, dry_run=dry_run)
     pending = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
@@ -328,8 +331,9 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
 
     \b
     Exit codes (usable as a monitoring probe):
-      0  healthy (or only warnings: drift, throttles, no run yet)
-      3  failing: errors, missed runs, dropped events or a stale output in the window
+      0  healthy (or only warnings: drift, throttles, no run yet, quality warnings)
+      3  failing: errors, missed runs, dropped events, a stale output, a failing
+         data-quality check or a quarantined run in the window
       4  not deployed, or resources missing
       1  the check itself failed (credentials, network); 2 bad config or option
 
@@ -526,6 +530,12 @@ def show_config(app: App) -> None:
             if config.alarm.enabled
             else "disabled",
         ),
+        (
+            "data quality",
+            f"{config.quality.history_runs} runs of history in {config.quality_history_key}; "
+            f"on failure {config.quality.on_failure}"
+            + (f"; alarm {config.quality_alarm_name}" if config.alarm.enabled else ""),
+        ),
         ("tags", ", ".join(f"{k}={v}" for k, v in config.all_tags.items())),
     ]
     for key, value in rows:
@@ -538,6 +548,8 @@ def main() -> NoReturn:
 
 
 from dataops_cli.local.commands import demo, local_group  # noqa: E402 (registered after cli is defined)
+from dataops_cli.runs_commands import runs_group  # noqa: E402
 
 cli.add_command(local_group)
 cli.add_command(demo)
+cli.add_command(runs_group)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import ClientError
 
-from dataops_cli import metrics, runlogs
+from dataops_cli import metrics, quality_status, runlogs
 from dataops_cli.aws import DataopsError, not_found
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.resources.bucket import read_or_none
@@ -79,6 +79,7 @@ class StatusReport:
     runs: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, Any] | None = None
+    quality: dict[str, Any] | None = None
     api_calls: int = 0
 
     def to_json(self) -> str:
@@ -100,6 +101,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     config = ctx.config
     rows = resource_rows(ctx)
     queries = metrics.kpi_queries(config.function.name, config.schedule_group, "percentiles" not in ctx.gaps)
+    queries += quality_status.queries(config.function.name)
     period = metrics.fit_period(options.since_seconds, len(queries), options.period)
     window = Window.ending_now(options.since_seconds, period, now)
     report = StatusReport(
@@ -152,6 +154,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             )
     report.latest = latest_output(ctx, now)
     report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
+    report.quality = quality_status.collect(ctx.client("s3"), config, results, report.runs, report.latest)
     report.health = judge(report, rows)
     report.api_calls = ctx.aws.counter.total - calls_before
     return report
@@ -321,6 +324,9 @@ def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
     warnings += [
         f"{r.kind} {r.name} drifted from config.toml (dataops up fixes it)" for r in rows if r.state == "drifted"
     ]
+    quality_failing, quality_warnings = quality_status.health(report.quality)
+    failing += quality_failing
+    warnings += quality_warnings
     fresh = report.kpis["freshness"]
     if fresh.value is None:
         warnings.append(f"no successful run yet ({fresh.source})")

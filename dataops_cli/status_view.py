@@ -85,6 +85,10 @@ def render(report: StatusReport) -> RenderableType:
         parts.append(runs_table(report))
     if report.errors:
         parts.append(errors_table(report))
+    if report.quality:
+        from dataops_cli.quality_view import section
+
+        parts.append(section(report.quality))
     parts.append(verdict(report))
     return Group(*parts)
 
@@ -158,11 +162,11 @@ def runs_table(report: StatusReport) -> Table:
         table.add_column(column, overflow="fold")
     for run in report.runs:
         outcome = run["outcome"]
-        style = {"succeeded": "green", "failed": "red"}.get(outcome, "yellow")
+        style = {"succeeded": "green", "failed": "red", "quarantined": "red"}.get(outcome, "yellow")
         shape = f"{run['rows']}×{run['columns']}" if run["rows"] is not None else "–"
         missing = f"{run['missing_total']} cells" if run["missing_total"] is not None else "–"
         folder = run["files"][0].rsplit("/", 1)[0] + "/" if run["files"] else f"(none) {run['run_id'] or ''}"
-        marker = "✅" if outcome == "succeeded" else "❌" if outcome == "failed" else "🚀"
+        marker = {"succeeded": "✅", "failed": "❌", "quarantined": "🚧"}.get(outcome, "🚀")
         table.add_row(
             _time(run["started"]),
             folder,

@@ -342,6 +342,7 @@ def test_status_json_schema(deployed):
         "runs",
         "errors",
         "latest",
+        "quality",
         "api_calls",
     }
     assert set(report["health"]) == {"level", "reasons", "exit_code"}
