@@ -139,6 +139,7 @@ class PipelineRun:
         self.written: list[str] = []
         self.open_sink: MultipartSink | None = None
         self.facts: dict[str, Any] = {"trigger": trigger}
+        self.quality_ms: dict[str, float] = {}  # what the data-quality work costs (bench/quality_bench.py)
 
     def key(self, name: str) -> str:
         return self.folder + name
@@ -157,7 +158,9 @@ class PipelineRun:
             input_key=s.input_key,
             trigger=self.facts["trigger"],
         )
+        t_history = time.perf_counter()
         history = self._read_history()
+        self.quality_ms["history_read_ms"] = _ms_since(t_history)
         source = S3Input(self.s3, s.bucket, s.input_key)
         t0 = time.perf_counter()
         columns = read_columns(source.open, size_hint=source.head().size)
@@ -173,7 +176,9 @@ class PipelineRun:
             columns=len(columns.names),
             column_names=columns.names,
         )
+        t_zeros = time.perf_counter()
         zeros = count_zeros(columns.numeric, s.options.zero_as_missing)  # process() turns them into gaps
+        self.quality_ms["zeros_ms"] = _ms_since(t_zeros)
         result = process(columns, s.options)
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
@@ -214,6 +219,7 @@ class PipelineRun:
         checks = run_checks(current, history, s.quality)
         self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
         quality = self._report_quality(checks, len(history), _ms_since(t2))
+        self.quality_ms["checks_ms"] = _ms_since(t2)  # profile, checks, quality.json, log lines
         blocked = failed(checks) if s.quality.on_failure == "block" else []
         files = list(outputs.values())
         duration_ms = round((time.time() - self.started) * 1000, 3)
@@ -237,7 +243,9 @@ class PipelineRun:
             Body=to_json_bytes(latest),
             ContentType="application/json",
         )
+        t_write = time.perf_counter()
         self._write_history(history, current)
+        self.quality_ms["history_write_ms"] = _ms_since(t_write)
         log.metric("RunFailed", 0, "Count")
         return {
             "status": "succeeded",
@@ -249,6 +257,7 @@ class PipelineRun:
             "outputs": outputs,
             "quality": quality,
             "duration_ms": duration_ms,
+            "quality_timings_ms": self.quality_ms,
         }
 
     def _read_history(self) -> list[dict[str, Any]]:
