@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         history = json.loads(s3.get_object(Bucket=BUCKET, Key="processed/quality/history.json")["Body"].read())
         profile = history["profiles"][-1]
         seeded = {"version": 1, "profiles": [{**profile, "run_id": f"seed-{i}"} for i in range(args.history)]}
-        body = json.dumps(seeded, indent=2).encode()
+        body = json.dumps(seeded, separators=(",", ":")).encode()  # as the handler writes it
         s3.put_object(Bucket=BUCKET, Key="processed/quality/history.json", Body=body)
 
         rows = []

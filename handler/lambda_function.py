@@ -5,6 +5,12 @@ Publishing is atomic from a reader's point of view: a run writes its files under
 naming them. A failed run removes what it had written, records a failed run.json, never
 touches latest.json or earlier runs, and raises so Lambda counts an Error.
 
+Data quality (handler/quality.py): the run reads `<OUTPUT_PREFIX>quality/history.json`
+first, writes quality.json beside its outputs, and appends its profile to the history
+after latest.json. With QUALITY_ON_FAILURE=block a failing check quarantines the run:
+outputs stay in its folder, run.json says "quarantined", latest.json and the history are
+left alone, and the handler returns normally (refusing bad data is not a Lambda error).
+
 Import stays light (no client, no I/O): the S3 client is created on first use and reused
 by warm invocations.
 """
@@ -23,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import ConfigurationError, PipelineError
+from .errors import ConfigurationError, PipelineError, QualityHistoryError
 from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
 from .pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions, process
 from .quality import (
@@ -269,9 +275,15 @@ class PipelineRun:
         try:
             body = self.s3.get_object(Bucket=self.settings.bucket, Key=self.history_key)["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404"):
                 return []
-            raise
+            raise QualityHistoryError(
+                f"cannot read the quality history s3://{self.settings.bucket}/{self.history_key}: {code} "
+                "(the execution role needs s3:GetObject on it; dataops up grants it)",
+                key=self.history_key,
+                aws_error=code,
+            ) from exc
         try:
             return parse_history(json.loads(body), self.history_key)
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
@@ -289,7 +301,8 @@ class PipelineRun:
             self.s3.put_object(
                 Bucket=self.settings.bucket,
                 Key=self.history_key,
-                Body=to_json_bytes(document),
+                # compact: machine-read only, and at 20 profiles indenting costs more than the checks
+                Body=json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8"),
                 ContentType="application/json",
             )
         except (ClientError, BotoCoreError) as exc:

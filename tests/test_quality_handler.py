@@ -239,3 +239,42 @@ def test_failed_run_does_not_touch_the_history(s3):
         invoke("99999999-0000-0000-0000-000000000000")
     assert s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read() == before
     assert json.loads(before)["version"] == 1
+
+
+def refuse(s3, monkeypatch, operation: str, code: str) -> None:
+    """Make one S3 operation on the history key fail with `code`, as a missing grant would."""
+    from botocore.exceptions import ClientError
+
+    original = getattr(s3, operation)
+
+    def guarded(**kwargs):
+        if kwargs.get("Key") == HISTORY:
+            raise ClientError({"Error": {"Code": code, "Message": "denied"}}, operation)
+        return original(**kwargs)
+
+    monkeypatch.setattr(s3, operation, guarded)
+
+
+def test_history_write_failure_is_logged_and_the_run_stays_published(s3, monkeypatch, capsys):
+    refuse(s3, monkeypatch, "put_object", "AccessDenied")
+    result = run(s3, SAMPLE, 1)
+    assert result["status"] == "succeeded"
+    assert read_json(s3, "processed/latest.json")["run_id"] == result["run_id"]
+    errors = [line for line in log_lines(capsys) if line.get("event") == "quality_history"]
+    assert errors[0]["level"] == "ERROR" and "Could not update the quality history" in errors[0]["message"]
+
+
+def test_history_read_denied_fails_the_run_clearly(s3, monkeypatch):
+    from handler.errors import QualityHistoryError
+
+    refuse(s3, monkeypatch, "get_object", "AccessDenied")
+    with pytest.raises(QualityHistoryError, match=r"cannot read the quality history .*AccessDenied") as caught:
+        run(s3, SAMPLE, 1)
+    assert caught.value.as_dict()["code"] == "QualityHistoryUnreadable"
+    assert keys(s3, "processed/latest.json") == []
+
+
+def test_quality_timings_are_reported(s3):
+    result = run(s3, SAMPLE, 1)
+    assert set(result["quality_timings_ms"]) == {"history_read_ms", "zeros_ms", "checks_ms", "history_write_ms"}
+    assert all(v >= 0 for v in result["quality_timings_ms"].values())
