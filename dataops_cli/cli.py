@@ -21,9 +21,9 @@ from rich.console import Console
 
 from dataops_cli import __version__
 from dataops_cli.aws import Aws, DataopsError, explain
-from dataops_cli.config import Config, ConfigError, find_config_path, load_config
+from dataops_cli.config import LOG_RETENTION_DAYS, Config, ConfigError, find_config_path, load_config
 from dataops_cli.resources.base import Action, StackContext
-from dataops_cli.schedule_expr import Rate, parse_schedule
+from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, parse_schedule
 from dataops_cli.timewindow import parse_since
 from dataops_cli.ui import is_interactive, make_console, reporter_for, summary_table
 
@@ -211,6 +211,7 @@ def up(app: App, dry_run: bool) -> None:
             if pending
             else "\nDry run: everything is up to date."
         )
+        _print_estimate(app)
     else:
         app.console.print(summary_table(changes, applied=True, title="Stack"))
         _print_after_up(app, ctx)
@@ -490,6 +491,98 @@ def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = Fal
     else:
         app.console.print(render_result(outcome))
     return outcome
+
+
+@cli.command()
+@click.option("--schedule", "schedule", metavar="EXPR", help="What if the schedule were EXPR (rate/cron/at).")
+@click.option("--memory", type=click.IntRange(128, 10240), metavar="MB", help="What if the function had MB of memory.")
+@click.option("--architecture", type=click.Choice(["x86_64", "arm64"]), help="What if it ran on this architecture.")
+@click.option("--rows", type=click.IntRange(min=1), metavar="N", help="What if the input had N rows.")
+@click.option(
+    "--input-mb", type=click.FloatRange(min=0, min_open=True), metavar="MB", help="What if the input were MB megabytes."
+)
+@click.option(
+    "--retention-days", type=click.IntRange(1, 36500), metavar="N", help="What if run outputs were kept N days."
+)
+@click.option(
+    "--log-retention-days",
+    type=click.Choice([str(d) for d in LOG_RETENTION_DAYS]),
+    metavar="N",
+    help="What if logs were kept N days.",
+)
+@click.option("--model", "model_only", is_flag=True, help="Use the per-row model only; read nothing from AWS.")
+@click.option("--pricing-api", is_flag=True, help="Ask the AWS Price List API for prices (falls back to the table).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole breakdown as one JSON document.")
+@click.pass_obj
+def cost(
+    app: App,
+    schedule: str | None,
+    memory: int | None,
+    architecture: str | None,
+    rows: int | None,
+    input_mb: float | None,
+    retention_days: int | None,
+    log_retention_days: str | None,
+    model_only: bool,
+    pricing_api: bool,
+    as_json: bool,
+) -> None:
+    """Estimate the stack's monthly cost, one row per billed item.
+
+    Duration, output size and log volume come from the deployed stack when it has run
+    (last day's average duration, the latest run's files), else from the per-row model
+    that bench/cost_model_bench.py measured, applied to bucket.input_file. The options
+    ask "what if" without changing anything.
+
+    \b
+    Examples:
+      dataops cost
+      dataops cost --schedule 'rate(1 minute)' --memory 2048
+      dataops cost --rows 1000000 --retention-days 7 --json
+      dataops cost --pricing-api --region eu-west-1
+    """
+    from dataops_cli.cost_commands import estimate
+    from dataops_cli.cost_inputs import WhatIf
+    from dataops_cli.cost_view import render
+
+    if schedule:
+        try:
+            parse_schedule(schedule)
+        except ScheduleExpressionError as exc:
+            raise click.BadParameter(f"{schedule!r}: expected {exc}", param_hint="--schedule") from None
+    if rows is not None and input_mb is not None:
+        raise click.UsageError("give --rows or --input-mb, not both")
+    what_if = WhatIf(
+        schedule=schedule,
+        memory_mb=memory,
+        architecture=architecture,
+        rows=rows,
+        input_mb=input_mb,
+        retention_days=retention_days,
+        log_retention_days=int(log_retention_days) if log_retention_days else None,
+    )
+    result = estimate(app, what_if, measure_stack=not model_only, pricing_api=pricing_api)
+    if as_json:
+        click.echo(result.to_json())
+    else:
+        app.console.print(render(result))
+    app.report_calls()
+
+
+def _print_estimate(app: App) -> None:
+    """The monthly estimate of the stack `up` would create (model only: no extra API call)."""
+    from dataops_cli.cost_commands import estimate
+    from dataops_cli.cost_inputs import WhatIf
+    from dataops_cli.cost_view import one_line, render
+
+    try:
+        result = estimate(app, WhatIf(), measure_stack=False, pricing_api=False)
+    except (DataopsError, ValueError) as exc:
+        app.console.print(f"\nMonthly estimate unavailable: {exc}")
+        return
+    app.console.print()
+    app.console.print(render(result, title=f"Monthly estimate of this stack, {result.region}", detail=False))
+    app.console.print(f"Estimate: {one_line(result)}. Details and what-ifs: [bold]dataops cost[/]")
 
 
 @cli.command("config")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import metrics, quality_status, runlogs
 from dataops_cli.aws import DataopsError, not_found
@@ -80,6 +80,7 @@ class StatusReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, Any] | None = None
     quality: dict[str, Any] | None = None
+    cost: dict[str, Any] = field(default_factory=dict)  # month-to-date estimate (dataops_cli.cost)
     api_calls: int = 0
 
     def to_json(self) -> str:
@@ -127,6 +128,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     report.series = {k: results.series[k] for k in ("invocations", "errors", "throttles", "duration_avg")}
     report.kpis = kpis_from(results, ctx, window, now, options)
     report.storage = storage(ctx, now)
+    report.cost = month_to_date_cost(ctx, now, report.storage.get("s3_bytes"))
     log_exists = ("Log group", "missing") not in by_kind
     if log_exists:
         feed_start = now - timedelta(seconds=feed_lookback(ctx, options))
@@ -278,6 +280,21 @@ def storage(ctx: StackContext, now: datetime) -> dict[str, Any]:
         summary[f"{key}_change"] = points[-1] - points[0] if len(points) > 1 else None
         summary[f"{key}_days"] = len(points)
     return summary
+
+
+def month_to_date_cost(ctx: StackContext, now: datetime, stored_bytes: float | None) -> dict[str, Any]:
+    """The month's estimated cost so far: one GetMetricData call; a failure is reported, not raised."""
+    from dataops_cli.cost_inputs import month_to_date
+    from dataops_cli.pricing import UnknownRegionError, table_prices
+
+    try:
+        prices = table_prices(ctx.config.region)
+    except UnknownRegionError as exc:
+        return {"error": str(exc)}
+    try:
+        return month_to_date(ctx.config, ctx.client("cloudwatch"), prices, now, stored_bytes)
+    except (ClientError, BotoCoreError) as exc:
+        return {"error": f"not estimated: {exc}"}
 
 
 def latest_output(ctx: StackContext, now: datetime) -> dict[str, Any] | None:

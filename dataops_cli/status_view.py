@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dataops_cli.cost_view import money
 from dataops_cli.status import Kpi, StatusReport
 from dataops_cli.timewindow import human_duration
 
@@ -129,6 +130,8 @@ def activity(report: StatusReport) -> Table:
     s = report.storage
     if s:
         table.add_row("data growth", _storage_line(s), "AWS/S3 daily")
+    if report.cost:
+        table.add_row("cost so far", _cost_line(report.cost), "estimate, dataops cost")
     return table
 
 
@@ -215,6 +218,15 @@ def _storage_line(storage: dict) -> str:
     change = storage.get("s3_objects_change")
     growth = f" ({change:+,.0f} over {storage['s3_objects_days']} days)" if change is not None else ""
     return f"{objects or 0:,.0f} objects{growth} · {(size or 0) / 1e6:,.1f} MB"
+
+
+def _cost_line(cost: dict) -> str:
+    if "error" in cost:
+        return f"not estimated: {cost['error']}"
+    return (
+        f"{money(cost['to_pay'])} to pay this month ({money(cost['total'])} before the free tier; "
+        f"{cost['runs']:,.0f} run{'' if cost['runs'] == 1 else 's'}, {cost['fraction_of_month']:.0%} of a 30-day month)"
+    )
 
 
 def _time(epoch_ms: int | None) -> str:

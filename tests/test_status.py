@@ -343,6 +343,7 @@ def test_status_json_schema(deployed):
         "errors",
         "latest",
         "quality",
+        "cost",
         "api_calls",
     }
     assert set(report["health"]) == {"level", "reasons", "exit_code"}

@@ -1,0 +1,395 @@
+"""The monthly bill of the stack: usage figures + a price table -> one row per billed item.
+
+Pure: no AWS calls, no config file, no rich. `cost_inputs` gathers the figures (from the
+config, the model of the handler, or what a deployed stack measured) and the CLI renders
+the rows; `status` and `up --dry-run` call the same `breakdown`.
+
+What one run does is written down once, below, as data: adding an S3 write, an EMF
+metric, an alarm or a dashboard is one line in these tuples (tests/test_cost.py checks
+them against the real handler run under moto, so they cannot silently drift). An engine
+(Lambda today, Glue next) is a function from Usage to its own billed lines, registered
+in ENGINES; the storage and monitoring lines are shared by every engine.
+
+A month is 30 days (720 hours): rate(2 minutes) is 21,600 runs. Quantities are monthly
+averages in steady state (run outputs kept `run_retention_days`, logs kept
+`log_retention_days`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+from dataops_cli.pricing import PriceTable
+from handler.s3io import PART_BYTES
+
+MONTH_DAYS = 30
+MONTH_HOURS = MONTH_DAYS * 24
+GB = 1024**3  # AWS bills GB of storage, ingestion and memory as 2^30 bytes (memory: MB/1024)
+FULL_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, proportionally less below
+LOGS_COMPRESSION = 0.15  # CloudWatch Logs bills stored logs compressed; AWS's own examples assume 0.15
+LOG_EVENT_OVERHEAD = 26  # bytes PutLogEvents counts per event on top of its message
+
+# --------------------------------------------------------------- what one run does (data)
+# S3 objects written under processed/runs/<run_id>/ and kept by the lifecycle rule:
+RUN_FILES = ("cleaned.csv", "correlation.csv", "summary.json", "dtypes.json", "run.json")
+STREAMED_FILES = ("cleaned.csv",)  # MultipartSink: one PUT below PART_BYTES, else create + parts + complete
+POINTER_FILES = ("latest.json",)  # overwritten every run (no versioning): one PUT a run, one small object
+# GET-class requests of a run (the input is read again only if a column turns out to be text):
+RUN_READS = ("HeadObject input", "GetObject input")
+LISTS = ()  # the handler never lists the bucket
+# Embedded Metric Format: every metric x every dimension set is one custom metric.
+EMF_METRICS = ("RowsProcessed", "MissingValuesImputed", "ProcessingTime", "RunFailed")
+EMF_DIMENSION_SETS = (("Function",),)
+ALARMS = ("errors",)  # alarm.enabled: the Errors alarm on AWS/Lambda
+DASHBOARDS = ("pipeline",)
+PLATFORM_LOG_LINES = ("START", "END", "REPORT")  # written by Lambda around every run
+
+FREE_ITEMS = (
+    "S3 default encryption is SSE-S3 (AES256): free; no resource uses KMS keys",
+    "Lambda environment variables use the AWS managed key: free",
+    "S3 lifecycle expirations and DELETE requests: free",
+    "AWS/Lambda, AWS/Scheduler and AWS/S3 metrics: free (basic monitoring)",
+    "S3 <-> Lambda data transfer in one region: free",
+    "IAM roles, the log group, the schedule group and the SNS topic itself: free",
+    "Lambda's 512 MB of /tmp: free (the function uses none)",
+)
+NOT_COUNTED = (
+    "Opening the dashboard runs Logs Insights queries ($ per GB scanned) and `dataops status` makes one "
+    "GetMetricData call (about 20 metrics, $0.01 per 1,000): both depend on how often you look",
+    "Failed runs retried by Lambda or the scheduler add requests and compute",
+    "One-off costs of `up` (uploading the input, a few API calls)",
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number the bill depends on, and where it came from."""
+
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Everything the monthly bill depends on (per month, or per run where named so)."""
+
+    region: str
+    runs: Figure  # runs per month
+    duration_ms: Figure  # average duration of one run
+    memory_mb: int
+    architecture: str  # x86_64 / arm64
+    input_bytes: Figure
+    cleaned_bytes: Figure  # per run: the streamed file
+    other_output_bytes: Figure  # per run: the other RUN_FILES
+    log_bytes: Figure  # per run, as ingested (messages + per-event overhead)
+    run_retention_days: int
+    log_retention_days: int
+    active_hours: Figure  # hours of the month with at least one run (custom metrics are billed per hour)
+    alarms: int = len(ALARMS)
+    dashboards: int = len(DASHBOARDS)
+    alarm_email: bool = False
+    engine: str = "lambda"
+    stored_bytes: Figure | None = None  # S3 bytes measured (status); None = steady state from runs and retention
+    timeout_seconds: int = 0  # function.timeout_seconds: a longer modelled run is a warning
+
+    @property
+    def output_bytes(self) -> float:
+        return self.cleaned_bytes.value + self.other_output_bytes.value
+
+
+@dataclass(frozen=True)
+class Line:
+    """A billed quantity before prices: which price applies and how the quantity was reached."""
+
+    key: str
+    service: str
+    item: str
+    quantity: float
+    price: str
+    basis: str
+
+
+@dataclass
+class CostRow:
+    key: str
+    service: str
+    item: str
+    quantity: float
+    unit: str
+    usd_per_unit: float
+    display_per: int
+    cost: float  # list price, before the free tier
+    free_allowance: float  # the monthly always-free allowance for this item (shared pools counted once)
+    free_applied: float  # units of it used by this row
+    to_pay: float
+    basis: str
+    verified: bool
+    page: str
+    read: str
+
+
+@dataclass
+class Breakdown:
+    region: str
+    engine: str
+    rows: list[CostRow]
+    total: float
+    total_to_pay: float
+    prices: str
+    price_notes: list[str]
+    sources: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+    free_items: list[str] = field(default_factory=lambda: list(FREE_ITEMS))
+    not_counted: list[str] = field(default_factory=lambda: list(NOT_COUNTED))
+    month: str = f"{MONTH_DAYS} days"
+
+    def row(self, key: str) -> CostRow:
+        return next(r for r in self.rows if r.key == key)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+# --------------------------------------------------------------- per-run arithmetic
+
+
+def put_requests_per_run(cleaned_bytes: float) -> int:
+    """PUT-class requests of one successful run (PUT, POST, COPY, LIST are one price tier)."""
+    streamed = multipart_requests(cleaned_bytes) * len(STREAMED_FILES)
+    single = len(RUN_FILES) - len(STREAMED_FILES) + len(POINTER_FILES)
+    return streamed + single + len(LISTS)
+
+
+def multipart_requests(size: float) -> int:
+    """One PutObject when the file fits one part; else CreateMultipartUpload + UploadPart x n + Complete."""
+    if size <= PART_BYTES:
+        return 1
+    return 2 + math.ceil(size / PART_BYTES)
+
+
+def get_requests_per_run() -> int:
+    return len(RUN_READS)
+
+
+def custom_metrics() -> int:
+    return len(EMF_METRICS) * len(EMF_DIMENSION_SETS)
+
+
+def billed_ms(duration_ms: float) -> int:
+    """Lambda rounds every run up to the next millisecond."""
+    return math.ceil(duration_ms)
+
+
+def cpu_share(memory_mb: int) -> float:
+    return min(1.0, memory_mb / FULL_VCPU_MB)
+
+
+def rescale_duration(duration_ms: float, from_mb: int, to_mb: int) -> float:
+    """CPU-bound work runs in inverse proportion to the CPU share memory buys (capped at one vCPU)."""
+    return duration_ms * cpu_share(from_mb) / cpu_share(to_mb)
+
+
+# --------------------------------------------------------------- lines per engine
+
+
+def lambda_lines(u: Usage) -> list[Line]:
+    runs = u.runs.value
+    ms = billed_ms(u.duration_ms.value) if runs else 0
+    gb = u.memory_mb / 1024
+    puts = put_requests_per_run(u.cleaned_bytes.value)
+    return [
+        Line("lambda_requests", "Lambda", "Lambda requests", runs, "lambda_requests", f"{runs:,.0f} runs x 1"),
+        Line(
+            "lambda_compute",
+            "Lambda",
+            f"Lambda GB-s {u.architecture}",
+            runs * ms / 1000 * gb,
+            f"lambda_gb_s_{u.architecture}",
+            f"{runs:,.0f} runs x {ms:,} ms x {gb:g} GB",
+        ),
+        Line("scheduler", "Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs"),
+        Line(
+            "s3_put",
+            "S3",
+            "S3 PUT requests",
+            runs * puts,
+            "s3_put",
+            f"{runs:,.0f} runs x {puts} ({', '.join(RUN_FILES + POINTER_FILES)}; LIST {len(LISTS)})",
+        ),
+        Line(
+            "s3_get",
+            "S3",
+            "S3 GET requests",
+            runs * get_requests_per_run(),
+            "s3_get",
+            f"{runs:,.0f} runs x {get_requests_per_run()} ({', '.join(RUN_READS)})",
+        ),
+        Line(
+            "logs_ingestion",
+            "CloudWatch",
+            "Logs ingested",
+            runs * u.log_bytes.value / GB,
+            "logs_ingestion",
+            f"{runs:,.0f} runs x {u.log_bytes.value / 1024:,.1f} KiB",
+        ),
+        Line(
+            "custom_metrics",
+            "CloudWatch",
+            "Custom metrics",
+            custom_metrics() * u.active_hours.value / MONTH_HOURS,
+            "custom_metrics",
+            f"{len(EMF_METRICS)} EMF metrics x {len(EMF_DIMENSION_SETS)} dimension set"
+            + ("" if u.active_hours.value >= MONTH_HOURS else f" x {u.active_hours.value:,.0f}/{MONTH_HOURS} h"),
+        ),
+    ]
+
+
+def shared_lines(u: Usage) -> list[Line]:
+    """Storage and monitoring: the same whichever engine runs the pipeline."""
+    runs = u.runs.value
+    kept_runs = runs / MONTH_DAYS * u.run_retention_days
+    stored = u.input_bytes.value + kept_runs * u.output_bytes
+    stored_basis = (
+        f"input {_mb(u.input_bytes.value)} + {kept_runs:,.0f} runs kept ({u.run_retention_days} d) x "
+        f"{_mb(u.output_bytes)}"
+    )
+    if u.stored_bytes is not None:
+        stored, stored_basis = u.stored_bytes.value, f"{_mb(u.stored_bytes.value)} from {u.stored_bytes.source}"
+    ingested = runs * u.log_bytes.value
+    logs_stored = ingested / MONTH_DAYS * u.log_retention_days * LOGS_COMPRESSION
+    lines = [
+        Line(
+            "s3_storage",
+            "S3",
+            "S3 storage",
+            stored / GB,
+            "s3_storage",
+            stored_basis,
+        ),
+        Line(
+            "logs_storage",
+            "CloudWatch",
+            "Logs stored",
+            logs_stored / GB,
+            "logs_storage",
+            f"{u.log_retention_days} d of logs x {LOGS_COMPRESSION:g} compressed",
+        ),
+        Line("dashboards", "CloudWatch", "Dashboard", u.dashboards, "dashboards", f"{u.dashboards} dashboard"),
+        Line("alarms", "CloudWatch", "Alarms", u.alarms, "alarms", f"{u.alarms} standard alarm"),
+    ]
+    if u.alarm_email:
+        lines.append(
+            Line("sns_email", "SNS", "Alarm emails", 0, "sns_email", "one per alarm state change (none when healthy)")
+        )
+    return lines
+
+
+ENGINES: dict[str, Callable[[Usage], list[Line]]] = {"lambda": lambda_lines}
+
+
+TIME_BASED = frozenset({"s3_storage", "logs_storage", "dashboards", "alarms"})  # custom metrics: active_hours
+
+
+def breakdown(
+    usage: Usage, prices: PriceTable, sources: dict[str, str] | None = None, month_fraction: float = 1.0
+) -> Breakdown:
+    """Price every line; always-free allowances are drawn in row order from shared pools.
+
+    `month_fraction` < 1 is a month-to-date bill: `usage.runs` and `usage.active_hours` are
+    those so far, and the items billed by time (storage, dashboard, alarms) count that
+    fraction of a month.
+    """
+    if usage.engine not in ENGINES:
+        raise ValueError(f"unknown engine {usage.engine!r}: expected one of {', '.join(ENGINES)}")
+    lines = ENGINES[usage.engine](usage) + shared_lines(usage)
+    if month_fraction != 1.0:
+        lines = [
+            replace(ln, quantity=ln.quantity * month_fraction, basis=f"{ln.basis} x {month_fraction:.2f} month")
+            if ln.key in TIME_BASED
+            else ln
+            for ln in lines
+        ]
+    pools: dict[str, float] = {}
+    rows = []
+    for line in lines:
+        price = prices[line.price]
+        left = pools.setdefault(price.pool, price.free)
+        applied = min(line.quantity, left)
+        pools[price.pool] = left - applied
+        rows.append(
+            CostRow(
+                key=line.key,
+                service=line.service,
+                item=line.item,
+                quantity=line.quantity,
+                unit=price.unit,
+                usd_per_unit=price.usd,
+                display_per=price.display_per,
+                cost=line.quantity * price.usd,
+                free_allowance=price.free,
+                free_applied=applied,
+                to_pay=(line.quantity - applied) * price.usd,
+                basis=line.basis,
+                verified=price.verified,
+                page=price.page,
+                read=price.read,
+            )
+        )
+    return Breakdown(
+        region=usage.region,
+        engine=usage.engine,
+        rows=rows,
+        total=sum(r.cost for r in rows),
+        total_to_pay=sum(r.to_pay for r in rows),
+        prices=prices.source,
+        price_notes=list(prices.notes),
+        sources=sources if sources is not None else usage_sources(usage),
+        warnings=warnings(usage),
+    )
+
+
+def warnings(u: Usage) -> list[str]:
+    found = []
+    if u.timeout_seconds and u.runs.value and u.duration_ms.value > u.timeout_seconds * 1000:
+        found.append(
+            f"a run takes {u.duration_ms.value / 1000:,.1f} s here, over function.timeout_seconds = "
+            f"{u.timeout_seconds}: runs would time out (and be billed the full {u.timeout_seconds} s)"
+        )
+    return found
+
+
+def usage_sources(usage: Usage) -> dict[str, str]:
+    return {
+        name: f"{_show(getattr(usage, name).value, name)} from {getattr(usage, name).source}"
+        for name in (
+            "runs",
+            "duration_ms",
+            "input_bytes",
+            "cleaned_bytes",
+            "other_output_bytes",
+            "log_bytes",
+            "active_hours",
+        )
+    }
+
+
+def _show(value: float, name: str) -> str:
+    if name.endswith("bytes"):
+        return _mb(value)
+    if name == "duration_ms":
+        return f"{value:,.0f} ms"
+    return f"{value:,.0f}"
+
+
+def _mb(size: float) -> str:
+    if size >= 1e9:
+        return f"{size / 1e9:,.2f} GB"
+    if size >= 1e6:
+        return f"{size / 1e6:,.1f} MB"
+    return f"{size / 1e3:,.1f} kB"

@@ -1,0 +1,339 @@
+"""The figures the cost model needs: from the config, the per-row model, or a deployed stack.
+
+Three sources, each figure saying which one it came from:
+- the config (memory, architecture, retention, alarm, the schedule -> runs per month);
+- the handler model: what bench/cost_model_bench.py measured per input row (MODEL below),
+  applied to the configured input file (or `--rows` / `--input-mb`);
+- a deployed stack: average duration and log bytes per run over the last day (one
+  GetMetricData call), and the bytes the latest run wrote (GetObject latest.json and one
+  ListObjectsV2 of its folder). A read that fails leaves that figure to the model and
+  says why; it never fails the command.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dataops_cli import cost, metrics
+from dataops_cli.aws import DataopsError
+from dataops_cli.config import Config
+from dataops_cli.cost import (
+    LOG_EVENT_OVERHEAD,
+    MONTH_DAYS,
+    MONTH_HOURS,
+    PLATFORM_LOG_LINES,
+    Figure,
+    Usage,
+    breakdown,
+    cpu_share,
+    rescale_duration,
+)
+from dataops_cli.schedule_expr import At, Rate, iter_firings, parse_schedule
+from dataops_cli.timewindow import Window
+
+CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class HandlerModel:
+    """The handler's cost per input row, fitted by bench/cost_model_bench.py (Pima-shaped, 9 columns)."""
+
+    ms_fixed: float
+    ms_per_row: float
+    cleaned_fixed: float
+    cleaned_per_row: float
+    other_output_bytes: float
+    input_bytes_per_row: float
+    handler_log_bytes: float  # our JSON lines + the EMF document
+    handler_log_lines: int
+    platform_log_bytes: float  # Lambda's START / END / REPORT lines (estimated from their format)
+    measured: str
+
+    def duration_ms(self, rows: float, memory_mb: int) -> float:
+        """Bench time on 2 full cores, slowed by the CPU share `memory_mb` buys in Lambda."""
+        return (self.ms_fixed + self.ms_per_row * rows) / cpu_share(memory_mb)
+
+    def cleaned_bytes(self, rows: float) -> float:
+        return max(0.0, self.cleaned_fixed + self.cleaned_per_row * rows)
+
+    @property
+    def log_bytes(self) -> float:
+        events = self.handler_log_lines + len(PLATFORM_LOG_LINES)
+        return self.handler_log_bytes + self.platform_log_bytes + events * LOG_EVENT_OVERHEAD
+
+
+MODEL = HandlerModel(
+    ms_fixed=44.37,
+    ms_per_row=0.011833,
+    cleaned_fixed=14,
+    cleaned_per_row=149.67,
+    other_output_bytes=8_668,
+    input_bytes_per_row=28.93,
+    handler_log_bytes=2_656,
+    handler_log_lines=5,
+    platform_log_bytes=300,
+    measured="bench/cost_model_bench.py, 2026-11-26",
+)
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """Overrides from `dataops cost` options; None keeps the config's value."""
+
+    schedule: str | None = None
+    memory_mb: int | None = None
+    architecture: str | None = None
+    rows: int | None = None
+    input_mb: float | None = None
+    retention_days: int | None = None
+    log_retention_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.rows is not None and self.input_mb is not None:
+            raise ValueError("give --rows or --input-mb, not both")
+
+
+@dataclass
+class Measured:
+    """What a deployed stack showed; None where it could not tell (reasons says why)."""
+
+    duration_ms: Figure | None = None
+    log_bytes: Figure | None = None
+    cleaned_bytes: Figure | None = None
+    other_output_bytes: Figure | None = None
+    rows: Figure | None = None
+    reasons: list[str] | None = None
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def schedule_runs(
+    expression: str, enabled: bool, timezone: str, start: datetime | None = None
+) -> tuple[Figure, Figure]:
+    """Runs in a 30-day month and the hours among its 720 that have a run (custom metrics are hourly)."""
+    where = f"schedule {expression}"
+    if not enabled:
+        return Figure(0, "schedule.enabled = false"), Figure(0, "schedule.enabled = false")
+    schedule = parse_schedule(expression)
+    start = start or datetime.now(UTC)
+    tz = ZoneInfo(timezone)
+    if isinstance(schedule, Rate):
+        runs = MONTH_DAYS * 86400 / schedule.seconds
+        return Figure(runs, where), Figure(min(MONTH_HOURS, runs), where)
+    if isinstance(schedule, At):
+        once = schedule.next_after(start, tz)
+        text = f"{where}: one run" if once else f"{where}: already past, no run"
+        return Figure(1 if once else 0, text), Figure(1 if once else 0, text)
+    end = start + timedelta(days=MONTH_DAYS)
+    firings = list(iter_firings(schedule, start, end, tz, limit=MONTH_DAYS * 24 * 60 + 1))
+    hours = {moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0) for moment in firings}
+    text = f"{where}: firings in the 30 days from {start:%Y-%m-%d}"
+    return Figure(len(firings), text), Figure(min(MONTH_HOURS, len(hours)), text)
+
+
+# --------------------------------------------------------------------------- input file
+
+
+def count_rows(path: Path) -> int:
+    """Data rows of a CSV (lines after the header); a missing file names the setting."""
+    if not path.is_file():
+        raise DataopsError(
+            f"bucket.input_file: {path} does not exist, so its rows cannot be counted",
+            "point bucket.input_file at your CSV, or give --rows N / --input-mb MB",
+        )
+    newlines, last = 0, b""
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines = newlines + (1 if last and last != b"\n" else 0)
+    return max(0, lines - 1)
+
+
+def input_figures(config: Config, what_if: WhatIf) -> tuple[Figure, Figure]:
+    """(rows, input bytes) from --rows / --input-mb, else the configured file."""
+    path = config.input_path
+    if what_if.rows is None and what_if.input_mb is None:
+        rows = count_rows(path)
+        return Figure(rows, f"{path.name} (bucket.input_file)"), Figure(path.stat().st_size, f"{path.name} size")
+    bytes_per_row = MODEL.input_bytes_per_row
+    basis = "the model's bytes per row"
+    if path.is_file() and (rows := count_rows(path)):
+        bytes_per_row, basis = path.stat().st_size / rows, f"{path.name}'s bytes per row"
+    if what_if.rows is not None:
+        return Figure(what_if.rows, "--rows"), Figure(what_if.rows * bytes_per_row, f"--rows x {basis}")
+    size = what_if.input_mb * 1e6
+    return Figure(round(size / bytes_per_row), f"--input-mb / {basis}"), Figure(size, "--input-mb")
+
+
+# --------------------------------------------------------------------------- deployed stack
+
+
+def measure(config: Config, cloudwatch: Any, s3: Any, now: datetime | None = None) -> Measured:
+    """Three reads of a deployed stack; each failure is a reason, never an exception."""
+    now = now or datetime.now(UTC)
+    found = Measured(reasons=[])
+    fn = (("FunctionName", config.function.name),)
+    queries = [
+        metrics.Query("duration", "AWS/Lambda", "Duration", fn, "Average", whole_window=True),
+        metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
+        metrics.Query(
+            "log_bytes", "AWS/Logs", "IncomingBytes", (("LogGroupName", config.log_group),), "Sum", whole_window=True
+        ),
+    ]
+    try:
+        values = metrics.fetch(cloudwatch, queries, Window.ending_now(86400, 60, now)).window_values
+        duration, runs, logged = values.get("duration"), values.get("invocations"), values.get("log_bytes")
+        if duration:
+            count = int(runs or 0)
+            where = f"CloudWatch: average Duration over the last day ({count} run{'' if count == 1 else 's'})"
+            found.duration_ms = Figure(duration, where)
+        else:
+            found.reasons.append("no Duration datapoint in the last day")
+        if logged and runs:
+            found.log_bytes = Figure(logged / runs, "CloudWatch: AWS/Logs IncomingBytes / Invocations, last day")
+        else:
+            found.log_bytes = None
+            found.reasons.append("no AWS/Logs IncomingBytes datapoint in the last day")
+    except (ClientError, BotoCoreError) as exc:
+        found.reasons.append(f"metrics not read: {_short(exc)}")
+    try:
+        latest = json.loads(s3.get_object(Bucket=config.bucket.name, Key=config.latest_key)["Body"].read())
+        folder = latest["outputs"]["cleaned"].rsplit("/", 1)[0] + "/"
+        listing = s3.list_objects_v2(Bucket=config.bucket.name, Prefix=folder)
+        sizes = {o["Key"].rsplit("/", 1)[-1]: o["Size"] for o in listing.get("Contents", [])}
+        if "cleaned.csv" in sizes:
+            where = f"S3: latest run {latest.get('run_id', folder)}"
+            found.cleaned_bytes = Figure(sizes["cleaned.csv"], where)
+            found.other_output_bytes = Figure(sum(v for k, v in sizes.items() if k != "cleaned.csv"), where)
+        else:
+            found.reasons.append(f"the latest run's folder {folder} has no cleaned.csv")
+    except (ClientError, BotoCoreError) as exc:
+        found.reasons.append(f"latest run not read: {_short(exc)}")
+    except (KeyError, ValueError, AttributeError) as exc:
+        found.reasons.append(f"{config.latest_key} is not what the handler writes ({exc!r})")
+    return found
+
+
+# --------------------------------------------------------------------------- usage
+
+
+def build_usage(
+    config: Config, what_if: WhatIf | None = None, measured: Measured | None = None, start: datetime | None = None
+) -> Usage:
+    """Config + what-ifs + (measured, else model) -> the model's Usage."""
+    w = what_if or WhatIf()
+    m = measured or Measured()
+    memory = w.memory_mb or config.function.memory_mb
+    arch = w.architecture or config.function.architecture
+    runs, hours = schedule_runs(
+        w.schedule or config.schedule.expression,
+        True if w.schedule else config.schedule.enabled,
+        config.schedule.timezone,
+        start,
+    )
+    if w.schedule:
+        runs = replace(runs, source=f"--schedule {w.schedule}")
+        hours = replace(hours, source=f"--schedule {w.schedule}")
+    rows, input_bytes = input_figures(config, w)
+    rows_changed = w.rows is not None or w.input_mb is not None
+    model = f"model ({MODEL.measured}) for {rows.value:,.0f} rows"
+    if m.duration_ms and not rows_changed:
+        duration = m.duration_ms
+        if memory != config.function.memory_mb:
+            scaled = rescale_duration(m.duration_ms.value, config.function.memory_mb, memory)
+            duration = Figure(scaled, f"{m.duration_ms.source}, rescaled to {memory} MB of CPU share")
+    else:
+        share = f" / {cpu_share(memory):.2f} CPU share at {memory} MB" if cpu_share(memory) < 1 else ""
+        duration = Figure(MODEL.duration_ms(rows.value, memory), model + share)
+    if m.cleaned_bytes and m.other_output_bytes and not rows_changed:
+        cleaned, other = m.cleaned_bytes, m.other_output_bytes
+    else:
+        cleaned = Figure(MODEL.cleaned_bytes(rows.value), model)
+        other = Figure(MODEL.other_output_bytes, model)
+    log_bytes = m.log_bytes or Figure(MODEL.log_bytes, f"model ({MODEL.measured}): handler lines + Lambda's 3")
+    return Usage(
+        region=config.region,
+        runs=runs,
+        duration_ms=duration,
+        memory_mb=memory,
+        architecture=arch,
+        input_bytes=input_bytes,
+        cleaned_bytes=cleaned,
+        other_output_bytes=other,
+        log_bytes=log_bytes,
+        run_retention_days=w.retention_days or config.bucket.run_retention_days,
+        log_retention_days=w.log_retention_days or config.function.log_retention_days,
+        active_hours=hours,
+        alarms=len(cost.ALARMS) if config.alarm.enabled else 0,
+        alarm_email=bool(config.alarm.enabled and config.alarm.email),
+        timeout_seconds=config.function.timeout_seconds,
+    )
+
+
+def month_fraction(now: datetime) -> tuple[datetime, float]:
+    """Start of the calendar month (UTC) and the fraction of a 30-day month elapsed since."""
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start, (now - start).total_seconds() / (MONTH_DAYS * 86400)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 140 else text[:137] + "..."
+
+
+def month_to_date(
+    config: Config, cloudwatch: Any, prices: Any, now: datetime, stored_bytes: float | None
+) -> dict[str, Any]:
+    """Estimated cost since the 1st of the month (UTC), from one GetMetricData call.
+
+    Runs and compute are what CloudWatch counted; storage is what the S3 metric `status`
+    already read (else steady state); the rest is the model. Returns a plain dict for the
+    status report: `to_pay`, `total`, `fraction`, `source`, and `rows` (key -> cost).
+    """
+    start, fraction = month_fraction(now)
+    fn = (("FunctionName", config.function.name),)
+    queries = [
+        metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
+        metrics.Query("duration_sum", "AWS/Lambda", "Duration", fn, "Sum", whole_window=True),
+        metrics.Query(
+            "log_bytes", "AWS/Logs", "IncomingBytes", (("LogGroupName", config.log_group),), "Sum", whole_window=True
+        ),
+    ]
+    seconds = max(60, int((now - start).total_seconds()))
+    values = metrics.fetch(cloudwatch, queries, Window.ending_now(seconds, 60, now)).window_values
+    runs = values.get("invocations") or 0.0
+    cw = f"CloudWatch since {start:%Y-%m-%d}"
+    measured = Measured(reasons=[])
+    if runs and values.get("duration_sum"):
+        measured.duration_ms = Figure(values["duration_sum"] / runs, cw)
+    if runs and values.get("log_bytes"):
+        measured.log_bytes = Figure(values["log_bytes"] / runs, cw)
+    try:
+        usage = build_usage(config, None, measured, start)
+    except DataopsError as exc:
+        return {"error": str(exc)}
+    usage = replace(
+        usage,
+        runs=Figure(runs, f"{cw}: AWS/Lambda Invocations"),
+        active_hours=Figure(min(runs, fraction * MONTH_HOURS), f"{cw}: at most one hour per run"),
+        stored_bytes=Figure(stored_bytes, "AWS/S3 BucketSizeBytes") if stored_bytes else None,
+    )
+    result = breakdown(usage, prices, month_fraction=fraction)
+    return {
+        "since": start.isoformat(),
+        "fraction_of_month": round(fraction, 4),
+        "runs": runs,
+        "total": round(result.total, 4),
+        "to_pay": round(result.total_to_pay, 4),
+        "rows": {r.key: round(r.cost, 4) for r in result.rows},
+        "source": f"{cw} + model; prices: {result.prices}",
+    }
