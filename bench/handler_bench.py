@@ -11,8 +11,10 @@ runs in a fresh child process (a cold start) with AWS_ENDPOINT_URL pointing at t
 and fake credentials; the input is uploaded first.
 
 Ours:  handler.lambda_function.lambda_handler (head + streamed get, multipart upload of
-       cleaned.csv, correlation/summary/dtypes/run.json, latest.json); its JSON log lines
-       are captured in the child and only counted.
+       cleaned.csv with CRC32 part checksums, correlation/summary/dtypes/run.json,
+       latest.json); its JSON log lines are captured in the child and only counted.
+Ours without checksums ("ours-nocrc"): the same handler with handler.s3io.CHECKSUM = None,
+       to show what the CRC32 part checksums change under moto (--no-nocrc skips it).
 Naive: boto3 get_object -> read() -> pandas as in bench.common.naive_clean -> put_object of
        each output built in memory (cleaned.csv via df.to_csv()), then latest.json.
 
@@ -42,6 +44,7 @@ if __package__ in (None, ""):  # run as `python bench/handler_bench.py`: make `b
 from bench.common import (
     COMPARISON_HEADER,
     CORRECTNESS_HEADER,
+    MIB,
     Summary,
     child_env,
     comparison_rows,
@@ -55,15 +58,16 @@ from bench.common import (
     parse_sizes,
     positive_int,
     progress,
-    repeat_runs,
     report_from_child,
     run_child,
+    start_sampler,
     verify_outputs,
 )
 
 MODULE = "bench.handler_bench"
 DEFAULT_SIZES = "768,100000,1000000"
 BIG_ROWS = 5_000_000
+BIG_RSS_TARGET_MB = 700
 SPEED_TARGET_ROWS, SPEED_TARGET = 1_000_000, 5.0
 BUCKET = "dataops-bench"
 REGION = "us-east-1"
@@ -75,11 +79,14 @@ CLEARED_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "
 # --------------------------------------------------------------------------- children
 
 
-def child_ours() -> dict[str, Any]:
+def child_ours(checksum: bool = True) -> dict[str, Any]:
     """Our handler as Lambda would call it, cold; its stdout log lines are captured and counted."""
     started = time.perf_counter()
+    from handler import s3io
     from handler.lambda_function import lambda_handler
 
+    if not checksum:
+        s3io.CHECKSUM = None
     imported = time.perf_counter()
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
@@ -143,12 +150,13 @@ def child_verify(input_file: Path, ours: dict[str, str], naive: dict[str, str] |
 
 def child_main(argv: list[str]) -> None:
     """`child ours|naive` or `child verify INPUT OURS_OUTPUTS_JSON [NAIVE_OUTPUTS_JSON]`."""
+    start_sampler()
     kind, *rest = argv
     if kind == "verify":
         naive = json.loads(rest[2]) if len(rest) > 2 else None
         report = child_verify(Path(rest[0]), json.loads(rest[1]), naive)
     else:
-        report = {"ours": child_ours, "naive": child_naive}[kind]()
+        report = {"ours": child_ours, "ours-nocrc": lambda: child_ours(checksum=False), "naive": child_naive}[kind]()
     report_from_child(report)
 
 
@@ -206,21 +214,25 @@ class LocalS3:
         self.server.stop()
 
 
-def measure_size(s3: LocalS3, rows: int, repeat: int, with_naive: bool) -> tuple[list[Summary], dict[str, Any]]:
-    """Upload the input, time both handlers, check the last runs' outputs, then clean up."""
+def measure_size(
+    s3: LocalS3, rows: int, repeat: int, with_naive: bool, with_nocrc: bool
+) -> tuple[list[Summary], dict[str, Any]]:
+    """Upload the input, time the handlers taking turns, check the last runs' outputs, then clean up."""
     source = ensure_input(rows)
     input_key = f"input/{source.name}"
     s3.client.upload_file(str(source), BUCKET, input_key)
-    summaries: list[Summary] = []
+    impls = ["ours"] + (["ours-nocrc"] if with_nocrc else []) + (["naive"] if with_naive else [])
+    summaries = {impl: Summary(impl=impl, rows=rows) for impl in impls}
     last_outputs: dict[str, dict[str, str]] = {}
-    for impl in ["ours", "naive"] if with_naive else ["ours"]:
-
-        def once(impl: str = impl) -> Any:
+    for index in range(1, repeat + 1):
+        for impl in impls:  # taking turns: a change in the machine's load falls on all alike
             run = run_child(MODULE, ["child", impl], s3.env(input_key, f"bench/{rows}/{impl}/"))
             last_outputs[impl] = run.report["outputs"]
-            return run
-
-        summaries.append(repeat_runs(impl, rows, repeat, once))
+            summaries[impl].runs.append(run)
+            progress(
+                f"  {rows:>9,} {impl:<10} run {index}/{repeat}: wall {run.wall_s:7.2f} s, "
+                f"work {run.work_s:7.2f} s, peak {run.peak_rss_bytes / MIB:7.1f} MiB"
+            )
     verify_args = ["child", "verify", str(source), json.dumps(last_outputs["ours"])]
     if with_naive:
         verify_args.append(json.dumps(last_outputs["naive"]))
@@ -228,7 +240,39 @@ def measure_size(s3: LocalS3, rows: int, repeat: int, with_naive: bool) -> tuple
     progress(f"  {rows:>9,} correctness: {'PASS' if correctness_ok(checks) else 'FAIL'} {json.dumps(checks)}")
     s3.delete_prefix(f"bench/{rows}/")
     s3.delete_prefix(input_key)
-    return summaries, checks
+    return list(summaries.values()), checks
+
+
+CHECKSUM_HEADER = [
+    "rows",
+    "wall s CRC32",
+    "wall s none",
+    "work s CRC32",
+    "work s none",
+    "peak MiB CRC32",
+    "peak MiB none",
+]
+
+
+def checksum_rows(summaries: list[Summary]) -> list[list[str]]:
+    by_key = {(s.rows, s.impl): s for s in summaries}
+    lines = []
+    for (rows, impl), with_crc in by_key.items():
+        without = by_key.get((rows, "ours-nocrc"))
+        if impl != "ours" or without is None:
+            continue
+        lines.append(
+            [
+                f"{rows:,}",
+                f"{with_crc.wall_s:.2f}",
+                f"{without.wall_s:.2f}",
+                f"{with_crc.work_s:.2f}",
+                f"{without.work_s:.2f}",
+                f"{with_crc.peak_rss_bytes / MIB:.1f}",
+                f"{without.peak_rss_bytes / MIB:.1f}",
+            ]
+        )
+    return lines
 
 
 def verdict(summaries: list[Summary]) -> str:
@@ -253,6 +297,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--skip-naive-above", type=int, default=None, metavar="ROWS", help="run the naive handler only up to ROWS"
     )
+    parser.add_argument("--no-nocrc", action="store_true", help="skip the run without CRC32 part checksums")
     args = parser.parse_args(argv)
     if args.with_5m and BIG_ROWS not in args.sizes:
         args.sizes.append(BIG_ROWS)
@@ -274,7 +319,7 @@ def main(argv: list[str]) -> int:
     try:
         for rows in args.sizes:
             with_naive = args.skip_naive_above is None or rows <= args.skip_naive_above
-            measured, checks = measure_size(s3, rows, args.repeat, with_naive)
+            measured, checks = measure_size(s3, rows, args.repeat, with_naive, not args.no_nocrc)
             summaries += measured
             correctness.append(correctness_row(rows, checks))
             all_ok = all_ok and correctness_ok(checks)
@@ -282,10 +327,22 @@ def main(argv: list[str]) -> int:
         s3.stop()
     print("\nHandler time and memory (wall = process spawn to exit; work = the handler call)")
     print(format_table(COMPARISON_HEADER, comparison_rows(summaries)))
+    crc = checksum_rows(summaries)
+    if crc:
+        print("\nCRC32 part checksums under moto: ours with them vs without (medians; peak = largest)")
+        print(format_table(CHECKSUM_HEADER, crc))
     print("\nCorrectness of the outputs in S3")
     print(format_table(CORRECTNESS_HEADER, correctness))
     print()
     print(verdict(summaries))
+    big = next((s for s in summaries if s.rows == BIG_ROWS and s.impl == "ours"), None)
+    if big:
+        peak = max(big.peak_rss_bytes, big.sampled_rss_bytes)  # the larger of VmHWM and sampled VmRSS
+        print(
+            f"VERDICT {BIG_ROWS:,} rows memory: our handler peak {peak / 1e6:.0f} MB ({peak / MIB:.0f} MiB); "
+            f"target <= {BIG_RSS_TARGET_MB} MB: "
+            + ("MET" if peak / 1e6 <= BIG_RSS_TARGET_MB else f"MISSED by {peak / 1e6 - BIG_RSS_TARGET_MB:.0f} MB")
+        )
     return 0 if all_ok else 1
 
 

@@ -1,5 +1,5 @@
 """`python -m dataops_cli` is the `dataops` command."""
 
-from dataops_cli.cli import main
+from dataops_cli.entry import main
 
 main()

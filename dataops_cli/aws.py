@@ -8,6 +8,7 @@ a boolean, and nothing else: a 403 is never mistaken for "not there".
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,22 +26,41 @@ from botocore.exceptions import (
 )
 
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "Filter", "Lookup")
+# Every "absent" code the reads and deletes we make can answer (botocore's error shapes for
+# s3/iam/lambda/logs/scheduler/cloudwatch/sns, plus S3's per-subresource codes):
 NOT_FOUND_CODES = frozenset(
     {
         "404",
-        "NoSuchBucket",
-        "NoSuchKey",
-        "NoSuchEntity",
+        "NoSuchBucket",  # s3 HeadBucket/DeleteBucket/...
+        "NoSuchKey",  # s3 HeadObject/GetObject
+        "NoSuchEntity",  # iam GetRole/GetRolePolicy/DeleteRole (NoSuchEntityException)
         "NoSuchLifecycleConfiguration",
         "NoSuchBucketPolicy",
         "NoSuchTagSet",
+        "NoSuchTagSetError",
         "ServerSideEncryptionConfigurationNotFoundError",
         "NoSuchPublicAccessBlockConfiguration",
-        "ResourceNotFoundException",
-        "ResourceNotFound",
+        "ResourceNotFoundException",  # lambda, logs, scheduler, cloudwatch ListTagsForResource
+        "ResourceNotFound",  # cloudwatch GetDashboard (DashboardNotFoundError), DeleteAlarms; sns tags
         "NotFoundException",
-        "ParameterNotFound",
-        "NotFound",
+        "NotFound",  # sns GetTopicAttributes/DeleteTopic (NotFoundException's wire code); s3 HEAD
+        "ParameterNotFound",  # ssm
+    }
+)
+# A 4xx with another code whose message says the thing does not exist, e.g. LocalStack's
+# GetDashboard answer "InvalidParameterValue: Dashboard X does not exist." (AWS: ResourceNotFound).
+ABSENT_MESSAGE = re.compile(r"does not exist|not found|cannot be found|no such", re.IGNORECASE)
+NEVER_ABSENT = frozenset({"AccessDenied", "AccessDeniedException", "AuthorizationError", "403", "401"})
+# Creating something that a concurrent `up` of the same stack created a moment earlier:
+ALREADY_EXISTS_CODES = frozenset(
+    {
+        "BucketAlreadyOwnedByYou",
+        "EntityAlreadyExists",
+        "ResourceAlreadyExistsException",
+        "ResourceConflictException",
+        "ConflictException",
+        "OperationAborted",  # s3: "A conflicting conditional operation is currently in progress"
+        "OperationAbortedException",  # logs
     }
 )
 # Error codes with a known fix: shown as a hint under the one-line error.
@@ -72,9 +92,39 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def not_found(exc: ClientError) -> bool:
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error_code(exc) in NOT_FOUND_CODES or (status == 404 and error_code(exc) not in ("AccessDenied",))
+def http_status(exc: ClientError) -> int | None:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+def error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", "") or "")
+
+
+def not_found(exc: ClientError, name: str | None = None) -> bool:
+    """True when the answer means "absent": a known code, a 404, or a 4xx saying the named thing does not exist.
+
+    The message rule needs `name` (the resource asked about) to appear in the message, so an
+    unrelated validation error ("role X does not exist" while reading a function) is never
+    taken for the function's absence.
+    """
+    code, status = error_code(exc), http_status(exc)
+    if code in NEVER_ABSENT or status in (401, 403):
+        return False
+    if code in NOT_FOUND_CODES or status == 404:
+        return True
+    message = error_message(exc)
+    return (
+        name is not None
+        and status is not None
+        and 400 <= status < 500
+        and name in message
+        and ABSENT_MESSAGE.search(message) is not None
+    )
+
+
+def already_exists(exc: ClientError) -> bool:
+    """A create/update lost a race with another writer (another `up` of the same stack)."""
+    return error_code(exc) in ALREADY_EXISTS_CODES
 
 
 def explain(exc: BaseException, doing: str) -> DataopsError:
@@ -148,19 +198,29 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            if self._session is None:
-                keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), self.credentials or (), strict=False))
-                self._session = boto3.Session(profile_name=self.profile, region_name=self.region, **keys)
             retries = {"mode": "standard", "max_attempts": 2} if self.local else {"mode": "adaptive", "max_attempts": 8}
-            client = self._session.client(
-                service,
-                region_name=self.region,
-                endpoint_url=self.endpoint_url,
-                config=BotoConfig(retries=retries, connect_timeout=5, read_timeout=70, user_agent_extra="dataops"),
-            )
-            client.meta.events.register("before-call.*.*", self.counter)
-            self._clients[service] = client
+            self._clients[service] = self._build(service, retries)
         return self._clients[service]
+
+    def probe_client(self, service: str) -> Any:
+        """A client that never retries: for a request the backend may reject (a 500 is not retried for 3-30 s)."""
+        key = f"{service}#probe"
+        if key not in self._clients:
+            self._clients[key] = self._build(service, {"mode": "standard", "total_max_attempts": 1})
+        return self._clients[key]
+
+    def _build(self, service: str, retries: dict[str, Any]) -> Any:
+        if self._session is None:
+            keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), self.credentials or (), strict=False))
+            self._session = boto3.Session(profile_name=self.profile, region_name=self.region, **keys)
+        client = self._session.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            config=BotoConfig(retries=retries, connect_timeout=5, read_timeout=70, user_agent_extra="dataops"),
+        )
+        client.meta.events.register("before-call.*.*", self.counter)
+        return client
 
     @property
     def account_id(self) -> str:

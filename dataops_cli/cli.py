@@ -1,7 +1,8 @@
 """The `dataops` command line: thin click commands over the library modules.
 
 Errors for the user (bad config: exit 2; AWS or input problems: exit 1) are printed as
-one line plus a hint, with no traceback unless --debug.
+one line plus a hint, with no traceback unless --debug. Ctrl-C exits 130, naming the step
+that was in flight (re-running `up` or `down` converges from any interrupted state).
 """
 
 from __future__ import annotations
@@ -10,24 +11,43 @@ import json
 import os
 import sys
 import time
+import tomllib
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.text import Text
 
 from dataops_cli import __version__
-from dataops_cli.aws import Aws, DataopsError, explain
-from dataops_cli.config import LOG_RETENTION_DAYS, Config, ConfigError, find_config_path, load_config
+from dataops_cli.aws import Aws, DataopsError, error_code, explain
+from dataops_cli.config import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_NAME,
+    LOG_RETENTION_DAYS,
+    Config,
+    ConfigError,
+    find_config_path,
+    load_config,
+)
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, parse_schedule
 from dataops_cli.timewindow import parse_since
-from dataops_cli.ui import is_interactive, make_console, reporter_for, summary_table
+from dataops_cli.ui import is_interactive, key_values, make_console, reporter_for, summary_table
 
 LOCAL_ENV = "DATAOPS_LOCAL"
+EXIT_INTERRUPTED = 130
+INTERRUPT_HINT = "nothing is left that a re-run cannot finish: run the same command again (`up` and `down` converge)"
+MAX_RECENT_RUNS = 100
+CONFIG_SECTIONS = ("stack", "bucket", "function", "schedule", "dashboard", "alarm", "pipeline", "quality")
+FILTER_MAX_PAGES = 20  # `logs --filter` reads events unfiltered (CloudWatch patterns are case-sensitive)
+LOCAL_RUNTIME_NOTE = (
+    "local mode: runs execute on this machine's Python {python}, not the configured runtime {runtime} "
+    "(the emulator's Lambda runner uses this interpreter and its pandas/numpy/pyarrow)"
+)
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -51,6 +71,20 @@ class App:
             config = load_config(find_config_path(self.config_path))
             self._config = config.with_region(self.region) if self.region else config
         return self._config
+
+    def config_note(self) -> str:
+        """Which config file is in use, for the first line of up/status/down (loads and validates it)."""
+        path = find_config_path(self.config_path)
+        _ = self.config
+        if path is None:
+            return f"Config: built-in defaults (found no --config, ${CONFIG_ENV} or ./{DEFAULT_CONFIG_NAME})"
+        if not tomllib.loads(path.read_text(encoding="utf-8")):
+            return f"Config: {path} is empty: built-in defaults apply"
+        return f"Config: {path}"
+
+    def command(self, words: str) -> str:
+        """A command line to suggest, aimed at the same target (the emulator or AWS)."""
+        return f"dataops --local {words}" if self.local else f"dataops {words}"
 
     def aws(self, start_emulator: bool = False) -> Aws:
         if self._aws is None:
@@ -104,31 +138,54 @@ class CliError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         err = Console(stderr=True, highlight=False)
-        err.print(f"[bold red]error:[/] {self.message}", markup=True, soft_wrap=True)
+        # Text, not markup: messages quote config sections such as [pipeline]
+        err.print(Text.assemble(("error:", "bold red"), " ", self.message), soft_wrap=True)
         if self.hint:
-            err.print(f"[yellow]hint:[/] {self.hint}", soft_wrap=True)
+            err.print(Text.assemble(("hint:", "yellow"), " ", self.hint), soft_wrap=True)
 
 
 class DataopsGroup(click.Group):
     """Maps library errors to CliError so every command fails the same way."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = bool(ctx.params.get("debug"))
+        def debug() -> bool:  # --debug may come after the subcommand: read it once parsing is done
+            return bool(ctx.obj.debug if isinstance(ctx.obj, App) else ctx.params.get("debug"))
+
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
-            if debug:
+        except (KeyboardInterrupt, click.exceptions.Abort):  # Abort: Ctrl-C at a click prompt
+            if debug():
                 raise
-            raise CliError(str(exc), "fix config.toml (every key is documented there)", exit_code=2) from exc
+            raise CliError(interrupted_message(), INTERRUPT_HINT, exit_code=EXIT_INTERRUPTED) from None
+        except ConfigError as exc:
+            if debug():
+                raise
+            raise CliError(str(exc), _config_hint(ctx.obj), exit_code=2) from exc
         except DataopsError as exc:
-            if debug:
+            if debug():
                 raise
             raise CliError(str(exc), exc.hint) from exc
         except (ClientError, BotoCoreError) as exc:
-            if debug:
+            if debug():
                 raise
             error = explain(exc, ctx.invoked_subcommand or "dataops")
             raise CliError(str(error), error.hint) from exc
+
+
+def interrupted_message() -> str:
+    from dataops_cli.stack import in_flight
+
+    return f"interrupted (Ctrl-C) while {in_flight.step}" if in_flight.step else "interrupted (Ctrl-C)"
+
+
+def _config_hint(app: Any) -> str:
+    """Name the file actually read (not always ./config.toml)."""
+    path = find_config_path(app.config_path) if isinstance(app, App) else None
+    if path is None:
+        return "no config file was found, so built-in defaults apply: check the options given (--region ...)"
+    if not path.is_file():
+        return f"check the path given to --config or ${CONFIG_ENV} ({path} is not a file)"
+    return f"fix {path} (every key is documented in the repository's config.toml)"
 
 
 @click.group(cls=DataopsGroup, context_settings=CONTEXT_SETTINGS)
@@ -173,7 +230,8 @@ def cli(
       dataops down              # remove everything
 
     Add --local to any command to run it against the embedded emulator instead
-    of AWS: no account, no Docker, scheduled runs included.
+    of AWS: no account, no Docker, scheduled runs included. The options below
+    go before or after its name (dataops --local up, or dataops up --local).
     """
     ctx.obj = App(config_path, profile, region, local, verbose, debug)
 
@@ -184,18 +242,38 @@ def cli(
 def up(app: App, dry_run: bool) -> None:
     """Create or update every resource of the pipeline.
 
-    Safe to run again: a resource that already matches config.toml is left alone
-    (a second `up` with nothing changed makes no changing API call; see -v).
+    First checks that bucket.input_file exists and that its header has every
+    column list in [pipeline] (all mismatches at once, exit 2). Safe to run
+    again: a resource that already matches the config is left alone (on AWS, a
+    second `up` with nothing changed makes no changing API call; see -v).
+    An interrupted or failed `up` leaves nothing a plain `up` cannot finish: an
+    empty, untagged bucket of the configured name that a half-finished `up` left
+    is adopted (and said so); a function that ended Failed is re-created.
+
+    With --local, `up` starts the emulator if needed, deploys to it, then runs the
+    pipeline once (one Invoke: a new run each time) and prints the KPIs.
+
+    \b
+    Exit codes:
+      0  deployed (with --local: and the first run succeeded)
+      1  an AWS or input error (the line says which resource and why), or the
+         first local run failed; also "another `up` seems to be in progress"
+      2  bad config or option, e.g. bucket.input_file does not exist
+      130 interrupted (Ctrl-C): run `dataops up` again, it converges
 
     \b
     Examples:
       dataops up --dry-run
       dataops --config prod.toml up -v
-      dataops --local up
+      dataops up --local
     """
     from dataops_cli import stack as stack_module
-    from dataops_cli.input_check import zero_marker_warning
+    from dataops_cli.input_check import check_input_columns, zero_marker_warning
 
+    app.console.print(app.config_note(), highlight=False, soft_wrap=True)
+    app.config.check_input_file()  # before anything starts or changes: a typo must not deploy old data
+    check_input_columns(app.config, str(find_config_path(app.config_path) or "built-in defaults"))
+    stack_module.in_flight.step = "starting the local emulator" if app.local and not dry_run else "connecting"
     ctx = app.stack(start_emulator=not dry_run)
     mode = "Planning" if dry_run else "Deploying"
     app.console.print(f"{mode} stack [bold]{app.config.stack.name}[/] to {app.where()}")
@@ -207,7 +285,7 @@ def up(app: App, dry_run: bool) -> None:
     if dry_run:
         app.console.print(
             f"\nDry run: {len(pending)} of {plural(len(changes), 'resource')} would change. "
-            "Run [bold]dataops up[/] to apply."
+            f"Run [bold]{app.command('up')}[/] to apply."
             if pending
             else "\nDry run: everything is up to date."
         )
@@ -217,9 +295,18 @@ def up(app: App, dry_run: bool) -> None:
         _print_after_up(app, ctx)
         if app.local:  # the first outputs within seconds: run once now, then show the KPIs
             app.console.print(f"\nRunning {app.config.function.name} once now, as `dataops invoke` would:")
-            _run_now(app, ctx.client("lambda"), trigger="up")
+            stack_module.in_flight.step = f"running {app.config.function.name} once (the stack is deployed)"
+            outcome = _run_now(app, ctx.client("lambda"), trigger="up")
             app.console.print()
+            stack_module.in_flight.step = "reading the status (the stack is deployed)"
             _print_status(app, ctx, _status_options(app, "3h"))
+            stack_module.in_flight.step = None
+            if outcome.failed:
+                app.report_calls()
+                raise CliError(
+                    f"the stack is deployed but its first run failed ({outcome.function_error or outcome.status_code})",
+                    "see the run above (dataops --local logs --errors); fix the input or config and run up again",
+                )
     app.report_calls()
 
 
@@ -261,26 +348,40 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
     alone. Running it again, or after a half-finished `up`, is fine.
 
     \b
+    On partial failure it goes on: every resource is tried (newest first), a
+    failed read or delete is shown with AWS's reason and the rest still goes;
+    only what must outlive a failed removal is kept (the log group while its
+    function remains). Run `dataops down` again to finish.
+
+    \b
+    Exit codes:
+      0  nothing of the stack remains (or --keep-data kept only the bucket)
+      1  something remains: a failed read or delete, or a refused resource
+      2  bad config or option; 130 interrupted (run it again: it converges)
+
+    \b
     Examples:
       dataops down                # shows the list, asks before deleting
       dataops down --yes --keep-data
     """
     from dataops_cli import stack as stack_module
 
+    app.console.print(app.config_note(), highlight=False, soft_wrap=True)
+    stack_module.in_flight.step = "checking what to remove"
     ctx = app.stack()
     app.console.print(f"Stack [bold]{app.config.stack.name}[/] in {app.where()}")
     planned = stack_module.plan_down(ctx, keep_data=keep_data)
+    stack_module.in_flight.step = None
     changes = [change for _, change in planned]
     app.console.print(summary_table(changes, applied=False, title="Removal plan"))
     to_delete = [c for c in changes if c.action is Action.DELETE]
-    refused = [c for c in changes if c.action is Action.REFUSED]
     if dry_run or not to_delete:
         app.console.print(
             "Nothing to delete."
             if not to_delete
             else f"Dry run: {plural(len(to_delete), 'resource')} would be deleted."
         )
-        _fail_on_refusals(refused)
+        _fail_if_anything_remains(changes)
         app.report_calls()
         return
     if not yes:
@@ -289,10 +390,11 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
         if not click.confirm(f"Delete these {plural(len(to_delete), 'resource')}?", default=False):
             raise CliError("cancelled: nothing was deleted", exit_code=1)
     with reporter_for(app.console) as reporter:
-        stack_module.down(planned, reporter, ctx)
-    gone = sum(1 for c in changes if c.action is Action.ABSENT)
-    app.console.print(f"Deleted {plural(len(to_delete), 'resource')}" + (f"; {gone} already gone." if gone else "."))
-    _fail_on_refusals(refused)
+        outcomes = stack_module.down(planned, reporter, ctx)
+    deleted = sum(1 for c in outcomes if c.action is Action.DELETE)
+    gone = sum(1 for c in outcomes if c.action is Action.ABSENT)
+    app.console.print(f"Deleted {plural(deleted, 'resource')}" + (f"; {gone} already gone." if gone else "."))
+    _fail_if_anything_remains(outcomes)
     app.report_calls()
 
 
@@ -300,7 +402,23 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _fail_on_refusals(refused: list) -> None:
+def _fail_if_anything_remains(changes: list) -> None:
+    """Exit 1 while anything of the stack (or a same-named stranger) is left, saying what and why."""
+    failed = [c for c in changes if c.action is Action.FAILED]
+    refused = [c for c in changes if c.action is Action.REFUSED]
+    for change in failed:
+        click.echo(f"failed: {change.kind} {change.name}: {'; '.join(change.details)}", err=True)
+    if failed:
+        names = ", ".join(f"{c.kind} {c.name}" for c in failed)
+        also = (
+            "; also left alone because they are not this stack's: " + ", ".join(f"{c.kind} {c.name}" for c in refused)
+            if refused
+            else ""
+        )
+        raise CliError(
+            f"{plural(len(failed), 'resource')} of the stack remain: {names}{also}",
+            "fix the cause shown above and run `dataops down` again: it removes what is left",
+        )
     if refused:
         names = ", ".join(f"{c.kind} {c.name}" for c in refused)
         raise CliError(
@@ -321,22 +439,43 @@ def _fail_on_refusals(refused: list) -> None:
     metavar="[SECONDS]",
     help="Refresh in place every SECONDS (default 10) until Ctrl-C.",
 )
-@click.option("--runs", default=10, show_default=True, help="How many recent runs to list.")
+@click.option(
+    "--runs",
+    type=click.IntRange(0, MAX_RECENT_RUNS),
+    default=10,
+    show_default=True,
+    help=f"How many recent runs to list (0-{MAX_RECENT_RUNS}; 0 hides the table).",
+)
 @click.pass_obj
 def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) -> None:
-    """Show the pipeline's KPIs, recent runs, errors, and drift from config.toml.
+    """Show the pipeline's KPIs, recent runs, errors, and drift from the config.
 
     KPIs over the window (120 s periods): invocations, errors, throttles, duration
     average and p99, async event age, scheduler attempts, missed runs (expected from
     the schedule vs seen), freshness of processed/latest.json, S3 data growth.
 
+    Errors count only since the stack was created (its log group's creation time),
+    and errors followed by a successful run are a warning ("recovered at HH:MM").
+
+    \b
+    Each source (metrics, percentiles, logs, S3 outputs, the data-quality files,
+    each resource) is read on its own: one that fails is shown as "unavailable:
+    <code>: <message>" (and in --json under "unavailable") and the rest is
+    reported as usual. A backend that rejects percentiles gets the metrics
+    request again without them, and p99 then comes from the function's REPORT
+    log lines.
+
     \b
     Exit codes (usable as a monitoring probe):
-      0  healthy (or only warnings: drift, throttles, no run yet, quality warnings)
-      3  failing: errors, missed runs, dropped events, a stale output, a failing
-         data-quality check or a quarantined run in the window
+      0  healthy (or only warnings: drift, throttles, no run yet, recovered
+         errors, quality warnings)
+      3  failing: errors not followed by a success, missed runs, dropped events,
+         a stale output, a failing data-quality check or a quarantined run in
+         the window, or a function that cannot run (state Failed/Inactive)
       4  not deployed, or resources missing
-      1  the check itself failed (credentials, network); 2 bad config or option
+      5  incomplete: nothing found wrong, but a source was unavailable
+      1  the check itself failed (no source readable: credentials, network);
+         2 bad config or option
 
     \b
     Examples:
@@ -347,6 +486,8 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
     from dataops_cli.status_view import render
 
     options = _status_options(app, since, runs)
+    if not as_json:
+        app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     ctx = app.stack()
 
     if watch and not as_json:
@@ -385,6 +526,9 @@ def _collect_status(app: App, ctx: StackContext, options: Any) -> Any:
 
     report = collect(ctx, options)
     report.target = app.where()
+    report.config_file = str(find_config_path(app.config_path) or "")
+    if app.local:
+        report.notes.append(LOCAL_RUNTIME_NOTE.format(runtime=app.config.function.runtime, python=_python_version()))
     return report
 
 
@@ -396,6 +540,10 @@ def _print_status(app: App, ctx: StackContext, options: Any) -> Any:
     return report
 
 
+def _python_version() -> str:
+    return ".".join(str(part) for part in sys.version_info[:3])
+
+
 def _since(text: str) -> int:
     try:
         return parse_since(text)
@@ -405,8 +553,13 @@ def _since(text: str) -> int:
 
 @cli.command()
 @click.option("--since", default="1h", show_default=True, metavar="SPAN", help="How far back: 10m, 1h, 2d ...")
-@click.option("--filter", "text", metavar="TEXT", help="Only lines containing TEXT (case-insensitive).")
-@click.option("--errors", is_flag=True, help="Only error lines (❌ run errors, timeouts, crashes).")
+@click.option(
+    "--filter",
+    "text",
+    metavar="TEXT",
+    help="Only lines containing TEXT, ignoring case (matched here, not by CloudWatch: see below).",
+)
+@click.option("--errors", is_flag=True, help="Only failed runs: one line each (❌ run errors, timeouts, crashes).")
 @click.option("--follow", "-f", is_flag=True, help="Keep polling for new lines until Ctrl-C.")
 @click.option("--json", "as_json", is_flag=True, help="Raw events as JSON lines.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls with --follow.")
@@ -414,11 +567,16 @@ def _since(text: str) -> int:
 def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_json: bool, interval: float) -> None:
     """Print the function's log lines, structured lines pretty-printed.
 
+    CloudWatch's own filter patterns are case-sensitive, so --filter reads every
+    event of the window and matches TEXT here, ignoring case; it stops after
+    20 pages of events (up to 200,000 lines) and says so: narrow --since then.
+    Lines are printed whole (never wrapped), one event per line, for grep.
+
     \b
     Examples:
       dataops logs --since 30m
       dataops logs --errors --since 1d
-      dataops logs -f --filter "Files saved"
+      dataops logs -f --filter "files saved"
       dataops logs --json | jq -r .message
     """
     from dataops_cli import logtail, runlogs
@@ -426,32 +584,49 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
     config = app.config
     client = app.aws().client("logs")
     start_ms = int((time.time() - _since(since)) * 1000)
-    pattern = f'"{text}"' if text and '"' not in text else None
+    truncated: list[int] = []
 
     def fetch(from_ms: int):
-        return runlogs.filter_events(client, config.log_group, from_ms, pattern=pattern)
+        return runlogs.filter_events(
+            client,
+            config.log_group,
+            from_ms,
+            max_pages=FILTER_MAX_PAGES if text else None,
+            on_truncated=lambda: truncated.append(from_ms),
+        )
 
-    def emit(event: dict) -> None:
-        if not logtail.matches(event, text, errors):
+    error_lines = logtail.ErrorLines() if errors else None
+
+    def emit(raw: dict) -> None:
+        event = error_lines(raw) if error_lines is not None else raw  # sees every event: run context
+        if event is None or not logtail.matches(event, text, False):
             return
-        if as_json:
-            click.echo(json.dumps(event, ensure_ascii=False))
+        if as_json:  # raw events: the runtime's line keeps its traceback here
+            click.echo(json.dumps(raw, ensure_ascii=False))
         else:
-            app.console.print(logtail.pretty(event))
+            app.console.print(logtail.pretty(event), soft_wrap=True)
 
+    note = app.console if not as_json else Console(stderr=True, highlight=False)
     while not runlogs.log_group_exists(client, config.log_group):
         if not follow:
             app.console.print(
                 f"No log group {config.log_group} yet: the function is not deployed or has not run "
-                "(dataops up creates it)."
+                f"({app.command('up')} creates it)."
             )
             return
-        app.console.print(f"[dim]waiting for log group {config.log_group} to exist...[/]")
+        note.print(f"[dim]waiting for log group {config.log_group} to exist...[/]")
         time.sleep(interval)
+    if follow:
+        note.print(f"[dim]Following {config.log_group} (new lines every {interval:g} s); Ctrl-C to stop.[/]")
     follower = logtail.Follower(fetch, start_ms)
     try:
         for event in follower.poll():
             emit(event)
+        if truncated:
+            note.print(
+                f"[yellow]Stopped after {FILTER_MAX_PAGES} pages of log events without reaching the end of the "
+                "window: narrow --since to see the rest.[/]"
+            )
         if follow:
             logtail.follow(follower, emit, interval)
     except KeyboardInterrupt:
@@ -485,11 +660,20 @@ def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = Fal
             app.console.print("[dim]A run is already going (reserved concurrency 1): waiting for it to finish...[/]")
 
     wait = app.config.function.timeout_seconds + 10
-    outcome = invoke_now(client, app.config.function.name, trigger=trigger, wait_seconds=wait, on_wait=waiting)
+    name = app.config.function.name
+    try:
+        outcome = invoke_now(client, name, trigger=trigger, wait_seconds=wait, on_wait=waiting)
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        raise CliError(
+            f"function {name} does not exist in {app.where()}",
+            f"deploy the stack first: {app.command('up')}",
+        ) from exc
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
     else:
-        app.console.print(render_result(outcome))
+        app.console.print(render_result(outcome, app.console.width))
     return outcome
 
 
@@ -586,12 +770,26 @@ def _print_estimate(app: App) -> None:
 
 
 @cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print every setting and derived name as one JSON document.")
 @click.pass_obj
-def show_config(app: App) -> None:
-    """Validate the config and print it with every derived resource name."""
+def show_config(app: App, as_json: bool) -> None:
+    """Validate the config and print every effective setting with every derived resource name.
+
+    Effective = the file's values over the built-in defaults (and --region over stack.region).
+
+    \b
+    Examples:
+      dataops config
+      dataops --config prod.toml config --json | jq .settings.pipeline
+    """
     config = app.config
+    path = find_config_path(app.config_path)
+    if as_json:
+        click.echo(json.dumps(effective_config(config, path), indent=2, ensure_ascii=False))
+        return
+    app.console.print(app.config_note(), highlight=False, soft_wrap=True)
+    schedule, function, alarm, pipeline = config.schedule, config.function, config.alarm, config.pipeline
     rows = [
-        ("config file", str(find_config_path(app.config_path) or "(built-in defaults)")),
         ("stack", f"{config.stack.name} in {config.region}"),
         ("bucket", f"s3://{config.bucket.name}/ input {config.bucket.input_key} <- {config.input_path}"),
         (
@@ -601,28 +799,40 @@ def show_config(app: App) -> None:
         ),
         (
             "function",
-            f"{config.function.name} {config.function.runtime} "
-            f"{config.function.memory_mb} MB {config.function.timeout_seconds} s",
+            f"{function.name} {function.runtime} {function.architecture} {function.memory_mb} MB "
+            f"{function.timeout_seconds} s, reserved concurrency {function.reserved_concurrency}, "
+            f"async retries {function.async_max_retry_attempts}, "
+            f"async max event age {function.async_max_event_age_seconds} s",
         ),
         (
             "layer",
-            config.function.layer_arn
-            or f"{config.function.layer_name} (resolved at deploy, SDK {config.function.layer_sdk_version})",
+            function.layer_arn or f"{function.layer_name} (resolved at deploy, SDK {function.layer_sdk_version})",
         ),
         ("execution role", config.execution_role),
-        ("log group", f"{config.log_group} ({config.function.log_retention_days} days)"),
+        ("log group", f"{config.log_group} ({function.log_retention_days} days)"),
         (
             "schedule",
-            f"{config.schedule_group}/{config.schedule_name}: {config.schedule.expression} {config.schedule.timezone}",
+            f"{config.schedule_group}/{config.schedule_name}: {schedule.expression} {schedule.timezone}, "
+            + ("enabled" if schedule.enabled else "DISABLED")
+            + f", retries {schedule.retry_attempts}, max event age {schedule.max_event_age_seconds} s, "
+            + (
+                f"flexible window {schedule.flexible_window_minutes} min"
+                if schedule.flexible_window_minutes
+                else "flexible window off"
+            ),
         ),
         ("scheduler role", config.scheduler_role),
         ("dashboard", config.dashboard.name),
         (
             "alarm",
-            f"{config.alarm_name}" + (f" -> {config.alarm.email}" if config.alarm.email else "")
-            if config.alarm.enabled
+            f"{config.alarm_name} -> "
+            + (f"email {alarm.email} via SNS topic {config.alarm_topic}" if alarm.email else "no email (alarm.email)")
+            if alarm.enabled
             else "disabled",
         ),
+        ("zero as missing", ", ".join(pipeline.zero_as_missing) or "(none)"),
+        ("impute", pipeline.impute_strategy),
+        ("normalize", f"{pipeline.normalize_method}, except {', '.join(pipeline.normalize_exclude) or '(none)'}"),
         (
             "data quality",
             f"{config.quality.history_runs} runs of history in {config.quality_history_key}; "
@@ -631,8 +841,76 @@ def show_config(app: App) -> None:
         ),
         ("tags", ", ".join(f"{k}={v}" for k, v in config.all_tags.items())),
     ]
-    for key, value in rows:
-        app.console.print(f"[bold]{key:>15}[/]  {value}", highlight=False)
+    app.console.print(key_values(rows, app.console.width, right=True), highlight=False)
+
+
+def effective_config(config: Config, path: Any) -> dict[str, Any]:
+    """Every setting (sections as in config.toml) and every name derived from them."""
+    settings = {
+        name: {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(getattr(config, name)).items()}
+        for name in CONFIG_SECTIONS
+    }
+    return {
+        "config_file": str(path) if path else None,
+        "settings": {**settings, "tags": dict(config.tags)},
+        "derived": {
+            "input_path": str(config.input_path),
+            "log_group": config.log_group,
+            "execution_role": config.execution_role,
+            "scheduler_role": config.scheduler_role,
+            "schedule_group": config.schedule_group,
+            "schedule_name": config.schedule_name,
+            "alarm_name": config.alarm_name,
+            "alarm_topic": config.alarm_topic,
+            "quality_alarm_name": config.quality_alarm_name,
+            "quality_history_key": config.quality_history_key,
+            "runs_prefix": config.runs_prefix,
+            "latest_key": config.latest_key,
+            "tags": config.all_tags,
+            "function_environment": config.handler_environment(),
+        },
+    }
+
+
+GLOBAL_OPTIONS_NOTE = (
+    "Global options go before or after the command name (as in awscli): "
+    "--local, --config PATH, --profile NAME, --region REGION, -v/-vv, --debug (see dataops --help)."
+)
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option given after the subcommand overrides the one given before it."""
+    app = ctx.find_object(App)
+    if app is None or value in (None, False, 0):
+        return
+    if param.name == "verbose":
+        app.verbose += value
+    else:
+        setattr(app, param.name or "", value)
+
+
+def _global_options() -> list[click.Option]:
+    """The group's options again, for a subcommand (shown there in one epilog line, not repeated)."""
+    common: dict[str, Any] = {"expose_value": False, "callback": _set_global, "hidden": True}
+    return [
+        click.Option(["--config", "config_path"], metavar="PATH", default=None, **common),
+        click.Option(["--profile"], metavar="NAME", default=None, **common),
+        click.Option(["--region"], metavar="REGION", default=None, **common),
+        click.Option(["--local"], is_flag=True, default=False, **common),
+        click.Option(["-v", "--verbose"], count=True, **common),
+        click.Option(["--debug"], is_flag=True, default=False, **common),
+    ]
+
+
+def accept_global_options(command: click.Command) -> None:
+    """`dataops up --local` as well as `dataops --local up`, for every (sub)command."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_global_options(sub)
+        return
+    taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    command.params.extend(o for o in _global_options() if not taken & set(o.opts))
+    command.epilog = f"{command.epilog}\n\n{GLOBAL_OPTIONS_NOTE}" if command.epilog else GLOBAL_OPTIONS_NOTE
 
 
 def main() -> NoReturn:
@@ -646,3 +924,5 @@ from dataops_cli.runs_commands import runs_group  # noqa: E402
 cli.add_command(local_group)
 cli.add_command(demo)
 cli.add_command(runs_group)
+for _command in cli.commands.values():
+    accept_global_options(_command)

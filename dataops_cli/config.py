@@ -278,6 +278,22 @@ class Config:
         path = Path(self.bucket.input_file)
         return path if path.is_absolute() else self.base_dir / path
 
+    def check_input_file(self) -> None:
+        """`up` deploys this file: a missing one is a config error, never a silent run on old data."""
+        path = self.input_path
+        if path.is_file():
+            return
+        default = (
+            " (the built-in default: no config file sets it)"
+            if self.bucket.input_file == BucketConfig().input_file
+            else ""
+        )
+        found = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ConfigError(
+            f"bucket.input_file = {self.bucket.input_file!r}{default}: {path} {found}; "
+            f"expected a CSV file (a relative path is read from {self.base_dir})"
+        )
+
     @property
     def log_group(self) -> str:
         return f"/aws/lambda/{self.function.name}"

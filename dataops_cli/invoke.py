@@ -11,11 +11,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from dataops_cli import logtail, runlogs
 from dataops_cli.aws import error_code
+from dataops_cli.ui import key_values
 
 MANUAL_EVENT = {"trigger": "manual", "source": "dataops"}
 THROTTLE_RETRY_SECONDS = 0.5
@@ -96,7 +96,8 @@ def invoke_now(
     )
 
 
-def render_result(outcome: InvokeOutcome) -> RenderableType:
+def render_result(outcome: InvokeOutcome, width: int = 100) -> RenderableType:
+    """The outcome as text laid out for `width` columns (key/value lines carry no padding)."""
     parts: list[RenderableType] = []
     payload = outcome.payload if isinstance(outcome.payload, dict) else {}
     if outcome.failed:
@@ -106,20 +107,17 @@ def render_result(outcome: InvokeOutcome) -> RenderableType:
         parts += [title, Text(f"{kind}: {message}", style="red")]
     else:
         parts.append(Text(f"✅ {outcome.function} run {payload.get('run_id', '')} succeeded", style="bold green"))
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
+        rows: list[tuple[str, str]] = []
         if "rows" in payload:
-            table.add_row("shape", f"{payload['rows']} rows × {payload['columns']} columns")
+            rows.append(("shape", f"{payload['rows']} rows × {payload['columns']} columns"))
         if "missing_values_handled" in payload:
             handled = payload["missing_values_handled"]
             detail = ", ".join(f"{k} {v}" for k, v in handled.items()) or "none"
-            table.add_row("missing handled", f"{payload.get('missing_total', 0)} cells ({detail})")
-        for name, key in payload.get("outputs", {}).items():
-            table.add_row(name, key)
+            rows.append(("missing handled", f"{payload.get('missing_total', 0)} cells ({detail})"))
+        rows.extend(payload.get("outputs", {}).items())
         if "duration_ms" in payload:
-            table.add_row("run time", f"{payload['duration_ms']:,.0f} ms (handler)")
-        parts.append(table)
+            rows.append(("run time", f"{payload['duration_ms']:,.0f} ms (handler)"))
+        parts.append(key_values(rows, width))
     if outcome.report:
         memory = f", max memory {outcome.report['memory_used_mb']} MB" if outcome.report["memory_used_mb"] else ""
         parts.append(Text(f"Lambda duration {outcome.report['duration_ms']:,.1f} ms{memory}", style="dim"))

@@ -46,10 +46,36 @@ class Follower:
 
 
 def matches(event: dict[str, Any], text: str | None, errors_only: bool) -> bool:
+    """Case-insensitive: CloudWatch filter patterns are case-sensitive, so `logs` asks for every
+    event of the window and matches here (casefold, so 'STRASSE' finds 'Straße')."""
     message = event["message"]
     if errors_only and not runlogs.is_error(message):
         return False
-    return text is None or text.lower() in message.lower()
+    return text is None or text.casefold() in message.casefold()
+
+
+class ErrorLines:
+    """`logs --errors`: one line per failed run. The runtime's own [ERROR] line (with its
+    traceback) is dropped when our structured error line for that run was shown; when it is
+    the only one (a crash before our logger), it is cut to its first line, paths removed."""
+
+    def __init__(self) -> None:
+        self._tracker = runlogs.RunTracker()
+        self._shown: set[str] = set()
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        request = self._tracker.request_for(event)
+        message = event["message"]
+        if not runlogs.is_error(message):
+            return None
+        if runlogs.structured(message) is None:
+            if request in self._shown:
+                return None
+            code, summary = runlogs.runtime_line(message)
+            event = {**event, "message": f"[ERROR] {code}: {summary}" if code else f"[ERROR] {summary}"}
+        if request:
+            self._shown.add(request)
+        return event
 
 
 def pretty(event: dict[str, Any], with_time: bool = True) -> Text:
@@ -70,6 +96,8 @@ def pretty(event: dict[str, Any], with_time: bool = True) -> Text:
     line.append(f"{level:<5} ", style="bold red" if level == "ERROR" else "bold")
     line.append(str(document.get("message", "")))
     extras = {k: v for k, v in document.items() if k not in SKIP_FIELDS}
+    if level == "ERROR" and document.get("run_id"):  # which run failed: its outputs folder is named by it
+        extras["run_id"] = document["run_id"]
     if extras:
         line.append("  " + " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in extras.items()), style="dim")
     return line

@@ -1,8 +1,10 @@
 """Pure builders of every IAM and bucket policy document the stack uses.
 
-Least privilege, checked by tests: no "*" action and no "*" resource anywhere. The
-execution role may read exactly the input object and the quality history, write under
-the output prefix, and write to its own log group; the scheduler role may invoke exactly this function.
+Least privilege, checked by tests: no bare "*" action or resource anywhere (wildcards only
+scoped inside this stack's ARNs, e.g. <bucket>/processed/* and <log group>:*). The
+execution role may read exactly the input object and the quality history, write under the
+output prefix, and write to its own log group; the scheduler role may invoke exactly this
+function.
 """
 
 from __future__ import annotations

@@ -2,23 +2,29 @@
 
 Two extra GetObjects whatever the window (the history and the latest run's quality.json);
 the window's QualityWarnings/QualityFailures ride on status's one GetMetricData call, and
-quarantined runs come from the log feed status already reads. A read that fails is
-reported in the section instead of failing the whole status.
+quarantined runs come from the log feed status already reads. Each read stands alone like
+status's other sources: one that fails is recorded in status's `unavailable` map (and in
+the section, which says so where its figures would be) and the rest is shown; a document
+that is read but is not what the handler writes is a warning of the section.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import metrics
-from dataops_cli.aws import not_found
+from dataops_cli.aws import DataopsError, not_found
 from dataops_cli.config import Config
+from handler.quality import parse_history
 
 NAMESPACE = "DataOps/Pipeline"
 TREND_RUNS = 20
+CHECKS_SOURCE = "s3 quality.json"  # names in status's `unavailable` map
+HISTORY_SOURCE = "s3 quality history"
 
 
 def queries(function: str) -> list[metrics.Query]:
@@ -35,10 +41,17 @@ def collect(
     s3: Any,
     config: Config,
     results: metrics.MetricResults | None,
-    runs: list[dict[str, Any]],
+    runs: list[dict[str, Any]] | None,
     latest: dict[str, Any] | None,
+    unavailable: dict[str, str],
+    reason: Callable[[BaseException], str],
 ) -> dict[str, Any]:
-    """The section as plain data (it goes into --json unchanged)."""
+    """The section as plain data (it goes into --json unchanged).
+
+    `results` is None when the metrics were unavailable and `runs` None when the log feed
+    was: the figures that come from them are then None ("not known"), not zero.
+    A failed read is recorded in `unavailable` (status's map) as `reason(exc)`.
+    """
     section: dict[str, Any] = {
         "latest_run": None,
         "latest_status": None,
@@ -46,7 +59,9 @@ def collect(
         "summary": None,
         "checks": [],
         "trends": {"runs": [], "rows": [], "missing_rate": []},
-        "quarantined": [
+        "quarantined": None
+        if runs is None
+        else [
             {"run_id": r.get("run_id"), "started": r.get("started"), "message": r.get("error")}
             for r in runs
             if r.get("outcome") == "quarantined"
@@ -57,20 +72,36 @@ def collect(
             "rows_series": results.series.get("rows_processed", []) if results else [],
         },
         "errors": [],
+        "unavailable": {},
     }
-    newest = next((r for r in runs if r.get("run_id") and r.get("outcome") in ("succeeded", "quarantined")), None)
+
+    def read(source: str, key: str) -> dict[str, Any] | None:
+        try:
+            return _read_json(s3, config.bucket.name, key, section)
+        except (ClientError, BotoCoreError, DataopsError) as exc:
+            unavailable[source] = section["unavailable"][source] = reason(exc)
+            return None
+
+    finished = ("succeeded", "quarantined")
+    newest = next((r for r in runs or [] if r.get("run_id") and r.get("outcome") in finished), None)
     run_id = newest["run_id"] if newest else (latest or {}).get("run_id")
     if run_id:
         section["latest_run"] = run_id
         section["latest_status"] = newest["outcome"] if newest else "succeeded"
-        document = _read_json(s3, config.bucket.name, f"{config.runs_prefix}{run_id}/quality.json", section)
+        document = read(CHECKS_SOURCE, f"{config.runs_prefix}{run_id}/quality.json")
         if document is not None:
             section["baseline_runs"] = document.get("baseline_runs")
             section["checks"] = document.get("checks", [])
             section["summary"] = document.get("summary")
-    history = _read_json(s3, config.bucket.name, config.quality_history_key, section)
+    history = read(HISTORY_SOURCE, config.quality_history_key)
     if history is not None:
-        section["trends"] = trends(history.get("profiles", []))
+        where = f"s3://{config.bucket.name}/{config.quality_history_key}"
+        try:
+            section["trends"] = trends(parse_history(history, where))
+        except ValueError as exc:  # names what is missing
+            section["errors"].append(str(exc))
+        except (TypeError, AttributeError) as exc:  # a hand-edited value of the wrong type
+            section["errors"].append(f"{where} is not a quality history the handler wrote: {exc}")
     return section
 
 
@@ -113,15 +144,13 @@ def _names(checks: list[dict[str, Any]]) -> str:
 
 
 def _read_json(s3: Any, bucket: str, key: str, section: dict[str, Any]) -> dict[str, Any] | None:
+    """The document, or None when it does not exist (no run yet); a read that fails raises."""
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        if not not_found(exc):
-            section["errors"].append(f"could not read s3://{bucket}/{key}: {exc}")
-        return None
-    except BotoCoreError as exc:
-        section["errors"].append(f"could not read s3://{bucket}/{key}: {exc}")
-        return None
+        if not_found(exc):
+            return None
+        raise
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):

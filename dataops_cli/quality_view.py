@@ -69,6 +69,10 @@ def section(quality: dict[str, Any]) -> RenderableType:
     else:
         head.append(" · no run with quality results yet", style="dim")
     parts.append(head)
+    for source, reason in (quality.get("unavailable") or {}).items():  # where its figures would be
+        line = Text(f"  {source}: ", style="bold")
+        line.append(f"unavailable: {reason}", style="yellow")
+        parts.append(line)
     checks = quality.get("checks") or []
     flagged = [c for c in checks if c.get("level") != "ok"]
     if flagged:

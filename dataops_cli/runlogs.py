@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +25,13 @@ REPORT_RE = re.compile(
     r"(?:\s+Max Memory Used: (?P<used>\d+) MB)?"
 )
 ERROR_TEXT_RE = re.compile(r"Task timed out|\[ERROR\]|Runtime\.\w+|Traceback \(most recent call last\)")
+START_RE = re.compile(r"START RequestId: ([\w-]+)")
+# Lambda's text lines that name their run: "RequestId: <id> Error: ...", "<timestamp> <id> Task timed out ..."
+TEXT_REQUEST_RE = re.compile(r"RequestId: ([\w-]+)|^\d{4}-\d\d-\d\dT[\d:.]+Z\s+([\w-]+)\s")
+RUNTIME_ERROR_RE = re.compile(r"\[ERROR\]\s+(?:[\d:.TZ-]+\s+)?(?:[\w-]{20,}\s+)?(?P<type>[\w.]+): (?P<message>.*)")
+# An absolute path of this machine or of the Lambda sandbox (/var/task/..., /home/me/.dataops/...),
+# not a URL's (s3://bucket/key) or a relative key (processed/runs/...).
+PATH_RE = re.compile(r"(?<![\w:/.~-])/(?:[\w.@+~-]+/)+([\w.@+~-]+)")
 
 
 @dataclass
@@ -49,11 +57,57 @@ class Run:
 
 @dataclass
 class ErrorEvent:
+    """One failed run: our structured error line, with Lambda's own line for it folded in."""
+
     timestamp: int
     request_id: str | None
     run_id: str | None
     code: str | None
     message: str
+    runtime: str | None = None  # the runtime's "[ERROR] Type: message" (or timeout) line, first line only
+
+
+def scrub_paths(text: str) -> str:
+    """Absolute file paths cut to their last component: no machine's layout in a table."""
+    return PATH_RE.sub(r"…/\1", text)
+
+
+def runtime_line(message: str) -> tuple[str | None, str]:
+    """(code, one-line summary) of one of Lambda's text error lines, tracebacks and paths left out."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    if match := RUNTIME_ERROR_RE.search(first):
+        return match["type"], scrub_paths(match["message"].strip())
+    if "Task timed out" in first:
+        return "Timeout", scrub_paths(first[first.index("Task timed out") :])
+    # "RequestId: ... Error: Runtime exited with error: signal: killed" then "Runtime.OutOfMemory"
+    # (or Runtime.ExitError) on the next line: the type may follow the first line.
+    if match := re.search(r"Runtime\.\w+", message):
+        return match[0], scrub_paths(first)
+    return None, scrub_paths(first)
+
+
+def text_request_id(message: str) -> str | None:
+    match = TEXT_REQUEST_RE.search(message)
+    return (match[1] or match[2]) if match else None
+
+
+class RunTracker:
+    """Which run a text line belongs to: Lambda writes the runtime's [ERROR] line without a request
+    id, but in the log stream of the run going there (between its START and END lines)."""
+
+    def __init__(self) -> None:
+        self._current: dict[str, str] = {}  # log stream -> request id of its latest START
+
+    def request_for(self, event: dict[str, Any]) -> str | None:
+        message, stream = event["message"], event.get("logStreamName", "")
+        if match := START_RE.match(message):
+            self._current[stream] = match[1]
+            return match[1]
+        document = structured(message)
+        if document is not None and document.get("request_id"):
+            self._current[stream] = document["request_id"]
+            return document["request_id"]
+        return text_request_id(message) or self._current.get(stream)
 
 
 def structured(message: str) -> dict[str, Any] | None:
@@ -83,12 +137,15 @@ def is_error(message: str) -> bool:
     document = structured(message)
     if document is not None:
         return document.get("level") == "ERROR"
+    if REPORT_RE.match(message.strip()):
+        return False  # a failed run's REPORT ends "Status: error Error Type: Runtime.X": the error has its own line
     return bool(ERROR_TEXT_RE.search(message))
 
 
 def runs_from_events(events: Iterable[dict[str, Any]]) -> list[Run]:
     """One Run per request id, oldest first."""
     runs: dict[str, Run] = {}
+    tracker = RunTracker()
 
     def run_for(request_id: str, timestamp: int) -> Run:
         run = runs.setdefault(request_id, Run(request_id=request_id, started=timestamp))
@@ -97,6 +154,7 @@ def runs_from_events(events: Iterable[dict[str, Any]]) -> list[Run]:
 
     for event in events:
         message, timestamp = event["message"], event["timestamp"]
+        request = tracker.request_for(event)
         if report := parse_report(message):
             run = run_for(report["request_id"], timestamp)
             run.duration_ms = report["duration_ms"]
@@ -104,9 +162,11 @@ def runs_from_events(events: Iterable[dict[str, Any]]) -> list[Run]:
             continue
         document = structured(message)
         if document is None:
-            if ERROR_TEXT_RE.search(message) and (match := re.search(r"RequestId: ([\w-]+)", message)):
-                run = run_for(match[1], timestamp)
-                run.outcome, run.error = "failed", message.strip()[:300]
+            if ERROR_TEXT_RE.search(message) and request:
+                run = run_for(request, timestamp)
+                code, summary = runtime_line(message)
+                run.outcome = "failed"
+                run.error = run.error or (f"{code}: {summary}" if code else summary)[:300]  # ours first
             continue
         request_id = document.get("request_id")
         if not request_id or "_aws" in document:
@@ -140,26 +200,48 @@ def _apply_event(run: Run, document: dict[str, Any]) -> None:
         run.error = document.get("message", "")
     elif event == "error":
         run.outcome = "failed"
-        run.error = document.get("message", "")
+        run.error = scrub_paths(document.get("message", ""))
 
 
 def errors_from_events(events: Iterable[dict[str, Any]]) -> list[ErrorEvent]:
-    found = []
+    """One ErrorEvent per failed run, oldest first: our structured error line when there is one,
+    with the runtime's own [ERROR] (or timeout) line for the same run folded into it."""
+    found: list[ErrorEvent] = []
+    by_request: dict[str, ErrorEvent] = {}
+    run_ids: dict[str, str] = {}
+    tracker = RunTracker()
     for event in events:
         message = event["message"]
+        request = tracker.request_for(event)
+        document = structured(message)
+        if document is not None and request and document.get("run_id"):
+            run_ids[request] = document["run_id"]
         if not is_error(message):
             continue
-        document = structured(message) or {}
-        error = document.get("error") if isinstance(document.get("error"), dict) else {}
-        found.append(
-            ErrorEvent(
+        earlier = by_request.get(request) if request else None
+        if document is not None:
+            error = document.get("error") if isinstance(document.get("error"), dict) else {}
+            row = ErrorEvent(
                 timestamp=event["timestamp"],
-                request_id=document.get("request_id"),
-                run_id=document.get("run_id"),
+                request_id=request,
+                run_id=document.get("run_id") or run_ids.get(request or ""),
                 code=error.get("code") or error.get("type"),
-                message=(document.get("message") or message).strip()[:500],
+                message=scrub_paths(str(document.get("message") or message).strip())[:500],
             )
-        )
+            if earlier is not None:  # the runtime's line came first: ours takes its place
+                row.runtime = earlier.runtime or earlier.message
+                found[found.index(earlier)] = row
+                by_request[request or ""] = row
+                continue
+        else:
+            code, summary = runtime_line(message)
+            if earlier is not None:
+                earlier.runtime = earlier.runtime or (f"{code}: {summary}" if code else summary)
+                continue
+            row = ErrorEvent(event["timestamp"], request, run_ids.get(request or ""), code, summary[:500])
+        found.append(row)
+        if request:
+            by_request[request] = row
     return found
 
 
@@ -174,8 +256,10 @@ def filter_events(
     end_ms: int | None = None,
     pattern: str | None = None,
     max_pages: int | None = None,
+    on_truncated: Callable[[], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """All matching events in time order, following nextToken (up to max_pages pages)."""
+    """All matching events in time order, following nextToken (up to max_pages pages;
+    `on_truncated` is told when more pages were left unread)."""
     kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms}
     if end_ms is not None:
         kwargs["endTime"] = end_ms
@@ -187,9 +271,27 @@ def filter_events(
         yield from response.get("events", [])
         pages += 1
         token = response.get("nextToken")
-        if not token or (max_pages is not None and pages >= max_pages):
+        if not token:
+            return
+        if max_pages is not None and pages >= max_pages:
+            if on_truncated is not None:
+                on_truncated()
             return
         kwargs["nextToken"] = token
+
+
+def log_group_created(logs: Any, group: str) -> datetime | None:
+    """When the log group was created (None if it does not exist)."""
+    try:
+        found = logs.describe_log_groups(logGroupNamePrefix=group, limit=5)["logGroups"]
+    except ClientError as exc:
+        if not_found(exc):
+            return None
+        raise
+    for entry in found:
+        if entry["logGroupName"] == group and entry.get("creationTime"):
+            return datetime.fromtimestamp(entry["creationTime"] / 1000, UTC)
+    return None
 
 
 def log_group_exists(logs: Any, group: str) -> bool:

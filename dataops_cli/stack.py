@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli.aws import DataopsError, explain
+from dataops_cli.aws import DataopsError, already_exists, explain
 from dataops_cli.resources.base import MUTATING, Action, Change, Resource, StackContext
 from dataops_cli.resources.bucket import Bucket, BucketPolicy
 from dataops_cli.resources.function import Function
@@ -54,12 +54,31 @@ def resources(ctx: StackContext) -> list[Resource]:
     return [cls(ctx) for cls in RESOURCE_ORDER]
 
 
+CONCURRENT_HINT = "wait for the other `dataops up` to finish, then run `dataops up` again: it converges"
+
+
 @contextmanager
 def _step(resource: Resource, verb: str) -> Iterator[None]:
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
+        error = explain(exc, f"{verb} {resource.kind} {resource.name}")
+        if verb in ("creating", "updating") and already_exists(exc):
+            raise DataopsError(
+                f"{error}: another `up` of stack {resource.ctx.stack!r} seems to be in progress", CONCURRENT_HINT
+            ) from exc
+        raise error from exc
+    except BotoCoreError as exc:
         raise explain(exc, f"{verb} {resource.kind} {resource.name}") from exc
+
+
+class InFlight:
+    """What `up`/`down` is doing right now, so an interrupt can name the step (see cli)."""
+
+    step: str | None = None
+
+
+in_flight = InFlight()
 
 
 def _verb(action: Action) -> str:
@@ -71,9 +90,11 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
     changes = []
     steps = resources(ctx)
     ctx.progress = reporter.note
+    ctx.config.check_input_file()  # preflight: a typo in bucket.input_file must not deploy stale data
     _ = ctx.layer_arn  # preflight: fail before changing anything if the layer cannot be resolved
     for index, resource in enumerate(steps, start=1):
         reporter.begin(index, len(steps), resource)
+        in_flight.step = f"{resource.kind} {resource.name}"
         with _step(resource, "checking"):
             change = resource.plan()
         if change.action is Action.REFUSED:
@@ -87,15 +108,23 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
                 resource.apply(change)
         reporter.end(change, applied=apply)
         changes.append(change)
+    in_flight.step = None
     return changes
 
 
 def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change]]:
-    """What `down` would do, in the order it would do it (reads only)."""
+    """What `down` would do, in the order it would do it (reads only).
+
+    A read that fails does not stop the plan: that resource is FAILED (with the reason) and
+    every other one is still checked, so one odd answer never hides the rest of the stack.
+    """
     planned = []
     for resource in reversed(resources(ctx)):
-        with _step(resource, "checking"):
-            change = resource.plan_destroy()
+        try:
+            with _step(resource, "checking"):
+                change = resource.plan_destroy()
+        except DataopsError as exc:
+            change = resource.change(Action.FAILED, _reason(exc))
         if change is None:
             continue
         if keep_data and isinstance(resource, Bucket) and change.action is Action.DELETE:
@@ -105,14 +134,39 @@ def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change
 
 
 def down(planned: list[tuple[Resource, Change]], reporter: Reporter, ctx: StackContext) -> list[Change]:
-    """Delete what plan_down marked DELETE; refusals are reported and left alone."""
+    """Delete what plan_down marked DELETE, every one of them, whatever fails on the way.
+
+    A failed deletion is reported (FAILED, with AWS's reason) and the walk goes on; only a
+    resource whose `removed_after` names a resource that remains is skipped. Refusals are
+    reported and left alone. Returns what happened to each resource, in order.
+    """
     ctx.progress = reporter.note
     done = []
+    remaining: set[str] = {type(r).__name__ for r, c in planned if c.action is Action.FAILED}
     for index, (resource, change) in enumerate(planned, start=1):
         reporter.begin(index, len(planned), resource)
-        if change.action is Action.DELETE:
-            with _step(resource, "deleting"):
-                resource.destroy(change)
-        reporter.end(change, applied=change.action is Action.DELETE)
-        done.append(change)
+        in_flight.step = f"deleting {resource.kind} {resource.name}"
+        outcome = change
+        blockers = [name for name in resource.removed_after if name in remaining]
+        if change.action is Action.DELETE and blockers:
+            outcome = resource.change(Action.FAILED, f"kept: removing the {_kind_of(planned, blockers[0])} failed")
+        elif change.action is Action.DELETE:
+            try:
+                with _step(resource, "deleting"):
+                    outcome = resource.destroy(change) or change  # what was done, if it differs from the plan
+            except DataopsError as exc:
+                outcome = resource.change(Action.FAILED, _reason(exc))
+        if outcome.action is Action.FAILED:
+            remaining.add(type(resource).__name__)
+        reporter.end(outcome, applied=outcome.action is Action.DELETE)
+        done.append(outcome)
+    in_flight.step = None
     return done
+
+
+def _reason(exc: DataopsError) -> str:
+    return str(exc) + (f" (hint: {exc.hint})" if exc.hint else "")
+
+
+def _kind_of(planned: list[tuple[Resource, Change]], class_name: str) -> str:
+    return next((r.kind for r, _ in planned if type(r).__name__ == class_name), class_name)

@@ -1,24 +1,30 @@
 """Collect the pipeline's health into one plain report (rendered by status_view, or as JSON).
 
 A fixed handful of API calls whatever the window: the resource reads that `up` would make
-(drift = what `up` would change), one GetMetricData for the KPIs, one for S3 storage,
-one page-bounded FilterLogEvents for recent runs and errors, one GetObject for
-latest.json, and (only where percentiles are unavailable) the REPORT lines of the window.
+(drift = what `up` would change), one GetMetricData for the KPIs (a second, without
+percentiles, only if the backend refused them), one for S3 storage, page-bounded
+FilterLogEvents for recent runs and errors, one GetObject for latest.json, two for the
+data-quality section (the latest run's quality.json and the history; dataops_cli.quality_status),
+and (only where percentiles are unavailable) page-bounded REPORT lines of the window.
+
+Every source succeeds or fails on its own: what failed goes into `unavailable` (shown
+inline, and as one map in --json) and the rest is reported as usual.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import metrics, quality_status, runlogs
-from dataops_cli.aws import DataopsError, not_found
+from dataops_cli.aws import DataopsError, error_code, error_message, not_found
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.resources.bucket import read_or_none
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
@@ -28,8 +34,15 @@ from dataops_cli.timewindow import Window
 EXIT_HEALTHY = 0
 EXIT_FAILING = 3
 EXIT_NOT_DEPLOYED = 4
+EXIT_INCOMPLETE = 5  # nothing found wrong, but a source could not be read: health is not proven
 RECENT_RUNS = 10
 FEED_MAX_PAGES = 3
+REPORT_MAX_PAGES = 5  # REPORT lines for p99 when percentiles are unavailable: bounded like the feed
+# Errors that say "you may not" rather than "this backend cannot": never retried without percentiles.
+AUTH_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "ExpiredToken", "InvalidClientTokenId", "UnrecognizedClientException"}
+)
+T = TypeVar("T")
 P99_WARN_FRACTION = 0.8
 STATE = {
     Action.UNCHANGED: "ok",
@@ -38,6 +51,7 @@ STATE = {
     Action.REFUSED: "not ours",
     Action.SKIPPED: "skipped",
     Action.DELETE: "to remove",
+    Action.FAILED: "error",
 }
 
 
@@ -81,7 +95,11 @@ class StatusReport:
     latest: dict[str, Any] | None = None
     quality: dict[str, Any] | None = None
     cost: dict[str, Any] = field(default_factory=dict)  # month-to-date estimate (dataops_cli.cost)
+    unavailable: dict[str, str] = field(default_factory=dict)  # source -> "<code>: <message>"
     api_calls: int = 0
+    config_file: str = ""  # "" = built-in defaults
+    stack_created: str | None = None  # errors before this (an earlier stack's) are not counted
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str, ensure_ascii=False)
@@ -96,14 +114,40 @@ class StatusOptions:
     recent_runs: int = RECENT_RUNS
 
 
+def unavailable_reason(exc: BaseException) -> str:
+    """`<code>: <message>` for the `unavailable` map."""
+    if isinstance(exc, ClientError):
+        return f"{error_code(exc)}: {error_message(exc)}"
+    if isinstance(exc, DataopsError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _read(report: StatusReport, source: str, read: Callable[[], T], default: T) -> T:
+    """One source: its value, or `default` with the reason recorded under `source`."""
+    try:
+        return read()
+    except (ClientError, BotoCoreError, DataopsError) as exc:
+        report.unavailable[source] = unavailable_reason(exc)
+        return default
+
+
 def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = None) -> StatusReport:
     now = now or datetime.now(UTC)
     calls_before = ctx.aws.counter.total
     config = ctx.config
-    rows = resource_rows(ctx)
-    queries = metrics.kpi_queries(config.function.name, config.schedule_group, "percentiles" not in ctx.gaps)
-    queries += quality_status.queries(config.function.name)
-    period = metrics.fit_period(options.since_seconds, len(queries), options.period)
+    failures: list[BaseException] = []
+    rows = resource_rows(ctx, failures)
+    if rows and len(failures) == len(rows):  # nothing could be read at all (credentials, network): exit 1
+        raise failures[0]
+    percentiles = "percentiles" not in ctx.gaps
+    quality_queries = quality_status.queries(config.function.name)
+    queries = metrics.kpi_queries(config.function.name, config.schedule_group, percentiles) + quality_queries
+    period = metrics.fit_period(
+        options.since_seconds,
+        len(metrics.kpi_queries(config.function.name, config.schedule_group, True)) + len(quality_queries),
+        options.period,
+    )
     window = Window.ending_now(options.since_seconds, period, now)
     report = StatusReport(
         stack=config.stack.name,
@@ -118,64 +162,143 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
         health=Health("healthy", [], EXIT_HEALTHY),
         resources=rows,
     )
+    for row in rows:
+        if row.state == "error":
+            report.unavailable[f"resource: {row.kind} {row.name}"] = row.details[0].removeprefix("unavailable: ")
     by_kind = {(r.kind, r.state) for r in rows}
     if all(r.state in ("missing", "skipped") for r in rows):
         report.health = Health(
-            "not_deployed", [f"nothing of stack {config.stack.name!r} is deployed: run dataops up"], EXIT_NOT_DEPLOYED
+            "not_deployed",
+            [f"nothing of stack {config.stack.name!r} is deployed: run {suggest(ctx, 'up')}"],
+            EXIT_NOT_DEPLOYED,
         )
         return report
-    results = metrics.fetch(ctx.client("cloudwatch"), queries, window)
-    report.series = {k: results.series[k] for k in ("invocations", "errors", "throttles", "duration_avg")}
-    report.kpis = kpis_from(results, ctx, window, now, options)
-    report.storage = storage(ctx, now)
+    results, refused = _kpi_metrics(ctx, report, queries, window)
+    if results is not None:
+        report.series = {k: results.series[k] for k in ("invocations", "errors", "throttles", "duration_avg")}
+        report.kpis = _read(report, "metrics", lambda: kpis_from(results, ctx, window, now, options), {})
+    report.storage = _read(report, "s3 storage metrics", lambda: storage(ctx, now), {})
     report.cost = month_to_date_cost(ctx, now, report.storage.get("s3_bytes"))
     log_exists = ("Log group", "missing") not in by_kind
+    created = None
     if log_exists:
         feed_start = now - timedelta(seconds=feed_lookback(ctx, options))
-        events = list(
-            runlogs.filter_events(
-                ctx.client("logs"), config.log_group, _ms(feed_start), _ms(now), max_pages=FEED_MAX_PAGES
-            )
-        )
-        report.runs = [r.as_dict() for r in runlogs.runs_from_events(events)[-options.recent_runs :]][::-1]
-        report.errors = [asdict(e) for e in runlogs.errors_from_events(events)[-options.recent_runs :]][::-1]
-        if "percentiles" in ctx.gaps:
-            durations = runlogs.durations_from_events(
+        events = _read(
+            report,
+            "logs",
+            lambda: list(
                 runlogs.filter_events(
-                    ctx.client("logs"),
-                    config.log_group,
-                    _ms(window.start),
-                    _ms(window.end),
-                    pattern='"REPORT RequestId"',
+                    ctx.client("logs"), config.log_group, _ms(feed_start), _ms(now), max_pages=FEED_MAX_PAGES
                 )
+            ),
+            None,
+        )
+        if events is not None:
+            report.runs = [r.as_dict() for r in _last(runlogs.runs_from_events(events), options.recent_runs)][::-1]
+            report.errors = [asdict(e) for e in _last(runlogs.errors_from_events(events), options.recent_runs)][::-1]
+        if not percentiles or refused:
+            why = (
+                f"GetMetricData refused percentiles ({refused})"
+                if refused
+                else "this backend has no percentile statistics"
             )
-            report.kpis["duration_p99"] = Kpi(
-                metrics.percentile(durations, 99),
-                "ms",
-                f"REPORT log lines (exact, {len(durations)} durations; this backend has no percentile statistics)",
-            )
-    report.latest = latest_output(ctx, now)
-    report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
-    report.quality = quality_status.collect(ctx.client("s3"), config, results, report.runs, report.latest)
-    report.health = judge(report, rows)
+            durations = _read(report, "logs (REPORT lines for p99)", lambda: _report_durations(ctx, window), None)
+            if durations is not None:
+                report.kpis["duration_p99"] = Kpi(
+                    metrics.percentile(durations, 99),
+                    "ms",
+                    f"REPORT log lines (exact, from {_count(len(durations), 'duration')}; {why})",
+                )
+        created = _read(
+            report,
+            "logs (stack creation time)",
+            lambda: runlogs.log_group_created(ctx.client("logs"), config.log_group),
+            None,
+        )
+    report.latest = _read(report, "s3 outputs", lambda: latest_output(ctx, now), None)
+    if "s3 outputs" not in report.unavailable:
+        report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
+    if created is not None:
+        report.stack_created = created.isoformat(timespec="seconds")
+    if results is not None:
+        recount_errors(report, results, created)
+    report.quality = quality_status.collect(
+        ctx.client("s3"),
+        config,
+        results,
+        report.runs if "logs" not in report.unavailable else None,
+        report.latest,
+        report.unavailable,
+        unavailable_reason,
+    )
+    report.health = judge(report, rows, suggest(ctx, "up"))
     report.api_calls = ctx.aws.counter.total - calls_before
     return report
 
 
-def resource_rows(ctx: StackContext) -> list[ResourceRow]:
-    """Present / missing / drifted for every resource: exactly what `up` would do about it."""
+def _kpi_metrics(
+    ctx: StackContext, report: StatusReport, queries: list[metrics.Query], window: Window
+) -> tuple[metrics.MetricResults | None, str | None]:
+    """(results, why percentiles were refused): one GetMetricData, or two when the backend rejects percentiles.
+
+    The attempt with percentiles goes through a client without retries, so a backend that
+    answers 500 to an extended statistic (LocalStack, moto's server) costs one call, not
+    botocore's whole backoff; the batch is then sent once more without percentiles.
+    """
+    with_percentiles = any(q.stat.startswith("p") for q in queries)
+    if not with_percentiles:
+        return _read(report, "metrics", lambda: metrics.fetch(ctx.client("cloudwatch"), queries, window), None), None
+    try:
+        return metrics.fetch(ctx.aws.probe_client("cloudwatch"), queries, window), None
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError) and error_code(exc) in AUTH_CODES:
+            report.unavailable["metrics"] = unavailable_reason(exc)
+            return None, None
+        refused = unavailable_reason(exc)
+    plain = [q for q in queries if not q.stat.startswith("p")]
+    return _read(report, "metrics", lambda: metrics.fetch(ctx.client("cloudwatch"), plain, window), None), refused
+
+
+def _report_durations(ctx: StackContext, window: Window) -> list[float]:
+    return runlogs.durations_from_events(
+        runlogs.filter_events(
+            ctx.client("logs"),
+            ctx.config.log_group,
+            _ms(window.start),
+            _ms(window.end),
+            pattern='"REPORT RequestId"',
+            max_pages=REPORT_MAX_PAGES,
+        )
+    )
+
+
+def resource_rows(ctx: StackContext, failures: list[BaseException] | None = None) -> list[ResourceRow]:
+    """Present / missing / drifted / failed for every resource: exactly what `up` would do about it.
+
+    Each read stands alone: one that fails is an `error` row (`unavailable: <code>: <message>`).
+    """
     rows = []
     for resource in resources(ctx):
         try:
             change = resource.plan()
         except DataopsError as exc:
-            rows.append(ResourceRow(resource.kind, resource.name, "error", [str(exc)], exc.hint))
+            rows.append(ResourceRow(resource.kind, resource.name, "error", [f"unavailable: {exc}"], exc.hint))
+            if failures is not None:
+                failures.append(exc)
             continue
-        except ClientError as exc:
-            rows.append(ResourceRow(resource.kind, resource.name, "error", [str(exc)], None))
+        except (ClientError, BotoCoreError) as exc:
+            if failures is not None:
+                failures.append(exc)
+            reason = unavailable_reason(exc)
+            rows.append(ResourceRow(resource.kind, resource.name, "error", [f"unavailable: {reason}"], None))
+            continue
+        if resource.problem:  # exists but cannot work (a Failed function): what `up` would do is the fix
+            rows.append(ResourceRow(change.kind, change.name, "failed", [resource.problem], suggest(ctx, "up")))
             continue
         state = STATE[change.action]
-        fix = {"missing": "dataops up", "drifted": "dataops up", "not ours": "rename in config.toml"}.get(state)
+        fix = {"missing": suggest(ctx, "up"), "drifted": suggest(ctx, "up"), "not ours": "rename in the config"}.get(
+            state
+        )
         rows.append(ResourceRow(change.kind, change.name, state, list(change.details), fix))
     return rows
 
@@ -324,11 +447,14 @@ def freshness(latest: dict[str, Any] | None, stale: float | None, key: str) -> K
     return Kpi(age, "age", source, "fail" if stale is not None and age > stale else "ok")
 
 
-def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
-    missing = [f"{r.kind} {r.name}" for r in rows if r.state in ("missing", "error", "not ours")]
+def judge(report: StatusReport, rows: list[ResourceRow], up: str = "dataops up") -> Health:
+    broken = [f"{r.kind} {r.name} cannot run: {'; '.join(r.details)}" for r in rows if r.state == "failed"]
+    missing = [f"{r.kind} {r.name}" for r in rows if r.state in ("missing", "not ours")]
     if missing:
-        return Health("not_deployed", [f"stack incomplete: {', '.join(missing)} (run dataops up)"], EXIT_NOT_DEPLOYED)
-    failing = [
+        return Health(
+            "not_deployed", [f"stack incomplete: {', '.join(missing)} (run {up})", *broken], EXIT_NOT_DEPLOYED
+        )
+    failing = broken + [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
         for name, k in report.kpis.items()
         if k.level == "fail" and name not in ("error_rate", "freshness")
@@ -336,21 +462,27 @@ def judge(report: StatusReport, rows: list[ResourceRow]) -> Health:
     warnings = [
         f"{name.replace('_', ' ')}: {_fmt(k.value)}"
         for name, k in report.kpis.items()
-        if k.level == "warn" and name != "freshness"
+        if k.level == "warn" and name not in ("freshness", "errors", "error_rate")
     ]
-    warnings += [
-        f"{r.kind} {r.name} drifted from config.toml (dataops up fixes it)" for r in rows if r.state == "drifted"
-    ]
+    errors = report.kpis.get("errors")
+    if errors is not None and errors.level == "warn":
+        warnings.append(f"errors: {errors.source}")
+    warnings += [f"{r.kind} {r.name} drifted from the config ({up} fixes it)" for r in rows if r.state == "drifted"]
     quality_failing, quality_warnings = quality_status.health(report.quality)
     failing += quality_failing
     warnings += quality_warnings
-    fresh = report.kpis["freshness"]
-    if fresh.value is None:
+    fresh = report.kpis.get("freshness")
+    if fresh is None:
+        pass  # s3 outputs unavailable: counted below
+    elif fresh.value is None:
         warnings.append(f"no successful run yet ({fresh.source})")
     elif fresh.level == "fail":
         failing.append(f"latest output is {fresh.value:.0f}s old ({fresh.source})")
+    unavailable = [f"{source} unavailable: {reason}" for source, reason in report.unavailable.items()]
     if failing:
-        return Health("failing", failing + warnings, EXIT_FAILING)
+        return Health("failing", failing + warnings + unavailable, EXIT_FAILING)
+    if unavailable:
+        return Health("incomplete", unavailable + warnings, EXIT_INCOMPLETE)
     if warnings:
         return Health("warning", warnings, EXIT_HEALTHY)
     return Health("healthy", [], EXIT_HEALTHY)
@@ -361,6 +493,77 @@ def stale_after(ctx: StackContext, options: StatusOptions) -> float | None:
     if not ctx.config.schedule.enabled or not isinstance(schedule, Rate):
         return None
     return 3 * schedule.seconds / options.time_scale
+
+
+def recount_errors(report: StatusReport, results: metrics.MetricResults, created: datetime | None) -> None:
+    """Errors count from the stack's creation on, and errors followed by a success are a warning.
+
+    The creation time is the log group's: `up` creates it just before the function and
+    `down` always deletes it (even with --keep-data), so it bounds this stack's runs exactly;
+    Lambda gives a function no creation time (LastModified moves with every update) and
+    the bucket can outlive a `down --keep-data`. A metric period that began before the
+    creation is left out whole (its errors may be the earlier stack's); the runs feed reads
+    the new log group only, so it still shows a failure in those first minutes.
+    """
+    if not report.kpis:
+        return
+    periods = results.window.periods
+    counted = [i for i, start in enumerate(periods) if created is None or start >= created]
+    errors = float(sum(results.series["errors"][i] for i in counted))
+    invocations = float(sum(results.series["invocations"][i] for i in counted))
+    failed_runs = [r for r in report.runs if r["outcome"] == "failed"]
+    errors = max(errors, float(len(failed_runs)))  # the feed can be ahead of the metrics
+    source = "CloudWatch metrics" + (f" since the stack was created ({created:%m-%d %H:%M} UTC)" if created else "")
+    level = "fail" if errors else "ok"
+    if errors:
+        recovered = recovered_at(report.runs, results, counted)
+        if recovered is not None:
+            level = "warn"
+            source = f"recovered at {recovered:%H:%M} UTC after {_count(int(errors), 'error')}"
+    rate = errors / invocations if invocations else None
+    report.kpis["errors"] = Kpi(errors, "count", source, level)
+    report.kpis["error_rate"] = Kpi(min(rate, 1.0) if rate is not None else None, "ratio", source, level)
+
+
+def recovered_at(runs: list[dict[str, Any]], results: metrics.MetricResults, counted: list[int]) -> datetime | None:
+    """When the first successful run after the last failure started, or None if none has succeeded since.
+
+    The runs feed (newest first, exact times) decides when it has finished runs; otherwise
+    the metric series: the first period after the last one with errors that had a success.
+    """
+    finished = [r for r in runs if r["outcome"] in ("succeeded", "failed") and r["started"] is not None]
+    if finished:
+        if finished[0]["outcome"] == "failed":
+            return None
+        since_failure = []
+        for run in finished:  # newest first
+            if run["outcome"] == "failed":
+                break
+            since_failure.append(run)
+        if len(since_failure) < len(finished):
+            return datetime.fromtimestamp(since_failure[-1]["started"] / 1000, UTC)
+    errors, invocations = results.series["errors"], results.series["invocations"]
+    with_errors = [i for i in counted if errors[i]]
+    last = with_errors[-1] if with_errors else -1
+    for i in counted:
+        if i > last and invocations[i] > errors[i]:
+            return results.window.periods[i]
+    if finished:  # every run the feed holds succeeded: the errors came before its oldest run
+        return datetime.fromtimestamp(finished[-1]["started"] / 1000, UTC)
+    return None
+
+
+def suggest(ctx: StackContext, words: str) -> str:
+    """A command to suggest, aimed at the same target as this one (the emulator or AWS)."""
+    return f"dataops --local {words}" if ctx.aws.local else f"dataops {words}"
+
+
+def _last(items: list[Any], count: int) -> list[Any]:
+    return items[-count:] if count > 0 else []
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _fmt(value: float | None) -> str:

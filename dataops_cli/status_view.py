@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from rich.columns import Columns
@@ -15,16 +16,24 @@ from dataops_cli.status import Kpi, StatusReport
 from dataops_cli.timewindow import human_duration
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
-HEALTH_STYLE = {"healthy": "bold green", "warning": "bold yellow", "failing": "bold red", "not_deployed": "bold red"}
+HEALTH_STYLE = {
+    "healthy": "bold green",
+    "warning": "bold yellow",
+    "failing": "bold red",
+    "not_deployed": "bold red",
+    "incomplete": "bold yellow",
+}
 STATE_STYLE = {
     "ok": "green",
     "missing": "red",
     "drifted": "yellow",
     "not ours": "red",
     "error": "red",
+    "failed": "bold red",
     "skipped": "cyan",
 }
 BLOCKS = "▁▂▃▄▅▆▇█"
+FAILED_PREFIX = re.compile(r"^❌\s*(?:Pipeline run failed:\s*)?")
 
 
 def sparkline(values: list[float], width: int = 48) -> str:
@@ -61,7 +70,9 @@ def tile(title: str, kpi: Kpi | None, note: str = "") -> Panel:
 
 def render(report: StatusReport) -> RenderableType:
     parts: list[RenderableType] = [header(report)]
-    if report.kpis:
+    if report.unavailable:
+        parts.append(unavailable(report))
+    if "invocations" in report.kpis:
         k = report.kpis
         parts.append(
             Columns(
@@ -94,13 +105,25 @@ def render(report: StatusReport) -> RenderableType:
     return Group(*parts)
 
 
+def unavailable(report: StatusReport) -> Text:
+    """Each source that could not be read, inline, so the rest of the report is read for what it is."""
+    text = Text()
+    for source, reason in report.unavailable.items():
+        text.append(f"{source}: ", style="bold")
+        text.append(f"unavailable: {reason}\n", style="yellow")
+    return text
+
+
 def header(report: StatusReport) -> Text:
+    """The window ends now: its last metric period may reach into the future (periods are whole)."""
     start = datetime.fromisoformat(report.window["start"])
-    end = datetime.fromisoformat(report.window["end"])
+    end = min(datetime.fromisoformat(report.window["end"]), datetime.fromisoformat(report.generated_at))
     text = Text()
     text.append(f"Stack {report.stack}", style="bold")
     text.append(f" · {report.target} · window {human_duration((end - start).total_seconds())} ")
     text.append(f"({start:%H:%M}–{end:%H:%M} UTC, {report.window['period_seconds']} s periods)", style="dim")
+    for note in report.notes:
+        text.append(f"\nNote: {note}", style="dim")
     return text
 
 
@@ -144,49 +167,56 @@ def sources(report: StatusReport) -> Text:
 
 
 def resources_table(report: StatusReport) -> Table:
+    """Details go under the name (dim), not in a column of their own: three columns fit 80."""
     table = Table(title="Resources", title_justify="left", expand=False)
-    table.add_column("Resource")
+    table.add_column("Resource", no_wrap=True)
     table.add_column("Name", overflow="fold")
-    table.add_column("State")
-    table.add_column("Details", overflow="fold")
+    table.add_column("State", no_wrap=True)
+    bucket = next((f"s3://{r.name}/" for r in report.resources if r.kind == "S3 bucket"), None)
     for row in report.resources:
         style = STATE_STYLE.get(row.state, "")
+        cell = Text(row.name.removeprefix(bucket) if bucket and row.name != bucket else row.name)
         details = "; ".join(row.details) + (f" → fix: {row.fix}" if row.fix else "")
-        table.add_row(row.kind, row.name, f"[{style}]{row.state}[/]", details)
+        if details.strip():
+            cell.append(f"\n{details.strip()}", style="dim")
+        table.add_row(row.kind, cell, Text(row.state, style=style))
     return table
 
 
 def runs_table(report: StatusReport) -> Table:
-    """One row per run; the outputs folder (processed/runs/<run_id>/) names the run."""
-    table = Table(title="Recent runs", title_justify="left")
-    table.add_column("Started (UTC)", no_wrap=True)
-    table.add_column("Outputs", no_wrap=True)
-    for column in ("Shape", "Missing handled", "Duration", "Outcome"):
-        table.add_column(column, overflow="fold")
+    """One row per run. The run id (UTC start time + suffix) names it and its outputs folder,
+    processed/runs/<run id>/, so no separate time or key column: fits 80 columns, and a failed
+    run's error takes what a wider terminal has."""
+    table = Table(title="Recent runs (outputs under processed/runs/<run>/)", title_justify="left")
+    table.add_column("Run", no_wrap=True)
+    table.add_column("Shape", no_wrap=True)
+    table.add_column("Missing", justify="right", no_wrap=True)
+    table.add_column("Duration", justify="right", no_wrap=True)
+    table.add_column("Outcome", overflow="fold")
     for run in report.runs:
         outcome = run["outcome"]
         style = {"succeeded": "green", "failed": "red", "quarantined": "red"}.get(outcome, "yellow")
         shape = f"{run['rows']}×{run['columns']}" if run["rows"] is not None else "–"
-        missing = f"{run['missing_total']} cells" if run["missing_total"] is not None else "–"
-        folder = run["files"][0].rsplit("/", 1)[0] + "/" if run["files"] else f"(none) {run['run_id'] or ''}"
+        missing = str(run["missing_total"]) if run["missing_total"] is not None else "–"
         marker = {"succeeded": "✅", "failed": "❌", "quarantined": "🚧"}.get(outcome, "🚀")
-        table.add_row(
-            _time(run["started"]),
-            folder,
-            shape,
-            missing,
-            number(run["duration_ms"], "ms"),
-            f"[{style}]{marker} {outcome}[/]" + (f" [dim]{run['error'][:60]}[/]" if run.get("error") else ""),
-        )
+        cell = Text(f"{marker} {outcome}", style=style)
+        if run.get("error"):
+            cell.append(f": {_error_text(run['error'])}", style="dim")
+        table.add_row(_run_label(run["run_id"], run["started"]), shape, missing, number(run["duration_ms"], "ms"), cell)
     return table
 
 
 def errors_table(report: StatusReport) -> Table:
+    """One row per failed run: our error line, the runtime's own line for the run folded in."""
     table = Table(title="Errors ❌", title_justify="left")
-    for column in ("Time (UTC)", "Run", "Code", "Message"):
-        table.add_column(column, overflow="fold")
+    table.add_column("Run", no_wrap=True)
+    table.add_column("Error", overflow="fold")
     for error in report.errors:
-        table.add_row(_time(error["timestamp"]), error["run_id"] or "–", error["code"] or "–", error["message"])
+        cell = Text(f"{error['code']}: " if error["code"] else "", style="bold")
+        cell.append(_error_text(error["message"]))
+        if error.get("runtime") and error["runtime"].split(": ", 1)[-1] not in error["message"]:
+            cell.append(f" (runtime: {error['runtime']})", style="dim")
+        table.add_row(_run_label(error["run_id"], error["timestamp"]), cell)
     return table
 
 
@@ -218,6 +248,15 @@ def _storage_line(storage: dict) -> str:
     change = storage.get("s3_objects_change")
     growth = f" ({change:+,.0f} over {storage['s3_objects_days']} days)" if change is not None else ""
     return f"{objects or 0:,.0f} objects{growth} · {(size or 0) / 1e6:,.1f} MB"
+
+
+def _error_text(message: str) -> str:
+    """The handler's message without its log marker ("❌ Pipeline run failed: "): the table says it failed."""
+    return FAILED_PREFIX.sub("", message.strip())
+
+
+def _run_label(run_id: str | None, epoch_ms: int | None) -> str:
+    return run_id or f"{_time(epoch_ms)} (no run id)"
 
 
 def _cost_line(cost: dict) -> str:

@@ -14,10 +14,12 @@ _SINCE_RE = re.compile(r"(\d+)\s*([smhdw])")
 def parse_since(text: str) -> int:
     """Seconds in a span like '90s', '30m', '3h', '1d', '2w'."""
     match = _SINCE_RE.fullmatch(text.strip().lower())
-    if not match or int(match[1]) == 0:
+    if not match:
         raise ValueError(
             f"{text!r} is not a time span: expected a number and a unit, e.g. 30m, 3h, 1d (units s m h d w)"
         )
+    if int(match[1]) == 0:
+        raise ValueError(f"{text!r} is an empty window: expected a span greater than zero, e.g. 30m, 3h, 1d")
     return int(match[1]) * _UNITS[match[2]]
 
 

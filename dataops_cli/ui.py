@@ -6,13 +6,17 @@ terminal, just without the spinner and colours.
 
 from __future__ import annotations
 
+import os
 import sys
+import textwrap
 from collections.abc import Iterable
 from contextlib import nullcontext
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from dataops_cli.resources.base import Action, Change, Resource
 from dataops_cli.stack import Reporter
@@ -25,6 +29,7 @@ PAST = {
     Action.DELETE: "deleted",
     Action.ABSENT: "already gone",
     Action.REFUSED: "refused",
+    Action.FAILED: "failed",
 }
 FUTURE = {
     Action.CREATE: "would create",
@@ -41,6 +46,7 @@ STYLE = {
     Action.DELETE: "red",
     Action.ABSENT: "dim",
     Action.REFUSED: "bold red",
+    Action.FAILED: "bold red",
 }
 
 
@@ -48,12 +54,51 @@ PIPE_WIDTH = 120
 
 
 def make_console(stderr: bool = False) -> Console:
-    """On a pipe (CI, tests, `| grep`), lines are never wrapped and tables get 120 columns."""
+    """On a pipe (CI, tests, `| less`), output is laid out for $COLUMNS, else 120 columns, and
+    kept within that width; log lines and up/down's step lines are printed whole (one record
+    per line, for grep)."""
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
-        console.width = max(console.width, PIPE_WIDTH)
-        console.soft_wrap = True
+        console.width = pipe_width()
+        console.file = RstripWriter(sys.stderr if stderr else sys.stdout)
     return console
+
+
+class RstripWriter:
+    """Drops the spaces rich pads lines with (table titles, grids, panels side by side): on a pipe
+    they only make diffs and `wc -L` noisy. Whole lines are written; a partial one waits for flush."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        if lines:
+            self._file.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._file.write(self._pending)
+            self._pending = ""
+        self._file.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._file, "encoding", None) or "utf-8"
+
+
+def pipe_width() -> int:
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= 40 else PIPE_WIDTH
 
 
 def outcome(change: Change, applied: bool) -> str:
@@ -78,10 +123,11 @@ class PlainReporter(Reporter):
         self._prefix = f"[{index}/{total}] "
 
     def note(self, message: str) -> None:
-        self.console.print(f"      {message}", markup=False)
+        self.console.print(f"      {message}", markup=False, soft_wrap=True)
 
     def end(self, change: Change, applied: bool) -> None:
-        self.console.print(self._prefix + step_line(change, applied), markup=False)
+        # one whole line per step, never wrapped: a CI log is grepped like a log
+        self.console.print(self._prefix + step_line(change, applied), markup=False, soft_wrap=True)
 
 
 class LiveReporter(Reporter):
@@ -132,10 +178,34 @@ def summary_table(changes: Iterable[Change], applied: bool, title: str) -> Table
     table.add_column("Resource")
     table.add_column("Name / ARN", overflow="fold")
     table.add_column("Result")
+    changes = list(changes)
+    # objects are shown by key under their bucket's row: s3://<bucket>/<key> would not fit 80 columns
+    bucket = next((f"s3://{c.name}/" for c in changes if c.kind == "S3 bucket"), None)
     for change in changes:
         done = applied and change.action in (Action.CREATE, Action.UPDATE, Action.DELETE)
-        table.add_row(change.kind, change.name, f"[{STYLE[change.action]}]{outcome(change, done)}[/]")
+        name = change.name.removeprefix(bucket) if bucket else change.name
+        table.add_row(change.kind, name, f"[{STYLE[change.action]}]{outcome(change, done)}[/]")
     return table
+
+
+def key_values(rows: Iterable[tuple[str, str]], width: int, right: bool = False) -> Text:
+    """`key  value` lines, values wrapped under themselves within `width`, no trailing spaces
+    (a rich grid pads every cell to its column's width)."""
+    rows = list(rows)
+    key_width = max((len(k) for k, _ in rows), default=0)
+    lead = " " * (key_width + 2)
+    text = Text()
+    for number, (key, value) in enumerate(rows):
+        if number:
+            text.append("\n")
+        text.append(key.rjust(key_width) if right else key.ljust(key_width), style="bold")
+        lines = textwrap.wrap(value, max(20, width - len(lead)), break_on_hyphens=False) or [""]
+        if lines[0]:
+            text.append("  " + lines[0])
+        for line in lines[1:]:
+            text.append("\n" + lead + line)
+    text.rstrip()
+    return text
 
 
 def is_interactive() -> bool:

@@ -65,6 +65,12 @@ class HeaderError(PipelineError):
     code = "BadHeader"
 
 
+class DelimiterError(PipelineError):
+    """The file is separated by something other than commas (';' or tabs)."""
+
+    code = "WrongDelimiter"
+
+
 class DuplicateColumnError(PipelineError):
     """Two header cells have the same name."""
 

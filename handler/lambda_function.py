@@ -11,6 +11,14 @@ after latest.json. With QUALITY_ON_FAILURE=block a failing check quarantines the
 outputs stay in its folder, run.json says "quarantined", latest.json and the history are
 left alone, and the handler returns normally (refusing bad data is not a Lambda error).
 
+A run that is about to hit the function's timeout stops itself first (Lambda would kill
+the process and nothing could clean up): with SAFETY_MARGIN_MS left it raises a
+TimeoutError, aborts its multipart upload, deletes what it wrote (quality.json included)
+and records a failed run.json, so the run history says it happened and Lambda counts an
+Error. The guard ends once latest.json is published: a timeout after that must not
+unpublish the run, so the quality history is then rewritten only if time is left, and a
+run that stopped itself never rewrites it.
+
 Import stays light (no client, no I/O): the S3 client is created on first use and reused
 by warm invocations.
 """
@@ -20,9 +28,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
@@ -53,6 +64,73 @@ from .s3io import MultipartSink, S3Input
 
 _cold_start = True
 _s3_client: Any = None
+# Time kept back for cleanup (abort the upload, delete the outputs, write run.json): a quarter
+# of the time left at the start, at most this much.
+SAFETY_MARGIN_MS = 5000
+
+
+class RunTimeoutError(TimeoutError):
+    """The run stopped itself before the function's timeout, to clean up while it still can."""
+
+
+class Deadline:
+    """Watches `context.get_remaining_time_in_millis()`: checkpoints, plus a SIGALRM in the main thread.
+
+    The alarm interrupts long pure-Python work and blocking I/O alike; the checkpoints
+    cover runtimes that call the handler off the main thread (no signals there).
+    """
+
+    def __init__(self, context: Any, margin_ms: int = SAFETY_MARGIN_MS) -> None:
+        self._remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self._armed = False  # a SIGALRM timer is set (main thread only)
+        self._disarmed = False
+        start = self.remaining_ms()
+        self.margin_ms = min(margin_ms, start // 4) if start is not None else margin_ms
+
+    def remaining_ms(self) -> int | None:
+        return int(self._remaining()) if callable(self._remaining) else None
+
+    def check(self, step: str) -> None:
+        left = self.remaining_ms()
+        if left is not None and left <= self.margin_ms:
+            raise RunTimeoutError(self._message(step, left))
+
+    def _message(self, step: str, left: int) -> str:
+        return (
+            f"stopped while {step}: {left} ms left before the function's timeout "
+            f"(safety margin {self.margin_ms} ms, kept to clean up); raise the timeout or use a smaller input"
+        )
+
+    def disarm(self) -> None:
+        """Stop the alarm early: what follows must not be interrupted (the run is published).
+
+        Checkpoints still answer; only the signal that would raise mid-step is gone.
+        """
+        self._disarmed = True
+        if self._armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    @contextmanager
+    def alarm(self, step: Callable[[], str]) -> Iterator[None]:
+        left = self.remaining_ms()
+        if left is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def expired(_signum: int, _frame: Any) -> None:
+            if self._disarmed:  # delivered just before disarm() cancelled the timer
+                return
+            raise RunTimeoutError(self._message(step(), self.remaining_ms() or 0))
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, max(0.001, (left - self.margin_ms) / 1000))
+        self._armed = True
+        try:
+            yield
+        finally:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True)
@@ -120,13 +198,20 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "DataOpsPipelineFunction")
     log = RunLog(function=function, request_id=request_id, run_id=run_id, cold_start=cold_start)
     run: PipelineRun | None = None
+    deadline = Deadline(context)
     try:
         settings = Settings.from_environ(os.environ)
-        run = PipelineRun(settings, _s3(), log, run_id, started, trigger=_trigger(event))
-        return run.execute()
+        run = PipelineRun(settings, _s3(), log, run_id, started, trigger=_trigger(event), deadline=deadline)
+        with deadline.alarm(lambda: run.step if run is not None else "starting"):
+            return run.execute()
     except Exception as exc:
         log.metric("RunFailed", 1, "Count")
-        detail = exc.as_dict() if isinstance(exc, PipelineError) else {"type": type(exc).__name__, "message": str(exc)}
+        if isinstance(exc, RunTimeoutError):
+            detail = {"type": "TimeoutError", "message": str(exc), "step": run.step if run else "starting"}
+        elif isinstance(exc, PipelineError):
+            detail = exc.as_dict()
+        else:
+            detail = {"type": type(exc).__name__, "message": str(exc)}
         log.error("error", f"{ERROR} Pipeline run failed: {exc}", error=detail)
         if run is not None:
             run.record_failure(detail)
@@ -139,13 +224,30 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 class PipelineRun:
     """One invocation's work and the S3 keys it has written (for cleanup on failure)."""
 
-    def __init__(self, settings: Settings, s3: Any, log: RunLog, run_id: str, started: float, trigger: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        s3: Any,
+        log: RunLog,
+        run_id: str,
+        started: float,
+        trigger: str,
+        deadline: Deadline | None = None,
+    ) -> None:
         self.settings, self.s3, self.log, self.run_id, self.started = settings, s3, log, run_id, started
         self.folder = f"{settings.output_prefix}runs/{run_id}/"
         self.written: list[str] = []
         self.open_sink: MultipartSink | None = None
+        self.open_key: str | None = None
         self.facts: dict[str, Any] = {"trigger": trigger}
         self.quality_ms: dict[str, float] = {}  # what the data-quality work costs (bench/quality_bench.py)
+        self.deadline = deadline or Deadline(None)
+        self.step = "starting"
+
+    def at(self, step: str) -> None:
+        """Checkpoint: name the step (for the timeout message) and stop if time is nearly out."""
+        self.step = step
+        self.deadline.check(step)
 
     def key(self, name: str) -> str:
         return self.folder + name
@@ -164,10 +266,12 @@ class PipelineRun:
             input_key=s.input_key,
             trigger=self.facts["trigger"],
         )
+        self.at("reading the quality history")
         t_history = time.perf_counter()
         history = self._read_history()
         self.quality_ms["history_read_ms"] = _ms_since(t_history)
         source = S3Input(self.s3, s.bucket, s.input_key)
+        self.at("reading the input")
         t0 = time.perf_counter()
         columns = read_columns(source.open, size_hint=source.head().size)
         info = source.info
@@ -182,6 +286,7 @@ class PipelineRun:
             columns=len(columns.names),
             column_names=columns.names,
         )
+        self.at("processing")
         t_zeros = time.perf_counter()
         zeros = count_zeros(columns.numeric, s.options.zero_as_missing)  # process() turns them into gaps
         self.quality_ms["zeros_ms"] = _ms_since(t_zeros)
@@ -207,7 +312,9 @@ class PipelineRun:
             "quality": self.key("quality.json"),
             "log": self.key("run.json"),
         }
+        self.at("writing cleaned.csv")
         self._stream_cleaned(result, outputs["cleaned"])
+        self.at("writing correlation.csv")
         self._put(outputs["correlation"], correlation_csv(result), "text/csv")
         timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": _ms_since(t1)}
         summary = summary_document(
@@ -217,12 +324,16 @@ class PipelineRun:
             options=asdict(s.options),
             timings_ms=timings,
             versions=_versions(),
+            runtime=runtime_document(os.environ),
         )
+        self.at("writing summary.json")
         self._put(outputs["summary"], to_json_bytes(summary), "application/json")
         self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
+        self.at("checking data quality")
         t2 = time.perf_counter()
         current = profile(result, self.run_id, zeros)
         checks = run_checks(current, history, s.quality)
+        self.at("writing quality.json")
         self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
         quality = self._report_quality(checks, len(history), _ms_since(t2))
         self.quality_ms["checks_ms"] = _ms_since(t2)  # profile, checks, quality.json, log lines
@@ -235,6 +346,7 @@ class PipelineRun:
             files=files,
             duration_ms=duration_ms,
         )
+        self.at("writing run.json")
         if blocked:
             return self._quarantine(outputs, files, blocked, quality, result, handled, duration_ms)
         self._put(
@@ -242,6 +354,7 @@ class PipelineRun:
             to_json_bytes(self._run_document("succeeded", files_saved=files, quality=quality)),
             "application/json",
         )
+        self.at("publishing latest.json")
         latest = {"run_id": self.run_id, "finished_at": utc_iso(time.time()), "outputs": outputs}
         self.s3.put_object(
             Bucket=s.bucket,
@@ -249,8 +362,12 @@ class PipelineRun:
             Body=to_json_bytes(latest),
             ContentType="application/json",
         )
+        # Published: from here a timeout must not turn the run into a failed one (its cleanup
+        # would delete the files latest.json now names), so the alarm stops and the history
+        # is rewritten only while the safety margin is untouched.
+        self.deadline.disarm()
         t_write = time.perf_counter()
-        self._write_history(history, current)
+        self._update_history(history, current)
         self.quality_ms["history_write_ms"] = _ms_since(t_write)
         log.metric("RunFailed", 0, "Count")
         return {
@@ -293,6 +410,21 @@ class PipelineRun:
                 key=self.history_key,
             )
             return []
+
+    def _update_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
+        """Rewrite the history unless the run is inside its safety margin (then the next run
+        compares against the history without this profile; the run itself stays published)."""
+        self.step = "updating the quality history"
+        try:
+            self.deadline.check(self.step)
+        except RunTimeoutError as exc:
+            self.log.warning(
+                "quality_history",
+                f"{QUALITY} Quality history not updated with this run: {exc}",
+                key=self.history_key,
+            )
+            return
+        self._write_history(history, current)
 
     def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
         """After latest.json: a failure here must not turn a published run into a failed one."""
@@ -371,28 +503,50 @@ class PipelineRun:
         }
 
     def record_failure(self, error: dict[str, Any]) -> None:
-        """Undo partial outputs and leave a failed run.json; never raises over the original error."""
+        """Undo partial outputs and leave a failed run.json; never raises over the original error.
+
+        Each step is tried on its own: an upload interrupted right after it completed has no
+        upload left to abort, but its object is still deleted and run.json still written.
+        """
         bucket = self.settings.bucket
-        try:
-            if self.open_sink is not None:
-                self.open_sink.abort()
-            if self.written:
-                self.s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in self.written]})
-            self.s3.put_object(
-                Bucket=bucket,
-                Key=self.key("run.json"),
-                ContentType="application/json",
-                Body=to_json_bytes(self._run_document("failed", error=error)),
+        written = list(self.written)
+        if self.open_key is not None and self.open_key not in written:
+            written.append(self.open_key)  # interrupted mid-upload (or just after it completed)
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        if self.open_sink is not None:
+            steps.append(("abort the multipart upload", self.open_sink.abort))
+        if written:
+            objects = [{"Key": k} for k in written]
+            steps.append(
+                (
+                    "delete the partial outputs",
+                    lambda: self.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects}),
+                )
             )
-        except (ClientError, BotoCoreError) as exc:
-            self.log.error("cleanup", f"{ERROR} Could not record the failed run in S3: {exc}", written=self.written)
+        steps.append(
+            (
+                "write the failed run.json",
+                lambda: self.s3.put_object(
+                    Bucket=bucket,
+                    Key=self.key("run.json"),
+                    ContentType="application/json",
+                    Body=to_json_bytes(self._run_document("failed", error=error)),
+                ),
+            )
+        )
+        for what, step in steps:
+            try:
+                step()
+            except (ClientError, BotoCoreError) as exc:
+                self.log.error("cleanup", f"{ERROR} Could not {what} in S3: {exc}", written=written)
 
     def _stream_cleaned(self, result: Any, key: str) -> None:
+        self.open_key = key
         self.open_sink = MultipartSink(self.s3, self.settings.bucket, key, "text/csv")
         write_cleaned_csv(result, self.open_sink)
         self.open_sink.close()
-        self.open_sink = None
         self.written.append(key)
+        self.open_sink, self.open_key = None, None
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
         self.s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body, ContentType=content_type)
@@ -418,6 +572,19 @@ def _trigger(event: Any) -> str:
     if isinstance(event, dict) and isinstance(event.get("trigger"), str):
         return event["trigger"][:40]
     return "unknown"
+
+
+def runtime_document(env: Mapping[str, str]) -> dict[str, str]:
+    """The runtime the function is configured with and the interpreter that actually ran it.
+
+    On AWS they agree (AWS_EXECUTION_ENV is "AWS_Lambda_python3.12"); the local emulator runs
+    this machine's interpreter and says so through DATAOPS_EXECUTED_BY_NOTE.
+    """
+    configured = env.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_") or "unknown"
+    executed = f"python{platform.python_version()}"
+    if note := env.get("DATAOPS_EXECUTED_BY_NOTE", "").strip():
+        executed += f" ({note})"
+    return {"configured": configured, "executed_by": executed}
 
 
 def _versions() -> dict[str, str]:

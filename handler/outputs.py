@@ -4,6 +4,11 @@
 is an order of magnitude faster and writes the shortest repr that parses back to the
 same double, so precision is kept. The cleaned CSV is produced batch by batch into any
 object with `write(bytes)`, so at 5M rows (~770 MB of text) it never exists whole.
+
+Quoting as pandas and the csv module write it: the header line is ours (Arrow quotes every
+name before pyarrow 22, and the Lambda layer's pyarrow is older), unquoted unless a name
+holds the delimiter, a quote or a line break; numbers are never quoted; a text value is
+quoted only when it needs to be (Arrow's "needed" style quotes every text value).
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .pipeline import PipelineResult
+from .reader import ARROW_POOL
 
-CSV_BATCH_ROWS = 1 << 16
+CSV_BATCH_ROWS = 1 << 15  # ~5 MB of text per batch; 4 in flight on 2 cores
+_NEEDS_QUOTES = r'[,"\r\n]'
 
 
 class Sink(Protocol):
@@ -33,30 +41,63 @@ class Sink(Protocol):
 
 def cleaned_csv_chunks(
     result: PipelineResult, batch_rows: int = CSV_BATCH_ROWS, workers: int | None = None
-) -> Iterator[bytes]:
+) -> Iterator[bytes | pa.Buffer]:
     """The cleaned table as CSV text, header first, in chunks of `batch_rows` rows, in order.
 
     Batches are formatted on a few threads (Arrow releases the GIL: 2 cores format ~2x
-    faster), with at most 2 * workers batches in flight so memory stays bounded.
+    faster), with at most 2 * workers batches in flight so memory stays bounded. Chunks
+    are Arrow buffers (bytes-like: no copy into a Python bytes object).
     """
     schema = pa.schema([(name, _arrow_type(result.output[name])) for name in result.names])
     workers = workers or min(4, os.cpu_count() or 1)
+    has_text = any(isinstance(result.output[name], pa.ChunkedArray) for name in result.names)
 
-    def format_batch(start: int) -> bytes:
+    def format_batch(start: int) -> pa.Buffer:
         stop = min(start + batch_rows, result.rows)
-        batch = pa.record_batch([_slice(result.output[name], start, stop) for name in result.names], schema=schema)
-        buffer = pa.BufferOutputStream()
-        pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=start == 0))
-        return buffer.getvalue().to_pybytes()
+        columns = [_slice(result.output[name], start, stop) for name in result.names]
+        if has_text:
+            return _csv_lines(columns)
+        buffer = pa.BufferOutputStream(memory_pool=ARROW_POOL)
+        batch = pa.record_batch(columns, schema=schema)
+        pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False), memory_pool=ARROW_POOL)
+        return buffer.getvalue()
 
+    yield csv_line(result.names)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csv") as pool:
-        pending: deque[Future[bytes]] = deque()
+        pending: deque[Future[pa.Buffer]] = deque()
         for start in range(0, result.rows, batch_rows):
             pending.append(pool.submit(format_batch, start))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def csv_line(cells: list[str]) -> bytes:
+    """One CSV line, each cell quoted only if it holds ',', '"' or a line break (csv.QUOTE_MINIMAL)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    return out.getvalue().encode("utf-8")
+
+
+def _csv_lines(columns: list[pa.Array]) -> pa.Buffer:
+    """CSV text of columns that include text, quoting only the values that need it.
+
+    Numbers go through the same cast to text that Arrow's CSV writer uses, so both paths
+    write identical digits; the line is assembled by Arrow's string kernels, not per row in Python.
+    """
+    cells = []
+    for column in columns:
+        text = pc.cast(column, pa.string(), memory_pool=ARROW_POOL)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+            text = pc.if_else(pc.match_substring_regex(text, _NEEDS_QUOTES), quoted, text)
+        cells.append(text)
+    lines = pc.binary_join_element_wise(*cells, ",", null_handling="replace", null_replacement="")
+    lines = pc.binary_join_element_wise(lines, "\n", "", memory_pool=ARROW_POOL)
+    _, offsets, data = lines.buffers()
+    first, last = np.frombuffer(offsets, dtype=np.int32, count=len(lines) + 1, offset=4 * lines.offset)[[0, -1]]
+    return data[first:last]
 
 
 def write_cleaned_csv(result: PipelineResult, sink: Sink, batch_rows: int = CSV_BATCH_ROWS) -> int:
@@ -72,7 +113,7 @@ def correlation_csv(result: PipelineResult) -> bytes:
     """Column names on both axes; an undefined coefficient is an empty cell."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["", *result.numeric])
+    writer.writerow(["", *result.numeric])  # QUOTE_MINIMAL: names quoted only when they must be
     for name, row in zip(result.numeric, result.correlation, strict=True):
         writer.writerow([name, *("" if math.isnan(v) else repr(float(v)) for v in row)])
     return out.getvalue().encode("utf-8")

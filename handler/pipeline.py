@@ -16,12 +16,17 @@ Semantics (each pinned by a test):
   whole number, else float64; text columns as strings.
 
 The numeric arrays of `Columns` are modified in place: at 5M rows a copy of the data
-would not fit the Lambda's memory beside the original.
+would not fit the Lambda's memory beside the original. Statistics and the correlation are
+taken first, then each column is normalized in its own memory; a column written as int64
+is converted in place too (`Columns.numeric` then holds the int64 array).
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +47,7 @@ DEFAULT_ZERO_AS_MISSING = ("Glucose", "BloodPressure", "SkinThickness", "Insulin
 IMPUTE_STRATEGIES = ("median", "mean")
 NORMALIZE_METHODS = ("minmax", "zscore", "none")
 _CORRELATION_CHUNK_ROWS = 1 << 18
+_CHUNK_ROWS = 1 << 16  # temporaries of in-place steps stay this small
 _EXACT_INT_LIMIT = 2.0**53
 
 
@@ -110,15 +116,23 @@ def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
     missing: dict[str, int] = {}
     imputed: dict[str, float | str] = {}
     stats: dict[str, ColumnStats] = {}
-    for name in numeric:
+
+    def prepare(name: str) -> tuple[int, float | None, ColumnStats]:
         values = columns.numeric[name]
-        _reject_non_finite(name, values)
+        _reject_non_finite(name, values, columns.line_of)
         if name in options.zero_as_missing:
             values[values == 0] = np.nan
-        missing[name], fill = _impute_numeric(name, values, options.impute_strategy, columns.rows)
-        if fill is not None:
-            imputed[name] = fill
-        stats[name] = _describe(values)
+        count, fill = _impute_numeric(name, values, options.impute_strategy, columns.rows)
+        return count, fill, _describe(values)
+
+    # Columns are independent and numpy releases the GIL: two at a time on two cores. Results are
+    # taken in column order, so the error raised is the first column's, as in a sequential loop.
+    with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="impute") as pool:
+        prepared = [pool.submit(prepare, name) for name in numeric]
+        for name, future in zip(numeric, prepared, strict=True):
+            missing[name], fill, stats[name] = future.result()
+            if fill is not None:
+                imputed[name] = fill
     output: dict[str, np.ndarray | pa.ChunkedArray] = {}
     for name, values in columns.text.items():
         missing[name], fill_text, output[name] = _impute_text(name, values, columns.rows)
@@ -130,13 +144,17 @@ def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
     normalized = (
         [] if options.normalize_method == "none" else [n for n in numeric if n not in options.normalize_exclude]
     )
-    for name in numeric:
+
+    def finish(name: str) -> np.ndarray:
         values = columns.numeric[name]
         if name in normalized:
             _normalize_in_place(values, stats[name], options.normalize_method)
-            output[name] = values
-        else:
-            output[name] = _as_int_if_whole(values)
+            return values
+        return _as_int_if_whole(values)
+
+    with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="normalize") as pool:
+        for name, values in zip(numeric, pool.map(finish, numeric), strict=True):
+            output[name] = columns.numeric[name] = values  # an int64 column leaves no stale float view
     finished = time.perf_counter()
     return PipelineResult(
         names=list(columns.names),
@@ -156,31 +174,52 @@ def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
     )
 
 
+# Each column list of the options: the function's environment variable and the config.toml key behind it.
+COLUMN_SETTINGS = (
+    ("zero_as_missing", "ZERO_AS_MISSING", "pipeline.zero_as_missing"),
+    ("normalize_exclude", "NORMALIZE_EXCLUDE", "pipeline.normalize_exclude"),
+)
+
+
 def _check_options_against(columns: Columns, options: PipelineOptions) -> None:
-    for setting, wanted in (
-        ("ZERO_AS_MISSING", options.zero_as_missing),
-        ("NORMALIZE_EXCLUDE", options.normalize_exclude),
-    ):
-        for name in wanted:
-            if name not in columns.names:
-                raise ColumnNotFoundError(
-                    f"column {name!r} from {setting} is not in the input (columns: {', '.join(columns.names)})",
-                    column=name,
-                    setting=setting,
-                )
+    """Every configured column that the input lacks, all in one error (not one per run)."""
+    missing = {
+        variable: (key, [name for name in getattr(options, field) if name not in columns.names])
+        for field, variable, key in COLUMN_SETTINGS
+    }
+    missing = {variable: found for variable, found in missing.items() if found[1]}
+    if missing:
+        parts = [
+            f"{', '.join(map(repr, names))} from {variable} (config.toml: {key})"
+            for variable, (key, names) in missing.items()
+        ]
+        absent = [name for _, names in missing.values() for name in names]
+        noun = "column" if len(absent) == 1 else "columns"
+        verb = "is" if len(absent) == 1 else "are"
+        raise ColumnNotFoundError(
+            f"configured {noun} {verb} not in the input: {'; '.join(parts)}. "
+            f"The input's columns: {', '.join(columns.names)}",
+            column=absent[0],
+            columns=absent,
+            setting=next(iter(missing)),
+            settings={variable: {"config_key": key, "columns": names} for variable, (key, names) in missing.items()},
+        )
     for name in options.zero_as_missing:
         if name in columns.text:
             row, value = _first_non_number(columns.text[name])
+            line = columns.line_of(row)
             raise NonNumericColumnError(
-                f"column {name!r} (in ZERO_AS_MISSING) must be numeric but row {row} holds {value!r}",
+                f"column {name!r} (in ZERO_AS_MISSING, config.toml: pipeline.zero_as_missing) must be numeric "
+                f"but line {line} holds {value!r}",
                 column=name,
-                row=row,
+                line=line,
                 value=value,
             )
 
 
 def _first_non_number(values: pa.ChunkedArray) -> tuple[int, str]:
-    for row, value in enumerate(values.to_pylist(), start=1):
+    """(0-based row, value) of the first cell that is not a number."""
+    for row, value in enumerate(values.to_pylist()):
         if value is None:
             continue
         try:
@@ -190,14 +229,16 @@ def _first_non_number(values: pa.ChunkedArray) -> tuple[int, str]:
     return 0, ""
 
 
-def _reject_non_finite(name: str, values: np.ndarray) -> None:
+def _reject_non_finite(name: str, values: np.ndarray, line_of: Callable[[int], int]) -> None:
     infinite = np.isinf(values)
     if infinite.any():
         row = int(np.argmax(infinite))
+        line = line_of(row)
+        shown = str(float(values[row]))  # 'inf' / '-inf', never numpy's repr
         raise NonFiniteValueError(
-            f"column {name!r} row {row + 1} is {values[row]!r}: replace it with a number or leave the cell empty",
+            f"column {name!r} line {line} is {shown}: replace it with a number or leave the cell empty",
             column=name,
-            row=row + 1,
+            line=line,
             count=int(infinite.sum()),
         )
 
@@ -285,15 +326,27 @@ def _normalize_in_place(values: np.ndarray, stats: ColumnStats, method: str) -> 
 
 
 def _as_int_if_whole(values: np.ndarray) -> np.ndarray:
-    if np.abs(values).max() < _EXACT_INT_LIMIT and np.array_equal(values, np.trunc(values)):
-        return values.astype(np.int64)
-    return values
+    """int64 when every value is a whole number, else the floats; converted in place, chunk by
+    chunk, so no second full-size array exists (the float array's memory becomes the ints)."""
+    for start in range(0, len(values), _CHUNK_ROWS):
+        part = values[start : start + _CHUNK_ROWS]
+        if not (np.abs(part).max() < _EXACT_INT_LIMIT and np.array_equal(part, np.trunc(part))):
+            return values
+    as_int = values.view(np.int64)
+    for start in range(0, len(values), _CHUNK_ROWS):
+        stop = start + _CHUNK_ROWS
+        as_int[start:stop] = values[start:stop].astype(np.int64)  # converted into a small temporary first
+    return as_int
 
 
 def _dtype_name(values: np.ndarray | pa.ChunkedArray) -> str:
     if isinstance(values, np.ndarray):
         return str(values.dtype)
     return "string"
+
+
+def _workers() -> int:
+    return min(2, os.cpu_count() or 1)  # more would only add concurrent temporaries (memory)
 
 
 def _ms(seconds: float) -> float:

@@ -2,6 +2,12 @@
 
 The sink uploads parts while the CSV is still being formatted (two uploads in flight at
 most), so a 770 MB output needs ~3 parts of memory and no /tmp space at all.
+
+Every part carries a CRC32 checksum (`ChecksumAlgorithm="CRC32"` on CreateMultipartUpload
+and each UploadPart; CompleteMultipartUpload lists each part's ChecksumCRC32), so S3 checks
+every part end to end. moto also gains from it: with no algorithm it computes CRC64NVME
+over the whole object on completion and copies it once more (512 MiB: 3.4-5.0 s and 2.3 GB
+without, 2.2 s and 1.2 GB with CRC32, measured against moto 5.2).
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from botocore.exceptions import ClientError
 
 from .errors import InputAccessError, InputChangedError, InputNotFoundError
 
-PART_BYTES = 16 << 20  # S3 wants >= 5 MiB per part but the last; 16 MiB keeps 10,000 parts = 160 GB
+PART_BYTES = 8 << 20  # S3 wants >= 5 MiB per part but the last; 8 MiB x 10,000 parts = 80 GB of output
 MAX_PARTS_IN_FLIGHT = 2
+CHECKSUM: str | None = "CRC32"  # None: no part checksums (bench/handler_bench.py measures both)
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,9 @@ class MultipartSink:
         self._pool: ThreadPoolExecutor | None = None
         self.size = 0
 
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
+    def write(self, data: bytes | memoryview | Any) -> int:
+        """Buffer `data` (any bytes-like object: kept as is, copied once into its part)."""
+        self._chunks.append(data)
         self._buffered += len(data)
         self.size += len(data)
         if self._buffered >= self._part_bytes:
@@ -111,6 +119,7 @@ class MultipartSink:
             self._send_part(self._take())
         parts = [future.result() for future in self._parts]
         self._shutdown()
+        # AWS: an upload created with a checksum algorithm needs each part's checksum here.
         self._client.complete_multipart_upload(
             Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
         )
@@ -124,24 +133,36 @@ class MultipartSink:
     def _send_part(self, body: bytes) -> None:
         if self._upload_id is None:
             created = self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=self._key, ContentType=self._content_type
+                Bucket=self._bucket, Key=self._key, ContentType=self._content_type, **_checksum()
             )
             self._upload_id = created["UploadId"]
             self._pool = ThreadPoolExecutor(max_workers=MAX_PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
-        in_flight = [f for f in self._parts if not f.done()]
-        if len(in_flight) >= MAX_PARTS_IN_FLIGHT:
-            in_flight[0].result()  # back-pressure: bounded memory
+        while len(in_flight := [f for f in self._parts if not f.done()]) >= MAX_PARTS_IN_FLIGHT:
+            in_flight[0].result()  # back-pressure: at most MAX_PARTS_IN_FLIGHT part bodies alive
         number = len(self._parts) + 1
         assert self._pool is not None
         self._parts.append(self._pool.submit(self._upload_part, number, body))
 
     def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
         response = self._client.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+            **_checksum(),
         )
-        return {"PartNumber": number, "ETag": response["ETag"]}
+        part = {"PartNumber": number, "ETag": response["ETag"]}
+        if CHECKSUM:
+            name = f"Checksum{CHECKSUM}"
+            part[name] = response[name]
+        return part
 
     def _shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def _checksum() -> dict[str, str]:
+    return {"ChecksumAlgorithm": CHECKSUM} if CHECKSUM else {}

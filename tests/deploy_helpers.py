@@ -67,17 +67,20 @@ class Recorder:
         if self.fail_at is not None and self._mutating == self.fail_at:
             raise ClientError({"Error": {"Code": "InjectedFailure", "Message": f"at call {self._mutating}"}}, operation)
 
-    def fail_first(self, operation: str, times: int, code: str, message: str) -> list[str]:
+    def fail_first(self, operation: str, times: int, code: str, message: str, status: int | None = None) -> list[str]:
         """Make the first `times` calls of `operation` fail with this AWS error; returns every attempt seen."""
         from botocore.exceptions import ClientError
 
         attempts: list[str] = []
+        response: dict[str, Any] = {"Error": {"Code": code, "Message": message}}
+        if status is not None:
+            response["ResponseMetadata"] = {"HTTPStatusCode": status}
 
         def listener(service: str, called: str) -> None:
             if called == operation:
                 attempts.append(called)
                 if len(attempts) <= times:
-                    raise ClientError({"Error": {"Code": code, "Message": message}}, called)
+                    raise ClientError(response, called)
 
         self.listeners.append(listener)
         return attempts
@@ -116,10 +119,16 @@ def clients(*services: str) -> list[Any]:
     return [boto3.client(service, region_name=REGION) for service in services]
 
 
-def snapshot(config_name_prefix: str = "dataops") -> dict[str, Any]:
+def write_config_for_bucket(path: Path, bucket: str, extra: str = "") -> Path:
+    """A test config whose bucket name is `bucket` (e.g. one moto has never seen)."""
+    write_config(path, extra)
+    path.write_text(path.read_text().replace("[bucket]\n", f'[bucket]\nname = "{bucket}"\n', 1), encoding="utf-8")
+    return path
+
+
+def snapshot(config_name_prefix: str = "dataops", bucket: str = "dataops-pipeline-bucket") -> dict[str, Any]:
     """Everything `up` manages, read back from moto, without timestamps."""
     s3, iam, lam, logs, scheduler, cloudwatch = clients("s3", "iam", "lambda", "logs", "scheduler", "cloudwatch")
-    bucket = "dataops-pipeline-bucket"
     state: dict[str, Any] = {}
     state["bucket_tags"] = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
     state["bucket_pab"] = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]

@@ -44,11 +44,11 @@ def test_header_in_another_encoding():
         run("Größe,b\n1,2\n".encode("latin-1"))
 
 
-def test_cell_in_another_encoding_names_column_and_row():
+def test_cell_in_another_encoding_names_column_and_file_line():
     data = "name,b\nok,1\nJosé,2\n".encode("latin-1")
-    with pytest.raises(errors.NotTextError, match="column 'name' row 2 is not UTF-8") as caught:
+    with pytest.raises(errors.NotTextError, match="column 'name' line 3 is not UTF-8") as caught:
         run(data)
-    assert caught.value.details == {"column": "name", "row": 2}
+    assert caught.value.details == {"column": "name", "line": 3}
 
 
 def test_row_with_wrong_field_count_names_the_line():
@@ -74,10 +74,40 @@ def test_no_numeric_column():
 
 
 @pytest.mark.parametrize("setting", ["zero_as_missing", "normalize_exclude"])
-def test_configured_column_not_in_file(setting):
+def test_configured_column_not_in_file_names_the_variable_and_the_config_key(setting):
     options = PipelineOptions(**{"zero_as_missing": (), "normalize_exclude": (), setting: ("Glucose",)})
-    with pytest.raises(errors.ColumnNotFoundError, match=f"'Glucose' from {setting.upper()} is not in the input"):
+    expected = f"'Glucose' from {setting.upper()} \\(config.toml: pipeline.{setting}\\)"
+    with pytest.raises(errors.ColumnNotFoundError, match=expected):
         run(b"a,b\n1,2\n", options)
+
+
+def test_every_missing_configured_column_is_reported_at_once():
+    options = PipelineOptions(zero_as_missing=("Glucose", "a", "BMI"), normalize_exclude=("Outcome",))
+    with pytest.raises(errors.ColumnNotFoundError) as caught:
+        run(b"a,b\n1,2\n", options)
+    assert str(caught.value) == (
+        "configured columns are not in the input: 'Glucose', 'BMI' from ZERO_AS_MISSING "
+        "(config.toml: pipeline.zero_as_missing); 'Outcome' from NORMALIZE_EXCLUDE "
+        "(config.toml: pipeline.normalize_exclude). The input's columns: a, b"
+    )
+    assert caught.value.details["columns"] == ["Glucose", "BMI", "Outcome"]
+    assert caught.value.details["settings"]["NORMALIZE_EXCLUDE"] == {
+        "config_key": "pipeline.normalize_exclude",
+        "columns": ["Outcome"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "looks"),
+    [
+        (b"Pregnancies;Glucose;BMI\n6;148;33,6\n1;85;26,6\n", "';'-separated"),  # decimal commas: ragged rows
+        (b"Pregnancies;Glucose\n6;148\n1;85\n", "';'-separated"),  # no decimals: one text column
+        (b"Pregnancies\tGlucose\n6\t148\n", "tab-separated"),
+    ],
+)
+def test_a_semicolon_or_tab_separated_file_is_named_as_such(data, looks):
+    with pytest.raises(errors.DelimiterError, match=f"the file looks {looks}"):
+        run(data, DEFAULT)
 
 
 def test_duplicate_column_names():
@@ -124,11 +154,17 @@ def test_quoted_fields_numbers_stay_numeric_and_commas_stay_in_text():
     assert result.output["note"].to_pylist() == ["x, y", 'z "q"']
 
 
-@pytest.mark.parametrize("token", [b"inf", b"-inf", b"Infinity"])
-def test_infinite_values_are_rejected_with_row(token):
-    with pytest.raises(errors.NonFiniteValueError, match="column 'b' row 2 is") as caught:
+@pytest.mark.parametrize(("token", "shown"), [(b"inf", "inf"), (b"-inf", "-inf"), (b"Infinity", "inf")])
+def test_infinite_values_are_rejected_with_file_line_and_no_numpy_repr(token, shown):
+    with pytest.raises(errors.NonFiniteValueError) as caught:
         run(b"a,b\n1,2\n3," + token + b"\n")
-    assert caught.value.details["row"] == 2
+    assert str(caught.value).startswith(f"column 'b' line 3 is {shown}: replace it")
+    assert caught.value.details["line"] == 3
+
+
+def test_line_numbers_count_blank_lines_and_crlf_as_an_editor_does():
+    with pytest.raises(errors.NonFiniteValueError, match="column 'b' line 5 is inf"):
+        run(b"a,b\r\n1,2\r\n\r\n\r\n3,inf\r\n4,5\r\n")
 
 
 def test_text_after_the_sample_makes_an_unconfigured_column_text():
@@ -140,8 +176,8 @@ def test_text_after_the_sample_makes_an_unconfigured_column_text():
 
 def test_text_in_a_zero_as_missing_column_names_row_and_value():
     data = big_numeric_csv(SAMPLE_BYTES // 8) + b"5,seven\n"
-    rows = data.count(b"\n") - 1
-    with pytest.raises(errors.NonNumericColumnError, match=f"'b' \\(in ZERO_AS_MISSING\\) .* row {rows} holds 'seven'"):
+    line = data.count(b"\n")  # the last line
+    with pytest.raises(errors.NonNumericColumnError, match=f"'b' \\(in ZERO_AS_MISSING, .* line {line} holds 'seven'"):
         run(data, PipelineOptions(zero_as_missing=("b",), normalize_exclude=()))
 
 

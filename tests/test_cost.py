@@ -116,10 +116,15 @@ def test_what_ifs_change_exactly_their_rows():
     assert memory.row("lambda_compute").quantity == pytest.approx(RUNS * 0.054 * 2)
     assert changed(default_breakdown(WhatIf(architecture="arm64"))) == set()
     assert default_breakdown(WhatIf(architecture="arm64")).row("lambda_compute").usd_per_unit == 0.0000133334
+    small = default_breakdown(WhatIf(rows=50_000))
+    assert changed(small) == {"lambda_compute", "s3_storage"}  # 7.5 MB cleaned.csv: still one PUT (8 MiB parts)
     rows = default_breakdown(WhatIf(rows=100_000))
-    assert changed(rows) == {"lambda_compute", "s3_storage"}  # 15 MB cleaned.csv: still one PUT
-    big = default_breakdown(WhatIf(rows=200_000))  # 29.9 MB: multipart, 1 + 2 parts + 1 instead of 1 PUT
-    assert big.row("s3_put").quantity == RUNS * 11
+    # 8 MiB parts (8,388,608 bytes); single PUTs: the 5 run files besides cleaned.csv + 2 pointer files = 7
+    # 14,967,014 bytes: ceil(1.78) = 2 parts -> create + 2 + complete = 4, so 4 + 7 = 11 PUTs a run
+    assert changed(rows) == {"lambda_compute", "s3_storage", "s3_put"}
+    assert rows.row("s3_put").quantity == RUNS * 11
+    big = default_breakdown(WhatIf(rows=200_000))  # 29,934,014 bytes: ceil(3.57) = 4 parts -> 6 + 7 = 13
+    assert big.row("s3_put").quantity == RUNS * 13
     assert default_breakdown(WhatIf(input_mb=23.106)).row("s3_storage").quantity > rows.row("s3_storage").quantity
 
 

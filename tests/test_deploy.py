@@ -12,12 +12,14 @@ from dataops_cli import packaging
 from dataops_cli.resources import base as base_module
 from tests import deploy_helpers as h
 
+ALARM = '[alarm]\nemail = "ops@example.com"\n'
+
 
 @pytest.fixture
 def stack(mock_aws_env, monkeypatch, tmp_path):
     h.publish_stand_in_layer()
     recorder = h.install(monkeypatch)
-    config = h.write_config(tmp_path / "config.toml", '[alarm]\nemail = "ops@example.com"\n')
+    config = h.write_config(tmp_path / "config.toml", ALARM)
     return recorder, config
 
 
@@ -167,28 +169,65 @@ def test_package_is_deterministic():
     assert not any("__pycache__" in name for name in first.files)
 
 
-def test_up_converges_after_a_failure_at_any_mutating_call(stack):
-    recorder, config = stack
-    up(config)
-    clean = h.snapshot()
-    total = h.run(config, "down", "--yes")
-    assert total.exit_code == 0, total.output
-    for fail_at in range(1, 40):
-        recorder.fail_at = None
-        assert h.run(config, "down", "--yes").exit_code == 0
+def test_up_converges_after_a_failure_at_any_mutating_call(stack, tmp_path):
+    """Fail each mutating call of a clean `up` once; a plain `up` must then converge to the clean state.
+
+    Each case uses a bucket name moto has never seen: moto keeps a deleted bucket's tags, so a
+    bucket re-created under an old name comes back tagged and hides an untagged-bucket window
+    (which is how this test once missed the CreateBucket -> PutBucketTagging gap).
+    """
+    recorder, _ = stack
+
+    def normalised(bucket: str) -> str:
+        return json.dumps(h.snapshot(bucket=bucket), sort_keys=True, default=str).replace(bucket, "<bucket>")
+
+    clean_config = h.write_config_for_bucket(tmp_path / "clean.toml", "dataops-converge-clean", ALARM)
+    up(clean_config)
+    clean = normalised("dataops-converge-clean")
+    assert h.run(clean_config, "down", "--yes").exit_code == 0
+    for fail_at in range(1, 60):
+        bucket = f"dataops-converge-{fail_at}"
+        case = h.write_config_for_bucket(tmp_path / f"case{fail_at}.toml", bucket, ALARM)
         recorder._mutating = 0
         recorder.fail_at = fail_at
-        broken = h.run(config, "up")
+        broken = h.run(case, "up")
         recorder.fail_at = None
         if broken.exit_code == 0:  # fewer mutating calls than fail_at
             break
         assert "InjectedFailure" in broken.output and "Traceback" not in broken.output
         assert broken.output.count("error:") == 1
-        up(config)
-        assert h.snapshot() == clean, f"state after failing at mutating call {fail_at} differs"
+        again = up(case)
+        assert normalised(bucket) == clean, f"state after failing at mutating call {fail_at} differs:\n{again.output}"
+        removed = h.run(case, "down", "--yes")
+        assert removed.exit_code == 0, removed.output
+        assert h.leftovers()["buckets"] == []
     else:
         pytest.fail("up made more mutating calls than the test injects failures into")
     assert fail_at > 20  # every mutating call of a clean up was failed once
+
+
+def test_half_made_bucket_is_adopted_by_up_and_removed_by_down(stack, tmp_path):
+    """CreateBucket done, PutBucketTagging never sent (Ctrl-C, dropped connection): not a stranger's bucket."""
+    recorder, _ = stack
+    case = h.write_config_for_bucket(tmp_path / "c.toml", "dataops-never-seen-adopt", ALARM)
+    recorder.fail_first("PutBucketTagging", 1, "RequestTimeout", "connection dropped")
+    assert h.run(case, "up").exit_code == 1
+    s3 = boto3.client("s3", region_name=h.REGION)
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchTagSet"):
+        s3.get_bucket_tagging(Bucket="dataops-never-seen-adopt")
+    adopted = up(case)
+    assert "adopting the empty, untagged bucket a half-finished `up` left" in " ".join(adopted.output.split())
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="dataops-never-seen-adopt")["TagSet"]}
+    assert tags["dataops:stack"] == "dataops"
+    # and `down` alone (without an `up` first) also removes such a bucket
+    recorder.fail_first("PutBucketTagging", 1, "RequestTimeout", "connection dropped")
+    other = h.write_config_for_bucket(tmp_path / "d.toml", "dataops-never-seen-down", ALARM)
+    assert h.run(other, "down", "--yes").exit_code == 0
+    assert h.run(other, "up").exit_code == 1
+    removed = h.run(other, "down", "--yes")
+    assert removed.exit_code == 0, removed.output
+    assert "empty and untagged: left by a half-finished `up`" in " ".join(removed.output.split())
+    assert h.leftovers()["buckets"] == ["dataops-never-seen-adopt"]
 
 
 def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
@@ -260,9 +299,9 @@ def test_down_refuses_same_named_resources_without_our_tag(stack):
     iam.create_role(
         RoleName="dataops-lambda-exec", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )
-    boto3.client("s3", region_name=h.REGION).create_bucket(
-        Bucket="dataops-pipeline-bucket", CreateBucketConfiguration={"LocationConstraint": h.REGION}
-    )
+    s3 = boto3.client("s3", region_name=h.REGION)
+    s3.create_bucket(Bucket="dataops-pipeline-bucket", CreateBucketConfiguration={"LocationConstraint": h.REGION})
+    s3.put_object(Bucket="dataops-pipeline-bucket", Key="someone-elses.csv", Body=b"a,b\n")
     result = h.run(config, "down", "--yes")
     assert result.exit_code == 1
     assert (
@@ -276,6 +315,7 @@ def test_down_refuses_same_named_resources_without_our_tag(stack):
         "S3 bucket dataops-pipeline-bucket: a resource with this name exists but has no dataops:stack tag"
         in " ".join(refused_up.output.split())
     )
+    assert "(it is not empty)" in " ".join(refused_up.output.split())
 
 
 def test_down_without_yes_on_a_pipe_refuses(stack):
@@ -310,8 +350,8 @@ def test_missing_input_file_names_the_key(stack, tmp_path):
     _, config = stack
     config.write_text(config.read_text().replace(str(h.SAMPLE_CSV), str(tmp_path / "nope.csv")))
     result = h.run(config, "up")
-    assert result.exit_code == 1
-    assert "bucket.input_file:" in result.output and "nope.csv does not exist" in " ".join(result.output.split())
+    assert result.exit_code == 2  # a config error: a typo must not keep the pipeline running on old data
+    assert "bucket.input_file = " in result.output and "nope.csv does not exist" in " ".join(result.output.split())
 
 
 def test_missing_credentials_is_one_clear_line(aws_env, monkeypatch, tmp_path):

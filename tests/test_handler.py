@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from types import SimpleNamespace
 
 import boto3
@@ -166,14 +168,47 @@ def test_large_output_is_uploaded_in_parts(s3, capsys, monkeypatch):
     s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=big)
     monkeypatch.setenv("ZERO_AS_MISSING", "")
     monkeypatch.setenv("NORMALIZE_EXCLUDE", "")
-    calls = []
-    real = s3.upload_part
-    monkeypatch.setattr(s3, "upload_part", lambda **kw: calls.append(kw["PartNumber"]) or real(**kw))
+    calls, created, completed = [], [], []
+    real, real_create, real_complete = s3.upload_part, s3.create_multipart_upload, s3.complete_multipart_upload
+    monkeypatch.setattr(s3, "upload_part", lambda **kw: calls.append(kw) or real(**kw))
+    monkeypatch.setattr(s3, "create_multipart_upload", lambda **kw: created.append(kw) or real_create(**kw))
+    monkeypatch.setattr(s3, "complete_multipart_upload", lambda **kw: completed.append(kw) or real_complete(**kw))
     result = invoke()
-    head = s3.head_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"])
+    head = s3.head_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"], ChecksumMode="ENABLED")
     assert len(calls) >= 2 and head["ContentLength"] > 10 << 20
+    # CRC32 on the upload and on every part; completion names each part's checksum (S3 verifies them).
+    assert [kw["ChecksumAlgorithm"] for kw in created] == ["CRC32"]
+    assert {kw["ChecksumAlgorithm"] for kw in calls} == {"CRC32"}
+    parts = completed[0]["MultipartUpload"]["Parts"]
+    assert [p["PartNumber"] for p in parts] == list(range(1, len(calls) + 1))
+    assert all(p["ChecksumCRC32"] for p in parts)
+    # AWS answers a composite checksum ("...==-<parts>"); moto 5.2 a plain one: only its presence is checked.
+    assert head["ChecksumCRC32"]
     body = s3.get_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"])["Body"].read()
     assert body.count(b"\n") == 700_001
+    assert body.startswith(b"a,b\n")
+
+
+def test_output_headers_are_not_quoted(s3, capsys):
+    result = invoke()
+    cleaned = s3.get_object(Bucket=BUCKET, Key=result["outputs"]["cleaned"])["Body"].read()
+    correlation = s3.get_object(Bucket=BUCKET, Key=result["outputs"]["correlation"])["Body"].read()
+    names = SAMPLE_CSV.read_bytes().split(b"\n", 1)[0].rstrip(b"\r")
+    assert cleaned.split(b"\n", 1)[0] == names
+    assert correlation.split(b"\n", 1)[0] == b"," + names
+    assert b'"' not in cleaned + correlation
+
+
+def test_summary_says_which_runtime_is_configured_and_which_ran(s3, capsys, monkeypatch):
+    import platform
+
+    monkeypatch.setenv("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12")
+    monkeypatch.delenv("DATAOPS_EXECUTED_BY_NOTE", raising=False)
+    summary = read_json(s3, invoke()["outputs"]["summary"])
+    assert summary["runtime"] == {"configured": "python3.12", "executed_by": f"python{platform.python_version()}"}
+    monkeypatch.setenv("DATAOPS_EXECUTED_BY_NOTE", "local emulator")
+    summary = read_json(s3, invoke("22222222-2222-3333-4444-555555555555")["outputs"]["summary"])
+    assert summary["runtime"]["executed_by"] == f"python{platform.python_version()} (local emulator)"
 
 
 def test_missing_input_object(s3, capsys):
@@ -222,3 +257,65 @@ def test_run_records_what_triggered_it(s3, capsys):
     assert read_json(s3, result["outputs"]["log"])["trigger"] == "schedule"
     start = next(line for line in log_lines(capsys) if line.get("event") == "start")
     assert start["trigger"] == "schedule"
+
+
+class Clock:
+    """A Lambda context whose remaining time is scripted: `left(ms)` sets what the next calls answer."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.aws_request_id = "99999999-2222-3333-4444-555555555555"
+        self.remaining_ms = remaining_ms
+        self.started = time.monotonic()
+        self.real = False
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self.real:
+            return max(0, int(self.remaining_ms - (time.monotonic() - self.started) * 1000))
+        return self.remaining_ms
+
+
+def test_run_about_to_time_out_aborts_its_upload_and_records_the_failure(s3, capsys, monkeypatch):
+    """The SIGALRM path: stuck mid multipart upload with the deadline near, the run stops itself and cleans up."""
+    monkeypatch.setattr(s3io, "PART_BYTES", 5 << 20)
+
+    def slow_write(result, sink, **_kwargs):
+        sink.write(b"x" * (6 << 20))  # one part goes up: a multipart upload is open
+        time.sleep(30)  # then it hangs until the function's timeout
+
+    monkeypatch.setattr(lambda_function, "write_cleaned_csv", slow_write)
+    context = Clock(3000)  # margin min(5 s, 3000 / 4) = 750 ms: stops at about 2.25 s
+    context.real = True
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"stopped while writing cleaned\.csv"):
+        lambda_function.lambda_handler({}, context)
+    assert time.monotonic() - started < 10
+    remaining = keys(s3, "processed/")
+    assert len(remaining) == 1 and remaining[0].endswith("run.json")
+    document = read_json(s3, remaining[0])
+    assert document["status"] == "failed"
+    assert document["error"]["type"] == "TimeoutError" and document["error"]["step"] == "writing cleaned.csv"
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert "processed/latest.json" not in keys(s3)
+    errors = [line for line in log_lines(capsys) if line.get("event") == "error"]
+    assert errors and errors[0]["error"]["type"] == "TimeoutError"
+
+
+def test_timeout_checkpoints_work_off_the_main_thread(s3, capsys):
+    """No signals off the main thread: the checkpoints between steps still stop the run in time."""
+    context = Clock(10_000)  # at the start: margin min(5 s, 10 s / 4) = 2.5 s
+    answers = iter([10_000])
+    context.get_remaining_time_in_millis = lambda: next(answers, 100)  # then: 100 ms left
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            lambda_function.lambda_handler({}, context)
+        except TimeoutError as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(30)
+    assert "stopped while reading the quality history: 100 ms left" in str(outcome.get("error"))
+    remaining = keys(s3, "processed/")
+    assert len(remaining) == 1 and read_json(s3, remaining[0])["error"]["type"] == "TimeoutError"

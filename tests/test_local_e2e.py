@@ -173,9 +173,14 @@ def test_local_mode_end_to_end(tmp_path):
         status = json.loads(s.run("local", "status", "--json", local=False).stdout)
         assert (status["running"], status["speed"], status["endpoint"]) == (True, 120.0, f"http://127.0.0.1:{port}")
 
+        # Nothing deployed yet: the hint names the local command (issue 9).
+        empty = s.run("status")
+        assert empty.returncode == 4 and "run dataops --local up" in empty.stdout, empty.stdout
+
         # up: deploys, reports the TLS policy gap, and runs the pipeline once right away.
         up = s.run("up")
         assert up.returncode == 0, up.stdout + up.stderr
+        assert up.stdout.splitlines()[0] == f"Config: {s.config}"
         assert "(TLS only): skipped (the emulator cannot evaluate aws:SecureTransport" in up.stdout
         assert "✅ DataOpsPipelineFunction run " in up.stdout and "768 rows × 9 columns" in up.stdout
         assert "Invocations" in up.stdout and "exit code" in up.stdout  # the status printout after the run
@@ -233,6 +238,19 @@ def test_local_mode_end_to_end(tmp_path):
         assert failure["payload"]["errorType"] == "RaggedRowError", failure["payload"]
         assert s.lambda_sum("Errors") == 1
         assert s.latest() == before
+
+        # The last run failed: failing, with one row for it (the runtime's [ERROR] line and its
+        # traceback folded into our structured line, no path of this machine), and the note
+        # that runs execute on this machine's Python, not the configured runtime.
+        after = s.run("status", "--json")
+        document = json.loads(after.stdout)
+        assert after.returncode == 3 and document["health"]["level"] == "failing", after.stdout
+        assert len(document["errors"]) == 1, document["errors"]
+        error = document["errors"][0]
+        assert error["runtime"].startswith("RaggedRowError: ") and "/" not in error["message"] + error["runtime"]
+        assert any("not the configured runtime python3.12" in note for note in document["notes"])
+        errors_only = s.run("logs", "--errors", "--since", "10m")
+        assert len(errors_only.stdout.splitlines()) == 1 and error["run_id"] in errors_only.stdout
 
         # Every run left Lambda's log lines in /aws/lambda/<function>.
         found = s.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{FUNCTION}", filterPattern="REPORT")

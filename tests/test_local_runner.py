@@ -45,6 +45,13 @@ def unserializable(event, context):
 
 def exits(event, context):
     os._exit(3)
+
+def hog(event, context):
+    held = []
+    for _ in range(event.get("mib", 2048) // 16):
+        held.append(b"\x01" * (16 << 20))  # written, so resident
+        time.sleep(0.002)
+    return {"held_mib": 16 * len(held)}
 """
 SHADOW = "def lambda_handler(event, context):\n    return {'file': __file__}\n"
 
@@ -57,7 +64,7 @@ def make_zip(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def spec(handler: str, timeout: int = 10, code: bytes | None = None) -> FunctionSpec:
+def spec(handler: str, timeout: int = 10, code: bytes | None = None, memory_mb: int = 512) -> FunctionSpec:
     code = code or make_zip(
         {"fn/__init__.py": "", "fn/main.py": FUNCTIONS, "handler/__init__.py": "", "handler/lambda_function.py": SHADOW}
     )
@@ -69,7 +76,7 @@ def spec(handler: str, timeout: int = 10, code: bytes | None = None) -> Function
         handler=handler,
         runtime="python3.12",
         timeout=timeout,
-        memory_mb=512,
+        memory_mb=memory_mb,
         environment={"BUCKET_NAME": "my-bucket", "AWS_ENDPOINT_URL": "https://not-the-emulator"},
         code=code,
         code_sha256=base64.b64encode(hashlib.sha256(code).digest()).decode(),
@@ -78,8 +85,8 @@ def spec(handler: str, timeout: int = 10, code: bytes | None = None) -> Function
     )
 
 
-def run(tmp_path: Path, handler: str, **kwargs):
-    return run_function(spec(handler, **kwargs), b'{"trigger": "test"}', "rid-1", ENDPOINT, tmp_path, "stream")
+def run(tmp_path: Path, handler: str, event: bytes = b'{"trigger": "test"}', **kwargs):
+    return run_function(spec(handler, **kwargs), event, "rid-1", ENDPOINT, tmp_path, "stream")
 
 
 def test_a_successful_run_returns_the_payload_and_every_output_line(tmp_path, monkeypatch):
@@ -160,3 +167,30 @@ def test_code_that_is_not_a_zip_fails_the_run_instead_of_the_emulator(tmp_path):
     result = run(tmp_path, "fn.main.ok", code=b"not a zip")
     assert result.error["errorType"] == "Runtime.InvalidZipFile"
     assert json.loads(result.payload) == result.error
+
+
+def test_a_run_past_its_memory_size_is_killed_like_lambdas(tmp_path):
+    result = run(tmp_path, "fn.main.hog", b'{"mib": 2048}', memory_mb=128)
+    assert result.out_of_memory and not result.timed_out
+    assert result.error == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": "RequestId: rid-1 Error: Runtime exited with error: signal: killed",
+    }
+    assert json.loads(result.payload) == result.error
+    assert result.max_memory_mb == 128
+
+
+def test_a_run_within_its_memory_size_is_not_killed(tmp_path):
+    result = run(tmp_path, "fn.main.hog", b'{"mib": 96}', memory_mb=256)
+    assert result.error is None, result.error
+    assert json.loads(result.payload) == {"held_mib": 96}
+    assert 96 < result.max_memory_mb < 256
+
+
+def test_max_memory_used_is_the_runs_own_peak_not_the_parents_or_an_earlier_runs(tmp_path):
+    parent_ballast = b"\x01" * (600 << 20)  # the emulator holding big S3 objects: ru_maxrss would inherit this
+    big = run(tmp_path, "fn.main.hog", b'{"mib": 320}', memory_mb=1024)
+    small = run(tmp_path, "fn.main.ok")
+    assert len(parent_ballast) == 600 << 20
+    assert 320 < big.max_memory_mb < 600
+    assert 5 < small.max_memory_mb < 100, small.max_memory_mb

@@ -100,6 +100,28 @@ def test_a_timed_out_run_logs_task_timed_out():
     assert messages[5].endswith("Status: timeout")
 
 
+def test_a_run_killed_for_memory_is_logged_counted_and_fed_as_a_failure_like_lambdas():
+    error = {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": f"RequestId: {RID} Error: Runtime exited with error: signal: killed",
+    }
+    killed = run(error=error, out_of_memory=True, max_memory_mb=128, lines=[(T0 + 0.001, "reading")])
+    messages = [m for _, m in log_events(killed, memory_mb=128)]
+    assert messages[2] == f"RequestId: {RID} Error: Runtime exited with error: signal: killed\nRuntime.OutOfMemory"
+    assert messages[4].endswith(
+        "\tMax Memory Used: 128 MB\tInit Duration: 250.50 ms\tStatus: error\tError Type: Runtime.OutOfMemory"
+    )
+    data = {d["MetricName"]: d for d in run_metrics("F", killed, concurrency=1)}
+    assert data["Errors"]["Value"] == 1
+    events = [{"timestamp": int(t * 1000), "message": m} for t, m in log_events(killed, memory_mb=128)]
+    [fed] = runlogs.runs_from_events(events)
+    assert fed.outcome == "failed" and fed.memory_used_mb == 128
+    assert "signal: killed" in fed.error
+    [row] = runlogs.errors_from_events(events)  # one row, typed, the REPORT line not taken for an error
+    assert row.code == "Runtime.OutOfMemory" and row.runtime is None
+    assert row.message == f"RequestId: {RID} Error: Runtime exited with error: signal: killed"
+
+
 def test_tail_is_the_last_4_kb_of_the_log():
     events = [(T0, "x" * 1000) for _ in range(10)] + [(T0, "last")]
     text = tail(events)

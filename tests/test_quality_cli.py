@@ -200,3 +200,74 @@ def test_trends_are_rows_and_missing_cell_share():
         {"run_id": "b", "rows": 20, "columns": [{}, {}], "missing": {"x": 0, "y": 10}},
     ]
     assert trends(profiles) == {"runs": ["a", "b"], "rows": [10, 20], "missing_rate": [0.1, 0.25]}
+
+
+def test_quality_reads_that_fail_are_unavailable_and_the_rest_is_shown(mock_aws_env, monkeypatch, tmp_path):
+    """quality.json and the history are sources like the others: a failed read is `unavailable` (exit 5)."""
+    from botocore.exceptions import ClientError
+
+    h.publish_stand_in_layer()
+    recorder = h.install(monkeypatch)
+    config = h.write_config(tmp_path / "config.toml")
+    assert h.run(config, "up").exit_code == 0
+    last = run_handler(monkeypatch, config, SAMPLE, 1)
+    gets: list[str] = []
+
+    def quality_reads_fail(service: str, operation: str) -> None:
+        # status reads latest.json, then the latest run's quality.json, then the history
+        if operation == "GetObject":
+            gets.append(operation)
+            if len(gets) in (2, 3):
+                raise ClientError({"Error": {"Code": "SlowDown", "Message": "reduce your request rate"}}, operation)
+
+    recorder.listeners.append(quality_reads_fail)
+    code, report = status_json(config)
+    assert report["unavailable"] == {
+        "s3 quality.json": "SlowDown: reduce your request rate",
+        "s3 quality history": "SlowDown: reduce your request rate",
+    }
+    assert report["latest"]["run_id"] == last["run_id"]  # latest.json still read
+    quality = report["quality"]
+    assert quality["latest_run"] == last["run_id"] and quality["checks"] == [] and quality["trends"]["rows"] == []
+    assert quality["window"]["failures"] == 0.0  # the metrics are still there
+    assert code == 5 and report["health"]["level"] == "incomplete"
+    assert "s3 quality.json unavailable: SlowDown: reduce your request rate" in report["health"]["reasons"]
+
+    gets.clear()
+    text = h.run(config, "status", "--since", "30m")
+    assert text.exit_code == 5
+    assert "s3 quality history: unavailable: SlowDown: reduce your request rate" in text.output
+    assert "Data quality · latest run " + last["run_id"] in text.output
+
+
+def test_unreadable_feed_leaves_quarantined_runs_unknown_not_none():
+    from botocore.exceptions import ClientError
+
+    from dataops_cli.quality_status import collect
+
+    class NoObjects:
+        def get_object(self, **_kwargs):
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "none"}}, "GetObject")
+
+    config = load_config(None)
+    unavailable: dict[str, str] = {}
+    section = collect(NoObjects(), config, None, None, None, unavailable, str)
+    assert section["quarantined"] is None and section["window"]["failures"] is None
+    assert section["latest_run"] is None and unavailable == {} and section["errors"] == []
+
+
+def test_hand_edited_history_is_a_warning_of_the_section():
+    from dataops_cli.quality_status import collect
+
+    class Edited:
+        def get_object(self, **_kwargs):
+            return {"Body": io.BytesIO(b'{"profiles": [{"run_id": "a"}]}')}
+
+    config = load_config(None)
+    section = collect(Edited(), config, None, [], None, {}, str)
+    assert section["trends"] == {"runs": [], "rows": [], "missing_rate": []}
+    assert section["errors"] == [
+        f"s3://{config.bucket.name}/processed/quality/history.json: profile 0 lacks run_id, rows, columns, "
+        "missing_rate or numeric"
+    ]
+    assert health(section)[1] == [f"data quality: {section['errors'][0]}"]

@@ -278,3 +278,87 @@ def test_quality_timings_are_reported(s3):
     result = run(s3, SAMPLE, 1)
     assert set(result["quality_timings_ms"]) == {"history_read_ms", "zeros_ms", "checks_ms", "history_write_ms"}
     assert all(v >= 0 for v in result["quality_timings_ms"].values())
+
+
+# ------------------------------------------------------------------ the timeout guard and the quality steps
+
+
+def timed_run(s3, context, n: int) -> dict:
+    s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=SAMPLE)
+    context.aws_request_id = f"{n:08d}-0000-0000-0000-000000000000"
+    return lambda_function.lambda_handler({}, context)
+
+
+def test_run_timed_out_after_quality_json_deletes_it_and_leaves_history_and_latest(s3, monkeypatch):
+    """quality.json is one of the run's outputs: a run that stops itself deletes it with the rest."""
+    from tests.test_handler import Clock
+
+    first = run(s3, SAMPLE, 1)
+    history_before = s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read()
+    latest_before = read_json(s3, "processed/latest.json")
+    context = Clock(60_000)
+    summarize = lambda_function.summarize
+
+    def then_time_runs_out(checks):  # called after quality.json is written, before run.json
+        context.remaining_ms = 100
+        return summarize(checks)
+
+    monkeypatch.setattr(lambda_function, "summarize", then_time_runs_out)
+    with pytest.raises(TimeoutError, match=r"stopped while writing run\.json: 100 ms left"):
+        timed_run(s3, context, 2)
+    folder = [k for k in keys(s3, "processed/runs/") if not k.startswith(f"processed/runs/{first['run_id']}/")]
+    assert len(folder) == 1 and folder[0].endswith("/run.json")  # quality.json and the rest deleted
+    document = read_json(s3, folder[0])
+    assert document["status"] == "failed" and document["error"]["step"] == "writing run.json"
+    assert s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read() == history_before
+    assert read_json(s3, "processed/latest.json") == latest_before
+
+
+def test_time_running_out_after_publishing_keeps_the_run_and_skips_the_history(s3, monkeypatch, capsys):
+    """Past latest.json a timeout must not unpublish the run: the history update is skipped, not the run."""
+    from tests.test_handler import Clock
+
+    first = run(s3, SAMPLE, 1)
+    history_before = s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read()
+    context = Clock(60_000)
+    put_object = s3.put_object
+
+    def publish_then_run_out(**kwargs):
+        response = put_object(**kwargs)
+        if kwargs.get("Key") == "processed/latest.json":
+            context.remaining_ms = 100
+        return response
+
+    monkeypatch.setattr(s3, "put_object", publish_then_run_out)
+    capsys.readouterr()
+    result = timed_run(s3, context, 2)
+    assert result["status"] == "succeeded"
+    assert read_json(s3, "processed/latest.json")["run_id"] == result["run_id"] != first["run_id"]
+    folder = f"processed/runs/{result['run_id']}/"
+    assert read_json(s3, folder + "run.json")["status"] == "succeeded"
+    assert folder + "quality.json" in keys(s3, folder) and folder + "cleaned.csv" in keys(s3, folder)
+    assert s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read() == history_before
+    skipped = [line for line in log_lines(capsys) if line.get("event") == "quality_history"]
+    assert len(skipped) == 1 and "Quality history not updated with this run" in skipped[0]["message"]
+    assert "stopped while updating the quality history: 100 ms left" in skipped[0]["message"]
+
+
+def test_the_alarm_ends_once_the_run_is_published(s3, monkeypatch):
+    """SIGALRM path: a history write still going when the alarm would have fired does not fail the run."""
+    import time
+
+    from tests.test_handler import Clock
+
+    context = Clock(6000)  # margin min(5 s, 6 s / 4) = 1.5 s: the alarm would fire 4.5 s in
+    context.real = True
+    write_history = lambda_function.PipelineRun._write_history
+
+    def slow_write(self, history, current):
+        time.sleep(max(0.0, 5.0 - (time.monotonic() - context.started)))  # past the alarm's time
+        write_history(self, history, current)
+
+    monkeypatch.setattr(lambda_function.PipelineRun, "_write_history", slow_write)
+    result = timed_run(s3, context, 1)
+    assert result["status"] == "succeeded"
+    assert read_json(s3, "processed/latest.json")["run_id"] == result["run_id"]
+    assert [p["run_id"] for p in read_json(s3, HISTORY)["profiles"]] == [result["run_id"]]

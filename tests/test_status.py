@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,11 @@ def deployed(mock_aws_env, monkeypatch, tmp_path):
     recorder = h.install(monkeypatch)
     config = h.write_config(tmp_path / "config.toml")
     assert h.run(config, "up").exit_code == 0
+    # The tests seed metrics and logs from before `up` ran; status counts errors only since the
+    # stack's creation (its log group's), so date that back here (test_errors_before_creation... uses the real one).
+    monkeypatch.setattr(
+        "dataops_cli.runlogs.log_group_created", lambda logs, group: datetime.now(UTC) - timedelta(days=1)
+    )
     return recorder, config
 
 
@@ -44,10 +50,10 @@ def put_metric(namespace: str, name: str, dims: dict, value: float, when: dateti
     )
 
 
-def put_logs(lines: list[tuple[datetime, str]]) -> None:
+def put_logs(lines: list[tuple[datetime, str]], stream: str = "2026/11/25/[$LATEST]0123456789abcdef") -> None:
     logs = boto3.client("logs", region_name=h.REGION)
-    stream = "2026/11/25/[$LATEST]0123456789abcdef"
-    logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
     logs.put_log_events(
         logGroupName=GROUP,
         logStreamName=stream,
@@ -155,7 +161,7 @@ def test_kpis_are_exact_on_seeded_data(deployed):
     assert k["duration_max"]["value"] == 3000
     # p99 of 10 values by nearest rank is the largest: never an average of per-period values
     assert k["duration_p99"]["value"] == 3000.0
-    assert "REPORT log lines (exact, 10 durations" in k["duration_p99"]["source"]
+    assert "REPORT log lines (exact, from 10 durations;" in k["duration_p99"]["source"]
     assert k["async_event_age_max"]["value"] == 49
     assert k["scheduler_attempts"]["value"] == 10
     assert report["window"]["period_seconds"] == 120 and len(report["series"]["invocations"]) == 30
@@ -168,8 +174,12 @@ def test_kpis_are_exact_on_seeded_data(deployed):
     assert failed["outcome"] == "failed" and "line 2 has 3 fields" in failed["error"]
     assert [e["code"] for e in report["errors"]] == ["WrongFieldCount"]
     assert report["latest"]["run_id"] == run_ids[-1]
-    assert report["health"]["level"] == "failing" and code == 3
-    assert any(reason.startswith("errors: 1") for reason in report["health"]["reasons"])
+    # the failed run was followed by five successful ones: recovered, a warning, not failing
+    recovered_at = datetime.fromtimestamp(runs[4]["started"] / 1000, UTC)
+    assert runs[4]["run_id"] == run_ids[5]
+    assert report["health"]["level"] == "warning" and code == 0
+    assert f"errors: recovered at {recovered_at:%H:%M} UTC after 1 error" in report["health"]["reasons"]
+    assert k["errors"]["level"] == "warn"
 
 
 def test_healthy_pipeline_exits_zero_and_renders_tiles(deployed):
@@ -259,7 +269,7 @@ def test_drift_is_shown_with_the_fix(deployed):
     code, report = status_json(config)
     row = next(r for r in report["resources"] if r["kind"] == "Lambda function")
     assert row["state"] == "drifted" and row["details"] == ["MemorySize: 1024 -> 2048"] and row["fix"] == "dataops up"
-    assert any("drifted from config.toml" in reason for reason in report["health"]["reasons"])
+    assert any("drifted from the config (dataops up fixes it)" in reason for reason in report["health"]["reasons"])
     assert code == 0
 
 
@@ -344,8 +354,13 @@ def test_status_json_schema(deployed):
         "latest",
         "quality",
         "cost",
+        "unavailable",
         "api_calls",
+        "config_file",
+        "stack_created",
+        "notes",
     }
+    assert report["unavailable"] == {}
     assert set(report["health"]) == {"level", "reasons", "exit_code"}
     assert set(report["window"]) == {"start", "end", "period_seconds", "seconds"}
     for name, kpi in report["kpis"].items():

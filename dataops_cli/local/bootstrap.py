@@ -40,6 +40,16 @@ class LambdaContext:
 
 
 def peak_rss_kb() -> int:
+    """This process's own peak resident memory (VmHWM, KiB).
+
+    Not `ru_maxrss`: on Linux it survives fork/exec, so a run started by a 1 GB emulator
+    would report >= 1 GB whatever it did. ru_maxrss only where /proc does not exist.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return usage // 1024 if sys.platform == "darwin" else usage  # bytes on macOS, KiB on Linux
 

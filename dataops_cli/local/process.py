@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -118,23 +119,39 @@ def _spawn(directory: Path, port: int, speed: float, region: str, host: str, tim
     logfile = log_path(directory)
     command = [sys.executable, "-m", EMULATOR_MODULE, "--state-dir", str(directory.resolve())]
     command += ["--host", host, "--port", str(port), "--speed", f"{speed:g}", "--region", region]
-    with logfile.open("ab") as out:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=emulator_environment(dict(os.environ)),
-            start_new_session=True,
-        )
+    # Ctrl-C between fork and `proc` being known would orphan the emulator (it has its own
+    # session, so the terminal's SIGINT never reaches it): hold SIGINT until cleanup is armed.
+    blocked = threading.current_thread() is threading.main_thread()
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        with logfile.open("ab") as out:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=emulator_environment(dict(os.environ)),
+                start_new_session=True,
+            )
 
-    def ready() -> EmulatorState | bool | None:
-        if proc.poll() is not None:
-            return True  # exited: reported below
-        state = read_state(directory)
-        return state if state is not None and state.pid == proc.pid and probe(state) else None
+        def ready() -> EmulatorState | bool | None:
+            if proc.poll() is not None:
+                return True  # exited: reported below
+            state = read_state(directory)
+            return state if state is not None and state.pid == proc.pid and probe(state) else None
 
-    outcome = wait_until(ready, timeout)
+        try:
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C lands here
+            outcome = wait_until(ready, timeout)
+        except BaseException:  # Ctrl-C while it boots: no emulator may outlive (or lack) its state file
+            _terminate(proc.pid)
+            remove_state(directory, proc.pid)
+            raise
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if isinstance(outcome, EmulatorState):
         return outcome
     if proc.poll() is not None:
@@ -143,6 +160,7 @@ def _spawn(directory: Path, port: int, speed: float, region: str, host: str, tim
             f"see {logfile}; a port in use? try another --port",
         )
     _terminate(proc.pid)
+    remove_state(directory, proc.pid)
     raise DataopsError(f"the local emulator did not answer within {timeout:g} s", f"see {logfile}")
 
 

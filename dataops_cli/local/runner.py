@@ -5,7 +5,11 @@ function's configured environment plus what Lambda sets (function name, memory, 
 log group/stream), fake credentials and `AWS_ENDPOINT_URL` pointing at the emulator, and
 nothing of this machine's AWS configuration: a local run cannot reach AWS. The pandas
 layer is stood in for by this interpreter's own pandas/numpy/pyarrow (same `sys.executable`).
-The run is killed at the function's timeout and reported as `Sandbox.Timedout`.
+The run is killed at the function's timeout and reported as `Sandbox.Timedout`, and when
+its resident memory passes the configured memory size, as Lambda's sandbox kills it
+(`Runtime.OutOfMemory`, "signal: killed"). "Max Memory Used" is the function process's own
+peak (`VmHWM` of /proc/<pid>/status), never `ru_maxrss`, which a child started by
+fork/exec inherits from this (large) emulator process.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from dataops_cli.local.moto_internals import FunctionSpec
 BOOTSTRAP = Path(__file__).resolve().with_name("bootstrap.py")
 FAKE_KEY, FAKE_SECRET = "testing", "testing"
 INIT_LIMIT_SECONDS = 10.0  # Lambda's limit for the init phase
+MEMORY_POLL_SECONDS = 0.02  # how often the parent reads the child's VmHWM against the limit
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "HOME")
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
@@ -50,6 +55,7 @@ class RunResult:
     payload: bytes = b"null"
     error: dict[str, Any] | None = None
     timed_out: bool = False
+    out_of_memory: bool = False
 
     @property
     def failed(self) -> bool:
@@ -108,6 +114,8 @@ def child_environment(spec: FunctionSpec, endpoint: str, request_id: str, log_st
             "DATAOPS_REQUEST_ID": request_id,
             "DATAOPS_INVOKED_FUNCTION_ARN": spec.arn,
             "DATAOPS_TIMEOUT_SECONDS": str(spec.timeout),
+            # Read by the handler for summary.json's "runtime": this interpreter runs the code, not spec.runtime.
+            "DATAOPS_EXECUTED_BY_NOTE": "local emulator",
         }
     )
     return env
@@ -148,7 +156,7 @@ class _Collector:
 
 
 def peak_memory_kb(pid: int) -> int:
-    """VmHWM of a still-running process (Linux), for runs killed before they could report it."""
+    """VmHWM (KiB) of a still-running process (Linux); 0 once it has exited or elsewhere."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -210,23 +218,43 @@ def kill_running() -> int:
     return len(procs)
 
 
+def _watch(proc: subprocess.Popen, deadline: float, limit_kb: int) -> tuple[str, int]:
+    """Wait for the child until it exits ("exited"), passes the deadline ("timeout") or its peak
+    resident memory passes `limit_kb` ("oom"); returns that and the largest VmHWM seen.
+
+    Lambda's sandbox is a cgroup whose memory limit the kernel enforces at once; polling VmHWM
+    (the high-water mark, so a spike between two polls still counts) is the closest this
+    emulator gets without cgroups. A run that exits between two polls above the limit is not
+    killed, but its own report then shows the peak.
+    """
+    peak_kb = 0
+    while True:
+        peak_kb = max(peak_kb, peak_memory_kb(proc.pid))
+        if limit_kb and peak_kb > limit_kb:
+            outcome = "oom"
+            break
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            outcome = "timeout"
+            break
+        try:
+            proc.wait(timeout=min(MEMORY_POLL_SECONDS, remaining))
+            return "exited", peak_kb
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return outcome, peak_kb
+
+
 def _await(
     proc: subprocess.Popen, collector: _Collector, spec: FunctionSpec, request_id: str, spawned: float
 ) -> RunResult:
     collector.invoked.wait(INIT_LIMIT_SECONDS)
     invoked = collector.messages.get("invoke", {})
     invoke_t = float(invoked.get("t", time.time()))
-    remaining = spec.timeout - (time.time() - invoke_t)
-    timed_out = False
-    peak_kb = 0
-    try:
-        proc.wait(timeout=max(remaining, 0.0))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        peak_kb = peak_memory_kb(proc.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    outcome, peak_kb = _watch(proc, invoke_t + spec.timeout, spec.memory_mb * 1024)
     ended = time.time()
     collector.join()
     result = collector.messages.get("result")
@@ -240,12 +268,19 @@ def _await(
         max_memory_mb=_mb(peak_kb),
         lines=collector.lines,
     )
-    if timed_out:
+    if outcome == "timeout":
         run.timed_out = True
         run.duration_ms = spec.timeout * 1000.0
         run.error = {
             "errorType": "Sandbox.Timedout",
             "errorMessage": f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds",
+        }
+    elif outcome == "oom":
+        run.out_of_memory = True
+        run.max_memory_mb = spec.memory_mb  # what Lambda reports for a run it killed at the limit
+        run.error = {
+            "errorType": "Runtime.OutOfMemory",
+            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
         }
     elif result is None:
         run.error = {
@@ -254,7 +289,7 @@ def _await(
         }
     else:
         run.duration_ms = float(result.get("duration_ms", run.duration_ms))
-        run.max_memory_mb = _mb(int(result.get("max_rss_kb", 0)))
+        run.max_memory_mb = _mb(max(peak_kb, int(result.get("max_rss_kb", 0))))
         if result.get("ok"):
             run.payload = str(result.get("payload", "null")).encode()
         else:

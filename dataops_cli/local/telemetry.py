@@ -50,6 +50,7 @@ def report_line(
     max_memory_mb: int,
     init_ms: float | None = None,
     timed_out: bool = False,
+    error_type: str | None = None,
 ) -> str:
     parts = [
         f"REPORT RequestId: {request_id}",
@@ -62,6 +63,8 @@ def report_line(
         parts.append(f"Init Duration: {init_ms:.2f} ms")
     if timed_out:
         parts.append("Status: timeout")
+    elif error_type:  # how Lambda ends the REPORT of a run its sandbox killed
+        parts += ["Status: error", f"Error Type: {error_type}"]
     return "\t".join(parts)
 
 
@@ -82,11 +85,19 @@ def log_events(run: RunResult, memory_mb: int) -> list[tuple[float, str]]:
     if run.timed_out:
         stamp = datetime.fromtimestamp(finished, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         events.append((finished, f"{stamp} {run.request_id} Task timed out after {run.duration_ms / 1000:.2f} seconds"))
+    elif run.out_of_memory:  # the runtime was killed: no traceback, Lambda's own two lines
+        events.append((finished, f"{run.error['errorMessage']}\nRuntime.OutOfMemory"))
     elif run.error is not None:
         events.append((finished, error_log_line(run.error)))
     events.append((finished, f"END RequestId: {run.request_id}"))
     report = report_line(
-        run.request_id, run.duration_ms, memory_mb, run.max_memory_mb, run.init_ms, timed_out=run.timed_out
+        run.request_id,
+        run.duration_ms,
+        memory_mb,
+        run.max_memory_mb,
+        run.init_ms,
+        timed_out=run.timed_out,
+        error_type="Runtime.OutOfMemory" if run.out_of_memory else None,
     )
     events.append((finished, report))
     last = 0.0

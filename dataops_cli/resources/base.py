@@ -31,6 +31,7 @@ class Action(StrEnum):
     DELETE = "delete"
     ABSENT = "absent"
     REFUSED = "refused"
+    FAILED = "failed"  # down: a read or delete failed; the resource (probably) remains
 
 
 MUTATING = (Action.CREATE, Action.UPDATE, Action.DELETE)
@@ -118,6 +119,11 @@ class Resource:
     """One AWS resource of the stack. Subclasses set `kind` and implement the verbs."""
 
     kind = "resource"
+    # `down` skips this one while the removal of any of these (class names) failed: e.g. the
+    # log group stays while its function stays, or the function's next run would re-create it untagged.
+    removed_after: tuple[str, ...] = ()
+    # Set by `plan` when the resource exists but is broken (a Failed function): `status` is unhealthy.
+    problem: str | None = None
 
     def __init__(self, ctx: StackContext) -> None:
         self.ctx = ctx
@@ -148,7 +154,8 @@ class Resource:
             return self.ctx.not_ours(self.kind, self.name, tags)
         return self.change(Action.DELETE, *details)
 
-    def destroy(self, change: Change) -> None:
+    def destroy(self, change: Change) -> Change | None:
+        """Delete; may return the change as done (e.g. how many objects were emptied), else None."""
         raise NotImplementedError
 
 

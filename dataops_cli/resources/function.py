@@ -6,11 +6,12 @@ UpdateFunctionConfiguration call and an unchanged handler makes no UpdateFunctio
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dataops_cli.aws import error_code
+from dataops_cli.aws import DataopsError, error_code
 from dataops_cli.packaging import HANDLER_ENTRY
 from dataops_cli.resources.base import (
     Action,
@@ -23,6 +24,49 @@ from dataops_cli.resources.base import (
 from dataops_cli.resources.bucket import read_or_none
 
 DESCRIPTION = "dataops pipeline: impute, normalize and correlate the input CSV; outputs under the output prefix"
+WAIT_SECONDS = 300  # creating/updating a function takes seconds; past 5 minutes something is wrong
+WAIT_INTERVAL = 2
+BROKEN_STATES = ("Failed", "Inactive")
+# What to do about Lambda's StateReasonCode / LastUpdateStatusReasonCode (botocore's enum).
+STATE_HINTS = {
+    "InsufficientRolePermissions": "the execution role cannot be assumed by Lambda or lacks permissions: "
+    "run `dataops up` again (a new role takes seconds to propagate)",
+    "InvalidConfiguration": "the function's configuration is invalid (often the layer): check function.layer_arn, "
+    "function.runtime and function.architecture",
+    "InvalidZipFileException": "the code package is not a valid zip: run `dataops up` again to re-upload it",
+    "InvalidRuntime": "the runtime is not available in this region/partition: check function.runtime",
+    "InternalError": "Lambda had an internal error: run `dataops up` again (it re-creates a failed function)",
+    "FunctionError.InitTimeout": "initialisation timed out: the layer may be too big or the memory too small",
+    "FunctionError.RuntimeInitError": "the runtime could not start: check the layer matches function.runtime",
+}
+LAYER_HINT = (
+    "the layer was not found or this account may not use it: check function.layer_arn "
+    "(region, account and version must match the function's region and architecture)"
+)
+NO_DOCKER_HINT = (
+    "this backend cannot run functions here (LocalStack without Docker ends every function Failed): "
+    "deploy to AWS, use `dataops --local`, or give the backend a Docker engine"
+)
+
+
+def state_hint(code: str, reason: str) -> str:
+    lowered = reason.lower()
+    if "layer" in lowered:
+        return LAYER_HINT
+    if "docker" in lowered or "error while creating lambda" in lowered:
+        return NO_DOCKER_HINT
+    return STATE_HINTS.get(code, "run `dataops up` again: it re-creates a function that failed")
+
+
+def broken_state(configuration: dict[str, Any]) -> str | None:
+    """'state Failed: <code>: <reason>' when the function cannot run as it is, else None."""
+    state = configuration.get("State")
+    if state in BROKEN_STATES:
+        return f"state {state}: {configuration.get('StateReasonCode', '?')}: {configuration.get('StateReason', '')}"
+    if configuration.get("LastUpdateStatus") == "Failed":
+        code = configuration.get("LastUpdateStatusReasonCode", "?")
+        return f"last update Failed: {code}: {configuration.get('LastUpdateStatusReason', '')}"
+    return None
 
 
 def role_not_ready(exc: ClientError) -> bool:
@@ -69,6 +113,13 @@ class Function(Resource):
             return self.ctx.not_ours(self.kind, self.name, tags)
         current = found["Configuration"]
         details = []
+        self.problem = broken_state(current)
+        if current.get("State") == "Failed":  # nothing to wait for: a failed create is repaired by creating again
+            self._todo = ["recreate", "create", "concurrency", "async"]
+            return self.change(Action.UPDATE, f"{self.problem}; re-creating it")
+        if self.problem:  # Inactive, or a failed update: send code and configuration again
+            self._todo = ["code", "configuration"]
+            details.append(f"{self.problem}; repairing it")
         if current.get("CodeSha256") != self.ctx.package.sha256 or current.get("Architectures", ["x86_64"]) != [
             self.config.function.architecture
         ]:
@@ -82,6 +133,7 @@ class Function(Resource):
         if changed := differences(observed, self.desired_configuration()):
             self._todo.append("configuration")
             details.extend(changed)
+        self._todo = list(dict.fromkeys(self._todo))
         reserved = found.get("Concurrency", {}).get("ReservedConcurrentExecutions")
         if reserved != self.config.function.reserved_concurrency:
             self._todo.append("concurrency")
@@ -99,6 +151,9 @@ class Function(Resource):
         lam = self.ctx.client("lambda")
         settings = self.desired_configuration()
         settings["Environment"] = {"Variables": settings["Environment"]}
+        if "recreate" in self._todo:
+            self.ctx.progress(f"deleting the failed function ({self.problem}) to create it again")
+            lam.delete_function(FunctionName=self.name)
         if "create" in self._todo:
             self._with_role_retry(
                 lam.create_function,
@@ -108,17 +163,17 @@ class Function(Resource):
                 Tags=self.ctx.tags,
                 **settings,
             )
-            self._wait("function_active_v2")
+            self.wait_until("Active", created=True)
         elif {"code", "configuration"} & set(self._todo):
-            self._wait("function_updated_v2")  # an update an interrupted `up` left going would conflict
+            self.wait_until("updated", fail=False)  # an update an interrupted `up` left going would conflict
         if "code" in self._todo:
             lam.update_function_code(
                 FunctionName=self.name, ZipFile=self.ctx.package.data, Architectures=[self.config.function.architecture]
             )
-            self._wait("function_updated_v2")
+            self.wait_until("updated")
         if "configuration" in self._todo:
             self._with_role_retry(lam.update_function_configuration, FunctionName=self.name, **settings)
-            self._wait("function_updated_v2")
+            self.wait_until("updated")
         if "tags" in self._todo:
             lam.tag_resource(Resource=self.ctx.function_arn, Tags=self.ctx.tags)
         if "concurrency" in self._todo:
@@ -131,11 +186,39 @@ class Function(Resource):
     def _with_role_retry(self, call: Any, **kwargs: Any) -> Any:
         return retry_while_role_propagates(self.ctx, "Lambda", role_not_ready, call, **kwargs)
 
-    def _wait(self, waiter: str) -> None:
-        self.ctx.progress("waiting for the function to become ready")
-        self.ctx.client("lambda").get_waiter(waiter).wait(
-            FunctionName=self.name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
-        )
+    def wait_until(self, goal: str, created: bool = False, fail: bool = True) -> None:
+        """Poll GetFunctionConfiguration until the function is Active (after a create) or its update ended.
+
+        Bounded (WAIT_SECONDS). A function that ends Failed/Inactive, or an update that ends
+        Failed, raises with AWS's own reason and a hint (with `fail`, else it just stops waiting).
+        """
+        what = "Active (State)" if created else "its update to finish (LastUpdateStatus)"
+        self.ctx.progress(f"waiting up to {WAIT_SECONDS} s for Lambda function {self.name} to be {what}")
+        lam = self.ctx.client("lambda")
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            current = lam.get_function_configuration(FunctionName=self.name)
+            state, update = current.get("State"), current.get("LastUpdateStatus")
+            if (created and state == "Active") or (not created and state != "Pending" and update != "InProgress"):
+                problem = broken_state(current)
+                if problem is None or not fail:
+                    return
+                self._fail(current, problem)
+            if state == "Failed" and fail:
+                self._fail(current, broken_state(current) or "state Failed")
+            if time.monotonic() > deadline:
+                raise DataopsError(
+                    f"Lambda function {self.name} was not {what} after {WAIT_SECONDS} s "
+                    f"(State={state}, LastUpdateStatus={update})",
+                    "look at the function in the Lambda console, then run `dataops up` again",
+                )
+            time.sleep(WAIT_INTERVAL)
+
+    def _fail(self, current: dict[str, Any], problem: str) -> None:
+        failed_update = current.get("State") not in BROKEN_STATES
+        code = current.get("LastUpdateStatusReasonCode" if failed_update else "StateReasonCode", "")
+        reason = current.get("LastUpdateStatusReason" if failed_update else "StateReason", "")
+        raise DataopsError(f"Lambda function {self.name}: {problem}", state_hint(code or "", reason or ""))
 
     def plan_destroy(self) -> Change:
         found = read_or_none(self.ctx.client("lambda").get_function, FunctionName=self.name)

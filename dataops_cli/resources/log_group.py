@@ -15,6 +15,7 @@ from dataops_cli.resources.base import Action, Change, Resource, missing_tags
 
 class LogGroup(Resource):
     kind = "Log group"
+    removed_after = ("Function",)
 
     @property
     def name(self) -> str:

@@ -125,6 +125,8 @@ class AlarmTopic(Resource):
 
     def plan_destroy(self) -> Change:
         tags = self._read()
+        if tags is None and not (self.config.alarm.enabled and self.config.alarm.email):
+            return self.change(Action.SKIPPED, "none to delete: alarm.email is not set")  # not "already gone"
         return self.removal(tags is not None, tags or {})
 
     def destroy(self, change: Change) -> None:
