@@ -4,6 +4,8 @@ Entries are sorted, timestamps fixed to 1980-01-01, permissions fixed to 0644, a
 bytecode caches left out, so an unchanged handler makes `up` skip UpdateFunctionCode.
 The package keeps its `handler/` folder: the function's handler is
 `handler.lambda_function.lambda_handler`, the same import path the tests use.
+`handler/spark_job/` (the Glue job) is left out: the function never imports it, and
+editing the job must not change the function's CodeSha256 (nor redeploy it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 HANDLER_DIR = Path(__file__).resolve().parent.parent / "handler"
 HANDLER_ENTRY = "handler.lambda_function.lambda_handler"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+NOT_SHIPPED = ("__pycache__", "spark_job")  # folders of handler/ the function does not get
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class CodePackage:
 def build_package(source: Path = HANDLER_DIR) -> CodePackage:
     if not (source / "lambda_function.py").is_file():
         raise FileNotFoundError(f"{source}/lambda_function.py not found: is this a dataops checkout?")
-    files = sorted(p for p in source.rglob("*.py") if "__pycache__" not in p.parts)
+    files = sorted(p for p in source.rglob("*.py") if not set(NOT_SHIPPED) & set(p.relative_to(source).parts))
     buffer = io.BytesIO()
     names = []
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:

@@ -167,6 +167,7 @@ def test_package_is_deterministic():
     assert first.data == second.data and first.sha256 == second.sha256
     assert "handler/lambda_function.py" in first.files
     assert not any("__pycache__" in name for name in first.files)
+    assert not any(name.startswith("handler/spark_job/") for name in first.files)  # the Glue job is not shipped
 
 
 def test_up_converges_after_a_failure_at_any_mutating_call(stack, tmp_path):

@@ -1,0 +1,218 @@
+"""Read the input CSV into a typed, cached Spark DataFrame with the handler's reader semantics.
+
+The first MiB goes through the handler's own reader (`handler.reader.read_columns`), so the
+header checks, the type inference and every error found there are the handler's, word for
+word. Spark then reads the whole file as strings and applies the same rules to every cell:
+- a cell is missing when it is one of `reader.NA_TOKENS` (or a number that parses as NaN);
+- a column the sample calls numeric stays numeric only if every present cell matches the
+  grammar pyarrow's float64 parser accepts (`NUMBER`); otherwise it becomes text, as the
+  handler's reader re-reads such a column as text;
+- a row with more or fewer fields than the header is a RaggedRowError naming its line;
+- Spark decodes UTF-8 with U+FFFD for invalid bytes, so a text cell holding U+FFFD is
+  reported as not UTF-8 text (a file that holds a real U+FFFD character is refused too:
+  the one known difference from the handler, which accepts it).
+
+Columns get positional names (`c0`, `c1`, ...) inside Spark, so any header text works.
+Non-numeric cells of a numeric candidate are kept as NaN (a real NaN is missing, i.e. null):
+NaN in the cached frame means "this column is text after all".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from handler.errors import NotTextError, RaggedRowError
+from handler.reader import NA_TOKENS, SAMPLE_BYTES, read_columns
+
+# What pyarrow's float64 conversion accepts (checked against pyarrow 15-22): optional
+# spaces, sign, decimal or exponent forms, inf/infinity/nan in any case. Java's parser
+# (Spark's cast) also takes "1d", "0x1p3", ...: the regex keeps those text, as pyarrow does.
+NUMBER = r"^ *[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i:inf|infinity|nan)) *$"
+ROW_BITS = 33  # monotonically_increasing_id: partition index << 33 | position in partition
+BAD = "_bad"
+ID = "_id"
+
+
+@dataclass
+class Sample:
+    """What the handler's reader says about the start of the input."""
+
+    names: list[str]
+    numeric: list[str]  # numeric in the sample, in header order
+
+
+def check_sample(head: bytes, whole: bool) -> Sample:
+    """Run the handler's reader on the first MiB (all of it for a small input).
+
+    `head` holds at most SAMPLE_BYTES + 1 bytes; when the input is longer (`whole` False)
+    only complete lines are read, as the handler's own sample inspection does.
+    """
+    if not whole:
+        head = head[:SAMPLE_BYTES]
+        cut = head.rfind(b"\n") + 1
+        head = head[:cut] if cut else head
+    columns = read_columns(lambda: io.BytesIO(head), size_hint=len(head))
+    return Sample(names=list(columns.names), numeric=[n for n in columns.names if n in columns.numeric])
+
+
+def internal(i: int) -> str:
+    return f"c{i}"
+
+
+@dataclass
+class TypedFrame:
+    """The cached typed frame and how to find a row's 1-based number from its id."""
+
+    df: Any  # pyspark.sql.DataFrame
+    names: list[str]
+    numeric: list[str]
+    text: list[str]
+    rows: int
+    _offsets: dict[int, int] | None = None
+
+    def col(self, name: str) -> str:
+        return internal(self.names.index(name))
+
+    def row_number(self, row_id: int) -> int:
+        """1-based data row of a row id: rows before its partition plus its place in it."""
+        from pyspark.sql import functions as F
+
+        if self._offsets is None:
+            counts = {
+                r["p"]: r["n"]
+                for r in self.df.groupBy(F.shiftright(F.col(ID), ROW_BITS).alias("p"))
+                .agg(F.count("*").alias("n"))
+                .collect()
+            }
+            total, self._offsets = 0, {}
+            for p in sorted(counts):
+                self._offsets[p] = total
+                total += counts[p]
+        return self._offsets[row_id >> ROW_BITS] + (row_id & ((1 << ROW_BITS) - 1)) + 1
+
+    def first_id(self, condition: Any) -> int | None:
+        """Id of the first row (in file order) where `condition` holds, or None."""
+        from pyspark.sql import functions as F
+
+        return self.df.where(condition).agg(F.min(ID)).first()[0]
+
+
+def read_typed(spark: Any, path: str, sample: Sample, zero_as_missing: tuple[str, ...]) -> TypedFrame:
+    """Read `path` with Spark and cache it typed; raises RaggedRowError / NotTextError.
+
+    A numeric candidate holding a non-number is re-typed as text and the frame rebuilt
+    (rare: only when a non-number appears after the first MiB).
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    names = sample.names
+    schema = T.StructType(
+        [T.StructField(internal(i), T.StringType()) for i in range(len(names))] + [T.StructField(BAD, T.StringType())]
+    )
+    raw = (
+        spark.read.option("header", True)
+        .option("escape", '"')
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", BAD)
+        .option("encoding", "UTF-8")
+        .schema(schema)
+        .csv(path)
+        .withColumn(ID, F.monotonically_increasing_id())
+    )
+    numeric = list(sample.numeric)
+    while True:
+        exprs = [F.col(ID), F.col(BAD).isNotNull().alias(BAD)]
+        for i, name in enumerate(names):
+            cell = F.col(internal(i))
+            missing = cell.isNull() | cell.isin(*NA_TOKENS)
+            if name in numeric:
+                value = (
+                    F.when(missing, F.lit(None))
+                    .when(cell.rlike(NUMBER), cell.cast("double"))
+                    .otherwise(F.lit(float("nan")))
+                )
+                if name in zero_as_missing:
+                    value = F.when(value == 0, F.lit(None)).otherwise(value)
+                exprs.append(value.cast("double").alias(internal(i)))
+            else:
+                exprs.append(F.when(missing, F.lit(None)).otherwise(cell).alias(internal(i)))
+        df = raw.select(*exprs).persist(StorageLevel.MEMORY_AND_DISK)
+        frame = TypedFrame(df, names, numeric, [n for n in names if n not in numeric], rows=0)
+        checks = [F.count("*").alias("rows"), F.count(F.when(F.col(BAD), 1)).alias("ragged")]
+        checks += [F.count(F.when(F.isnan(frame.col(n)), 1)).alias(f"nan_{frame.col(n)}") for n in numeric]
+        checks += [
+            F.count(F.when(F.col(frame.col(n)).contains("\ufffd"), 1)).alias(f"bad_{frame.col(n)}") for n in frame.text
+        ]
+        found = df.agg(*checks).first().asDict()
+        frame.rows = found["rows"]
+        if found["ragged"]:
+            raise _ragged_row(frame, raw, len(names))
+        now_text = [n for n in numeric if found[f"nan_{frame.col(n)}"]]
+        if not now_text:
+            break
+        df.unpersist()
+        numeric = [n for n in numeric if n not in now_text]
+    for name in frame.text:
+        if found[f"bad_{frame.col(name)}"]:
+            raise _not_utf8(frame, name)
+    return frame
+
+
+def _ragged_row(frame: TypedFrame, raw: Any, expected: int) -> RaggedRowError:
+    from pyspark.sql import functions as F
+
+    row_id = frame.first_id(F.col(BAD))
+    # Every column is selected: with only the corrupt-record column Spark skips the parse
+    # that fills it.
+    text = raw.where(F.col(ID) == row_id).first()[BAD].rstrip("\r\n")
+    actual = len(next(csv.reader([text]), []))
+    line = frame.row_number(row_id) + 1  # the header is line 1
+    return RaggedRowError(
+        f"line {line} has {actual} fields but the header has {expected}: {text[:80]!r}",
+        line=line,
+        expected_fields=expected,
+        actual_fields=actual,
+    )
+
+
+def _not_utf8(frame: TypedFrame, name: str) -> NotTextError:
+    from pyspark.sql import functions as F
+
+    column = frame.col(name)
+    row_id = frame.first_id(F.col(column).contains("\ufffd"))
+    value = frame.df.where(F.col(ID) == row_id).select(column).first()[0]
+    line = frame.row_number(row_id) + 1  # the header is line 1
+    return NotTextError(
+        f"column {name!r} line {line} is not UTF-8 text ({value[:20]!r}); save the file as UTF-8",
+        column=name,
+        line=line,
+    )
+
+
+def first_non_number(frame: TypedFrame, name: str, accepts: Callable[[str], bool]) -> tuple[int, str]:
+    """(row, value) of the first present cell of text column `name` that `accepts` refuses.
+
+    The handler asks Python's float(), which takes a few forms pyarrow refuses ("1_000"):
+    candidates are the cells pyarrow would refuse, in file order, checked with `accepts`.
+    Like the handler, (0, "") when there is none.
+    """
+    from pyspark.sql import functions as F
+
+    column = frame.col(name)
+    candidates = (
+        frame.df.where(F.col(column).isNotNull() & ~F.col(column).rlike(NUMBER))
+        .select(ID, column)
+        .orderBy(ID)
+        .limit(1000)
+        .collect()
+    )
+    for row_id, value in candidates:
+        if not accepts(value):
+            return frame.row_number(row_id), value
+    return 0, ""
