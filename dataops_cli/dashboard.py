@@ -91,11 +91,22 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
             d.region,
             width=12,
         ),
+        _metric(
+            "Data quality: checks that warned / failed per run (left), rows per run (right)",
+            [
+                [d.metrics_namespace, "QualityWarnings", "Function", d.function, {"stat": "Sum", "color": "#ff7f0e"}],
+                [d.metrics_namespace, "QualityFailures", "Function", d.function, {"stat": "Sum", "color": "#d62728"}],
+                [d.metrics_namespace, "RowsProcessed", "Function", d.function, {"stat": "Sum", "yAxis": "right"}],
+            ],
+            d.region,
+            width=24,
+        ),
         _log_table(
-            "Activity: recent runs (🚀 start · 📊 shape · 📈 missing values · ✅ files saved)",
+            "Activity: recent runs (🚀 start · 📊 shape · 📈 missing values · 🔎 quality · ✅ files saved "
+            "· 🚧 quarantined)",
             d.log_group,
             "fields @timestamp, run_id, message, start_time, rows, columns, missing_total, files.0 as cleaned_csv\n"
-            "| filter event in ['start', 'shape', 'missing', 'saved']\n"
+            "| filter event in ['start', 'shape', 'missing', 'quality', 'saved', 'quarantined']\n"
             "| sort @timestamp desc\n| limit 40",
             d.region,
         ),

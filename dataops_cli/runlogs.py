@@ -48,7 +48,7 @@ class Run:
     duration_ms: float | None = None
     memory_used_mb: int | None = None
     cold_start: bool | None = None
-    outcome: str = "running"  # running / succeeded / failed
+    outcome: str = "running"  # running / succeeded / quarantined / failed
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -195,6 +195,9 @@ def _apply_event(run: Run, document: dict[str, Any]) -> None:
     elif event == "saved":
         run.files = document.get("files", [])
         run.outcome = "succeeded"
+    elif event == "quarantined":  # after "saved": outputs kept in the run folder, not published
+        run.outcome = "quarantined"
+        run.error = document.get("message", "")
     elif event == "error":
         run.outcome = "failed"
         run.error = scrub_paths(document.get("message", ""))

@@ -97,6 +97,10 @@ def render(report: StatusReport) -> RenderableType:
         parts.append(runs_table(report))
     if report.errors:
         parts.append(errors_table(report))
+    if report.quality:
+        from dataops_cli.quality_view import section
+
+        parts.append(section(report.quality))
     parts.append(verdict(report))
     return Group(*parts)
 
@@ -191,10 +195,10 @@ def runs_table(report: StatusReport) -> Table:
     table.add_column("Outcome", overflow="fold")
     for run in report.runs:
         outcome = run["outcome"]
-        style = {"succeeded": "green", "failed": "red"}.get(outcome, "yellow")
+        style = {"succeeded": "green", "failed": "red", "quarantined": "red"}.get(outcome, "yellow")
         shape = f"{run['rows']}×{run['columns']}" if run["rows"] is not None else "–"
         missing = str(run["missing_total"]) if run["missing_total"] is not None else "–"
-        marker = "✅" if outcome == "succeeded" else "❌" if outcome == "failed" else "🚀"
+        marker = {"succeeded": "✅", "failed": "❌", "quarantined": "🚧"}.get(outcome, "🚀")
         cell = Text(f"{marker} {outcome}", style=style)
         if run.get("error"):
             cell.append(f": {_error_text(run['error'])}", style="dim")

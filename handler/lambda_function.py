@@ -5,10 +5,19 @@ Publishing is atomic from a reader's point of view: a run writes its files under
 naming them. A failed run removes what it had written, records a failed run.json, never
 touches latest.json or earlier runs, and raises so Lambda counts an Error.
 
+Data quality (handler/quality.py): the run reads `<OUTPUT_PREFIX>quality/history.json`
+first, writes quality.json beside its outputs, and appends its profile to the history
+after latest.json. With QUALITY_ON_FAILURE=block a failing check quarantines the run:
+outputs stay in its folder, run.json says "quarantined", latest.json and the history are
+left alone, and the handler returns normally (refusing bad data is not a Lambda error).
+
 A run that is about to hit the function's timeout stops itself first (Lambda would kill
 the process and nothing could clean up): with SAFETY_MARGIN_MS left it raises a
-TimeoutError, aborts its multipart upload, deletes what it wrote and records a failed
-run.json, so the run history says it happened and Lambda counts an Error.
+TimeoutError, aborts its multipart upload, deletes what it wrote (quality.json included)
+and records a failed run.json, so the run history says it happened and Lambda counts an
+Error. The guard ends once latest.json is published: a timeout after that must not
+unpublish the run, so the quality history is then rewritten only if time is left, and a
+run that stopped itself never rewrites it.
 
 Import stays light (no client, no I/O): the S3 client is created on first use and reused
 by warm invocations.
@@ -16,6 +25,7 @@ by warm invocations.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -24,17 +34,32 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import ConfigurationError, PipelineError
+from .errors import ConfigurationError, PipelineError, QualityHistoryError
 from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
 from .pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions, process
+from .quality import (
+    FAIL,
+    HISTORY_NAME,
+    WARN,
+    QualitySettings,
+    count_zeros,
+    failed,
+    history_document,
+    log_line,
+    parse_history,
+    profile,
+    quality_document,
+    run_checks,
+    summarize,
+)
 from .reader import read_columns
-from .runlog import ERROR, MISSING, SAVED, SHAPE, START, RunLog, utc_iso
+from .runlog import ERROR, MISSING, QUALITY, QUARANTINED, SAVED, SHAPE, START, RunLog, utc_iso
 from .s3io import MultipartSink, S3Input
 
 _cold_start = True
@@ -57,6 +82,8 @@ class Deadline:
 
     def __init__(self, context: Any, margin_ms: int = SAFETY_MARGIN_MS) -> None:
         self._remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self._armed = False  # a SIGALRM timer is set (main thread only)
+        self._disarmed = False
         start = self.remaining_ms()
         self.margin_ms = min(margin_ms, start // 4) if start is not None else margin_ms
 
@@ -74,6 +101,15 @@ class Deadline:
             f"(safety margin {self.margin_ms} ms, kept to clean up); raise the timeout or use a smaller input"
         )
 
+    def disarm(self) -> None:
+        """Stop the alarm early: what follows must not be interrupted (the run is published).
+
+        Checkpoints still answer; only the signal that would raise mid-step is gone.
+        """
+        self._disarmed = True
+        if self._armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
     @contextmanager
     def alarm(self, step: Callable[[], str]) -> Iterator[None]:
         left = self.remaining_ms()
@@ -82,13 +118,17 @@ class Deadline:
             return
 
         def expired(_signum: int, _frame: Any) -> None:
+            if self._disarmed:  # delivered just before disarm() cancelled the timer
+                return
             raise RunTimeoutError(self._message(step(), self.remaining_ms() or 0))
 
         previous = signal.signal(signal.SIGALRM, expired)
         signal.setitimer(signal.ITIMER_REAL, max(0.001, (left - self.margin_ms) / 1000))
+        self._armed = True
         try:
             yield
         finally:
+            self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
@@ -99,6 +139,7 @@ class Settings:
     input_key: str
     output_prefix: str
     options: PipelineOptions
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
@@ -125,6 +166,7 @@ class Settings:
                 normalize_method=env.get("NORMALIZE_METHOD", "minmax").strip() or "minmax",
                 normalize_exclude=_split(env.get("NORMALIZE_EXCLUDE", "Outcome")),
             ),
+            quality=QualitySettings.from_environ(env),
         )
 
 
@@ -198,6 +240,7 @@ class PipelineRun:
         self.open_sink: MultipartSink | None = None
         self.open_key: str | None = None
         self.facts: dict[str, Any] = {"trigger": trigger}
+        self.quality_ms: dict[str, float] = {}  # what the data-quality work costs (bench/quality_bench.py)
         self.deadline = deadline or Deadline(None)
         self.step = "starting"
 
@@ -209,6 +252,10 @@ class PipelineRun:
     def key(self, name: str) -> str:
         return self.folder + name
 
+    @property
+    def history_key(self) -> str:
+        return self.settings.output_prefix + HISTORY_NAME
+
     def execute(self) -> dict[str, Any]:
         s, log = self.settings, self.log
         log.info(
@@ -219,6 +266,10 @@ class PipelineRun:
             input_key=s.input_key,
             trigger=self.facts["trigger"],
         )
+        self.at("reading the quality history")
+        t_history = time.perf_counter()
+        history = self._read_history()
+        self.quality_ms["history_read_ms"] = _ms_since(t_history)
         source = S3Input(self.s3, s.bucket, s.input_key)
         self.at("reading the input")
         t0 = time.perf_counter()
@@ -236,6 +287,9 @@ class PipelineRun:
             column_names=columns.names,
         )
         self.at("processing")
+        t_zeros = time.perf_counter()
+        zeros = count_zeros(columns.numeric, s.options.zero_as_missing)  # process() turns them into gaps
+        self.quality_ms["zeros_ms"] = _ms_since(t_zeros)
         result = process(columns, s.options)
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
@@ -255,6 +309,7 @@ class PipelineRun:
             "correlation": self.key("correlation.csv"),
             "summary": self.key("summary.json"),
             "dtypes": self.key("dtypes.json"),
+            "quality": self.key("quality.json"),
             "log": self.key("run.json"),
         }
         self.at("writing cleaned.csv")
@@ -274,6 +329,15 @@ class PipelineRun:
         self.at("writing summary.json")
         self._put(outputs["summary"], to_json_bytes(summary), "application/json")
         self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
+        self.at("checking data quality")
+        t2 = time.perf_counter()
+        current = profile(result, self.run_id, zeros)
+        checks = run_checks(current, history, s.quality)
+        self.at("writing quality.json")
+        self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
+        quality = self._report_quality(checks, len(history), _ms_since(t2))
+        self.quality_ms["checks_ms"] = _ms_since(t2)  # profile, checks, quality.json, log lines
+        blocked = failed(checks) if s.quality.on_failure == "block" else []
         files = list(outputs.values())
         duration_ms = round((time.time() - self.started) * 1000, 3)
         log.info(
@@ -283,7 +347,13 @@ class PipelineRun:
             duration_ms=duration_ms,
         )
         self.at("writing run.json")
-        self._put(outputs["log"], to_json_bytes(self._run_document("succeeded", files_saved=files)), "application/json")
+        if blocked:
+            return self._quarantine(outputs, files, blocked, quality, result, handled, duration_ms)
+        self._put(
+            outputs["log"],
+            to_json_bytes(self._run_document("succeeded", files_saved=files, quality=quality)),
+            "application/json",
+        )
         self.at("publishing latest.json")
         latest = {"run_id": self.run_id, "finished_at": utc_iso(time.time()), "outputs": outputs}
         self.s3.put_object(
@@ -292,6 +362,13 @@ class PipelineRun:
             Body=to_json_bytes(latest),
             ContentType="application/json",
         )
+        # Published: from here a timeout must not turn the run into a failed one (its cleanup
+        # would delete the files latest.json now names), so the alarm stops and the history
+        # is rewritten only while the safety margin is untouched.
+        self.deadline.disarm()
+        t_write = time.perf_counter()
+        self._update_history(history, current)
+        self.quality_ms["history_write_ms"] = _ms_since(t_write)
         log.metric("RunFailed", 0, "Count")
         return {
             "status": "succeeded",
@@ -301,6 +378,127 @@ class PipelineRun:
             "missing_values_handled": handled,
             "missing_total": result.missing_total,
             "outputs": outputs,
+            "quality": quality,
+            "duration_ms": duration_ms,
+            "quality_timings_ms": self.quality_ms,
+        }
+
+    def _read_history(self) -> list[dict[str, Any]]:
+        """The profiles of earlier successful runs; none when history.json does not exist yet.
+
+        A history that is not valid (hand-edited, truncated) is reported and replaced at the
+        end of this run rather than failing every run from now on.
+        """
+        try:
+            body = self.s3.get_object(Bucket=self.settings.bucket, Key=self.history_key)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404"):
+                return []
+            raise QualityHistoryError(
+                f"cannot read the quality history s3://{self.settings.bucket}/{self.history_key}: {code} "
+                "(the execution role needs s3:GetObject on it; dataops up grants it)",
+                key=self.history_key,
+                aws_error=code,
+            ) from exc
+        try:
+            return parse_history(json.loads(body), self.history_key)
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            self.log.warning(
+                "quality_history",
+                f"{QUALITY} Quality history unusable, starting a new one: {exc}",
+                key=self.history_key,
+            )
+            return []
+
+    def _update_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
+        """Rewrite the history unless the run is inside its safety margin (then the next run
+        compares against the history without this profile; the run itself stays published)."""
+        self.step = "updating the quality history"
+        try:
+            self.deadline.check(self.step)
+        except RunTimeoutError as exc:
+            self.log.warning(
+                "quality_history",
+                f"{QUALITY} Quality history not updated with this run: {exc}",
+                key=self.history_key,
+            )
+            return
+        self._write_history(history, current)
+
+    def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
+        """After latest.json: a failure here must not turn a published run into a failed one."""
+        document = history_document(history, current, self.settings.quality.history_runs)
+        try:
+            self.s3.put_object(
+                Bucket=self.settings.bucket,
+                Key=self.history_key,
+                # compact: machine-read only, and at 20 profiles indenting costs more than the checks
+                Body=json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8"),
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            self.log.error(
+                "quality_history",
+                f"{ERROR} Could not update the quality history {self.history_key}: {exc}",
+                key=self.history_key,
+            )
+
+    def _report_quality(self, checks: list[dict[str, Any]], baseline_runs: int, check_ms: float) -> dict[str, Any]:
+        """One log line per warn/fail check, a summary line, and the two per-run metrics."""
+        for check in checks:
+            if check["level"] == WARN:
+                self.log.warning("quality_check", log_line(check), check=check)
+            elif check["level"] == FAIL:
+                self.log.error("quality_check", log_line(check), check=check)
+        counts = summarize(checks)
+        self.log.metric("QualityWarnings", counts[WARN], "Count")
+        self.log.metric("QualityFailures", counts[FAIL], "Count")
+        quality = {"baseline_runs": baseline_runs, **counts}
+        self.log.info(
+            "quality",
+            f"{QUALITY} Quality: {counts['ok']} ok, {counts[WARN]} warn, {counts[FAIL]} fail "
+            f"against {baseline_runs} earlier runs",
+            quality=quality,
+            check_ms=check_ms,
+        )
+        return quality
+
+    def _quarantine(
+        self,
+        outputs: dict[str, str],
+        files: list[str],
+        blocked: list[dict[str, Any]],
+        quality: dict[str, Any],
+        result: Any,
+        handled: dict[str, int],
+        duration_ms: float,
+    ) -> dict[str, Any]:
+        """QUALITY_ON_FAILURE=block: keep the outputs in the run folder, away from latest.json and the history.
+
+        Not a Lambda error (the function did its job: it refused bad data), so RunFailed is 0;
+        QualityFailures and the quarantined log line make it visible.
+        """
+        names = ", ".join(c["name"] + (f" [{c['column']}]" if c.get("column") else "") for c in blocked)
+        self.log.warning(
+            "quarantined",
+            f"{QUARANTINED} Run quarantined: failing checks {names}; latest.json unchanged, "
+            f"outputs kept under s3://{self.settings.bucket}/{self.folder}",
+            failed_checks=blocked,
+        )
+        document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
+        self._put(outputs["log"], to_json_bytes(document), "application/json")
+        self.log.metric("RunFailed", 0, "Count")
+        return {
+            "status": "quarantined",
+            "run_id": self.run_id,
+            "rows": result.rows,
+            "columns": len(result.names),
+            "missing_values_handled": handled,
+            "missing_total": result.missing_total,
+            "outputs": outputs,
+            "quality": quality,
+            "failed_checks": blocked,
             "duration_ms": duration_ms,
         }
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 START, SHAPE, MISSING, SAVED, ERROR = "🚀", "📊", "📈", "✅", "❌"
+QUALITY, QUARANTINED = "🔎", "🚧"
 METRICS_NAMESPACE = "DataOps/Pipeline"
 
 
@@ -35,6 +36,9 @@ class RunLog:
 
     def info(self, event: str, message: str, **fields: Any) -> None:
         self._emit("INFO", event, message, fields)
+
+    def warning(self, event: str, message: str, **fields: Any) -> None:
+        self._emit("WARNING", event, message, fields)
 
     def error(self, event: str, message: str, **fields: Any) -> None:
         self._emit("ERROR", event, message, fields)

@@ -135,6 +135,7 @@ class AlarmTopic(Resource):
 
 class ErrorsAlarm(Resource):
     kind = "Alarm"
+    summary = "Errors >= 1 in 2 minutes"
 
     @property
     def name(self) -> str:
@@ -176,7 +177,7 @@ class ErrorsAlarm(Resource):
         alarm, tags = self._read()
         if alarm is None:
             self._todo = ["put"]
-            return self.change(Action.CREATE, "Errors >= 1 in 2 minutes")
+            return self.change(Action.CREATE, self.summary)
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
         changed = differences(alarm, self.definition())
@@ -205,3 +206,34 @@ class ErrorsAlarm(Resource):
 
     def destroy(self, change: Change) -> None:
         self.ctx.client("cloudwatch").delete_alarms(AlarmNames=[self.name])
+
+
+class QualityAlarm(ErrorsAlarm):
+    """Alarms on a failing data-quality check, which is not a Lambda error (a quarantined run returns normally).
+
+    Same lifecycle as the Errors alarm (alarm.enabled, alarm.email, tags, removed by down).
+    """
+
+    summary = "QualityFailures >= 1 in 2 minutes"
+
+    @property
+    def name(self) -> str:
+        return self.config.quality_alarm_name
+
+    def definition(self) -> dict[str, Any]:
+        actions = [self.ctx.topic_arn] if self.config.alarm.email else []
+        return {
+            "AlarmDescription": f"dataops: a data-quality check of {self.config.function.name} failed within 2 minutes",
+            "Namespace": "DataOps/Pipeline",
+            "MetricName": "QualityFailures",
+            "Dimensions": [{"Name": "Function", "Value": self.config.function.name}],
+            "Statistic": "Sum",
+            "Period": 120,
+            "EvaluationPeriods": 1,
+            "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "ActionsEnabled": True,
+            "AlarmActions": actions,
+            "OKActions": actions,
+        }
