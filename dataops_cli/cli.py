@@ -35,6 +35,7 @@ from dataops_cli.config import (
 )
 from dataops_cli.demo import demo
 from dataops_cli.resources.base import Action, StackContext
+from dataops_cli.runs_commands import runs_group
 from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, parse_schedule
 from dataops_cli.timewindow import parse_since
 from dataops_cli.ui import is_interactive, key_values, print_plan_calls, reporter_for, summary_table
@@ -42,7 +43,7 @@ from dataops_cli.ui import is_interactive, key_values, print_plan_calls, reporte
 EXIT_INTERRUPTED = 130
 INTERRUPT_HINT = "nothing is left that a re-run cannot finish: run the same command again (`up` and `down` converge)"
 MAX_RECENT_RUNS = 100
-CONFIG_SECTIONS = ("stack", "bucket", "function", "glue", "schedule", "dashboard", "alarm", "pipeline")
+CONFIG_SECTIONS = ("stack", "bucket", "function", "glue", "schedule", "dashboard", "alarm", "pipeline", "quality")
 FILTER_MAX_PAGES = 20  # `logs --filter` reads events unfiltered (CloudWatch patterns are case-sensitive)
 LOCAL_RUNTIME_NOTE = (
     "local mode: runs execute on this machine's Python {python}, not the configured runtime {runtime} "
@@ -199,7 +200,7 @@ def up(app: App, dry_run: bool) -> None:
       dataops up --local
     """
     from dataops_cli import stack as stack_module
-    from dataops_cli.input_check import check_input_columns
+    from dataops_cli.input_check import check_input_columns, zero_marker_warning
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     if app.local and app.config.function.engine == "glue":
@@ -214,6 +215,8 @@ def up(app: App, dry_run: bool) -> None:
     ctx = app.stack(start_emulator=not dry_run)
     mode = "Planning" if dry_run else "Deploying"
     app.console.print(f"{mode} stack [bold]{app.config.stack.name}[/] to {app.where()}")
+    if warning := zero_marker_warning(app.config.input_path, app.config.pipeline.zero_as_missing):
+        app.console.print(f"[yellow]⚠️  {warning}[/]", highlight=False)
     with reporter_for(app.console) as reporter:
         changes = stack_module.up(ctx, reporter, dry_run=dry_run)
     pending = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
@@ -397,18 +400,20 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
     and errors followed by a successful run are a warning ("recovered at HH:MM").
 
     \b
-    Each source (metrics, percentiles, logs, S3 outputs, each resource) is read on
-    its own: one that fails is shown as "unavailable: <code>: <message>" (and in
-    --json under "unavailable") and the rest is reported as usual. A backend that
-    rejects percentiles gets the metrics request again without them, and p99 then
-    comes from the function's REPORT log lines.
+    Each source (metrics, percentiles, logs, S3 outputs, the data-quality files,
+    each resource) is read on its own: one that fails is shown as "unavailable:
+    <code>: <message>" (and in --json under "unavailable") and the rest is
+    reported as usual. A backend that rejects percentiles gets the metrics
+    request again without them, and p99 then comes from the function's REPORT
+    log lines.
 
     \b
     Exit codes (usable as a monitoring probe):
-      0  healthy (or only warnings: drift, throttles, no run yet, recovered errors)
+      0  healthy (or only warnings: drift, throttles, no run yet, recovered
+         errors, quality warnings)
       3  failing: errors not followed by a success, missed runs, dropped events,
-         a stale output in the window, or a function that cannot run (state
-         Failed/Inactive)
+         a stale output, a failing data-quality check or a quarantined run in
+         the window, or a function that cannot run (state Failed/Inactive)
       4  not deployed, or resources missing
       5  incomplete: nothing found wrong, but a source was unavailable
       1  the check itself failed (no source readable: credentials, network);
@@ -808,6 +813,12 @@ def show_config(app: App, as_json: bool) -> None:
         ("zero as missing", ", ".join(pipeline.zero_as_missing) or "(none)"),
         ("impute", pipeline.impute_strategy),
         ("normalize", f"{pipeline.normalize_method}, except {', '.join(pipeline.normalize_exclude) or '(none)'}"),
+        (
+            "data quality",
+            f"{config.quality.history_runs} runs of history in {config.quality_history_key}; "
+            f"on failure {config.quality.on_failure}"
+            + (f"; alarm {config.quality_alarm_name}" if config.alarm.enabled else ""),
+        ),
         ("tags", ", ".join(f"{k}={v}" for k, v in config.all_tags.items())),
     ]
     app.console.print(key_values(rows, app.console.width, right=True), highlight=False)
@@ -867,6 +878,8 @@ def effective_config(config: Config, path: Any) -> dict[str, Any]:
             "schedule_name": config.schedule_name,
             "alarm_name": config.alarm_name,
             "alarm_topic": config.alarm_topic,
+            "quality_alarm_name": config.quality_alarm_name,
+            "quality_history_key": config.quality_history_key,
             "runs_prefix": config.runs_prefix,
             "latest_key": config.latest_key,
             "tags": config.all_tags,
@@ -924,5 +937,6 @@ def main() -> NoReturn:
 
 cli.add_command(local_group)
 cli.add_command(demo)
+cli.add_command(runs_group)
 for _command in cli.commands.values():
     accept_global_options(_command)

@@ -8,6 +8,7 @@ value and what is allowed. Resource names are derived from the config, never sto
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -254,6 +255,29 @@ class PipelineConfig:
     normalize_exclude: tuple[str, ...] = _setting(contract.DEFAULT_NORMALIZE_EXCLUDE, _check_column_list)
 
 
+def _float_range(low: float, high: float | None = None, *, above: bool = False) -> Check:
+    def check(v: float) -> str | None:
+        ok = math.isfinite(v) and (v > low if above else v >= low) and (high is None or v <= high)
+        if ok:
+            return None
+        bound = f"above {low:g}" if above else f"from {low:g}"
+        return f"a number {bound}" + (f" to {high:g}" if high is not None else "")
+
+    return check
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    history_runs: int = _setting(20, _int_range(1, 1000, "runs"))
+    on_failure: str = _setting("warn", _one_of("warn", "block"))
+    row_count_min_factor: float = _setting(0.5, _float_range(0.0, 1.0))
+    row_count_max_factor: float = _setting(2.0, _float_range(1.0))
+    missing_rate_margin: float = _setting(0.10, _float_range(0.0, 1.0))
+    max_missing_rate: float = _setting(0.95, _float_range(0.0, 1.0))
+    max_mean_shift: float = _setting(0.5, _float_range(0.0, above=True))
+    max_correlation_change: float = _setting(0.3, _float_range(0.0, 2.0, above=True))
+
+
 _SECTIONS: dict[str, type] = {
     "stack": StackConfig,
     "bucket": BucketConfig,
@@ -263,6 +287,7 @@ _SECTIONS: dict[str, type] = {
     "dashboard": DashboardConfig,
     "alarm": AlarmConfig,
     "pipeline": PipelineConfig,
+    "quality": QualityConfig,
 }
 
 
@@ -278,6 +303,7 @@ class Config:
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     alarm: AlarmConfig = field(default_factory=AlarmConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     tags: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({"Project": "dataops"}))
     base_dir: Path = field(default=Path(), compare=False)
 
@@ -356,6 +382,14 @@ class Config:
         return f"{self.stack.name}-alarms"
 
     @property
+    def quality_alarm_name(self) -> str:
+        return f"{self.function.name}-quality-failures"
+
+    @property
+    def quality_history_key(self) -> str:
+        return f"{self.bucket.output_prefix}{contract.QUALITY_HISTORY}"
+
+    @property
     def runs_prefix(self) -> str:
         return f"{self.bucket.output_prefix}{contract.RUNS_FOLDER}"
 
@@ -373,6 +407,10 @@ class Config:
             contract.ENV_IMPUTE_STRATEGY: self.pipeline.impute_strategy,
             contract.ENV_NORMALIZE_METHOD: self.pipeline.normalize_method,
             contract.ENV_NORMALIZE_EXCLUDE: ",".join(self.pipeline.normalize_exclude),
+            **{
+                f"{contract.QUALITY_ENV_PREFIX}{f.name.upper()}": str(getattr(self.quality, f.name))
+                for f in fields(self.quality)
+            },
         }
 
     def with_region(self, region: str) -> Config:
@@ -455,6 +493,10 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
     elif hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
         expected = "an integer"
+    elif hint is float:  # TOML writes 2 for 2.0: an integer is a number too
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        expected = "a number"
+        value = float(value) if ok else value
     elif hint is str:
         ok = isinstance(value, str)
         expected = "a string"

@@ -35,16 +35,17 @@ LOG_EVENT_OVERHEAD = 26  # bytes PutLogEvents counts per event on top of its mes
 
 # --------------------------------------------------------------- what one run does (data)
 # S3 objects written under processed/runs/<run_id>/ and kept by the lifecycle rule:
-RUN_FILES = ("cleaned.csv", "correlation.csv", "summary.json", "dtypes.json", "run.json")
+RUN_FILES = ("cleaned.csv", "correlation.csv", "summary.json", "dtypes.json", "quality.json", "run.json")
 STREAMED_FILES = ("cleaned.csv",)  # MultipartSink: one PUT below PART_BYTES, else create + parts + complete
-POINTER_FILES = ("latest.json",)  # overwritten every run (no versioning): one PUT a run, one small object
+# Overwritten every run (no versioning): one PUT a run, one small object each (the history: ~66 kB at 20 runs).
+POINTER_FILES = ("latest.json", "quality/history.json")
 # GET-class requests of a run (the input is read again only if a column turns out to be text):
-RUN_READS = ("HeadObject input", "GetObject input")
+RUN_READS = ("GetObject quality/history.json", "HeadObject input", "GetObject input")
 LISTS = ()  # the handler never lists the bucket
 # Embedded Metric Format: every metric x every dimension set is one custom metric.
 EMF_METRICS = tuple(contract.METRIC_UNITS)  # the handler's: each is a custom metric, billed per month
 EMF_DIMENSION_SETS = ((contract.METRIC_DIMENSION,),)
-ALARMS = ("errors",)  # alarm.enabled: the Errors alarm on AWS/Lambda
+ALARMS = ("errors", "quality")  # alarm.enabled: Errors on AWS/Lambda, QualityFailures on DataOps/Pipeline
 DASHBOARDS = ("pipeline",)
 PLATFORM_LOG_LINES = ("START", "END", "REPORT")  # written by Lambda around every run
 

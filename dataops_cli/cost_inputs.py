@@ -74,10 +74,10 @@ MODEL = HandlerModel(
     ms_per_row=0.011833,
     cleaned_fixed=14,
     cleaned_per_row=149.67,
-    other_output_bytes=8_668,
+    other_output_bytes=16_216,  # with quality.json (issue 12); was 8,668 before it
     input_bytes_per_row=28.93,
-    handler_log_bytes=2_656,
-    handler_log_lines=5,
+    handler_log_bytes=3_182,  # with the 🔎 quality line and the two quality metrics; was 2,656
+    handler_log_lines=6,
     platform_log_bytes=300,
     measured="bench/cost_model_bench.py, 2026-11-26",
 )

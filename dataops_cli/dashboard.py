@@ -17,8 +17,15 @@ PERIOD = 120
 DAY = 86400
 MARKER_PREFIX = "dataops stack:"
 Widget = dict[str, Any]
-_ACTIVITY_LABELS = {c.EVENT_START: "start", c.EVENT_SHAPE: "shape", c.EVENT_MISSING: "missing values"}
-ACTIVITY_LEGEND = " · ".join(f"{c.MARKERS[e]} {_ACTIVITY_LABELS.get(e, 'files saved')}" for e in c.ACTIVITY_EVENTS)
+_ACTIVITY_LABELS = {
+    c.EVENT_START: "start",
+    c.EVENT_SHAPE: "shape",
+    c.EVENT_MISSING: "missing values",
+    c.EVENT_QUALITY: "quality",
+    c.EVENT_SAVED: "files saved",
+    c.EVENT_QUARANTINED: "quarantined",
+}
+ACTIVITY_LEGEND = " · ".join(f"{c.MARKERS[e]} {_ACTIVITY_LABELS[e]}" for e in c.ACTIVITY_EVENTS)
 # Logs Insights queries over the handler's JSON lines: every field and event name is the contract's.
 ACTIVITY_QUERY = (
     f"fields @timestamp, {c.F_RUN_ID}, {c.F_MESSAGE}, {c.F_START_TIME}, {c.F_ROWS}, {c.F_COLUMNS}, "
@@ -50,6 +57,7 @@ def marker_text(stack: str) -> str:
 
 def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
     fn = ["FunctionName", d.function]
+    per_function = [c.METRIC_DIMENSION, d.function]  # the dimension of the handler's EMF metrics
     lam = "AWS/Lambda"
     kpis = [
         ("Invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]]),
@@ -106,6 +114,16 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
             ],
             d.region,
             width=12,
+        ),
+        _metric(
+            "Data quality: checks that warned / failed per run (left), rows per run (right)",
+            [
+                [d.metrics_namespace, c.M_QUALITY_WARNINGS, *per_function, {"stat": "Sum", "color": "#ff7f0e"}],
+                [d.metrics_namespace, c.M_QUALITY_FAILURES, *per_function, {"stat": "Sum", "color": "#d62728"}],
+                [d.metrics_namespace, c.M_ROWS_PROCESSED, *per_function, {"stat": "Sum", "yAxis": "right"}],
+            ],
+            d.region,
+            width=24,
         ),
         _log_table(f"Activity: recent runs ({ACTIVITY_LEGEND})", d.log_group, ACTIVITY_QUERY, d.region),
         _log_table(f"Errors ({c.MARKERS[c.EVENT_ERROR]})", d.log_group, ERRORS_QUERY, d.region, height=5),

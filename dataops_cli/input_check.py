@@ -1,10 +1,15 @@
-"""Before `up` deploys: does the local input file have every column that [pipeline] names?
+"""`up`'s look at the local input file before deploying it.
 
-The function would find out too, but only at its first run, one column per run, and in
-the words of its environment (ZERO_AS_MISSING). `up` has the file in hand, so it checks
-the header against every column list at once and reports all mismatches by config key.
-Only the header line is read; a file that is not readable CSV text is left to the
-handler, whose errors say exactly what is wrong with it.
+Two checks, both on the file in hand so a deploy-run-read-the-error round trip is saved:
+
+- Columns: does the file have every column that [pipeline] names? The function would find
+  out too, but only at its first run, one column per run, and in the words of its
+  environment (ZERO_AS_MISSING). `up` checks the header against every column list at once
+  and reports all mismatches by config key. Only the header line is read; a file that is
+  not readable CSV text is left to the handler, whose errors say exactly what is wrong.
+- Zero markers: the handler's zero_markers rule, run locally. A file already normalized to
+  [0, 1] has real zeros that the default zero_as_missing would impute. It reads the file
+  with the handler's own reader so the rule sees exactly what a run would.
 """
 
 from __future__ import annotations
@@ -13,7 +18,12 @@ import csv
 import difflib
 from pathlib import Path
 
+import numpy as np
+
 from dataops_cli.config import Config, ConfigError
+from handler.errors import PipelineError
+from handler.quality import zero_marker_checks
+from handler.reader import read_columns
 
 HEADER_MAX_BYTES = 1 << 20
 _BOM = b"\xef\xbb\xbf"
@@ -79,3 +89,32 @@ def _with_suggestion(name: str, header: list[str]) -> str:
         lowered = {h.lower(): h for h in header}
         close = [lowered[name.lower()]] if name.lower() in lowered else []
     return f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
+
+
+def zero_marker_warning(path: Path, zero_as_missing: tuple[str, ...]) -> str | None:
+    """One line naming every zero-as-missing column that looks normalized, or None."""
+    if not zero_as_missing or not path.is_file():
+        return None
+    try:
+        columns = read_columns(lambda: path.open("rb"), size_hint=path.stat().st_size)
+    except PipelineError as exc:  # the run will report this in full; `up` still deploys
+        return f"could not check {path.name} for zero markers: {exc}"
+    numeric: dict[str, dict[str, float]] = {}
+    zeros: dict[str, int] = {}
+    for name in zero_as_missing:
+        values = columns.numeric.get(name)
+        if values is None:
+            continue
+        present = values[~np.isnan(values) & (values != 0)]
+        zeros[name] = int((values == 0).sum())
+        if present.size:
+            numeric[name] = {"min": float(present.min()), "max": float(present.max())}
+    flagged = [c for c in zero_marker_checks(numeric, zeros) if c["level"] == "warn"]
+    if not flagged:
+        return None
+    names = ", ".join(f"{c['column']} ({c['observed']} zeros)" for c in flagged)
+    return (
+        f"{path.name} looks already normalized: {names} hold zeros while their other values all lie in [0, 1]. "
+        "Those zeros are probably real values, but pipeline.zero_as_missing in config.toml treats them as missing "
+        "and imputes them; remove those columns from it if so."
+    )

@@ -2,8 +2,9 @@
 
 Least privilege, checked by tests: no bare "*" action or resource anywhere (wildcards only
 scoped inside this stack's ARNs, e.g. <bucket>/processed/* and <log group>:*). The
-execution role may read exactly the input object, write under the output prefix, and
-write to its own log group; the scheduler role may invoke exactly this function.
+execution role may read exactly the input object and the quality history, write under the
+output prefix, and write to its own log group; the scheduler role may invoke exactly this
+function.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def execution_policy(
         "Version": VERSION,
         "Statement": [
             {"Sid": "ReadInput", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/{input_key}"},
+            {
+                # Each run compares itself with the profiles of earlier runs, then rewrites this
+                # one object (covered by WriteOutputs: it lies under the output prefix).
+                "Sid": "ReadQualityHistory",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/{output_prefix}quality/history.json",
+            },
             {"Sid": "Distinguish404From403", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
             {
                 "Sid": "WriteOutputs",

@@ -47,7 +47,7 @@ class Run:
     duration_ms: float | None = None
     memory_used_mb: int | None = None
     cold_start: bool | None = None
-    outcome: str = "running"  # running / succeeded / failed
+    outcome: str = "running"  # running / succeeded / quarantined / failed
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -194,6 +194,9 @@ def _apply_event(run: Run, document: dict[str, Any]) -> None:
     elif event == c.EVENT_SAVED:
         run.files = document.get(c.F_FILES, [])
         run.outcome = "succeeded"
+    elif event == c.EVENT_QUARANTINED:  # after "saved": outputs kept in the run folder, not published
+        run.outcome = "quarantined"
+        run.error = document.get(c.F_MESSAGE, "")
     elif event == c.EVENT_ERROR:
         run.outcome = "failed"
         run.error = scrub_paths(document.get(c.F_MESSAGE, ""))

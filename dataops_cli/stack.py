@@ -19,7 +19,7 @@ from dataops_cli.resources.function import Function
 from dataops_cli.resources.glue import GlueJob, GlueRole, GlueScript
 from dataops_cli.resources.input_data import InputObject, OutputPrefix
 from dataops_cli.resources.log_group import LogGroup
-from dataops_cli.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm
+from dataops_cli.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm, QualityAlarm
 from dataops_cli.resources.roles import ExecutionRole, SchedulerRole
 from dataops_cli.resources.schedule import Schedule, ScheduleGroup
 
@@ -40,6 +40,7 @@ RESOURCE_ORDER: tuple[type[Resource], ...] = (
     Dashboard,
     AlarmTopic,
     ErrorsAlarm,
+    QualityAlarm,
 )
 
 

@@ -3,8 +3,9 @@
 A fixed handful of API calls whatever the window: the resource reads that `up` would make
 (drift = what `up` would change), one GetMetricData for the KPIs (a second, without
 percentiles, only if the backend refused them), one for S3 storage, page-bounded
-FilterLogEvents for recent runs and errors, one GetObject for latest.json, and (only where
-percentiles are unavailable) page-bounded REPORT lines of the window.
+FilterLogEvents for recent runs and errors, one GetObject for latest.json, two for the
+data-quality section (the latest run's quality.json and the history; dataops_cli.quality_status),
+and (only where percentiles are unavailable) page-bounded REPORT lines of the window.
 
 Every source succeeds or fails on its own: what failed goes into `unavailable` (shown
 inline, and as one map in --json) and the rest is reported as usual.
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli import metrics, runlog_reader
+from dataops_cli import metrics, quality_status, runlog_reader
 from dataops_cli.aws import DataopsError, error_code, error_message, read_or_none
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
@@ -92,6 +93,7 @@ class StatusReport:
     runs: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, Any] | None = None
+    quality: dict[str, Any] | None = None
     cost: dict[str, Any] = field(default_factory=dict)  # month-to-date estimate (dataops_cli.cost)
     unavailable: dict[str, str] = field(default_factory=dict)  # source -> "<code>: <message>"
     api_calls: int = 0
@@ -140,10 +142,11 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     if rows and len(failures) == len(rows):  # nothing could be read at all (credentials, network): exit 1
         raise failures[0]
     percentiles = "percentiles" not in ctx.gaps
-    queries = metrics.kpi_queries(config.function.name, config.schedule_group, percentiles)
+    quality_queries = quality_status.queries(config.function.name)
+    queries = metrics.kpi_queries(config.function.name, config.schedule_group, percentiles) + quality_queries
     period = metrics.fit_period(
         options.since_seconds,
-        len(metrics.kpi_queries(config.function.name, config.schedule_group, True)),
+        len(metrics.kpi_queries(config.function.name, config.schedule_group, True)) + len(quality_queries),
         options.period,
     )
     window = Window.ending_now(options.since_seconds, period, now)
@@ -232,6 +235,15 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
         report.stack_created = created.isoformat(timespec="seconds")
     if results is not None:
         recount_errors(report, results, created)
+    report.quality = quality_status.collect(
+        ctx.client("s3"),
+        config,
+        results,
+        report.runs if "logs" not in report.unavailable else None,
+        report.latest,
+        report.unavailable,
+        unavailable_reason,
+    )
     report.health = judge(report, rows, suggest(ctx, "up"))
     if report.glue_runs and report.health.level not in ("not_deployed", "failing"):
         from dataops_cli.glue_run import FAILED_STATES
@@ -477,6 +489,9 @@ def judge(report: StatusReport, rows: list[ResourceRow], up: str = "dataops up")
     if errors is not None and errors.level == "warn":
         warnings.append(f"errors: {errors.source}")
     warnings += [f"{r.kind} {r.name} drifted from the config ({up} fixes it)" for r in rows if r.state == "drifted"]
+    quality_failing, quality_warnings = quality_status.health(report.quality)
+    failing += quality_failing
+    warnings += quality_warnings
     fresh = report.kpis.get("freshness")
     if fresh is None:
         pass  # s3 outputs unavailable: counted below

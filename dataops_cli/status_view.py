@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dataops_cli.cost_view import money
+from dataops_cli.sparkline import sparkline
 from dataops_cli.status import Kpi, StatusReport
 from dataops_cli.timewindow import human_duration
 
@@ -33,20 +34,7 @@ STATE_STYLE = {
     "failed": "bold red",
     "skipped": "cyan",
 }
-BLOCKS = "▁▂▃▄▅▆▇█"
 FAILED_PREFIX = re.compile(r"^❌\s*(?:Pipeline run failed:\s*)?")
-
-
-def sparkline(values: list[float], width: int = 48) -> str:
-    """One block character per period (bucketed down to `width`), scaled to the maximum."""
-    if not values:
-        return ""
-    size = max(1, -(-len(values) // width))
-    buckets = [sum(values[i : i + size]) / size for i in range(0, len(values), size)]
-    top = max(buckets)
-    if top <= 0:
-        return BLOCKS[0] * len(buckets)
-    return "".join(BLOCKS[min(len(BLOCKS) - 1, int(v / top * (len(BLOCKS) - 1) + 0.5))] for v in buckets)
 
 
 def number(value: float | None, unit: str) -> str:
@@ -100,6 +88,10 @@ def render(report: StatusReport) -> RenderableType:
         parts.append(runs_table(report))
     if report.errors:
         parts.append(errors_table(report))
+    if report.quality:
+        from dataops_cli.quality_view import section
+
+        parts.append(section(report.quality))
     parts.append(verdict(report))
     return Group(*parts)
 
@@ -209,10 +201,10 @@ def runs_table(report: StatusReport) -> Table:
     table.add_column("Outcome", overflow="fold")
     for run in report.runs:
         outcome = run["outcome"]
-        style = {"succeeded": "green", "failed": "red"}.get(outcome, "yellow")
+        style = {"succeeded": "green", "failed": "red", "quarantined": "red"}.get(outcome, "yellow")
         shape = f"{run['rows']}×{run['columns']}" if run["rows"] is not None else "–"
         missing = str(run["missing_total"]) if run["missing_total"] is not None else "–"
-        marker = "✅" if outcome == "succeeded" else "❌" if outcome == "failed" else "🚀"
+        marker = {"succeeded": "✅", "failed": "❌", "quarantined": "🚧"}.get(outcome, "🚀")
         cell = Text(f"{marker} {outcome}", style=style)
         if run.get("error"):
             cell.append(f": {_error_text(run['error'])}", style="dim")

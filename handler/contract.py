@@ -17,10 +17,23 @@ EVENT_MISSING = "missing"
 EVENT_SAVED = "saved"
 EVENT_ERROR = "error"
 EVENT_CLEANUP = "cleanup"
-MARKERS = {EVENT_START: "🚀", EVENT_SHAPE: "📊", EVENT_MISSING: "📈", EVENT_SAVED: "✅", EVENT_ERROR: "❌"}
-ACTIVITY_EVENTS = (EVENT_START, EVENT_SHAPE, EVENT_MISSING, EVENT_SAVED)  # the dashboard's activity feed
-EVENTS = (*ACTIVITY_EVENTS, EVENT_ERROR, EVENT_CLEANUP)
-LEVEL_INFO, LEVEL_ERROR = "INFO", "ERROR"
+EVENT_QUALITY = "quality"  # the run's data-quality summary
+EVENT_QUALITY_CHECK = "quality_check"  # one check that warned or failed
+EVENT_QUALITY_HISTORY = "quality_history"  # the history could not be used or updated
+EVENT_QUARANTINED = "quarantined"  # QUALITY_ON_FAILURE=block held the run back from latest.json
+MARKERS = {
+    EVENT_START: "🚀",
+    EVENT_SHAPE: "📊",
+    EVENT_MISSING: "📈",
+    EVENT_QUALITY: "🔎",
+    EVENT_SAVED: "✅",
+    EVENT_QUARANTINED: "🚧",
+    EVENT_ERROR: "❌",
+}
+# The dashboard's activity feed, in the order a run logs them.
+ACTIVITY_EVENTS = (EVENT_START, EVENT_SHAPE, EVENT_MISSING, EVENT_QUALITY, EVENT_SAVED, EVENT_QUARANTINED)
+EVENTS = (*ACTIVITY_EVENTS, EVENT_ERROR, EVENT_CLEANUP, EVENT_QUALITY_CHECK, EVENT_QUALITY_HISTORY)
+LEVEL_INFO, LEVEL_WARNING, LEVEL_ERROR = "INFO", "WARNING", "ERROR"
 
 # Fields of the JSON log lines that readers key on (beyond timestamp/level/event/message).
 F_TIMESTAMP, F_LEVEL, F_EVENT, F_MESSAGE = "timestamp", "level", "event", "message"
@@ -60,11 +73,15 @@ M_ROWS_PROCESSED = "RowsProcessed"
 M_MISSING_IMPUTED = "MissingValuesImputed"
 M_RUN_FAILED = "RunFailed"
 M_PROCESSING_TIME = "ProcessingTime"
+M_QUALITY_WARNINGS = "QualityWarnings"
+M_QUALITY_FAILURES = "QualityFailures"
 METRIC_UNITS = {
     M_ROWS_PROCESSED: "Count",
     M_MISSING_IMPUTED: "Count",
     M_RUN_FAILED: "Count",
     M_PROCESSING_TIME: "Milliseconds",
+    M_QUALITY_WARNINGS: "Count",
+    M_QUALITY_FAILURES: "Count",
 }
 METRICS = frozenset(METRIC_UNITS)
 
@@ -85,6 +102,7 @@ DEFAULT_NORMALIZE_METHOD = "minmax"
 DEFAULT_NORMALIZE_EXCLUDE = ("Outcome",)
 IMPUTE_STRATEGIES = ("median", "mean")  # the values IMPUTE_STRATEGY accepts
 NORMALIZE_METHODS = ("minmax", "zscore", "none")  # the values NORMALIZE_METHOD accepts
+QUALITY_ENV_PREFIX = "QUALITY_"  # then the [quality] key in upper case: QUALITY_HISTORY_RUNS, ...
 REQUIRED_ENV = (ENV_BUCKET, ENV_INPUT_KEY)
 HANDLER_ENV = (
     ENV_BUCKET,
@@ -99,11 +117,13 @@ HANDLER_ENV = (
 # --- Output keys, relative to OUTPUT_PREFIX: runs/<run_id>/<file>, then the pointer.
 RUNS_FOLDER = "runs/"
 LATEST_POINTER = "latest.json"
+QUALITY_HISTORY = "quality/history.json"  # the profiles of earlier successful runs
 OUTPUT_FILES = {
     "cleaned": "cleaned.csv",
     "correlation": "correlation.csv",
     "summary": "summary.json",
     "dtypes": "dtypes.json",
+    "quality": "quality.json",
     "log": "run.json",
 }
 RUN_DOCUMENT = OUTPUT_FILES["log"]

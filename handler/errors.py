@@ -117,3 +117,9 @@ class NonFiniteValueError(PipelineError):
     """A numeric cell is inf or -inf, which would poison normalization and correlation."""
 
     code = "NonFiniteValue"
+
+
+class QualityHistoryError(PipelineError):
+    """The data-quality history exists but cannot be read (a missing grant, a network failure)."""
+
+    code = "QualityHistoryUnreadable"

@@ -5,10 +5,19 @@ Publishing is atomic from a reader's point of view: a run writes its files under
 naming them. A failed run removes what it had written, records a failed run.json, never
 touches latest.json or earlier runs, and raises so Lambda counts an Error.
 
+Data quality (handler/quality.py): the run reads `<OUTPUT_PREFIX>quality/history.json`
+first, writes quality.json beside its outputs, and appends its profile to the history
+after latest.json. With QUALITY_ON_FAILURE=block a failing check quarantines the run:
+outputs stay in its folder, run.json says "quarantined", latest.json and the history are
+left alone, and the handler returns normally (refusing bad data is not a Lambda error).
+
 A run that is about to hit the function's timeout stops itself first (Lambda would kill
 the process and nothing could clean up): with SAFETY_MARGIN_MS left it raises a
-TimeoutError, aborts its multipart upload, deletes what it wrote and records a failed
-run.json, so the run history says it happened and Lambda counts an Error.
+TimeoutError, aborts its multipart upload, deletes what it wrote (quality.json included)
+and records a failed run.json, so the run history says it happened and Lambda counts an
+Error. The guard ends once latest.json is published: a timeout after that must not
+unpublish the run, so the quality history is then rewritten only if time is left, and a
+run that stopped itself never rewrites it.
 
 Import stays light (no client, no I/O): the S3 client is created on first use and reused
 by warm invocations.
@@ -16,6 +25,7 @@ by warm invocations.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -24,18 +34,33 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import contract as c
-from .errors import ConfigurationError, PipelineError
+from .errors import ConfigurationError, PipelineError, QualityHistoryError
 from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
 from .pipeline import PipelineOptions, PipelineResult, process
+from .quality import (
+    FAIL,
+    HISTORY_NAME,
+    WARN,
+    QualitySettings,
+    count_zeros,
+    failed,
+    history_document,
+    log_line,
+    parse_history,
+    profile,
+    quality_document,
+    run_checks,
+    summarize,
+)
 from .reader import Columns, read_columns
-from .runlog import ERROR, MISSING, SAVED, SHAPE, START, RunLog, utc_iso
+from .runlog import ERROR, MISSING, QUALITY, QUARANTINED, SAVED, SHAPE, START, RunLog, utc_iso
 from .s3io import MultipartSink, S3Input
 
 _cold_start = True
@@ -58,6 +83,8 @@ class Deadline:
 
     def __init__(self, context: Any, margin_ms: int = SAFETY_MARGIN_MS) -> None:
         self._remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self._armed = False  # a SIGALRM timer is set (main thread only)
+        self._disarmed = False
         start = self.remaining_ms()
         self.margin_ms = min(margin_ms, start // 4) if start is not None else margin_ms
 
@@ -75,6 +102,15 @@ class Deadline:
             f"(safety margin {self.margin_ms} ms, kept to clean up); raise the timeout or use a smaller input"
         )
 
+    def disarm(self) -> None:
+        """Stop the alarm early: what follows must not be interrupted (the run is published).
+
+        Checkpoints still answer; only the signal that would raise mid-step is gone.
+        """
+        self._disarmed = True
+        if self._armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
     @contextmanager
     def alarm(self, step: Callable[[], str]) -> Iterator[None]:
         left = self.remaining_ms()
@@ -83,13 +119,17 @@ class Deadline:
             return
 
         def expired(_signum: int, _frame: Any) -> None:
+            if self._disarmed:  # delivered just before disarm() cancelled the timer
+                return
             raise RunTimeoutError(self._message(step(), self.remaining_ms() or 0))
 
         previous = signal.signal(signal.SIGALRM, expired)
         signal.setitimer(signal.ITIMER_REAL, max(0.001, (left - self.margin_ms) / 1000))
+        self._armed = True
         try:
             yield
         finally:
+            self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
@@ -100,6 +140,7 @@ class Settings:
     input_key: str
     output_prefix: str
     options: PipelineOptions
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
@@ -112,12 +153,10 @@ class Settings:
         prefix = env.get(c.ENV_OUTPUT_PREFIX, c.DEFAULT_OUTPUT_PREFIX).strip()
         if not prefix.endswith("/") or prefix.startswith("/"):
             raise ConfigurationError(
-                f"{c.ENV_OUTPUT_PREFIX}={prefix!r} must end with '/' and not start with '/', "
-                f"e.g. {c.DEFAULT_OUTPUT_PREFIX!r}",
-                setting=c.ENV_OUTPUT_PREFIX,
+                f"OUTPUT_PREFIX={prefix!r} must end with '/' and not start with '/', e.g. 'processed/'",
+                setting="OUTPUT_PREFIX",
             )
         zero = env.get(c.ENV_ZERO_AS_MISSING)
-        exclude = env.get(c.ENV_NORMALIZE_EXCLUDE)
         return cls(
             bucket=required(c.ENV_BUCKET),
             input_key=required(c.ENV_INPUT_KEY),
@@ -126,8 +165,9 @@ class Settings:
                 zero_as_missing=c.DEFAULT_ZERO_AS_MISSING if zero is None else _split(zero),
                 impute_strategy=env.get(c.ENV_IMPUTE_STRATEGY, "").strip() or c.DEFAULT_IMPUTE_STRATEGY,
                 normalize_method=env.get(c.ENV_NORMALIZE_METHOD, "").strip() or c.DEFAULT_NORMALIZE_METHOD,
-                normalize_exclude=c.DEFAULT_NORMALIZE_EXCLUDE if exclude is None else _split(exclude),
+                normalize_exclude=_split(env.get(c.ENV_NORMALIZE_EXCLUDE, ",".join(c.DEFAULT_NORMALIZE_EXCLUDE))),
             ),
+            quality=QualitySettings.from_environ(env),
         )
 
 
@@ -201,6 +241,7 @@ class PipelineRun:
         self.open_sink: MultipartSink | None = None
         self.open_key: str | None = None
         self.facts: dict[str, Any] = {"trigger": trigger}
+        self.quality_ms: dict[str, float] = {}  # what the data-quality work costs (bench/quality_bench.py)
         self.deadline = deadline or Deadline(None)
         self.step = "starting"
 
@@ -212,25 +253,50 @@ class PipelineRun:
     def key(self, name: str) -> str:
         return self.folder + name
 
+    @property
+    def history_key(self) -> str:
+        return self.settings.output_prefix + HISTORY_NAME
+
     def execute(self) -> dict[str, Any]:
-        """Read, process, write the run's files, then publish: run.json, and last the latest pointer."""
+        """Read, process, write the run's files and check their quality; then publish run.json, the
+        latest pointer and the quality history, in that order (a quarantined run publishes nothing)."""
         self._log_start()
+        self.at("reading the quality history")
+        t_history = time.perf_counter()
+        history = self._read_history()
+        self.quality_ms["history_read_ms"] = _ms_since(t_history)
         t0 = time.perf_counter()
         columns = self._read()
         read_ms = _ms_since(t0)
-        result = self._process(columns)
+        result, zeros = self._process(columns)
         outputs = self._write_outputs(result, read_ms)
-        duration_ms = self._publish(outputs)
+        current, quality, blocked = self._check_quality(result, zeros, history, outputs)
+        files = list(outputs.values())
+        duration_ms = self._log_saved(files)
+        self.at("writing run.json")
+        handled = self.facts["missing_values_handled"]
+        if blocked:
+            return self._quarantine(outputs, files, blocked, quality, result, handled, duration_ms)
+        self._publish(outputs, files, quality)
+        # Published: from here a timeout must not turn the run into a failed one (its cleanup
+        # would delete the files latest.json now names), so the alarm stops and the history
+        # is rewritten only while the safety margin is untouched.
+        self.deadline.disarm()
+        t_write = time.perf_counter()
+        self._update_history(history, current)
+        self.quality_ms["history_write_ms"] = _ms_since(t_write)
         _metric(self.log, c.M_RUN_FAILED, 0)
         return {
             "status": "succeeded",
             "run_id": self.run_id,
             "rows": result.rows,
             "columns": len(result.names),
-            "missing_values_handled": self.facts["missing_values_handled"],
+            "missing_values_handled": handled,
             "missing_total": result.missing_total,
             "outputs": outputs,
+            "quality": quality,
             "duration_ms": duration_ms,
+            "quality_timings_ms": self.quality_ms,
         }
 
     def _log_start(self) -> None:
@@ -263,8 +329,12 @@ class PipelineRun:
         )
         return columns
 
-    def _process(self, columns: Columns) -> PipelineResult:
+    def _process(self, columns: Columns) -> tuple[PipelineResult, Any]:
+        """The pipeline's result, and the zero counts the quality profile needs (process() turns them into gaps)."""
         self.at("processing")
+        t_zeros = time.perf_counter()
+        zeros = count_zeros(columns.numeric, self.settings.options.zero_as_missing)
+        self.quality_ms["zeros_ms"] = _ms_since(t_zeros)
         result = process(columns, self.settings.options)
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
@@ -277,10 +347,10 @@ class PipelineRun:
             missing_total=result.missing_total,
             imputed_values=result.imputed,
         )
-        return result
+        return result, zeros
 
     def _write_outputs(self, result: PipelineResult, read_ms: float) -> dict[str, str]:
-        """The run's four data files under its own folder; returns every output key, run.json included."""
+        """The run's four data files under its own folder; returns every output key (quality.json, run.json too)."""
         t1 = time.perf_counter()
         outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
         self.at("writing cleaned.csv")
@@ -302,19 +372,39 @@ class PipelineRun:
         self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
         return outputs
 
-    def _publish(self, outputs: dict[str, str]) -> float:
-        """run.json, then the pointer that names the run's files (so "latest" is never half written)."""
-        s = self.settings
-        files = list(outputs.values())
+    def _check_quality(
+        self, result: PipelineResult, zeros: Any, history: list[dict[str, Any]], outputs: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """Profile the run, check it against the history, write quality.json: (profile, summary, blocking checks)."""
+        self.at("checking data quality")
+        t2 = time.perf_counter()
+        current = profile(result, self.run_id, zeros)
+        checks = run_checks(current, history, self.settings.quality)
+        self.at("writing quality.json")
+        self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
+        quality = self._report_quality(checks, len(history), _ms_since(t2))
+        self.quality_ms["checks_ms"] = _ms_since(t2)  # profile, checks, quality.json, log lines
+        blocked = failed(checks) if self.settings.quality.on_failure == "block" else []
+        return current, quality, blocked
+
+    def _log_saved(self, files: list[str]) -> float:
         duration_ms = round((time.time() - self.started) * 1000, 3)
         self.log.info(
             c.EVENT_SAVED,
-            f"{SAVED} Files saved: {len(files)} files under s3://{s.bucket}/{self.folder}",
+            f"{SAVED} Files saved: {len(files)} files under s3://{self.settings.bucket}/{self.folder}",
             files=files,
             duration_ms=duration_ms,
         )
-        self.at("writing run.json")
-        self._put(outputs["log"], to_json_bytes(self._run_document("succeeded", files_saved=files)), "application/json")
+        return duration_ms
+
+    def _publish(self, outputs: dict[str, str], files: list[str], quality: dict[str, Any]) -> None:
+        """run.json, then the pointer that names the run's files (so "latest" is never half written)."""
+        s = self.settings
+        self._put(
+            outputs["log"],
+            to_json_bytes(self._run_document("succeeded", files_saved=files, quality=quality)),
+            "application/json",
+        )
         self.at("publishing latest.json")
         latest = {c.L_RUN_ID: self.run_id, c.L_FINISHED_AT: utc_iso(time.time()), c.L_OUTPUTS: outputs}
         self.s3.put_object(
@@ -323,7 +413,125 @@ class PipelineRun:
             Body=to_json_bytes(latest),
             ContentType="application/json",
         )
-        return duration_ms
+
+    def _read_history(self) -> list[dict[str, Any]]:
+        """The profiles of earlier successful runs; none when history.json does not exist yet.
+
+        A history that is not valid (hand-edited, truncated) is reported and replaced at the
+        end of this run rather than failing every run from now on.
+        """
+        try:
+            body = self.s3.get_object(Bucket=self.settings.bucket, Key=self.history_key)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404"):
+                return []
+            raise QualityHistoryError(
+                f"cannot read the quality history s3://{self.settings.bucket}/{self.history_key}: {code} "
+                "(the execution role needs s3:GetObject on it; dataops up grants it)",
+                key=self.history_key,
+                aws_error=code,
+            ) from exc
+        try:
+            return parse_history(json.loads(body), self.history_key)
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            self.log.warning(
+                c.EVENT_QUALITY_HISTORY,
+                f"{QUALITY} Quality history unusable, starting a new one: {exc}",
+                key=self.history_key,
+            )
+            return []
+
+    def _update_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
+        """Rewrite the history unless the run is inside its safety margin (then the next run
+        compares against the history without this profile; the run itself stays published)."""
+        self.step = "updating the quality history"
+        try:
+            self.deadline.check(self.step)
+        except RunTimeoutError as exc:
+            self.log.warning(
+                c.EVENT_QUALITY_HISTORY,
+                f"{QUALITY} Quality history not updated with this run: {exc}",
+                key=self.history_key,
+            )
+            return
+        self._write_history(history, current)
+
+    def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
+        """After latest.json: a failure here must not turn a published run into a failed one."""
+        document = history_document(history, current, self.settings.quality.history_runs)
+        try:
+            self.s3.put_object(
+                Bucket=self.settings.bucket,
+                Key=self.history_key,
+                # compact: machine-read only, and at 20 profiles indenting costs more than the checks
+                Body=json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8"),
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            self.log.error(
+                c.EVENT_QUALITY_HISTORY,
+                f"{ERROR} Could not update the quality history {self.history_key}: {exc}",
+                key=self.history_key,
+            )
+
+    def _report_quality(self, checks: list[dict[str, Any]], baseline_runs: int, check_ms: float) -> dict[str, Any]:
+        """One log line per warn/fail check, a summary line, and the two per-run metrics."""
+        for check in checks:
+            if check["level"] == WARN:
+                self.log.warning(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
+            elif check["level"] == FAIL:
+                self.log.error(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
+        counts = summarize(checks)
+        _metric(self.log, c.M_QUALITY_WARNINGS, counts[WARN])
+        _metric(self.log, c.M_QUALITY_FAILURES, counts[FAIL])
+        quality = {"baseline_runs": baseline_runs, **counts}
+        self.log.info(
+            c.EVENT_QUALITY,
+            f"{QUALITY} Quality: {counts['ok']} ok, {counts[WARN]} warn, {counts[FAIL]} fail "
+            f"against {baseline_runs} earlier runs",
+            quality=quality,
+            check_ms=check_ms,
+        )
+        return quality
+
+    def _quarantine(
+        self,
+        outputs: dict[str, str],
+        files: list[str],
+        blocked: list[dict[str, Any]],
+        quality: dict[str, Any],
+        result: Any,
+        handled: dict[str, int],
+        duration_ms: float,
+    ) -> dict[str, Any]:
+        """QUALITY_ON_FAILURE=block: keep the outputs in the run folder, away from latest.json and the history.
+
+        Not a Lambda error (the function did its job: it refused bad data), so RunFailed is 0;
+        QualityFailures and the quarantined log line make it visible.
+        """
+        names = ", ".join(c["name"] + (f" [{c['column']}]" if c.get("column") else "") for c in blocked)
+        self.log.warning(
+            c.EVENT_QUARANTINED,
+            f"{QUARANTINED} Run quarantined: failing checks {names}; latest.json unchanged, "
+            f"outputs kept under s3://{self.settings.bucket}/{self.folder}",
+            failed_checks=blocked,
+        )
+        document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
+        self._put(outputs["log"], to_json_bytes(document), "application/json")
+        _metric(self.log, c.M_RUN_FAILED, 0)
+        return {
+            "status": "quarantined",
+            "run_id": self.run_id,
+            "rows": result.rows,
+            "columns": len(result.names),
+            "missing_values_handled": handled,
+            "missing_total": result.missing_total,
+            "outputs": outputs,
+            "quality": quality,
+            "failed_checks": blocked,
+            "duration_ms": duration_ms,
+        }
 
     def record_failure(self, error: dict[str, Any]) -> None:
         """Undo partial outputs and leave a failed run.json; never raises over the original error.

@@ -19,6 +19,7 @@ from . import contract as c
 START, SHAPE, MISSING, SAVED, ERROR = (
     c.MARKERS[e] for e in (c.EVENT_START, c.EVENT_SHAPE, c.EVENT_MISSING, c.EVENT_SAVED, c.EVENT_ERROR)
 )
+QUALITY, QUARANTINED = c.MARKERS[c.EVENT_QUALITY], c.MARKERS[c.EVENT_QUARANTINED]
 
 
 def utc_iso(epoch_seconds: float) -> str:
@@ -43,6 +44,9 @@ class RunLog:
 
     def info(self, event: str, message: str, **fields: Any) -> None:
         self._emit(c.LEVEL_INFO, event, message, fields)
+
+    def warning(self, event: str, message: str, **fields: Any) -> None:
+        self._emit(c.LEVEL_WARNING, event, message, fields)
 
     def error(self, event: str, message: str, **fields: Any) -> None:
         self._emit(c.LEVEL_ERROR, event, message, fields)

@@ -43,6 +43,7 @@ def test_execution_policy_is_exactly_what_the_handler_needs():
     grants = {(s["Sid"], json.dumps(s["Action"]), s["Resource"]) for s in document["Statement"]}
     assert grants == {
         ("ReadInput", '"s3:GetObject"', "arn:aws:s3:::b/in.csv"),
+        ("ReadQualityHistory", '"s3:GetObject"', "arn:aws:s3:::b/processed/quality/history.json"),
         ("Distinguish404From403", '"s3:ListBucket"', "arn:aws:s3:::b"),
         ("WriteOutputs", '"s3:PutObject"', "arn:aws:s3:::b/processed/*"),
         ("UndoFailedRun", '["s3:DeleteObject", "s3:AbortMultipartUpload"]', "arn:aws:s3:::b/processed/runs/*"),
@@ -112,12 +113,26 @@ def test_dashboard_has_every_required_widget_at_120s():
     assert scheduler["properties"]["metrics"][0][2:4] == ["ScheduleGroup", "dataops-schedules"]
 
 
+def test_dashboard_has_a_data_quality_widget():
+    widget = next(w for w in build_dashboard(INPUTS)["widgets"] if "Data quality" in w["properties"].get("title", ""))
+    metrics = widget["properties"]["metrics"]
+    assert [(m[0], m[1], m[2:4]) for m in metrics] == [
+        ("DataOps/Pipeline", name, ["Function", "DataOpsPipelineFunction"])
+        for name in ("QualityWarnings", "QualityFailures", "RowsProcessed")
+    ]
+    assert metrics[2][-1] == {"stat": "Sum", "yAxis": "right"}
+    assert widget["properties"]["period"] == 120 and widget["properties"]["view"] == "timeSeries"
+
+
 def test_dashboard_log_tables_query_the_function_log_group():
     logs = [w for w in build_dashboard(INPUTS)["widgets"] if w["type"] == "log"]
     assert len(logs) == 2
     activity, errors = (w["properties"] for w in logs)
     assert activity["query"].startswith("SOURCE '/aws/lambda/DataOpsPipelineFunction' | fields @timestamp")
-    assert "'start', 'shape', 'missing', 'saved'" in activity["query"] and activity["view"] == "table"
+    assert (
+        "'start', 'shape', 'missing', 'quality', 'saved', 'quarantined'" in activity["query"]
+        and activity["view"] == "table"
+    )
     for field in ("start_time", "rows", "columns", "missing_total", "files.0 as cleaned_csv"):
         assert field in activity["query"]
     assert "🚀" in activity["title"] and "✅" in activity["title"]

@@ -40,6 +40,14 @@ def test_defaults_are_the_pipeline_values():
         "IMPUTE_STRATEGY": "median",
         "NORMALIZE_METHOD": "minmax",
         "NORMALIZE_EXCLUDE": "Outcome",
+        "QUALITY_HISTORY_RUNS": "20",
+        "QUALITY_ON_FAILURE": "warn",
+        "QUALITY_ROW_COUNT_MIN_FACTOR": "0.5",
+        "QUALITY_ROW_COUNT_MAX_FACTOR": "2.0",
+        "QUALITY_MISSING_RATE_MARGIN": "0.1",
+        "QUALITY_MAX_MISSING_RATE": "0.95",
+        "QUALITY_MAX_MEAN_SHIFT": "0.5",
+        "QUALITY_MAX_CORRELATION_CHANGE": "0.3",
     }
     assert config.all_tags == {"Project": "dataops", "dataops:stack": "dataops"}
 
@@ -119,6 +127,24 @@ def test_wrong_types(raw, expected):
         ),
         ({"pipeline": {"normalize_method": "robust"}}, "expected one of 'minmax', 'zscore', 'none'"),
         ({"pipeline": {"normalize_exclude": ["A", "A"]}}, "repeated: A"),
+        ({"quality": {"on_failure": "stop"}}, "quality.on_failure = 'stop' is not allowed: expected one of 'warn'"),
+        (
+            {"quality": {"history_runs": 0}},
+            "quality.history_runs = 0 is not allowed: expected an integer from 1 to 1000",
+        ),
+        ({"quality": {"max_mean_shift": 0}}, "quality.max_mean_shift = 0.0 is not allowed: expected a number above 0"),
+        (
+            {"quality": {"row_count_min_factor": 1.5}},
+            "quality.row_count_min_factor = 1.5 is not allowed: expected a number from 0 to 1",
+        ),
+        ({"quality": {"row_count_max_factor": float("inf")}}, "quality.row_count_max_factor = inf is not allowed"),
+        ({"quality": {"max_missing_rate": float("nan")}}, "quality.max_missing_rate = nan is not allowed"),
+        (
+            {"quality": {"max_mean_shift": "0.5"}},
+            "quality.max_mean_shift = '0.5' has the wrong type: expected a number",
+        ),
+        ({"quality": {"max_mean_shift": True}}, "has the wrong type: expected a number"),
+        ({"quality": {"treshold": 1}}, "unknown key 'quality.treshold'"),
         ({"tags": {"aws:x": "1"}}, "not starting with 'aws:'"),
         ({"tags": {"dataops:stack": "x"}}, "other than 'dataops:stack'"),
         ({"tags": {"Owner": 5}}, "[tags] must map tag keys to string values"),
@@ -126,6 +152,19 @@ def test_wrong_types(raw, expected):
 )
 def test_impossible_values(raw, expected):
     assert expected in error_for(raw)
+
+
+def test_quality_section_integers_are_numbers_and_reach_the_environment():
+    config = parse_config({"quality": {"row_count_max_factor": 3, "on_failure": "block", "history_runs": 5}})
+    assert config.quality.row_count_max_factor == 3.0 and isinstance(config.quality.row_count_max_factor, float)
+    env = config.handler_environment()
+    assert (env["QUALITY_ROW_COUNT_MAX_FACTOR"], env["QUALITY_ON_FAILURE"], env["QUALITY_HISTORY_RUNS"]) == (
+        "3.0",
+        "block",
+        "5",
+    )
+    assert config.quality_alarm_name == "DataOpsPipelineFunction-quality-failures"
+    assert config.quality_history_key == "processed/quality/history.json"
 
 
 def test_valid_alternatives_are_accepted():

@@ -21,6 +21,7 @@ from dataops_cli.dashboard import DashboardInputs, build_dashboard
 from handler import contract, errors
 from handler.lambda_function import Settings
 from handler.pipeline import PipelineOptions
+from handler.quality import QualitySettings
 from tests.test_handler import invoke, s3  # noqa: F401 (s3 is a fixture)
 
 
@@ -55,6 +56,17 @@ def test_every_pipeline_metric_on_the_dashboard_is_one_the_handler_emits():
         assert line[2] == contract.METRIC_DIMENSION, line
 
 
+def test_every_pipeline_metric_status_queries_is_one_the_handler_emits():
+    from dataops_cli import metrics, quality_status
+
+    queries = [*quality_status.queries("fn"), *metrics.kpi_queries("fn", "group", percentiles=True)]
+    pipeline = [q for q in queries if q.namespace == contract.METRICS_NAMESPACE]
+    assert pipeline, "status reads no pipeline metric"
+    for query in pipeline:
+        assert query.metric in contract.METRICS, query
+        assert [name for name, _ in query.dimensions] == [contract.METRIC_DIMENSION], query
+
+
 def test_every_log_field_and_event_the_dashboard_queries_is_the_handlers():
     queries = [w["properties"]["query"] for w in dashboard()["widgets"] if w["type"] == "log"]
     assert len(queries) == 2
@@ -74,7 +86,9 @@ def test_every_log_field_and_event_the_dashboard_queries_is_the_handlers():
 def test_config_sets_exactly_the_environment_the_handler_reads_with_the_same_defaults():
     config = Config()
     environment = config.handler_environment()
-    assert set(environment) == set(contract.HANDLER_ENV)
+    quality = {name for name in environment if name.startswith(contract.QUALITY_ENV_PREFIX)}
+    assert set(environment) - quality == set(contract.HANDLER_ENV)
+    assert quality == {contract.QUALITY_ENV_PREFIX + f.name.upper() for f in fields(QualitySettings)}
     settings = Settings.from_environ(environment)
     assert settings.options == PipelineOptions()  # config's defaults are the handler's defaults
     assert settings.output_prefix == contract.DEFAULT_OUTPUT_PREFIX == config.bucket.output_prefix

@@ -43,24 +43,26 @@ def default_breakdown(what_if: WhatIf | None = None, **sections):
 # shipped 768-row sample (23,106 bytes). A month is 30 days: 30 x 24 x 60 / 2 = 21,600 runs.
 # Model (bench/cost_model_bench.py): 44.37 ms + 0.011833 ms/row on 2 cores, / (1024/1769) CPU share:
 #   (44.37 + 0.011833 x 768) x 1769 / 1024 = 92.35 ms -> billed 93 ms.
-#   cleaned.csv 14 + 149.67 x 768 = 114,960.56 bytes; other files 8,668 bytes; a run = 123,628.56 bytes.
-#   log per run: 2,656 handler + 300 START/END/REPORT + (5 + 3) events x 26 = 3,164 bytes.
+#   cleaned.csv 14 + 149.67 x 768 = 114,960.56 bytes; other files (quality.json included) 16,216 bytes;
+#   a run = 131,176.56 bytes.
+#   log per run: 3,182 handler + 300 START/END/REPORT + (6 + 3) events x 26 = 3,716 bytes.
+#   S3 per run: 6 run files + latest.json + quality/history.json = 8 PUTs; history + head + get = 3 GETs.
 RUNS = 21_600
-LOG_GB = RUNS * 3_164 / GIB
-STORED_GB = (23_106 + RUNS / 30 * 30 * 123_628.56) / GIB
+LOG_GB = RUNS * 3_716 / GIB
+STORED_GB = (23_106 + RUNS / 30 * 30 * 131_176.56) / GIB
 EXPECTED = [
     # key, quantity, USD per unit, free allowance, cost before free tier, to pay
     ("lambda_requests", RUNS, 0.20 / 1e6, 1_000_000, RUNS * 0.20 / 1e6, 0),
     ("lambda_compute", RUNS * 0.093 * 1.0, 0.0000166667, 400_000, 2_008.8 * 0.0000166667, 0),
     ("scheduler", RUNS, 1.00 / 1e6, 14_000_000, 0.0216, 0),
-    ("s3_put", RUNS * 6, 0.005 / 1000, 0, 129_600 * 0.000005, 0.648),
-    ("s3_get", RUNS * 2, 0.0004 / 1000, 0, 43_200 * 0.0000004, 0.01728),
+    ("s3_put", RUNS * 8, 0.005 / 1000, 0, 172_800 * 0.000005, 0.864),
+    ("s3_get", RUNS * 3, 0.0004 / 1000, 0, 64_800 * 0.0000004, 0.02592),
     ("logs_ingestion", LOG_GB, 0.50, 5, LOG_GB * 0.50, 0),
-    ("custom_metrics", 4, 0.30, 10, 1.20, 0),
+    ("custom_metrics", 6, 0.30, 10, 1.80, 0),
     ("s3_storage", STORED_GB, 0.025, 0, STORED_GB * 0.025, STORED_GB * 0.025),
     ("logs_storage", LOG_GB / 30 * 14 * 0.15, 0.03, 5, LOG_GB / 30 * 14 * 0.15 * 0.03, 0),
     ("dashboards", 1, 3.00, 3, 3.00, 0),
-    ("alarms", 1, 0.10, 10, 0.10, 0),
+    ("alarms", 2, 0.10, 10, 0.20, 0),
 ]
 
 
@@ -74,11 +76,11 @@ def test_default_config_breakdown_matches_the_hand_computed_table():
         assert row.free_allowance == free, key
         assert row.cost == pytest.approx(cost_usd, rel=1e-6), key
         assert row.to_pay == pytest.approx(to_pay, rel=1e-6, abs=1e-12), key
-    assert pytest.approx(2.48702, rel=1e-5) == STORED_GB
+    assert pytest.approx(2.63884, rel=1e-5) == STORED_GB
     assert b.total == pytest.approx(sum(e[4] for e in EXPECTED), rel=1e-9)
-    assert b.total == pytest.approx(5.1188, abs=5e-4)
-    assert b.total_to_pay == pytest.approx(0.648 + 0.01728 + STORED_GB * 0.025, rel=1e-9)
-    assert b.total_to_pay == pytest.approx(0.7275, abs=5e-5)
+    assert b.total == pytest.approx(6.0528, abs=5e-4)
+    assert b.total_to_pay == pytest.approx(0.864 + 0.02592 + STORED_GB * 0.025, rel=1e-9)
+    assert b.total_to_pay == pytest.approx(0.9559, abs=5e-5)
     assert "93 ms" in b.row("lambda_compute").basis
     assert b.sources["runs"] == "21,600 from schedule rate(2 minutes)"
     assert "model" in b.sources["duration_ms"] and "0.58 CPU share at 1024 MB" in b.sources["duration_ms"]
@@ -117,10 +119,12 @@ def test_what_ifs_change_exactly_their_rows():
     small = default_breakdown(WhatIf(rows=50_000))
     assert changed(small) == {"lambda_compute", "s3_storage"}  # 7.5 MB cleaned.csv: still one PUT (8 MiB parts)
     rows = default_breakdown(WhatIf(rows=100_000))
-    assert changed(rows) == {"lambda_compute", "s3_storage", "s3_put"}  # 15 MB: multipart, 1 + 2 parts + 1
-    assert rows.row("s3_put").quantity == RUNS * 9
-    big = default_breakdown(WhatIf(rows=200_000))  # 29.9 MB: 1 + 4 parts + 1 instead of 1 PUT
-    assert big.row("s3_put").quantity == RUNS * 11
+    # 8 MiB parts (8,388,608 bytes); single PUTs: the 5 run files besides cleaned.csv + 2 pointer files = 7
+    # 14,967,014 bytes: ceil(1.78) = 2 parts -> create + 2 + complete = 4, so 4 + 7 = 11 PUTs a run
+    assert changed(rows) == {"lambda_compute", "s3_storage", "s3_put"}
+    assert rows.row("s3_put").quantity == RUNS * 11
+    big = default_breakdown(WhatIf(rows=200_000))  # 29,934,014 bytes: ceil(3.57) = 4 parts -> 6 + 7 = 13
+    assert big.row("s3_put").quantity == RUNS * 13
     assert default_breakdown(WhatIf(input_mb=23.106)).row("s3_storage").quantity > rows.row("s3_storage").quantity
 
 
@@ -152,7 +156,7 @@ def test_schedule_runs_for_cron_at_and_rate():
 
 def test_custom_metrics_are_billed_for_the_hours_with_a_run():
     b = default_breakdown(WhatIf(schedule="rate(1 day)"))
-    assert b.row("custom_metrics").quantity == pytest.approx(4 * 30 / 720)
+    assert b.row("custom_metrics").quantity == pytest.approx(6 * 30 / 720)
 
 
 def test_count_rows(tmp_path):
@@ -167,7 +171,7 @@ def test_count_rows(tmp_path):
 def test_multipart_arithmetic_follows_the_sink():
     assert multipart_requests(PART_BYTES) == 1
     assert multipart_requests(PART_BYTES + 1) == 4  # create + 2 parts + complete
-    assert put_requests_per_run(100) == 6
+    assert put_requests_per_run(100) == 8
 
 
 def test_the_model_counts_what_the_handler_really_does(mock_aws_env, monkeypatch):
@@ -336,7 +340,7 @@ def test_cli_cost_json_and_options(mock_aws_env, monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert {"region", "engine", "rows", "total", "total_to_pay", "prices", "sources", "free_items"} <= set(doc)
-    assert doc["total"] == pytest.approx(5.1188, abs=5e-4)
+    assert doc["total"] == pytest.approx(6.0528, abs=5e-4)
     fast = json.loads(h.run(path, "cost", "--model", "--json", "--schedule", "rate(1 minute)").output)
     assert fast["rows"][0]["quantity"] == 2 * doc["rows"][0]["quantity"]
     bad = h.run(path, "cost", "--schedule", "rate(banana)")
@@ -363,7 +367,7 @@ def test_up_dry_run_ends_with_the_estimate(mock_aws_env, monkeypatch, tmp_path):
     result = h.run(path, "up", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Monthly estimate of this stack, ap-south-1" in result.output
-    assert result.output.rstrip().splitlines()[-1].startswith("Estimate: $0.73/month after the free tier ($5.12")
+    assert result.output.rstrip().splitlines()[-1].startswith("Estimate: $0.96/month after the free tier ($6.05")
     assert recorder.last.counter.mutating == 0
 
 
@@ -391,9 +395,9 @@ def test_month_to_date_is_one_metrics_call_and_counts_what_ran(mock_aws_env):
     assert calls == ["GetMetricData"]
     assert mtd["runs"] == 4 and mtd["fraction_of_month"] == 0.5
     assert mtd["rows"]["lambda_compute"] == pytest.approx(round(4 * 0.5 * 0.0000166667, 4))
-    assert mtd["rows"]["dashboards"] == 1.5 and mtd["rows"]["alarms"] == 0.05
+    assert mtd["rows"]["dashboards"] == 1.5 and mtd["rows"]["alarms"] == 0.1
     assert mtd["rows"]["s3_storage"] == pytest.approx(round(2 * 0.5 * 0.025, 4))
-    assert mtd["rows"]["custom_metrics"] == pytest.approx(round(4 * 4 / 720 * 0.30, 4))
+    assert mtd["rows"]["custom_metrics"] == pytest.approx(round(6 * 4 / 720 * 0.30, 4))
 
 
 def test_status_json_carries_the_month_to_date_cost(mock_aws_env, monkeypatch, tmp_path):
@@ -408,18 +412,13 @@ def test_status_json_carries_the_month_to_date_cost(mock_aws_env, monkeypatch, t
     assert "cost so far" in h.run(path, "status").output
 
 
-def test_a_new_metric_alarm_or_file_is_one_tuple_entry(monkeypatch):
-    """What issue 12 adds (quality.json, quality/history.json, two metrics, a second alarm) is data."""
-    monkeypatch.setattr(cost, "RUN_FILES", (*cost.RUN_FILES, "quality.json"))
-    monkeypatch.setattr(cost, "POINTER_FILES", (*cost.POINTER_FILES, "quality/history.json"))
-    monkeypatch.setattr(cost, "RUN_READS", (*cost.RUN_READS, "GetObject quality/history.json"))
-    monkeypatch.setattr(cost, "EMF_METRICS", (*cost.EMF_METRICS, "QualityWarnings", "QualityFailures"))
-    monkeypatch.setattr(cost, "ALARMS", (*cost.ALARMS, "quality"))
-    b = default_breakdown()
-    assert b.row("s3_put").quantity == RUNS * 8
-    assert b.row("s3_get").quantity == RUNS * 3
-    assert b.row("custom_metrics").quantity == 6
-    assert b.row("alarms").quantity == 2
+def test_data_quality_additions_are_one_tuple_entry_each(monkeypatch):
+    """What issue 12 added (quality.json, quality/history.json, two metrics, a second alarm) is data."""
+    assert "quality.json" in cost.RUN_FILES and "quality/history.json" in cost.POINTER_FILES
+    assert "GetObject quality/history.json" in cost.RUN_READS
+    assert {"QualityWarnings", "QualityFailures"} <= set(cost.EMF_METRICS) and "quality" in cost.ALARMS
+    monkeypatch.setattr(cost, "ALARMS", ("errors",))
+    assert default_breakdown().row("alarms").quantity == 1
 
 
 def test_cli_pricing_api_says_which_prices_it_used(mock_aws_env, monkeypatch, tmp_path):

@@ -86,6 +86,15 @@ def test_up_builds_every_resource_as_configured(stack):
     assert (alarm["MetricName"], alarm["Period"], alarm["Threshold"]) == ("Errors", 120, 1.0)
     topic = alarm["AlarmActions"][0]
     assert topic.endswith(":dataops-alarms")
+    quality = cloudwatch.describe_alarms(AlarmNames=["DataOpsPipelineFunction-quality-failures"])["MetricAlarms"][0]
+    assert (quality["Namespace"], quality["MetricName"], quality["Statistic"]) == (
+        "DataOps/Pipeline",
+        "QualityFailures",
+        "Sum",
+    )
+    assert quality["Dimensions"] == [{"Name": "Function", "Value": "DataOpsPipelineFunction"}]
+    assert (quality["Threshold"], quality["ComparisonOperator"]) == (1.0, "GreaterThanOrEqualToThreshold")
+    assert quality["AlarmActions"] == [topic]
     subscriptions = boto3.client("sns", region_name=h.REGION).list_subscriptions_by_topic(TopicArn=topic)
     assert subscriptions["Subscriptions"][0]["Endpoint"] == "ops@example.com"
     body = json.loads(cloudwatch.get_dashboard(DashboardName="DataOpsPipelineDashboard")["DashboardBody"])
@@ -106,14 +115,14 @@ def test_dry_run_changes_nothing(stack):
     recorder, config = stack
     result = up(config, "--dry-run")
     assert recorder.last.counter.mutating == 0
-    assert "would create" in result.output and "12 of 13 resources would change" in result.output
+    assert "would create" in result.output and "13 of 14 resources would change" in result.output
     assert boto3.client("s3", region_name=h.REGION).list_buckets()["Buckets"] == []
     up(config)
     config.write_text(config.read_text() + '\n[schedule]\nexpression = "rate(5 minutes)"\n')
     result = up(config, "--dry-run")
     expected = "would update (ScheduleExpression: 'rate(2 minutes)' -> 'rate(5 minutes)'"
     assert f"Schedule dataops-schedules/dataops-run-pipeline: {expected}" in result.output
-    assert "1 of 13 resources would change" in result.output
+    assert "1 of 14 resources would change" in result.output
     assert recorder.last.counter.mutating == 0
 
 
@@ -291,7 +300,7 @@ def test_down_removes_everything_and_leaves_nothing(stack):
     )
     result = h.run(config, "down", "--yes")
     assert result.exit_code == 0, result.output
-    assert "Deleted 10 resources." in result.output
+    assert "Deleted 11 resources." in result.output
     assert h.leftovers() == {key: [] for key in h.leftovers()}
 
 

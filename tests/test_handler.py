@@ -55,7 +55,8 @@ def test_run_writes_every_output_then_latest(s3, capsys):
     run_id = result["run_id"]
     folder = f"processed/runs/{run_id}/"
     assert keys(s3, folder) == [
-        folder + n for n in ("cleaned.csv", "correlation.csv", "dtypes.json", "run.json", "summary.json")
+        folder + n
+        for n in ("cleaned.csv", "correlation.csv", "dtypes.json", "quality.json", "run.json", "summary.json")
     ]
     latest = read_json(s3, "processed/latest.json")
     assert latest["run_id"] == run_id
@@ -64,6 +65,7 @@ def test_run_writes_every_output_then_latest(s3, capsys):
         "correlation": folder + "correlation.csv",
         "summary": folder + "summary.json",
         "dtypes": folder + "dtypes.json",
+        "quality": folder + "quality.json",
         "log": folder + "run.json",
     }
     summary = read_json(s3, folder + "summary.json")
@@ -78,7 +80,7 @@ def test_run_writes_every_output_then_latest(s3, capsys):
     assert run_log["status"] == "succeeded"
     assert run_log["shape"] == {"rows": 768, "columns": 9}
     assert run_log["files_saved"] == list(latest["outputs"].values())
-    assert [e["event"] for e in run_log["events"]] == ["start", "shape", "missing", "saved"]
+    assert [e["event"] for e in run_log["events"]] == ["start", "shape", "missing", "quality", "saved"]
     assert run_log["trigger"] == "unknown"
     cleaned = s3.get_object(Bucket=BUCKET, Key=folder + "cleaned.csv")["Body"].read().decode()
     assert len(cleaned.splitlines()) == 769
@@ -88,15 +90,24 @@ def test_logs_are_json_lines_with_markers_and_one_emf_document(s3, capsys):
     invoke()
     lines = log_lines(capsys)
     events = [line for line in lines if "event" in line]
-    assert [e["message"][0] for e in events] == ["🚀", "📊", "📈", "✅"]
+    assert [e["message"][0] for e in events] == ["🚀", "📊", "📈", "🔎", "✅"]
     assert all(e["request_id"] == "11111111-2222-3333-4444-555555555555" for e in events)
     assert events[1]["rows"] == 768 and events[1]["columns"] == 9
     assert events[2]["missing_values_handled"]["SkinThickness"] > 0
-    assert len(events[3]["files"]) == 5
+    assert events[3]["quality"] == {"baseline_runs": 0, "ok": 26, "warn": 0, "fail": 0}
+    assert len(events[4]["files"]) == 6
     emf = [line for line in lines if "_aws" in line]
     assert len(emf) == 1
     names = {m["Name"] for m in emf[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert names == {"RowsProcessed", "MissingValuesImputed", "ProcessingTime", "RunFailed"}
+    assert names == {
+        "RowsProcessed",
+        "MissingValuesImputed",
+        "ProcessingTime",
+        "RunFailed",
+        "QualityWarnings",
+        "QualityFailures",
+    }
+    assert (emf[0]["QualityWarnings"], emf[0]["QualityFailures"]) == (0, 0)
     assert emf[0]["RowsProcessed"] == 768 and emf[0]["RunFailed"] == 0
 
 
@@ -305,6 +316,6 @@ def test_timeout_checkpoints_work_off_the_main_thread(s3, capsys):
     worker = threading.Thread(target=run)
     worker.start()
     worker.join(30)
-    assert "stopped while reading the input: 100 ms left" in str(outcome.get("error"))
+    assert "stopped while reading the quality history: 100 ms left" in str(outcome.get("error"))
     remaining = keys(s3, "processed/")
     assert len(remaining) == 1 and read_json(s3, remaining[0])["error"]["type"] == "TimeoutError"

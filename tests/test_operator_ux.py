@@ -361,6 +361,7 @@ Resources
 │ SNS topic        │ dataops-alarms                                  │ skipped │
 │                  │ no alarm.email configured                       │         │
 │ Alarm            │ DataOpsPipelineFunction-errors                  │ ok      │
+│ Alarm            │ DataOpsPipelineFunction-quality-failures        │ ok      │
 └──────────────────┴─────────────────────────────────────────────────┴─────────┘
 Recent runs (outputs under processed/runs/<run>/)
 ┏━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┓
@@ -378,6 +379,8 @@ Errors ❌
 │                           │ RaggedRowError: line 2 has 3 fields but the      │
 │                           │ header has 9)                                    │
 └───────────────────────────┴──────────────────────────────────────────────────┘
+Data quality · latest run 20261126T101700Z-5e6f7a8b (succeeded) · –
+in window  0 warnings · 0 failures  QualityWarnings / QualityFailures metrics
 WARNING
   • errors: recovered at HH:MM UTC after 1 error
   • no successful run yet (S3 processed/latest.json (absent))
@@ -424,6 +427,7 @@ Resources
 │ SNS topic        │ dataops-alarms                                                                  │ skipped │
 │                  │ no alarm.email configured                                                       │         │
 │ Alarm            │ DataOpsPipelineFunction-errors                                                  │ ok      │
+│ Alarm            │ DataOpsPipelineFunction-quality-failures                                        │ ok      │
 └──────────────────┴─────────────────────────────────────────────────────────────────────────────────┴─────────┘
 Recent runs (outputs under processed/runs/<run>/)
 ┏━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
@@ -439,6 +443,8 @@ Errors ❌
 │ 20261126T101500Z-1a2b3c4d │ WrongFieldCount: line 2 has 3 fields (runtime: RaggedRowError: line 2 has 3 fields but   │
 │                           │ the header has 9)                                                                        │
 └───────────────────────────┴──────────────────────────────────────────────────────────────────────────────────────────┘
+Data quality · latest run 20261126T101700Z-5e6f7a8b (succeeded) · –
+in window  0 warnings · 0 failures  QualityWarnings / QualityFailures metrics
 WARNING
   • errors: recovered at HH:MM UTC after 1 error
   • no successful run yet (S3 processed/latest.json (absent))
@@ -543,5 +549,7 @@ Config: <config>
 zero as missing  Glucose, BloodPressure, SkinThickness, Insulin, BMI
          impute  median
       normalize  minmax, except Outcome
+   data quality  20 runs of history in processed/quality/history.json; on
+                 failure warn; alarm DataOpsPipelineFunction-quality-failures
            tags  Project=dataops, dataops:stack=dataops
 """

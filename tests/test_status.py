@@ -352,6 +352,7 @@ def test_status_json_schema(deployed):
         "runs",
         "errors",
         "latest",
+        "quality",
         "cost",
         "unavailable",
         "api_calls",

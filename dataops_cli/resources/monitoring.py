@@ -8,6 +8,7 @@ from typing import Any
 from dataops_cli.aws import read_or_none
 from dataops_cli.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
 from dataops_cli.resources.base import Action, Change, Resource, Step, differences, missing_tags, tag_dict, tag_list
+from handler import contract
 
 
 def dashboard_inputs(ctx: Any) -> DashboardInputs:
@@ -143,6 +144,7 @@ class AlarmTopic(Resource):
 
 class ErrorsAlarm(Resource):
     kind = "Alarm"
+    summary = "Errors >= 1 in 2 minutes"
 
     @property
     def name(self) -> str:
@@ -196,7 +198,7 @@ class ErrorsAlarm(Resource):
             return self.change(Action.SKIPPED, "alarm.enabled = false")
         alarm, tags = self._read()
         if alarm is None:
-            return self.change(Action.CREATE, "Errors >= 1 in 2 minutes", steps=[self._put()])
+            return self.change(Action.CREATE, self.summary, steps=[self._put()])
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
         changed = differences(alarm, self.definition())
@@ -217,3 +219,34 @@ class ErrorsAlarm(Resource):
     def plan_destroy(self) -> Change:
         alarm, tags = self._read()
         return self.removal(alarm is not None, tags, steps=[self._delete()])
+
+
+class QualityAlarm(ErrorsAlarm):
+    """Alarms on a failing data-quality check, which is not a Lambda error (a quarantined run returns normally).
+
+    Same lifecycle as the Errors alarm (alarm.enabled, alarm.email, tags, removed by down).
+    """
+
+    summary = "QualityFailures >= 1 in 2 minutes"
+
+    @property
+    def name(self) -> str:
+        return self.config.quality_alarm_name
+
+    def definition(self) -> dict[str, Any]:
+        actions = [self.ctx.topic_arn] if self.config.alarm.email else []
+        return {
+            "AlarmDescription": f"dataops: a data-quality check of {self.config.function.name} failed within 2 minutes",
+            "Namespace": contract.METRICS_NAMESPACE,
+            "MetricName": contract.M_QUALITY_FAILURES,
+            "Dimensions": [{"Name": contract.METRIC_DIMENSION, "Value": self.config.function.name}],
+            "Statistic": "Sum",
+            "Period": 120,
+            "EvaluationPeriods": 1,
+            "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "ActionsEnabled": True,
+            "AlarmActions": actions,
+            "OKActions": actions,
+        }

@@ -1,0 +1,127 @@
+"""`dataops runs`: the last runs as the bucket records them (run folders, run.json, quality.json).
+
+The bucket, not the logs, is the record here: run folders are named by sortable run ids
+(20261125T190437Z-1a2b3c4d), so one ListObjectsV2 with StartAfter = the window's first
+possible id lists only the window's folders, and one GetObject per listed run reads its
+run.json. A folder without run.json is a run still going (or one killed before it could
+write anything, e.g. by the Lambda timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dataops_cli.aws import DataopsError, not_found
+from dataops_cli.config import Config
+from handler import contract
+
+RUN_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-zA-Z]{1,32}")
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    started_at: str | None = None
+    status: str = "running"  # running / succeeded / quarantined / failed / unreadable
+    trigger: str | None = None
+    rows: int | None = None
+    columns: int | None = None
+    missing_total: int | None = None
+    duration_ms: float | None = None
+    quality: dict[str, Any] | None = None  # baseline_runs, ok, warn, fail
+    error: str | None = None
+    files: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_runs(s3: Any, config: Config, limit: int, since_seconds: int, now: datetime | None = None) -> list[RunSummary]:
+    """The newest `limit` runs started within `since_seconds`, newest first."""
+    now = now or datetime.now(UTC)
+    prefix = config.runs_prefix
+    start_after = prefix + (now - timedelta(seconds=since_seconds)).strftime("%Y%m%dT%H%M%SZ")
+    folders: list[str] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=config.bucket.name, Prefix=prefix, Delimiter="/", StartAfter=start_after):
+        folders.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+    newest = sorted(folders)[-limit:][::-1]
+    return [
+        summarize(folder[len(prefix) : -1], read_run_document(s3, config, folder[len(prefix) : -1]))
+        for folder in newest
+    ]
+
+
+def read_run_document(s3: Any, config: Config, run_id: str) -> dict[str, Any] | None:
+    """run.json of one run; None while it has none; {"_unreadable": reason} when it cannot be read."""
+    return _read_json(s3, config.bucket.name, f"{config.runs_prefix}{run_id}/{contract.RUN_DOCUMENT}")
+
+
+def read_quality(s3: Any, config: Config, run_id: str) -> dict[str, Any] | None:
+    return _read_json(s3, config.bucket.name, f"{config.runs_prefix}{run_id}/{contract.OUTPUT_FILES['quality']}")
+
+
+def summarize(run_id: str, document: dict[str, Any] | None) -> RunSummary:
+    run = RunSummary(run_id=run_id)
+    if document is None:
+        return run
+    if "_unreadable" in document:
+        run.status, run.error = "unreadable", document["_unreadable"]
+        return run
+    run.status = document.get("status", "unknown")
+    run.started_at = document.get("started_at")
+    run.trigger = document.get("trigger")
+    shape = document.get("shape") or {}
+    run.rows, run.columns = shape.get("rows"), shape.get("columns")
+    handled = document.get("missing_values_handled")
+    run.missing_total = sum(handled.values()) if isinstance(handled, dict) else None
+    run.duration_ms = document.get("duration_ms")
+    run.quality = document.get("quality")
+    run.files = document.get("files_saved") or []
+    error = document.get("error")
+    if isinstance(error, dict):
+        run.error = error.get("message")
+    elif document.get("failed_checks"):
+        run.error = "failed checks: " + ", ".join(
+            c.get("name", "?") + (f" [{c['column']}]" if c.get("column") else "") for c in document["failed_checks"]
+        )
+    return run
+
+
+def show(s3: Any, config: Config, run_id: str) -> tuple[RunSummary, dict[str, Any] | None]:
+    """One run's summary and its quality.json; a DataopsError when the run does not exist."""
+    if not RUN_ID_RE.fullmatch(run_id):
+        raise DataopsError(
+            f"{run_id!r} is not a run id (expected e.g. 20261125T190437Z-1a2b3c4d)", "list run ids with dataops runs"
+        )
+    document = read_run_document(s3, config, run_id)
+    if document is None:
+        listing = s3.list_objects_v2(Bucket=config.bucket.name, Prefix=f"{config.runs_prefix}{run_id}/", MaxKeys=1)
+        if not listing.get("KeyCount"):
+            raise DataopsError(
+                f"no run {run_id} in s3://{config.bucket.name}/{config.runs_prefix} (expired or never run)",
+                "list run ids with dataops runs --since 30d",
+            )
+    return summarize(run_id, document), read_quality(s3, config, run_id)
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if not_found(exc):
+            return None
+        return {"_unreadable": f"s3://{bucket}/{key}: {exc}"}
+    except BotoCoreError as exc:
+        return {"_unreadable": f"s3://{bucket}/{key}: {exc}"}
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {"_unreadable": f"s3://{bucket}/{key} is not valid JSON"}
+    return document if isinstance(document, dict) else {"_unreadable": f"s3://{bucket}/{key} is not a JSON object"}
