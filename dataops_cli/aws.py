@@ -81,8 +81,6 @@ HINTS = {
 class DataopsError(Exception):
     """An error for the user: one line (plus an optional hint), exit code 1, no traceback."""
 
-    exit_code = 1
-
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
@@ -125,6 +123,21 @@ def not_found(exc: ClientError, name: str | None = None) -> bool:
 def already_exists(exc: ClientError) -> bool:
     """A create/update lost a race with another writer (another `up` of the same stack)."""
     return error_code(exc) in ALREADY_EXISTS_CODES
+
+
+# The request parameters that name the thing read: a 4xx whose message says it does not exist means absent.
+NAME_PARAMETERS = ("Bucket", "Key", "FunctionName", "RoleName", "DashboardName", "Name", "TopicArn", "PolicyName")
+
+
+def read_or_none(call: Callable[..., Any], **kwargs: Any) -> Any:
+    """A read that answers None when the thing is absent (and raises on anything else, 403 included)."""
+    try:
+        return call(**kwargs)
+    except ClientError as exc:
+        named = [str(kwargs[k]) for k in NAME_PARAMETERS if k in kwargs]
+        if not_found(exc) or any(not_found(exc, name) for name in named):
+            return None
+        raise
 
 
 def explain(exc: BaseException, doing: str) -> DataopsError:

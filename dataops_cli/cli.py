@@ -11,10 +11,10 @@ import json
 import os
 import sys
 import time
-import tomllib
 from contextlib import suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -23,22 +23,23 @@ from rich.console import Console
 from rich.text import Text
 
 from dataops_cli import __version__
-from dataops_cli.aws import Aws, DataopsError, error_code, explain
+from dataops_cli.app import LOCAL_ENV, STATE_DIR_ENV, App, default_state_dir
+from dataops_cli.aws import DataopsError, error_code, explain
+from dataops_cli.cli_local import local_group
 from dataops_cli.config import (
     CONFIG_ENV,
-    DEFAULT_CONFIG_NAME,
     LOG_RETENTION_DAYS,
     Config,
     ConfigError,
     find_config_path,
-    load_config,
 )
+from dataops_cli.demo import demo
 from dataops_cli.resources.base import Action, StackContext
+from dataops_cli.runs_commands import runs_group
 from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, parse_schedule
 from dataops_cli.timewindow import parse_since
-from dataops_cli.ui import is_interactive, key_values, make_console, reporter_for, summary_table
+from dataops_cli.ui import is_interactive, key_values, print_plan_calls, reporter_for, summary_table
 
-LOCAL_ENV = "DATAOPS_LOCAL"
 EXIT_INTERRUPTED = 130
 INTERRUPT_HINT = "nothing is left that a re-run cannot finish: run the same command again (`up` and `down` converge)"
 MAX_RECENT_RUNS = 100
@@ -49,83 +50,6 @@ LOCAL_RUNTIME_NOTE = (
     "(the emulator's Lambda runner uses this interpreter and its pandas/numpy/pyarrow)"
 )
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-@dataclass
-class App:
-    """Global options, and the config/clients built from them on first use."""
-
-    config_path: str | None
-    profile: str | None
-    region: str | None
-    local: bool
-    verbose: int
-    debug: bool
-    console: Console = field(default_factory=make_console)
-    _config: Config | None = None
-    _aws: Aws | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            config = load_config(find_config_path(self.config_path))
-            self._config = config.with_region(self.region) if self.region else config
-        return self._config
-
-    def config_note(self) -> str:
-        """Which config file is in use, for the first line of up/status/down (loads and validates it)."""
-        path = find_config_path(self.config_path)
-        _ = self.config
-        if path is None:
-            return f"Config: built-in defaults (found no --config, ${CONFIG_ENV} or ./{DEFAULT_CONFIG_NAME})"
-        if not tomllib.loads(path.read_text(encoding="utf-8")):
-            return f"Config: {path} is empty: built-in defaults apply"
-        return f"Config: {path}"
-
-    def command(self, words: str) -> str:
-        """A command line to suggest, aimed at the same target (the emulator or AWS)."""
-        return f"dataops --local {words}" if self.local else f"dataops {words}"
-
-    def aws(self, start_emulator: bool = False) -> Aws:
-        if self._aws is None:
-            if self.local:
-                from dataops_cli.local import bridge
-
-                self._aws = bridge.local_aws(self.config, start=start_emulator, console=self.console)
-            else:
-                self._aws = Aws(region=self.config.region, profile=self.profile)
-        return self._aws
-
-    def stack(self, start_emulator: bool = False) -> StackContext:
-        aws = self.aws(start_emulator)
-        if self.local:
-            from dataops_cli.local import bridge
-
-            return bridge.local_stack_context(self.config, aws)
-        from dataops_cli.layers import resolve_pandas_layer
-
-        return StackContext(config=self.config, aws=aws, layer_resolver=resolve_pandas_layer)
-
-    def time_scale(self) -> float:
-        """How much faster than real time schedules fire (the emulator's --speed), 1 on AWS."""
-        if not self.local:
-            return 1.0
-        from dataops_cli.local import bridge
-
-        return bridge.time_scale()
-
-    def where(self) -> str:
-        if self.local:
-            return f"the local emulator ({self.aws().endpoint_url}, region {self.config.region})"
-        return f"AWS account {self.aws().account_id}, region {self.config.region}"
-
-    def report_calls(self) -> None:
-        if self.verbose and self._aws is not None:
-            counter = self._aws.counter
-            self.console.print(f"[dim]API calls: {counter.total} ({counter.mutating} mutating)[/]")
-            if self.verbose > 1:
-                for call in counter.mutating_calls():
-                    self.console.print(f"[dim]  {call}[/]")
 
 
 class CliError(click.ClickException):
@@ -204,6 +128,13 @@ def _config_hint(app: Any) -> str:
     default=lambda: os.environ.get(LOCAL_ENV, "") not in ("", "0"),
     help=f"Use the embedded AWS emulator on 127.0.0.1 instead of AWS (also {LOCAL_ENV}=1).",
 )
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=STATE_DIR_ENV,
+    metavar="DIR",
+    help=f"Where the local emulator keeps its pid, port and log [default: ${STATE_DIR_ENV}, else ./.dataops].",
+)
 @click.option("-v", "--verbose", count=True, help="Show API call counts (-vv: every mutating call).")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
 @click.pass_context
@@ -213,6 +144,7 @@ def cli(
     profile: str | None,
     region: str | None,
     local: bool,
+    state_dir: Path | None,
     verbose: int,
     debug: bool,
 ) -> None:
@@ -233,7 +165,7 @@ def cli(
     of AWS: no account, no Docker, scheduled runs included. The options below
     go before or after its name (dataops --local up, or dataops up --local).
     """
-    ctx.obj = App(config_path, profile, region, local, verbose, debug)
+    ctx.obj = App(config_path, profile, region, local, verbose, debug, state_dir=state_dir or default_state_dir())
 
 
 @cli.command()
@@ -289,6 +221,8 @@ def up(app: App, dry_run: bool) -> None:
             if pending
             else "\nDry run: everything is up to date."
         )
+        if app.verbose > 1:
+            print_plan_calls(app.console, changes)
         _print_estimate(app)
     else:
         app.console.print(summary_table(changes, applied=True, title="Stack"))
@@ -319,12 +253,12 @@ def _print_after_up(app: App, ctx: StackContext) -> None:
     if not config.schedule.enabled:
         app.console.print("Schedule is DISABLED (schedule.enabled = false): no runs until you enable it.")
         return
-    schedule = parse_schedule(config.schedule.expression)
+    schedule = config.schedule.parsed
     found = ctx.client("scheduler").get_schedule(Name=config.schedule_name, GroupName=config.schedule_group)
     now = datetime.now(UTC)
     scale = app.time_scale()
     if isinstance(schedule, Rate):  # the emulator fires `scale` times as often
-        due = Rate(schedule.seconds / scale).next_after(now, found["CreationDate"].astimezone(UTC))
+        due = schedule.scaled(scale).next_after(now, found["CreationDate"].astimezone(UTC))
     else:
         from zoneinfo import ZoneInfo
 
@@ -381,6 +315,8 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
             if not to_delete
             else f"Dry run: {plural(len(to_delete), 'resource')} would be deleted."
         )
+        if dry_run and app.verbose > 1:
+            print_plan_calls(app.console, changes)
         _fail_if_anything_remains(changes)
         app.report_calls()
         return
@@ -579,7 +515,7 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
       dataops logs -f --filter "files saved"
       dataops logs --json | jq -r .message
     """
-    from dataops_cli import logtail, runlogs
+    from dataops_cli import logtail, runlog_reader
 
     config = app.config
     client = app.aws().client("logs")
@@ -587,7 +523,7 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
     truncated: list[int] = []
 
     def fetch(from_ms: int):
-        return runlogs.filter_events(
+        return runlog_reader.filter_events(
             client,
             config.log_group,
             from_ms,
@@ -607,7 +543,7 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
             app.console.print(logtail.pretty(event), soft_wrap=True)
 
     note = app.console if not as_json else Console(stderr=True, highlight=False)
-    while not runlogs.log_group_exists(client, config.log_group):
+    while not runlog_reader.log_group_exists(client, config.log_group):
         if not follow:
             app.console.print(
                 f"No log group {config.log_group} yet: the function is not deployed or has not run "
@@ -897,6 +833,7 @@ def _global_options() -> list[click.Option]:
         click.Option(["--profile"], metavar="NAME", default=None, **common),
         click.Option(["--region"], metavar="REGION", default=None, **common),
         click.Option(["--local"], is_flag=True, default=False, **common),
+        click.Option(["--state-dir", "state_dir"], type=click.Path(file_okay=False, path_type=Path), **common),
         click.Option(["-v", "--verbose"], count=True, **common),
         click.Option(["--debug"], is_flag=True, default=False, **common),
     ]
@@ -917,9 +854,6 @@ def main() -> NoReturn:
     cli.main(prog_name="dataops")  # exits with the command's code
     sys.exit(0)
 
-
-from dataops_cli.local.commands import demo, local_group  # noqa: E402 (registered after cli is defined)
-from dataops_cli.runs_commands import runs_group  # noqa: E402
 
 cli.add_command(local_group)
 cli.add_command(demo)

@@ -18,10 +18,12 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from dataops_cli.schedule_expr import ScheduleExpressionError, parse_schedule
+from dataops_cli.schedule_expr import Schedule, ScheduleExpressionError, parse_schedule
+from handler import contract
 
 CONFIG_ENV = "DATAOPS_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -34,8 +36,8 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 RUNTIMES = ("python3.11", "python3.12", "python3.13")
 ARCHITECTURES = ("x86_64", "arm64")
-IMPUTE_STRATEGIES = ("median", "mean")
-NORMALIZE_METHODS = ("minmax", "zscore", "none")
+IMPUTE_STRATEGIES = contract.IMPUTE_STRATEGIES
+NORMALIZE_METHODS = contract.NORMALIZE_METHODS
 
 
 class ConfigError(ValueError):
@@ -46,8 +48,8 @@ Check = Callable[[Any], str | None]
 """Returns None when the value is fine, else a description of what is allowed."""
 
 
-def _setting(default: Any, check: Check | None = None, help: str = "") -> Any:
-    return field(default=default, metadata={"check": check, "help": help})
+def _setting(default: Any, check: Check | None = None) -> Any:
+    return field(default=default, metadata={"check": check})
 
 
 def _int_range(low: int, high: int, unit: str = "") -> Check:
@@ -157,7 +159,7 @@ class BucketConfig:
     name: str = _setting("dataops-pipeline-bucket", check_bucket_name)
     input_key: str = _setting("diabetes_preprocessed.csv", _check_object_key)
     input_file: str = _setting("data/diabetes_preprocessed.csv")
-    output_prefix: str = _setting("processed/", _check_output_prefix)
+    output_prefix: str = _setting(contract.DEFAULT_OUTPUT_PREFIX, _check_output_prefix)
     run_retention_days: int = _setting(30, _int_range(1, 36500, "days"))
 
 
@@ -190,6 +192,11 @@ class ScheduleConfig:
     retry_attempts: int = _setting(2, _int_range(0, 185))
     max_event_age_seconds: int = _setting(300, _int_range(60, 86400, "seconds"))
 
+    @cached_property
+    def parsed(self) -> Schedule:
+        """The expression, parsed once (validated when the config was loaded)."""
+        return parse_schedule(self.expression)
+
 
 @dataclass(frozen=True)
 class DashboardConfig:
@@ -206,12 +213,10 @@ class AlarmConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    zero_as_missing: tuple[str, ...] = _setting(
-        ("Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI"), _check_column_list
-    )
-    impute_strategy: str = _setting("median", _one_of(*IMPUTE_STRATEGIES))
-    normalize_method: str = _setting("minmax", _one_of(*NORMALIZE_METHODS))
-    normalize_exclude: tuple[str, ...] = _setting(("Outcome",), _check_column_list)
+    zero_as_missing: tuple[str, ...] = _setting(contract.DEFAULT_ZERO_AS_MISSING, _check_column_list)
+    impute_strategy: str = _setting(contract.DEFAULT_IMPUTE_STRATEGY, _one_of(*IMPUTE_STRATEGIES))
+    normalize_method: str = _setting(contract.DEFAULT_NORMALIZE_METHOD, _one_of(*NORMALIZE_METHODS))
+    normalize_exclude: tuple[str, ...] = _setting(contract.DEFAULT_NORMALIZE_EXCLUDE, _check_column_list)
 
 
 def _float_range(low: float, high: float | None = None, *, above: bool = False) -> Check:
@@ -328,27 +333,30 @@ class Config:
 
     @property
     def quality_history_key(self) -> str:
-        return f"{self.bucket.output_prefix}quality/history.json"
+        return f"{self.bucket.output_prefix}{contract.QUALITY_HISTORY}"
 
     @property
     def runs_prefix(self) -> str:
-        return f"{self.bucket.output_prefix}runs/"
+        return f"{self.bucket.output_prefix}{contract.RUNS_FOLDER}"
 
     @property
     def latest_key(self) -> str:
-        return f"{self.bucket.output_prefix}latest.json"
+        return contract.latest_key(self.bucket.output_prefix)
 
     def handler_environment(self) -> dict[str, str]:
         """The Lambda environment: the handler's whole contract with the config."""
         return {
-            "BUCKET_NAME": self.bucket.name,
-            "INPUT_KEY": self.bucket.input_key,
-            "OUTPUT_PREFIX": self.bucket.output_prefix,
-            "ZERO_AS_MISSING": ",".join(self.pipeline.zero_as_missing),
-            "IMPUTE_STRATEGY": self.pipeline.impute_strategy,
-            "NORMALIZE_METHOD": self.pipeline.normalize_method,
-            "NORMALIZE_EXCLUDE": ",".join(self.pipeline.normalize_exclude),
-            **{f"QUALITY_{f.name.upper()}": str(getattr(self.quality, f.name)) for f in fields(self.quality)},
+            contract.ENV_BUCKET: self.bucket.name,
+            contract.ENV_INPUT_KEY: self.bucket.input_key,
+            contract.ENV_OUTPUT_PREFIX: self.bucket.output_prefix,
+            contract.ENV_ZERO_AS_MISSING: ",".join(self.pipeline.zero_as_missing),
+            contract.ENV_IMPUTE_STRATEGY: self.pipeline.impute_strategy,
+            contract.ENV_NORMALIZE_METHOD: self.pipeline.normalize_method,
+            contract.ENV_NORMALIZE_EXCLUDE: ",".join(self.pipeline.normalize_exclude),
+            **{
+                f"{contract.QUALITY_ENV_PREFIX}{f.name.upper()}": str(getattr(self.quality, f.name))
+                for f in fields(self.quality)
+            },
         }
 
     def with_region(self, region: str) -> Config:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from dataops_cli.pricing import PriceTable
+from handler import contract
 from handler.s3io import PART_BYTES
 
 MONTH_DAYS = 30
@@ -42,15 +43,8 @@ POINTER_FILES = ("latest.json", "quality/history.json")
 RUN_READS = ("GetObject quality/history.json", "HeadObject input", "GetObject input")
 LISTS = ()  # the handler never lists the bucket
 # Embedded Metric Format: every metric x every dimension set is one custom metric.
-EMF_METRICS = (
-    "RowsProcessed",
-    "MissingValuesImputed",
-    "ProcessingTime",
-    "RunFailed",
-    "QualityWarnings",
-    "QualityFailures",
-)
-EMF_DIMENSION_SETS = (("Function",),)
+EMF_METRICS = tuple(contract.METRIC_UNITS)  # the handler's: each is a custom metric, billed per month
+EMF_DIMENSION_SETS = ((contract.METRIC_DIMENSION,),)
 ALARMS = ("errors", "quality")  # alarm.enabled: Errors on AWS/Lambda, QualityFailures on DataOps/Pipeline
 DASHBOARDS = ("pipeline",)
 PLATFORM_LOG_LINES = ("START", "END", "REPORT")  # written by Lambda around every run

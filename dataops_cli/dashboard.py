@@ -11,10 +11,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from handler import contract as c
+
 PERIOD = 120
 DAY = 86400
 MARKER_PREFIX = "dataops stack:"
 Widget = dict[str, Any]
+_ACTIVITY_LABELS = {
+    c.EVENT_START: "start",
+    c.EVENT_SHAPE: "shape",
+    c.EVENT_MISSING: "missing values",
+    c.EVENT_QUALITY: "quality",
+    c.EVENT_SAVED: "files saved",
+    c.EVENT_QUARANTINED: "quarantined",
+}
+ACTIVITY_LEGEND = " · ".join(f"{c.MARKERS[e]} {_ACTIVITY_LABELS[e]}" for e in c.ACTIVITY_EVENTS)
+# Logs Insights queries over the handler's JSON lines: every field and event name is the contract's.
+ACTIVITY_QUERY = (
+    f"fields @timestamp, {c.F_RUN_ID}, {c.F_MESSAGE}, {c.F_START_TIME}, {c.F_ROWS}, {c.F_COLUMNS}, "
+    f"{c.F_MISSING_TOTAL}, {c.F_FILES}.0 as cleaned_csv\n"
+    f"| filter {c.F_EVENT} in [{', '.join(repr(e) for e in c.ACTIVITY_EVENTS)}]\n"
+    "| sort @timestamp desc\n| limit 40"
+)
+ERRORS_QUERY = (
+    f"fields @timestamp, {c.F_RUN_ID}, {c.F_ERROR}.{c.ERROR_CODE}, {c.F_MESSAGE}\n"
+    f"| filter {c.F_LEVEL} = '{c.LEVEL_ERROR}' or @message like /Task timed out|\\[ERROR\\]|Runtime\\./\n"
+    "| sort @timestamp desc\n| limit 20"
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +48,7 @@ class DashboardInputs:
     log_group: str
     schedule_group: str
     bucket: str
-    metrics_namespace: str = "DataOps/Pipeline"
+    metrics_namespace: str = c.METRICS_NAMESPACE
 
 
 def marker_text(stack: str) -> str:
@@ -34,6 +57,7 @@ def marker_text(stack: str) -> str:
 
 def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
     fn = ["FunctionName", d.function]
+    per_function = [c.METRIC_DIMENSION, d.function]  # the dimension of the handler's EMF metrics
     lam = "AWS/Lambda"
     kpis = [
         ("Invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]]),
@@ -85,8 +109,8 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
         _metric(
             "Pipeline: rows processed and values imputed",
             [
-                [d.metrics_namespace, "RowsProcessed", "Function", d.function, {"stat": "Sum"}],
-                [d.metrics_namespace, "MissingValuesImputed", "Function", d.function, {"stat": "Sum"}],
+                [d.metrics_namespace, c.M_ROWS_PROCESSED, c.METRIC_DIMENSION, d.function, {"stat": "Sum"}],
+                [d.metrics_namespace, c.M_MISSING_IMPUTED, c.METRIC_DIMENSION, d.function, {"stat": "Sum"}],
             ],
             d.region,
             width=12,
@@ -94,31 +118,15 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
         _metric(
             "Data quality: checks that warned / failed per run (left), rows per run (right)",
             [
-                [d.metrics_namespace, "QualityWarnings", "Function", d.function, {"stat": "Sum", "color": "#ff7f0e"}],
-                [d.metrics_namespace, "QualityFailures", "Function", d.function, {"stat": "Sum", "color": "#d62728"}],
-                [d.metrics_namespace, "RowsProcessed", "Function", d.function, {"stat": "Sum", "yAxis": "right"}],
+                [d.metrics_namespace, c.M_QUALITY_WARNINGS, *per_function, {"stat": "Sum", "color": "#ff7f0e"}],
+                [d.metrics_namespace, c.M_QUALITY_FAILURES, *per_function, {"stat": "Sum", "color": "#d62728"}],
+                [d.metrics_namespace, c.M_ROWS_PROCESSED, *per_function, {"stat": "Sum", "yAxis": "right"}],
             ],
             d.region,
             width=24,
         ),
-        _log_table(
-            "Activity: recent runs (🚀 start · 📊 shape · 📈 missing values · 🔎 quality · ✅ files saved "
-            "· 🚧 quarantined)",
-            d.log_group,
-            "fields @timestamp, run_id, message, start_time, rows, columns, missing_total, files.0 as cleaned_csv\n"
-            "| filter event in ['start', 'shape', 'missing', 'quality', 'saved', 'quarantined']\n"
-            "| sort @timestamp desc\n| limit 40",
-            d.region,
-        ),
-        _log_table(
-            "Errors (❌)",
-            d.log_group,
-            "fields @timestamp, run_id, error.code, message\n"
-            "| filter level = 'ERROR' or @message like /Task timed out|\\[ERROR\\]|Runtime\\./\n"
-            "| sort @timestamp desc\n| limit 20",
-            d.region,
-            height=5,
-        ),
+        _log_table(f"Activity: recent runs ({ACTIVITY_LEGEND})", d.log_group, ACTIVITY_QUERY, d.region),
+        _log_table(f"Errors ({c.MARKERS[c.EVENT_ERROR]})", d.log_group, ERRORS_QUERY, d.region, height=5),
         _metric(
             "S3 objects (daily)",
             [

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from dataops_cli import logtail, runlogs
+from dataops_cli import logtail, runlog_reader
 from dataops_cli.aws import error_code
 from dataops_cli.ui import key_values
 
@@ -36,7 +36,7 @@ class InvokeOutcome:
 
     @property
     def report(self) -> dict[str, Any] | None:
-        return next((r for line in self.log_tail.splitlines() if (r := runlogs.parse_report(line))), None)
+        return next((r for line in self.log_tail.splitlines() if (r := runlog_reader.parse_report(line))), None)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -15,11 +15,21 @@ from typing import Any
 
 from rich.text import Text
 
-from dataops_cli import runlogs
+from dataops_cli import runlog_reader
+from handler import contract as c
 
 OVERLAP_MS = 10_000
 LAMBDA_LINES = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START")
-SKIP_FIELDS = {"timestamp", "level", "event", "message", "function", "request_id", "run_id", "cold_start"}
+SKIP_FIELDS = {
+    c.F_TIMESTAMP,
+    c.F_LEVEL,
+    c.F_EVENT,
+    c.F_MESSAGE,
+    c.F_FUNCTION,
+    c.F_REQUEST_ID,
+    c.F_RUN_ID,
+    c.F_COLD_START,
+}
 
 
 class Follower:
@@ -49,7 +59,7 @@ def matches(event: dict[str, Any], text: str | None, errors_only: bool) -> bool:
     """Case-insensitive: CloudWatch filter patterns are case-sensitive, so `logs` asks for every
     event of the window and matches here (casefold, so 'STRASSE' finds 'Straße')."""
     message = event["message"]
-    if errors_only and not runlogs.is_error(message):
+    if errors_only and not runlog_reader.is_error(message):
         return False
     return text is None or text.casefold() in message.casefold()
 
@@ -60,18 +70,18 @@ class ErrorLines:
     the only one (a crash before our logger), it is cut to its first line, paths removed."""
 
     def __init__(self) -> None:
-        self._tracker = runlogs.RunTracker()
+        self._tracker = runlog_reader.RunTracker()
         self._shown: set[str] = set()
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any] | None:
         request = self._tracker.request_for(event)
         message = event["message"]
-        if not runlogs.is_error(message):
+        if not runlog_reader.is_error(message):
             return None
-        if runlogs.structured(message) is None:
+        if runlog_reader.structured(message) is None:
             if request in self._shown:
                 return None
-            code, summary = runlogs.runtime_line(message)
+            code, summary = runlog_reader.runtime_line(message)
             event = {**event, "message": f"[ERROR] {code}: {summary}" if code else f"[ERROR] {summary}"}
         if request:
             self._shown.add(request)
@@ -85,16 +95,16 @@ def pretty(event: dict[str, Any], with_time: bool = True) -> Text:
     if with_time:
         stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
         line.append(f"{stamp} ", style="dim")
-    document = runlogs.structured(message)
+    document = runlog_reader.structured(message)
     if document is None:
-        style = "dim" if message.startswith(LAMBDA_LINES) else ("red" if runlogs.is_error(message) else "")
+        style = "dim" if message.startswith(LAMBDA_LINES) else ("red" if runlog_reader.is_error(message) else "")
         return line.append(message.replace("\t", "  "), style=style)
     if "_aws" in document:
         names = [m["Name"] for d in document["_aws"].get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]
         return line.append("metrics  " + ", ".join(f"{n}={document.get(n)}" for n in names), style="cyan")
-    level = document.get("level", "INFO")
-    line.append(f"{level:<5} ", style="bold red" if level == "ERROR" else "bold")
-    line.append(str(document.get("message", "")))
+    level = document.get(c.F_LEVEL, c.LEVEL_INFO)
+    line.append(f"{level:<5} ", style="bold red" if level == c.LEVEL_ERROR else "bold")
+    line.append(str(document.get(c.F_MESSAGE, "")))
     extras = {k: v for k, v in document.items() if k not in SKIP_FIELDS}
     if level == "ERROR" and document.get("run_id"):  # which run failed: its outputs folder is named by it
         extras["run_id"] = document["run_id"]

@@ -19,9 +19,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dataops_cli import metrics
 from dataops_cli.aws import DataopsError, not_found
 from dataops_cli.config import Config
+from handler import contract as c
 from handler.quality import parse_history
 
-NAMESPACE = "DataOps/Pipeline"
+NAMESPACE = c.METRICS_NAMESPACE
 TREND_RUNS = 20
 CHECKS_SOURCE = "s3 quality.json"  # names in status's `unavailable` map
 HISTORY_SOURCE = "s3 quality history"
@@ -29,11 +30,11 @@ HISTORY_SOURCE = "s3 quality history"
 
 def queries(function: str) -> list[metrics.Query]:
     """Added to status's KPI queries: per-period sums of the handler's quality metrics."""
-    dims = (("Function", function),)
+    dims = ((c.METRIC_DIMENSION, function),)
     return [
-        metrics.Query("quality_warnings", NAMESPACE, "QualityWarnings", dims, "Sum"),
-        metrics.Query("quality_failures", NAMESPACE, "QualityFailures", dims, "Sum"),
-        metrics.Query("rows_processed", NAMESPACE, "RowsProcessed", dims, "Sum"),
+        metrics.Query("quality_warnings", NAMESPACE, c.M_QUALITY_WARNINGS, dims, "Sum"),
+        metrics.Query("quality_failures", NAMESPACE, c.M_QUALITY_FAILURES, dims, "Sum"),
+        metrics.Query("rows_processed", NAMESPACE, c.M_ROWS_PROCESSED, dims, "Sum"),
     ]
 
 
@@ -88,7 +89,7 @@ def collect(
     if run_id:
         section["latest_run"] = run_id
         section["latest_status"] = newest["outcome"] if newest else "succeeded"
-        document = read(CHECKS_SOURCE, f"{config.runs_prefix}{run_id}/quality.json")
+        document = read(CHECKS_SOURCE, f"{config.runs_prefix}{run_id}/{c.OUTPUT_FILES['quality']}")
         if document is not None:
             section["baseline_runs"] = document.get("baseline_runs")
             section["checks"] = document.get("checks", [])

@@ -8,6 +8,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dataops_cli.sparkline import sparkline
+
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 LEVEL_MARK = {"ok": "✓", "warn": "⚠️", "fail": "❌"}
 
@@ -56,7 +58,6 @@ def summary_text(summary: dict[str, int] | None) -> str:
 
 
 def section(quality: dict[str, Any]) -> RenderableType:
-    from dataops_cli.status_view import sparkline
 
     parts: list[RenderableType] = []
     head = Text("Data quality", style="bold")

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import DataopsError, not_found
 from dataops_cli.config import Config
+from handler import contract
 
 RUN_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-zA-Z]{1,32}")
 
@@ -59,11 +60,11 @@ def list_runs(s3: Any, config: Config, limit: int, since_seconds: int, now: date
 
 def read_run_document(s3: Any, config: Config, run_id: str) -> dict[str, Any] | None:
     """run.json of one run; None while it has none; {"_unreadable": reason} when it cannot be read."""
-    return _read_json(s3, config.bucket.name, f"{config.runs_prefix}{run_id}/run.json")
+    return _read_json(s3, config.bucket.name, f"{config.runs_prefix}{run_id}/{contract.RUN_DOCUMENT}")
 
 
 def read_quality(s3: Any, config: Config, run_id: str) -> dict[str, Any] | None:
-    return _read_json(s3, config.bucket.name, f"{config.runs_prefix}{run_id}/quality.json")
+    return _read_json(s3, config.bucket.name, f"{config.runs_prefix}{run_id}/{contract.OUTPUT_FILES['quality']}")
 
 
 def summarize(run_id: str, document: dict[str, Any] | None) -> RunSummary:

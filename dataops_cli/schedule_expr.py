@@ -11,7 +11,7 @@ import calendar
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -32,6 +32,10 @@ DayMatcher = Callable[[date], bool]
 @dataclass(frozen=True)
 class Rate:
     seconds: float
+
+    def scaled(self, time_scale: float) -> Rate:
+        """The same schedule with time compressed `time_scale` times (the emulator's --speed)."""
+        return Rate(self.seconds / time_scale)
 
     def next_after(self, after: datetime, anchor: datetime) -> datetime:
         """First firing strictly after `after`; rate schedules repeat from their anchor."""
@@ -227,7 +231,3 @@ def _last_weekday(year: int, month: int) -> date:
     while d.weekday() >= 5:
         d -= timedelta(days=1)
     return d
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli import metrics, quality_status, runlogs
-from dataops_cli.aws import DataopsError, error_code, error_message, not_found
+from dataops_cli import metrics, quality_status, runlog_reader
+from dataops_cli.aws import DataopsError, error_code, error_message, read_or_none
 from dataops_cli.resources.base import Action, StackContext
-from dataops_cli.resources.bucket import read_or_none
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
 from dataops_cli.stack import resources
 from dataops_cli.timewindow import Window
+from handler import contract
 
 EXIT_HEALTHY = 0
 EXIT_FAILING = 3
@@ -187,15 +187,19 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             report,
             "logs",
             lambda: list(
-                runlogs.filter_events(
+                runlog_reader.filter_events(
                     ctx.client("logs"), config.log_group, _ms(feed_start), _ms(now), max_pages=FEED_MAX_PAGES
                 )
             ),
             None,
         )
         if events is not None:
-            report.runs = [r.as_dict() for r in _last(runlogs.runs_from_events(events), options.recent_runs)][::-1]
-            report.errors = [asdict(e) for e in _last(runlogs.errors_from_events(events), options.recent_runs)][::-1]
+            report.runs = [r.as_dict() for r in _last(runlog_reader.runs_from_events(events), options.recent_runs)][
+                ::-1
+            ]
+            report.errors = [asdict(e) for e in _last(runlog_reader.errors_from_events(events), options.recent_runs)][
+                ::-1
+            ]
         if not percentiles or refused:
             why = (
                 f"GetMetricData refused percentiles ({refused})"
@@ -212,7 +216,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
         created = _read(
             report,
             "logs (stack creation time)",
-            lambda: runlogs.log_group_created(ctx.client("logs"), config.log_group),
+            lambda: runlog_reader.log_group_created(ctx.client("logs"), config.log_group),
             None,
         )
     report.latest = _read(report, "s3 outputs", lambda: latest_output(ctx, now), None)
@@ -260,8 +264,8 @@ def _kpi_metrics(
 
 
 def _report_durations(ctx: StackContext, window: Window) -> list[float]:
-    return runlogs.durations_from_events(
-        runlogs.filter_events(
+    return runlog_reader.durations_from_events(
+        runlog_reader.filter_events(
             ctx.client("logs"),
             ctx.config.log_group,
             _ms(window.start),
@@ -372,9 +376,9 @@ def expected_runs(ctx: StackContext, window: Window, now: datetime, options: Sta
     start, end = max(window.start, created), now - timedelta(seconds=lag)
     if end <= start:
         return 0.0
-    schedule = parse_schedule(found["ScheduleExpression"])
+    schedule = parse_schedule(found["ScheduleExpression"])  # what is deployed, which may differ from config
     if isinstance(schedule, Rate):  # firings at created + k * interval, k >= 1
-        interval = schedule.seconds / options.time_scale
+        interval = schedule.scaled(options.time_scale).seconds
         first_k = math.floor((start - created).total_seconds() / interval) + 1
         last_k = math.floor((end - created).total_seconds() / interval)
         return float(max(0, last_k - first_k + 1))
@@ -384,12 +388,16 @@ def expected_runs(ctx: StackContext, window: Window, now: datetime, options: Sta
 
 def feed_lookback(ctx: StackContext, options: StatusOptions) -> int:
     """Long enough for the last N runs, short enough that one page of events holds them."""
-    schedule = parse_schedule(ctx.config.schedule.expression)
-    if isinstance(schedule, Rate):
-        return min(
-            options.since_seconds, max(600, int(schedule.seconds / options.time_scale * (options.recent_runs + 2)))
-        )
+    interval = run_interval(ctx, options)
+    if interval is not None:
+        return min(options.since_seconds, max(600, int(interval * (options.recent_runs + 2))))
     return options.since_seconds
+
+
+def run_interval(ctx: StackContext, options: StatusOptions) -> float | None:
+    """Seconds between the configured schedule's runs at the emulator's speed; None for cron/at."""
+    schedule = ctx.config.schedule.parsed
+    return schedule.scaled(options.time_scale).seconds if isinstance(schedule, Rate) else None
 
 
 def storage(ctx: StackContext, now: datetime) -> dict[str, Any]:
@@ -421,18 +429,15 @@ def month_to_date_cost(ctx: StackContext, now: datetime, stored_bytes: float | N
 
 
 def latest_output(ctx: StackContext, now: datetime) -> dict[str, Any] | None:
-    s3 = ctx.client("s3")
-    try:
-        body = s3.get_object(Bucket=ctx.config.bucket.name, Key=ctx.config.latest_key)["Body"].read()
-    except ClientError as exc:
-        if not_found(exc):
-            return None
-        raise
+    found = read_or_none(ctx.client("s3").get_object, Bucket=ctx.config.bucket.name, Key=ctx.config.latest_key)
+    if found is None:
+        return None
+    body = found["Body"].read()
     try:
         latest = json.loads(body)
     except json.JSONDecodeError:
         return {"error": f"{ctx.config.latest_key} is not valid JSON"}
-    finished = latest.get("finished_at")
+    finished = latest.get(contract.L_FINISHED_AT)
     if finished:
         latest["age_seconds"] = (now - datetime.fromisoformat(finished.replace("Z", "+00:00"))).total_seconds()
     return latest
@@ -489,10 +494,10 @@ def judge(report: StatusReport, rows: list[ResourceRow], up: str = "dataops up")
 
 
 def stale_after(ctx: StackContext, options: StatusOptions) -> float | None:
-    schedule = parse_schedule(ctx.config.schedule.expression)
-    if not ctx.config.schedule.enabled or not isinstance(schedule, Rate):
+    interval = run_interval(ctx, options)
+    if not ctx.config.schedule.enabled or interval is None:
         return None
-    return 3 * schedule.seconds / options.time_scale
+    return 3 * interval
 
 
 def recount_errors(report: StatusReport, results: metrics.MetricResults, created: datetime | None) -> None:

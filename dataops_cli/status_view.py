@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dataops_cli.cost_view import money
+from dataops_cli.sparkline import sparkline
 from dataops_cli.status import Kpi, StatusReport
 from dataops_cli.timewindow import human_duration
 
@@ -32,20 +33,7 @@ STATE_STYLE = {
     "failed": "bold red",
     "skipped": "cyan",
 }
-BLOCKS = "▁▂▃▄▅▆▇█"
 FAILED_PREFIX = re.compile(r"^❌\s*(?:Pipeline run failed:\s*)?")
-
-
-def sparkline(values: list[float], width: int = 48) -> str:
-    """One block character per period (bucketed down to `width`), scaled to the maximum."""
-    if not values:
-        return ""
-    size = max(1, -(-len(values) // width))
-    buckets = [sum(values[i : i + size]) / size for i in range(0, len(values), size)]
-    top = max(buckets)
-    if top <= 0:
-        return BLOCKS[0] * len(buckets)
-    return "".join(BLOCKS[min(len(BLOCKS) - 1, int(v / top * (len(BLOCKS) - 1) + 0.5))] for v in buckets)
 
 
 def number(value: float | None, unit: str) -> str:

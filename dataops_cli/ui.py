@@ -188,6 +188,15 @@ def summary_table(changes: Iterable[Change], applied: bool, title: str) -> Table
     return table
 
 
+def print_plan_calls(console: Console, changes: Iterable[Change], verb: str = "would make") -> None:
+    """`-vv` on a dry run: every AWS call the plan holds, in order, with its parameters."""
+    steps = [step for change in changes for step in change.steps]
+    console.print(f"[dim]API calls it {verb}: {len(steps)}[/]")
+    for change in changes:
+        for step in change.steps:
+            console.print(f"  {step.render()}", style="dim", markup=False, highlight=False, soft_wrap=True)
+
+
 def key_values(rows: Iterable[tuple[str, str]], width: int, right: bool = False) -> Text:
     """`key  value` lines, values wrapped under themselves within `width`, no trailing spaces
     (a rich grid pads every cell to its column's width)."""

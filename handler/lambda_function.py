@@ -40,9 +40,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import contract as c
 from .errors import ConfigurationError, PipelineError, QualityHistoryError
 from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
-from .pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions, process
+from .pipeline import PipelineOptions, PipelineResult, process
 from .quality import (
     FAIL,
     HISTORY_NAME,
@@ -58,7 +59,7 @@ from .quality import (
     run_checks,
     summarize,
 )
-from .reader import read_columns
+from .reader import Columns, read_columns
 from .runlog import ERROR, MISSING, QUALITY, QUARANTINED, SAVED, SHAPE, START, RunLog, utc_iso
 from .s3io import MultipartSink, S3Input
 
@@ -149,22 +150,22 @@ class Settings:
                 raise ConfigurationError(f"environment variable {name} is not set", setting=name)
             return value
 
-        prefix = env.get("OUTPUT_PREFIX", "processed/").strip()
+        prefix = env.get(c.ENV_OUTPUT_PREFIX, c.DEFAULT_OUTPUT_PREFIX).strip()
         if not prefix.endswith("/") or prefix.startswith("/"):
             raise ConfigurationError(
                 f"OUTPUT_PREFIX={prefix!r} must end with '/' and not start with '/', e.g. 'processed/'",
                 setting="OUTPUT_PREFIX",
             )
-        zero = env.get("ZERO_AS_MISSING")
+        zero = env.get(c.ENV_ZERO_AS_MISSING)
         return cls(
-            bucket=required("BUCKET_NAME"),
-            input_key=required("INPUT_KEY"),
+            bucket=required(c.ENV_BUCKET),
+            input_key=required(c.ENV_INPUT_KEY),
             output_prefix=prefix,
             options=PipelineOptions(
-                zero_as_missing=DEFAULT_ZERO_AS_MISSING if zero is None else _split(zero),
-                impute_strategy=env.get("IMPUTE_STRATEGY", "median").strip() or "median",
-                normalize_method=env.get("NORMALIZE_METHOD", "minmax").strip() or "minmax",
-                normalize_exclude=_split(env.get("NORMALIZE_EXCLUDE", "Outcome")),
+                zero_as_missing=c.DEFAULT_ZERO_AS_MISSING if zero is None else _split(zero),
+                impute_strategy=env.get(c.ENV_IMPUTE_STRATEGY, "").strip() or c.DEFAULT_IMPUTE_STRATEGY,
+                normalize_method=env.get(c.ENV_NORMALIZE_METHOD, "").strip() or c.DEFAULT_NORMALIZE_METHOD,
+                normalize_exclude=_split(env.get(c.ENV_NORMALIZE_EXCLUDE, ",".join(c.DEFAULT_NORMALIZE_EXCLUDE))),
             ),
             quality=QualitySettings.from_environ(env),
         )
@@ -195,7 +196,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.time()
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     run_id = new_run_id(started, request_id)
-    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "DataOpsPipelineFunction")
+    function = os.environ.get(c.ENV_FUNCTION_NAME, c.DEFAULT_FUNCTION_NAME)
     log = RunLog(function=function, request_id=request_id, run_id=run_id, cold_start=cold_start)
     run: PipelineRun | None = None
     deadline = Deadline(context)
@@ -205,19 +206,19 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         with deadline.alarm(lambda: run.step if run is not None else "starting"):
             return run.execute()
     except Exception as exc:
-        log.metric("RunFailed", 1, "Count")
+        _metric(log, c.M_RUN_FAILED, 1)
         if isinstance(exc, RunTimeoutError):
             detail = {"type": "TimeoutError", "message": str(exc), "step": run.step if run else "starting"}
         elif isinstance(exc, PipelineError):
             detail = exc.as_dict()
         else:
             detail = {"type": type(exc).__name__, "message": str(exc)}
-        log.error("error", f"{ERROR} Pipeline run failed: {exc}", error=detail)
+        log.error(c.EVENT_ERROR, f"{ERROR} Pipeline run failed: {exc}", error=detail)
         if run is not None:
             run.record_failure(detail)
         raise
     finally:
-        log.metric("ProcessingTime", round((time.time() - started) * 1000, 3), "Milliseconds")
+        _metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
         log.flush_metrics()
 
 
@@ -235,7 +236,7 @@ class PipelineRun:
         deadline: Deadline | None = None,
     ) -> None:
         self.settings, self.s3, self.log, self.run_id, self.started = settings, s3, log, run_id, started
-        self.folder = f"{settings.output_prefix}runs/{run_id}/"
+        self.folder = c.run_folder(settings.output_prefix, run_id)
         self.written: list[str] = []
         self.open_sink: MultipartSink | None = None
         self.open_key: str | None = None
@@ -257,111 +258,26 @@ class PipelineRun:
         return self.settings.output_prefix + HISTORY_NAME
 
     def execute(self) -> dict[str, Any]:
-        s, log = self.settings, self.log
-        log.info(
-            "start",
-            f"{START} Pipeline run started at {utc_iso(self.started)}",
-            start_time=utc_iso(self.started),
-            bucket=s.bucket,
-            input_key=s.input_key,
-            trigger=self.facts["trigger"],
-        )
+        """Read, process, write the run's files and check their quality; then publish run.json, the
+        latest pointer and the quality history, in that order (a quarantined run publishes nothing)."""
+        self._log_start()
         self.at("reading the quality history")
         t_history = time.perf_counter()
         history = self._read_history()
         self.quality_ms["history_read_ms"] = _ms_since(t_history)
-        source = S3Input(self.s3, s.bucket, s.input_key)
-        self.at("reading the input")
         t0 = time.perf_counter()
-        columns = read_columns(source.open, size_hint=source.head().size)
-        info = source.info
-        assert info is not None
-        self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
+        columns = self._read()
         read_ms = _ms_since(t0)
-        self.facts["shape"] = {"rows": columns.rows, "columns": len(columns.names)}
-        log.info(
-            "shape",
-            f"{SHAPE} Dataset shape: {columns.rows} rows x {len(columns.names)} columns",
-            rows=columns.rows,
-            columns=len(columns.names),
-            column_names=columns.names,
-        )
-        self.at("processing")
-        t_zeros = time.perf_counter()
-        zeros = count_zeros(columns.numeric, s.options.zero_as_missing)  # process() turns them into gaps
-        self.quality_ms["zeros_ms"] = _ms_since(t_zeros)
-        result = process(columns, s.options)
-        handled = {name: n for name, n in result.missing.items() if n}
-        self.facts["missing_values_handled"] = handled
-        log.metric("RowsProcessed", result.rows, "Count")
-        log.metric("MissingValuesImputed", result.missing_total, "Count")
-        log.info(
-            "missing",
-            f"{MISSING} Missing values handled: {result.missing_total} cells in {len(handled)} columns",
-            missing_values_handled=handled,
-            missing_total=result.missing_total,
-            imputed_values=result.imputed,
-        )
-
-        t1 = time.perf_counter()
-        outputs = {
-            "cleaned": self.key("cleaned.csv"),
-            "correlation": self.key("correlation.csv"),
-            "summary": self.key("summary.json"),
-            "dtypes": self.key("dtypes.json"),
-            "quality": self.key("quality.json"),
-            "log": self.key("run.json"),
-        }
-        self.at("writing cleaned.csv")
-        self._stream_cleaned(result, outputs["cleaned"])
-        self.at("writing correlation.csv")
-        self._put(outputs["correlation"], correlation_csv(result), "text/csv")
-        timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": _ms_since(t1)}
-        summary = summary_document(
-            result,
-            run_id=self.run_id,
-            input=self.facts["input"],
-            options=asdict(s.options),
-            timings_ms=timings,
-            versions=_versions(),
-            runtime=runtime_document(os.environ),
-        )
-        self.at("writing summary.json")
-        self._put(outputs["summary"], to_json_bytes(summary), "application/json")
-        self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
-        self.at("checking data quality")
-        t2 = time.perf_counter()
-        current = profile(result, self.run_id, zeros)
-        checks = run_checks(current, history, s.quality)
-        self.at("writing quality.json")
-        self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
-        quality = self._report_quality(checks, len(history), _ms_since(t2))
-        self.quality_ms["checks_ms"] = _ms_since(t2)  # profile, checks, quality.json, log lines
-        blocked = failed(checks) if s.quality.on_failure == "block" else []
+        result, zeros = self._process(columns)
+        outputs = self._write_outputs(result, read_ms)
+        current, quality, blocked = self._check_quality(result, zeros, history, outputs)
         files = list(outputs.values())
-        duration_ms = round((time.time() - self.started) * 1000, 3)
-        log.info(
-            "saved",
-            f"{SAVED} Files saved: {len(files)} files under s3://{s.bucket}/{self.folder}",
-            files=files,
-            duration_ms=duration_ms,
-        )
+        duration_ms = self._log_saved(files)
         self.at("writing run.json")
+        handled = self.facts["missing_values_handled"]
         if blocked:
             return self._quarantine(outputs, files, blocked, quality, result, handled, duration_ms)
-        self._put(
-            outputs["log"],
-            to_json_bytes(self._run_document("succeeded", files_saved=files, quality=quality)),
-            "application/json",
-        )
-        self.at("publishing latest.json")
-        latest = {"run_id": self.run_id, "finished_at": utc_iso(time.time()), "outputs": outputs}
-        self.s3.put_object(
-            Bucket=s.bucket,
-            Key=f"{s.output_prefix}latest.json",
-            Body=to_json_bytes(latest),
-            ContentType="application/json",
-        )
+        self._publish(outputs, files, quality)
         # Published: from here a timeout must not turn the run into a failed one (its cleanup
         # would delete the files latest.json now names), so the alarm stops and the history
         # is rewritten only while the safety margin is untouched.
@@ -369,7 +285,7 @@ class PipelineRun:
         t_write = time.perf_counter()
         self._update_history(history, current)
         self.quality_ms["history_write_ms"] = _ms_since(t_write)
-        log.metric("RunFailed", 0, "Count")
+        _metric(self.log, c.M_RUN_FAILED, 0)
         return {
             "status": "succeeded",
             "run_id": self.run_id,
@@ -382,6 +298,121 @@ class PipelineRun:
             "duration_ms": duration_ms,
             "quality_timings_ms": self.quality_ms,
         }
+
+    def _log_start(self) -> None:
+        s = self.settings
+        self.log.info(
+            c.EVENT_START,
+            f"{START} Pipeline run started at {utc_iso(self.started)}",
+            start_time=utc_iso(self.started),
+            bucket=s.bucket,
+            input_key=s.input_key,
+            trigger=self.facts["trigger"],
+        )
+
+    def _read(self) -> Columns:
+        """The input CSV as columns; records what was read (size, ETag) and its shape."""
+        s = self.settings
+        source = S3Input(self.s3, s.bucket, s.input_key)
+        self.at("reading the input")
+        columns = read_columns(source.open, size_hint=source.head().size)
+        info = source.info
+        assert info is not None
+        self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
+        self.facts["shape"] = {"rows": columns.rows, "columns": len(columns.names)}
+        self.log.info(
+            c.EVENT_SHAPE,
+            f"{SHAPE} Dataset shape: {columns.rows} rows x {len(columns.names)} columns",
+            rows=columns.rows,
+            columns=len(columns.names),
+            column_names=columns.names,
+        )
+        return columns
+
+    def _process(self, columns: Columns) -> tuple[PipelineResult, Any]:
+        """The pipeline's result, and the zero counts the quality profile needs (process() turns them into gaps)."""
+        self.at("processing")
+        t_zeros = time.perf_counter()
+        zeros = count_zeros(columns.numeric, self.settings.options.zero_as_missing)
+        self.quality_ms["zeros_ms"] = _ms_since(t_zeros)
+        result = process(columns, self.settings.options)
+        handled = {name: n for name, n in result.missing.items() if n}
+        self.facts["missing_values_handled"] = handled
+        _metric(self.log, c.M_ROWS_PROCESSED, result.rows)
+        _metric(self.log, c.M_MISSING_IMPUTED, result.missing_total)
+        self.log.info(
+            c.EVENT_MISSING,
+            f"{MISSING} Missing values handled: {result.missing_total} cells in {len(handled)} columns",
+            missing_values_handled=handled,
+            missing_total=result.missing_total,
+            imputed_values=result.imputed,
+        )
+        return result, zeros
+
+    def _write_outputs(self, result: PipelineResult, read_ms: float) -> dict[str, str]:
+        """The run's four data files under its own folder; returns every output key (quality.json, run.json too)."""
+        t1 = time.perf_counter()
+        outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
+        self.at("writing cleaned.csv")
+        self._stream_cleaned(result, outputs["cleaned"])
+        self.at("writing correlation.csv")
+        self._put(outputs["correlation"], correlation_csv(result), "text/csv")
+        timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": _ms_since(t1)}
+        summary = summary_document(
+            result,
+            run_id=self.run_id,
+            input=self.facts["input"],
+            options=asdict(self.settings.options),
+            timings_ms=timings,
+            versions=_versions(),
+            runtime=runtime_document(os.environ),
+        )
+        self.at("writing summary.json")
+        self._put(outputs["summary"], to_json_bytes(summary), "application/json")
+        self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
+        return outputs
+
+    def _check_quality(
+        self, result: PipelineResult, zeros: Any, history: list[dict[str, Any]], outputs: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """Profile the run, check it against the history, write quality.json: (profile, summary, blocking checks)."""
+        self.at("checking data quality")
+        t2 = time.perf_counter()
+        current = profile(result, self.run_id, zeros)
+        checks = run_checks(current, history, self.settings.quality)
+        self.at("writing quality.json")
+        self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
+        quality = self._report_quality(checks, len(history), _ms_since(t2))
+        self.quality_ms["checks_ms"] = _ms_since(t2)  # profile, checks, quality.json, log lines
+        blocked = failed(checks) if self.settings.quality.on_failure == "block" else []
+        return current, quality, blocked
+
+    def _log_saved(self, files: list[str]) -> float:
+        duration_ms = round((time.time() - self.started) * 1000, 3)
+        self.log.info(
+            c.EVENT_SAVED,
+            f"{SAVED} Files saved: {len(files)} files under s3://{self.settings.bucket}/{self.folder}",
+            files=files,
+            duration_ms=duration_ms,
+        )
+        return duration_ms
+
+    def _publish(self, outputs: dict[str, str], files: list[str], quality: dict[str, Any]) -> None:
+        """run.json, then the pointer that names the run's files (so "latest" is never half written)."""
+        s = self.settings
+        self._put(
+            outputs["log"],
+            to_json_bytes(self._run_document("succeeded", files_saved=files, quality=quality)),
+            "application/json",
+        )
+        self.at("publishing latest.json")
+        latest = {c.L_RUN_ID: self.run_id, c.L_FINISHED_AT: utc_iso(time.time()), c.L_OUTPUTS: outputs}
+        self.s3.put_object(
+            Bucket=s.bucket,
+            Key=c.latest_key(s.output_prefix),
+            Body=to_json_bytes(latest),
+            ContentType="application/json",
+        )
 
     def _read_history(self) -> list[dict[str, Any]]:
         """The profiles of earlier successful runs; none when history.json does not exist yet.
@@ -405,7 +436,7 @@ class PipelineRun:
             return parse_history(json.loads(body), self.history_key)
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
             self.log.warning(
-                "quality_history",
+                c.EVENT_QUALITY_HISTORY,
                 f"{QUALITY} Quality history unusable, starting a new one: {exc}",
                 key=self.history_key,
             )
@@ -419,7 +450,7 @@ class PipelineRun:
             self.deadline.check(self.step)
         except RunTimeoutError as exc:
             self.log.warning(
-                "quality_history",
+                c.EVENT_QUALITY_HISTORY,
                 f"{QUALITY} Quality history not updated with this run: {exc}",
                 key=self.history_key,
             )
@@ -439,7 +470,7 @@ class PipelineRun:
             )
         except (ClientError, BotoCoreError) as exc:
             self.log.error(
-                "quality_history",
+                c.EVENT_QUALITY_HISTORY,
                 f"{ERROR} Could not update the quality history {self.history_key}: {exc}",
                 key=self.history_key,
             )
@@ -448,15 +479,15 @@ class PipelineRun:
         """One log line per warn/fail check, a summary line, and the two per-run metrics."""
         for check in checks:
             if check["level"] == WARN:
-                self.log.warning("quality_check", log_line(check), check=check)
+                self.log.warning(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
             elif check["level"] == FAIL:
-                self.log.error("quality_check", log_line(check), check=check)
+                self.log.error(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
         counts = summarize(checks)
-        self.log.metric("QualityWarnings", counts[WARN], "Count")
-        self.log.metric("QualityFailures", counts[FAIL], "Count")
+        _metric(self.log, c.M_QUALITY_WARNINGS, counts[WARN])
+        _metric(self.log, c.M_QUALITY_FAILURES, counts[FAIL])
         quality = {"baseline_runs": baseline_runs, **counts}
         self.log.info(
-            "quality",
+            c.EVENT_QUALITY,
             f"{QUALITY} Quality: {counts['ok']} ok, {counts[WARN]} warn, {counts[FAIL]} fail "
             f"against {baseline_runs} earlier runs",
             quality=quality,
@@ -481,14 +512,14 @@ class PipelineRun:
         """
         names = ", ".join(c["name"] + (f" [{c['column']}]" if c.get("column") else "") for c in blocked)
         self.log.warning(
-            "quarantined",
+            c.EVENT_QUARANTINED,
             f"{QUARANTINED} Run quarantined: failing checks {names}; latest.json unchanged, "
             f"outputs kept under s3://{self.settings.bucket}/{self.folder}",
             failed_checks=blocked,
         )
         document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
         self._put(outputs["log"], to_json_bytes(document), "application/json")
-        self.log.metric("RunFailed", 0, "Count")
+        _metric(self.log, c.M_RUN_FAILED, 0)
         return {
             "status": "quarantined",
             "run_id": self.run_id,
@@ -528,7 +559,7 @@ class PipelineRun:
                 "write the failed run.json",
                 lambda: self.s3.put_object(
                     Bucket=bucket,
-                    Key=self.key("run.json"),
+                    Key=self.key(c.RUN_DOCUMENT),
                     ContentType="application/json",
                     Body=to_json_bytes(self._run_document("failed", error=error)),
                 ),
@@ -538,7 +569,7 @@ class PipelineRun:
             try:
                 step()
             except (ClientError, BotoCoreError) as exc:
-                self.log.error("cleanup", f"{ERROR} Could not {what} in S3: {exc}", written=written)
+                self.log.error(c.EVENT_CLEANUP, f"{ERROR} Could not {what} in S3: {exc}", written=written)
 
     def _stream_cleaned(self, result: Any, key: str) -> None:
         self.open_key = key
@@ -595,6 +626,10 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def _metric(log: RunLog, name: str, value: float) -> None:
+    log.metric(name, value, c.METRIC_UNITS[name])
 
 
 def _ms_since(t0: float) -> float:

@@ -33,6 +33,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .contract import (
+    DEFAULT_IMPUTE_STRATEGY,
+    DEFAULT_NORMALIZE_EXCLUDE,
+    DEFAULT_NORMALIZE_METHOD,
+    DEFAULT_ZERO_AS_MISSING,
+    IMPUTE_STRATEGIES,
+    NORMALIZE_METHODS,
+)
 from .errors import (
     ColumnNotFoundError,
     ConfigurationError,
@@ -43,9 +51,6 @@ from .errors import (
 )
 from .reader import Columns
 
-DEFAULT_ZERO_AS_MISSING = ("Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI")
-IMPUTE_STRATEGIES = ("median", "mean")
-NORMALIZE_METHODS = ("minmax", "zscore", "none")
 _CORRELATION_CHUNK_ROWS = 1 << 18
 _CHUNK_ROWS = 1 << 16  # temporaries of in-place steps stay this small
 _EXACT_INT_LIMIT = 2.0**53
@@ -54,9 +59,9 @@ _EXACT_INT_LIMIT = 2.0**53
 @dataclass(frozen=True)
 class PipelineOptions:
     zero_as_missing: tuple[str, ...] = DEFAULT_ZERO_AS_MISSING
-    impute_strategy: str = "median"
-    normalize_method: str = "minmax"
-    normalize_exclude: tuple[str, ...] = ("Outcome",)
+    impute_strategy: str = DEFAULT_IMPUTE_STRATEGY
+    normalize_method: str = DEFAULT_NORMALIZE_METHOD
+    normalize_exclude: tuple[str, ...] = DEFAULT_NORMALIZE_EXCLUDE
 
     def __post_init__(self) -> None:
         if self.impute_strategy not in IMPUTE_STRATEGIES:

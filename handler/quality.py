@@ -36,9 +36,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .contract import QUALITY_ENV_PREFIX, QUALITY_HISTORY
 from .errors import ConfigurationError
 
-HISTORY_NAME = "quality/history.json"
+HISTORY_NAME = QUALITY_HISTORY
 HISTORY_VERSION = 1
 OK, WARN, FAIL = "ok", "warn", "fail"
 LEVELS = (OK, WARN, FAIL)
@@ -111,7 +112,7 @@ class QualitySettings:
             ("max_mean_shift", float),
             ("max_correlation_change", float),
         ):
-            setting = "QUALITY_" + name.upper()
+            setting = QUALITY_ENV_PREFIX + name.upper()
             text = env.get(setting, "").strip()
             if not text:
                 continue

@@ -14,9 +14,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-START, SHAPE, MISSING, SAVED, ERROR = "🚀", "📊", "📈", "✅", "❌"
-QUALITY, QUARANTINED = "🔎", "🚧"
-METRICS_NAMESPACE = "DataOps/Pipeline"
+from . import contract as c
+
+START, SHAPE, MISSING, SAVED, ERROR = (
+    c.MARKERS[e] for e in (c.EVENT_START, c.EVENT_SHAPE, c.EVENT_MISSING, c.EVENT_SAVED, c.EVENT_ERROR)
+)
+QUALITY, QUARANTINED = c.MARKERS[c.EVENT_QUALITY], c.MARKERS[c.EVENT_QUARANTINED]
 
 
 def utc_iso(epoch_seconds: float) -> str:
@@ -29,19 +32,24 @@ class RunLog:
     def __init__(
         self, *, function: str, request_id: str, run_id: str, cold_start: bool, stream: TextIO | None = None
     ) -> None:
-        self.context = {"function": function, "request_id": request_id, "run_id": run_id, "cold_start": cold_start}
+        self.context = {
+            c.F_FUNCTION: function,
+            c.F_REQUEST_ID: request_id,
+            c.F_RUN_ID: run_id,
+            c.F_COLD_START: cold_start,
+        }
         self.records: list[dict[str, Any]] = []
         self._stream = stream
         self._metrics: dict[str, tuple[float, str]] = {}
 
     def info(self, event: str, message: str, **fields: Any) -> None:
-        self._emit("INFO", event, message, fields)
+        self._emit(c.LEVEL_INFO, event, message, fields)
 
     def warning(self, event: str, message: str, **fields: Any) -> None:
-        self._emit("WARNING", event, message, fields)
+        self._emit(c.LEVEL_WARNING, event, message, fields)
 
     def error(self, event: str, message: str, **fields: Any) -> None:
-        self._emit("ERROR", event, message, fields)
+        self._emit(c.LEVEL_ERROR, event, message, fields)
 
     def metric(self, name: str, value: float, unit: str) -> None:
         self._metrics[name] = (value, unit)
@@ -55,15 +63,15 @@ class RunLog:
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [
                     {
-                        "Namespace": METRICS_NAMESPACE,
-                        "Dimensions": [["Function"]],
+                        "Namespace": c.METRICS_NAMESPACE,
+                        "Dimensions": [[c.METRIC_DIMENSION]],
                         "Metrics": [{"Name": n, "Unit": unit} for n, (_, unit) in self._metrics.items()],
                     }
                 ],
             },
-            "Function": self.context["function"],
-            "run_id": self.context["run_id"],
-            "request_id": self.context["request_id"],
+            c.METRIC_DIMENSION: self.context[c.F_FUNCTION],
+            c.F_RUN_ID: self.context[c.F_RUN_ID],
+            c.F_REQUEST_ID: self.context[c.F_REQUEST_ID],
             **{n: value for n, (value, _) in self._metrics.items()},
         }
         self._write(document)
@@ -71,10 +79,10 @@ class RunLog:
 
     def _emit(self, level: str, event: str, message: str, fields: dict[str, Any]) -> None:
         record = {
-            "timestamp": utc_iso(time.time()),
-            "level": level,
-            "event": event,
-            "message": message,
+            c.F_TIMESTAMP: utc_iso(time.time()),
+            c.F_LEVEL: level,
+            c.F_EVENT: event,
+            c.F_MESSAGE: message,
             **self.context,
             **fields,
         }

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from click.testing import CliRunner, Result
 
+from dataops_cli import app as app_module
 from dataops_cli import cli as cli_module
 from dataops_cli.aws import Aws
 from tests.conftest import SAMPLE_CSV
@@ -99,15 +100,15 @@ def aws_is_mutating(operation: str) -> bool:
 def install(monkeypatch: Any) -> Recorder:
     """Route the CLI's AWS access through a Recorder and bridge moto's TLS-policy gap."""
     recorder = Recorder()
-    monkeypatch.setattr(cli_module, "Aws", recorder.factory)
-    original = cli_module.App.stack
+    monkeypatch.setattr(app_module, "Aws", recorder.factory)
+    original = app_module.App.stack
 
     def stack_without_tls_policy(self: Any, start_emulator: bool = False) -> Any:
         ctx = original(self, start_emulator)
         ctx.gaps = {**ctx.gaps, "tls_policy": MOTO_TLS_GAP, "percentiles": MOTO_PERCENTILE_GAP}
         return ctx
 
-    monkeypatch.setattr(cli_module.App, "stack", stack_without_tls_policy)
+    monkeypatch.setattr(app_module.App, "stack", stack_without_tls_policy)
     return recorder
 
 

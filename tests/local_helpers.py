@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dataops_cli.local.moto_internals import FunctionSpec
+from dataops_cli.emulator.runner import FunctionSpec
 
 
 def make_spec(name: str = "F", region: str = "ap-south-1", **overrides: Any) -> FunctionSpec:

@@ -8,7 +8,7 @@ import boto3
 
 from dataops_cli import policies
 from dataops_cli.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
-from dataops_cli.layers import expected_layer_name, layer_parameter_names
+from dataops_cli.pandas_layer import expected_layer_name, layer_parameter_names
 from tests import deploy_helpers as h
 
 INPUTS = DashboardInputs(

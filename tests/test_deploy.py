@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import boto3
@@ -123,6 +124,41 @@ def test_dry_run_changes_nothing(stack):
     assert f"Schedule dataops-schedules/dataops-run-pipeline: {expected}" in result.output
     assert "1 of 14 resources would change" in result.output
     assert recorder.last.counter.mutating == 0
+
+
+def planned_calls(output: str) -> list[str]:
+    """The API names `--dry-run -vv` lists (waiters are reads, so they are left out)."""
+    lines = output.split("API calls it would make:", 1)[1].splitlines()[1:]
+    return sorted(line.split()[0] for line in lines if line.startswith("  ") and ":wait:" not in line)
+
+
+def test_dry_run_vv_lists_exactly_the_calls_up_then_makes(stack):
+    recorder, config = stack
+    planned = h.run(config, "-vv", "up", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert "  s3:CreateBucket Bucket='dataops-pipeline-bucket', CreateBucketConfiguration=" in planned.output
+    assert "  lambda:CreateFunction FunctionName='DataOpsPipelineFunction'" in planned.output
+    assert re.search(r'Code=\{"ZipFile": "<[\d,]+ bytes>"\}', planned.output)  # bodies shown as their size
+    assert "Body=<file " in planned.output
+    made = up(config)
+    assert planned_calls(planned.output) == sorted(recorder.last.counter.mutating_calls()), made.output
+    config.write_text(config.read_text().replace("[function]\n", "[function]\nmemory_mb = 2048\n"))
+    drift = h.run(config, "-vv", "up", "--dry-run")
+    assert planned_calls(drift.output) == ["lambda:UpdateFunctionConfiguration"]
+    assert "MemorySize=2048" in drift.output
+
+
+def test_down_dry_run_vv_lists_the_deletes_down_then_makes(stack):
+    recorder, config = stack
+    up(config)
+    planned = h.run(config, "-vv", "down", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert (
+        "  iam:DeleteRolePolicy RoleName='dataops-lambda-exec', PolicyName='dataops-least-privilege'" in planned.output
+    )
+    deleted = h.run(config, "down", "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert planned_calls(planned.output) == sorted(recorder.last.counter.mutating_calls())
 
 
 @pytest.mark.parametrize(

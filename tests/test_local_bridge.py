@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import parse_config
 from dataops_cli.local import bridge
-from dataops_cli.local.clients import FAKE_CREDENTIALS
+from dataops_cli.local.credentials import FAKE_CREDENTIALS
 from dataops_cli.local.state import EmulatorState
 from dataops_cli.resources.base import StackContext
 
@@ -60,7 +61,7 @@ def test_the_layer_resolves_to_the_latest_stand_in_version_publishing_one_if_nee
     first = bridge.stand_in_layer_arn(ctx)
     assert first == "arn:aws:lambda:ap-south-1:123456789012:layer:AWSSDKPandas-Python312:1"
     assert bridge.stand_in_layer_arn(ctx) == first  # found, not published again
-    from dataops_cli.local.layer import publish_stand_in_layer
+    from dataops_cli.local.stand_in_layer import publish_stand_in_layer
 
     publish_stand_in_layer(aws.client("lambda"))
     assert bridge.stand_in_layer_arn(ctx).endswith(":AWSSDKPandas-Python312:2")
@@ -75,12 +76,11 @@ def test_arm64_functions_get_the_arm64_stand_in(moto_server):
 def test_local_aws_points_every_client_at_the_running_emulator(monkeypatch):
     state = EmulatorState(4242, "127.0.0.1", 4566, 60.0, 0.0, "/x/log")
     monkeypatch.setattr(bridge, "live_state", lambda directory: (state, False))
-    aws = bridge.local_aws(parse_config({}))
+    aws = bridge.local_aws(parse_config({}), Path("/unused"))
     assert aws.local and aws.endpoint_url == "http://127.0.0.1:4566"
     assert aws.credentials == FAKE_CREDENTIALS and aws.profile is None
-    assert bridge.time_scale() == 60.0
+    assert bridge.time_scale(Path("/unused")) == 60.0
 
 
-def test_time_scale_is_1_without_an_emulator(monkeypatch, tmp_path):
-    monkeypatch.setenv("DATAOPS_STATE_DIR", str(tmp_path))
-    assert bridge.time_scale() == 1.0
+def test_time_scale_is_1_without_an_emulator(tmp_path):
+    assert bridge.time_scale(tmp_path) == 1.0

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.local import process
-from dataops_cli.local.clients import LocalClients
 from dataops_cli.local.state import STATE_DIR_ENV, pid_alive, read_state
 from tests.conftest import SAMPLE_CSV
 from tests.local_helpers import wait_until

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dataops_cli.local.invoker import LambdaService, ThrottledError
-from dataops_cli.local.moto_internals import FunctionSpec
-from dataops_cli.local.runner import RunResult
+from dataops_cli.emulator.lambda_service import LambdaService, ThrottledError
+from dataops_cli.emulator.runner import FunctionSpec, RunResult
 from tests.local_helpers import make_spec, wait_until
 
 SPEC = make_spec(handler="h.handler")

@@ -15,10 +15,10 @@ from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from dataops_cli.local.invoker import ThrottledError
-from dataops_cli.local.middleware import EmulatorApp
-from dataops_cli.local.moto_internals import FunctionSpec, moto_wsgi_app
-from dataops_cli.local.runner import RunResult
+from dataops_cli.emulator.lambda_service import ThrottledError
+from dataops_cli.emulator.middleware import EmulatorApp
+from dataops_cli.emulator.moto_internals import moto_wsgi_app
+from dataops_cli.emulator.runner import FunctionSpec, RunResult
 from tests.local_helpers import make_spec
 
 AUTH = "AWS4-HMAC-SHA256 Credential=testing/20261125/ap-south-1/lambda/aws4_request, SignedHeaders=host, Signature=x"

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dataops_cli.local.moto_internals import FunctionSpec
-from dataops_cli.local.runner import code_dir, run_function
+from dataops_cli.emulator.runner import FunctionSpec, code_dir, run_function
 
 ENDPOINT = "http://127.0.0.1:1"
 FUNCTIONS = """

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dataops_cli.local.scheduler import FiringPlan, ScheduleDef, VirtualClock, due_firings
+from dataops_cli.emulator.scheduler import FiringPlan, ScheduleDef, VirtualClock, due_firings
 
 T0 = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC).timestamp()
 

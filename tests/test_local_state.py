@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from dataops_cli.app import App
+from dataops_cli.cli import cli
 from dataops_cli.local.state import (
     STATE_DIR_ENV,
     EmulatorState,
@@ -15,7 +19,6 @@ from dataops_cli.local.state import (
     pid_alive,
     read_state,
     remove_state,
-    state_dir,
     state_path,
     write_state,
 )
@@ -32,11 +35,23 @@ def exited_pid() -> int:
 
 
 def test_state_dir_is_dot_dataops_in_the_current_directory_unless_overridden(monkeypatch, tmp_path):
-    monkeypatch.delenv(STATE_DIR_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert state_dir() == tmp_path / ".dataops"
-    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "elsewhere"))
-    assert state_dir() == tmp_path / "elsewhere"
+    seen = []
+
+    @cli.command("where-state")
+    @click.pass_obj
+    def where_state(app: App) -> None:
+        seen.append(app.state_dir)
+
+    try:
+        monkeypatch.delenv(STATE_DIR_ENV, raising=False)
+        monkeypatch.chdir(tmp_path)
+        assert CliRunner().invoke(cli, ["where-state"]).exit_code == 0
+        monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "from-env"))
+        assert CliRunner().invoke(cli, ["where-state"]).exit_code == 0
+        assert CliRunner().invoke(cli, ["--state-dir", str(tmp_path / "option"), "where-state"]).exit_code == 0
+    finally:
+        cli.commands.pop("where-state")
+    assert seen == [tmp_path / ".dataops", tmp_path / "from-env", tmp_path / "option"]
 
 
 def test_state_round_trips_and_names_the_endpoint(tmp_path):
@@ -89,7 +104,7 @@ def test_remove_state_leaves_a_newer_emulators_file_alone(tmp_path: Path):
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_running_emulator_is_alive_and_its_zombie_is_not():
     # Any process whose command line names the emulator module passes for one.
-    command = [sys.executable, "-c", "import sys; sys.stdin.read()", "dataops_cli.local.emulator"]
+    command = [sys.executable, "-c", "import sys; sys.stdin.read()", "dataops_cli.emulator.server"]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE)
     try:
         assert pid_alive(proc.pid)

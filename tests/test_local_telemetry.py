@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dataops_cli import runlogs
-from dataops_cli.local.runner import RunResult
-from dataops_cli.local.telemetry import (
+from dataops_cli import runlog_reader
+from dataops_cli.emulator.runner import RunResult
+from dataops_cli.emulator.telemetry import (
     billed_ms,
     emf_metrics,
     log_events,
@@ -47,13 +47,13 @@ def test_report_line_has_lambdas_exact_format():
         f"REPORT RequestId: {RID}\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
         "Memory Size: 1024 MB\tMax Memory Used: 95 MB"
     )
-    assert runlogs.parse_report(line) == {"request_id": RID, "duration_ms": 12.34, "memory_used_mb": 95}
+    assert runlog_reader.parse_report(line) == {"request_id": RID, "duration_ms": 12.34, "memory_used_mb": 95}
 
 
 def test_report_line_adds_init_duration_and_timeout_status_like_aws():
     line = report_line(RID, 3000.0, 128, 60, init_ms=512.3, timed_out=True)
     assert line.endswith("\tMax Memory Used: 60 MB\tInit Duration: 512.30 ms\tStatus: timeout")
-    assert runlogs.parse_report(line)["duration_ms"] == 3000.0
+    assert runlog_reader.parse_report(line)["duration_ms"] == 3000.0
 
 
 def test_billed_duration_rounds_up_to_the_millisecond():
@@ -114,10 +114,10 @@ def test_a_run_killed_for_memory_is_logged_counted_and_fed_as_a_failure_like_lam
     data = {d["MetricName"]: d for d in run_metrics("F", killed, concurrency=1)}
     assert data["Errors"]["Value"] == 1
     events = [{"timestamp": int(t * 1000), "message": m} for t, m in log_events(killed, memory_mb=128)]
-    [fed] = runlogs.runs_from_events(events)
+    [fed] = runlog_reader.runs_from_events(events)
     assert fed.outcome == "failed" and fed.memory_used_mb == 128
     assert "signal: killed" in fed.error
-    [row] = runlogs.errors_from_events(events)  # one row, typed, the REPORT line not taken for an error
+    [row] = runlog_reader.errors_from_events(events)  # one row, typed, the REPORT line not taken for an error
     assert row.code == "Runtime.OutOfMemory" and row.runtime is None
     assert row.message == f"RequestId: {RID} Error: Runtime exited with error: signal: killed"
 
@@ -195,7 +195,7 @@ def test_lines_that_are_not_emf_give_no_metrics():
 
 
 def test_log_events_are_cut_and_batched_within_cloudwatch_limits():
-    from dataops_cli.local.telemetry import MAX_EVENT_BYTES, log_batches
+    from dataops_cli.emulator.telemetry import MAX_EVENT_BYTES, log_batches
 
     events = [{"timestamp": 1, "message": "é" * 200_000}] + [{"timestamp": 2, "message": "x"}] * 12_000
     batches = list(log_batches(events))

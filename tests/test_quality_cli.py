@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from dataops_cli.config import load_config
-from dataops_cli.local.telemetry import emf_metrics
+from dataops_cli.emulator.telemetry import emf_metrics
 from dataops_cli.quality_status import health, trends
 from handler import lambda_function
 from tests import deploy_helpers as h

@@ -31,7 +31,7 @@ def deployed(mock_aws_env, monkeypatch, tmp_path):
     # The tests seed metrics and logs from before `up` ran; status counts errors only since the
     # stack's creation (its log group's), so date that back here (test_errors_before_creation... uses the real one).
     monkeypatch.setattr(
-        "dataops_cli.runlogs.log_group_created", lambda logs, group: datetime.now(UTC) - timedelta(days=1)
+        "dataops_cli.runlog_reader.log_group_created", lambda logs, group: datetime.now(UTC) - timedelta(days=1)
     )
     return recorder, config
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dataops_cli.local import process
-from dataops_cli.local.state import read_state
+from dataops_cli.local.state import EMULATOR_MODULE, read_state
 from tests.conftest import SAMPLE_CSV
 from tests.local_helpers import wait_until
 from tests.test_local_e2e import Session, dataops_command
@@ -30,7 +30,7 @@ def emulators_for(state_dir: Path) -> list[int]:
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"dataops_cli.local.emulator" in command and str(state_dir.resolve()).encode() in command:
+        if EMULATOR_MODULE.encode() in command and str(state_dir.resolve()).encode() in command:
             try:
                 if "Z" in (entry / "stat").read_text().split()[2]:
                     continue  # a zombie already exited

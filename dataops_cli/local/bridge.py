@@ -10,16 +10,17 @@ and names what the emulator cannot do (`gaps`), so those steps say "skipped" and
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from rich.console import Console
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
-from dataops_cli.layers import expected_layer_name
 from dataops_cli.local import process
-from dataops_cli.local.clients import FAKE_CREDENTIALS
-from dataops_cli.local.layer import publish_stand_in_layer
-from dataops_cli.local.state import live_state, state_dir
+from dataops_cli.local.credentials import FAKE_CREDENTIALS
+from dataops_cli.local.stand_in_layer import publish_stand_in_layer
+from dataops_cli.local.state import live_state
+from dataops_cli.pandas_layer import expected_layer_name
 from dataops_cli.resources.base import StackContext
 
 NOT_RUNNING_HINT = "start it with: dataops local start   (dataops --local up starts it for you)"
@@ -32,9 +33,8 @@ GAPS = {
 }
 
 
-def local_aws(config: Config, start: bool = False, console: Console | None = None) -> Aws:
-    """Clients for the running emulator; with `start`, launch it first if it is not running."""
-    directory = state_dir()
+def local_aws(config: Config, directory: Path, start: bool = False, console: Console | None = None) -> Aws:
+    """Clients for the emulator whose state is in `directory`; with `start`, launch it first if it is not running."""
     state, stale = live_state(directory)
     if state is None and not start:
         why = " (its state file was stale: the process is gone)" if stale else ""
@@ -70,12 +70,12 @@ def stand_in_layer_arn(ctx: StackContext) -> str:
     return publish_stand_in_layer(lam, name)
 
 
-def time_scale() -> float:
+def time_scale(directory: Path) -> float:
     """How many times faster than real time the running emulator fires schedules (1.0 if none runs).
 
     `status` multiplies the number of runs it expects in a window by this: at speed 60, a
     rate(2 minutes) schedule runs 30 times in 2 minutes of wall-clock time. Timestamps in
     logs and metrics are always real wall-clock times.
     """
-    state, _ = live_state(state_dir())
+    state, _ = live_state(directory)
     return state.speed if state is not None else 1.0

@@ -1,6 +1,6 @@
 """Start, find and stop the background emulator process from the CLI.
 
-`start` spawns `python -m dataops_cli.local.emulator` detached (its own session, output
+`start` spawns `python -m dataops_cli.emulator.server` detached (its own session, output
 to .dataops/emulator.log) and returns once the state file names it and its health
 endpoint answers with the same pid. `stop` sends SIGTERM, waits for the process to go
 (SIGKILL after a grace period) and removes the state file.
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dataops_cli.aws import DataopsError
-from dataops_cli.local.clients import emulator_environment
+from dataops_cli.local.credentials import emulator_environment
 from dataops_cli.local.state import (
     EMULATOR_MODULE,
     HEALTH_PATH,

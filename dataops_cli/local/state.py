@@ -1,7 +1,8 @@
 """Where the emulator's pid/port/speed file and log live, and whether the pid in it is alive.
 
 The state directory is project-local (`./.dataops/`, git-ignored) so two checkouts can run
-two emulators; `DATAOPS_STATE_DIR` moves it (tests use tmp dirs). A state file whose
+two emulators; the CLI's `--state-dir` option (or `DATAOPS_STATE_DIR`, read by click, not
+here) moves it and every function here takes it as an argument. A state file whose
 process is gone (crash, reboot, kill -9) is stale: it is detected and removed, never trusted.
 """
 
@@ -13,10 +14,10 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-STATE_DIR_ENV = "DATAOPS_STATE_DIR"
+STATE_DIR_ENV = "DATAOPS_STATE_DIR"  # the environment form of the CLI's --state-dir
 STATE_FILE = "emulator.json"
 LOG_FILE = "emulator.log"
-EMULATOR_MODULE = "dataops_cli.local.emulator"
+EMULATOR_MODULE = "dataops_cli.emulator.server"
 HEALTH_PATH = "/_dataops/health"  # served by the emulator: who it is, since when, run counters
 
 
@@ -34,12 +35,6 @@ class EmulatorState:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-
-def state_dir() -> Path:
-    """`$DATAOPS_STATE_DIR`, else `.dataops/` in the current directory."""
-    override = os.environ.get(STATE_DIR_ENV, "").strip()
-    return Path(override) if override else Path.cwd() / ".dataops"
 
 
 def state_path(directory: Path) -> Path:
@@ -63,9 +58,7 @@ def read_state(directory: Path) -> EmulatorState | None:
             started=float(raw["started"]),
             log=str(raw["log"]),
         )
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # absent (FileNotFoundError) or unreadable
         return None
 
 

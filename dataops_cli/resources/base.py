@@ -1,9 +1,13 @@
-"""What every resource module shares: the Change record, the Resource verbs, the context.
+"""What every resource module shares: the Change and Step records, the Resource verbs, the context.
 
-A resource reads what exists and compares it with what the config wants (`plan`, reads
-only), makes exactly the calls that close the gap (`apply`), and removes itself
-(`plan_destroy` then `destroy`). `up --dry-run` stops after `plan`; a second `up` finds
-every plan UNCHANGED and makes no mutating call.
+A plan is data. A resource reads what exists and compares it with what the config wants
+(`plan`, reads only); the Change it returns carries the exact, ordered AWS calls that
+close the gap (`steps`: service, operation, parameters, a human description), and
+`apply` makes exactly those and nothing else. Removal is the same shape (`plan_destroy`
+then `destroy`). `up --dry-run` stops after `plan` (`-vv` prints the steps); a second
+`up` finds every plan UNCHANGED, with no steps, and makes no mutating call. Planning is
+tested by equality of step lists against given remote states (tests/test_planning.py),
+as Chalice tests its planner.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -38,11 +44,73 @@ MUTATING = (Action.CREATE, Action.UPDATE, Action.DELETE)
 
 
 @dataclass(frozen=True)
+class FileBody:
+    """A request body streamed from a local file when the step runs, so a plan holds no file data."""
+
+    path: Path
+    size: int
+
+    def __str__(self) -> str:
+        return f"<file {self.path}, {self.size:,} bytes>"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One AWS API call of a plan, exactly as `apply` makes it.
+
+    `operation` is the boto3 method name (or, with `wait`, the waiter that polls until the
+    resource is ready: botocore's, or the resource's own in its `run_step`). `retry_role`:
+    retried with bounded backoff while an IAM role created seconds ago is not yet assumable.
+    """
+
+    service: str
+    operation: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    wait: bool = False
+    retry_role: bool = False
+    note: bool = False  # say the description as progress when the step runs (waits always do)
+
+    @property
+    def api_name(self) -> str:
+        if self.wait:
+            return f"{self.service}:wait:{self.operation}"
+        return f"{self.service}:{''.join(part.title() for part in self.operation.split('_'))}"
+
+    def render(self, limit: int = 160) -> str:
+        """`s3:PutBucketTagging Bucket='b', Tagging={...}`: long values shortened, bytes as a size."""
+        return f"{self.api_name} " + ", ".join(f"{k}={_shown(v, limit)}" for k, v in self.params.items())
+
+
+def _shown(value: Any, limit: int) -> str:
+    if isinstance(value, (bytes, FileBody)):
+        return _summarized(value)
+    text = repr(value) if isinstance(value, (str, int, float, bool)) else json.dumps(_summarized(value))
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} chars)"
+
+
+def _summarized(value: Any) -> Any:
+    """The value with every byte string and file body, however deep, replaced by its size."""
+    if isinstance(value, bytes):
+        return f"<{len(value):,} bytes>"
+    if isinstance(value, FileBody):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _summarized(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_summarized(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
 class Change:
+    """What planning found for one resource, and the calls (`steps`) that would close the gap."""
+
     kind: str
     name: str
     action: Action
     details: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
 
 
 Progress = Callable[[str], None]
@@ -116,9 +184,17 @@ class StackContext:
 
 
 class Resource:
-    """One AWS resource of the stack. Subclasses set `kind` and implement the verbs."""
+    """One AWS resource of the stack. Subclasses set `kind` and implement `plan` and `plan_destroy`.
+
+    `apply` and `destroy` run the steps of the Change they are given, in order, through
+    `run_step`; a resource overrides `run_step` only where one call needs more than a call
+    (the bucket's DeleteBucket, which empties again while a run in flight still writes).
+    """
 
     kind = "resource"
+    # For steps with retry_role: which service assumes the role, and how it says "not yet".
+    role_user = ""
+    role_not_ready: Callable[[ClientError], bool] | None = None
     # `down` skips this one while the removal of any of these (class names) failed: e.g. the
     # log group stays while its function stays, or the function's next run would re-create it untagged.
     removed_after: tuple[str, ...] = ()
@@ -133,30 +209,59 @@ class Resource:
     def name(self) -> str:
         raise NotImplementedError
 
-    def change(self, action: Action, *details: str) -> Change:
-        return Change(self.kind, self.name, action, tuple(d for d in details if d))
+    def change(self, action: Action, *details: str, steps: tuple[Step, ...] | list[Step] = ()) -> Change:
+        return Change(self.kind, self.name, action, tuple(d for d in details if d), tuple(steps))
+
+    def step(self, service: str, operation: str, description: str, **params: Any) -> Step:
+        return Step(service, operation, params, description)
 
     def plan(self) -> Change:
         raise NotImplementedError
 
     def apply(self, change: Change) -> None:
-        raise NotImplementedError
+        """Make exactly the calls the plan holds, in order."""
+        for step in change.steps:
+            self.run_step(step)
 
     def plan_destroy(self) -> Change | None:
         """None: removed together with another resource (e.g. objects with their bucket)."""
         raise NotImplementedError
 
-    def removal(self, exists: bool, tags: Mapping[str, str], *details: str) -> Change:
-        """What `down` does here: nothing if absent, refuse if not this stack's, else delete."""
+    def removal(self, exists: bool, tags: Mapping[str, str], *details: str, steps: list[Step] | None = None) -> Change:
+        """What `down` does here: nothing if absent, refuse if not this stack's, else delete (`steps`)."""
         if not exists:
             return self.change(Action.ABSENT)
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
-        return self.change(Action.DELETE, *details)
+        return self.change(Action.DELETE, *details, steps=steps or [])
 
     def destroy(self, change: Change) -> Change | None:
-        """Delete; may return the change as done (e.g. how many objects were emptied), else None."""
-        raise NotImplementedError
+        """Make exactly the deleting calls the removal plan holds, in order.
+
+        May return the change as done, where that differs from the plan (the bucket says how
+        many object versions it actually emptied), else None.
+        """
+        for step in change.steps:
+            self.run_step(step)
+        return None
+
+    def run_step(self, step: Step) -> Any:
+        """One call (or wait) of a plan, with its file bodies opened and the role retry if it asks for one."""
+        client = self.ctx.client(step.service)
+        with ExitStack() as files:
+            params = {
+                k: files.enter_context(v.path.open("rb")) if isinstance(v, FileBody) else v
+                for k, v in step.params.items()
+            }
+            if step.description and (step.wait or step.note):
+                self.ctx.progress(step.description)
+            if step.wait:
+                client.get_waiter(step.operation).wait(**params)
+                return None
+            call = getattr(client, step.operation)
+            if step.retry_role and self.role_not_ready is not None:
+                return retry_while_role_propagates(self.ctx, self.role_user, self.role_not_ready, call, **params)
+            return call(**params)
 
 
 # A role created seconds ago is not yet assumable (IAM is eventually consistent).

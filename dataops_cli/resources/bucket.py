@@ -7,9 +7,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
-from dataops_cli.aws import DataopsError, error_code, http_status, not_found
+from dataops_cli.aws import DataopsError, error_code, http_status, not_found, read_or_none
 from dataops_cli.policies import tls_only_bucket_policy
-from dataops_cli.resources.base import Action, Change, Resource, canonical, missing_tags, tag_dict, tag_list
+from dataops_cli.resources.base import (
+    Action,
+    Change,
+    Resource,
+    Step,
+    canonical,
+    missing_tags,
+    tag_dict,
+    tag_list,
+)
 
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
@@ -32,21 +41,6 @@ CREATE_ERRORS_NOT_ABOUT_TAGS = frozenset(
         "TooManyBuckets",
     }
 )
-
-
-# The request parameter that names the thing read: a 4xx whose message says it does not exist means absent.
-NAME_PARAMETERS = ("Bucket", "Key", "FunctionName", "RoleName", "DashboardName", "Name", "TopicArn", "PolicyName")
-
-
-def read_or_none(call: Any, **kwargs: Any) -> dict[str, Any] | None:
-    """A read that answers None when the thing is absent (and raises on anything else)."""
-    try:
-        return call(**kwargs)
-    except ClientError as exc:
-        named = [str(kwargs[k]) for k in NAME_PARAMETERS if k in kwargs]
-        if not_found(exc) or any(not_found(exc, name) for name in named):
-            return None
-        raise
 
 
 def bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
@@ -72,6 +66,7 @@ def bucket_exists(s3: Any, bucket: str) -> bool:
 
 class Bucket(Resource):
     kind = "S3 bucket"
+    _emptied = 0  # object versions deleted by this removal so far (for the progress note and the result)
 
     @property
     def name(self) -> str:
@@ -92,12 +87,34 @@ class Bucket(Resource):
 
     def plan(self) -> Change:
         s3 = self.ctx.client("s3")
-        self._todo: list[str] = []
         if not bucket_exists(s3, self.name):
-            self._todo = ["create", "tags", "public_access", "encryption", "lifecycle"]
-            return self.change(Action.CREATE, f"region {self.config.region}")
+            configuration: dict[str, Any] = {}
+            if self.config.region != "us-east-1":
+                configuration["LocationConstraint"] = self.config.region
+            configuration["Tags"] = tag_list(self.ctx.tags)  # tagged in the same call: never left untagged
+            steps = [
+                self.step(
+                    "s3",
+                    "create_bucket",
+                    f"create the bucket in {self.config.region}",
+                    Bucket=self.name,
+                    CreateBucketConfiguration=configuration,
+                ),
+                Step(
+                    "s3",
+                    "bucket_exists",
+                    {"Bucket": self.name, "WaiterConfig": {"Delay": 1, "MaxAttempts": 30}},
+                    f"waiting up to 30 s for bucket {self.name} to be visible (HeadBucket)",
+                    wait=True,
+                ),
+                self._tagging({}),
+                self._public_access(),
+                self._encryption(),
+                self._lifecycle_step(),
+            ]
+            return self.change(Action.CREATE, f"region {self.config.region}", steps=steps)
         tags = bucket_tags(s3, self.name)
-        details = []
+        details, steps = [], []
         if not tags and (why_not := self.why_not_adoptable(s3)):
             tags = bucket_tags(s3, self.name)  # a concurrent `up` may have tagged and configured it meanwhile
             if not tags:
@@ -109,11 +126,11 @@ class Bucket(Resource):
         if tags and not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
         if missing_tags(tags, self.ctx.tags):
-            self._todo.append("tags")
+            steps.append(self._tagging(tags))
             details.append("tags")
         access = read_or_none(s3.get_public_access_block, Bucket=self.name)
         if not access or access["PublicAccessBlockConfiguration"] != PUBLIC_ACCESS_BLOCK:
-            self._todo.append("public_access")
+            steps.append(self._public_access())
             details.append("public access block")
         encryption = read_or_none(s3.get_bucket_encryption, Bucket=self.name)
         if (
@@ -121,61 +138,48 @@ class Bucket(Resource):
             or encryption["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
             != ENCRYPTION["Rules"][0]["ApplyServerSideEncryptionByDefault"]
         ):
-            self._todo.append("encryption")
+            steps.append(self._encryption())
             details.append("default encryption")
         lifecycle = read_or_none(s3.get_bucket_lifecycle_configuration, Bucket=self.name)
         ours = [r for r in (lifecycle or {}).get("Rules", []) if r.get("ID") == LIFECYCLE_RULE_ID]
         if ours != self._lifecycle()["Rules"]:
-            self._todo.append("lifecycle")
+            steps.append(self._lifecycle_step())
             details.append(
                 f"lifecycle: expire {self.config.runs_prefix} after {self.config.bucket.run_retention_days} days"
             )
-        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *details)
+        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
 
-    def apply(self, change: Change) -> None:
-        s3 = self.ctx.client("s3")
-        if "create" in self._todo:
-            self._create(s3)
-            self.ctx.progress(f"waiting up to 30 s for bucket {self.name} to be visible (HeadBucket)")
-            s3.get_waiter("bucket_exists").wait(Bucket=self.name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-        if "tags" in self._todo:
-            current = bucket_tags(s3, self.name)  # after a create: did CreateBucket's Tags take?
-            if missing_tags(current, self.ctx.tags):
-                s3.put_bucket_tagging(Bucket=self.name, Tagging={"TagSet": tag_list({**current, **self.ctx.tags})})
-        if "public_access" in self._todo:
-            s3.put_public_access_block(Bucket=self.name, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
-        if "encryption" in self._todo:
-            s3.put_bucket_encryption(Bucket=self.name, ServerSideEncryptionConfiguration=ENCRYPTION)
-        if "lifecycle" in self._todo:
-            s3.put_bucket_lifecycle_configuration(Bucket=self.name, LifecycleConfiguration=self._lifecycle())
+    def _tagging(self, current: dict[str, str]) -> Step:
+        """PutBucketTagging replaces the whole set: tags someone else added are sent back unchanged."""
+        tag_set = tag_list({**current, **self.ctx.tags})
+        return self.step("s3", "put_bucket_tagging", "tag the bucket", Bucket=self.name, Tagging={"TagSet": tag_set})
 
-    def _create(self, s3: Any) -> None:
-        """CreateBucket with the stack's tags in the same call, so no untagged bucket can be left.
+    def _public_access(self) -> Step:
+        return self.step(
+            "s3",
+            "put_public_access_block",
+            "block every form of public access",
+            Bucket=self.name,
+            PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK,
+        )
 
-        `CreateBucketConfiguration.Tags` is recent: an older botocore rejects it before sending
-        (ParamValidationError) and a backend may answer 4xx/501 (moto 5.2.1 said InvalidBucketName;
-        moto 5.2.5 accepts it and drops the tags). Then the bucket is created without tags and
-        PutBucketTagging follows: a window that `plan` closes by adopting an empty untagged bucket.
-        """
-        configuration: dict[str, Any] = {}
-        if self.config.region != "us-east-1":
-            configuration["LocationConstraint"] = self.config.region
-        try:
-            s3.create_bucket(
-                Bucket=self.name, CreateBucketConfiguration={**configuration, "Tags": tag_list(self.ctx.tags)}
-            )
-            return
-        except ParamValidationError:
-            pass
-        except ClientError as exc:
-            status = http_status(exc) or 0
-            if error_code(exc) in CREATE_ERRORS_NOT_ABOUT_TAGS or not (400 <= status < 500 or status == 501):
-                raise
-            self.ctx.progress(f"CreateBucket with tags refused ({error_code(exc)}); creating, then tagging")
-        kwargs: dict[str, Any] = {"Bucket": self.name}
-        if configuration:
-            kwargs["CreateBucketConfiguration"] = configuration
-        s3.create_bucket(**kwargs)
+    def _encryption(self) -> Step:
+        return self.step(
+            "s3",
+            "put_bucket_encryption",
+            "default encryption SSE-S3",
+            Bucket=self.name,
+            ServerSideEncryptionConfiguration=ENCRYPTION,
+        )
+
+    def _lifecycle_step(self) -> Step:
+        return self.step(
+            "s3",
+            "put_bucket_lifecycle_configuration",
+            f"expire {self.config.runs_prefix} after {self.config.bucket.run_retention_days} days",
+            Bucket=self.name,
+            LifecycleConfiguration=self._lifecycle(),
+        )
 
     def why_not_adoptable(self, s3: Any) -> str | None:
         """None if this untagged bucket is what a half-finished `up` leaves: this account's, empty, unconfigured.
@@ -203,67 +207,126 @@ class Bucket(Resource):
         return None
 
     def plan_destroy(self) -> Change:
+        """Every version, delete marker and pending upload, deleted in batches of 1000; then the bucket."""
         s3 = self.ctx.client("s3")
         if not bucket_exists(s3, self.name):
             return self.change(Action.ABSENT)
         tags = bucket_tags(s3, self.name)
+        delete = self.step("s3", "delete_bucket", "delete the bucket", Bucket=self.name)
         if not self.ctx.owned(tags):
             if tags or (why_not := self.why_not_adoptable(s3)):
                 refusal = self.ctx.not_ours(self.kind, self.name, tags)
                 return refusal if tags else self.change(Action.REFUSED, f"{refusal.details[0]} ({why_not})")
-            return self.change(Action.DELETE, "empty and untagged: left by a half-finished `up`")
-        count = sum(
-            len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name)
-        )
-        return self.change(Action.DELETE, f"{count} object versions to empty" if count else "empty")
+            return self.change(Action.DELETE, "empty and untagged: left by a half-finished `up`", steps=[delete])
+        steps = self._emptying_steps(s3)
+        count = sum(len(step.params["Delete"]["Objects"]) for step in steps if step.operation == "delete_objects")
+        steps.append(delete)
+        return self.change(Action.DELETE, f"{count} object versions to empty" if count else "empty", steps=steps)
+
+    def _create(self, step: Step) -> Any:
+        try:
+            return super().run_step(step)
+        except ParamValidationError:
+            pass
+        except ClientError as exc:
+            status = http_status(exc) or 0
+            if error_code(exc) in CREATE_ERRORS_NOT_ABOUT_TAGS or not (400 <= status < 500 or status == 501):
+                raise
+            self.ctx.progress(f"CreateBucket with tags refused ({error_code(exc)}); creating, then tagging")
+        configuration = {k: v for k, v in step.params["CreateBucketConfiguration"].items() if k != "Tags"}
+        params = {"Bucket": self.name, **({"CreateBucketConfiguration": configuration} if configuration else {})}
+        return self.ctx.client("s3").create_bucket(**params)
 
     def destroy(self, change: Change) -> Change:
-        """Empty (every version, delete marker and pending upload), then delete.
+        """Run the removal plan; the change done says how many object versions were actually emptied."""
+        self._emptied = 0
+        super().destroy(change)
+        adopted = [d for d in change.details if "half-finished" in d]
+        emptied = self._emptied
+        return self.change(
+            Action.DELETE,
+            *adopted,
+            f"emptied {emptied} object versions" if emptied else "was empty",
+            steps=change.steps,
+        )
+
+    def _emptying_steps(self, s3: Any) -> list[Step]:
+        versions = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name)
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        steps = [
+            self.step(
+                "s3",
+                "delete_objects",
+                f"delete {len(versions[start : start + 1000])} object versions",
+                Bucket=self.name,
+                Delete={"Objects": versions[start : start + 1000], "Quiet": True},
+            )
+            for start in range(0, len(versions), 1000)
+        ]
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.name):
+            for upload in page.get("Uploads", []):
+                steps.append(
+                    self.step(
+                        "s3",
+                        "abort_multipart_upload",
+                        f"abort the pending upload of {upload['Key']}",
+                        Bucket=self.name,
+                        Key=upload["Key"],
+                        UploadId=upload["UploadId"],
+                    )
+                )
+        return steps
+
+    def run_step(self, step: Step) -> Any:
+        """Four calls need more than a call.
+
+        CreateBucket sends the stack's tags in the same call, so no untagged bucket can be left.
+        `CreateBucketConfiguration.Tags` is recent: an older botocore rejects it before sending
+        (ParamValidationError) and a backend may answer 4xx/501 (moto 5.2.1 said InvalidBucketName;
+        moto 5.2.5 accepts it and drops the tags). Then the bucket is created without tags, and
+        the PutBucketTagging the plan holds next closes the gap (a window that `plan` closes by
+        adopting an empty untagged bucket). That PutBucketTagging is skipped when a read shows
+        CreateBucket's tags took.
+
+        DeleteObjects reports failures in its answer; DeleteBucket empties again while a run in flight writes.
 
         A run already going when `down` deleted the function and schedule can still write
         its outputs (for up to the function's timeout): DeleteBucket then answers
-        BucketNotEmpty, so empty again and retry until that run must have ended.
+        BucketNotEmpty, so empty again (reading what is there now) and retry until that
+        run must have ended.
         """
-        s3 = self.ctx.client("s3")
-        deadline = time.monotonic() + self.config.function.timeout_seconds + 15
-        emptied = 0
-        while True:
-            emptied += self._empty(s3, emptied)
-            try:
-                s3.delete_bucket(Bucket=self.name)
-                adopted = [d for d in change.details if "half-finished" in d]
-                return self.change(
-                    Action.DELETE, *adopted, f"emptied {emptied} object versions" if emptied else "was empty"
+        if step.operation == "create_bucket":
+            return self._create(step)
+        if step.operation == "put_bucket_tagging" and not missing_tags(
+            bucket_tags(self.ctx.client("s3"), self.name), self.ctx.tags
+        ):
+            return None  # CreateBucket's tags took
+        if step.operation == "delete_objects":
+            response = super().run_step(step)
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise DataopsError(
+                    f"could not delete s3://{self.name}/{first['Key']}: {first['Code']}: {first['Message']}"
                 )
+            self._emptied += len(step.params["Delete"]["Objects"])
+            self.ctx.progress(f"emptied {self._emptied} object versions so far")
+            return response
+        if step.operation != "delete_bucket":
+            return super().run_step(step)
+        deadline = time.monotonic() + self.config.function.timeout_seconds + 15
+        while True:
+            try:
+                return super().run_step(step)
             except ClientError as exc:
                 if error_code(exc) != "BucketNotEmpty" or time.monotonic() > deadline:
                     raise
                 self.ctx.progress("a run still in flight wrote new objects; emptying the bucket again")
                 time.sleep(EMPTY_RETRY_SECONDS)
-
-    def _empty(self, s3: Any, before: int = 0) -> int:
-        """Delete every version and delete marker (and abort pending uploads); returns how many."""
-        deleted = 0
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=self.name):
-            batch = [
-                {"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            for start in range(0, len(batch), 1000):
-                chunk = batch[start : start + 1000]
-                response = s3.delete_objects(Bucket=self.name, Delete={"Objects": chunk, "Quiet": True})
-                if response.get("Errors"):
-                    first = response["Errors"][0]
-                    raise DataopsError(
-                        f"could not delete s3://{self.name}/{first['Key']}: {first['Code']}: {first['Message']}"
-                    )
-                deleted += len(chunk)
-                self.ctx.progress(f"emptied {before + deleted} object versions so far")
-        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.name):
-            for upload in page.get("Uploads", []):
-                s3.abort_multipart_upload(Bucket=self.name, Key=upload["Key"], UploadId=upload["UploadId"])
-        return deleted
+                for again in self._emptying_steps(self.ctx.client("s3")):
+                    self.run_step(again)
 
 
 class BucketPolicy(Resource):
@@ -282,17 +345,23 @@ class BucketPolicy(Resource):
         if "tls_policy" in self.ctx.gaps:
             return self.change(Action.SKIPPED, self.ctx.gaps["tls_policy"])
         s3 = self.ctx.client("s3")
-        if not bucket_exists(s3, self.config.bucket.name):
-            return self.change(Action.CREATE)
-        current = read_or_none(s3.get_bucket_policy, Bucket=self.config.bucket.name)
+        put = self.step(
+            "s3",
+            "put_bucket_policy",
+            "deny every request without TLS",
+            Bucket=self.config.bucket.name,
+            Policy=canonical(self._document()),
+        )
+        current = (
+            read_or_none(s3.get_bucket_policy, Bucket=self.config.bucket.name)
+            if bucket_exists(s3, self.config.bucket.name)
+            else None
+        )
         if current is None:
-            return self.change(Action.CREATE)
+            return self.change(Action.CREATE, steps=[put])
         if canonical(current["Policy"]) == canonical(self._document()):
             return self.change(Action.UNCHANGED)
-        return self.change(Action.UPDATE, "policy differs from the TLS-only policy")
-
-    def apply(self, change: Change) -> None:
-        self.ctx.client("s3").put_bucket_policy(Bucket=self.config.bucket.name, Policy=canonical(self._document()))
+        return self.change(Action.UPDATE, "policy differs from the TLS-only policy", steps=[put])
 
     def plan_destroy(self) -> None:
         return None  # goes with the bucket

@@ -11,22 +11,24 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dataops_cli.aws import DataopsError, error_code
+from dataops_cli.aws import DataopsError, error_code, read_or_none
 from dataops_cli.packaging import HANDLER_ENTRY
 from dataops_cli.resources.base import (
     Action,
     Change,
     Resource,
+    Step,
     differences,
     missing_tags,
-    retry_while_role_propagates,
 )
-from dataops_cli.resources.bucket import read_or_none
 
 DESCRIPTION = "dataops pipeline: impute, normalize and correlate the input CSV; outputs under the output prefix"
 WAIT_SECONDS = 300  # creating/updating a function takes seconds; past 5 minutes something is wrong
 WAIT_INTERVAL = 2
 BROKEN_STATES = ("Failed", "Inactive")
+# The waits of a plan (wait steps; see Function.wait_until): after a create, after an update,
+# and before updating, for an update an interrupted `up` left going (which may have failed).
+ACTIVE, UPDATED, PREVIOUS_UPDATE = "function_active", "function_updated", "previous_update_finished"
 # What to do about Lambda's StateReasonCode / LastUpdateStatusReasonCode (botocore's enum).
 STATE_HINTS = {
     "InsufficientRolePermissions": "the execution role cannot be assumed by Lambda or lacks permissions: "
@@ -76,6 +78,8 @@ def role_not_ready(exc: ClientError) -> bool:
 
 class Function(Resource):
     kind = "Lambda function"
+    role_user = "Lambda"
+    role_not_ready = staticmethod(role_not_ready)
 
     @property
     def name(self) -> str:
@@ -103,97 +107,155 @@ class Function(Resource):
     def plan(self) -> Change:
         lam = self.ctx.client("lambda")
         found = read_or_none(lam.get_function, FunctionName=self.name)
-        self._todo: list[str] = []
         if found is None:
-            self._todo = ["create", "concurrency", "async"]
             f = self.config.function
-            return self.change(Action.CREATE, f"{f.runtime}, {f.memory_mb} MB, layer {self.ctx.layer_arn}")
+            return self.change(
+                Action.CREATE, f"{f.runtime}, {f.memory_mb} MB, layer {self.ctx.layer_arn}", steps=self._creation()
+            )
         tags = found.get("Tags", {})
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
         current = found["Configuration"]
-        details = []
+        details: list[str] = []
+        steps: list[Step] = []
         self.problem = broken_state(current)
         if current.get("State") == "Failed":  # nothing to wait for: a failed create is repaired by creating again
-            self._todo = ["recreate", "create", "concurrency", "async"]
-            return self.change(Action.UPDATE, f"{self.problem}; re-creating it")
+            recreate = [
+                Step(
+                    "lambda",
+                    "delete_function",
+                    {"FunctionName": self.name},
+                    f"deleting the failed function ({self.problem}) to create it again",
+                    note=True,
+                ),
+                *self._creation(),
+            ]
+            return self.change(Action.UPDATE, f"{self.problem}; re-creating it", steps=recreate)
         if self.problem:  # Inactive, or a failed update: send code and configuration again
-            self._todo = ["code", "configuration"]
             details.append(f"{self.problem}; repairing it")
-        if current.get("CodeSha256") != self.ctx.package.sha256 or current.get("Architectures", ["x86_64"]) != [
+        new_code = current.get("CodeSha256") != self.ctx.package.sha256 or current.get("Architectures", ["x86_64"]) != [
             self.config.function.architecture
-        ]:
-            self._todo.append("code")
-            details.append("code changed")
+        ]
+        code_changed = new_code or bool(self.problem)
         observed = {
             **{k: current.get(k) for k in ("Runtime", "Handler", "MemorySize", "Timeout", "Role", "Description")},
             "Environment": current.get("Environment", {}).get("Variables", {}),
             "Layers": [layer["Arn"] for layer in current.get("Layers", [])],
         }
-        if changed := differences(observed, self.desired_configuration()):
-            self._todo.append("configuration")
-            details.extend(changed)
-        self._todo = list(dict.fromkeys(self._todo))
+        configuration_changed = differences(observed, self.desired_configuration())
+        if code_changed or configuration_changed or self.problem:
+            steps.append(self._wait(PREVIOUS_UPDATE))  # an update an interrupted `up` left going would conflict
+        if code_changed:
+            if new_code:
+                details.append("code changed")
+            steps.append(
+                self.step(
+                    "lambda",
+                    "update_function_code",
+                    "upload the new code",
+                    FunctionName=self.name,
+                    ZipFile=self.ctx.package.data,
+                    Architectures=[self.config.function.architecture],
+                )
+            )
+            steps.append(self._wait(UPDATED))
+        if configuration_changed or self.problem:
+            details.extend(configuration_changed)
+            steps.append(
+                Step(
+                    "lambda",
+                    "update_function_configuration",
+                    {"FunctionName": self.name, **self._settings()},
+                    "update the configuration",
+                    retry_role=True,
+                )
+            )
+            steps.append(self._wait(UPDATED))
+        tags_missing = bool(missing_tags(tags, self.ctx.tags))
+        if tags_missing:
+            steps.append(
+                self.step(
+                    "lambda", "tag_resource", "tag the function", Resource=self.ctx.function_arn, Tags=self.ctx.tags
+                )
+            )
         reserved = found.get("Concurrency", {}).get("ReservedConcurrentExecutions")
         if reserved != self.config.function.reserved_concurrency:
-            self._todo.append("concurrency")
+            steps.append(self._concurrency())
             details.append(f"reserved concurrency: {reserved} -> {self.config.function.reserved_concurrency}")
         invoke_config = read_or_none(lam.get_function_event_invoke_config, FunctionName=self.name) or {}
         if changed := differences(invoke_config, self.desired_async()):
-            self._todo.append("async")
+            steps.append(self._async())
             details.extend(changed)
-        if missing_tags(tags, self.ctx.tags):
-            self._todo.append("tags")
+        if tags_missing:
             details.append("tags")
-        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *details)
+        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
 
-    def apply(self, change: Change) -> None:
-        lam = self.ctx.client("lambda")
+    def _creation(self) -> list[Step]:
+        f = self.config.function
+        create = Step(
+            "lambda",
+            "create_function",
+            {
+                "FunctionName": self.name,
+                "Code": {"ZipFile": self.ctx.package.data},
+                "Architectures": [f.architecture],
+                "Tags": self.ctx.tags,
+                **self._settings(),
+            },
+            "create the function",
+            retry_role=True,
+        )
+        return [create, self._wait(ACTIVE), self._concurrency(), self._async()]
+
+    def _settings(self) -> dict[str, Any]:
+        """CreateFunction's and UpdateFunctionConfiguration's form of the configuration."""
         settings = self.desired_configuration()
         settings["Environment"] = {"Variables": settings["Environment"]}
-        if "recreate" in self._todo:
-            self.ctx.progress(f"deleting the failed function ({self.problem}) to create it again")
-            lam.delete_function(FunctionName=self.name)
-        if "create" in self._todo:
-            self._with_role_retry(
-                lam.create_function,
-                FunctionName=self.name,
-                Code={"ZipFile": self.ctx.package.data},
-                Architectures=[self.config.function.architecture],
-                Tags=self.ctx.tags,
-                **settings,
-            )
-            self.wait_until("Active", created=True)
-        elif {"code", "configuration"} & set(self._todo):
-            self.wait_until("updated", fail=False)  # an update an interrupted `up` left going would conflict
-        if "code" in self._todo:
-            lam.update_function_code(
-                FunctionName=self.name, ZipFile=self.ctx.package.data, Architectures=[self.config.function.architecture]
-            )
-            self.wait_until("updated")
-        if "configuration" in self._todo:
-            self._with_role_retry(lam.update_function_configuration, FunctionName=self.name, **settings)
-            self.wait_until("updated")
-        if "tags" in self._todo:
-            lam.tag_resource(Resource=self.ctx.function_arn, Tags=self.ctx.tags)
-        if "concurrency" in self._todo:
-            lam.put_function_concurrency(
-                FunctionName=self.name, ReservedConcurrentExecutions=self.config.function.reserved_concurrency
-            )
-        if "async" in self._todo:
-            lam.put_function_event_invoke_config(FunctionName=self.name, **self.desired_async())
+        return settings
 
-    def _with_role_retry(self, call: Any, **kwargs: Any) -> Any:
-        return retry_while_role_propagates(self.ctx, "Lambda", role_not_ready, call, **kwargs)
+    def _concurrency(self) -> Step:
+        reserved = self.config.function.reserved_concurrency
+        return self.step(
+            "lambda",
+            "put_function_concurrency",
+            f"reserve {reserved} concurrent run(s)",
+            FunctionName=self.name,
+            ReservedConcurrentExecutions=reserved,
+        )
 
-    def wait_until(self, goal: str, created: bool = False, fail: bool = True) -> None:
+    def _async(self) -> Step:
+        return self.step(
+            "lambda",
+            "put_function_event_invoke_config",
+            "asynchronous retries and event age",
+            FunctionName=self.name,
+            **self.desired_async(),
+        )
+
+    def _wait(self, until: str) -> Step:
+        """A wait step: run_step polls GetFunctionConfiguration (see wait_until) rather than a botocore waiter."""
+        what = "Active (State)" if until == ACTIVE else "its update to finish (LastUpdateStatus)"
+        return Step(
+            "lambda",
+            until,
+            {"FunctionName": self.name},
+            f"waiting up to {WAIT_SECONDS} s for Lambda function {self.name} to be {what}",
+            wait=True,
+        )
+
+    def run_step(self, step: Step) -> Any:
+        if step.wait:
+            self.ctx.progress(step.description)
+            return self.wait_until(created=step.operation == ACTIVE, fail=step.operation != PREVIOUS_UPDATE)
+        return super().run_step(step)
+
+    def wait_until(self, created: bool = False, fail: bool = True) -> None:
         """Poll GetFunctionConfiguration until the function is Active (after a create) or its update ended.
 
         Bounded (WAIT_SECONDS). A function that ends Failed/Inactive, or an update that ends
         Failed, raises with AWS's own reason and a hint (with `fail`, else it just stops waiting).
         """
         what = "Active (State)" if created else "its update to finish (LastUpdateStatus)"
-        self.ctx.progress(f"waiting up to {WAIT_SECONDS} s for Lambda function {self.name} to be {what}")
         lam = self.ctx.client("lambda")
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
@@ -222,7 +284,5 @@ class Function(Resource):
 
     def plan_destroy(self) -> Change:
         found = read_or_none(self.ctx.client("lambda").get_function, FunctionName=self.name)
-        return self.removal(found is not None, (found or {}).get("Tags", {}))
-
-    def destroy(self, change: Change) -> None:
-        self.ctx.client("lambda").delete_function(FunctionName=self.name)
+        delete = self.step("lambda", "delete_function", "delete the function", FunctionName=self.name)
+        return self.removal(found is not None, (found or {}).get("Tags", {}), steps=[delete])

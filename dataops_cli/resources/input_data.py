@@ -11,9 +11,9 @@ import hashlib
 from functools import cached_property
 from pathlib import Path
 
-from dataops_cli.aws import DataopsError
-from dataops_cli.resources.base import Action, Change, Resource
-from dataops_cli.resources.bucket import bucket_exists, read_or_none
+from dataops_cli.aws import DataopsError, read_or_none
+from dataops_cli.resources.base import Action, Change, FileBody, Resource, Step
+from dataops_cli.resources.bucket import bucket_exists
 
 CHUNK = 8 << 20
 
@@ -52,23 +52,29 @@ class InputObject(Resource):
                 f"bucket.input_file: {self._local} does not exist, and there is no input in S3 yet",
                 "point bucket.input_file in config.toml at your CSV (relative to the config file)",
             )
-        self._sha256 = file_sha256(self._local)
+        sha256 = file_sha256(self._local)
         size = self._local.stat().st_size
         if head is None:
-            return self.change(Action.CREATE, f"upload {self._local.name} ({size:,} bytes)")
-        if head.get("Metadata", {}).get("sha256") == self._sha256:
-            return self.change(Action.UNCHANGED, "same content")
-        return self.change(Action.UPDATE, f"upload {self._local.name} ({size:,} bytes): content differs")
-
-    def apply(self, change: Change) -> None:
-        with self._local.open("rb") as body:
-            self.ctx.client("s3").put_object(
-                Bucket=self.config.bucket.name,
-                Key=self.config.bucket.input_key,
-                Body=body,
-                ContentType="text/csv",
-                Metadata={"sha256": self._sha256},
+            return self.change(
+                Action.CREATE, f"upload {self._local.name} ({size:,} bytes)", steps=[self._upload(sha256)]
             )
+        if head.get("Metadata", {}).get("sha256") == sha256:
+            return self.change(Action.UNCHANGED, "same content")
+        return self.change(
+            Action.UPDATE, f"upload {self._local.name} ({size:,} bytes): content differs", steps=[self._upload(sha256)]
+        )
+
+    def _upload(self, sha256: str) -> Step:
+        return self.step(
+            "s3",
+            "put_object",
+            f"upload {self._local}",
+            Bucket=self.config.bucket.name,
+            Key=self.config.bucket.input_key,
+            Body=FileBody(self._local, self._local.stat().st_size),
+            ContentType="text/csv",
+            Metadata={"sha256": sha256},
+        )
 
     def plan_destroy(self) -> None:
         return None  # goes with the bucket
@@ -89,10 +95,15 @@ class OutputPrefix(Resource):
             s3.head_object, Bucket=self.config.bucket.name, Key=self.config.bucket.output_prefix
         ):
             return self.change(Action.UNCHANGED)
-        return self.change(Action.CREATE)
-
-    def apply(self, change: Change) -> None:
-        self.ctx.client("s3").put_object(Bucket=self.config.bucket.name, Key=self.config.bucket.output_prefix, Body=b"")
+        marker = self.step(
+            "s3",
+            "put_object",
+            "an empty marker object",
+            Bucket=self.config.bucket.name,
+            Key=self.config.bucket.output_prefix,
+            Body=b"",
+        )
+        return self.change(Action.CREATE, steps=[marker])
 
     def plan_destroy(self) -> None:
         return None  # goes with the bucket

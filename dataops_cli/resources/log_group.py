@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dataops_cli.config import STACK_TAG
-from dataops_cli.resources.base import Action, Change, Resource, missing_tags
+from dataops_cli.resources.base import Action, Change, Resource, Step, missing_tags
 
 
 class LogGroup(Resource):
@@ -32,34 +32,36 @@ class LogGroup(Resource):
 
     def plan(self) -> Change:
         group, tags = self._read()
-        self._todo: list[str] = []
         retention = self.config.function.log_retention_days
         if group is None:
-            self._todo = ["create", "retention"]
-            return self.change(Action.CREATE, f"retention {retention} days")
+            create = self.step(
+                "logs", "create_log_group", "create the log group", logGroupName=self.name, tags=self.ctx.tags
+            )
+            return self.change(Action.CREATE, f"retention {retention} days", steps=[create, self._retention()])
         if STACK_TAG in tags and not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
-        details = []
+        details, steps = [], []
         if missing_tags(tags, self.ctx.tags):
-            self._todo.append("tags")
+            steps.append(
+                self.step(
+                    "logs", "tag_resource", "tag the log group", resourceArn=self.ctx.log_group_arn, tags=self.ctx.tags
+                )
+            )
             details.append("tags" if STACK_TAG in tags else "adopting the function's untagged log group")
         if group.get("retentionInDays") != retention:
-            self._todo.append("retention")
+            steps.append(self._retention())
             details.append(f"retention {group.get('retentionInDays') or 'never expire'} -> {retention} days")
-        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *details)
+        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
 
-    def apply(self, change: Change) -> None:
-        logs = self.ctx.client("logs")
-        if "create" in self._todo:
-            logs.create_log_group(logGroupName=self.name, tags=self.ctx.tags)
-        if "tags" in self._todo:
-            logs.tag_resource(resourceArn=self.ctx.log_group_arn, tags=self.ctx.tags)
-        if "retention" in self._todo:
-            logs.put_retention_policy(logGroupName=self.name, retentionInDays=self.config.function.log_retention_days)
+    def _retention(self) -> Step:
+        days = self.config.function.log_retention_days
+        return self.step(
+            "logs", "put_retention_policy", f"keep logs {days} days", logGroupName=self.name, retentionInDays=days
+        )
 
     def plan_destroy(self) -> Change:
         group, tags = self._read()
-        return self.removal(group is not None, tags, f"{(group or {}).get('storedBytes', 0):,} bytes of logs")
-
-    def destroy(self, change: Change) -> None:
-        self.ctx.client("logs").delete_log_group(logGroupName=self.name)
+        delete = self.step("logs", "delete_log_group", "delete the log group", logGroupName=self.name)
+        return self.removal(
+            group is not None, tags, f"{(group or {}).get('storedBytes', 0):,} bytes of logs", steps=[delete]
+        )

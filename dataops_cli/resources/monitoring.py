@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dataops_cli.aws import read_or_none
 from dataops_cli.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
-from dataops_cli.resources.base import Action, Change, Resource, differences, missing_tags, tag_dict, tag_list
-from dataops_cli.resources.bucket import read_or_none
+from dataops_cli.resources.base import Action, Change, Resource, Step, differences, missing_tags, tag_dict, tag_list
+from handler import contract
 
 
 def dashboard_inputs(ctx: Any) -> DashboardInputs:
@@ -42,29 +43,32 @@ class Dashboard(Resource):
         found = f"belongs to stack {owner!r}" if owner else "has no dataops marker widget"
         return self.change(Action.REFUSED, f"a dashboard with this name exists but {found}")
 
+    def _put(self) -> Step:
+        return self.step(
+            "cloudwatch",
+            "put_dashboard",
+            "write the generated body",
+            DashboardName=self.name,
+            DashboardBody=dashboard_json(dashboard_inputs(self.ctx)),
+        )
+
     def plan(self) -> Change:
         body = self._read()
         if body is None:
-            return self.change(Action.CREATE, f"{len(build_dashboard(dashboard_inputs(self.ctx))['widgets'])} widgets")
+            widgets = len(build_dashboard(dashboard_inputs(self.ctx))["widgets"])
+            return self.change(Action.CREATE, f"{widgets} widgets", steps=[self._put()])
         if refusal := self._refusal(body):
             return refusal
         if body == build_dashboard(dashboard_inputs(self.ctx)):
             return self.change(Action.UNCHANGED)
-        return self.change(Action.UPDATE, "widgets differ from the generated body")
-
-    def apply(self, change: Change) -> None:
-        self.ctx.client("cloudwatch").put_dashboard(
-            DashboardName=self.name, DashboardBody=dashboard_json(dashboard_inputs(self.ctx))
-        )
+        return self.change(Action.UPDATE, "widgets differ from the generated body", steps=[self._put()])
 
     def plan_destroy(self) -> Change:
         body = self._read()
         if body is None:
             return self.change(Action.ABSENT)
-        return self._refusal(body) or self.change(Action.DELETE)
-
-    def destroy(self, change: Change) -> None:
-        self.ctx.client("cloudwatch").delete_dashboards(DashboardNames=[self.name])
+        delete = self.step("cloudwatch", "delete_dashboards", "delete the dashboard", DashboardNames=[self.name])
+        return self._refusal(body) or self.change(Action.DELETE, steps=[delete])
 
 
 class AlarmTopic(Resource):
@@ -91,46 +95,51 @@ class AlarmTopic(Resource):
                 return True
         return False
 
+    def _delete(self) -> Step:
+        return self.step("sns", "delete_topic", "delete the topic", TopicArn=self.ctx.topic_arn)
+
+    def _subscribe(self) -> Step:
+        email = self.config.alarm.email
+        return self.step(
+            "sns", "subscribe", f"email {email}", TopicArn=self.ctx.topic_arn, Protocol="email", Endpoint=email
+        )
+
     def plan(self) -> Change:
         tags = self._read()
         wanted = bool(self.config.alarm.enabled and self.config.alarm.email)
-        self._todo: list[str] = []
         if tags is None:
             if not wanted:
                 return self.change(Action.SKIPPED, "no alarm.email configured")
-            self._todo = ["create", "subscribe"]
-            return self.change(Action.CREATE, f"email {self.config.alarm.email} (confirm the subscription email)")
+            create = self.step("sns", "create_topic", "create the topic", Name=self.name, Tags=tag_list(self.ctx.tags))
+            return self.change(
+                Action.CREATE,
+                f"email {self.config.alarm.email} (confirm the subscription email)",
+                steps=[create, self._subscribe()],
+            )
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
         if not wanted:
-            self._todo = ["delete"]
-            return self.change(Action.DELETE, "alarm.email removed from config")
+            return self.change(Action.DELETE, "alarm.email removed from config", steps=[self._delete()])
+        details, steps = [], []
+        retag = bool(missing_tags(tags, self.ctx.tags))
+        if retag:
+            steps.append(
+                self.step(
+                    "sns", "tag_resource", "tag the topic", ResourceArn=self.ctx.topic_arn, Tags=tag_list(self.ctx.tags)
+                )
+            )
         if not self._subscribed():
-            self._todo.append("subscribe")
-        if missing_tags(tags, self.ctx.tags):
-            self._todo.append("tags")
-        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *self._todo)
-
-    def apply(self, change: Change) -> None:
-        sns = self.ctx.client("sns")
-        if "delete" in self._todo:
-            sns.delete_topic(TopicArn=self.ctx.topic_arn)
-            return
-        if "create" in self._todo:
-            sns.create_topic(Name=self.name, Tags=tag_list(self.ctx.tags))
-        if "tags" in self._todo:
-            sns.tag_resource(ResourceArn=self.ctx.topic_arn, Tags=tag_list(self.ctx.tags))
-        if "subscribe" in self._todo:
-            sns.subscribe(TopicArn=self.ctx.topic_arn, Protocol="email", Endpoint=self.config.alarm.email)
+            steps.append(self._subscribe())
+            details.append("subscribe")
+        if retag:
+            details.append("tags")
+        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
 
     def plan_destroy(self) -> Change:
         tags = self._read()
         if tags is None and not (self.config.alarm.enabled and self.config.alarm.email):
             return self.change(Action.SKIPPED, "none to delete: alarm.email is not set")  # not "already gone"
-        return self.removal(tags is not None, tags or {})
-
-    def destroy(self, change: Change) -> None:
-        self.ctx.client("sns").delete_topic(TopicArn=self.ctx.topic_arn)
+        return self.removal(tags is not None, tags or {}, steps=[self._delete()])
 
 
 class ErrorsAlarm(Resource):
@@ -167,45 +176,49 @@ class ErrorsAlarm(Resource):
         tags = cloudwatch.list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"]).get("Tags")
         return alarms[0], tag_dict(tags)
 
+    def _delete(self) -> Step:
+        return self.step("cloudwatch", "delete_alarms", "delete the alarm", AlarmNames=[self.name])
+
+    def _put(self) -> Step:
+        return self.step(
+            "cloudwatch",
+            "put_metric_alarm",
+            "write the alarm",
+            AlarmName=self.name,
+            Tags=tag_list(self.ctx.tags),
+            **self.definition(),
+        )
+
     def plan(self) -> Change:
+        """PutMetricAlarm ignores Tags when the alarm exists, hence TagResource for tag changes."""
         if not self.config.alarm.enabled:
             alarm, tags = self._read()
             if alarm is not None and self.ctx.owned(tags):
-                self._todo = ["delete"]
-                return self.change(Action.DELETE, "alarm.enabled = false")
+                return self.change(Action.DELETE, "alarm.enabled = false", steps=[self._delete()])
             return self.change(Action.SKIPPED, "alarm.enabled = false")
         alarm, tags = self._read()
         if alarm is None:
-            self._todo = ["put"]
-            return self.change(Action.CREATE, self.summary)
+            return self.change(Action.CREATE, self.summary, steps=[self._put()])
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
         changed = differences(alarm, self.definition())
-        self._todo = ["put"] if changed else []
+        steps = [self._put()] if changed else []
         if missing_tags(tags, self.ctx.tags):
-            self._todo.append("tags")
-            changed.append("tags")
-        return self.change(Action.UPDATE if changed else Action.UNCHANGED, *changed)
-
-    def apply(self, change: Change) -> None:
-        """PutMetricAlarm ignores Tags when the alarm exists, hence TagResource for tag changes."""
-        cloudwatch = self.ctx.client("cloudwatch")
-        if "delete" in self._todo:
-            cloudwatch.delete_alarms(AlarmNames=[self.name])
-            return
-        if "put" in self._todo:
-            cloudwatch.put_metric_alarm(AlarmName=self.name, Tags=tag_list(self.ctx.tags), **self.definition())
-        if "tags" in self._todo:
-            cloudwatch.tag_resource(
-                ResourceARN=self.ctx.aws.arn("cloudwatch", f"alarm:{self.name}"), Tags=tag_list(self.ctx.tags)
+            steps.append(
+                self.step(
+                    "cloudwatch",
+                    "tag_resource",
+                    "tag the alarm",
+                    ResourceARN=self.ctx.aws.arn("cloudwatch", f"alarm:{self.name}"),
+                    Tags=tag_list(self.ctx.tags),
+                )
             )
+            changed.append("tags")
+        return self.change(Action.UPDATE if changed else Action.UNCHANGED, *changed, steps=steps)
 
     def plan_destroy(self) -> Change:
         alarm, tags = self._read()
-        return self.removal(alarm is not None, tags)
-
-    def destroy(self, change: Change) -> None:
-        self.ctx.client("cloudwatch").delete_alarms(AlarmNames=[self.name])
+        return self.removal(alarm is not None, tags, steps=[self._delete()])
 
 
 class QualityAlarm(ErrorsAlarm):
@@ -224,9 +237,9 @@ class QualityAlarm(ErrorsAlarm):
         actions = [self.ctx.topic_arn] if self.config.alarm.email else []
         return {
             "AlarmDescription": f"dataops: a data-quality check of {self.config.function.name} failed within 2 minutes",
-            "Namespace": "DataOps/Pipeline",
-            "MetricName": "QualityFailures",
-            "Dimensions": [{"Name": "Function", "Value": self.config.function.name}],
+            "Namespace": contract.METRICS_NAMESPACE,
+            "MetricName": contract.M_QUALITY_FAILURES,
+            "Dimensions": [{"Name": contract.METRIC_DIMENSION, "Value": self.config.function.name}],
             "Statistic": "Sum",
             "Period": 120,
             "EvaluationPeriods": 1,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dataops_cli.aws import read_or_none
 from dataops_cli.policies import execution_policy, lambda_trust_policy, scheduler_policy, scheduler_trust_policy
-from dataops_cli.resources.base import Action, Change, Resource, canonical, missing_tags, tag_dict, tag_list
-from dataops_cli.resources.bucket import read_or_none
+from dataops_cli.resources.base import Action, Change, Resource, Step, canonical, missing_tags, tag_dict, tag_list
 
 POLICY_NAME = "dataops-least-privilege"
 
@@ -24,59 +24,73 @@ class Role(Resource):
 
     def plan(self) -> Change:
         iam = self.ctx.client("iam")
-        self._todo: list[str] = []
         role = read_or_none(iam.get_role, RoleName=self.name)
         if role is None:
-            self._todo = ["create", "policy"]
-            return self.change(Action.CREATE)
-        tags = tag_dict(role["Role"].get("Tags"))
-        if not self.ctx.owned(tags):
-            return self.ctx.not_ours(self.kind, self.name, tags)
-        details = []
-        if canonical(role["Role"]["AssumeRolePolicyDocument"]) != canonical(self.trust_policy()):
-            self._todo.append("trust")
-            details.append("trust policy")
-        current = read_or_none(iam.get_role_policy, RoleName=self.name, PolicyName=POLICY_NAME)
-        if current is None or canonical(current["PolicyDocument"]) != canonical(self.inline_policy()):
-            self._todo.append("policy")
-            details.append(f"inline policy {POLICY_NAME}")
-        if missing_tags(tags, self.ctx.tags):
-            self._todo.append("tags")
-            details.append("tags")
-        return self.change(Action.UPDATE if self._todo else Action.UNCHANGED, *details)
-
-    def apply(self, change: Change) -> None:
-        iam = self.ctx.client("iam")
-        if "create" in self._todo:
-            iam.create_role(
+            create = self.step(
+                "iam",
+                "create_role",
+                "create the role",
                 RoleName=self.name,
                 AssumeRolePolicyDocument=json.dumps(self.trust_policy()),
                 Description=self.description,
                 Tags=tag_list(self.ctx.tags),
             )
-        if "trust" in self._todo:
-            iam.update_assume_role_policy(RoleName=self.name, PolicyDocument=json.dumps(self.trust_policy()))
-        if "policy" in self._todo:
-            iam.put_role_policy(
-                RoleName=self.name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(self.inline_policy())
+            return self.change(Action.CREATE, steps=[create, self._put_policy()])
+        tags = tag_dict(role["Role"].get("Tags"))
+        if not self.ctx.owned(tags):
+            return self.ctx.not_ours(self.kind, self.name, tags)
+        details, steps = [], []
+        if canonical(role["Role"]["AssumeRolePolicyDocument"]) != canonical(self.trust_policy()):
+            steps.append(
+                self.step(
+                    "iam",
+                    "update_assume_role_policy",
+                    "replace the trust policy",
+                    RoleName=self.name,
+                    PolicyDocument=json.dumps(self.trust_policy()),
+                )
             )
-        if "tags" in self._todo:
-            iam.tag_role(RoleName=self.name, Tags=tag_list(self.ctx.tags))
+            details.append("trust policy")
+        current = read_or_none(iam.get_role_policy, RoleName=self.name, PolicyName=POLICY_NAME)
+        if current is None or canonical(current["PolicyDocument"]) != canonical(self.inline_policy()):
+            steps.append(self._put_policy())
+            details.append(f"inline policy {POLICY_NAME}")
+        if missing_tags(tags, self.ctx.tags):
+            steps.append(self.step("iam", "tag_role", "tag the role", RoleName=self.name, Tags=tag_list(self.ctx.tags)))
+            details.append("tags")
+        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
+
+    def _put_policy(self) -> Step:
+        return self.step(
+            "iam",
+            "put_role_policy",
+            f"inline policy {POLICY_NAME}",
+            RoleName=self.name,
+            PolicyName=POLICY_NAME,
+            PolicyDocument=json.dumps(self.inline_policy()),
+        )
 
     def plan_destroy(self) -> Change:
-        role = read_or_none(self.ctx.client("iam").get_role, RoleName=self.name)
-        return self.removal(role is not None, tag_dict(role["Role"].get("Tags")) if role else {})
-
-    def destroy(self, change: Change) -> None:
         """Inline and attached policies first: IAM refuses to delete a role that has any."""
         iam = self.ctx.client("iam")
-        for page in iam.get_paginator("list_role_policies").paginate(RoleName=self.name):
-            for policy in page["PolicyNames"]:
-                iam.delete_role_policy(RoleName=self.name, PolicyName=policy)
-        for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=self.name):
-            for policy in page["AttachedPolicies"]:
-                iam.detach_role_policy(RoleName=self.name, PolicyArn=policy["PolicyArn"])
-        iam.delete_role(RoleName=self.name)
+        role = read_or_none(iam.get_role, RoleName=self.name)
+        tags = tag_dict(role["Role"].get("Tags")) if role else {}
+        if role is None or not self.ctx.owned(tags):
+            return self.removal(role is not None, tags)
+        steps = [
+            self.step("iam", "delete_role_policy", f"delete inline policy {name}", RoleName=self.name, PolicyName=name)
+            for page in iam.get_paginator("list_role_policies").paginate(RoleName=self.name)
+            for name in page["PolicyNames"]
+        ]
+        steps += [
+            self.step(
+                "iam", "detach_role_policy", f"detach {p['PolicyArn']}", RoleName=self.name, PolicyArn=p["PolicyArn"]
+            )
+            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=self.name)
+            for p in page["AttachedPolicies"]
+        ]
+        steps.append(self.step("iam", "delete_role", "delete the role", RoleName=self.name))
+        return self.removal(True, tags, steps=steps)
 
 
 class ExecutionRole(Role):

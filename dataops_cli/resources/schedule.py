@@ -11,18 +11,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dataops_cli.aws import error_code
+from dataops_cli.aws import error_code, read_or_none
 from dataops_cli.resources.base import (
     Action,
     Change,
     Resource,
+    Step,
     differences,
     missing_tags,
-    retry_while_role_propagates,
     tag_dict,
     tag_list,
 )
-from dataops_cli.resources.bucket import read_or_none
 
 
 def scheduler_role_not_ready(exc: ClientError) -> bool:
@@ -44,37 +43,37 @@ class ScheduleGroup(Resource):
 
     def plan(self) -> Change:
         group = read_or_none(self.ctx.client("scheduler").get_schedule_group, Name=self.name)
-        self._todo: list[str] = []
         if group is None:
-            self._todo = ["create"]
-            return self.change(Action.CREATE)
+            create = self.step(
+                "scheduler", "create_schedule_group", "create the group", Name=self.name, Tags=tag_list(self.ctx.tags)
+            )
+            return self.change(Action.CREATE, steps=[create])
         tags = self._tags()
         if not self.ctx.owned(tags):
             return self.ctx.not_ours(self.kind, self.name, tags)
         if missing_tags(tags, self.ctx.tags):
-            self._todo = ["tags"]
-            return self.change(Action.UPDATE, "tags")
+            tag = self.step(
+                "scheduler",
+                "tag_resource",
+                "tag the group",
+                ResourceArn=self.ctx.schedule_group_arn,
+                Tags=tag_list(self.ctx.tags),
+            )
+            return self.change(Action.UPDATE, "tags", steps=[tag])
         return self.change(Action.UNCHANGED)
-
-    def apply(self, change: Change) -> None:
-        scheduler = self.ctx.client("scheduler")
-        if "create" in self._todo:
-            scheduler.create_schedule_group(Name=self.name, Tags=tag_list(self.ctx.tags))
-        else:
-            scheduler.tag_resource(ResourceArn=self.ctx.schedule_group_arn, Tags=tag_list(self.ctx.tags))
 
     def plan_destroy(self) -> Change:
         exists = read_or_none(self.ctx.client("scheduler").get_schedule_group, Name=self.name) is not None
-        return self.removal(exists, self._tags() if exists else {})
-
-    def destroy(self, change: Change) -> None:
-        self.ctx.client("scheduler").delete_schedule_group(Name=self.name)
+        delete = self.step("scheduler", "delete_schedule_group", "delete the group", Name=self.name)
+        return self.removal(exists, self._tags() if exists else {}, steps=[delete])
 
 
 class Schedule(Resource):
     """Schedules take no tags: ownership is that of the group they live in."""
 
     kind = "Schedule"
+    role_user = "EventBridge Scheduler"
+    role_not_ready = staticmethod(scheduler_role_not_ready)
 
     @property
     def name(self) -> str:
@@ -111,41 +110,37 @@ class Schedule(Resource):
             GroupName=self.config.schedule_group,
         )
 
+    def _put(self, operation: str, description: str) -> Step:
+        """UpdateSchedule replaces the whole definition, so create and update send the same parameters."""
+        params = {"Name": self.config.schedule_name, "GroupName": self.config.schedule_group, **self.definition()}
+        return Step("scheduler", operation, params, description, retry_role=True)
+
     def plan(self) -> Change:
         current = self._read()
         desired = self.definition()
         if current is None:
-            self._create = True
             window = desired["FlexibleTimeWindow"]["Mode"]
             return self.change(
-                Action.CREATE, f"{desired['ScheduleExpression']}, {desired['State']}, flexible window {window}"
+                Action.CREATE,
+                f"{desired['ScheduleExpression']}, {desired['State']}, flexible window {window}",
+                steps=[self._put("create_schedule", "create the schedule")],
             )
-        self._create = False
         current = {**current, "Description": current.get("Description", "")}
         changed = differences(current, desired)
-        return self.change(Action.UPDATE if changed else Action.UNCHANGED, *changed)
-
-    def apply(self, change: Change) -> None:
-        scheduler = self.ctx.client("scheduler")
-        call = scheduler.create_schedule if self._create else scheduler.update_schedule
-        retry_while_role_propagates(
-            self.ctx,
-            "EventBridge Scheduler",
-            scheduler_role_not_ready,
-            call,
-            Name=self.config.schedule_name,
-            GroupName=self.config.schedule_group,
-            **self.definition(),
-        )
+        if not changed:
+            return self.change(Action.UNCHANGED)
+        return self.change(Action.UPDATE, *changed, steps=[self._put("update_schedule", "replace the schedule")])
 
     def plan_destroy(self) -> Change:
         if self._read() is None:
             return self.change(Action.ABSENT)
         if ScheduleGroup(self.ctx).plan_destroy().action is Action.REFUSED:
             return self.change(Action.REFUSED, f"its group {self.config.schedule_group} is not this stack's")
-        return self.change(Action.DELETE)
-
-    def destroy(self, change: Change) -> None:
-        self.ctx.client("scheduler").delete_schedule(
-            Name=self.config.schedule_name, GroupName=self.config.schedule_group
+        delete = self.step(
+            "scheduler",
+            "delete_schedule",
+            "delete the schedule",
+            Name=self.config.schedule_name,
+            GroupName=self.config.schedule_group,
         )
+        return self.change(Action.DELETE, steps=[delete])

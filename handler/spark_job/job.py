@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handler import contract as c
 from handler.errors import PipelineError
 from handler.lambda_function import new_run_id
 from handler.outputs import correlation_csv, summary_document, to_json_bytes
@@ -55,13 +56,13 @@ def run_job(
     try:
         return run.execute()
     except Exception as exc:
-        log.metric("RunFailed", 1, "Count")
+        _metric(log, c.M_RUN_FAILED, 1)
         detail = exc.as_dict() if isinstance(exc, PipelineError) else {"type": type(exc).__name__, "message": str(exc)}
-        log.error("error", f"{ERROR} Pipeline run failed: {exc}", error=detail)
+        log.error(c.EVENT_ERROR, f"{ERROR} Pipeline run failed: {exc}", error=detail)
         run.record_failure(detail)
         raise
     finally:
-        log.metric("ProcessingTime", round((time.time() - started) * 1000, 3), "Milliseconds")
+        _metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
         log.flush_metrics()
 
 
@@ -79,14 +80,14 @@ class SparkRun:
     ) -> None:
         self.spark, self.source, self.target, self.options = spark, source, target, options
         self.log, self.run_id, self.started = log, run_id, started
-        self.folder = f"runs/{run_id}/"
+        self.folder = c.run_folder("", run_id)  # the Output store is rooted at the output prefix
         self.facts: dict[str, Any] = {"trigger": trigger, "engine": ENGINE}
         self.cached: Any = None
 
     def execute(self) -> dict[str, Any]:
         log = self.log
         log.info(
-            "start",
+            c.EVENT_START,
             f"{START} Pipeline run started at {utc_iso(self.started)}",
             start_time=utc_iso(self.started),
             input=self.source.spark_uri,
@@ -102,7 +103,7 @@ class SparkRun:
         read_ms = _ms_since(t0)
         self.facts["shape"] = {"rows": frame.rows, "columns": len(frame.names)}
         log.info(
-            "shape",
+            c.EVENT_SHAPE,
             f"{SHAPE} Dataset shape: {frame.rows} rows x {len(frame.names)} columns",
             rows=frame.rows,
             columns=len(frame.names),
@@ -112,10 +113,10 @@ class SparkRun:
         result = done.result
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
-        log.metric("RowsProcessed", result.rows, "Count")
-        log.metric("MissingValuesImputed", result.missing_total, "Count")
+        _metric(log, c.M_ROWS_PROCESSED, result.rows)
+        _metric(log, c.M_MISSING_IMPUTED, result.missing_total)
         log.info(
-            "missing",
+            c.EVENT_MISSING,
             f"{MISSING} Missing values handled: {result.missing_total} cells in {len(handled)} columns",
             missing_values_handled=handled,
             missing_total=result.missing_total,
@@ -125,10 +126,10 @@ class SparkRun:
         t1 = time.perf_counter()
         keys = {
             "cleaned": self.folder + "cleaned_manifest.json",
-            "correlation": self.folder + "correlation.csv",
-            "summary": self.folder + "summary.json",
-            "dtypes": self.folder + "dtypes.json",
-            "log": self.folder + "run.json",
+            "correlation": self.folder + c.OUTPUT_FILES["correlation"],
+            "summary": self.folder + c.OUTPUT_FILES["summary"],
+            "dtypes": self.folder + c.OUTPUT_FILES["dtypes"],
+            "log": self.folder + c.RUN_DOCUMENT,
         }
         manifest = self._write_cleaned(done)
         normalize_ms = _ms_since(t1)  # Spark normalizes while it writes the parts
@@ -152,7 +153,7 @@ class SparkRun:
         files = list(outputs.values())
         duration_ms = round((time.time() - self.started) * 1000, 3)
         log.info(
-            "saved",
+            c.EVENT_SAVED,
             f"{SAVED} Files saved: {len(files)} files and {len(manifest['parts'])} cleaned parts under "
             f"{self.target.spark_uri(self.folder)}",
             files=files,
@@ -161,9 +162,14 @@ class SparkRun:
         self.target.put(
             keys["log"], to_json_bytes(self._run_document("succeeded", files_saved=files)), "application/json"
         )
-        latest = {"run_id": self.run_id, "finished_at": utc_iso(time.time()), "engine": ENGINE, "outputs": outputs}
-        self.target.put("latest.json", to_json_bytes(latest), "application/json")
-        log.metric("RunFailed", 0, "Count")
+        latest = {
+            c.L_RUN_ID: self.run_id,
+            c.L_FINISHED_AT: utc_iso(time.time()),
+            "engine": ENGINE,
+            c.L_OUTPUTS: outputs,
+        }
+        self.target.put(c.LATEST_POINTER, to_json_bytes(latest), "application/json")
+        _metric(log, c.M_RUN_FAILED, 0)
         self._release()
         return {
             "status": "succeeded",
@@ -211,9 +217,9 @@ class SparkRun:
             if written:
                 self.target.delete(written)
             body = to_json_bytes(self._run_document("failed", error=error))
-            self.target.put(self.folder + "run.json", body, "application/json")
+            self.target.put(self.folder + c.RUN_DOCUMENT, body, "application/json")
         except (OSError, ClientError, BotoCoreError) as exc:
-            self.log.error("cleanup", f"{ERROR} Could not record the failed run: {exc}")
+            self.log.error(c.EVENT_CLEANUP, f"{ERROR} Could not record the failed run: {exc}")
 
     def _release(self) -> None:
         if self.cached is not None:
@@ -243,6 +249,10 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def _metric(log: RunLog, name: str, value: float) -> None:
+    log.metric(name, value, c.METRIC_UNITS[name])
 
 
 def _ms_since(t0: float) -> float:

@@ -1,53 +1,41 @@
 """`dataops demo`: up, compressed-time scheduled runs, KPIs, outputs, down, on a private emulator.
 
-The demo drives the real commands (`up`, `status`, `down`) in-process with `--local`,
-against an emulator of its own (temporary state directory, free port), so it shows
-exactly what a user would see and cannot disturb an emulator the user runs.
+The demo drives the real commands (`up`, `status`, `down`) in-process, each with explicit
+`--local --state-dir <its own temporary directory>` arguments, against an emulator of its
+own (free port), so it shows exactly what a user would see and cannot disturb an
+emulator the user runs. It reaches the commands through click's root context, so this
+module never imports `cli.py` (which imports it).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
+from dataops_cli.app import App
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
 from dataops_cli.local import process
-from dataops_cli.local.clients import FAKE_CREDENTIALS
-from dataops_cli.local.state import STATE_DIR_ENV
-from dataops_cli.schedule_expr import Rate, parse_schedule
+from dataops_cli.local.credentials import FAKE_CREDENTIALS
+from dataops_cli.schedule_expr import Rate
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 TARGET_INTERVAL_SECONDS = 2.0
 
 
-def auto_speed(expression: str) -> float:
+def auto_speed(config: Config) -> float:
     """A speed at which the schedule fires about every 2 s (60x for cron/at expressions)."""
-    schedule = parse_schedule(expression)
+    schedule = config.schedule.parsed
     if isinstance(schedule, Rate):
         return max(1.0, schedule.seconds / TARGET_INTERVAL_SECONDS)
     return 60.0
-
-
-@contextlib.contextmanager
-def _environment(name: str, value: str) -> Iterator[None]:
-    previous = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
 
 
 def metric_sum(aws: Aws, namespace: str, name: str, dimension: tuple[str, str], since: datetime) -> float:
@@ -64,53 +52,80 @@ def metric_sum(aws: Aws, namespace: str, name: str, dimension: tuple[str, str], 
     return sum(point["Sum"] for point in response.get("Datapoints", []))
 
 
-def run_demo(app: Any, speed: float | None, runs: int, timeout: float) -> None:
-    from dataops_cli.cli import cli
-
+def run_demo(app: App, cli: click.Command, speed: float | None, runs: int, timeout: float) -> None:
+    """Run the story; `cli` is the root `dataops` command, whose subcommands it calls."""
     console: Console = app.console
     config: Config = app.config
     if not config.schedule.enabled:
         raise DataopsError("the demo needs the schedule on", "set schedule.enabled = true in config.toml")
-    speed = speed or auto_speed(config.schedule.expression)
-    base_args = ["--config", app.config_path] if app.config_path else []
+    speed = speed or auto_speed(config)
     began = time.monotonic()
 
     def step(number: int, text: str) -> None:
         console.rule(f"[bold]{number}/6[/] {text}  [dim]({time.monotonic() - began:.1f} s)[/]")
 
-    def dataops(*args: str, ok: tuple[int, ...] = (0,)) -> None:
+    def dataops(state_dir: str, *args: str, ok: tuple[int, ...] = (0,)) -> None:
         """Run a real command in-process; commands that end with sys.exit (status) are fine too."""
+        options = ["--local", "--state-dir", state_dir, *(["--config", app.config_path] if app.config_path else [])]
+        if app.region:
+            options += ["--region", app.region]
         try:
-            code = cli.main(args=["--local", *base_args, *args], prog_name="dataops", standalone_mode=False)
+            code = cli.main(args=[*options, *args], prog_name="dataops", standalone_mode=False)
         except SystemExit as exc:
             code = 1 if isinstance(exc.code, str) else exc.code
         code = code if isinstance(code, int) else 0  # None: finished normally
         if code not in ok:
             raise DataopsError(f"`dataops --local {' '.join(args)}` exited with code {code}", "see its output above")
 
-    with tempfile.TemporaryDirectory(prefix="dataops-demo-") as tmp, _environment(STATE_DIR_ENV, tmp):
+    with tempfile.TemporaryDirectory(prefix="dataops-demo-") as tmp:
         step(1, f"Starting a private emulator (schedules at {speed:g}x)")
         state = process.start(Path(tmp), speed=speed, region=config.region)
         console.print(f"Emulator at {state.endpoint} (pid {state.pid}); state in {tmp}")
         try:
             since = datetime.now(UTC)
             step(2, "dataops --local up")
-            dataops("up")
+            dataops(tmp, "up")
             aws = Aws(region=config.region, endpoint_url=state.endpoint, credentials=FAKE_CREDENTIALS)
             step(3, f"Waiting for {runs} scheduled runs ({config.schedule.expression} at {speed:g}x)")
             _wait_for_runs(aws, config, console, since, runs, timeout)
             step(4, "KPIs")
-            dataops("status", ok=(0, 3))  # 3: failing runs, which the KPIs then show
+            dataops(tmp, "status", ok=(0, 3))  # 3: failing runs, which the KPIs then show
             step(5, f"Outputs in s3://{config.bucket.name}/{config.bucket.output_prefix}")
             _print_outputs(aws, config, console)
             step(6, "dataops --local down --yes")
-            dataops("down", "--yes")
+            dataops(tmp, "down", "--yes")
         finally:
             process.stop(Path(tmp))
     console.print(
         f"\n[bold green]Demo done in {time.monotonic() - began:.1f} s.[/] The emulator is stopped; nothing is left. "
         "Your turn: dataops local start --speed 60; dataops --local up"
     )
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Time compression [default: the schedule fires every 2 s].",
+)
+@click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True, help="Scheduled runs to wait for.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=45.0, show_default=True, help="Seconds to wait.")
+@click.pass_obj
+def demo(app: App, speed: float | None, runs: int, timeout: float) -> None:
+    """The whole story in under a minute, on a private emulator: nothing is left behind.
+
+    Starts an emulator in a temporary state directory on a free port, deploys the
+    stack (`up`), lets the schedule fire several times with time compressed,
+    shows the KPIs, lists the outputs in S3, removes everything (`down --yes`) and
+    stops the emulator. An emulator you started yourself is not touched.
+
+    \b
+    Examples:
+      dataops demo
+      dataops --config my.toml demo --runs 5
+    """
+    run_demo(app, click.get_current_context().find_root().command, speed=speed, runs=runs, timeout=timeout)
 
 
 def _wait_for_runs(aws: Aws, config: Config, console: Console, since: datetime, runs: int, timeout: float) -> None:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from dataops_cli.aws import not_found
+from dataops_cli.aws import read_or_none
+from handler import contract as c
 
 REPORT_RE = re.compile(
     r"REPORT RequestId: (?P<request_id>[\w-]+)\s+Duration: (?P<duration>[\d.]+) ms"
@@ -104,9 +103,9 @@ class RunTracker:
             self._current[stream] = match[1]
             return match[1]
         document = structured(message)
-        if document is not None and document.get("request_id"):
-            self._current[stream] = document["request_id"]
-            return document["request_id"]
+        if document is not None and document.get(c.F_REQUEST_ID):
+            self._current[stream] = document[c.F_REQUEST_ID]
+            return document[c.F_REQUEST_ID]
         return text_request_id(message) or self._current.get(stream)
 
 
@@ -136,7 +135,7 @@ def parse_report(message: str) -> dict[str, Any] | None:
 def is_error(message: str) -> bool:
     document = structured(message)
     if document is not None:
-        return document.get("level") == "ERROR"
+        return document.get(c.F_LEVEL) == c.LEVEL_ERROR
     if REPORT_RE.match(message.strip()):
         return False  # a failed run's REPORT ends "Status: error Error Type: Runtime.X": the error has its own line
     return bool(ERROR_TEXT_RE.search(message))
@@ -168,12 +167,12 @@ def runs_from_events(events: Iterable[dict[str, Any]]) -> list[Run]:
                 run.outcome = "failed"
                 run.error = run.error or (f"{code}: {summary}" if code else summary)[:300]  # ours first
             continue
-        request_id = document.get("request_id")
+        request_id = document.get(c.F_REQUEST_ID)
         if not request_id or "_aws" in document:
             continue
         run = run_for(request_id, timestamp)
-        run.run_id = document.get("run_id", run.run_id)
-        run.cold_start = document.get("cold_start", run.cold_start)
+        run.run_id = document.get(c.F_RUN_ID, run.run_id)
+        run.cold_start = document.get(c.F_COLD_START, run.cold_start)
         _apply_event(run, document)
     ordered = sorted(runs.values(), key=lambda r: r.started or 0)
     for run in ordered:
@@ -184,23 +183,23 @@ def runs_from_events(events: Iterable[dict[str, Any]]) -> list[Run]:
 
 
 def _apply_event(run: Run, document: dict[str, Any]) -> None:
-    event = document.get("event")
-    if event == "start":
-        run.start_time = document.get("start_time")
-    elif event == "shape":
-        run.rows, run.columns = document.get("rows"), document.get("columns")
-    elif event == "missing":
-        run.missing = document.get("missing_values_handled", {})
-        run.missing_total = document.get("missing_total")
-    elif event == "saved":
-        run.files = document.get("files", [])
+    event = document.get(c.F_EVENT)
+    if event == c.EVENT_START:
+        run.start_time = document.get(c.F_START_TIME)
+    elif event == c.EVENT_SHAPE:
+        run.rows, run.columns = document.get(c.F_ROWS), document.get(c.F_COLUMNS)
+    elif event == c.EVENT_MISSING:
+        run.missing = document.get(c.F_MISSING_HANDLED, {})
+        run.missing_total = document.get(c.F_MISSING_TOTAL)
+    elif event == c.EVENT_SAVED:
+        run.files = document.get(c.F_FILES, [])
         run.outcome = "succeeded"
-    elif event == "quarantined":  # after "saved": outputs kept in the run folder, not published
+    elif event == c.EVENT_QUARANTINED:  # after "saved": outputs kept in the run folder, not published
         run.outcome = "quarantined"
-        run.error = document.get("message", "")
-    elif event == "error":
+        run.error = document.get(c.F_MESSAGE, "")
+    elif event == c.EVENT_ERROR:
         run.outcome = "failed"
-        run.error = scrub_paths(document.get("message", ""))
+        run.error = scrub_paths(document.get(c.F_MESSAGE, ""))
 
 
 def errors_from_events(events: Iterable[dict[str, Any]]) -> list[ErrorEvent]:
@@ -214,19 +213,19 @@ def errors_from_events(events: Iterable[dict[str, Any]]) -> list[ErrorEvent]:
         message = event["message"]
         request = tracker.request_for(event)
         document = structured(message)
-        if document is not None and request and document.get("run_id"):
-            run_ids[request] = document["run_id"]
+        if document is not None and request and document.get(c.F_RUN_ID):
+            run_ids[request] = document[c.F_RUN_ID]
         if not is_error(message):
             continue
         earlier = by_request.get(request) if request else None
         if document is not None:
-            error = document.get("error") if isinstance(document.get("error"), dict) else {}
+            error = document.get(c.F_ERROR) if isinstance(document.get(c.F_ERROR), dict) else {}
             row = ErrorEvent(
                 timestamp=event["timestamp"],
                 request_id=request,
-                run_id=document.get("run_id") or run_ids.get(request or ""),
-                code=error.get("code") or error.get("type"),
-                message=scrub_paths(str(document.get("message") or message).strip())[:500],
+                run_id=document.get(c.F_RUN_ID) or run_ids.get(request or ""),
+                code=error.get(c.ERROR_CODE) or error.get(c.ERROR_TYPE),
+                message=scrub_paths(str(document.get(c.F_MESSAGE) or message).strip())[:500],
             )
             if earlier is not None:  # the runtime's line came first: ours takes its place
                 row.runtime = earlier.runtime or earlier.message
@@ -282,23 +281,13 @@ def filter_events(
 
 def log_group_created(logs: Any, group: str) -> datetime | None:
     """When the log group was created (None if it does not exist)."""
-    try:
-        found = logs.describe_log_groups(logGroupNamePrefix=group, limit=5)["logGroups"]
-    except ClientError as exc:
-        if not_found(exc):
-            return None
-        raise
-    for entry in found:
+    found = read_or_none(logs.describe_log_groups, logGroupNamePrefix=group, limit=5)
+    for entry in (found or {}).get("logGroups", []):
         if entry["logGroupName"] == group and entry.get("creationTime"):
             return datetime.fromtimestamp(entry["creationTime"] / 1000, UTC)
     return None
 
 
 def log_group_exists(logs: Any, group: str) -> bool:
-    try:
-        found = logs.describe_log_groups(logGroupNamePrefix=group, limit=5)["logGroups"]
-    except ClientError as exc:
-        if not_found(exc):
-            return False
-        raise
-    return any(g["logGroupName"] == group for g in found)
+    found = read_or_none(logs.describe_log_groups, logGroupNamePrefix=group, limit=5)
+    return found is not None and any(g["logGroupName"] == group for g in found["logGroups"])

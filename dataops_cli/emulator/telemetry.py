@@ -20,8 +20,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli.local.moto_internals import FunctionSpec
-from dataops_cli.local.runner import RunResult
+from dataops_cli.aws import error_code
+from dataops_cli.emulator.runner import FunctionSpec, RunResult
 
 log = logging.getLogger("dataops.emulator")
 Datum = dict[str, Any]
@@ -248,7 +248,7 @@ class Telemetry:
         try:
             self._put_events(logs, group, stream, batch)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 log.warning("could not write the log of %s: %s", spec.name, exc)
                 return
             if not self._function_exists(spec):
@@ -267,7 +267,7 @@ class Telemetry:
         try:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+            if error_code(exc) != "ResourceAlreadyExistsException":
                 raise
         for batch in log_batches(events):
             logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
@@ -278,5 +278,5 @@ class Telemetry:
         try:
             logs.create_log_group(logGroupName=group)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+            if error_code(exc) != "ResourceAlreadyExistsException":
                 raise

@@ -1,4 +1,8 @@
-"""`dataops local start|stop|status` and `dataops demo`: thin click commands over process/demo."""
+"""`dataops local start|stop|status`: thin click commands over local/process and local/state.
+
+The state directory comes from the global `--state-dir` option (or DATAOPS_STATE_DIR)
+on `App`; nothing here reads the environment.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from typing import Any
 
 import click
 
+from dataops_cli.app import App
 from dataops_cli.aws import DataopsError
 from dataops_cli.local import process
-from dataops_cli.local.state import live_state, state_dir
+from dataops_cli.local.state import live_state
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -33,7 +38,7 @@ def local_group() -> None:
       dataops --local down --yes
       dataops local stop
 
-    State (pid, port, speed, log) lives in ./.dataops/ (DATAOPS_STATE_DIR overrides).
+    State (pid, port, speed, log) lives in ./.dataops/ (--state-dir or DATAOPS_STATE_DIR moves it).
     Everything deployed to the emulator is in memory and goes away when it stops.
     """
 
@@ -48,7 +53,7 @@ def local_group() -> None:
     help="Run schedules N times faster than real time (60: rate(2 minutes) fires every 2 s).",
 )
 @click.pass_obj
-def start(app: Any, port: int, speed: float) -> None:
+def start(app: App, port: int, speed: float) -> None:
     """Start the emulator in the background; returns once it answers.
 
     Only the time between scheduled runs is compressed by --speed; timestamps in
@@ -60,7 +65,7 @@ def start(app: Any, port: int, speed: float) -> None:
       dataops local start
       dataops local start --speed 60 --port 4566
     """
-    directory = state_dir()
+    directory = app.state_dir
     running, stale = live_state(directory)
     if stale:
         click.echo("Removed a stale state file (the emulator that wrote it is gone).")
@@ -72,7 +77,7 @@ def start(app: Any, port: int, speed: float) -> None:
             )
         click.echo(f"The local emulator already runs at {running.endpoint} (pid {running.pid}).")
         return
-    region = app.config.region if app is not None else "ap-south-1"
+    region = app.config.region
     began = time.monotonic()
     state = process.start(directory, port=port, speed=speed, region=region)
     click.echo(
@@ -84,14 +89,15 @@ def start(app: Any, port: int, speed: float) -> None:
 
 
 @local_group.command("stop")
-def stop() -> None:
+@click.pass_obj
+def stop(app: App) -> None:
     """Stop the emulator (and any function run still going); its state is discarded.
 
     \b
     Example:
       dataops local stop
     """
-    state, stale = process.stop(state_dir())
+    state, stale = process.stop(app.state_dir)
     if state is not None:
         click.echo(f"Stopped the local emulator (pid {state.pid}, {state.endpoint}).")
     elif stale:
@@ -113,7 +119,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
       dataops local status
       dataops local status --json | jq .endpoint
     """
-    state, stale = live_state(state_dir())
+    state, stale = live_state(ctx.find_object(App).state_dir)
     health = process.probe(state) if state is not None else None
     if as_json:
         document: dict[str, Any] = {"running": state is not None, "stale_state_removed": stale}
@@ -157,31 +163,3 @@ def _ago(epoch: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return "up " + (f"{hours}h {minutes}m" if hours else f"{minutes}m {seconds}s" if minutes else f"{seconds}s")
-
-
-@click.command(context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Time compression [default: the schedule fires every 2 s].",
-)
-@click.option("--runs", type=click.IntRange(1, 50), default=3, show_default=True, help="Scheduled runs to wait for.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=45.0, show_default=True, help="Seconds to wait.")
-@click.pass_obj
-def demo(app: Any, speed: float | None, runs: int, timeout: float) -> None:
-    """The whole story in under a minute, on a private emulator: nothing is left behind.
-
-    Starts an emulator in a temporary state directory on a free port, deploys the
-    stack (`up`), lets the schedule fire several times with time compressed,
-    shows the KPIs, lists the outputs in S3, removes everything (`down --yes`) and
-    stops the emulator. An emulator you started yourself is not touched.
-
-    \b
-    Examples:
-      dataops demo
-      dataops --config my.toml demo --runs 5
-    """
-    from dataops_cli.local.demo import run_demo
-
-    run_demo(app, speed=speed, runs=runs, timeout=timeout)

@@ -26,19 +26,38 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataops_cli.local.moto_internals import FunctionSpec
+from dataops_cli.local.credentials import fake_credentials_environment
 
 BOOTSTRAP = Path(__file__).resolve().with_name("bootstrap.py")
-FAKE_KEY, FAKE_SECRET = "testing", "testing"
 INIT_LIMIT_SECONDS = 10.0  # Lambda's limit for the init phase
 MEMORY_POLL_SECONDS = 0.02  # how often the parent reads the child's VmHWM against the limit
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "HOME")
-_running: set[subprocess.Popen] = set()
-_running_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A deployed function as the runner needs it: code bytes plus configuration."""
+
+    account: str
+    region: str
+    name: str
+    arn: str
+    handler: str
+    runtime: str
+    timeout: int
+    memory_mb: int
+    environment: Mapping[str, str]
+    code: bytes = field(repr=False)
+    code_sha256: str
+    reserved_concurrency: int | None
+    max_event_age: int | None  # seconds, from the event invoke config
+    max_retry_attempts: int | None = None  # retries of a failed asynchronous run (AWS default: 2)
+    layers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -89,17 +108,13 @@ def child_environment(spec: FunctionSpec, endpoint: str, request_id: str, log_st
     """The function's environment, then Lambda's reserved variables on top (as AWS does)."""
     env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     env.update(spec.environment)
+    env.update(fake_credentials_environment())
     env.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": FAKE_KEY,
-            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
             "AWS_SESSION_TOKEN": "testing",
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -166,10 +181,45 @@ def peak_memory_kb(pid: int) -> int:
     return 0
 
 
+class RunningProcesses:
+    """The function runs going right now, so whoever owns them can kill them all when it stops."""
+
+    def __init__(self) -> None:
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def kill_all(self) -> int:
+        """Kill every run still going (its whole process group); returns how many."""
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        return len(procs)
+
+
 def run_function(
-    spec: FunctionSpec, event: bytes, request_id: str, endpoint: str, cache: Path, log_stream: str
+    spec: FunctionSpec,
+    event: bytes,
+    request_id: str,
+    endpoint: str,
+    cache: Path,
+    log_stream: str,
+    running: RunningProcesses | None = None,
 ) -> RunResult:
-    """Run the handler once on `event` (JSON bytes); never raises for the function's own failures."""
+    """Run the handler once on `event` (JSON bytes); never raises for the function's own failures.
+
+    While it runs, its process is in `running` (if given), so the owner can kill it on stop.
+    """
+    running = running if running is not None else RunningProcesses()
     try:
         task_dir = code_dir(spec, cache)
     except zipfile.BadZipFile as exc:  # AWS refuses such code at deploy time; moto stores anything
@@ -198,24 +248,12 @@ def run_function(
             raise
         finally:
             os.close(write_fd)
-        with _running_lock:
-            _running.add(proc)
+        running.add(proc)
         try:
             collector = _Collector(proc, os.fdopen(read_fd, encoding="utf-8"))
             return _await(proc, collector, spec, request_id, spawned)
         finally:
-            with _running_lock:
-                _running.discard(proc)
-
-
-def kill_running() -> int:
-    """Kill every function run still going (the emulator is stopping); returns how many."""
-    with _running_lock:
-        procs = list(_running)
-    for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    return len(procs)
+            running.discard(proc)
 
 
 def _watch(proc: subprocess.Popen, deadline: float, limit_kb: int) -> tuple[str, int]:

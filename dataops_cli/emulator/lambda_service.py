@@ -11,6 +11,7 @@ retry delays run on the emulator's compressed clock.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -19,9 +20,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from dataops_cli.local.moto_internals import FunctionSpec
-from dataops_cli.local.runner import RunResult, run_function
-from dataops_cli.local.telemetry import (
+from dataops_cli.emulator.runner import FunctionSpec, RunningProcesses, RunResult, run_function
+from dataops_cli.emulator.telemetry import (
     Telemetry,
     async_dropped_metric,
     async_received_metric,
@@ -110,11 +110,13 @@ class LambdaService:
         telemetry: Telemetry,
         lookup: Lookup,
         speed: float = 1.0,
-        runner: Runner = run_function,
+        runner: Runner | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.endpoint, self.cache, self.telemetry, self.lookup = endpoint, cache, telemetry, lookup
-        self.speed, self.runner, self.clock = speed, runner, clock
+        self.running = RunningProcesses()  # this service's runs in flight, killed by stop()
+        self.runner: Runner = runner or functools.partial(run_function, running=self.running)
+        self.speed, self.clock = speed, clock
         self.slots = Slots()
         self.counters: dict[str, Counters] = {}
         self._queues: dict[FunctionKey, queue.Queue[AsyncEvent | None]] = {}
@@ -173,7 +175,8 @@ class LambdaService:
         with self._lock:
             self._waiting[function] = self._waiting.get(function, 0) + by
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """Stop taking events, cancel pending retries, kill the runs still going; returns how many were killed."""
         self._stopping.set()
         with self._lock:
             for timer in self._retries:
@@ -182,6 +185,7 @@ class LambdaService:
                 q.put(None)
         with self.slots.changed:
             self.slots.changed.notify_all()
+        return self.running.kill_all()
 
     def _queue(self, key: FunctionKey) -> queue.Queue[AsyncEvent | None]:
         with self._lock:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli.local.telemetry import Telemetry, scheduler_metrics
+from dataops_cli.emulator.telemetry import Telemetry, scheduler_metrics
 from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, iter_firings, parse_schedule
 
 log = logging.getLogger("dataops.emulator")

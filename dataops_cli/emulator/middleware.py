@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from dataops_cli.local.invoker import LambdaService, Lookup, ThrottledError
-from dataops_cli.local.moto_internals import forget_deleted_instances, request_account, request_region
+from dataops_cli.emulator.lambda_service import LambdaService, Lookup, ThrottledError
+from dataops_cli.emulator.moto_internals import forget_deleted_instances, request_account, request_region
+from dataops_cli.emulator.telemetry import new_request_id
 from dataops_cli.local.state import HEALTH_PATH
-from dataops_cli.local.telemetry import new_request_id
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 DATA_JSON_PATH = "/moto-api/data.json"

@@ -1,7 +1,7 @@
 """The emulator process: moto's server on 127.0.0.1 with Lambda runs and a schedule timer added.
 
 Started in the background by `dataops local start` (or `dataops --local up`) as
-`python -m dataops_cli.local.emulator --state-dir DIR [--port N] [--speed N]`. It binds
+`python -m dataops_cli.emulator.server --state-dir DIR [--port N] [--speed N]`. It binds
 the port, publishes the stand-in pandas layer, writes DIR/emulator.json (pid, port,
 speed, start time) only once it answers, and on SIGTERM/SIGINT stops the scheduler,
 kills runs still going, removes that file and exits.
@@ -23,14 +23,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import __version__
-from dataops_cli.local import moto_internals, runner
-from dataops_cli.local.clients import LocalClients
-from dataops_cli.local.invoker import LambdaService
-from dataops_cli.local.layer import STAND_IN_LAYER, publish_stand_in_layer
-from dataops_cli.local.middleware import EmulatorApp
-from dataops_cli.local.scheduler import LambdaTarget, SchedulerThread, ScheduleSource, VirtualClock
+from dataops_cli.emulator import moto_internals
+from dataops_cli.emulator.lambda_service import LambdaService
+from dataops_cli.emulator.loopback_clients import LocalClients
+from dataops_cli.emulator.middleware import EmulatorApp
+from dataops_cli.emulator.runner import FunctionSpec
+from dataops_cli.emulator.scheduler import LambdaTarget, SchedulerThread, ScheduleSource, VirtualClock
+from dataops_cli.emulator.telemetry import Telemetry
+from dataops_cli.local.stand_in_layer import STAND_IN_LAYER, publish_stand_in_layer
 from dataops_cli.local.state import EmulatorState, log_path, remove_state, write_state
-from dataops_cli.local.telemetry import Telemetry
 
 log = logging.getLogger("dataops.emulator")
 
@@ -62,7 +63,7 @@ class Emulator:
         self._serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
 
     @staticmethod
-    def _function_exists(spec: moto_internals.FunctionSpec) -> bool:
+    def _function_exists(spec: FunctionSpec) -> bool:
         return moto_internals.function_spec(spec.account, spec.region, spec.name) is not None
 
     def health(self) -> dict[str, Any]:
@@ -106,8 +107,7 @@ class Emulator:
 
     def stop(self) -> None:
         self.scheduler.stop()
-        self.service.stop()
-        killed = runner.kill_running()
+        killed = self.service.stop()
         if killed:
             log.info("killed %d function run(s) still going", killed)
         self.server.shutdown()
@@ -118,7 +118,7 @@ class Emulator:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m dataops_cli.local.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m dataops_cli.emulator.server", description=__doc__)
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

@@ -22,42 +22,21 @@ import os
 import re
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from dataops_cli.aws import DataopsError
+from dataops_cli.emulator.runner import FunctionSpec
 
 DEFAULT_ACCOUNT = "123456789012"
 _ACCESS_KEY_RE = re.compile(r"Credential=([^/]+)/")
 _REGION_RE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
 
 
-@dataclass(frozen=True)
-class FunctionSpec:
-    """A deployed function as the runner needs it: code bytes plus configuration."""
-
-    account: str
-    region: str
-    name: str
-    arn: str
-    handler: str
-    runtime: str
-    timeout: int
-    memory_mb: int
-    environment: Mapping[str, str]
-    code: bytes = field(repr=False)
-    code_sha256: str
-    reserved_concurrency: int | None
-    max_event_age: int | None  # seconds, from the event invoke config
-    max_retry_attempts: int | None = None  # retries of a failed asynchronous run (AWS default: 2)
-    layers: tuple[str, ...] = ()
-
-
 def _moto_changed(what: str, exc: BaseException) -> DataopsError:
     return DataopsError(
         f"the installed moto no longer exposes {what} ({type(exc).__name__}: {exc})",
-        "dataops_cli/local/moto_internals.py was written for moto 5.2.x: pin moto<5.3 or update that module",
+        "dataops_cli/emulator/moto_internals.py was written for moto 5.2.x: pin moto<5.3 or update that module",
     )
 
 
