@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -75,23 +76,21 @@ def show(app: Any, run_id: str, as_json: bool) -> None:
 
 
 def runs_table(found: list[runs_module.RunSummary]) -> Table:
-    table = Table(title="Runs (newest first)", title_justify="left")
-    table.add_column("Run", no_wrap=True)
-    table.add_column("Started (UTC)", no_wrap=True)
+    """One row per run, readable at 80 columns: the run id (it starts with the UTC start
+    time) carries the check summary or the error on the line below it."""
+    table = Table(title="Runs (newest first; ids start with the UTC start time)", title_justify="left")
+    table.add_column("Run", overflow="fold", min_width=25)
     table.add_column("Status", no_wrap=True)
     table.add_column("Rows", justify="right")
     table.add_column("Missing", justify="right")
     table.add_column("Duration", justify="right")
-    table.add_column("Checks", overflow="fold")
     for run in found:
         table.add_row(
-            run.run_id,
-            _time(run.started_at),
+            f"{run.run_id}\n{_checks(run)}",
             _status(run.status),
             number(run.rows, "count"),
             number(run.missing_total, "count"),
             number(run.duration_ms, "ms"),
-            _checks(run),
         )
     return table
 
@@ -126,7 +125,7 @@ def run_detail(run: runs_module.RunSummary, quality: dict[str, Any] | None) -> G
 
 def _checks(run: runs_module.RunSummary) -> str:
     if run.error and run.status in ("failed", "unreadable"):
-        return f"[red]{run.error[:60]}[/]"
+        return f"[red]{escape(run.error[:120])}[/]"
     if not run.quality:
         return "–"
     q = run.quality
@@ -140,7 +139,3 @@ def _checks(run: runs_module.RunSummary) -> str:
 
 def _status(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'yellow')}]{STATUS_MARK.get(status, '?')} {status}[/]"
-
-
-def _time(iso: str | None) -> str:
-    return iso[5:19].replace("T", " ") if iso else "–"

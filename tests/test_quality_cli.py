@@ -271,3 +271,53 @@ def test_hand_edited_history_is_a_warning_of_the_section():
         "missing_rate or numeric"
     ]
     assert health(section)[1] == [f"data quality: {section['errors'][0]}"]
+
+
+def test_runs_table_is_readable_at_80_columns_and_keeps_markup_in_errors():
+    """Whole output at 80 columns: checks or the error sit under the run id; `[pipeline]` survives."""
+    from rich.console import Console
+
+    from dataops_cli.runs import RunSummary
+    from dataops_cli.runs_commands import runs_table
+
+    found = [
+        RunSummary(
+            "20261126T155541Z-9c3293b5",
+            "2026-11-26T15:55:41.123Z",
+            "quarantined",
+            None,
+            768,
+            9,
+            627,
+            459.0,
+            {"baseline_runs": 3, "ok": 20, "warn": 2, "fail": 1},
+        ),
+        RunSummary(
+            "20261126T155341Z-1c3293b5",
+            "2026-11-26T15:53:41.123Z",
+            "failed",
+            None,
+            None,
+            None,
+            None,
+            1459.0,
+            None,
+            "ColumnNotFoundError: column 'Glucose' (in [pipeline] zero_as_missing) not in header",
+        ),
+    ]
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(runs_table(found))
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    assert lines == [
+        "Runs (newest first; ids start with the UTC start time)",
+        "┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━┳━━━━━━━━━┳━━━━━━━━━━┓",
+        "┃ Run                             ┃ Status         ┃ Rows ┃ Missing ┃ Duration ┃",
+        "┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━╇━━━━━━━━━╇━━━━━━━━━━┩",
+        "│ 20261126T155541Z-9c3293b5       │ 🚧 quarantined │  768 │     627 │   459 ms │",
+        "│ 20 ok · 2 warn · 1 fail         │                │      │         │          │",
+        "│ 20261126T155341Z-1c3293b5       │ ❌ failed      │    – │       – │ 1,459 ms │",
+        "│ ColumnNotFoundError: column     │                │      │         │          │",
+        "│ 'Glucose' (in [pipeline]        │                │      │         │          │",
+        "│ zero_as_missing) not in header  │                │      │         │          │",
+        "└─────────────────────────────────┴────────────────┴──────┴─────────┴──────────┘",
+    ]
