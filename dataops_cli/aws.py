@@ -41,6 +41,7 @@ NOT_FOUND_CODES = frozenset(
         "ServerSideEncryptionConfigurationNotFoundError",
         "NoSuchPublicAccessBlockConfiguration",
         "ResourceNotFoundException",  # lambda, logs, scheduler, cloudwatch ListTagsForResource
+        "EntityNotFoundException",  # glue GetJob/DeleteJob/GetTags (HTTP 400, not 404)
         "ResourceNotFound",  # cloudwatch GetDashboard (DashboardNotFoundError), DeleteAlarms; sns tags
         "NotFoundException",
         "NotFound",  # sns GetTopicAttributes/DeleteTopic (NotFoundException's wire code); s3 HEAD

@@ -43,7 +43,7 @@ from dataops_cli.ui import is_interactive, key_values, print_plan_calls, reporte
 EXIT_INTERRUPTED = 130
 INTERRUPT_HINT = "nothing is left that a re-run cannot finish: run the same command again (`up` and `down` converge)"
 MAX_RECENT_RUNS = 100
-CONFIG_SECTIONS = ("stack", "bucket", "function", "schedule", "dashboard", "alarm", "pipeline", "quality")
+CONFIG_SECTIONS = ("stack", "bucket", "function", "glue", "schedule", "dashboard", "alarm", "pipeline", "quality")
 FILTER_MAX_PAGES = 20  # `logs --filter` reads events unfiltered (CloudWatch patterns are case-sensitive)
 LOCAL_RUNTIME_NOTE = (
     "local mode: runs execute on this machine's Python {python}, not the configured runtime {runtime} "
@@ -203,6 +203,12 @@ def up(app: App, dry_run: bool) -> None:
     from dataops_cli.input_check import check_input_columns, zero_marker_warning
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
+    if app.local and app.config.function.engine == "glue":
+        raise CliError(
+            'function.engine = "glue": the local emulator does not run Glue jobs',
+            'deploy to AWS, or use function.engine = "lambda" with --local',
+            exit_code=2,
+        )
     app.config.check_input_file()  # before anything starts or changes: a typo must not deploy old data
     check_input_columns(app.config, str(find_config_path(app.config_path) or "built-in defaults"))
     stack_module.in_flight.step = "starting the local emulator" if app.local and not dry_run else "connecting"
@@ -582,9 +588,58 @@ def invoke(app: App, as_json: bool) -> None:
       dataops invoke
       dataops --local invoke --json
     """
+    if app.config.function.engine == "glue":
+        glue_outcome = _run_glue_now(app, as_json)
+        if glue_outcome.failed:
+            sys.exit(1)
+        return
     outcome = _run_now(app, app.aws().client("lambda"), as_json=as_json)
     if outcome.failed:
         sys.exit(1)
+
+
+def _run_glue_now(app: App, as_json: bool) -> Any:
+    """StartJobRun on the Glue job and wait for it (bounded by the job's timeout plus start-up)."""
+    from dataops_cli.glue_run import STARTUP_SECONDS, TERMINAL_STATES, start_and_wait
+
+    config = app.config
+    if app.local:
+        raise CliError(
+            'function.engine = "glue": the local emulator does not run Glue jobs',
+            'use function.engine = "lambda" with --local',
+            exit_code=2,
+        )
+
+    def said(state: str) -> None:
+        if not as_json and state not in TERMINAL_STATES:  # the last line says how it ended
+            app.console.print(f"[dim]Glue job run: {state}...[/]")
+
+    try:
+        outcome = start_and_wait(
+            app.aws().client("glue"),
+            config.glue_job,
+            trigger="manual",
+            wait_seconds=config.glue.timeout_minutes * 60 + STARTUP_SECONDS,
+            on_state=said,
+        )
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "EntityNotFoundException":
+            raise CliError(
+                f"Glue job {config.glue_job} does not exist in {app.where()}",
+                f"deploy the stack first: {app.command('up')}",
+            ) from exc
+        if code == "ConcurrentRunsExceededException":
+            raise CliError(
+                f"a run of Glue job {config.glue_job} is already going (max concurrent runs 1)",
+                f"wait for it: aws glue get-job-runs --job-name {config.glue_job} --max-items 1",
+            ) from exc
+        raise
+    if as_json:
+        click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        app.console.print(outcome.line(), highlight=False, soft_wrap=True)
+    return outcome
 
 
 def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = False) -> Any:
@@ -733,19 +788,8 @@ def show_config(app: App, as_json: bool) -> None:
             f"s3://{config.bucket.name}/{config.bucket.output_prefix} "
             f"(runs expire after {config.bucket.run_retention_days} days)",
         ),
-        (
-            "function",
-            f"{function.name} {function.runtime} {function.architecture} {function.memory_mb} MB "
-            f"{function.timeout_seconds} s, reserved concurrency {function.reserved_concurrency}, "
-            f"async retries {function.async_max_retry_attempts}, "
-            f"async max event age {function.async_max_event_age_seconds} s",
-        ),
-        (
-            "layer",
-            function.layer_arn or f"{function.layer_name} (resolved at deploy, SDK {function.layer_sdk_version})",
-        ),
-        ("execution role", config.execution_role),
-        ("log group", f"{config.log_group} ({function.log_retention_days} days)"),
+        ("engine", function.engine),
+        *(_glue_rows(config) if function.engine == "glue" else _lambda_rows(config)),
         (
             "schedule",
             f"{config.schedule_group}/{config.schedule_name}: {schedule.expression} {schedule.timezone}, "
@@ -780,6 +824,38 @@ def show_config(app: App, as_json: bool) -> None:
     app.console.print(key_values(rows, app.console.width, right=True), highlight=False)
 
 
+def _lambda_rows(config: Config) -> list[tuple[str, str]]:
+    function = config.function
+    return [
+        (
+            "function",
+            f"{function.name} {function.runtime} {function.architecture} {function.memory_mb} MB "
+            f"{function.timeout_seconds} s, reserved concurrency {function.reserved_concurrency}, "
+            f"async retries {function.async_max_retry_attempts}, "
+            f"async max event age {function.async_max_event_age_seconds} s",
+        ),
+        (
+            "layer",
+            function.layer_arn or f"{function.layer_name} (resolved at deploy, SDK {function.layer_sdk_version})",
+        ),
+        ("execution role", config.execution_role),
+        ("log group", f"{config.log_group} ({function.log_retention_days} days)"),
+    ]
+
+
+def _glue_rows(config: Config) -> list[tuple[str, str]]:
+    glue = config.glue
+    return [
+        (
+            "glue job",
+            f"{config.glue_job} Glue {glue.glue_version} {glue.number_of_workers} x {glue.worker_type}, "
+            f"timeout {glue.timeout_minutes} min, max concurrent runs {glue.max_concurrent_runs}",
+        ),
+        ("glue script", f"s3://{config.bucket.name}/{config.glue_script_key} (+ {config.glue_modules_key})"),
+        ("glue role", config.glue_role),
+    ]
+
+
 def effective_config(config: Config, path: Any) -> dict[str, Any]:
     """Every setting (sections as in config.toml) and every name derived from them."""
     settings = {
@@ -794,6 +870,10 @@ def effective_config(config: Config, path: Any) -> dict[str, Any]:
             "log_group": config.log_group,
             "execution_role": config.execution_role,
             "scheduler_role": config.scheduler_role,
+            "glue_job": config.glue_job,
+            "glue_role": config.glue_role,
+            "glue_script_key": config.glue_script_key,
+            "glue_modules_key": config.glue_modules_key,
             "schedule_group": config.schedule_group,
             "schedule_name": config.schedule_name,
             "alarm_name": config.alarm_name,

@@ -36,6 +36,12 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 RUNTIMES = ("python3.11", "python3.12", "python3.13")
 ARCHITECTURES = ("x86_64", "arm64")
+ENGINES = ("lambda", "glue")
+GLUE_VERSIONS = ("5.0", "5.1")
+GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
+# Under the bucket, the Glue job's script and its zipped handler/ live here; the pipeline
+# writes only under bucket.output_prefix, which must not overlap it (checked below).
+GLUE_SCRIPT_PREFIX = "dataops/glue/"
 IMPUTE_STRATEGIES = contract.IMPUTE_STRATEGIES
 NORMALIZE_METHODS = contract.NORMALIZE_METHODS
 
@@ -163,11 +169,28 @@ class BucketConfig:
     run_retention_days: int = _setting(30, _int_range(1, 36500, "days"))
 
 
+def _check_worker_type(worker: str) -> str | None:
+    if worker in GLUE_WORKER_TYPES:
+        return None
+    streaming = " (G.025X is for Glue streaming jobs only; this is a glueetl batch job)" if worker == "G.025X" else ""
+    return "one of " + ", ".join(map(repr, GLUE_WORKER_TYPES)) + streaming
+
+
+def _check_max_concurrent_runs(runs: int) -> str | None:
+    if runs == 1:
+        return None
+    return (
+        "1 (fixed: two runs at once would write the same output prefix and race on latest.json; "
+        "a run that starts while one is running fails with ConcurrentRunsExceededException)"
+    )
+
+
 @dataclass(frozen=True)
 class FunctionConfig:
     name: str = _setting(
         "DataOpsPipelineFunction", _pattern(r"[A-Za-z0-9_-]{1,64}", "1-64 letters, digits, '-' or '_'")
     )
+    engine: str = _setting("lambda", _one_of(*ENGINES))
     runtime: str = _setting("python3.12", _one_of(*RUNTIMES))
     memory_mb: int = _setting(1024, _int_range(128, 10240, "MB"))
     timeout_seconds: int = _setting(60, _int_range(1, 900, "seconds"))
@@ -181,6 +204,19 @@ class FunctionConfig:
     reserved_concurrency: int = _setting(1, _int_range(1, 1000))
     async_max_retry_attempts: int = _setting(0, _int_range(0, 2))
     async_max_event_age_seconds: int = _setting(300, _int_range(60, 21600, "seconds"))
+
+
+@dataclass(frozen=True)
+class GlueConfig:
+    """The AWS Glue (Spark) job that runs the pipeline when function.engine = "glue"."""
+
+    glue_version: str = _setting("5.0", _one_of(*GLUE_VERSIONS))
+    worker_type: str = _setting("G.1X", _check_worker_type)
+    number_of_workers: int = _setting(
+        2, lambda v: None if v >= 2 else "an integer of at least 2 (one driver and at least one executor)"
+    )
+    timeout_minutes: int = _setting(30, _int_range(1, 2880, "minutes"))
+    max_concurrent_runs: int = _setting(1, _check_max_concurrent_runs)
 
 
 @dataclass(frozen=True)
@@ -246,6 +282,7 @@ _SECTIONS: dict[str, type] = {
     "stack": StackConfig,
     "bucket": BucketConfig,
     "function": FunctionConfig,
+    "glue": GlueConfig,
     "schedule": ScheduleConfig,
     "dashboard": DashboardConfig,
     "alarm": AlarmConfig,
@@ -261,6 +298,7 @@ class Config:
     stack: StackConfig = field(default_factory=StackConfig)
     bucket: BucketConfig = field(default_factory=BucketConfig)
     function: FunctionConfig = field(default_factory=FunctionConfig)
+    glue: GlueConfig = field(default_factory=GlueConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     alarm: AlarmConfig = field(default_factory=AlarmConfig)
@@ -310,6 +348,22 @@ class Config:
     @property
     def scheduler_role(self) -> str:
         return f"{self.stack.name}-scheduler-invoke"
+
+    @property
+    def glue_job(self) -> str:
+        return f"{self.stack.name}-pipeline-glue"
+
+    @property
+    def glue_role(self) -> str:
+        return f"{self.stack.name}-glue-job"
+
+    @property
+    def glue_script_key(self) -> str:
+        return f"{GLUE_SCRIPT_PREFIX}glue_entry.py"
+
+    @property
+    def glue_modules_key(self) -> str:
+        return f"{GLUE_SCRIPT_PREFIX}handler.zip"
 
     @property
     def schedule_group(self) -> str:
@@ -462,6 +516,17 @@ def _check_cross_field(config: Config, source: str) -> None:
             f"{source}: bucket.input_key = {config.bucket.input_key!r} lies under "
             f"bucket.output_prefix = {config.bucket.output_prefix!r}: expected the input outside "
             "the output prefix (outputs expire and are rewritten every run)"
+        )
+    output = config.bucket.output_prefix
+    if output.startswith(GLUE_SCRIPT_PREFIX) or GLUE_SCRIPT_PREFIX.startswith(output):
+        raise ConfigError(
+            f"{source}: bucket.output_prefix = {output!r} overlaps {GLUE_SCRIPT_PREFIX!r}, where `up` keeps "
+            "the Glue job's script: expected another prefix (outputs expire and are rewritten every run)"
+        )
+    if config.bucket.input_key.startswith(GLUE_SCRIPT_PREFIX):
+        raise ConfigError(
+            f"{source}: bucket.input_key = {config.bucket.input_key!r} lies under {GLUE_SCRIPT_PREFIX!r}, "
+            "where `up` keeps the Glue job's script: expected a key outside it"
         )
     expression = config.schedule.expression
     if expression.startswith("at(") and config.schedule.enabled:

@@ -21,6 +21,8 @@ HANDLER_DIR = Path(__file__).resolve().parent.parent / "handler"
 HANDLER_ENTRY = "handler.lambda_function.lambda_handler"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 NOT_SHIPPED = ("__pycache__", "spark_job")  # folders of handler/ the function does not get
+GLUE_NOT_SHIPPED = ("__pycache__",)  # the Glue job gets all of handler/ (spark_job imports the core)
+GLUE_ENTRY = HANDLER_DIR / "spark_job" / "glue_entry.py"
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,18 @@ class CodePackage:
 
 
 def build_package(source: Path = HANDLER_DIR) -> CodePackage:
+    return _zip(source, NOT_SHIPPED)
+
+
+def build_glue_package(source: Path = HANDLER_DIR) -> CodePackage:
+    """handler/ with spark_job/, for the Glue job's --extra-py-files (same determinism as the function's)."""
+    return _zip(source, GLUE_NOT_SHIPPED)
+
+
+def _zip(source: Path, not_shipped: tuple[str, ...]) -> CodePackage:
     if not (source / "lambda_function.py").is_file():
         raise FileNotFoundError(f"{source}/lambda_function.py not found: is this a dataops checkout?")
-    files = sorted(p for p in source.rglob("*.py") if not set(NOT_SHIPPED) & set(p.relative_to(source).parts))
+    files = sorted(p for p in source.rglob("*.py") if not set(not_shipped) & set(p.relative_to(source).parts))
     buffer = io.BytesIO()
     names = []
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:

@@ -87,6 +87,63 @@ def scheduler_policy(function_arn: str) -> Document:
     }
 
 
+def glue_trust_policy(account_id: str) -> Document:
+    """Only Glue, on behalf of this account (confused deputy)."""
+    return assume_role_policy("glue.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}})
+
+
+def glue_job_policy(
+    *, partition: str, region: str, account_id: str, bucket: str, input_key: str, output_prefix: str, script_prefix: str
+) -> Document:
+    """The Glue job's role: the execution role's S3 rights, plus reading its script, plus Glue's own logs.
+
+    Glue writes the driver's and executors' logs to log groups under /aws-glue/ (creating
+    them on first use), so those are allowed and no other group.
+    """
+    bucket_arn = f"arn:{partition}:s3:::{bucket}"
+    logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws-glue/*"
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Sid": "ReadInput", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/{input_key}"},
+            {
+                "Sid": "ReadJobScript",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/{script_prefix}*",
+            },
+            {"Sid": "Distinguish404From403", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+            {
+                "Sid": "WriteOutputs",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/{output_prefix}*",
+            },
+            {
+                "Sid": "UndoFailedRun",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": f"{bucket_arn}/{output_prefix}runs/*",
+            },
+            {
+                "Sid": "WriteGlueLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [logs, f"{logs}:*"],
+            },
+        ],
+    }
+
+
+def scheduler_glue_policy(job_arn: str) -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Sid": "StartPipelineJob", "Effect": "Allow", "Action": "glue:StartJobRun", "Resource": job_arn}
+        ],
+    }
+
+
 def tls_only_bucket_policy(partition: str, bucket: str) -> Document:
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
     return {

@@ -16,6 +16,7 @@ from dataops_cli.aws import DataopsError, already_exists, explain
 from dataops_cli.resources.base import MUTATING, Action, Change, Resource, StackContext
 from dataops_cli.resources.bucket import Bucket, BucketPolicy
 from dataops_cli.resources.function import Function
+from dataops_cli.resources.glue import GlueJob, GlueRole, GlueScript
 from dataops_cli.resources.input_data import InputObject, OutputPrefix
 from dataops_cli.resources.log_group import LogGroup
 from dataops_cli.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm, QualityAlarm
@@ -30,6 +31,9 @@ RESOURCE_ORDER: tuple[type[Resource], ...] = (
     ExecutionRole,
     LogGroup,
     Function,
+    GlueScript,
+    GlueRole,
+    GlueJob,
     SchedulerRole,
     ScheduleGroup,
     Schedule,
@@ -51,6 +55,17 @@ class Reporter:
 
 
 def resources(ctx: StackContext) -> list[Resource]:
+    """What the configured engine needs (function.engine), in `up` order."""
+    return [cls(ctx) for cls in RESOURCE_ORDER if ctx.config.function.engine in cls.engines]
+
+
+def other_engine_resources(ctx: StackContext) -> list[Resource]:
+    """What only the other engine needs, in removal order: `up` removes these after the switch."""
+    return [cls(ctx) for cls in reversed(RESOURCE_ORDER) if ctx.config.function.engine not in cls.engines]
+
+
+def all_resources(ctx: StackContext) -> list[Resource]:
+    """Every resource of either engine, in `up` order: `down` removes them all."""
     return [cls(ctx) for cls in RESOURCE_ORDER]
 
 
@@ -91,9 +106,12 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
     steps = resources(ctx)
     ctx.progress = reporter.note
     ctx.config.check_input_file()  # preflight: a typo in bucket.input_file must not deploy stale data
-    _ = ctx.layer_arn  # preflight: fail before changing anything if the layer cannot be resolved
+    if ctx.config.function.engine == "lambda":
+        _ = ctx.layer_arn  # preflight: fail before changing anything if the layer cannot be resolved
+    leftovers = _leftovers(ctx)
+    total = len(steps) + len(leftovers)
     for index, resource in enumerate(steps, start=1):
-        reporter.begin(index, len(steps), resource)
+        reporter.begin(index, total, resource)
         in_flight.step = f"{resource.kind} {resource.name}"
         with _step(resource, "checking"):
             change = resource.plan()
@@ -108,8 +126,55 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
                 resource.apply(change)
         reporter.end(change, applied=apply)
         changes.append(change)
+    for index, resource in enumerate(leftovers, start=len(steps) + 1):
+        reporter.begin(index, total, resource)
+        changes.append(_remove_leftover(resource, reporter, dry_run))
     in_flight.step = None
     return changes
+
+
+def _leftovers(ctx: StackContext) -> list[Resource]:
+    """The other engine's resources that exist (reads only): after a switch, `up` removes them.
+
+    Absent ones are not shown at all, so a stack that never switched reports what it always did.
+    """
+    found = []
+    for resource in other_engine_resources(ctx):
+        with _step(resource, "checking"):
+            change = resource.plan_destroy()
+        if change is not None and change.action is not Action.ABSENT:
+            found.append(resource)
+    return found
+
+
+def _remove_leftover(resource: Resource, reporter: Reporter, dry_run: bool) -> Change:
+    """The other engine's resource, after the switch (the schedule already targets this engine).
+
+    Not this stack's: left alone (it was never ours to remove). A failed removal stops `up`
+    with the reason: re-running it converges.
+    """
+    in_flight.step = f"deleting {resource.kind} {resource.name}"
+    with _step(resource, "checking"):
+        change = resource.plan_destroy()
+    if change is None:
+        return resource.change(Action.ABSENT)
+    if change.action is Action.REFUSED:
+        change = resource.change(
+            Action.SKIPPED, f"not needed by engine {resource.config.function.engine}; " + change.details[0]
+        )
+    elif change.action is Action.DELETE:
+        change = resource.change(
+            Action.DELETE,
+            f"not needed by engine {resource.config.function.engine}",
+            *change.details,
+            steps=change.steps,
+        )
+    apply = change.action is Action.DELETE and not dry_run
+    if apply:
+        with _step(resource, "deleting"):
+            change = resource.destroy(change) or change
+    reporter.end(change, applied=apply)
+    return change
 
 
 def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change]]:
@@ -119,7 +184,7 @@ def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change
     every other one is still checked, so one odd answer never hides the rest of the stack.
     """
     planned = []
-    for resource in reversed(resources(ctx)):
+    for resource in reversed(all_resources(ctx)):
         try:
             with _step(resource, "checking"):
                 change = resource.plan_destroy()
@@ -127,6 +192,8 @@ def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change
             change = resource.change(Action.FAILED, _reason(exc))
         if change is None:
             continue
+        if change.action is Action.ABSENT and ctx.config.function.engine not in resource.engines:
+            continue  # the other engine's, never deployed (or gone): not worth a line
         if keep_data and isinstance(resource, Bucket) and change.action is Action.DELETE:
             change = resource.change(Action.SKIPPED, "kept: --keep-data")
         planned.append((resource, change))

@@ -100,6 +100,7 @@ class StatusReport:
     config_file: str = ""  # "" = built-in defaults
     stack_created: str | None = None  # errors before this (an earlier stack's) are not counted
     notes: list[str] = field(default_factory=list)
+    glue_runs: dict[str, Any] = field(default_factory=dict)  # engine glue: dataops_cli.glue_run.runs_summary
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str, ensure_ascii=False)
@@ -173,13 +174,15 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             EXIT_NOT_DEPLOYED,
         )
         return report
-    results, refused = _kpi_metrics(ctx, report, queries, window)
+    lambda_engine = config.function.engine == "lambda"
+    # engine glue: the function's metrics and log group do not exist; its runs come from GetJobRuns below
+    results, refused = _kpi_metrics(ctx, report, queries, window) if lambda_engine else (None, None)
     if results is not None:
         report.series = {k: results.series[k] for k in ("invocations", "errors", "throttles", "duration_avg")}
         report.kpis = _read(report, "metrics", lambda: kpis_from(results, ctx, window, now, options), {})
     report.storage = _read(report, "s3 storage metrics", lambda: storage(ctx, now), {})
     report.cost = month_to_date_cost(ctx, now, report.storage.get("s3_bytes"))
-    log_exists = ("Log group", "missing") not in by_kind
+    log_exists = lambda_engine and ("Log group", "missing") not in by_kind
     created = None
     if log_exists:
         feed_start = now - timedelta(seconds=feed_lookback(ctx, options))
@@ -219,6 +222,12 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             lambda: runlog_reader.log_group_created(ctx.client("logs"), config.log_group),
             None,
         )
+    if config.function.engine == "glue" and ("Glue job", "missing") not in by_kind:
+        from dataops_cli.glue_run import runs_summary
+
+        report.glue_runs = _read(
+            report, "glue job runs", lambda: runs_summary(ctx.client("glue"), config.glue_job, window.start), {}
+        )
     report.latest = _read(report, "s3 outputs", lambda: latest_output(ctx, now), None)
     if "s3 outputs" not in report.unavailable:
         report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
@@ -236,6 +245,13 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
         unavailable_reason,
     )
     report.health = judge(report, rows, suggest(ctx, "up"))
+    if report.glue_runs and report.health.level not in ("not_deployed", "failing"):
+        from dataops_cli.glue_run import FAILED_STATES
+
+        if report.glue_runs["latest_state"] in FAILED_STATES:
+            latest = report.glue_runs["failures"][0]
+            reason = f"latest Glue job run {latest['run_id']} {latest['state']}: {latest['error'] or '?'}"
+            report.health = Health("failing", [reason, *report.health.reasons], EXIT_FAILING)
     report.api_calls = ctx.aws.counter.total - calls_before
     return report
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.columns import Columns
 from rich.console import Group, RenderableType
@@ -81,6 +82,8 @@ def render(report: StatusReport) -> RenderableType:
         parts.append(activity(report))
         parts.append(sources(report))
     parts.append(resources_table(report))
+    if report.glue_runs:
+        parts.append(glue_runs_table(report.glue_runs))
     if report.runs:
         parts.append(runs_table(report))
     if report.errors:
@@ -168,6 +171,21 @@ def resources_table(report: StatusReport) -> Table:
         if details.strip():
             cell.append(f"\n{details.strip()}", style="dim")
         table.add_row(row.kind, cell, Text(row.state, style=style))
+    return table
+
+
+def glue_runs_table(summary: dict[str, Any]) -> Table:
+    """engine glue: the job's runs in the window (GetJobRuns), and its latest failures with Glue's message."""
+    table = Table(title=f"Glue job runs in the window ({summary['source']})", title_justify="left", box=None)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    states = ", ".join(f"{state} {count}" for state, count in sorted(summary["states"].items())) or "none"
+    table.add_row("runs", f"{summary['runs']} ({states})")
+    table.add_row("latest", summary["latest_state"] or "-")
+    times = [summary[f"execution_seconds_{k}"] for k in ("avg", "p99", "max")]
+    table.add_row("execution avg / p99 / max", " / ".join("-" if t is None else f"{t:.0f} s" for t in times))
+    for failure in summary["failures"]:
+        table.add_row(f"{failure['state']} {failure['started']}", f"{failure['run_id']}: {failure['error'] or '?'}")
     return table
 
 

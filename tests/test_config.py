@@ -234,3 +234,81 @@ def test_config_command_prints_derived_names(tmp_path):
     failed = CliRunner().invoke(cli, ["--config", str(bad), "config"])
     assert failed.exit_code == 2
     assert "function.memory_mb = 99999 is not allowed: expected an integer from 128 to 10240 MB" in failed.output
+
+
+def test_glue_defaults_and_engine():
+    config = Config()
+    assert config.function.engine == "lambda"
+    glue = config.glue
+    assert (glue.glue_version, glue.worker_type, glue.number_of_workers) == ("5.0", "G.1X", 2)
+    assert (glue.timeout_minutes, glue.max_concurrent_runs) == (30, 1)
+    assert (config.glue_job, config.glue_role) == ("dataops-pipeline-glue", "dataops-glue-job")
+    assert config.glue_script_key.startswith("dataops/glue/")
+    chosen = parse_config(
+        {
+            "function": {"engine": "glue"},
+            "glue": {"glue_version": "5.1", "worker_type": "G.8X", "number_of_workers": 10, "timeout_minutes": 2880},
+        }
+    )
+    assert chosen.function.engine == "glue"
+    assert (chosen.glue.glue_version, chosen.glue.worker_type, chosen.glue.number_of_workers) == ("5.1", "G.8X", 10)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"function": {"engine": "spark"}},
+            "function.engine = 'spark' is not allowed: expected one of 'lambda', 'glue'",
+        ),
+        ({"glue": {"glue_version": "4.0"}}, "glue.glue_version = '4.0' is not allowed: expected one of '5.0', '5.1'"),
+        ({"glue": {"glue_version": 5.0}}, "glue.glue_version = 5.0 has the wrong type: expected a string"),
+        ({"glue": {"worker_type": "G.16X"}}, "glue.worker_type = 'G.16X' is not allowed: expected one of 'G.1X'"),
+        ({"glue": {"worker_type": "G.025X"}}, "G.025X is for Glue streaming jobs only"),
+        (
+            {"glue": {"number_of_workers": 1}},
+            "glue.number_of_workers = 1 is not allowed: expected an integer of at least 2",
+        ),
+        ({"glue": {"number_of_workers": "2"}}, "glue.number_of_workers = '2' has the wrong type: expected an integer"),
+        (
+            {"glue": {"timeout_minutes": 0}},
+            "glue.timeout_minutes = 0 is not allowed: expected an integer from 1 to 2880",
+        ),
+        ({"glue": {"timeout_minutes": 2881}}, "from 1 to 2880 minutes"),
+        (
+            {"glue": {"max_concurrent_runs": 2}},
+            "glue.max_concurrent_runs = 2 is not allowed: expected 1 (fixed: two runs",
+        ),
+        ({"glue": {"workers": 2}}, "unknown key 'glue.workers'"),
+        ({"glu": {}}, "unknown section [glu] (did you mean 'glue'?)"),
+        ({"bucket": {"output_prefix": "dataops/"}}, "bucket.output_prefix = 'dataops/' overlaps 'dataops/glue/'"),
+        ({"bucket": {"output_prefix": "dataops/glue/out/"}}, "overlaps 'dataops/glue/'"),
+        ({"bucket": {"input_key": "dataops/glue/in.csv"}}, "bucket.input_key = 'dataops/glue/in.csv' lies under"),
+    ],
+)
+def test_bad_glue_settings(raw, expected):
+    assert expected in error_for(raw)
+
+
+def test_config_command_shows_the_glue_settings(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from dataops_cli.cli import cli
+
+    path = tmp_path / "glue.toml"
+    path.write_text('[function]\nengine = "glue"\n[glue]\nworker_type = "G.2X"\nnumber_of_workers = 3\n')
+    shown = CliRunner().invoke(cli, ["--config", str(path), "config"])
+    assert shown.exit_code == 0, shown.output
+    assert "dataops-pipeline-glue Glue 5.0 3 x G.2X, timeout 30 min" in " ".join(shown.output.split())
+    as_json = json.loads(CliRunner().invoke(cli, ["--config", str(path), "config", "--json"]).output)
+    assert as_json["settings"]["function"]["engine"] == "glue"
+    assert as_json["settings"]["glue"] == {
+        "glue_version": "5.0",
+        "worker_type": "G.2X",
+        "number_of_workers": 3,
+        "timeout_minutes": 30,
+        "max_concurrent_runs": 1,
+    }
+    assert as_json["derived"]["glue_job"] == "dataops-pipeline-glue"

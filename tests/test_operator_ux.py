@@ -533,6 +533,7 @@ Config: <config>
                  <- /data/in.csv
         outputs  s3://dataops-pipeline-bucket/processed/ (runs expire after 30
                  days)
+         engine  lambda
        function  DataOpsPipelineFunction python3.12 x86_64 1024 MB 60 s,
                  reserved concurrency 1, async retries 0, async max event age
                  300 s

@@ -359,6 +359,7 @@ def test_status_json_schema(deployed):
         "config_file",
         "stack_created",
         "notes",
+        "glue_runs",
     }
     assert report["unavailable"] == {}
     assert set(report["health"]) == {"level", "reasons", "exit_code"}

@@ -159,6 +159,10 @@ class StackContext:
         return self.aws.arn("lambda", f"function:{self.config.function.name}")
 
     @property
+    def glue_job_arn(self) -> str:
+        return self.aws.arn("glue", f"job/{self.config.glue_job}")
+
+    @property
     def log_group_arn(self) -> str:
         return self.aws.arn("logs", f"log-group:{self.config.log_group}")
 
@@ -192,6 +196,8 @@ class Resource:
     """
 
     kind = "resource"
+    # The function.engine values that need this resource; with another engine `up` removes it.
+    engines: tuple[str, ...] = ("lambda", "glue")
     # For steps with retry_role: which service assumes the role, and how it says "not yet".
     role_user = ""
     role_not_ready: Callable[[ClientError], bool] | None = None

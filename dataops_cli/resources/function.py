@@ -78,6 +78,7 @@ def role_not_ready(exc: ClientError) -> bool:
 
 class Function(Resource):
     kind = "Lambda function"
+    engines = ("lambda",)
     role_user = "Lambda"
     role_not_ready = staticmethod(role_not_ready)
 

@@ -15,6 +15,7 @@ from dataops_cli.resources.base import Action, Change, Resource, Step, missing_t
 
 class LogGroup(Resource):
     kind = "Log group"
+    engines = ("lambda",)  # the function's; Glue writes its own groups under /aws-glue/
     removed_after = ("Function",)
 
     @property

@@ -6,7 +6,13 @@ import json
 from typing import Any
 
 from dataops_cli.aws import read_or_none
-from dataops_cli.policies import execution_policy, lambda_trust_policy, scheduler_policy, scheduler_trust_policy
+from dataops_cli.policies import (
+    execution_policy,
+    lambda_trust_policy,
+    scheduler_glue_policy,
+    scheduler_policy,
+    scheduler_trust_policy,
+)
 from dataops_cli.resources.base import Action, Change, Resource, Step, canonical, missing_tags, tag_dict, tag_list
 
 POLICY_NAME = "dataops-least-privilege"
@@ -95,6 +101,7 @@ class Role(Resource):
 
 class ExecutionRole(Role):
     description = "dataops: lets the pipeline function read its input, write its outputs and logs"
+    engines = ("lambda",)
 
     @property
     def name(self) -> str:
@@ -114,7 +121,7 @@ class ExecutionRole(Role):
 
 
 class SchedulerRole(Role):
-    description = "dataops: lets the pipeline's schedule invoke the pipeline function"
+    description = "dataops: lets the pipeline's schedule start the pipeline (its function or its Glue job)"
 
     @property
     def name(self) -> str:
@@ -124,4 +131,6 @@ class SchedulerRole(Role):
         return scheduler_trust_policy(self.ctx.aws.account_id, self.ctx.schedule_group_arn)
 
     def inline_policy(self) -> dict[str, Any]:
+        if self.config.function.engine == "glue":
+            return scheduler_glue_policy(self.ctx.glue_job_arn)
         return scheduler_policy(self.ctx.function_arn)

@@ -86,16 +86,27 @@ class Schedule(Resource):
             if s.flexible_window_minutes
             else {"Mode": "OFF"}
         )
+        if self.config.function.engine == "glue":
+            # EventBridge Scheduler's universal target: the scheduler role calls glue:StartJobRun.
+            arn = f"arn:{self.ctx.aws.partition}:scheduler:::aws-sdk:glue:startJobRun"
+            target = {"Arn": arn, "Input": json.dumps({"JobName": self.config.glue_job})}
+            runs = f"Glue job {self.config.glue_job}"
+        else:
+            target = {
+                "Arn": self.ctx.function_arn,
+                "Input": json.dumps({"trigger": "schedule", "stack": self.ctx.stack}),
+            }
+            runs = self.config.function.name
         return {
             "ScheduleExpression": s.expression,
             "ScheduleExpressionTimezone": s.timezone,
             "State": "ENABLED" if s.enabled else "DISABLED",
             "FlexibleTimeWindow": window,
-            "Description": f"dataops: runs {self.config.function.name} on {s.expression}",
+            "Description": f"dataops: runs {runs} on {s.expression}",
             "Target": {
-                "Arn": self.ctx.function_arn,
+                "Arn": target["Arn"],
                 "RoleArn": self.ctx.role_arn(self.config.scheduler_role),
-                "Input": json.dumps({"trigger": "schedule", "stack": self.ctx.stack}),
+                "Input": target["Input"],
                 "RetryPolicy": {
                     "MaximumRetryAttempts": s.retry_attempts,
                     "MaximumEventAgeInSeconds": s.max_event_age_seconds,

@@ -1,0 +1,61 @@
+"""The Glue job's script: Glue's `--KEY value` job arguments -> the Spark job's argv."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataops_cli.config import Config
+from dataops_cli.resources.glue import job_arguments
+from handler.spark_job.glue_entry import JobArgumentError, main, spark_job_argv
+
+
+def glue_argv(arguments: dict[str, str]) -> list[str]:
+    """What Glue passes the script: its own arguments, then the job's, as `--KEY value` pairs."""
+    argv = ["script.py", "--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option", "job-bookmark-disable"]
+    for key, value in arguments.items():
+        argv += [key, value]
+    return argv[1:]
+
+
+def test_the_jobs_default_arguments_become_the_spark_jobs_options():
+    argv = spark_job_argv(glue_argv(job_arguments(Config())))
+    assert argv == [
+        "--input",
+        "s3://dataops-pipeline-bucket/diabetes_preprocessed.csv",
+        "--output",
+        "s3://dataops-pipeline-bucket/processed/",
+        "--zero-as-missing",
+        "Glucose,BloodPressure,SkinThickness,Insulin,BMI",
+        "--impute-strategy",
+        "median",
+        "--normalize-method",
+        "minmax",
+        "--normalize-exclude",
+        "Outcome",
+        "--trigger",
+        "glue",
+    ]
+
+
+def test_an_empty_column_list_travels_as_a_dash_and_arrives_empty():
+    from dataops_cli.config import parse_config
+
+    config = parse_config({"pipeline": {"zero_as_missing": [], "normalize_exclude": []}})
+    argv = spark_job_argv(glue_argv(job_arguments(config)))
+    assert argv[argv.index("--zero-as-missing") + 1] == ""
+    assert argv[argv.index("--normalize-exclude") + 1] == ""
+
+
+def test_equals_form_and_trigger_are_read():
+    arguments = {f"--{k}={v}" for k, v in Config().handler_environment().items()}
+    argv = spark_job_argv([*sorted(arguments), "--TRIGGER", "schedule"])
+    assert argv[-1] == "schedule" and argv[1] == "s3://dataops-pipeline-bucket/diabetes_preprocessed.csv"
+
+
+def test_a_missing_argument_names_it_and_exits_2(capsys):
+    arguments = job_arguments(Config())
+    del arguments["--INPUT_KEY"], arguments["--OUTPUT_PREFIX"]
+    with pytest.raises(JobArgumentError, match="--INPUT_KEY, --OUTPUT_PREFIX missing"):
+        spark_job_argv(glue_argv(arguments))
+    assert main(glue_argv(arguments)) == 2
+    assert "--INPUT_KEY, --OUTPUT_PREFIX missing: run `dataops up`" in capsys.readouterr().err
