@@ -35,7 +35,6 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,7 +59,20 @@ from .quality import (
     summarize,
 )
 from .reader import Columns, read_columns
-from .runlog import ERROR, MISSING, QUALITY, QUARANTINED, SAVED, SHAPE, START, RunLog, utc_iso
+from .runlog import (
+    ERROR,
+    MISSING,
+    QUALITY,
+    QUARANTINED,
+    SAVED,
+    SHAPE,
+    START,
+    RunLog,
+    ms_since,
+    package_versions,
+    record_metric,
+    utc_iso,
+)
 from .s3io import MultipartSink, S3Input
 
 _cold_start = True
@@ -206,7 +218,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         with deadline.alarm(lambda: run.step if run is not None else "starting"):
             return run.execute()
     except Exception as exc:
-        _metric(log, c.M_RUN_FAILED, 1)
+        record_metric(log, c.M_RUN_FAILED, 1)
         if isinstance(exc, RunTimeoutError):
             detail = {"type": "TimeoutError", "message": str(exc), "step": run.step if run else "starting"}
         elif isinstance(exc, PipelineError):
@@ -218,7 +230,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             run.record_failure(detail)
         raise
     finally:
-        _metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
+        record_metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
         log.flush_metrics()
 
 
@@ -264,10 +276,10 @@ class PipelineRun:
         self.at("reading the quality history")
         t_history = time.perf_counter()
         history = self._read_history()
-        self.quality_ms["history_read_ms"] = _ms_since(t_history)
+        self.quality_ms["history_read_ms"] = ms_since(t_history)
         t0 = time.perf_counter()
         columns = self._read()
-        read_ms = _ms_since(t0)
+        read_ms = ms_since(t0)
         result, zeros = self._process(columns)
         outputs = self._write_outputs(result, read_ms)
         current, quality, blocked = self._check_quality(result, zeros, history, outputs)
@@ -284,8 +296,8 @@ class PipelineRun:
         self.deadline.disarm()
         t_write = time.perf_counter()
         self._update_history(history, current)
-        self.quality_ms["history_write_ms"] = _ms_since(t_write)
-        _metric(self.log, c.M_RUN_FAILED, 0)
+        self.quality_ms["history_write_ms"] = ms_since(t_write)
+        record_metric(self.log, c.M_RUN_FAILED, 0)
         return {
             "status": "succeeded",
             "run_id": self.run_id,
@@ -334,12 +346,12 @@ class PipelineRun:
         self.at("processing")
         t_zeros = time.perf_counter()
         zeros = count_zeros(columns.numeric, self.settings.options.zero_as_missing)
-        self.quality_ms["zeros_ms"] = _ms_since(t_zeros)
+        self.quality_ms["zeros_ms"] = ms_since(t_zeros)
         result = process(columns, self.settings.options)
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
-        _metric(self.log, c.M_ROWS_PROCESSED, result.rows)
-        _metric(self.log, c.M_MISSING_IMPUTED, result.missing_total)
+        record_metric(self.log, c.M_ROWS_PROCESSED, result.rows)
+        record_metric(self.log, c.M_MISSING_IMPUTED, result.missing_total)
         self.log.info(
             c.EVENT_MISSING,
             f"{MISSING} Missing values handled: {result.missing_total} cells in {len(handled)} columns",
@@ -357,14 +369,14 @@ class PipelineRun:
         self._stream_cleaned(result, outputs["cleaned"])
         self.at("writing correlation.csv")
         self._put(outputs["correlation"], correlation_csv(result), "text/csv")
-        timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": _ms_since(t1)}
+        timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": ms_since(t1)}
         summary = summary_document(
             result,
             run_id=self.run_id,
             input=self.facts["input"],
             options=asdict(self.settings.options),
             timings_ms=timings,
-            versions=_versions(),
+            versions=package_versions("pyarrow", "numpy", "pandas", "boto3"),
             runtime=runtime_document(os.environ),
         )
         self.at("writing summary.json")
@@ -382,8 +394,8 @@ class PipelineRun:
         checks = run_checks(current, history, self.settings.quality)
         self.at("writing quality.json")
         self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
-        quality = self._report_quality(checks, len(history), _ms_since(t2))
-        self.quality_ms["checks_ms"] = _ms_since(t2)  # profile, checks, quality.json, log lines
+        quality = self._report_quality(checks, len(history), ms_since(t2))
+        self.quality_ms["checks_ms"] = ms_since(t2)  # profile, checks, quality.json, log lines
         blocked = failed(checks) if self.settings.quality.on_failure == "block" else []
         return current, quality, blocked
 
@@ -483,8 +495,8 @@ class PipelineRun:
             elif check["level"] == FAIL:
                 self.log.error(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
         counts = summarize(checks)
-        _metric(self.log, c.M_QUALITY_WARNINGS, counts[WARN])
-        _metric(self.log, c.M_QUALITY_FAILURES, counts[FAIL])
+        record_metric(self.log, c.M_QUALITY_WARNINGS, counts[WARN])
+        record_metric(self.log, c.M_QUALITY_FAILURES, counts[FAIL])
         quality = {"baseline_runs": baseline_runs, **counts}
         self.log.info(
             c.EVENT_QUALITY,
@@ -519,7 +531,7 @@ class PipelineRun:
         )
         document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
         self._put(outputs["log"], to_json_bytes(document), "application/json")
-        _metric(self.log, c.M_RUN_FAILED, 0)
+        record_metric(self.log, c.M_RUN_FAILED, 0)
         return {
             "status": "quarantined",
             "run_id": self.run_id,
@@ -616,21 +628,3 @@ def runtime_document(env: Mapping[str, str]) -> dict[str, str]:
     if note := env.get("DATAOPS_EXECUTED_BY_NOTE", "").strip():
         executed += f" ({note})"
     return {"configured": configured, "executed_by": executed}
-
-
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for package in ("pyarrow", "numpy", "pandas", "boto3"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
-
-
-def _metric(log: RunLog, name: str, value: float) -> None:
-    log.metric(name, value, c.METRIC_UNITS[name])
-
-
-def _ms_since(t0: float) -> float:
-    return round((time.perf_counter() - t0) * 1000, 3)

@@ -9,9 +9,11 @@ and `dataops status` key on. The same records are kept for the run's run.json in
 from __future__ import annotations
 
 import json
+import platform
 import sys
 import time
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any, TextIO
 
 from . import contract as c
@@ -93,3 +95,24 @@ class RunLog:
         stream = self._stream or sys.stdout
         stream.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
         stream.flush()
+
+
+def record_metric(log: RunLog, name: str, value: float) -> None:
+    """Add one of the contract's metrics to the run's EMF document, in the contract's unit."""
+    log.metric(name, value, c.METRIC_UNITS[name])
+
+
+def ms_since(t0: float) -> float:
+    """Milliseconds since a `time.perf_counter()` reading, as the summaries' timings record them."""
+    return round((time.perf_counter() - t0) * 1000, 3)
+
+
+def package_versions(*packages: str) -> dict[str, str]:
+    """The interpreter's and the named packages' versions, for summary.json (engines differ in packages)."""
+    found = {"python": platform.python_version()}
+    for package in packages:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found

@@ -11,11 +11,9 @@ row order by part name), listed in `runs/<run_id>/cleaned_manifest.json`, which 
 
 from __future__ import annotations
 
-import platform
 import time
 import uuid
 from dataclasses import asdict
-from importlib import metadata
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,7 +24,18 @@ from handler.lambda_function import new_run_id
 from handler.outputs import correlation_csv, summary_document, to_json_bytes
 from handler.pipeline import PipelineOptions
 from handler.reader import SAMPLE_BYTES
-from handler.runlog import ERROR, MISSING, SAVED, SHAPE, START, RunLog, utc_iso
+from handler.runlog import (
+    ERROR,
+    MISSING,
+    SAVED,
+    SHAPE,
+    START,
+    RunLog,
+    ms_since,
+    package_versions,
+    record_metric,
+    utc_iso,
+)
 
 from .compute import SparkResult, process
 from .frame import check_sample, read_typed
@@ -56,13 +65,13 @@ def run_job(
     try:
         return run.execute()
     except Exception as exc:
-        _metric(log, c.M_RUN_FAILED, 1)
+        record_metric(log, c.M_RUN_FAILED, 1)
         detail = exc.as_dict() if isinstance(exc, PipelineError) else {"type": type(exc).__name__, "message": str(exc)}
         log.error(c.EVENT_ERROR, f"{ERROR} Pipeline run failed: {exc}", error=detail)
         run.record_failure(detail)
         raise
     finally:
-        _metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
+        record_metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
         log.flush_metrics()
 
 
@@ -100,7 +109,7 @@ class SparkRun:
         sample = check_sample(self.source.head(SAMPLE_BYTES + 1), whole=info.size_bytes <= SAMPLE_BYTES)
         frame = read_typed(self.spark, self.source.spark_uri, sample, self.options.zero_as_missing)
         self.cached = frame.df
-        read_ms = _ms_since(t0)
+        read_ms = ms_since(t0)
         self.facts["shape"] = {"rows": frame.rows, "columns": len(frame.names)}
         log.info(
             c.EVENT_SHAPE,
@@ -113,8 +122,8 @@ class SparkRun:
         result = done.result
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
-        _metric(log, c.M_ROWS_PROCESSED, result.rows)
-        _metric(log, c.M_MISSING_IMPUTED, result.missing_total)
+        record_metric(log, c.M_ROWS_PROCESSED, result.rows)
+        record_metric(log, c.M_MISSING_IMPUTED, result.missing_total)
         log.info(
             c.EVENT_MISSING,
             f"{MISSING} Missing values handled: {result.missing_total} cells in {len(handled)} columns",
@@ -132,12 +141,12 @@ class SparkRun:
             "log": self.folder + c.RUN_DOCUMENT,
         }
         manifest = self._write_cleaned(done)
-        normalize_ms = _ms_since(t1)  # Spark normalizes while it writes the parts
+        normalize_ms = ms_since(t1)  # Spark normalizes while it writes the parts
         self.source.check_unchanged()
         t2 = time.perf_counter()
         self.target.put(keys["cleaned"], to_json_bytes(manifest), "application/json")
         self.target.put(keys["correlation"], correlation_csv(result), "text/csv")
-        timings = {"read_ms": read_ms, **result.timings_ms, "normalize_ms": normalize_ms, "write_ms": _ms_since(t2)}
+        timings = {"read_ms": read_ms, **result.timings_ms, "normalize_ms": normalize_ms, "write_ms": ms_since(t2)}
         summary = summary_document(
             result,
             run_id=self.run_id,
@@ -145,7 +154,7 @@ class SparkRun:
             input=self.facts["input"],
             options=asdict(self.options),
             timings_ms=timings,
-            versions=_versions(),
+            versions=package_versions("pyspark", "pyarrow", "numpy", "boto3"),
         )
         self.target.put(keys["summary"], to_json_bytes(summary), "application/json")
         self.target.put(keys["dtypes"], to_json_bytes(done.dtypes), "application/json")
@@ -169,7 +178,7 @@ class SparkRun:
             c.L_OUTPUTS: outputs,
         }
         self.target.put(c.LATEST_POINTER, to_json_bytes(latest), "application/json")
-        _metric(log, c.M_RUN_FAILED, 0)
+        record_metric(log, c.M_RUN_FAILED, 0)
         self._release()
         return {
             "status": "succeeded",
@@ -239,21 +248,3 @@ class SparkRun:
             **extra,
             "events": self.log.records,
         }
-
-
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for package in ("pyspark", "pyarrow", "numpy", "boto3"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
-
-
-def _metric(log: RunLog, name: str, value: float) -> None:
-    log.metric(name, value, c.METRIC_UNITS[name])
-
-
-def _ms_since(t0: float) -> float:
-    return round((time.perf_counter() - t0) * 1000, 3)
