@@ -43,10 +43,11 @@ def execution_policy(
     missing input, so the run can say "the input does not exist" instead of "access denied".
     """
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
+    read_input, *s3_rest = _pipeline_s3_statements(bucket_arn, input_key, output_prefix)
     return {
         "Version": VERSION,
         "Statement": [
-            {"Sid": "ReadInput", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/{input_key}"},
+            read_input,
             {
                 # Each run compares itself with the profiles of earlier runs, then rewrites this
                 # one object (covered by WriteOutputs: it lies under the output prefix).
@@ -55,19 +56,7 @@ def execution_policy(
                 "Action": "s3:GetObject",
                 "Resource": f"{bucket_arn}/{output_prefix}quality/history.json",
             },
-            {"Sid": "Distinguish404From403", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
-            {
-                "Sid": "WriteOutputs",
-                "Effect": "Allow",
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/{output_prefix}*",
-            },
-            {
-                "Sid": "UndoFailedRun",
-                "Effect": "Allow",
-                "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
-                "Resource": f"{bucket_arn}/{output_prefix}runs/*",
-            },
+            *s3_rest,
             {
                 "Sid": "WriteOwnLogs",
                 "Effect": "Allow",
@@ -76,6 +65,26 @@ def execution_policy(
             },
         ],
     }
+
+
+def _pipeline_s3_statements(bucket_arn: str, input_key: str, output_prefix: str) -> list[Document]:
+    """What either engine's run does in S3: read the input, write outputs, undo a failed run."""
+    return [
+        {"Sid": "ReadInput", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/{input_key}"},
+        {"Sid": "Distinguish404From403", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+        {
+            "Sid": "WriteOutputs",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{output_prefix}*",
+        },
+        {
+            "Sid": "UndoFailedRun",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
+            "Resource": f"{bucket_arn}/{output_prefix}runs/*",
+        },
+    ]
 
 
 def scheduler_policy(function_arn: str) -> Document:
@@ -102,29 +111,18 @@ def glue_job_policy(
     """
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
     logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws-glue/*"
+    read_input, *s3_rest = _pipeline_s3_statements(bucket_arn, input_key, output_prefix)
     return {
         "Version": VERSION,
         "Statement": [
-            {"Sid": "ReadInput", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{bucket_arn}/{input_key}"},
+            read_input,
             {
                 "Sid": "ReadJobScript",
                 "Effect": "Allow",
                 "Action": "s3:GetObject",
                 "Resource": f"{bucket_arn}/{script_prefix}*",
             },
-            {"Sid": "Distinguish404From403", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
-            {
-                "Sid": "WriteOutputs",
-                "Effect": "Allow",
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/{output_prefix}*",
-            },
-            {
-                "Sid": "UndoFailedRun",
-                "Effect": "Allow",
-                "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
-                "Resource": f"{bucket_arn}/{output_prefix}runs/*",
-            },
+            *s3_rest,
             {
                 "Sid": "WriteGlueLogs",
                 "Effect": "Allow",
