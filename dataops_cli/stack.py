@@ -137,14 +137,27 @@ def _leftovers(ctx: StackContext) -> list[Resource]:
     """The other engine's resources that exist (reads only): after a switch, `up` removes them.
 
     Absent ones are not shown at all, so a stack that never switched reports what it always did.
+    One that cannot be read (a backend without that service, a caller without its read
+    permission) is said in one line and left alone: `up` of the configured engine never
+    fails because of the engine it does not use.
     """
     found = []
     for resource in other_engine_resources(ctx):
-        with _step(resource, "checking"):
-            change = resource.plan_destroy()
+        try:
+            with _step(resource, "checking"):
+                change = resource.plan_destroy()
+        except DataopsError as exc:
+            ctx.progress(f"{_unchecked(resource, exc)}; left alone")
+            continue
         if change is not None and change.action is not Action.ABSENT:
             found.append(resource)
     return found
+
+
+def _unchecked(resource: Resource, exc: DataopsError) -> str:
+    """Why the other engine's resource could not be checked, and what that means."""
+    other = "glue" if resource.config.function.engine == "lambda" else "lambda"
+    return f"could not check for {resource.kind} {resource.name} (only engine {other!r} uses it): {_reason(exc)}"
 
 
 def _remove_leftover(resource: Resource, reporter: Reporter, dry_run: bool) -> Change:
@@ -185,14 +198,18 @@ def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change
     """
     planned = []
     for resource in reversed(all_resources(ctx)):
+        other_engine = ctx.config.function.engine not in resource.engines
         try:
             with _step(resource, "checking"):
                 change = resource.plan_destroy()
         except DataopsError as exc:
-            change = resource.change(Action.FAILED, _reason(exc))
+            # The engine the config does not use: a backend or caller without that service
+            # (LocalStack community has no Glue) must not make every `down` fail. Said, not hidden.
+            action = Action.SKIPPED if other_engine else Action.FAILED
+            change = resource.change(action, _unchecked(resource, exc) if other_engine else _reason(exc))
         if change is None:
             continue
-        if change.action is Action.ABSENT and ctx.config.function.engine not in resource.engines:
+        if change.action is Action.ABSENT and other_engine:
             continue  # the other engine's, never deployed (or gone): not worth a line
         if keep_data and isinstance(resource, Bucket) and change.action is Action.DELETE:
             change = resource.change(Action.SKIPPED, "kept: --keep-data")

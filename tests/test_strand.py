@@ -131,6 +131,27 @@ def test_down_goes_on_when_a_read_fails(stack):
     assert h.leftovers() == {key: [] for key in h.leftovers()}
 
 
+def test_a_backend_without_glue_does_not_stop_a_lambda_stack(stack):
+    """LocalStack community answers every Glue call InternalFailure; a caller may lack glue:GetJob.
+
+    Engine lambda: up and down say they could not check the Glue job and go on; exit codes
+    are those of the lambda stack alone.
+    """
+    recorder, config = stack
+    no_glue = "The API for service glue is either not included in your current license plan"
+    recorder.fail_first("GetJob", 10, "InternalFailure", no_glue, status=501)
+    deployed = h.run(config, "up")
+    text = " ".join(deployed.output.split())
+    assert deployed.exit_code == 0, deployed.output
+    assert "could not check for Glue job dataops-pipeline-glue (only engine 'glue' uses it)" in text
+    assert "InternalFailure" in text and "left alone" in text
+    removed = h.run(config, "down", "--yes")
+    text = " ".join(removed.output.split())
+    assert removed.exit_code == 0, removed.output
+    assert "Glue job dataops-pipeline-glue: skipped (could not check" in text
+    assert h.leftovers() == {key: [] for key in h.leftovers()}
+
+
 def test_down_takes_localstacks_spelling_of_a_missing_dashboard(stack):
     recorder, config = stack
     assert h.run(config, "up").exit_code == 0
