@@ -71,6 +71,7 @@ from .runlog import (
     ms_since,
     package_versions,
     record_metric,
+    run_document,
     utc_iso,
 )
 from .s3io import MultipartSink, S3Input
@@ -298,18 +299,16 @@ class PipelineRun:
         self._update_history(history, current)
         self.quality_ms["history_write_ms"] = ms_since(t_write)
         record_metric(self.log, c.M_RUN_FAILED, 0)
-        return {
-            "status": "succeeded",
-            "run_id": self.run_id,
-            "rows": result.rows,
-            "columns": len(result.names),
-            "missing_values_handled": handled,
-            "missing_total": result.missing_total,
-            "outputs": outputs,
-            "quality": quality,
-            "duration_ms": duration_ms,
-            "quality_timings_ms": self.quality_ms,
-        }
+        return run_result(
+            "succeeded",
+            self.run_id,
+            result,
+            handled,
+            outputs,
+            quality=quality,
+            duration_ms=duration_ms,
+            quality_timings_ms=self.quality_ms,
+        )
 
     def _log_start(self) -> None:
         s = self.settings
@@ -532,18 +531,16 @@ class PipelineRun:
         document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
         self._put(outputs["log"], to_json_bytes(document), "application/json")
         record_metric(self.log, c.M_RUN_FAILED, 0)
-        return {
-            "status": "quarantined",
-            "run_id": self.run_id,
-            "rows": result.rows,
-            "columns": len(result.names),
-            "missing_values_handled": handled,
-            "missing_total": result.missing_total,
-            "outputs": outputs,
-            "quality": quality,
-            "failed_checks": blocked,
-            "duration_ms": duration_ms,
-        }
+        return run_result(
+            "quarantined",
+            self.run_id,
+            result,
+            handled,
+            outputs,
+            quality=quality,
+            failed_checks=blocked,
+            duration_ms=duration_ms,
+        )
 
     def record_failure(self, error: dict[str, Any]) -> None:
         """Undo partial outputs and leave a failed run.json; never raises over the original error.
@@ -596,18 +593,7 @@ class PipelineRun:
         self.written.append(key)
 
     def _run_document(self, status: str, **extra: Any) -> dict[str, Any]:
-        finished = time.time()
-        return {
-            "run_id": self.run_id,
-            "status": status,
-            **self.log.context,
-            "started_at": utc_iso(self.started),
-            "finished_at": utc_iso(finished),
-            "duration_ms": round((finished - self.started) * 1000, 3),
-            **self.facts,
-            **extra,
-            "events": self.log.records,
-        }
+        return run_document(self.log, self.run_id, self.started, self.facts, status, **extra)
 
 
 def _trigger(event: Any) -> str:
@@ -628,3 +614,19 @@ def runtime_document(env: Mapping[str, str]) -> dict[str, str]:
     if note := env.get("DATAOPS_EXECUTED_BY_NOTE", "").strip():
         executed += f" ({note})"
     return {"configured": configured, "executed_by": executed}
+
+
+def run_result(
+    status: str, run_id: str, result: Any, handled: dict[str, int], outputs: dict[str, str], **extra: Any
+) -> dict[str, Any]:
+    """What a run returns to its caller (Lambda's response payload, the Spark job's exit report)."""
+    return {
+        "status": status,
+        "run_id": run_id,
+        "rows": result.rows,
+        "columns": len(result.names),
+        "missing_values_handled": handled,
+        "missing_total": result.missing_total,
+        "outputs": outputs,
+        **extra,
+    }

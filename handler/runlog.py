@@ -116,3 +116,19 @@ def package_versions(*packages: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def run_document(log: RunLog, run_id: str, started: float, facts: dict[str, Any], status: str, **extra: Any) -> dict:
+    """run.json: the run's status, context, timing, facts and every event (both engines write it)."""
+    finished = time.time()
+    return {
+        "run_id": run_id,
+        "status": status,
+        **log.context,
+        "started_at": utc_iso(started),
+        "finished_at": utc_iso(finished),
+        "duration_ms": round((finished - started) * 1000, 3),
+        **facts,
+        **extra,
+        "events": log.records,
+    }

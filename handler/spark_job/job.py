@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import contract as c
 from handler.errors import PipelineError
-from handler.lambda_function import new_run_id
+from handler.lambda_function import new_run_id, run_result
 from handler.outputs import correlation_csv, summary_document, to_json_bytes
 from handler.pipeline import PipelineOptions
 from handler.reader import SAMPLE_BYTES
@@ -34,6 +34,7 @@ from handler.runlog import (
     ms_since,
     package_versions,
     record_metric,
+    run_document,
     utc_iso,
 )
 
@@ -180,16 +181,7 @@ class SparkRun:
         self.target.put(c.LATEST_POINTER, to_json_bytes(latest), "application/json")
         record_metric(log, c.M_RUN_FAILED, 0)
         self._release()
-        return {
-            "status": "succeeded",
-            "run_id": self.run_id,
-            "rows": result.rows,
-            "columns": len(result.names),
-            "missing_values_handled": handled,
-            "missing_total": result.missing_total,
-            "outputs": outputs,
-            "duration_ms": duration_ms,
-        }
+        return run_result("succeeded", self.run_id, result, handled, outputs, duration_ms=duration_ms)
 
     def _write_cleaned(self, done: SparkResult) -> dict[str, Any]:
         """The cleaned parts, in row order, and their manifest (written by the caller)."""
@@ -236,15 +228,4 @@ class SparkRun:
             self.cached = None
 
     def _run_document(self, status: str, **extra: Any) -> dict[str, Any]:
-        finished = time.time()
-        return {
-            "run_id": self.run_id,
-            "status": status,
-            **self.log.context,
-            "started_at": utc_iso(self.started),
-            "finished_at": utc_iso(finished),
-            "duration_ms": round((finished - self.started) * 1000, 3),
-            **self.facts,
-            **extra,
-            "events": self.log.records,
-        }
+        return run_document(self.log, self.run_id, self.started, self.facts, status, **extra)
