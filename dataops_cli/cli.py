@@ -183,14 +183,16 @@ def up(app: App, dry_run: bool) -> None:
     is adopted (and said so); a function that ended Failed is re-created.
 
     With --local, `up` starts the emulator if needed, deploys to it, then runs the
-    pipeline once (one Invoke: a new run each time) and prints the KPIs.
+    pipeline once (one Invoke: a new run each time; with function.engine = "glue",
+    one Glue job run on local pyspark, waited for) and prints the KPIs.
 
     \b
     Exit codes:
       0  deployed (with --local: and the first run succeeded)
       1  an AWS or input error (the line says which resource and why), or the
          first local run failed; also "another `up` seems to be in progress"
-      2  bad config or option, e.g. bucket.input_file does not exist
+      2  bad config or option, e.g. bucket.input_file does not exist; with
+         --local and engine "glue": pyspark or Java missing (nothing deployed)
       130 interrupted (Ctrl-C): run `dataops up` again, it converges
 
     \b
@@ -204,11 +206,7 @@ def up(app: App, dry_run: bool) -> None:
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     if app.local and app.config.function.engine == "glue":
-        raise CliError(
-            'function.engine = "glue": the local emulator does not run Glue jobs',
-            'deploy to AWS, or use function.engine = "lambda" with --local',
-            exit_code=2,
-        )
+        _require_local_spark()  # before anything starts or is deployed
     app.config.check_input_file()  # before anything starts or changes: a typo must not deploy old data
     check_input_columns(app.config, str(find_config_path(app.config_path) or "built-in defaults"))
     stack_module.in_flight.step = "starting the local emulator" if app.local and not dry_run else "connecting"
@@ -234,17 +232,24 @@ def up(app: App, dry_run: bool) -> None:
         app.console.print(summary_table(changes, applied=True, title="Stack"))
         _print_after_up(app, ctx)
         if app.local:  # the first outputs within seconds: run once now, then show the KPIs
-            app.console.print(f"\nRunning {app.config.function.name} once now, as `dataops invoke` would:")
-            stack_module.in_flight.step = f"running {app.config.function.name} once (the stack is deployed)"
-            outcome = _run_now(app, ctx.client("lambda"), trigger="up")
+            glue = app.config.function.engine == "glue"
+            runs = f"Glue job {app.config.glue_job}" if glue else app.config.function.name
+            app.console.print(f"\nRunning {runs} once now, as `dataops invoke` would:")
+            stack_module.in_flight.step = f"running {runs} once (the stack is deployed)"
+            if glue:
+                glue_outcome = _run_glue_now(app, as_json=False, trigger="up")
+                failure = None if not glue_outcome.failed else f"Glue job run {glue_outcome.state}"
+            else:
+                outcome = _run_now(app, ctx.client("lambda"), trigger="up")
+                failure = None if not outcome.failed else str(outcome.function_error or outcome.status_code)
             app.console.print()
             stack_module.in_flight.step = "reading the status (the stack is deployed)"
             _print_status(app, ctx, _status_options(app, "3h"))
             stack_module.in_flight.step = None
-            if outcome.failed:
+            if failure is not None:
                 app.report_calls()
                 raise CliError(
-                    f"the stack is deployed but its first run failed ({outcome.function_error or outcome.status_code})",
+                    f"the stack is deployed but its first run failed ({failure})",
                     "see the run above (dataops --local logs --errors); fix the input or config and run up again",
                 )
     app.report_calls()
@@ -581,6 +586,8 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
 def invoke(app: App, as_json: bool) -> None:
     """Run the pipeline now (synchronously) and print its result and log tail.
 
+    With function.engine = "glue": starts a Glue job run and waits for it to end
+    (with --local, on local pyspark; pyspark or Java missing is exit code 2).
     Exit code 1 when the run failed (bad input, timeout, crash).
 
     \b
@@ -598,29 +605,54 @@ def invoke(app: App, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _run_glue_now(app: App, as_json: bool) -> Any:
-    """StartJobRun on the Glue job and wait for it (bounded by the job's timeout plus start-up)."""
-    from dataops_cli.glue_run import STARTUP_SECONDS, TERMINAL_STATES, start_and_wait
+def _require_local_spark() -> None:
+    """Local Glue runs need pyspark and Java on this machine: one line naming what is missing (exit 2)."""
+    from dataops_cli.local.spark_check import local_glue_problem
+
+    problem = local_glue_problem()
+    if problem is not None:
+        raise CliError(problem, exit_code=2)
+
+
+LOCAL_GLUE_POLL_SECONDS = 1.0  # the emulator answers GetJobRun at once; a local Spark run takes tens of seconds
+
+
+def _run_glue_now(app: App, as_json: bool, trigger: str = "manual") -> Any:
+    """StartJobRun on the Glue job and wait for it (bounded by the job's timeout plus start-up).
+
+    In local mode the emulator runs the job with local pyspark: the wait polls every second
+    and shows the elapsed time, since Spark takes tens of seconds even for a small file.
+    """
+    from dataops_cli.glue_run import POLL_SECONDS, STARTUP_SECONDS, TERMINAL_STATES, start_and_wait
 
     config = app.config
     if app.local:
-        raise CliError(
-            'function.engine = "glue": the local emulator does not run Glue jobs',
-            'use function.engine = "lambda" with --local',
-            exit_code=2,
-        )
+        _require_local_spark()
+    progress = app.console.status("Glue job run: starting") if app.local and not as_json else None
+    began = time.monotonic()
+    current = {"state": "STARTING"}
 
     def said(state: str) -> None:
+        current["state"] = state
         if not as_json and state not in TERMINAL_STATES:  # the last line says how it ended
             app.console.print(f"[dim]Glue job run: {state}...[/]")
 
+    def sleep(seconds: float) -> None:
+        if progress is not None:
+            progress.update(f"Glue job run: {current['state']} ({time.monotonic() - began:.0f} s)")
+        time.sleep(seconds)
+
     try:
+        if progress is not None:
+            progress.start()
         outcome = start_and_wait(
             app.aws().client("glue"),
             config.glue_job,
-            trigger="manual",
+            trigger=trigger,
             wait_seconds=config.glue.timeout_minutes * 60 + STARTUP_SECONDS,
+            poll_seconds=LOCAL_GLUE_POLL_SECONDS if app.local else POLL_SECONDS,
             on_state=said,
+            sleep=sleep,
         )
     except ClientError as exc:
         code = error_code(exc)
@@ -631,10 +663,14 @@ def _run_glue_now(app: App, as_json: bool) -> Any:
             ) from exc
         if code == "ConcurrentRunsExceededException":
             raise CliError(
-                f"a run of Glue job {config.glue_job} is already going (max concurrent runs 1)",
+                f"a run of Glue job {config.glue_job} is already going "
+                f"(max concurrent runs {config.glue.max_concurrent_runs})",
                 f"wait for it: aws glue get-job-runs --job-name {config.glue_job} --max-items 1",
             ) from exc
         raise
+    finally:
+        if progress is not None:
+            progress.stop()
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
     else:

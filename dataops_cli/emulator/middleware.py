@@ -1,4 +1,4 @@
-"""The WSGI layer in front of moto: Lambda Invoke runs the real code, everything else is moto's.
+"""The WSGI layer in front of moto: Lambda Invoke and Glue job runs are real, everything else is moto's.
 
 `POST /2015-03-31/functions/<name>/invocations` for a function moto knows is answered
 here, like AWS: RequestResponse runs it and answers 200 with the payload
@@ -6,6 +6,9 @@ here, like AWS: RequestResponse runs it and answers 200 with the payload
 `X-Amz-Log-Result` with the last 4 KB of its log for `X-Amz-Log-Type: Tail`; 429
 TooManyRequestsException when reserved concurrency is used up); Event queues it and
 answers 202. So `boto3 lambda.invoke` works unchanged against the emulator.
+Glue's StartJobRun, GetJobRun and GetJobRuns (JSON protocol, `X-Amz-Target: AWSGlue.<op>`)
+go to the GlueService, which runs the job's script (see glue_service.py); its errors come
+back in the JSON protocol's shape (HTTP 400, `__type`), e.g. ConcurrentRunsExceededException.
 Two small additions: `GET /_dataops/health` (who is serving, since when, run counters)
 and pruning deleted instances before moto serves `/moto-api/data.json`.
 """
@@ -20,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from dataops_cli.emulator.glue_service import GlueApiError, GlueService
 from dataops_cli.emulator.lambda_service import LambdaService, Lookup, ThrottledError
 from dataops_cli.emulator.moto_internals import forget_deleted_instances, request_account, request_region
 from dataops_cli.emulator.telemetry import new_request_id
@@ -27,6 +31,11 @@ from dataops_cli.local.state import HEALTH_PATH
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 DATA_JSON_PATH = "/moto-api/data.json"
+GLUE_OPERATIONS = {
+    "AWSGlue.StartJobRun": GlueService.start_job_run,
+    "AWSGlue.GetJobRun": GlueService.get_job_run,
+    "AWSGlue.GetJobRuns": GlueService.get_job_runs,
+}
 StartResponse = Callable[..., Any]
 
 
@@ -52,9 +61,10 @@ class EmulatorApp:
         lookup: Lookup,
         health: Callable[[], dict[str, Any]],
         default_region: str,
+        glue: GlueService | None = None,
     ) -> None:
         self.moto_app, self.service, self.lookup, self.health = moto_app, service, lookup, health
-        self.default_region = default_region
+        self.default_region, self.glue = default_region, glue
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -62,6 +72,9 @@ class EmulatorApp:
             return respond(start_response, 200, json.dumps(self.health()).encode(), {})
         if path == DATA_JSON_PATH:
             forget_deleted_instances()
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if self.glue is not None and method == "POST" and target in GLUE_OPERATIONS:
+            return self.glue_call(GLUE_OPERATIONS[target], environ, start_response)
         match = INVOKE_PATH.match(path) if method == "POST" else None
         if match is not None:
             qualifier = parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier", ["$LATEST"])[0]
@@ -73,6 +86,24 @@ class EmulatorApp:
                 body = read_body(environ)
                 return self.invoke(spec, body, headers, start_response)
         return self.moto_app(environ, start_response)
+
+    def glue_call(
+        self, operation: Callable[..., dict[str, Any]], environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
+        headers = request_headers(environ)
+        base = {"x-amzn-RequestId": new_request_id()}
+        try:
+            request = json.loads(read_body(environ) or b"{}")
+        except ValueError:
+            return _glue_error(start_response, base, "SerializationException", "the request body is not JSON")
+        try:
+            if not isinstance(request, dict):
+                raise GlueApiError("InvalidInputException", "the request body must be a JSON object")
+            region = request_region(headers, self.default_region)
+            answer = operation(self.glue, request_account(headers), region, request)
+        except GlueApiError as exc:
+            return _glue_error(start_response, base, exc.code, exc.message)
+        return respond(start_response, 200, json.dumps(answer).encode(), base)
 
     def invoke(self, spec: Any, body: bytes, headers: Mapping[str, str], start_response: StartResponse) -> list[bytes]:
         request_id = new_request_id()
@@ -101,6 +132,11 @@ class EmulatorApp:
         return respond(start_response, 200, result.payload, extra)
 
 
+def _glue_error(start_response: StartResponse, base: Mapping[str, str], code: str, message: str) -> list[bytes]:
+    body = json.dumps({"__type": code, "Message": message}).encode()
+    return respond(start_response, 400, body, {**base, "x-amzn-ErrorType": code})
+
+
 def read_body(environ: dict[str, Any]) -> bytes:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
@@ -109,7 +145,9 @@ def read_body(environ: dict[str, Any]) -> bytes:
 
 
 def respond(start_response: StartResponse, status: int, body: bytes, headers: Mapping[str, str]) -> list[bytes]:
-    reason = {200: "OK", 202: "Accepted", 204: "No Content", 429: "Too Many Requests"}.get(status, "")
+    reason = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request", 429: "Too Many Requests"}.get(
+        status, ""
+    )
     start_response(
         f"{status} {reason}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers.items()],

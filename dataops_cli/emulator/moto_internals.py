@@ -4,6 +4,8 @@ Everything else in the emulator talks to moto over HTTP with boto3, like any cli
 Three things have no public API, so they are read from moto's in-process state here:
 - the exact code zip `up` sent (moto keeps it as `LambdaFunction.code_bytes`, but the
   `Code.Location` URL it returns is not served), with the function's configuration;
+  likewise a Glue job's definition for the account that asked (GetJob over HTTP would
+  answer for the emulator's own credentials' account);
 - which account a request belongs to (moto derives it from the access key);
 - which instances behind `/moto-api/data.json` still exist: moto tracks every model
   instance ever created (`instances_tracked` is append-only), deleted ones included, so
@@ -26,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from dataops_cli.aws import DataopsError
+from dataops_cli.emulator.glue_runner import JobSpec
 from dataops_cli.emulator.runner import FunctionSpec
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -96,6 +99,36 @@ def function_spec(account: str, region: str, name_or_arn: str) -> FunctionSpec |
         )
     except (AttributeError, KeyError, IndexError, TypeError) as exc:
         raise _moto_changed("a Lambda function's stored code and configuration", exc) from exc
+
+
+def glue_job_spec(account: str, region: str, name: str) -> JobSpec | None:
+    """The Glue job's definition as the runner needs it; None if it does not exist."""
+    from moto.glue.exceptions import EntityNotFoundException
+    from moto.glue.models import glue_backends
+
+    try:
+        job = glue_backends[account][region].get_job(name)
+    except EntityNotFoundException:
+        return None
+    try:
+        command = job.command or {}
+        return JobSpec(
+            account=account,
+            region=region,
+            name=job.name,
+            created=job.created_on.timestamp(),
+            script_location=command.get("ScriptLocation", ""),
+            command=command.get("Name", ""),
+            default_arguments=dict(job.default_arguments or {}),
+            non_overridable_arguments=dict(job.non_overridable_arguments or {}),
+            max_concurrent_runs=int((job.execution_property or {}).get("MaxConcurrentRuns", 1)),
+            timeout_minutes=int(job.timeout or 2880),
+            glue_version=job.glue_version or "",
+            worker_type=job.worker_type or "",
+            number_of_workers=int(job.number_of_workers or 0),
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise _moto_changed("a Glue job's stored definition", exc) from exc
 
 
 def scheduler_regions(account: str = DEFAULT_ACCOUNT) -> list[str]:

@@ -13,6 +13,7 @@ timestamp written to logs and metrics stays a real wall-clock time.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -188,8 +189,28 @@ class ScheduleSource:
         return schedule
 
 
-class LambdaTarget:
-    """Fires one schedule: an asynchronous Invoke of its target, plus AWS/Scheduler metrics."""
+GLUE_START_JOB_RUN = (
+    "aws-sdk:glue:startJobRun"  # the universal target's service:action, after arn:<partition>:scheduler:::
+)
+
+
+def universal_action(arn: str) -> str | None:
+    """`aws-sdk:<service>:<action>` of a universal target ARN (`arn:aws:scheduler:::aws-sdk:glue:startJobRun`)."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "scheduler" and parts[3] == "" and parts[4] == "":
+        return parts[5]
+    return None
+
+
+class ScheduleTarget:
+    """Fires one schedule at its target, plus AWS/Scheduler metrics.
+
+    A Lambda function gets an asynchronous Invoke with the schedule's Input as payload. The
+    universal target `aws-sdk:glue:startJobRun` calls Glue's StartJobRun with the Input as its
+    request (`{"JobName": ...}`, PascalCase as the API takes it), as Scheduler does. A target
+    the emulator cannot reach, or a call that fails (an unknown function or job, a Glue job at
+    its MaxConcurrentRuns), counts a TargetErrorCount. Not emulated: Scheduler's retry policy.
+    """
 
     def __init__(self, client_for: ClientFor, telemetry: Telemetry) -> None:
         self._client_for = client_for
@@ -197,22 +218,39 @@ class LambdaTarget:
 
     def __call__(self, schedule: ScheduleDef, due: float) -> None:
         arn = schedule.target_arn
-        failed = False
+        where = f"schedule {schedule.group}/{schedule.name}"
         parts = arn.split(":")
-        if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
-            failed = True
-            log.warning("schedule %s/%s: target %r is not a Lambda function", schedule.group, schedule.name, arn)
-        else:
-            try:
+        try:
+            if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
                 self._client_for("lambda", parts[3]).invoke(
                     FunctionName=arn, InvocationType="Event", Payload=schedule.input.encode()
                 )
-            except (ClientError, BotoCoreError) as exc:
+                failed = False
+            elif universal_action(arn) == GLUE_START_JOB_RUN:
+                failed = not self._start_job_run(schedule, where)
+            else:
                 failed = True
-                log.warning("schedule %s/%s could not invoke %s: %s", schedule.group, schedule.name, arn, exc)
+                log.warning("%s: target %r is not a Lambda function or Glue's StartJobRun", where, arn)
+        except (ClientError, BotoCoreError) as exc:
+            failed = True
+            log.warning("%s could not call its target %s: %s", where, arn, exc)
         metrics = scheduler_metrics(schedule.group, due, target_error=failed)
         self._telemetry.put_metrics(schedule.region, [("AWS/Scheduler", m) for m in metrics])
         log.info("fired %s/%s (due %.3f)%s", schedule.group, schedule.name, due, " - target error" if failed else "")
+
+    def _start_job_run(self, schedule: ScheduleDef, where: str) -> bool:
+        try:
+            request = json.loads(schedule.input)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict) or not isinstance(request.get("JobName"), str):
+            log.warning(
+                "%s: the Input of glue:startJobRun must be a JSON object with JobName, got %r", where, schedule.input
+            )
+            return False
+        started = self._client_for("glue", schedule.region).start_job_run(**request)
+        log.info("%s started Glue job run %s of %s", where, started["JobRunId"], request["JobName"])
+        return True
 
 
 class SchedulerThread(threading.Thread):

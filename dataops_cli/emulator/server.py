@@ -1,4 +1,4 @@
-"""The emulator process: moto's server on 127.0.0.1 with Lambda runs and a schedule timer added.
+"""The emulator process: moto's server on 127.0.0.1 with Lambda and Glue runs and a schedule timer added.
 
 Started in the background by `dataops local start` (or `dataops --local up`) as
 `python -m dataops_cli.emulator.server --state-dir DIR [--port N] [--speed N]`. It binds
@@ -24,11 +24,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import __version__
 from dataops_cli.emulator import moto_internals
+from dataops_cli.emulator.glue_service import GlueService
 from dataops_cli.emulator.lambda_service import LambdaService
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.emulator.middleware import EmulatorApp
 from dataops_cli.emulator.runner import FunctionSpec
-from dataops_cli.emulator.scheduler import LambdaTarget, SchedulerThread, ScheduleSource, VirtualClock
+from dataops_cli.emulator.scheduler import SchedulerThread, ScheduleSource, ScheduleTarget, VirtualClock
 from dataops_cli.emulator.telemetry import Telemetry
 from dataops_cli.local.stand_in_layer import STAND_IN_LAYER, publish_stand_in_layer
 from dataops_cli.local.state import EmulatorState, log_path, remove_state, write_state
@@ -37,7 +38,7 @@ log = logging.getLogger("dataops.emulator")
 
 
 class Emulator:
-    """One emulator: HTTP server, Lambda service and scheduler, sharing one endpoint."""
+    """One emulator: HTTP server, Lambda and Glue services and scheduler, sharing one endpoint."""
 
     def __init__(self, host: str, port: int, speed: float, directory: Path, region: str) -> None:
         from werkzeug.serving import make_server
@@ -54,12 +55,18 @@ class Emulator:
         self.cache = directory / "functions"
         telemetry = Telemetry(self.clients, self._function_exists)
         self.service = LambdaService(self.endpoint, self.cache, telemetry, moto_internals.function_spec, speed)
+        self.glue = GlueService(self.endpoint, directory / "glue-runs", self.clients, moto_internals.glue_job_spec)
         self.server.app = EmulatorApp(
-            moto_internals.moto_wsgi_app(), self.service, moto_internals.function_spec, self.health, region
+            moto_internals.moto_wsgi_app(),
+            self.service,
+            moto_internals.function_spec,
+            self.health,
+            region,
+            glue=self.glue,
         )
         clock = VirtualClock(self.started, speed)
         source = ScheduleSource(self.clients, moto_internals.scheduler_regions)
-        self.scheduler = SchedulerThread(source, LambdaTarget(self.clients, telemetry), clock)
+        self.scheduler = SchedulerThread(source, ScheduleTarget(self.clients, telemetry), clock)
         self._serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
 
     @staticmethod
@@ -75,6 +82,7 @@ class Emulator:
             "speed": self.speed,
             "started": self.started,
             "functions": self.service.snapshot(),
+            "glue_job_runs": self.glue.snapshot(),
         }
 
     def state(self) -> EmulatorState:
@@ -110,10 +118,14 @@ class Emulator:
         killed = self.service.stop()
         if killed:
             log.info("killed %d function run(s) still going", killed)
+        killed = self.glue.stop()
+        if killed:
+            log.info("killed %d Glue job run(s) still going", killed)
         self.server.shutdown()
         self.scheduler.join(timeout=5)
         remove_state(self.directory, os.getpid())
         shutil.rmtree(self.cache, ignore_errors=True)
+        shutil.rmtree(self.directory / "glue-runs", ignore_errors=True)
         log.info("stopped")
 
 
