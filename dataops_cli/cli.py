@@ -49,6 +49,10 @@ LOCAL_RUNTIME_NOTE = (
     "local mode: runs execute on this machine's Python {python}, not the configured runtime {runtime} "
     "(the emulator's Lambda runner uses this interpreter and its pandas/numpy/pyarrow)"
 )
+LOCAL_GLUE_NOTE = (
+    "local mode: Glue job runs execute on this machine's Python {python} with local pyspark (local[*]), "
+    "not on Glue {glue_version} workers ({workers} x {worker_type}): DPU sizing is not emulated"
+)
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -474,7 +478,17 @@ def _collect_status(app: App, ctx: StackContext, options: Any) -> Any:
     report = collect(ctx, options)
     report.target = app.where()
     report.config_file = str(find_config_path(app.config_path) or "")
-    if app.local:
+    if app.local and app.config.function.engine == "glue":
+        glue = app.config.glue
+        report.notes.append(
+            LOCAL_GLUE_NOTE.format(
+                python=_python_version(),
+                glue_version=glue.glue_version,
+                workers=glue.number_of_workers,
+                worker_type=glue.worker_type,
+            )
+        )
+    elif app.local:
         report.notes.append(LOCAL_RUNTIME_NOTE.format(runtime=app.config.function.runtime, python=_python_version()))
     return report
 

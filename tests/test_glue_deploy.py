@@ -151,10 +151,14 @@ def test_a_same_named_job_that_is_not_ours_is_refused_and_kept(stack):
     assert h.leftovers()["glue_jobs"] == [JOB]
 
 
-def test_local_up_says_the_emulator_does_not_run_glue(stack):
+def test_local_up_of_glue_without_pyspark_says_what_to_install_and_deploys_nothing(stack, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a))
     _, _, glue = stack
     local = h.run(glue, "--local", "up")
-    assert local.exit_code == 2 and "the local emulator does not run Glue jobs" in local.output
+    assert local.exit_code == 2 and "pip install -e '.[spark]'" in local.output, local.output
     assert h.leftovers()["buckets"] == []  # nothing deployed
 
 
