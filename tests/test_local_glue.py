@@ -402,3 +402,68 @@ def test_a_java_home_without_java_is_named(tmp_path, monkeypatch, aws_env):
     result = run_cli(tmp_path, "up")
     assert result.exit_code == 2, result.output
     assert f"`{tmp_path / 'no-jdk' / 'bin' / 'java'} -version` failed" in result.output.replace("\n", "")
+
+
+# ---- the real runner and bootstrap, with small scripts instead of the Spark job -----------------
+
+
+@pytest.fixture
+def staged(mock_aws_env: None) -> Any:
+    import io
+    import zipfile
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="bb-runner", CreateBucketConfiguration={"LocationConstraint": REGION})
+    modules = io.BytesIO()
+    with zipfile.ZipFile(modules, "w") as archive:
+        archive.writestr("shipped_module.py", "WHERE = 'from the extra zip'\n")
+    s3.put_object(Bucket="bb-runner", Key="glue/modules.zip", Body=modules.getvalue())
+    return s3
+
+
+def runner_job(s3: Any, script: str, **changes: Any) -> JobSpec:
+    s3.put_object(Bucket="bb-runner", Key="glue/entry.py", Body=script.encode())
+    return job_spec(
+        script_location="s3://bb-runner/glue/entry.py",
+        default_arguments={"--extra-py-files": "s3://bb-runner/glue/modules.zip"},
+        **changes,
+    )
+
+
+def test_the_runner_runs_the_uploaded_script_with_glues_argv_and_its_extra_files(staged, tmp_path):
+    from dataops_cli.emulator.glue_runner import run_glue_job
+
+    script = (
+        "import sys, shipped_module\n"
+        "print(shipped_module.WHERE)\n"
+        "print(' '.join(sys.argv[1:]))\n"
+        "print('error: BadThing: it broke', file=sys.stderr)\n"
+        "sys.exit(3)\n"
+    )
+    job = runner_job(staged, script)
+    arguments = merged_arguments(job, {"--TRIGGER": "manual"})
+    result = run_glue_job(job, "jr_test", arguments, "http://127.0.0.1:9", lambda region: staged, tmp_path)
+    out = [text for _, stream, text in result.lines if stream == "stdout"]
+    assert out[0] == "from the extra zip"
+    assert out[1].split()[:6] == ["--JOB_ID", out[1].split()[1], "--JOB_RUN_ID", "jr_test", "--JOB_NAME", "J"]
+    assert out[1].endswith("--extra-py-files s3://bb-runner/glue/modules.zip --TRIGGER manual")
+    assert (result.exit_code, result.error, result.timed_out) == (3, "BadThing: it broke", False)
+    assert list(tmp_path.iterdir()) == []  # the run's staging folder is removed
+
+
+def test_the_runner_kills_a_run_at_its_timeout(staged, tmp_path):
+    from dataops_cli.emulator.glue_runner import run_glue_job
+
+    job = runner_job(staged, "import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    result = run_glue_job(job, "jr_t", merged_arguments(job, {}), "http://x", lambda r: staged, tmp_path, None, 1.5)
+    assert result.timed_out and result.error.startswith("Job run timed out")
+    assert [text for _, _, text in result.lines] == ["started"]
+    assert result.ended - result.started < 30
+
+
+def test_a_missing_script_fails_the_run_naming_it(staged, tmp_path):
+    from dataops_cli.emulator.glue_runner import run_glue_job
+
+    job = job_spec(script_location="s3://bb-runner/glue/nothing.py", default_arguments={})
+    result = run_glue_job(job, "jr_m", {}, "http://x", lambda r: staged, tmp_path)
+    assert result.failed and result.error.startswith("could not read the job's script s3://bb-runner/glue/nothing.py")

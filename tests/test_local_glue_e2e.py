@@ -5,7 +5,8 @@ One emulator carries the story, with two Spark runs in all (each starts its own 
 Glue run does): `up` deploys and runs the job once; the schedule (rate(1 minute) at speed 4:
 every 15 s) fires and starts a run through EventBridge Scheduler's universal target
 glue:startJobRun; its outputs are read through the emulator (latest.json, summary, the
-cleaned manifest and its parts) and its logs from /aws-glue/jobs/output; a run with a bad
+cleaned manifest and its parts) and its logs from /aws-glue/jobs/output; `invoke` while it runs is
+refused (MaxConcurrentRuns 1); a run with a bad
 option fails before Spark starts (FAILED, ErrorMessage, latest.json untouched, status
 failing); `down` leaves nothing of the stack; `local stop` leaves no process.
 Skipped without pyspark or Java (CI installs the test extra, which has pyspark).
@@ -54,13 +55,18 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         assert up.returncode == 0, up.stdout + up.stderr
         assert "Running Glue job dataops-pipeline-glue once now" in up.stdout
         assert f"of {JOB}: SUCCEEDED in " in up.stdout, up.stdout
-        first = glue_runs(s)
-        assert [(r["JobRunState"], r["Arguments"]) for r in first] == [("SUCCEEDED", {"--TRIGGER": "up"})]
+        oldest = glue_runs(s)[-1]  # newest first; the schedule may have started a run since
+        assert (oldest["JobRunState"], oldest["Arguments"]) == ("SUCCEEDED", {"--TRIGGER": "up"})
 
         # The schedule fires glue:startJobRun with its Input {"JobName": ...}: a run without arguments.
         scheduled = wait_until(
             lambda: next((r for r in glue_runs(s) if not r.get("Arguments")), None), 60, "a scheduled Glue run"
         )
+        # While it runs (a local Spark run takes well over the few seconds this takes), `invoke` is
+        # refused as on AWS: MaxConcurrentRuns 1.
+        busy = s.run("invoke")
+        assert busy.returncode == 1, busy.stdout + busy.stderr
+        assert f"a run of Glue job {JOB} is already going (max concurrent runs 1)" in busy.stderr, busy.stderr
         scheduler = s.client("scheduler")  # one scheduled run is enough: pause the schedule
         current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
         keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
