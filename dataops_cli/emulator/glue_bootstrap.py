@@ -20,6 +20,7 @@ Uses only the standard library, boto3 and pyspark: what Glue's Python environmen
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import os
 import runpy
@@ -136,17 +137,16 @@ def install(bridge: S3Bridge) -> None:
 
         @functools.wraps(original)
         def write(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            path = kwargs.get("path", args[0] if args else None)
+            bound = inspect.signature(_original).bind(self, *args, **kwargs)
+            path = bound.arguments.get("path")
             if not is_s3(path):
                 return _original(self, *args, **kwargs)
-            local, upload = bridge.staged_write(path, kwargs.get("mode") or getattr(self, "_dataops_mode", None))
+            mode = bound.arguments.get("mode") or getattr(self, "_dataops_mode", None)
+            local, upload = bridge.staged_write(path, mode)
             if local is None:
                 return None
-            if "path" in kwargs:
-                kwargs["path"] = local
-            else:
-                args = (local, *args[1:])
-            _original(self, *args, **kwargs)
+            bound.arguments["path"] = local
+            _original(*bound.args, **bound.kwargs)
             upload()
             return None
 
