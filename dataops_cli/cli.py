@@ -509,6 +509,10 @@ def _since(text: str) -> int:
 def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_json: bool, interval: float) -> None:
     """Print the function's log lines, structured lines pretty-printed.
 
+    With function.engine = "glue", the lines of the Glue job's runs: the streams named
+    after its run ids (GetJobRuns) in /aws-glue/jobs/output and /aws-glue/jobs/error,
+    which every Glue job of the account shares.
+
     CloudWatch's own filter patterns are case-sensitive, so --filter reads every
     event of the window and matches TEXT here, ignoring case; it stops after
     20 pages of events (up to 200,000 lines) and says so: narrow --since then.
@@ -521,21 +525,16 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
       dataops logs -f --filter "files saved"
       dataops logs --json | jq -r .message
     """
-    from dataops_cli import logtail, runlog_reader
+    from dataops_cli import logtail
 
     config = app.config
     client = app.aws().client("logs")
     start_ms = int((time.time() - _since(since)) * 1000)
     truncated: list[int] = []
+    source = _glue_log_source(app, client) if config.function.engine == "glue" else _function_log_source(app, client)
 
     def fetch(from_ms: int):
-        return runlog_reader.filter_events(
-            client,
-            config.log_group,
-            from_ms,
-            max_pages=FILTER_MAX_PAGES if text else None,
-            on_truncated=lambda: truncated.append(from_ms),
-        )
+        return source.fetch(from_ms, FILTER_MAX_PAGES if text else None, lambda: truncated.append(from_ms))
 
     error_lines = logtail.ErrorLines() if errors else None
 
@@ -549,17 +548,14 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
             app.console.print(logtail.pretty(event), soft_wrap=True)
 
     note = app.console if not as_json else Console(stderr=True, highlight=False)
-    while not runlog_reader.log_group_exists(client, config.log_group):
+    while not source.exists():
         if not follow:
-            app.console.print(
-                f"No log group {config.log_group} yet: the function is not deployed or has not run "
-                f"({app.command('up')} creates it)."
-            )
+            app.console.print(source.missing)
             return
-        note.print(f"[dim]waiting for log group {config.log_group} to exist...[/]")
+        note.print(f"[dim]waiting for {source.what} to exist...[/]")
         time.sleep(interval)
     if follow:
-        note.print(f"[dim]Following {config.log_group} (new lines every {interval:g} s); Ctrl-C to stop.[/]")
+        note.print(f"[dim]Following {source.what} (new lines every {interval:g} s); Ctrl-C to stop.[/]")
     follower = logtail.Follower(fetch, start_ms)
     try:
         for event in follower.poll():
@@ -573,6 +569,52 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
             logtail.follow(follower, emit, interval)
     except KeyboardInterrupt:
         return
+
+
+class _LogSource:
+    """Where `logs` reads: the function's log group, or the Glue job's runs' streams."""
+
+    def __init__(self, what: str, missing: str, exists: Any, fetch: Any) -> None:
+        self.what, self.missing, self.exists, self.fetch = what, missing, exists, fetch
+
+
+def _function_log_source(app: App, client: Any) -> _LogSource:
+    from dataops_cli import runlog_reader
+
+    group = app.config.log_group
+    return _LogSource(
+        group,
+        f"No log group {group} yet: the function is not deployed or has not run ({app.command('up')} creates it).",
+        lambda: runlog_reader.log_group_exists(client, group),
+        lambda from_ms, max_pages, truncated: runlog_reader.filter_events(
+            client, group, from_ms, max_pages=max_pages, on_truncated=truncated
+        ),
+    )
+
+
+def _glue_log_source(app: App, client: Any) -> _LogSource:
+    """engine glue: only the streams of this job's runs (GetJobRuns) in Glue's shared groups."""
+    from dataops_cli import glue_logs
+    from dataops_cli.aws import read_or_none
+
+    job = app.config.glue_job
+    glue = app.aws().client("glue")
+    if read_or_none(glue.get_job, JobName=job) is None:
+        hint = f"deploy the stack first: {app.command('up')}"
+        raise CliError(f"Glue job {job} does not exist in {app.where()}", hint)
+    groups = " and ".join(glue_logs.GLUE_LOG_GROUPS)
+
+    def fetch(from_ms: int, max_pages: int | None, truncated: Any) -> Any:
+        runs = glue_logs.run_ids(glue, job, from_ms)
+        return glue_logs.events(client, runs, from_ms, max_pages=max_pages, on_truncated=truncated)
+
+    return _LogSource(
+        f"the runs of Glue job {job} in {groups}",
+        f"No Glue log group yet ({groups}): no Glue job has run in this account and region "
+        f"({app.command('invoke')} starts a run).",
+        lambda: bool(glue_logs.existing_groups(client)),
+        fetch,
+    )
 
 
 @cli.command()
