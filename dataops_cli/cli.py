@@ -895,6 +895,7 @@ def _glue_rows(config: Config) -> list[tuple[str, str]]:
         ),
         ("glue script", f"s3://{config.bucket.name}/{config.glue_script_key} (+ {config.glue_modules_key})"),
         ("glue role", config.glue_role),
+        ("glue run rules", f"{config.glue_failed_rule}, {config.glue_succeeded_rule} (EventBridge, default bus)"),
     ]
 
 
@@ -914,6 +915,8 @@ def effective_config(config: Config, path: Any) -> dict[str, Any]:
             "scheduler_role": config.scheduler_role,
             "glue_job": config.glue_job,
             "glue_role": config.glue_role,
+            "glue_failed_rule": config.glue_failed_rule,
+            "glue_succeeded_rule": config.glue_succeeded_rule,
             "glue_script_key": config.glue_script_key,
             "glue_modules_key": config.glue_modules_key,
             "schedule_group": config.schedule_group,

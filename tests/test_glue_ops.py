@@ -148,3 +148,72 @@ def test_glue_logs_do_not_hide_a_denied_read(stack, monkeypatch, code):  # noqa:
     monkeypatch.setattr(glue_logs.runlog_reader, "filter_events", denied)
     result = h.run(config, "logs")
     assert result.exit_code == 1 and "AccessDenied" in result.output
+
+
+# --- the dashboard, the rules and the errors alarm ----------------------------------------------------------------
+
+FAILED_RULE, SUCCEEDED_RULE = "dataops-glue-run-failed", "dataops-glue-run-succeeded"
+
+
+def test_up_with_glue_watches_the_job_and_down_removes_it_all(stack):  # noqa: F811
+    _, lam, config = stack
+    assert h.run(config, "up").exit_code == 0
+    events, cloudwatch = h.clients("events", "cloudwatch")
+    rules = {name: events.describe_rule(Name=name) for name in (FAILED_RULE, SUCCEEDED_RULE)}
+    assert json.loads(rules[FAILED_RULE]["EventPattern"]) == {
+        "source": ["aws.glue"],
+        "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": [JOB], "state": ["FAILED", "TIMEOUT"]},
+    }
+    assert json.loads(rules[SUCCEEDED_RULE]["EventPattern"])["detail"]["state"] == ["SUCCEEDED"]
+    for rule in rules.values():
+        assert rule["State"] == "ENABLED"
+        assert events.list_targets_by_rule(Rule=rule["Name"])["Targets"] == []  # nothing invoked: no role needed
+        tags = {t["Key"]: t["Value"] for t in events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]}
+        assert tags["dataops:stack"] == "dataops"
+    alarm = cloudwatch.describe_alarms(AlarmNames=["DataOpsPipelineFunction-errors"])["MetricAlarms"][0]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Events", "MatchedEvents")
+    assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": FAILED_RULE}]
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="DataOpsPipelineDashboard")["DashboardBody"])
+    text = json.dumps(body)
+    assert "AWS/Lambda" not in text and FAILED_RULE in text and SUCCEEDED_RULE in text
+    queries = [w["properties"]["query"] for w in body["widgets"] if w["type"] == "log"]
+    sources = "SOURCE '/aws-glue/jobs/output' | SOURCE '/aws-glue/jobs/error' |"
+    assert queries and all(q.startswith(sources) for q in queries)
+    again = h.run(config, "up")
+    assert again.exit_code == 0 and "EventBridge rule" in again.output
+    assert "created" not in again.output and "updated" not in again.output
+
+    to_lambda = h.run(lam, "up")  # switching back: the rules go, the alarm watches the function again
+    assert to_lambda.exit_code == 0, to_lambda.output
+    assert h.leftovers()["event_rules"] == []
+    alarm = cloudwatch.describe_alarms(AlarmNames=["DataOpsPipelineFunction-errors"])["MetricAlarms"][0]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert h.run(config, "up").exit_code == 0
+    assert h.run(config, "down", "--yes").exit_code == 0
+    assert h.leftovers() == {key: [] for key in h.leftovers()}
+
+
+def test_down_removes_a_rule_someone_gave_a_target(stack):  # noqa: F811
+    _, _, config = stack
+    assert h.run(config, "up").exit_code == 0
+    events = boto3.client("events", region_name=h.REGION)
+    events.put_targets(Rule=FAILED_RULE, Targets=[{"Id": "mine", "Arn": "arn:aws:sns:ap-south-1:123456789012:t"}])
+    result = h.run(config, "down", "--yes")
+    assert result.exit_code == 0, result.output
+    assert h.leftovers()["event_rules"] == []
+
+
+def test_a_same_named_rule_that_is_not_ours_is_refused_and_kept(stack):  # noqa: F811
+    _, _, config = stack
+    boto3.client("events", region_name=h.REGION).put_rule(Name=FAILED_RULE, ScheduleExpression="rate(1 day)")
+    refused = h.run(config, "up")
+    assert refused.exit_code != 0 and f"EventBridge rule {FAILED_RULE}" in refused.output
+    assert h.leftovers()["event_rules"] == [FAILED_RULE]
+
+
+def test_the_dashboard_filters_on_the_name_the_spark_job_logs_under():
+    from dataops_cli.dashboard import SPARK_JOB_FUNCTION
+    from handler.spark_job.job import JOB_NAME
+
+    assert SPARK_JOB_FUNCTION == JOB_NAME
