@@ -727,6 +727,13 @@ def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = Fal
     metavar="N",
     help="What if logs were kept N days.",
 )
+@click.option("--engine", type=click.Choice(["lambda", "glue"]), help="What if function.engine were this.")
+@click.option(
+    "--workers", type=click.IntRange(min=2), metavar="N", help="What if the Glue job had N workers (at least 2)."
+)
+@click.option(
+    "--worker-type", type=click.Choice(["G.1X", "G.2X", "G.4X", "G.8X"]), help="What if the Glue job used this worker."
+)
 @click.option("--model", "model_only", is_flag=True, help="Use the per-row model only; read nothing from AWS.")
 @click.option("--pricing-api", is_flag=True, help="Ask the AWS Price List API for prices (falls back to the table).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole breakdown as one JSON document.")
@@ -740,16 +747,25 @@ def cost(
     input_mb: float | None,
     retention_days: int | None,
     log_retention_days: str | None,
+    engine: str | None,
+    workers: int | None,
+    worker_type: str | None,
     model_only: bool,
     pricing_api: bool,
     as_json: bool,
 ) -> None:
-    """Estimate the stack's monthly cost, one row per billed item.
+    """Estimate the stack's monthly cost, one row per billed item, and both engines side by side.
 
     Duration, output size and log volume come from the deployed stack when it has run
     (last day's average duration, the latest run's files), else from the per-row model
     that bench/cost_model_bench.py measured, applied to bucket.input_file. The options
     ask "what if" without changing anything.
+
+    With function.engine = "glue" the rows are the Glue job's: DPU-hours ($0.44 per
+    DPU-hour, per second, 1-minute minimum per run) at glue.worker_type x
+    glue.number_of_workers, a run's time from its runs of the last day (GetJobRuns) or
+    else a stated assumption. Either way a last table shows the function, the Glue job as
+    configured and the Glue job at its minimum (2 x G.1X): what switching would cost.
 
     \b
     Examples:
@@ -757,6 +773,7 @@ def cost(
       dataops cost --schedule 'rate(1 minute)' --memory 2048
       dataops cost --rows 1000000 --retention-days 7 --json
       dataops cost --pricing-api --region eu-west-1
+      dataops cost --engine glue --workers 10 --rows 50000000
     """
     from dataops_cli.cost_commands import estimate
     from dataops_cli.cost_inputs import WhatIf
@@ -777,6 +794,9 @@ def cost(
         input_mb=input_mb,
         retention_days=retention_days,
         log_retention_days=int(log_retention_days) if log_retention_days else None,
+        engine=engine,
+        glue_workers=workers,
+        glue_worker_type=worker_type,
     )
     result = estimate(app, what_if, measure_stack=not model_only, pricing_api=pricing_api)
     if as_json:
