@@ -432,45 +432,77 @@ def month_fraction(now: datetime) -> tuple[datetime, float]:
     return start, (now - start).total_seconds() / (MONTH_DAYS * 86400)
 
 
+def _glue_month_runs(
+    config: Config, cloudwatch: Any, glue: Any, measured: Measured, window: Window
+) -> tuple[float, str]:
+    """engine glue: runs = the job's finished runs the two rules matched (SUCCEEDED, FAILED, TIMEOUT;
+    a STOPPED run is billed too but not counted); a run's time from its latest runs (one page)."""
+    rules = (("succeeded", config.glue_succeeded_rule), ("failed", config.glue_failed_rule))
+    queries = [
+        metrics.Query(key, "AWS/Events", "MatchedEvents", (("RuleName", rule),), "Sum", whole_window=True)
+        for key, rule in rules
+    ]
+    values = metrics.fetch(cloudwatch, queries, window).window_values
+    runs = sum(values.get(key) or 0.0 for key, _ in rules)
+    if glue is not None:
+        page = glue.get_job_runs(JobName=config.glue_job, MaxResults=200).get("JobRuns", [])
+        times = [float(r["ExecutionTime"]) for r in page if r.get("ExecutionTime") is not None and r.get("CompletedOn")]
+        if times:
+            measured.glue_seconds = Figure(
+                sum(times) / len(times), f"Glue GetJobRuns: average ExecutionTime of the latest {len(times)} runs"
+            )
+    return runs, "AWS/Events MatchedEvents of the job's run rules"
+
+
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 140 else text[:137] + "..."
 
 
 def month_to_date(
-    config: Config, cloudwatch: Any, prices: Any, now: datetime, stored_bytes: float | None
+    config: Config, cloudwatch: Any, prices: Any, now: datetime, stored_bytes: float | None, glue: Any = None
 ) -> dict[str, Any]:
     """Estimated cost since the 1st of the month (UTC), from one GetMetricData call.
 
-    Runs and compute are what CloudWatch counted; storage is what the S3 metric `status`
-    already read (else steady state); the rest is the model. Returns a plain dict for the
-    status report: `to_pay`, `total`, `fraction`, `source`, and `rows` (key -> cost).
+    Runs and compute are what CloudWatch counted (engine glue: the matches of the job's two
+    EventBridge rules, and the average ExecutionTime of its latest runs, one GetJobRuns page);
+    storage is what the S3 metric `status` already read (else steady state); the rest is
+    the model. Returns a plain dict for the status report: `to_pay`, `total`, `fraction`,
+    `source`, and `rows` (key -> cost).
     """
     start, fraction = month_fraction(now)
-    fn = (("FunctionName", config.function.name),)
-    queries = [
-        metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
-        metrics.Query("duration_sum", "AWS/Lambda", "Duration", fn, "Sum", whole_window=True),
-        metrics.Query(
-            "log_bytes", "AWS/Logs", "IncomingBytes", (("LogGroupName", config.log_group),), "Sum", whole_window=True
-        ),
-    ]
     seconds = max(60, int((now - start).total_seconds()))
-    values = metrics.fetch(cloudwatch, queries, Window.ending_now(seconds, 60, now)).window_values
-    runs = values.get("invocations") or 0.0
     cw = f"CloudWatch since {start:%Y-%m-%d}"
     measured = Measured(reasons=[])
-    if runs and values.get("duration_sum"):
-        measured.duration_ms = Figure(values["duration_sum"] / runs, cw)
-    if runs and values.get("log_bytes"):
-        measured.log_bytes = Figure(values["log_bytes"] / runs, cw)
+    if config.function.engine == "glue":
+        runs, counted = _glue_month_runs(config, cloudwatch, glue, measured, Window.ending_now(seconds, 60, now))
+    else:
+        fn = (("FunctionName", config.function.name),)
+        queries = [
+            metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
+            metrics.Query("duration_sum", "AWS/Lambda", "Duration", fn, "Sum", whole_window=True),
+            metrics.Query(
+                "log_bytes",
+                "AWS/Logs",
+                "IncomingBytes",
+                (("LogGroupName", config.log_group),),
+                "Sum",
+                whole_window=True,
+            ),
+        ]
+        values = metrics.fetch(cloudwatch, queries, Window.ending_now(seconds, 60, now)).window_values
+        runs, counted = values.get("invocations") or 0.0, "AWS/Lambda Invocations"
+        if runs and values.get("duration_sum"):
+            measured.duration_ms = Figure(values["duration_sum"] / runs, cw)
+        if runs and values.get("log_bytes"):
+            measured.log_bytes = Figure(values["log_bytes"] / runs, cw)
     try:
         usage = build_usage(config, None, measured, start)
     except DataopsError as exc:
         return {"error": str(exc)}
     usage = replace(
         usage,
-        runs=Figure(runs, f"{cw}: AWS/Lambda Invocations"),
+        runs=Figure(runs, f"{cw}: {counted}"),
         active_hours=Figure(min(runs, fraction * MONTH_HOURS), f"{cw}: at most one hour per run"),
         stored_bytes=Figure(stored_bytes, "AWS/S3 BucketSizeBytes") if stored_bytes else None,
     )

@@ -199,3 +199,43 @@ def test_measure_glue_says_why_when_it_cannot():
         and "Glue job runs not read" in found.reasons[0]
         and "AccessDenied" in found.reasons[0]
     )
+
+
+def test_month_to_date_with_engine_glue_counts_the_rules_matches_and_the_runs_time(mock_aws_env):
+    from datetime import timedelta
+
+    import boto3
+
+    from dataops_cli.cost_inputs import month_to_date
+
+    c = config(function=GLUE)
+    cw = boto3.client("cloudwatch", region_name="ap-south-1")
+    now = datetime(2026, 11, 16, tzinfo=UTC)  # half of a 30-day month
+    for rule, count in (("dataops-glue-run-succeeded", 3.0), ("dataops-glue-run-failed", 1.0)):
+        cw.put_metric_data(
+            Namespace="AWS/Events",
+            MetricData=[
+                {
+                    "MetricName": "MatchedEvents",
+                    "Dimensions": [{"Name": "RuleName", "Value": rule}],
+                    "Value": count,
+                    "Timestamp": now - timedelta(minutes=10),
+                }
+            ],
+        )
+
+    class Glue:
+        def get_job_runs(self, **_kw):
+            done = datetime(2026, 11, 15, tzinfo=UTC)
+            return {
+                "JobRuns": [
+                    {"Id": "a", "ExecutionTime": 100, "CompletedOn": done},
+                    {"Id": "b", "ExecutionTime": 200, "CompletedOn": done},
+                    {"Id": "c", "ExecutionTime": 0},  # still running: no CompletedOn
+                ]
+            }
+
+    mtd = month_to_date(c, cw, table_prices(c.region), now, stored_bytes=None, glue=Glue())
+    assert mtd["runs"] == 4
+    assert mtd["rows"]["glue_compute"] == pytest.approx(round(4 * 150 / 3600 * 2 * 0.44, 4))
+    assert "lambda_compute" not in mtd["rows"]
