@@ -217,3 +217,36 @@ def test_the_dashboard_filters_on_the_name_the_spark_job_logs_under():
     from handler.spark_job.job import JOB_NAME
 
     assert SPARK_JOB_FUNCTION == JOB_NAME
+
+
+def test_the_glue_role_may_write_the_groups_logs_reads_and_nothing_else():
+    from fnmatch import fnmatchcase
+
+    from dataops_cli.policies import glue_job_policy
+    from dataops_cli.resources.glue import GlueJob
+    from tests.test_planning import ACCOUNT, REGION, context
+    from tests.test_planning_glue import GLUE
+
+    policy = glue_job_policy(
+        partition="aws",
+        region=REGION,
+        account_id=ACCOUNT,
+        bucket="b",
+        input_key="in.csv",
+        output_prefix="processed/",
+        script_prefix="dataops/glue/",
+    )
+    logs = next(s for s in policy["Statement"] if s["Sid"] == "WriteGlueLogs")
+    assert set(logs["Action"]) == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+    def allowed(arn: str) -> bool:
+        return any(fnmatchcase(arn, pattern) for pattern in logs["Resource"])
+
+    for group in (*glue_logs.GLUE_LOG_GROUPS, "/aws-glue/jobs/logs-v2"):
+        base = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}"
+        assert allowed(base) and allowed(f"{base}:log-stream:jr_abc"), group
+    assert not allowed(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/other")
+    # No Glue job metrics (they would need cloudwatch:PutMetricData on "*"): resources/glue_events.py says why
+    arguments = GlueJob(context({}, GLUE)).definition()["DefaultArguments"]
+    assert "--enable-metrics" not in arguments and "--enable-observability-metrics" not in arguments
+    assert not any("cloudwatch:" in str(s["Action"]) for s in policy["Statement"])
