@@ -531,7 +531,9 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
     client = app.aws().client("logs")
     start_ms = int((time.time() - _since(since)) * 1000)
     truncated: list[int] = []
-    source = _glue_log_source(app, client) if config.function.engine == "glue" else _function_log_source(app, client)
+    note = app.console if not as_json else Console(stderr=True, highlight=False)
+    glue = config.function.engine == "glue"
+    source = _glue_log_source(app, client, note) if glue else _function_log_source(app, client)
 
     def fetch(from_ms: int):
         return source.fetch(from_ms, FILTER_MAX_PAGES if text else None, lambda: truncated.append(from_ms))
@@ -547,7 +549,6 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
         else:
             app.console.print(logtail.pretty(event), soft_wrap=True)
 
-    note = app.console if not as_json else Console(stderr=True, highlight=False)
     while not source.exists():
         if not follow:
             app.console.print(source.missing)
@@ -592,7 +593,7 @@ def _function_log_source(app: App, client: Any) -> _LogSource:
     )
 
 
-def _glue_log_source(app: App, client: Any) -> _LogSource:
+def _glue_log_source(app: App, client: Any, note: Console) -> _LogSource:
     """engine glue: only the streams of this job's runs (GetJobRuns) in Glue's shared groups."""
     from dataops_cli import glue_logs
     from dataops_cli.aws import read_or_none
@@ -603,10 +604,18 @@ def _glue_log_source(app: App, client: Any) -> _LogSource:
         hint = f"deploy the stack first: {app.command('up')}"
         raise CliError(f"Glue job {job} does not exist in {app.where()}", hint)
     groups = " and ".join(glue_logs.GLUE_LOG_GROUPS)
+    skipped: list[int] = []
 
     def fetch(from_ms: int, max_pages: int | None, truncated: Any) -> Any:
         runs = glue_logs.run_ids(glue, job, from_ms)
-        return glue_logs.events(client, runs, from_ms, max_pages=max_pages, on_truncated=truncated)
+        if len(runs) > glue_logs.MAX_RUNS and not skipped:  # said once (the first read covers the window)
+            skipped.append(len(runs))
+            note.print(
+                f"[yellow]Reading the newest {glue_logs.MAX_RUNS} of {len(runs)} runs of Glue job {job} in the "
+                "window (one read per run and log group): narrow --since to see older runs.[/]"
+            )
+        newest = runs[: glue_logs.MAX_RUNS]
+        return glue_logs.events(client, newest, from_ms, max_pages=max_pages, on_truncated=truncated)
 
     return _LogSource(
         f"the runs of Glue job {job} in {groups}",

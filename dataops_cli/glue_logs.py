@@ -12,7 +12,8 @@ We set no --custom-logGroup-prefix and no security configuration, so the groups 
 
 So the events read are only those of streams named after this job's runs (GetJobRuns gives
 the run ids): one FilterLogEvents per group and run, with logStreamNamePrefix = run id, for
-the runs that were going during the window (a run that ended before it wrote nothing in it).
+the runs that were going during the window (a run that ended before it wrote nothing in it),
+the newest MAX_RUNS of them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from dataops_cli import runlog_reader
 from dataops_cli.aws import error_code
 
 GLUE_LOG_GROUPS = ("/aws-glue/jobs/output", "/aws-glue/jobs/error")
+# One FilterLogEvents per group and run: a day at rate(2 minutes) is 720 runs, so only the
+# newest MAX_RUNS are read (the caller says how many were left out: narrow --since).
+MAX_RUNS = 50
 RUNS_MAX_PAGES = 5  # GetJobRuns pages of 200, newest first
 LATE_MS = 60_000  # a run's last lines may be ingested a little after CompletedOn
 
@@ -34,14 +38,15 @@ LATE_MS = 60_000  # a run's last lines may be ingested a little after CompletedO
 def run_ids(glue: Any, job: str, since_ms: int, now: datetime | None = None) -> list[str]:
     """The job's runs that were going at some time since `since_ms`, newest first.
 
-    A run still going has no CompletedOn. Runs come newest first and, with at most one at
-    a time, end in that order too: paging stops at the first that ended before the window.
+    A run still going has no CompletedOn. AWS answers newest first (moto 5.2 oldest first, so
+    each page is sorted by StartedOn here) and, with at most one run at a time, runs end in
+    that order too: paging stops at the first that ended before the window.
     """
     found: list[str] = []
     token: str | None = None
     for _ in range(RUNS_MAX_PAGES):
         page = glue.get_job_runs(JobName=job, MaxResults=200, **({"NextToken": token} if token else {}))
-        for run in page.get("JobRuns", []):
+        for run in sorted(page.get("JobRuns", []), key=lambda r: _ms(r["StartedOn"]), reverse=True):
             ended = run.get("CompletedOn")
             if ended is not None and _ms(ended) + LATE_MS < since_ms:
                 return found

@@ -250,3 +250,21 @@ def test_the_glue_role_may_write_the_groups_logs_reads_and_nothing_else():
     arguments = GlueJob(context({}, GLUE)).definition()["DefaultArguments"]
     assert "--enable-metrics" not in arguments and "--enable-observability-metrics" not in arguments
     assert not any("cloudwatch:" in str(s["Action"]) for s in policy["Statement"])
+
+
+def test_glue_logs_read_the_newest_runs_and_say_how_many_were_left_out(stack, monkeypatch):  # noqa: F811
+    _, _, config = stack
+    glue = boto3.client("glue", region_name=h.REGION)
+    runs = [make_job(JOB)] + [glue.start_job_run(JobName=JOB)["JobRunId"] for _ in range(3)]
+    for run in runs:
+        put(OUTPUT, run, f"line of {run}")
+    monkeypatch.setattr(glue_logs, "MAX_RUNS", 2)
+    newest_first = [r["Id"] for r in sorted(glue.get_job_runs(JobName=JOB)["JobRuns"], key=lambda r: r["StartedOn"])][
+        ::-1
+    ]
+    assert newest_first == runs[::-1]  # moto's StartedOn are distinct (it answers oldest first: sorted here)
+    result = h.run(config, "logs", "--since", "10m", "--json")
+    assert result.exit_code == 0
+    shown = {json.loads(x)["logStreamName"] for x in result.stdout.splitlines()}
+    assert shown == set(newest_first[:2])
+    assert "Reading the newest 2 of 4 runs" in result.stderr
