@@ -3,7 +3,7 @@
 Glue (5.0, the versions config allows) writes a run's driver and executor output to two log
 groups that every Glue job of the account and region shares: user stdout/stderr (our JSON
 lines) to /aws-glue/jobs/output, Glue's system and Spark logs to /aws-glue/jobs/error, each
-run's streams named from its run id (the driver's, then `<run id>_<executor>`). Source:
+run's streams named starting with its run id (one for the driver, one per executor). Source:
 "Logging for AWS Glue jobs", https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html
 and "Viewing logs for AWS Glue jobs" (monitor-continuous-logging-view.html: filter the
 group by the job run id). /aws-glue/jobs/logs-v2 is the continuous-logging group of Glue
