@@ -108,6 +108,8 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
             logGroupName="/aws-glue/jobs/output", logStreamName=f"{done['Id']}-driver", startFromHead=True
         )["events"]
         assert any("Pipeline run started" in e["message"] for e in events), events[:3]
+        logs = s.run("logs", "--since", "10m")  # `dataops logs` reads them as it does on AWS
+        assert logs.returncode == 0 and logs.stdout.count("Pipeline run started") >= 2, logs.stdout + logs.stderr
 
         report = s.run("status", "--json")
         document = json.loads(report.stdout)
