@@ -31,8 +31,10 @@ from dataops_cli.emulator.glue_runner import (
     split_logs,
 )
 from dataops_cli.emulator.glue_service import ERROR_LOG_GROUP, OUTPUT_LOG_GROUP, GlueService, driver_stream
+from dataops_cli.emulator.glue_state_events import GlueStateEvents
 from dataops_cli.emulator.middleware import EmulatorApp
 from dataops_cli.emulator.scheduler import ScheduleDef, ScheduleTarget, universal_action
+from dataops_cli.emulator.telemetry import Telemetry
 from tests.local_helpers import wait_until
 
 REGION = "ap-south-1"
@@ -126,7 +128,12 @@ def glue_api(aws_env: None, tmp_path: Path) -> Iterator[tuple[Any, Any, StandInR
             )
         return clients[(service, region)]
 
-    service = GlueService("unused", tmp_path, client_for, moto_internals.glue_job_spec, runner=runner)
+    events = GlueStateEvents(
+        client_for, Telemetry(client_for, lambda _spec: True), moto_internals.event_pattern_matches
+    )
+    service = GlueService(
+        "unused", tmp_path, client_for, moto_internals.glue_job_spec, runner=runner, on_finished=events
+    )
     app = EmulatorApp(moto_internals.moto_wsgi_app(), None, lambda *_: None, dict, REGION, glue=service)  # type: ignore[arg-type]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     holder["endpoint"] = f"http://127.0.0.1:{server.server_port}"
@@ -202,6 +209,47 @@ def test_a_failed_run_is_failed_with_its_error_message_in_the_log(glue_api):
     assert run["ErrorMessage"] == "RaggedRowError: line 2"
     err = logs.get_log_events(logGroupName=ERROR_LOG_GROUP, logStreamName=driver_stream(run_id))["events"]
     assert err[-1]["message"] == f"ERROR GlueJobRun: {run_id} RaggedRowError: line 2"
+
+
+def test_a_run_that_ends_counts_matched_events_for_the_rules_its_state_change_matches(glue_api):
+    from datetime import UTC, datetime, timedelta
+
+    glue, _, runner, job = glue_api
+    events = boto3.client(
+        "events",
+        region_name=REGION,
+        endpoint_url=glue.meta.endpoint_url,
+        config=BotoConfig(retries={"max_attempts": 1}),
+    )
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION, endpoint_url=glue.meta.endpoint_url)
+    rules = {"failed": ["FAILED", "TIMEOUT"], "succeeded": ["SUCCEEDED"]}
+    for name, states in rules.items():
+        pattern = {
+            "source": ["aws.glue"],
+            "detail-type": ["Glue Job State Change"],
+            "detail": {"jobName": [job], "state": states},
+        }
+        events.put_rule(Name=f"{job}-{name}", EventPattern=json.dumps(pattern), State="ENABLED")
+    run_id = glue.start_job_run(JobName=job)["JobRunId"]
+    now = time.time()
+    runner.outcomes[run_id] = GlueRunResult(now - 1, now, 1, error="RaggedRowError: line 2")
+    runner.release.set()
+    wait_until(lambda: state_of(glue, job, run_id) == "FAILED", 5, "the run to fail")
+
+    def matched(rule: str) -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Events",
+            MetricName="MatchedEvents",
+            Dimensions=[{"Name": "RuleName", "Value": rule}],
+            StartTime=datetime.now(UTC) - timedelta(minutes=5),
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    assert wait_until(lambda: matched(f"{job}-failed"), 5, "the failed rule's MatchedEvents") == 1
+    assert matched(f"{job}-succeeded") == 0
 
 
 def test_get_job_runs_lists_newest_first_in_pages(glue_api):

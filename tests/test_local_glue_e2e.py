@@ -129,6 +129,13 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         )
         assert "IMPUTE_STRATEGY" in failed["ErrorMessage"], failed["ErrorMessage"]
         assert s.latest() == before
+        # Each run's Glue Job State Change event matched the stack's rules: what the dashboard and alarm read.
+        assert s.metric_sum("AWS/Events", "MatchedEvents", ("RuleName", "dataops-glue-run-succeeded")) == 2
+        wait_until(
+            lambda: s.metric_sum("AWS/Events", "MatchedEvents", ("RuleName", "dataops-glue-run-failed")) == 1,
+            10,
+            "the failed run's MatchedEvents",
+        )
         after = s.run("status", "--json")
         assert after.returncode == 3 and json.loads(after.stdout)["health"]["level"] == "failing", after.stdout
 

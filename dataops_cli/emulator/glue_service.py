@@ -13,6 +13,7 @@ stdout and stderr to /aws-glue/jobs/output, Spark's own log lines to /aws-glue/j
 in the stream `<run id>-driver` (a local run has one process: the driver; no executor streams).
 Not emulated: worker types and DPU sizing (one local Spark, `local[*]`), retries (MaxRetries),
 BatchStopJobRun, job bookmarks, Glue's job metrics, and runs are kept in memory only.
+When a run ends, `on_finished` gets it: the emulator counts Glue's state change event there.
 """
 
 from __future__ import annotations
@@ -118,8 +119,9 @@ class GlueService:
         lookup: JobLookup,
         runner: GlueRunner | None = None,
         clock: Callable[[], float] = time.time,
+        on_finished: Callable[[JobRun], None] = lambda _run: None,
     ) -> None:
-        self.client_for, self.lookup, self.clock = client_for, lookup, clock
+        self.client_for, self.lookup, self.clock, self.on_finished = client_for, lookup, clock, on_finished
         self.running = RunningProcesses()
         self.runner: GlueRunner = runner or functools.partial(
             _run_with,
@@ -234,6 +236,10 @@ class GlueService:
             run.execution_seconds = max(0, round(result.ended - result.started))
         run.done.set()
         log.info("Glue job run %s of %s %s in %.1f s", run.id, run.job.name, state, result.ended - result.started)
+        try:
+            self.on_finished(run)  # Glue's state change event (glue_state_events.py in the emulator)
+        except Exception:  # a bug of ours must not kill the run's thread silently: log it with its traceback
+            log.exception("the state change of Glue job run %s could not be recorded", run.id)
 
     def _write_logs(self, run: JobRun, result: GlueRunResult) -> None:
         output, system = split_logs(result.lines)

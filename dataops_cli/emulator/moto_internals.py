@@ -131,6 +131,17 @@ def glue_job_spec(account: str, region: str, name: str) -> JobSpec | None:
         raise _moto_changed("a Glue job's stored definition", exc) from exc
 
 
+def event_pattern_matches(pattern: str, event: dict[str, Any]) -> bool:
+    """Whether an EventBridge rule's EventPattern matches the event, by moto's own matcher
+    (the one its PutEvents uses): content filters included, no second implementation here."""
+    from moto.events.models import EventPattern
+
+    try:
+        return bool(EventPattern.load(pattern).matches_event(event))
+    except AttributeError as exc:
+        raise _moto_changed("EventPattern.load / matches_event", exc) from exc
+
+
 def scheduler_regions(account: str = DEFAULT_ACCOUNT) -> list[str]:
     """Regions where moto's Scheduler backend has been used (it is created on first use)."""
     from moto.scheduler.models import scheduler_backends

@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dataops_cli import __version__
 from dataops_cli.emulator import moto_internals
 from dataops_cli.emulator.glue_service import GlueService
+from dataops_cli.emulator.glue_state_events import GlueStateEvents
 from dataops_cli.emulator.lambda_service import LambdaService
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.emulator.middleware import EmulatorApp
@@ -55,7 +56,14 @@ class Emulator:
         self.cache = directory / "functions"
         telemetry = Telemetry(self.clients, self._function_exists)
         self.service = LambdaService(self.endpoint, self.cache, telemetry, moto_internals.function_spec, speed)
-        self.glue = GlueService(self.endpoint, directory / "glue-runs", self.clients, moto_internals.glue_job_spec)
+        state_events = GlueStateEvents(self.clients, telemetry, moto_internals.event_pattern_matches)
+        self.glue = GlueService(
+            self.endpoint,
+            directory / "glue-runs",
+            self.clients,
+            moto_internals.glue_job_spec,
+            on_finished=state_events,
+        )
         self.server.app = EmulatorApp(
             moto_internals.moto_wsgi_app(),
             self.service,

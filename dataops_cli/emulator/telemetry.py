@@ -171,6 +171,11 @@ def throttle_metric(function: str, when: float) -> Datum:
     return _datum("Throttles", 1, "Count", when, {"FunctionName": function})
 
 
+def matched_events_metric(rule: str, when: float) -> Datum:
+    """AWS/Events MatchedEvents: one event matched the rule's pattern."""
+    return _datum("MatchedEvents", 1, "Count", when, {"RuleName": rule})
+
+
 def scheduler_metrics(group: str, when: float, target_error: bool) -> list[Datum]:
     dims = {"ScheduleGroup": group}
     data = [_datum("InvocationAttemptCount", 1, "Count", when, dims)]
