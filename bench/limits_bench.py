@@ -26,7 +26,10 @@ Assumptions (printed with the result):
   seconds here / 0.579 (the load on this machine inflates wall time, not CPU time). At
   10,240 MB (5.8 vCPUs) the duration is taken as its CPU seconds (at least one full vCPU;
   the handler is mostly single-threaded, so more vCPUs are not counted as a speed-up).
-- S3 here is moto on the same machine; Lambda's S3 transfer times are not modelled.
+- S3 here is moto on the same machine, so the transfer time Lambda would spend on S3 is not
+  in the measurements. It is added as a stated assumption: the input and every output
+  (their sizes are measured) moved at S3_MB_PER_S (default 100 MB/s, `--s3-mb-per-s`),
+  not overlapped with the CPU work; the "time" limit is shown with and without it.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ RUNTIME_MB = 70  # the Lambda runtime's own share of the sandbox's memory
 SAFETY_MARGIN_S = 5  # handler.lambda_function.SAFETY_MARGIN_MS
 VCPU_MB = 1769  # one full vCPU at this memory size (AWS Lambda docs)
 SETTINGS = {"default": (1024, 60), "maximum": (10240, 900)}
+S3_MB_PER_S = 100.0  # an assumption, not a measurement (see the module docstring)
 
 
 def child_main(argv: list[str]) -> None:
@@ -89,6 +93,8 @@ class Point:
     cpu: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)  # the handler call (work_s), imports excluded
     load: list[float] = field(default_factory=list)  # 1-minute load average after each run
+    input_bytes: int = 0
+    output_bytes: int = 0  # every object the run wrote (cleaned.csv is most of it)
 
     @property
     def peak_mb(self) -> float:
@@ -107,7 +113,7 @@ def measure(s3: LocalS3, rows: int, repeat: int) -> Point:
     source = ensure_input(rows)
     input_key = f"input/{source.name}"
     s3.client.upload_file(str(source), BUCKET, input_key)
-    point = Point(rows)
+    point = Point(rows, input_bytes=source.stat().st_size)
     try:
         for index in range(1, repeat + 1):
             prefix = f"limits/{rows}/{index}/"
@@ -123,6 +129,8 @@ def measure(s3: LocalS3, rows: int, repeat: int) -> Point:
                 f"  {rows:>11,} run {index}/{repeat}: peak {point.peaks[-1] / MB:7.1f} MB, "
                 f"cpu {point.cpu[-1]:6.2f} s, handler wall {point.wall[-1]:6.2f} s, load {point.load[-1]:.2f}"
             )
+            listing = s3.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+            point.output_bytes = sum(o["Size"] for page in listing for o in page.get("Contents", []))
             s3.delete_prefix(prefix)  # moto keeps every object in this process
     finally:
         s3.delete_prefix(input_key)
@@ -137,23 +145,31 @@ def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return intercept, slope
 
 
-def limits(points: list[Point]) -> tuple[list[list[str]], list[str]]:
+def limits(points: list[Point], s3_mb_per_s: float) -> tuple[list[list[str]], list[str]]:
     """The extrapolation table and the lines that say how it was made."""
     xs = [float(p.rows) for p in points]
     mem_a, mem_b = fit(xs, [p.peak_mb for p in points])
     cpu_a, cpu_b = fit(xs, [p.cpu_s for p in points])
+    io_a, io_b = fit(xs, [(p.input_bytes + p.output_bytes) / MB / s3_mb_per_s for p in points])
     notes = [
         f"fit over {len(points)} sizes: peak MB = {mem_a:.1f} + {mem_b * 1e6:.1f} per million rows "
-        f"({mem_b * MB:.0f} bytes/row); CPU s = {cpu_a:.2f} + {cpu_b * 1e6:.2f} per million rows",
+        f"({mem_b * MB:.0f} bytes/row); CPU s = {cpu_a:.2f} + {cpu_b * 1e6:.2f} per million rows; "
+        f"S3 transfer at {s3_mb_per_s:g} MB/s (assumed) = {io_a:.2f} + {io_b * 1e6:.2f} s per million rows",
     ]
     table = []
-    for name, (memory_mb, timeout_s) in SETTINGS.items():
+    for memory_mb, timeout_s in SETTINGS.values():
         share = min(memory_mb / VCPU_MB, 1.0)  # more than one vCPU is not counted as a speed-up
         budget_mb = memory_mb - RUNTIME_MB
         budget_s = timeout_s - SAFETY_MARGIN_S
         rows_by_memory = (budget_mb - mem_a) / mem_b
-        rows_by_time = (budget_s * share - cpu_a) / cpu_b
-        fitting = [p for p in points if p.peak_mb <= budget_mb and p.cpu_s / share <= budget_s]
+        rows_by_cpu = (budget_s - cpu_a / share) / (cpu_b / share)
+        rows_by_time = (budget_s - cpu_a / share - io_a) / (cpu_b / share + io_b)
+        fitting = [
+            p
+            for p in points
+            if p.peak_mb <= budget_mb
+            and p.cpu_s / share + (p.input_bytes + p.output_bytes) / MB / s3_mb_per_s <= budget_s
+        ]
         largest = max(fitting, key=lambda p: p.rows) if fitting else None
         table.append(
             [
@@ -162,6 +178,7 @@ def limits(points: list[Point]) -> tuple[list[list[str]], list[str]]:
                 f"{budget_mb:,} MB / {budget_s} s",
                 f"{largest.rows:,}" if largest else "none",
                 f"{rows_by_memory / 1e6:.1f}M",
+                f"{rows_by_cpu / 1e6:.1f}M",
                 f"{rows_by_time / 1e6:.1f}M",
                 "memory" if rows_by_memory < rows_by_time else "time",
                 f"{min(rows_by_memory, rows_by_time) / 1e6:.1f}M",
@@ -170,14 +187,25 @@ def limits(points: list[Point]) -> tuple[list[list[str]], list[str]]:
     return table, notes
 
 
-POINT_HEADER = ["rows", "CSV MB", "peak MB", "bytes/row", "CPU s", "handler wall s", "est. s at 1024 MB", "load"]
+POINT_HEADER = [
+    "rows",
+    "CSV MB",
+    "outputs MB",
+    "peak MB",
+    "peak bytes/row",
+    "CPU s",
+    "handler wall s",
+    "est. CPU s at 1024 MB",
+    "load",
+]
 LIMIT_HEADER = [
     "function",
     "vCPU share",
     "budget (memory / time)",
     "largest measured that fits",
     "rows by memory (extrap.)",
-    "rows by time (extrap.)",
+    "rows by CPU time (extrap.)",
+    "rows by CPU + S3 time (extrap.)",
     "binding",
     "largest input (extrap.)",
 ]
@@ -190,9 +218,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes(DEFAULT_SIZES), help=DEFAULT_SIZES)
     parser.add_argument("--repeat", type=positive_int, default=2, help="runs per size (largest peak, median times)")
+    parser.add_argument(
+        "--s3-mb-per-s", type=float, default=S3_MB_PER_S, help="assumed S3 throughput of the function (MB/s)"
+    )
     args = parser.parse_args(argv)
     print("\n".join(machine_lines()))
-    default_mb, default_s = SETTINGS["default"]
+    default_mb, _timeout = SETTINGS["default"]
     budget_mb = default_mb - RUNTIME_MB
     print(
         f"sizes {args.sizes}; repeat {args.repeat}; stops after the first size whose peak exceeds "
@@ -214,7 +245,8 @@ def main(argv: list[str]) -> int:
     rows_table = [
         [
             f"{p.rows:,}",
-            f"{ensure_input(p.rows).stat().st_size / MB:.0f}",
+            f"{p.input_bytes / MB:.0f}",
+            f"{p.output_bytes / MB:.0f}",
             f"{p.peak_mb:.1f}",
             f"{max(p.peaks) / p.rows:.0f}",
             f"{p.cpu_s:.2f}",
@@ -225,13 +257,13 @@ def main(argv: list[str]) -> int:
         for p in points
     ]
     print(format_table(POINT_HEADER, rows_table))
-    table, notes = limits(points)
+    table, notes = limits(points, args.s3_mb_per_s)
     print("\nExtrapolated from straight-line fits (budget = memory minus the runtime's share, timeout minus 5 s)")
     print("\n".join(notes))
     print(format_table(LIMIT_HEADER, table))
     print(
-        f"\nassumptions: duration on Lambda = CPU s here / min(memory / {VCPU_MB} MB, 1) (one vCPU at {VCPU_MB} MB); "
-        "S3 transfer times in Lambda not modelled (moto on this machine)"
+        f"\nassumptions: duration on Lambda = CPU s here / min(memory / {VCPU_MB} MB, 1) (one vCPU at {VCPU_MB} MB), "
+        f"plus (CSV + outputs) / {args.s3_mb_per_s:g} MB/s of S3 transfer, not overlapped (moto here is local)"
     )
     return 0
 
