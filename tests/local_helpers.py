@@ -29,7 +29,7 @@ def make_spec(name: str = "F", region: str = "ap-south-1", **overrides: Any) -> 
     return FunctionSpec(**{**fields, **overrides})
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "", interval: float = 0.05) -> Any:
+def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "", interval: float = 0.05) -> Any:
     """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -38,7 +38,7 @@ class GatedRunner:
 
     def __call__(self, spec, payload, request_id, endpoint, cache, stream) -> RunResult:
         self.started.append(request_id)
-        assert self.gate.wait(10)
+        assert self.gate.wait(60)  # generous: a loaded CI machine is slow to open it
         return RunResult(request_id, time.time(), time.time(), 1.0, None, 50)
 
 
@@ -134,11 +134,12 @@ class FailingRunner(GatedRunner):
 
 @pytest.mark.parametrize(("retries", "runs"), [(None, 3), (2, 3), (1, 2), (0, 1)])
 def test_a_failed_asynchronous_run_is_retried_as_configured(retries, runs):
-    spec = replace(SPEC, max_retry_attempts=retries)
+    # At speed 600 the 1- and 2-minute retry delays take 0.1 and 0.2 s, and the longest event
+    # age (6 h) 36 s: a loaded machine cannot age the event out (SPEC's 300 s would be 0.5 s).
+    spec = replace(SPEC, max_retry_attempts=retries, max_event_age=21600)
     runner, telemetry = FailingRunner(), FakeTelemetry()
     runner.gate.set()
-    # At speed 6000 the 1- and 2-minute retry delays take 10 and 20 ms.
-    svc = LambdaService("http://127.0.0.1:1", Path("/nonexistent"), telemetry, lambda *_: spec, 6000.0, runner)
+    svc = LambdaService("http://127.0.0.1:1", Path("/nonexistent"), telemetry, lambda *_: spec, 600.0, runner)
     try:
         svc.invoke_async(spec, b"{}", "event-1")
         wait_until(lambda: svc.snapshot()["F"]["errors"] == runs and svc.snapshot()["F"]["queued"] == 0)

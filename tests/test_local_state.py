@@ -107,7 +107,7 @@ def test_a_running_emulator_is_alive_and_its_zombie_is_not():
     command = [sys.executable, "-c", "import sys; sys.stdin.read()", "dataops_cli.emulator.server"]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE)
     try:
-        assert pid_alive(proc.pid)
+        assert wait_for(lambda: pid_alive(proc.pid))
         proc.stdin.close()  # it exits; until it is reaped it is a zombie
         assert wait_for(lambda: Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z")
         assert not pid_alive(proc.pid)
@@ -116,7 +116,7 @@ def test_a_running_emulator_is_alive_and_its_zombie_is_not():
         proc.wait()
 
 
-def wait_for(check, timeout: float = 10.0) -> bool:
+def wait_for(check, timeout: float = 30.0) -> bool:
     import time
 
     deadline = time.monotonic() + timeout

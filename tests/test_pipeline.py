@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
@@ -206,3 +207,47 @@ def test_reading_in_threaded_chunks_matches_one_read_at_any_chunk_size(monkeypat
     for name in ("a", "b"):
         np.testing.assert_array_equal(columns.numeric[name], expected[name].to_numpy(zero_copy_only=False))
     assert columns.text["t"].to_pylist() == expected["t"].to_pylist()
+
+
+@pytest.mark.parametrize("chunk_bytes", [7, 64, 1 << 20])
+def test_whole_number_columns_read_as_int64_widen_when_a_later_chunk_has_a_fraction(monkeypatch, chunk_bytes):
+    """The sample sees whole numbers (parsed as int64); later chunks bring a fraction, a number
+    past int64 and blanks: each chunk is re-parsed as float64 and the values are a float parse's."""
+    from handler import reader
+
+    monkeypatch.setattr(reader, "SAMPLE_BYTES", 32)
+    monkeypatch.setattr(reader, "CHUNK_BYTES", chunk_bytes)
+    lines = [f"{i},{i % 5},{-i}" for i in range(300)]
+    lines[150] = "2.5,99999999999999999999,7"
+    lines[200] = ",,9007199254740993"  # 2**53 + 1: rounds to even as a float parse does
+    data = ("a,b,c\n" + "\n".join(lines) + "\n").encode()
+    columns = read_columns(opener(data), size_hint=len(data))
+    expected = pacsv.read_csv(
+        io.BytesIO(data), convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys("abc", pa.float64()))
+    )
+    assert columns.inferred == {"a": "int64", "b": "int64", "c": "int64"}
+    for name in "abc":
+        assert columns.numeric[name].dtype == np.float64
+        np.testing.assert_array_equal(columns.numeric[name], expected[name].to_numpy(zero_copy_only=False))
+    assert columns.numeric["b"][150] == 1e20 and columns.numeric["c"][200] == 2.0**53
+
+
+def test_a_stream_without_readinto_reads_the_same(monkeypatch):
+    """botocore's StreamingBody may only have read(): its bytes are copied into the chunk buffers."""
+    from handler import reader
+
+    class ReadOnly:
+        def __init__(self, data: bytes) -> None:
+            self._inner = io.BytesIO(data)
+
+        def read(self, n: int = -1) -> bytes:
+            return self._inner.read(n)
+
+        def close(self) -> None:
+            self._inner.close()
+
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 16)
+    data = b"a,b\n" + b"".join(b"%d,%d.5\n" % (i, i) for i in range(500))
+    columns = read_columns(lambda: ReadOnly(data), size_hint=len(data))
+    assert columns.rows == 500
+    np.testing.assert_array_equal(columns.numeric["b"], np.arange(500) + 0.5)
