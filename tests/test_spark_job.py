@@ -348,7 +348,8 @@ def handler_sequence(s3, inputs: list[bytes]) -> tuple[list[dict], list[dict], d
     return results, documents, read_json(s3, "processed/" + HISTORY)
 
 
-def spark_sequence(spark, tmp_path: Path, inputs: list[bytes], options: PipelineOptions, quality=None):
+def spark_sequence(spark, tmp_path: Path, inputs: list[bytes], options: PipelineOptions, quality=None, history=True):
+    """Each run's result (with its log lines under "log") and quality.json, the history, the output folder."""
     source, out = tmp_path / "in.csv", tmp_path / "out"
     results = []
     for data in inputs:
@@ -357,7 +358,7 @@ def spark_sequence(spark, tmp_path: Path, inputs: list[bytes], options: Pipeline
         results.append(run_job(spark, LocalInput(source), LocalOutput(out), options, stream=stream, quality=quality))
         results[-1]["log"] = [json.loads(line) for line in stream.getvalue().splitlines()]
     documents = [json.loads((out / r["outputs"]["quality"]).read_text()) for r in results]
-    return results, documents, json.loads((out / HISTORY).read_text()), out
+    return results, documents, json.loads((out / HISTORY).read_text()) if history else None, out
 
 
 def same(got, want, where: str = "") -> None:
@@ -390,6 +391,7 @@ def assert_same_quality(spark_side, handler_side) -> None:
         same(without_run_ids(got, s_ids), without_run_ids(want, h_ids), f"run {n + 1} quality.json")
     for got, want in zip(s_results, h_results, strict=True):
         assert (got["status"], got["quality"]) == (want["status"], want["quality"])
+        assert [key for key in got if key != "log"] == list(want), "the same result payload, in the same order"
     same(without_run_ids(s_history, s_ids), without_run_ids(h_history, h_ids), "history.json")
 
 
@@ -503,6 +505,22 @@ def test_history_unusable_is_replaced_and_unreadable_fails_the_run(spark, tmp_pa
     with pytest.raises(errors.QualityHistoryError, match="cannot read the quality history"):
         spark_run(spark, tmp_path, SAMPLE, PipelineOptions())
     assert (out / "latest.json").read_bytes() == latest, "a failed run never moves latest.json"
+
+
+def test_history_write_failure_is_logged_and_the_run_stays_published(spark, tmp_path, monkeypatch):
+    real_put = LocalOutput.put
+
+    def put(self, key, body, content_type):
+        if key == HISTORY:
+            raise PermissionError(13, "Permission denied", str(self.root / key))
+        real_put(self, key, body, content_type)
+
+    monkeypatch.setattr(LocalOutput, "put", put)
+    results, _, _, out = spark_sequence(spark, tmp_path, [SAMPLE], PipelineOptions(), history=False)
+    assert results[0]["status"] == "succeeded" and not (out / HISTORY).exists()
+    assert json.loads((out / "latest.json").read_text())["run_id"] == results[0]["run_id"]
+    errors_logged = [line for line in results[0]["log"] if line.get("event") == "quality_history"]
+    assert len(errors_logged) == 1 and "Could not update the quality history" in errors_logged[0]["message"]
 
 
 def test_spark_quality_settings_are_the_handlers(spark, tmp_path):

@@ -201,7 +201,6 @@ class SparkRun:
             files=files,
             duration_ms=duration_ms,
         )
-        extra = {"quality": quality, "duration_ms": duration_ms}
         if blocked:
             # Not a failed run (it refused bad data): exit code 0, RunFailed 0, as the handler.
             log_quarantined(log, blocked, self.target.spark_uri(self.folder))
@@ -209,7 +208,16 @@ class SparkRun:
             self.target.put(keys["log"], to_json_bytes(document), "application/json")
             record_metric(log, c.M_RUN_FAILED, 0)
             self._release()
-            return run_result("quarantined", self.run_id, result, handled, outputs, failed_checks=blocked, **extra)
+            return run_result(
+                "quarantined",
+                self.run_id,
+                result,
+                handled,
+                outputs,
+                quality=quality,
+                failed_checks=blocked,
+                duration_ms=duration_ms,
+            )
         document = self._run_document("succeeded", files_saved=files, quality=quality)
         self.target.put(keys["log"], to_json_bytes(document), "application/json")
         latest = {
@@ -225,7 +233,14 @@ class SparkRun:
         self.quality_ms["history_write_ms"] = ms_since(t_write)
         record_metric(log, c.M_RUN_FAILED, 0)
         return run_result(
-            "succeeded", self.run_id, result, handled, outputs, quality_timings_ms=self.quality_ms, **extra
+            "succeeded",
+            self.run_id,
+            result,
+            handled,
+            outputs,
+            quality=quality,
+            duration_ms=duration_ms,
+            quality_timings_ms=self.quality_ms,
         )
 
     def _read_history(self) -> list[dict[str, Any]]:
