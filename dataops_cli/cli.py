@@ -509,6 +509,10 @@ def _since(text: str) -> int:
 def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_json: bool, interval: float) -> None:
     """Print the function's log lines, structured lines pretty-printed.
 
+    With function.engine = "glue", the lines of the Glue job's runs: the streams named
+    after its run ids (GetJobRuns) in /aws-glue/jobs/output and /aws-glue/jobs/error,
+    which every Glue job of the account shares.
+
     CloudWatch's own filter patterns are case-sensitive, so --filter reads every
     event of the window and matches TEXT here, ignoring case; it stops after
     20 pages of events (up to 200,000 lines) and says so: narrow --since then.
@@ -521,21 +525,18 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
       dataops logs -f --filter "files saved"
       dataops logs --json | jq -r .message
     """
-    from dataops_cli import logtail, runlog_reader
+    from dataops_cli import logtail
 
     config = app.config
     client = app.aws().client("logs")
     start_ms = int((time.time() - _since(since)) * 1000)
     truncated: list[int] = []
+    note = app.console if not as_json else Console(stderr=True, highlight=False)
+    glue = config.function.engine == "glue"
+    source = _glue_log_source(app, client, note) if glue else _function_log_source(app, client)
 
     def fetch(from_ms: int):
-        return runlog_reader.filter_events(
-            client,
-            config.log_group,
-            from_ms,
-            max_pages=FILTER_MAX_PAGES if text else None,
-            on_truncated=lambda: truncated.append(from_ms),
-        )
+        return source.fetch(from_ms, FILTER_MAX_PAGES if text else None, lambda: truncated.append(from_ms))
 
     error_lines = logtail.ErrorLines() if errors else None
 
@@ -548,18 +549,14 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
         else:
             app.console.print(logtail.pretty(event), soft_wrap=True)
 
-    note = app.console if not as_json else Console(stderr=True, highlight=False)
-    while not runlog_reader.log_group_exists(client, config.log_group):
+    while not source.exists():
         if not follow:
-            app.console.print(
-                f"No log group {config.log_group} yet: the function is not deployed or has not run "
-                f"({app.command('up')} creates it)."
-            )
+            app.console.print(source.missing)
             return
-        note.print(f"[dim]waiting for log group {config.log_group} to exist...[/]")
+        note.print(f"[dim]waiting for {source.what} to exist...[/]")
         time.sleep(interval)
     if follow:
-        note.print(f"[dim]Following {config.log_group} (new lines every {interval:g} s); Ctrl-C to stop.[/]")
+        note.print(f"[dim]Following {source.what} (new lines every {interval:g} s); Ctrl-C to stop.[/]")
     follower = logtail.Follower(fetch, start_ms)
     try:
         for event in follower.poll():
@@ -573,6 +570,60 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
             logtail.follow(follower, emit, interval)
     except KeyboardInterrupt:
         return
+
+
+class _LogSource:
+    """Where `logs` reads: the function's log group, or the Glue job's runs' streams."""
+
+    def __init__(self, what: str, missing: str, exists: Any, fetch: Any) -> None:
+        self.what, self.missing, self.exists, self.fetch = what, missing, exists, fetch
+
+
+def _function_log_source(app: App, client: Any) -> _LogSource:
+    from dataops_cli import runlog_reader
+
+    group = app.config.log_group
+    return _LogSource(
+        group,
+        f"No log group {group} yet: the function is not deployed or has not run ({app.command('up')} creates it).",
+        lambda: runlog_reader.log_group_exists(client, group),
+        lambda from_ms, max_pages, truncated: runlog_reader.filter_events(
+            client, group, from_ms, max_pages=max_pages, on_truncated=truncated
+        ),
+    )
+
+
+def _glue_log_source(app: App, client: Any, note: Console) -> _LogSource:
+    """engine glue: only the streams of this job's runs (GetJobRuns) in Glue's shared groups."""
+    from dataops_cli import glue_logs
+    from dataops_cli.aws import read_or_none
+
+    job = app.config.glue_job
+    glue = app.aws().client("glue")
+    if read_or_none(glue.get_job, JobName=job) is None:
+        hint = f"deploy the stack first: {app.command('up')}"
+        raise CliError(f"Glue job {job} does not exist in {app.where()}", hint)
+    groups = " and ".join(glue_logs.GLUE_LOG_GROUPS)
+    skipped: list[int] = []
+
+    def fetch(from_ms: int, max_pages: int | None, truncated: Any) -> Any:
+        runs = glue_logs.run_ids(glue, job, from_ms)
+        if len(runs) > glue_logs.MAX_RUNS and not skipped:  # said once (the first read covers the window)
+            skipped.append(len(runs))
+            note.print(
+                f"[yellow]Reading the newest {glue_logs.MAX_RUNS} of {len(runs)} runs of Glue job {job} in the "
+                "window (one read per run and log group): narrow --since to see older runs.[/]"
+            )
+        newest = runs[: glue_logs.MAX_RUNS]
+        return glue_logs.events(client, newest, from_ms, max_pages=max_pages, on_truncated=truncated)
+
+    return _LogSource(
+        f"the runs of Glue job {job} in {groups}",
+        f"No Glue log group yet ({groups}): no Glue job has run in this account and region "
+        f"({app.command('invoke')} starts a run).",
+        lambda: bool(glue_logs.existing_groups(client)),
+        fetch,
+    )
 
 
 @cli.command()
@@ -685,6 +736,13 @@ def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = Fal
     metavar="N",
     help="What if logs were kept N days.",
 )
+@click.option("--engine", type=click.Choice(["lambda", "glue"]), help="What if function.engine were this.")
+@click.option(
+    "--workers", type=click.IntRange(min=2), metavar="N", help="What if the Glue job had N workers (at least 2)."
+)
+@click.option(
+    "--worker-type", type=click.Choice(["G.1X", "G.2X", "G.4X", "G.8X"]), help="What if the Glue job used this worker."
+)
 @click.option("--model", "model_only", is_flag=True, help="Use the per-row model only; read nothing from AWS.")
 @click.option("--pricing-api", is_flag=True, help="Ask the AWS Price List API for prices (falls back to the table).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole breakdown as one JSON document.")
@@ -698,16 +756,25 @@ def cost(
     input_mb: float | None,
     retention_days: int | None,
     log_retention_days: str | None,
+    engine: str | None,
+    workers: int | None,
+    worker_type: str | None,
     model_only: bool,
     pricing_api: bool,
     as_json: bool,
 ) -> None:
-    """Estimate the stack's monthly cost, one row per billed item.
+    """Estimate the stack's monthly cost, one row per billed item, and both engines side by side.
 
     Duration, output size and log volume come from the deployed stack when it has run
     (last day's average duration, the latest run's files), else from the per-row model
     that bench/cost_model_bench.py measured, applied to bucket.input_file. The options
     ask "what if" without changing anything.
+
+    With function.engine = "glue" the rows are the Glue job's: DPU-hours ($0.44 per
+    DPU-hour, per second, 1-minute minimum per run) at glue.worker_type x
+    glue.number_of_workers, a run's time from its runs of the last day (GetJobRuns) or
+    else a stated assumption. Either way a last table shows the function, the Glue job as
+    configured and the Glue job at its minimum (2 x G.1X): what switching would cost.
 
     \b
     Examples:
@@ -715,6 +782,7 @@ def cost(
       dataops cost --schedule 'rate(1 minute)' --memory 2048
       dataops cost --rows 1000000 --retention-days 7 --json
       dataops cost --pricing-api --region eu-west-1
+      dataops cost --engine glue --workers 10 --rows 50000000
     """
     from dataops_cli.cost_commands import estimate
     from dataops_cli.cost_inputs import WhatIf
@@ -735,6 +803,9 @@ def cost(
         input_mb=input_mb,
         retention_days=retention_days,
         log_retention_days=int(log_retention_days) if log_retention_days else None,
+        engine=engine,
+        glue_workers=workers,
+        glue_worker_type=worker_type,
     )
     result = estimate(app, what_if, measure_stack=not model_only, pricing_api=pricing_api)
     if as_json:
@@ -853,6 +924,7 @@ def _glue_rows(config: Config) -> list[tuple[str, str]]:
         ),
         ("glue script", f"s3://{config.bucket.name}/{config.glue_script_key} (+ {config.glue_modules_key})"),
         ("glue role", config.glue_role),
+        ("glue run rules", f"{config.glue_failed_rule}, {config.glue_succeeded_rule} (EventBridge, default bus)"),
     ]
 
 
@@ -872,6 +944,8 @@ def effective_config(config: Config, path: Any) -> dict[str, Any]:
             "scheduler_role": config.scheduler_role,
             "glue_job": config.glue_job,
             "glue_role": config.glue_role,
+            "glue_failed_rule": config.glue_failed_rule,
+            "glue_succeeded_rule": config.glue_succeeded_rule,
             "glue_script_key": config.glue_script_key,
             "glue_modules_key": config.glue_modules_key,
             "schedule_group": config.schedule_group,

@@ -358,6 +358,16 @@ class Config:
         return f"{self.stack.name}-glue-job"
 
     @property
+    def glue_failed_rule(self) -> str:
+        """EventBridge rule matching this job's FAILED/TIMEOUT runs: the errors alarm counts its matches."""
+        return f"{self.stack.name}-glue-run-failed"
+
+    @property
+    def glue_succeeded_rule(self) -> str:
+        """EventBridge rule matching this job's SUCCEEDED runs: the dashboard counts its matches."""
+        return f"{self.stack.name}-glue-run-succeeded"
+
+    @property
     def glue_script_key(self) -> str:
         return f"{GLUE_SCRIPT_PREFIX}glue_entry.py"
 

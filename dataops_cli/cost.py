@@ -49,6 +49,25 @@ ALARMS = ("errors", "quality")  # alarm.enabled: Errors on AWS/Lambda, QualityFa
 DASHBOARDS = ("pipeline",)
 PLATFORM_LOG_LINES = ("START", "END", "REPORT")  # written by Lambda around every run
 
+# --------------------------------------------------------------- the Glue engine (data)
+# AWS Glue pricing (https://aws.amazon.com/glue/pricing/, read via the project's search tool
+# on 2026-11-26; AWS-NOTES.md "Pricing anchors" agrees): Spark jobs on Glue 2.0 and later are
+# billed $0.44 per DPU-hour in us-east-1, per second, with a 1-minute minimum per run; the
+# page's example: 6 DPUs for 15 minutes = 6 x 0.25 h x $0.44 = $0.66. A G.1X worker is 1 DPU
+# (4 vCPU, 16 GB), G.2X 2, G.4X 4, G.8X 8, and every worker counts, the driver's included.
+GLUE_DPU_PER_WORKER = {"G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
+GLUE_VCPU_PER_DPU = 4
+GLUE_MIN_BILLED_SECONDS = 60
+GLUE_MIN_WORKERS, GLUE_MIN_WORKER_TYPE = 2, "G.1X"  # the smallest job config allows (one driver, one executor)
+# What a Spark run writes and reads in S3 (handler/spark_job/job.py): the side files, the
+# manifest, run.json and latest.json, and one cleaned part per input partition (Spark splits
+# its input at 128 MiB, spark.sql.files.maxPartitionBytes); one LIST of the cleaned folder.
+# Not counted: the requests Spark's S3 committer makes around each part (HEAD/LIST markers).
+SPARK_RUN_FILES = ("correlation.csv", "summary.json", "dtypes.json", "cleaned_manifest.json", "run.json")
+SPARK_POINTER_FILES = ("latest.json",)
+SPARK_PARTITION_BYTES = 128 * 1024**2
+SPARK_READS = ("HeadObject input", "GetObject input sample", "HeadObject input (unchanged?)")
+
 FREE_ITEMS = (
     "S3 default encryption is SSE-S3 (AES256): free; no resource uses KMS keys",
     "Lambda environment variables use the AWS managed key: free",
@@ -57,6 +76,11 @@ FREE_ITEMS = (
     "S3 <-> Lambda data transfer in one region: free",
     "IAM roles, the log group, the schedule group and the SNS topic itself: free",
     "Lambda's 512 MB of /tmp: free (the function uses none)",
+)
+GLUE_FREE_ITEMS = (
+    "Glue Job State Change events, the two EventBridge rules that match them and their AWS/Events "
+    "MatchedEvents metric (the errors alarm and the dashboard read it): free",
+    "Glue's job metrics and observability metrics are not enabled (they would be custom metrics per run)",
 )
 NOT_COUNTED = (
     "Opening the dashboard runs Logs Insights queries ($ per GB scanned) and `dataops status` makes one "
@@ -95,7 +119,9 @@ class Usage:
     alarm_email: bool = False
     engine: str = "lambda"
     stored_bytes: Figure | None = None  # S3 bytes measured (status); None = steady state from runs and retention
-    timeout_seconds: int = 0  # function.timeout_seconds: a longer modelled run is a warning
+    timeout_seconds: int = 0  # function.timeout_seconds (glue: timeout_minutes x 60): a longer run is a warning
+    glue_workers: int = GLUE_MIN_WORKERS  # engine glue: glue.number_of_workers
+    glue_worker_type: str = GLUE_MIN_WORKER_TYPE  # engine glue: glue.worker_type
 
     @property
     def output_bytes(self) -> float:
@@ -144,6 +170,7 @@ class Breakdown:
     price_notes: list[str]
     sources: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    engines: list[dict] = field(default_factory=list)  # both engines side by side (cost_inputs.compare_engines)
     free_items: list[str] = field(default_factory=lambda: list(FREE_ITEMS))
     not_counted: list[str] = field(default_factory=lambda: list(NOT_COUNTED))
     month: str = f"{MONTH_DAYS} days"
@@ -252,6 +279,74 @@ def lambda_lines(u: Usage) -> list[Line]:
     ]
 
 
+def glue_dpus(worker_type: str, workers: int) -> int:
+    if worker_type not in GLUE_DPU_PER_WORKER:
+        raise ValueError(f"unknown Glue worker type {worker_type!r}: expected one of {', '.join(GLUE_DPU_PER_WORKER)}")
+    if workers < GLUE_MIN_WORKERS:
+        raise ValueError(f"a Glue job needs at least {GLUE_MIN_WORKERS} workers (one driver), not {workers}")
+    return GLUE_DPU_PER_WORKER[worker_type] * workers
+
+
+def glue_billed_seconds(seconds: float) -> int:
+    """Glue bills whole seconds, at least a minute per run."""
+    return max(GLUE_MIN_BILLED_SECONDS, math.ceil(seconds))
+
+
+def glue_run_cost(seconds: float, worker_type: str, workers: int, usd_per_dpu_hour: float) -> float:
+    return glue_billed_seconds(seconds) / 3600 * glue_dpus(worker_type, workers) * usd_per_dpu_hour
+
+
+def spark_parts(input_bytes: float) -> int:
+    return max(1, math.ceil(input_bytes / SPARK_PARTITION_BYTES))
+
+
+def glue_lines(u: Usage) -> list[Line]:
+    """A Glue (Spark) run: DPU-hours, the schedule, its S3 requests and its logs; no custom metrics
+    (its metric lines are not extracted as EMF outside Lambda) and no per-request charge."""
+    runs = u.runs.value
+    seconds = glue_billed_seconds(u.duration_ms.value / 1000) if runs else 0
+    dpus = glue_dpus(u.glue_worker_type, u.glue_workers)
+    parts = spark_parts(u.input_bytes.value)
+    puts = parts + len(SPARK_RUN_FILES) + len(SPARK_POINTER_FILES) + 1  # + the LIST of the cleaned folder
+    gets = len(SPARK_READS) + parts
+    return [
+        Line(
+            "glue_compute",
+            "Glue",
+            f"Glue DPU-hours {u.glue_workers} x {u.glue_worker_type}",
+            runs * seconds / 3600 * dpus,
+            "glue_dpu_hours",
+            f"{runs:,.0f} runs x {seconds:,} s billed (1-minute minimum) x {dpus} DPU",
+        ),
+        Line("scheduler", "Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs"),
+        Line(
+            "s3_put",
+            "S3",
+            "S3 PUT requests",
+            runs * puts,
+            "s3_put",
+            f"{runs:,.0f} runs x {puts} ({parts} cleaned part{'' if parts == 1 else 's'}, "
+            f"{', '.join(SPARK_RUN_FILES + SPARK_POINTER_FILES)}, LIST 1; the S3 committer's own requests not counted)",
+        ),
+        Line(
+            "s3_get",
+            "S3",
+            "S3 GET requests",
+            runs * gets,
+            "s3_get",
+            f"{runs:,.0f} runs x {gets} ({', '.join(SPARK_READS)}, {parts} input split{'' if parts == 1 else 's'})",
+        ),
+        Line(
+            "logs_ingestion",
+            "CloudWatch",
+            "Logs ingested",
+            runs * u.log_bytes.value / GB,
+            "logs_ingestion",
+            f"{runs:,.0f} runs x {u.log_bytes.value / 1024:,.1f} KiB",
+        ),
+    ]
+
+
 def shared_lines(u: Usage) -> list[Line]:
     """Storage and monitoring: the same whichever engine runs the pipeline."""
     runs = u.runs.value
@@ -265,6 +360,13 @@ def shared_lines(u: Usage) -> list[Line]:
         stored, stored_basis = u.stored_bytes.value, f"{_mb(u.stored_bytes.value)} from {u.stored_bytes.source}"
     ingested = runs * u.log_bytes.value
     logs_stored = ingested / MONTH_DAYS * u.log_retention_days * LOGS_COMPRESSION
+    logs_basis = f"{u.log_retention_days} d of logs x {LOGS_COMPRESSION:g} compressed"
+    if u.engine == "glue":  # Glue's groups are not ours: they keep logs forever unless the account set a retention
+        logs_stored = ingested * LOGS_COMPRESSION
+        logs_basis = (
+            f"this month's logs x {LOGS_COMPRESSION:g} compressed; Glue's groups never expire by default, "
+            "so this row grows by as much every month"
+        )
     lines = [
         Line(
             "s3_storage",
@@ -280,7 +382,7 @@ def shared_lines(u: Usage) -> list[Line]:
             "Logs stored",
             logs_stored / GB,
             "logs_storage",
-            f"{u.log_retention_days} d of logs x {LOGS_COMPRESSION:g} compressed",
+            logs_basis,
         ),
         Line("dashboards", "CloudWatch", "Dashboard", u.dashboards, "dashboards", f"{u.dashboards} dashboard"),
         Line("alarms", "CloudWatch", "Alarms", u.alarms, "alarms", f"{u.alarms} standard alarm"),
@@ -292,7 +394,7 @@ def shared_lines(u: Usage) -> list[Line]:
     return lines
 
 
-ENGINES: dict[str, Callable[[Usage], list[Line]]] = {"lambda": lambda_lines}
+ENGINES: dict[str, Callable[[Usage], list[Line]]] = {"lambda": lambda_lines, "glue": glue_lines}
 
 
 TIME_BASED = frozenset({"s3_storage", "logs_storage", "dashboards", "alarms"})  # custom metrics: active_hours
@@ -353,15 +455,27 @@ def breakdown(
         price_notes=list(prices.notes),
         sources=sources if sources is not None else usage_sources(usage),
         warnings=warnings(usage),
+        free_items=list(FREE_ITEMS) + (list(GLUE_FREE_ITEMS) if usage.engine == "glue" else []),
     )
 
 
 def warnings(u: Usage) -> list[str]:
     found = []
     if u.timeout_seconds and u.runs.value and u.duration_ms.value > u.timeout_seconds * 1000:
+        setting = (
+            f"glue.timeout_minutes = {u.timeout_seconds // 60}"
+            if u.engine == "glue"
+            else f"function.timeout_seconds = {u.timeout_seconds}"
+        )
         found.append(
-            f"a run takes {u.duration_ms.value / 1000:,.1f} s here, over function.timeout_seconds = "
-            f"{u.timeout_seconds}: runs would time out (and be billed the full {u.timeout_seconds} s)"
+            f"a run takes {u.duration_ms.value / 1000:,.1f} s here, over {setting}: runs would time out "
+            f"(and be billed the full {u.timeout_seconds} s)"
+        )
+    if u.engine == "glue" and u.runs.value and u.duration_ms.value / 1000 > MONTH_DAYS * 86400 / u.runs.value:
+        found.append(
+            f"a Glue run takes {u.duration_ms.value / 1000:,.0f} s here, longer than the schedule's average interval "
+            f"({MONTH_DAYS * 86400 / u.runs.value:,.0f} s): with max concurrent runs 1 the starts in between fail "
+            "(ConcurrentRunsExceededException), so fewer runs happen (and cost) than counted here"
         )
     return found
 

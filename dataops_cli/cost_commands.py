@@ -13,7 +13,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.cost import Breakdown, breakdown
-from dataops_cli.cost_inputs import WhatIf, build_usage, measure
+from dataops_cli.cost_inputs import (
+    Measured,
+    WhatIf,
+    build_usage,
+    compare_engines,
+    measure,
+    measure_glue,
+    measure_outputs,
+)
 from dataops_cli.pricing import PriceTable, UnknownRegionError, api_prices, endpoint_region, table_prices
 
 
@@ -52,12 +60,19 @@ def estimate(app: Any, what_if: WhatIf, measure_stack: bool, pricing_api: bool) 
     if measure_stack:
         try:
             aws = app.aws()
-            measured = measure(config, aws.client("cloudwatch"), aws.client("s3"))
+            if config.function.engine == "glue":  # no function to measure: the job's runs, and the latest outputs
+                measured = Measured(reasons=[])
+                measure_outputs(config, aws.client("s3"), measured)
+                measure_glue(config, aws.client("glue"), measured)
+            else:
+                measured = measure(config, aws.client("cloudwatch"), aws.client("s3"))
             reasons = measured.reasons or []
         except (DataopsError, ClientError, BotoCoreError) as exc:  # e.g. --local with no emulator running
             reasons = [f"stack not read ({exc})"]
+            measured = None
     usage = build_usage(config, what_if, measured)
     result = breakdown(usage, prices)
+    result.engines = compare_engines(config, what_if, measured or Measured(), prices)
     if reasons:
         result.sources["not measured"] = "; ".join(reasons) + " (model used for those figures)"
     return result

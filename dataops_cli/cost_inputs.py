@@ -25,6 +25,10 @@ from dataops_cli import cost, metrics
 from dataops_cli.aws import DataopsError
 from dataops_cli.config import Config
 from dataops_cli.cost import (
+    GLUE_DPU_PER_WORKER,
+    GLUE_MIN_WORKER_TYPE,
+    GLUE_MIN_WORKERS,
+    GLUE_VCPU_PER_DPU,
     LOG_EVENT_OVERHEAD,
     MONTH_DAYS,
     MONTH_HOURS,
@@ -84,6 +88,29 @@ MODEL = HandlerModel(
 
 
 @dataclass(frozen=True)
+class SparkModel:
+    """A Glue run's ExecutionTime before any run was measured: an ASSUMPTION, stated as such.
+
+    From docs/BENCHMARKS.md ("Spark job next to the handler", bench/spark_bench.py): 66.92 us
+    per row on 2 cores at 5M rows (a contended machine), the per-row cost divided by the
+    executors' vCPUs (linear scaling, no shuffle or S3 limits), plus a 30 s warm start of the
+    run inside Glue's billed time (the bench's stated assumption; cold starts take longer).
+    """
+
+    start_s: float = 30.0
+    us_per_row_on_2_cores: float = 66.92
+    log_bytes: float = 100_000  # Spark's driver and executor lines a run: not measured here
+    measured: str = "bench/spark_bench.py 5M rows, 2026-11-26 (docs/BENCHMARKS.md)"
+
+    def seconds(self, rows: float, worker_type: str, workers: int) -> float:
+        executor_vcpus = (workers - 1) * GLUE_DPU_PER_WORKER[worker_type] * GLUE_VCPU_PER_DPU
+        return self.start_s + rows * self.us_per_row_on_2_cores / 1e6 * 2 / executor_vcpus
+
+
+SPARK_MODEL = SparkModel()
+
+
+@dataclass(frozen=True)
 class WhatIf:
     """Overrides from `dataops cost` options; None keeps the config's value."""
 
@@ -94,6 +121,9 @@ class WhatIf:
     input_mb: float | None = None
     retention_days: int | None = None
     log_retention_days: int | None = None
+    engine: str | None = None
+    glue_workers: int | None = None
+    glue_worker_type: str | None = None
 
     def __post_init__(self) -> None:
         if self.rows is not None and self.input_mb is not None:
@@ -109,6 +139,7 @@ class Measured:
     cleaned_bytes: Figure | None = None
     other_output_bytes: Figure | None = None
     rows: Figure | None = None
+    glue_seconds: Figure | None = None  # average ExecutionTime of the Glue job's runs
     reasons: list[str] | None = None
 
 
@@ -205,6 +236,14 @@ def measure(config: Config, cloudwatch: Any, s3: Any, now: datetime | None = Non
             found.reasons.append("no AWS/Logs IncomingBytes datapoint in the last day")
     except (ClientError, BotoCoreError) as exc:
         found.reasons.append(f"metrics not read: {_short(exc)}")
+    measure_outputs(config, s3, found)
+    return found
+
+
+def measure_outputs(config: Config, s3: Any, found: Measured) -> None:
+    """The bytes the latest run wrote (latest.json, one listing of its folder); a failed read is a reason."""
+    reasons = found.reasons if found.reasons is not None else []
+    found.reasons = reasons
     try:
         latest = json.loads(s3.get_object(Bucket=config.bucket.name, Key=config.latest_key)["Body"].read())
         folder = latest["outputs"]["cleaned"].rsplit("/", 1)[0] + "/"
@@ -215,12 +254,32 @@ def measure(config: Config, cloudwatch: Any, s3: Any, now: datetime | None = Non
             found.cleaned_bytes = Figure(sizes["cleaned.csv"], where)
             found.other_output_bytes = Figure(sum(v for k, v in sizes.items() if k != "cleaned.csv"), where)
         else:
-            found.reasons.append(f"the latest run's folder {folder} has no cleaned.csv")
+            reasons.append(f"the latest run's folder {folder} has no cleaned.csv")
     except (ClientError, BotoCoreError) as exc:
-        found.reasons.append(f"latest run not read: {_short(exc)}")
+        reasons.append(f"latest run not read: {_short(exc)}")
     except (KeyError, ValueError, AttributeError) as exc:
-        found.reasons.append(f"{config.latest_key} is not what the handler writes ({exc!r})")
-    return found
+        reasons.append(f"{config.latest_key} is not what the handler writes ({exc!r})")
+
+
+def measure_glue(config: Config, glue: Any, found: Measured, now: datetime | None = None) -> None:
+    """The Glue job's average ExecutionTime over the last day (GetJobRuns); a failed read is a reason."""
+    from dataops_cli.glue_run import runs_summary
+
+    now = now or datetime.now(UTC)
+    try:
+        summary = runs_summary(glue, config.glue_job, now - timedelta(days=1))
+    except (ClientError, BotoCoreError) as exc:
+        found.reasons = [*(found.reasons or []), f"Glue job runs not read: {_short(exc)}"]
+        return
+    if summary["execution_seconds_avg"] is None:
+        found.reasons = [*(found.reasons or []), f"no finished run of Glue job {config.glue_job} in the last day"]
+        return
+    count = sum(summary["states"].values())
+    found.glue_seconds = Figure(
+        summary["execution_seconds_avg"],
+        f"Glue GetJobRuns: average ExecutionTime over the last day ({count} run{'' if count == 1 else 's'}, "
+        f"{config.glue.number_of_workers} x {config.glue.worker_type})",
+    )
 
 
 # --------------------------------------------------------------------------- usage
@@ -260,6 +319,14 @@ def build_usage(
         cleaned = Figure(MODEL.cleaned_bytes(rows.value), model)
         other = Figure(MODEL.other_output_bytes, model)
     log_bytes = m.log_bytes or Figure(MODEL.log_bytes, f"model ({MODEL.measured}): handler lines + Lambda's 3")
+    engine = w.engine or config.function.engine
+    timeout = config.function.timeout_seconds
+    workers = w.glue_workers or config.glue.number_of_workers
+    worker_type = w.glue_worker_type or config.glue.worker_type
+    if engine == "glue":
+        duration = glue_duration(config, m, rows, rows_changed, worker_type, workers)
+        timeout = config.glue.timeout_minutes * 60
+        log_bytes = Figure(SPARK_MODEL.log_bytes, "ASSUMPTION: Spark's driver and executor lines, not measured")
     return Usage(
         region=config.region,
         runs=runs,
@@ -275,8 +342,88 @@ def build_usage(
         active_hours=hours,
         alarms=len(cost.ALARMS) if config.alarm.enabled else 0,
         alarm_email=bool(config.alarm.enabled and config.alarm.email),
-        timeout_seconds=config.function.timeout_seconds,
+        engine=engine,
+        timeout_seconds=timeout,
+        glue_workers=workers,
+        glue_worker_type=worker_type,
     )
+
+
+def glue_duration(
+    config: Config, m: Measured, rows: Figure, rows_changed: bool, worker_type: str, workers: int
+) -> Figure:
+    """A Glue run's ExecutionTime (as ms): measured at the configured size when runs were read, else the model.
+
+    A measured time at another size keeps its start and rescales its work by the executors' vCPUs.
+    """
+    model = SPARK_MODEL
+    if m.glue_seconds and not rows_changed:
+        seconds, source = m.glue_seconds.value, m.glue_seconds.source
+        measured_at = (config.glue.worker_type, config.glue.number_of_workers)
+        if (worker_type, workers) != measured_at:
+            scale = _executor_vcpus(*measured_at) / _executor_vcpus(worker_type, workers)
+            seconds = model.start_s + max(0.0, seconds - model.start_s) * scale
+            source += f", rescaled to {workers} x {worker_type} (work / executor vCPUs, {model.start_s:g} s start kept)"
+        return Figure(seconds * 1000, source)
+    seconds = model.seconds(rows.value, worker_type, workers)
+    source = (
+        f"ASSUMPTION ({model.measured}): {model.start_s:g} s start + {rows.value:,.0f} rows x "
+        f"{model.us_per_row_on_2_cores:g} us per row on 2 cores x 2 / "
+        f"{_executor_vcpus(worker_type, workers)} executor vCPUs"
+    )
+    return Figure(seconds * 1000, source)
+
+
+def _executor_vcpus(worker_type: str, workers: int) -> int:
+    return (workers - 1) * GLUE_DPU_PER_WORKER[worker_type] * GLUE_VCPU_PER_DPU
+
+
+def compare_engines(
+    config: Config, what_if: WhatIf, measured: Measured | None, prices: Any, start: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The same pipeline's month on each engine: the function, the Glue job as configured, and at its minimum.
+
+    One row each: what a run takes and costs in compute, and the whole month after the free tier.
+    """
+    configured = config.glue.worker_type, config.glue.number_of_workers
+    variants: list[tuple[str, str | None, int | None]] = [
+        ("lambda", None, None),
+        ("glue", what_if.glue_worker_type or configured[0], what_if.glue_workers or configured[1]),
+        ("glue", GLUE_MIN_WORKER_TYPE, GLUE_MIN_WORKERS),
+    ]
+    rows: list[dict[str, Any]] = []
+    for engine, worker_type, workers in dict.fromkeys(variants):  # the configured size may be the minimum
+        usage = build_usage(
+            config, replace(what_if, engine=engine, glue_worker_type=worker_type, glue_workers=workers), measured, start
+        )
+        result = breakdown(usage, prices)
+        seconds = usage.duration_ms.value / 1000
+        if engine == "glue" and worker_type and workers:
+            size = f"Glue {workers} x {worker_type} ({cost.glue_dpus(worker_type, workers)} DPU)"
+            per_run = cost.glue_run_cost(seconds, worker_type, workers, prices["glue_dpu_hours"].usd)
+            is_configured = config.function.engine == "glue" and (worker_type, workers) == configured
+        else:
+            size = f"Lambda {usage.memory_mb} MB {usage.architecture}"
+            gb_s = cost.billed_ms(usage.duration_ms.value) / 1000 * usage.memory_mb / 1024
+            per_run = gb_s * prices[f"lambda_gb_s_{usage.architecture}"].usd + prices["lambda_requests"].usd
+            is_configured = config.function.engine == "lambda"
+        compute_keys = ("lambda_compute", "lambda_requests", "glue_compute")
+        rows.append(
+            {
+                "engine": engine,
+                "size": size,
+                "configured": is_configured,
+                "minimum": engine == "glue" and (worker_type, workers) == (GLUE_MIN_WORKER_TYPE, GLUE_MIN_WORKERS),
+                "seconds_per_run": round(seconds, 3),
+                "duration_source": usage.duration_ms.source,
+                "compute_per_run": per_run,
+                "compute_per_month": sum(r.cost for r in result.rows if r.key in compute_keys),
+                "total": result.total,
+                "total_to_pay": result.total_to_pay,
+                "warnings": result.warnings,
+            }
+        )
+    return rows
 
 
 def month_fraction(now: datetime) -> tuple[datetime, float]:
@@ -285,45 +432,77 @@ def month_fraction(now: datetime) -> tuple[datetime, float]:
     return start, (now - start).total_seconds() / (MONTH_DAYS * 86400)
 
 
+def _glue_month_runs(
+    config: Config, cloudwatch: Any, glue: Any, measured: Measured, window: Window
+) -> tuple[float, str]:
+    """engine glue: runs = the job's finished runs the two rules matched (SUCCEEDED, FAILED, TIMEOUT;
+    a STOPPED run is billed too but not counted); a run's time from its latest runs (one page)."""
+    rules = (("succeeded", config.glue_succeeded_rule), ("failed", config.glue_failed_rule))
+    queries = [
+        metrics.Query(key, "AWS/Events", "MatchedEvents", (("RuleName", rule),), "Sum", whole_window=True)
+        for key, rule in rules
+    ]
+    values = metrics.fetch(cloudwatch, queries, window).window_values
+    runs = sum(values.get(key) or 0.0 for key, _ in rules)
+    if glue is not None:
+        page = glue.get_job_runs(JobName=config.glue_job, MaxResults=200).get("JobRuns", [])
+        times = [float(r["ExecutionTime"]) for r in page if r.get("ExecutionTime") is not None and r.get("CompletedOn")]
+        if times:
+            measured.glue_seconds = Figure(
+                sum(times) / len(times), f"Glue GetJobRuns: average ExecutionTime of the latest {len(times)} runs"
+            )
+    return runs, "AWS/Events MatchedEvents of the job's run rules"
+
+
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 140 else text[:137] + "..."
 
 
 def month_to_date(
-    config: Config, cloudwatch: Any, prices: Any, now: datetime, stored_bytes: float | None
+    config: Config, cloudwatch: Any, prices: Any, now: datetime, stored_bytes: float | None, glue: Any = None
 ) -> dict[str, Any]:
     """Estimated cost since the 1st of the month (UTC), from one GetMetricData call.
 
-    Runs and compute are what CloudWatch counted; storage is what the S3 metric `status`
-    already read (else steady state); the rest is the model. Returns a plain dict for the
-    status report: `to_pay`, `total`, `fraction`, `source`, and `rows` (key -> cost).
+    Runs and compute are what CloudWatch counted (engine glue: the matches of the job's two
+    EventBridge rules, and the average ExecutionTime of its latest runs, one GetJobRuns page);
+    storage is what the S3 metric `status` already read (else steady state); the rest is
+    the model. Returns a plain dict for the status report: `to_pay`, `total`, `fraction`,
+    `source`, and `rows` (key -> cost).
     """
     start, fraction = month_fraction(now)
-    fn = (("FunctionName", config.function.name),)
-    queries = [
-        metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
-        metrics.Query("duration_sum", "AWS/Lambda", "Duration", fn, "Sum", whole_window=True),
-        metrics.Query(
-            "log_bytes", "AWS/Logs", "IncomingBytes", (("LogGroupName", config.log_group),), "Sum", whole_window=True
-        ),
-    ]
     seconds = max(60, int((now - start).total_seconds()))
-    values = metrics.fetch(cloudwatch, queries, Window.ending_now(seconds, 60, now)).window_values
-    runs = values.get("invocations") or 0.0
     cw = f"CloudWatch since {start:%Y-%m-%d}"
     measured = Measured(reasons=[])
-    if runs and values.get("duration_sum"):
-        measured.duration_ms = Figure(values["duration_sum"] / runs, cw)
-    if runs and values.get("log_bytes"):
-        measured.log_bytes = Figure(values["log_bytes"] / runs, cw)
+    if config.function.engine == "glue":
+        runs, counted = _glue_month_runs(config, cloudwatch, glue, measured, Window.ending_now(seconds, 60, now))
+    else:
+        fn = (("FunctionName", config.function.name),)
+        queries = [
+            metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
+            metrics.Query("duration_sum", "AWS/Lambda", "Duration", fn, "Sum", whole_window=True),
+            metrics.Query(
+                "log_bytes",
+                "AWS/Logs",
+                "IncomingBytes",
+                (("LogGroupName", config.log_group),),
+                "Sum",
+                whole_window=True,
+            ),
+        ]
+        values = metrics.fetch(cloudwatch, queries, Window.ending_now(seconds, 60, now)).window_values
+        runs, counted = values.get("invocations") or 0.0, "AWS/Lambda Invocations"
+        if runs and values.get("duration_sum"):
+            measured.duration_ms = Figure(values["duration_sum"] / runs, cw)
+        if runs and values.get("log_bytes"):
+            measured.log_bytes = Figure(values["log_bytes"] / runs, cw)
     try:
         usage = build_usage(config, None, measured, start)
     except DataopsError as exc:
         return {"error": str(exc)}
     usage = replace(
         usage,
-        runs=Figure(runs, f"{cw}: AWS/Lambda Invocations"),
+        runs=Figure(runs, f"{cw}: {counted}"),
         active_hours=Figure(min(runs, fraction * MONTH_HOURS), f"{cw}: at most one hour per run"),
         stored_bytes=Figure(stored_bytes, "AWS/S3 BucketSizeBytes") if stored_bytes else None,
     )

@@ -86,8 +86,39 @@ def render(b: Breakdown, title: str | None = None, detail: bool = True) -> Rende
         parts.append(sources)
     for warning in b.warnings:
         parts.append(Text(f"warning: {warning}", style="bold yellow"))
+    if b.engines:
+        parts.append(engines_table(b))
+        for row in b.engines:
+            for warning in row.get("warnings", []):
+                parts.append(Text(f"warning ({row['size']}): {warning}", style="yellow"))
+        if detail:
+            how = Text("Where each engine's run time came from:", style="bold")
+            for row in b.engines:
+                how.append(f"\n  {row['size']}: {row['duration_source']}")
+            parts.append(how)
     parts.append(footnotes(b, detail))
     return Group(*parts)
+
+
+def engines_table(b: Breakdown) -> Table:
+    """The same month on each engine (function.engine picks one): what switching would cost."""
+    t = Table(title="Both engines, same schedule and input", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("Engine", ratio=1)  # wraps; the numbers never do
+    t.add_column("s/run", justify="right", no_wrap=True, min_width=7)
+    t.add_column("Compute/run", justify="right", no_wrap=True, min_width=11)
+    t.add_column("Compute/mo", justify="right", no_wrap=True, min_width=10)
+    t.add_column("Pay/mo", justify="right", no_wrap=True, min_width=10)
+    for row in b.engines:
+        marks = [m for m, on in (("configured", row["configured"]), ("minimum", row.get("minimum"))) if on]
+        name = row["size"] + (f" ({', '.join(marks)})" if marks else "")
+        t.add_row(
+            Text(name, style="bold" if row["configured"] else ""),
+            f"{row['seconds_per_run']:,.1f}",
+            f"${row['compute_per_run']:.6f}" if row["compute_per_run"] < 0.01 else f"${row['compute_per_run']:,.4f}",
+            money(row["compute_per_month"]),
+            money(row["total_to_pay"]),
+        )
+    return t
 
 
 def footnotes(b: Breakdown, detail: bool = True) -> Text:

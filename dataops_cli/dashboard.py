@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dataops_cli.glue_logs import GLUE_LOG_GROUPS
 from handler import contract as c
 
 PERIOD = 120
@@ -40,6 +41,17 @@ ERRORS_QUERY = (
 )
 
 
+# engine glue: the groups Glue writes every job's output to (dataops_cli/glue_logs.py cites the
+# docs), and the `function` field of the Spark job's lines (handler/spark_job/job.py JOB_NAME;
+# a test keeps the two equal: importing the job here would pull the Spark package in).
+SPARK_JOB_FUNCTION = "DataOpsPipelineJob"
+GLUE_ERRORS_QUERY = (
+    f"fields @timestamp, {c.F_RUN_ID}, {c.F_ERROR}.{c.ERROR_CODE}, {c.F_MESSAGE}, @logStream\n"
+    f"| filter {c.F_LEVEL} = '{c.LEVEL_ERROR}'\n"
+    "| sort @timestamp desc\n| limit 20"
+)
+
+
 @dataclass(frozen=True)
 class DashboardInputs:
     stack: str
@@ -49,6 +61,10 @@ class DashboardInputs:
     schedule_group: str
     bucket: str
     metrics_namespace: str = c.METRICS_NAMESPACE
+    engine: str = "lambda"
+    glue_job: str = ""
+    glue_failed_rule: str = ""
+    glue_succeeded_rule: str = ""
 
 
 def marker_text(stack: str) -> str:
@@ -56,6 +72,11 @@ def marker_text(stack: str) -> str:
 
 
 def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
+    widgets = glue_widgets(d) if d.engine == "glue" else lambda_widgets(d)
+    return {"start": "-PT3H", "periodOverride": "inherit", "widgets": list(_layout(widgets))}
+
+
+def lambda_widgets(d: DashboardInputs) -> list[Widget]:
     fn = ["FunctionName", d.function]
     per_function = [c.METRIC_DIMENSION, d.function]  # the dimension of the handler's EMF metrics
     lam = "AWS/Lambda"
@@ -91,21 +112,7 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
             ],
             d.region,
         ),
-        _metric(
-            "Scheduler: invocation attempts and target errors",
-            [
-                ["AWS/Scheduler", "InvocationAttemptCount", "ScheduleGroup", d.schedule_group, {"stat": "Sum"}],
-                [
-                    "AWS/Scheduler",
-                    "TargetErrorCount",
-                    "ScheduleGroup",
-                    d.schedule_group,
-                    {"stat": "Sum", "color": "#d62728"},
-                ],
-            ],
-            d.region,
-            width=12,
-        ),
+        _scheduler(d),
         _metric(
             "Pipeline: rows processed and values imputed",
             [
@@ -125,8 +132,89 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
             d.region,
             width=24,
         ),
-        _log_table(f"Activity: recent runs ({ACTIVITY_LEGEND})", d.log_group, ACTIVITY_QUERY, d.region),
-        _log_table(f"Errors ({c.MARKERS[c.EVENT_ERROR]})", d.log_group, ERRORS_QUERY, d.region, height=5),
+        _log_table(f"Activity: recent runs ({ACTIVITY_LEGEND})", (d.log_group,), ACTIVITY_QUERY, d.region),
+        _log_table(f"Errors ({c.MARKERS[c.EVENT_ERROR]})", (d.log_group,), ERRORS_QUERY, d.region, height=5),
+        *_storage(d),
+    ]
+    return widgets
+
+
+def glue_widgets(d: DashboardInputs) -> list[Widget]:
+    """engine glue: runs counted by the job's EventBridge rules (AWS/Events MatchedEvents, free), the
+    schedule, the Logs Insights tables over Glue's shared groups, and storage.
+
+    Not shown: Lambda's metrics (no function), the handler's EMF metrics (CloudWatch Logs extracts
+    EMF from Lambda's logs, not from Glue's: the Spark job's metric lines stay plain log lines),
+    and Glue's own job/observability metrics (not enabled: see resources/glue_events.py).
+    """
+    events = "AWS/Events"
+    ok = [events, "MatchedEvents", "RuleName", d.glue_succeeded_rule, {"stat": "Sum", "label": "succeeded"}]
+    bad = [
+        events,
+        "MatchedEvents",
+        "RuleName",
+        d.glue_failed_rule,
+        {"stat": "Sum", "label": "failed / timed out", "color": "#d62728"},
+    ]
+    scheduler = ["AWS/Scheduler", "InvocationAttemptCount", "ScheduleGroup", d.schedule_group, {"stat": "Sum"}]
+    target_errors = ["AWS/Scheduler", "TargetErrorCount", "ScheduleGroup", d.schedule_group, {"stat": "Sum"}]
+    kpis = [
+        ("Glue runs succeeded", [ok]),
+        ("Glue runs failed / timed out", [bad]),
+        ("Scheduler attempts", [scheduler]),
+        ("Scheduler target errors", [target_errors]),
+    ]
+    groups = GLUE_LOG_GROUPS
+    return [
+        _text(
+            f"# {d.glue_job} pipeline (AWS Glue)\n{marker_text(d.stack)} · runs on schedule group "
+            f"`{d.schedule_group}` · data in `s3://{d.bucket}` · managed by `dataops up` (edits here are overwritten)"
+        ),
+        *(_metric(title, metrics, d.region, view="singleValue", width=6) for title, metrics in kpis),
+        _metric("Glue job runs by outcome (EventBridge rule matches)", [ok, bad], d.region, width=12),
+        _scheduler(d),
+        _log_table(
+            f"Activity: recent runs ({ACTIVITY_LEGEND}) · Glue's shared groups, lines of the Spark job",
+            groups,
+            glue_query(ACTIVITY_QUERY),
+            d.region,
+        ),
+        _log_table(
+            f"Errors ({c.MARKERS[c.EVENT_ERROR]}) · the Spark job's error lines",
+            groups,
+            glue_query(GLUE_ERRORS_QUERY),
+            d.region,
+            height=5,
+        ),
+        *_storage(d),
+    ]
+
+
+def glue_query(query: str) -> str:
+    """Only the Spark job's JSON lines: Glue's groups hold every Glue job's output in the account."""
+    return f"filter {c.F_FUNCTION} = '{SPARK_JOB_FUNCTION}'\n| {query}"
+
+
+def _scheduler(d: DashboardInputs) -> Widget:
+    return _metric(
+        "Scheduler: invocation attempts and target errors",
+        [
+            ["AWS/Scheduler", "InvocationAttemptCount", "ScheduleGroup", d.schedule_group, {"stat": "Sum"}],
+            [
+                "AWS/Scheduler",
+                "TargetErrorCount",
+                "ScheduleGroup",
+                d.schedule_group,
+                {"stat": "Sum", "color": "#d62728"},
+            ],
+        ],
+        d.region,
+        width=12,
+    )
+
+
+def _storage(d: DashboardInputs) -> list[Widget]:
+    return [
         _metric(
             "S3 objects (daily)",
             [
@@ -162,7 +250,6 @@ def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
             width=12,
         ),
     ]
-    return {"start": "-PT3H", "periodOverride": "inherit", "widgets": list(_layout(widgets))}
 
 
 def dashboard_json(d: DashboardInputs) -> str:
@@ -214,12 +301,13 @@ def _metric(
     return {"type": "metric", "width": width, "height": height, "properties": properties}
 
 
-def _log_table(title: str, log_group: str, query: str, region: str, height: int = 7) -> Widget:
+def _log_table(title: str, log_groups: tuple[str, ...], query: str, region: str, height: int = 7) -> Widget:
+    sources = " | ".join(f"SOURCE '{group}'" for group in log_groups)
     return {
         "type": "log",
         "width": 24,
         "height": height,
-        "properties": {"title": title, "query": f"SOURCE '{log_group}' | {query}", "region": region, "view": "table"},
+        "properties": {"title": title, "query": f"{sources} | {query}", "region": region, "view": "table"},
     }
 
 

@@ -256,10 +256,14 @@ def filter_events(
     pattern: str | None = None,
     max_pages: int | None = None,
     on_truncated: Callable[[], None] | None = None,
+    stream_prefix: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """All matching events in time order, following nextToken (up to max_pages pages;
-    `on_truncated` is told when more pages were left unread)."""
+    `on_truncated` is told when more pages were left unread); `stream_prefix` reads only
+    the streams whose names start with it (Glue names a run's streams by its run id)."""
     kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms}
+    if stream_prefix:
+        kwargs["logStreamNamePrefix"] = stream_prefix
     if end_ms is not None:
         kwargs["endTime"] = end_ms
     if pattern:

@@ -17,6 +17,7 @@ from dataops_cli.resources.base import MUTATING, Action, Change, Resource, Stack
 from dataops_cli.resources.bucket import Bucket, BucketPolicy
 from dataops_cli.resources.function import Function
 from dataops_cli.resources.glue import GlueJob, GlueRole, GlueScript
+from dataops_cli.resources.glue_events import GlueFailedRule, GlueSucceededRule
 from dataops_cli.resources.input_data import InputObject, OutputPrefix
 from dataops_cli.resources.log_group import LogGroup
 from dataops_cli.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm, QualityAlarm
@@ -34,6 +35,8 @@ RESOURCE_ORDER: tuple[type[Resource], ...] = (
     GlueScript,
     GlueRole,
     GlueJob,
+    GlueFailedRule,
+    GlueSucceededRule,
     SchedulerRole,
     ScheduleGroup,
     Schedule,

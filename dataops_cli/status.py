@@ -439,7 +439,8 @@ def month_to_date_cost(ctx: StackContext, now: datetime, stored_bytes: float | N
     except UnknownRegionError as exc:
         return {"error": str(exc)}
     try:
-        return month_to_date(ctx.config, ctx.client("cloudwatch"), prices, now, stored_bytes)
+        glue = ctx.client("glue") if ctx.config.function.engine == "glue" else None
+        return month_to_date(ctx.config, ctx.client("cloudwatch"), prices, now, stored_bytes, glue)
     except (ClientError, BotoCoreError) as exc:
         return {"error": f"not estimated: {exc}"}
 

@@ -181,11 +181,12 @@ def snapshot(config_name_prefix: str = "dataops", bucket: str = "dataops-pipelin
 
 def leftovers() -> dict[str, list[str]]:
     """Every resource of ours still present in any service the stack touches."""
-    s3, iam, lam, logs, scheduler, cloudwatch, sns, glue = clients(
-        "s3", "iam", "lambda", "logs", "scheduler", "cloudwatch", "sns", "glue"
+    s3, iam, lam, logs, scheduler, cloudwatch, sns, glue, events = clients(
+        "s3", "iam", "lambda", "logs", "scheduler", "cloudwatch", "sns", "glue", "events"
     )
     return {
         "glue_jobs": glue.list_jobs()["JobNames"],
+        "event_rules": [r["Name"] for r in events.list_rules()["Rules"]],
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
         "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],
         "functions": [f["FunctionName"] for f in lam.list_functions()["Functions"]],

@@ -134,6 +134,10 @@ def stack_instances(data: dict[str, Any]) -> dict[str, list[str]]:
             for instance in instances:
                 if service == "scheduler" and model == "ScheduleGroup" and instance.get("name") == "default":
                     continue
+                # every account has a default event bus; moto makes it when EventBridge is first asked
+                # (`up` reads the Glue engine's run rules even with engine lambda, to remove leftovers)
+                if service == "events" and model == "EventBus" and str(instance.get("arn", "")).endswith("/default"):
+                    continue
                 label = next((str(v) for k, v in sorted(instance.items()) if k in ("name", "arn", "function_name")), "")
                 found.setdefault(f"{service}.{model}", []).append(label)
     return found

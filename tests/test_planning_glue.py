@@ -37,9 +37,17 @@ def test_each_engine_deploys_its_own_and_removes_the_others():
 
     lam = context({})
     assert "Function" in kinds(resources(lam)) and "GlueJob" not in kinds(resources(lam))
-    assert kinds(other_engine_resources(lam)) == ["GlueJob", "GlueRole", "GlueScript"]
+    assert kinds(other_engine_resources(lam)) == [
+        "GlueSucceededRule",
+        "GlueFailedRule",
+        "GlueJob",
+        "GlueRole",
+        "GlueScript",
+    ]
     glue = context({}, GLUE)
-    assert {"GlueScript", "GlueRole", "GlueJob", "Schedule", "SchedulerRole"} <= set(kinds(resources(glue)))
+    assert {"GlueScript", "GlueRole", "GlueJob", "GlueFailedRule", "GlueSucceededRule", "Schedule"} <= set(
+        kinds(resources(glue))
+    )
     assert kinds(other_engine_resources(glue)) == ["Function", "LogGroup", "ExecutionRole"]
     assert kinds(all_resources(lam)) == kinds(all_resources(glue))
 
@@ -264,3 +272,62 @@ def test_glue_schedule_targets_start_job_run_through_the_universal_target():
     switched = Schedule(ctx).plan()
     assert switched.action is Action.UPDATE and [s.operation for s in switched.steps] == ["update_schedule"]
     assert any(d.startswith("Target:") for d in switched.details)
+
+
+# --- the EventBridge rules the errors alarm and the dashboard count -----------------------------------------------
+
+
+def test_glue_run_rule_absent_equal_drifted_not_ours_and_removal():
+    from dataops_cli.resources.glue_events import GlueFailedRule, GlueSucceededRule, run_pattern
+
+    name, arn = "dataops-glue-run-failed", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/dataops-glue-run-failed"
+    pattern = json.dumps(run_pattern(JOB, ("FAILED", "TIMEOUT")), sort_keys=True)
+    definition = {
+        "EventPattern": pattern,
+        "State": "ENABLED",
+        "Description": f"dataops: {GlueFailedRule.purpose}",
+    }
+    put = Step("events", "put_rule", {"Name": name, **definition, "Tags": tag_list(OURS)}, "write the rule")
+    ctx = context({}, GLUE)
+    absent = GlueFailedRule(ctx).plan()
+    assert (absent.action, absent.steps) == (Action.CREATE, (put,))
+    assert GlueSucceededRule(ctx).plan().steps[0].params["Name"] == "dataops-glue-run-succeeded"
+
+    stored = {"Name": name, "Arn": arn, **definition}
+    # AWS answers the pattern with its own key order and spacing: compared as JSON, not as text
+    stored["EventPattern"] = json.dumps(json.loads(pattern), indent=1)
+    ctx.aws.answers.update({"events.describe_rule": stored, "events.list_tags_for_resource": {"Tags": tag_list(OURS)}})
+    assert GlueFailedRule(ctx).plan().action is Action.UNCHANGED
+    stored["EventPattern"] = json.dumps(run_pattern("another-job", ("FAILED",)))
+    drifted = GlueFailedRule(ctx).plan()
+    without_tags = Step("events", "put_rule", {"Name": name, **definition}, "write the rule")
+    assert (drifted.action, drifted.steps) == (Action.UPDATE, (without_tags,))
+    assert drifted.details == ("EventPattern differs",)
+
+    ctx.aws.answers["events.list_targets_by_rule"] = {"Targets": [{"Id": "t1", "Arn": "x"}]}
+    removal = GlueFailedRule(ctx).plan_destroy()
+    assert removal.steps == (
+        Step("events", "remove_targets", {"Rule": name, "Ids": ["t1"]}, "remove its targets"),
+        Step("events", "delete_rule", {"Name": name}, "delete the rule"),
+    )
+    ctx.aws.answers["events.list_tags_for_resource"] = {"Tags": tag_list(THEIRS)}
+    assert refused(GlueFailedRule(ctx).plan())
+    assert refused(GlueFailedRule(ctx).plan_destroy())
+    assert GlueFailedRule(context({}, GLUE)).plan_destroy().action is Action.ABSENT
+
+
+def test_errors_alarm_watches_the_failed_runs_rule_with_engine_glue():
+    from dataops_cli.resources.monitoring import ErrorsAlarm
+
+    glue = ErrorsAlarm(context({}, GLUE)).definition()
+    assert (glue["Namespace"], glue["MetricName"], glue["Dimensions"]) == (
+        "AWS/Events",
+        "MatchedEvents",
+        [{"Name": "RuleName", "Value": "dataops-glue-run-failed"}],
+    )
+    lam = ErrorsAlarm(context({})).definition()
+    assert (lam["Namespace"], lam["MetricName"]) == ("AWS/Lambda", "Errors")
+    same = {"Statistic", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData"}
+    assert {k: glue[k] for k in same} == {k: lam[k] for k in same}
+    absent = {"cloudwatch.describe_alarms": {"MetricAlarms": []}}
+    assert ErrorsAlarm(context(absent, GLUE)).plan().details == ("failed or timed-out Glue runs >= 1 in 2 minutes",)

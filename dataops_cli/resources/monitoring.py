@@ -20,6 +20,10 @@ def dashboard_inputs(ctx: Any) -> DashboardInputs:
         log_group=c.log_group,
         schedule_group=c.schedule_group,
         bucket=c.bucket.name,
+        engine=c.function.engine,
+        glue_job=c.glue_job,
+        glue_failed_rule=c.glue_failed_rule,
+        glue_succeeded_rule=c.glue_succeeded_rule,
     )
 
 
@@ -143,20 +147,40 @@ class AlarmTopic(Resource):
 
 
 class ErrorsAlarm(Resource):
+    """Lambda's Errors; with engine glue, the failed-runs rule's matches (resources/glue_events.py says why)."""
+
     kind = "Alarm"
-    summary = "Errors >= 1 in 2 minutes"
+
+    @property
+    def summary(self) -> str:
+        if self.config.function.engine == "glue":
+            return "failed or timed-out Glue runs >= 1 in 2 minutes"
+        return "Errors >= 1 in 2 minutes"
 
     @property
     def name(self) -> str:
         return self.config.alarm_name
 
-    def definition(self) -> dict[str, Any]:
-        actions = [self.ctx.topic_arn] if self.config.alarm.email else []
+    def _watched(self) -> dict[str, Any]:
+        if self.config.function.engine == "glue":
+            return {
+                "AlarmDescription": f"dataops: a run of Glue job {self.config.glue_job} failed or timed out "
+                "within 2 minutes",
+                "Namespace": "AWS/Events",
+                "MetricName": "MatchedEvents",
+                "Dimensions": [{"Name": "RuleName", "Value": self.config.glue_failed_rule}],
+            }
         return {
             "AlarmDescription": f"dataops: {self.config.function.name} reported an error within 2 minutes",
             "Namespace": "AWS/Lambda",
             "MetricName": "Errors",
             "Dimensions": [{"Name": "FunctionName", "Value": self.config.function.name}],
+        }
+
+    def definition(self) -> dict[str, Any]:
+        actions = [self.ctx.topic_arn] if self.config.alarm.email else []
+        return {
+            **self._watched(),
             "Statistic": "Sum",
             "Period": 120,
             "EvaluationPeriods": 1,
@@ -227,7 +251,9 @@ class QualityAlarm(ErrorsAlarm):
     Same lifecycle as the Errors alarm (alarm.enabled, alarm.email, tags, removed by down).
     """
 
-    summary = "QualityFailures >= 1 in 2 minutes"
+    @property
+    def summary(self) -> str:
+        return "QualityFailures >= 1 in 2 minutes"
 
     @property
     def name(self) -> str:
