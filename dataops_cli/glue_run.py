@@ -94,6 +94,8 @@ def runs_summary(glue: Any, job: str, start: datetime, recent: int = 5) -> dict[
         token = page.get("NextToken")
         if not token or len(fresh) < len(page.get("JobRuns", [])):  # newest first: older pages are out of the window
             break
+    # AWS lists runs newest first; moto oldest first: sort, so "latest" means the latest everywhere.
+    runs.sort(key=lambda r: r["StartedOn"], reverse=True)
     states: dict[str, int] = {}
     for run in runs:
         states[run["JobRunState"]] = states.get(run["JobRunState"], 0) + 1

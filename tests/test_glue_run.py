@@ -110,3 +110,24 @@ def test_runs_summary_counts_the_window_and_takes_p99_of_finished_runs():
             "error": "ColumnNotFoundError: Glucose",
         }
     ]
+
+
+def test_runs_summary_takes_the_latest_run_whatever_order_the_backend_lists_them_in():
+    """AWS lists runs newest first, moto oldest first: "latest" must be the newest either way."""
+    from datetime import UTC, datetime, timedelta
+
+    from dataops_cli.glue_run import runs_summary
+
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    oldest_first = [
+        {"Id": "jr_old", "JobRunState": "FAILED", "StartedOn": now - timedelta(minutes=4), "ExecutionTime": 9},
+        {"Id": "jr_new", "JobRunState": "SUCCEEDED", "StartedOn": now - timedelta(minutes=2), "ExecutionTime": 8},
+    ]
+
+    class Glue:
+        def get_job_runs(self, **params: Any) -> dict[str, Any]:
+            return {"JobRuns": oldest_first}
+
+    summary = runs_summary(Glue(), "job", now - timedelta(minutes=60))
+    assert summary["latest_state"] == "SUCCEEDED"
+    assert [f["run_id"] for f in summary["failures"]] == ["jr_old"]
