@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from handler.contract import QUALITY_HISTORY
+
 VERSION = "2012-10-17"
 Document = dict[str, Any]
 
@@ -48,14 +50,7 @@ def execution_policy(
         "Version": VERSION,
         "Statement": [
             read_input,
-            {
-                # Each run compares itself with the profiles of earlier runs, then rewrites this
-                # one object (covered by WriteOutputs: it lies under the output prefix).
-                "Sid": "ReadQualityHistory",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"{bucket_arn}/{output_prefix}quality/history.json",
-            },
+            _read_quality_history(bucket_arn, output_prefix),
             *s3_rest,
             {
                 "Sid": "WriteOwnLogs",
@@ -64,6 +59,17 @@ def execution_policy(
                 "Resource": f"{log_group_arn}:*",
             },
         ],
+    }
+
+
+def _read_quality_history(bucket_arn: str, output_prefix: str) -> Document:
+    # Each run compares itself with the profiles of earlier runs, then rewrites this one
+    # object (covered by WriteOutputs: it lies under the output prefix).
+    return {
+        "Sid": "ReadQualityHistory",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": f"{bucket_arn}/{output_prefix}{QUALITY_HISTORY}",
     }
 
 
@@ -122,6 +128,7 @@ def glue_job_policy(
                 "Action": "s3:GetObject",
                 "Resource": f"{bucket_arn}/{script_prefix}*",
             },
+            _read_quality_history(bucket_arn, output_prefix),
             *s3_rest,
             {
                 "Sid": "WriteGlueLogs",

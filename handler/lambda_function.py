@@ -437,21 +437,10 @@ class PipelineRun:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
                 return []
-            raise QualityHistoryError(
-                f"cannot read the quality history s3://{self.settings.bucket}/{self.history_key}: {code} "
-                "(the execution role needs s3:GetObject on it; dataops up grants it)",
-                key=self.history_key,
-                aws_error=code,
-            ) from exc
-        try:
-            return parse_history(json.loads(body), self.history_key)
-        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-            self.log.warning(
-                c.EVENT_QUALITY_HISTORY,
-                f"{QUALITY} Quality history unusable, starting a new one: {exc}",
-                key=self.history_key,
-            )
-            return []
+            where = f"s3://{self.settings.bucket}/{self.history_key}"
+            hint = "the execution role needs s3:GetObject on it; dataops up grants it"
+            raise history_unreadable(where, self.history_key, code, hint) from exc
+        return history_from(body, self.history_key, self.log)
 
     def _update_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
         """Rewrite the history unless the run is inside its safety margin (then the next run
@@ -470,13 +459,11 @@ class PipelineRun:
 
     def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
         """After latest.json: a failure here must not turn a published run into a failed one."""
-        document = history_document(history, current, self.settings.quality.history_runs)
         try:
             self.s3.put_object(
                 Bucket=self.settings.bucket,
                 Key=self.history_key,
-                # compact: machine-read only, and at 20 profiles indenting costs more than the checks
-                Body=json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8"),
+                Body=history_body(history, current, self.settings.quality.history_runs),
                 ContentType="application/json",
             )
         except (ClientError, BotoCoreError) as exc:
@@ -487,24 +474,7 @@ class PipelineRun:
             )
 
     def _report_quality(self, checks: list[dict[str, Any]], baseline_runs: int, check_ms: float) -> dict[str, Any]:
-        """One log line per warn/fail check, a summary line, and the two per-run metrics."""
-        for check in checks:
-            if check["level"] == WARN:
-                self.log.warning(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
-            elif check["level"] == FAIL:
-                self.log.error(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
-        counts = summarize(checks)
-        record_metric(self.log, c.M_QUALITY_WARNINGS, counts[WARN])
-        record_metric(self.log, c.M_QUALITY_FAILURES, counts[FAIL])
-        quality = {"baseline_runs": baseline_runs, **counts}
-        self.log.info(
-            c.EVENT_QUALITY,
-            f"{QUALITY} Quality: {counts['ok']} ok, {counts[WARN]} warn, {counts[FAIL]} fail "
-            f"against {baseline_runs} earlier runs",
-            quality=quality,
-            check_ms=check_ms,
-        )
-        return quality
+        return report_quality(self.log, checks, baseline_runs, check_ms)
 
     def _quarantine(
         self,
@@ -521,13 +491,7 @@ class PipelineRun:
         Not a Lambda error (the function did its job: it refused bad data), so RunFailed is 0;
         QualityFailures and the quarantined log line make it visible.
         """
-        names = ", ".join(c["name"] + (f" [{c['column']}]" if c.get("column") else "") for c in blocked)
-        self.log.warning(
-            c.EVENT_QUARANTINED,
-            f"{QUARANTINED} Run quarantined: failing checks {names}; latest.json unchanged, "
-            f"outputs kept under s3://{self.settings.bucket}/{self.folder}",
-            failed_checks=blocked,
-        )
+        log_quarantined(self.log, blocked, f"s3://{self.settings.bucket}/{self.folder}")
         document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
         self._put(outputs["log"], to_json_bytes(document), "application/json")
         record_metric(self.log, c.M_RUN_FAILED, 0)
@@ -614,6 +578,64 @@ def runtime_document(env: Mapping[str, str]) -> dict[str, str]:
     if note := env.get("DATAOPS_EXECUTED_BY_NOTE", "").strip():
         executed += f" ({note})"
     return {"configured": configured, "executed_by": executed}
+
+
+# --- The data-quality steps both engines take (the Spark job imports these): same log lines,
+# metrics and history document, whichever engine ran.
+
+
+def report_quality(log: RunLog, checks: list[dict[str, Any]], baseline_runs: int, check_ms: float) -> dict[str, Any]:
+    """One log line per warn/fail check, a summary line, and the two per-run metrics; returns run.json's summary."""
+    for check in checks:
+        if check["level"] == WARN:
+            log.warning(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
+        elif check["level"] == FAIL:
+            log.error(c.EVENT_QUALITY_CHECK, log_line(check), check=check)
+    counts = summarize(checks)
+    record_metric(log, c.M_QUALITY_WARNINGS, counts[WARN])
+    record_metric(log, c.M_QUALITY_FAILURES, counts[FAIL])
+    quality = {"baseline_runs": baseline_runs, **counts}
+    log.info(
+        c.EVENT_QUALITY,
+        f"{QUALITY} Quality: {counts['ok']} ok, {counts[WARN]} warn, {counts[FAIL]} fail "
+        f"against {baseline_runs} earlier runs",
+        quality=quality,
+        check_ms=check_ms,
+    )
+    return quality
+
+
+def history_from(body: bytes, key: str, log: RunLog) -> list[dict[str, Any]]:
+    """The profiles in a history.json body; an unusable one is reported and replaced (not fatal)."""
+    try:
+        return parse_history(json.loads(body), key)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        log.warning(c.EVENT_QUALITY_HISTORY, f"{QUALITY} Quality history unusable, starting a new one: {exc}", key=key)
+        return []
+
+
+def history_body(history: list[dict[str, Any]], current: dict[str, Any], keep: int) -> bytes:
+    """The new history.json: compact (machine-read only; at 20 profiles indenting costs more than the checks)."""
+    document = history_document(history, current, keep)
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def history_unreadable(where: str, key: str, code: str, hint: str) -> QualityHistoryError:
+    """The history exists but cannot be read: the run fails (a run must not compare with nothing silently)."""
+    return QualityHistoryError(
+        f"cannot read the quality history {where}: {code} ({hint})",
+        key=key,
+        aws_error=code,
+    )
+
+
+def log_quarantined(log: RunLog, blocked: list[dict[str, Any]], where: str) -> None:
+    names = ", ".join(x["name"] + (f" [{x['column']}]" if x.get("column") else "") for x in blocked)
+    log.warning(
+        c.EVENT_QUARANTINED,
+        f"{QUARANTINED} Run quarantined: failing checks {names}; latest.json unchanged, outputs kept under {where}",
+        failed_checks=blocked,
+    )
 
 
 def run_result(

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .contract import QUALITY_ENV_PREFIX, QUALITY_HISTORY
@@ -124,6 +124,13 @@ class QualitySettings:
             if kind is float and not math.isfinite(values[name]):
                 raise ConfigurationError(f"{setting}={text!r} is not a finite number", setting=setting)
         return cls(**values)
+
+
+# Each setting's environment variable and the Spark job's flag for it:
+# QUALITY_HISTORY_RUNS -> --quality-history-runs, ...
+QUALITY_FLAGS = {
+    QUALITY_ENV_PREFIX + f.name.upper(): "--quality-" + f.name.replace("_", "-") for f in fields(QualitySettings)
+}
 
 
 # ---------------------------------------------------------------------------- profile

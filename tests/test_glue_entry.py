@@ -32,9 +32,39 @@ def test_the_jobs_default_arguments_become_the_spark_jobs_options():
         "minmax",
         "--normalize-exclude",
         "Outcome",
+        "--quality-history-runs",
+        "20",
+        "--quality-on-failure",
+        "warn",
+        "--quality-row-count-min-factor",
+        "0.5",
+        "--quality-row-count-max-factor",
+        "2.0",
+        "--quality-missing-rate-margin",
+        "0.1",
+        "--quality-max-missing-rate",
+        "0.95",
+        "--quality-max-mean-shift",
+        "0.5",
+        "--quality-max-correlation-change",
+        "0.3",
         "--trigger",
         "glue",
     ]
+
+
+def test_quality_settings_travel_to_the_spark_job_and_are_optional():
+    from dataops_cli.config import parse_config
+    from handler.spark_job.__main__ import parser, quality_from
+
+    config = parse_config({"quality": {"on_failure": "block", "history_runs": 5, "max_mean_shift": 0.25}})
+    settings = quality_from(parser().parse_args(spark_job_argv(glue_argv(job_arguments(config)))))
+    assert (settings.on_failure, settings.history_runs, settings.max_mean_shift) == ("block", 5, 0.25)
+    # A job deployed before the Spark job had the checks has no QUALITY_* arguments: defaults.
+    older = {k: v for k, v in job_arguments(Config()).items() if not k.startswith("--QUALITY_")}
+    argv = spark_job_argv(glue_argv(older))
+    assert not any(a.startswith("--quality") for a in argv)
+    assert quality_from(parser().parse_args(argv)).history_runs == 20
 
 
 def test_an_empty_column_list_travels_as_a_dash_and_arrives_empty():

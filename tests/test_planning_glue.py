@@ -137,6 +137,7 @@ def test_glue_role_is_least_privilege():
     assert resources_of["ReadInput"] == f"arn:aws:s3:::{BUCKET}/in.csv"
     assert resources_of["ReadJobScript"] == f"arn:aws:s3:::{BUCKET}/dataops/glue/*"
     assert resources_of["WriteOutputs"] == f"arn:aws:s3:::{BUCKET}/processed/*"
+    assert resources_of["ReadQualityHistory"] == f"arn:aws:s3:::{BUCKET}/processed/quality/history.json"
     assert resources_of["WriteGlueLogs"][0] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws-glue/*"
     trust = glue_trust_policy(ACCOUNT)["Statement"][0]
     assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
@@ -184,6 +185,14 @@ def expected_definition() -> dict:
             "--IMPUTE_STRATEGY": "median",
             "--NORMALIZE_METHOD": "minmax",
             "--NORMALIZE_EXCLUDE": "Outcome",
+            "--QUALITY_HISTORY_RUNS": "20",
+            "--QUALITY_ON_FAILURE": "warn",
+            "--QUALITY_ROW_COUNT_MIN_FACTOR": "0.5",
+            "--QUALITY_ROW_COUNT_MAX_FACTOR": "2.0",
+            "--QUALITY_MISSING_RATE_MARGIN": "0.1",
+            "--QUALITY_MAX_MISSING_RATE": "0.95",
+            "--QUALITY_MAX_MEAN_SHIFT": "0.5",
+            "--QUALITY_MAX_CORRELATION_CHANGE": "0.3",
         },
         "MaxRetries": 0,
         "Timeout": 30,

@@ -25,7 +25,7 @@ from dataops_cli.policies import glue_job_policy, glue_trust_policy
 from dataops_cli.resources.base import Action, Change, Resource, Step, differences, missing_tags
 from dataops_cli.resources.bucket import bucket_exists, bucket_tags
 from dataops_cli.resources.roles import Role
-from handler.spark_job.glue_entry import EMPTY, REQUIRED
+from handler.spark_job.glue_entry import EMPTY, OPTIONAL, REQUIRED
 
 JOB_DESCRIPTION = "dataops pipeline on AWS Glue (Spark): impute, normalize and correlate the input CSV"
 
@@ -123,11 +123,11 @@ class GlueRole(Role):
 def job_arguments(config: Any) -> dict[str, str]:
     """The pipeline settings as Glue job arguments (`--BUCKET_NAME`, ...): see handler/spark_job/glue_entry.py.
 
-    Only what the Spark job reads: it has no data-quality checks ([quality], QUALITY_*), so
-    those are not sent rather than sent and ignored.
+    The function's whole environment: the pipeline settings and the [quality] ones
+    (`--QUALITY_HISTORY_RUNS`, ...), which the Spark job runs the same checks with.
     """
     environment = config.handler_environment()
-    return {f"--{key}": environment[key] or EMPTY for key in REQUIRED}
+    return {f"--{key}": environment[key] or EMPTY for key in (*REQUIRED, *OPTIONAL)}
 
 
 class GlueJob(Resource):

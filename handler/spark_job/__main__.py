@@ -1,9 +1,11 @@
 """Run the Spark job: `python -m handler.spark_job --input PATH --output DIR [options]`.
 
 Input and output are local paths or s3:// URIs. The options are the function's
-environment variables as flags, with the same defaults; an unknown extra argument (AWS Glue
-adds --JOB_ID, --JOB_RUN_ID, --TempDir, ...) is ignored. Exit code 0 when the run
-succeeded, 1 when it failed (the error is the last JSON line on stdout and one line on
+environment variables as flags, with the same defaults (QUALITY_HISTORY_RUNS is
+--quality-history-runs, ...); an unknown extra argument (AWS Glue adds --JOB_ID,
+--JOB_RUN_ID, --TempDir, ...) is ignored. Exit code 0 when the run succeeded or was
+quarantined by a failing data-quality check (QUALITY_ON_FAILURE=block; one line on stderr
+says so), 1 when it failed (the error is the last JSON line on stdout and one line on
 stderr), 2 for bad arguments or options.
 """
 
@@ -15,8 +17,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from handler.contract import QUALITY_ENV_PREFIX
 from handler.errors import ConfigurationError, PipelineError
 from handler.pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions
+from handler.quality import QUALITY_FLAGS, QualitySettings
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -35,6 +39,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--impute-strategy", default="median", help="median or mean (IMPUTE_STRATEGY)")
     p.add_argument("--normalize-method", default="minmax", help="minmax, zscore or none (NORMALIZE_METHOD)")
     p.add_argument("--normalize-exclude", default="Outcome", help="comma-separated columns (NORMALIZE_EXCLUDE)")
+    defaults = QualitySettings()
+    for variable, flag in QUALITY_FLAGS.items():
+        default = getattr(defaults, variable.removeprefix(QUALITY_ENV_PREFIX).lower())
+        p.add_argument(flag, default=None, help=f"{variable} (default {default})")
     p.add_argument("--trigger", default="manual", help="what started the run, recorded in run.json")
     p.add_argument("--master", default=None, help="Spark master for a local run (default local[*])")
     return p
@@ -48,6 +56,16 @@ def options_from(args: argparse.Namespace) -> PipelineOptions:
         normalize_method=args.normalize_method.strip() or "minmax",
         normalize_exclude=_split(args.normalize_exclude),
     )
+
+
+def quality_from(args: argparse.Namespace) -> QualitySettings:
+    """The handler's QualitySettings from the flags given, parsed and validated as the handler's environment is."""
+    given = {
+        variable: value
+        for variable, flag in QUALITY_FLAGS.items()
+        if (value := getattr(args, flag.removeprefix("--").replace("-", "_"))) is not None
+    }
+    return QualitySettings.from_environ(given)
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -81,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, _ignored = parser().parse_known_args(argv)
     try:
         options = options_from(args)
+        quality = quality_from(args)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -100,13 +119,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     spark = local_session(args.master)
     spark.sparkContext.setLogLevel("ERROR")
     try:
-        run_job(spark, open_input(args.input, s3), open_output(args.output, s3), options, trigger=args.trigger)
+        result = run_job(
+            spark,
+            open_input(args.input, s3),
+            open_output(args.output, s3),
+            options,
+            trigger=args.trigger,
+            quality=quality,
+        )
     except PipelineError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         if ours:
             spark.stop()
+    if result["status"] == "quarantined":
+        names = ", ".join(check["name"] for check in result["failed_checks"])
+        print(f"run {result['run_id']} quarantined: failing checks {names}; latest.json unchanged", file=sys.stderr)
     return 0
 
 

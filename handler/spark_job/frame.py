@@ -15,6 +15,12 @@ word. Spark then reads the whole file as strings and applies the same rules to e
 Columns get positional names (`c0`, `c1`, ...) inside Spark, so any header text works.
 Non-numeric cells of a numeric candidate are kept as NaN (a real NaN is missing, i.e. null):
 NaN in the cached frame means "this column is text after all".
+
+Zeros of a zero-as-missing column become gaps here, but the data-quality profile needs how
+many there were (handler.quality.count_zeros, the zero_markers check). They are counted in
+the same aggregation that fills the cache, from one boolean column per such column kept in
+the cached frame (`z0`, ...; the columnar cache stores booleans as bits), so no second
+pass over the CSV is needed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from handler.errors import NotTextError, RaggedRowError
@@ -63,6 +69,11 @@ def internal(i: int) -> str:
     return f"c{i}"
 
 
+def zero_flag(i: int) -> str:
+    """The cached boolean column "column i held a zero" (zero-as-missing columns only)."""
+    return f"z{i}"
+
+
 @dataclass
 class TypedFrame:
     """The cached typed frame and how to find a row's 1-based number from its id."""
@@ -72,6 +83,7 @@ class TypedFrame:
     numeric: list[str]
     text: list[str]
     rows: int
+    zeros: dict[str, int] = field(default_factory=dict)  # zeros per zero-as-missing numeric column, before gaps
     _offsets: dict[int, int] | None = None
 
     def col(self, name: str) -> str:
@@ -138,6 +150,7 @@ def read_typed(spark: Any, path: str, sample: Sample, zero_as_missing: tuple[str
                     .otherwise(F.lit(float("nan")))
                 )
                 if name in zero_as_missing:
+                    exprs.append((value == 0).alias(zero_flag(i)))
                     value = F.when(value == 0, F.lit(None)).otherwise(value)
                 exprs.append(value.cast("double").alias(internal(i)))
             else:
@@ -149,8 +162,12 @@ def read_typed(spark: Any, path: str, sample: Sample, zero_as_missing: tuple[str
         checks += [
             F.count(F.when(F.col(frame.col(n)).contains("\ufffd"), 1)).alias(f"bad_{frame.col(n)}") for n in frame.text
         ]
+        zero_columns = [n for n in numeric if n in zero_as_missing]
+        flags = {n: zero_flag(names.index(n)) for n in zero_columns}
+        checks += [F.count(F.when(F.col(flag), 1)).alias(f"n_{flag}") for flag in flags.values()]
         found = df.agg(*checks).first().asDict()
         frame.rows = found["rows"]
+        frame.zeros = {n: found[f"n_{flag}"] for n, flag in flags.items()}
         if found["ragged"]:
             raise _ragged_row(frame, raw, len(names))
         now_text = [n for n in numeric if found[f"nan_{frame.col(n)}"]]

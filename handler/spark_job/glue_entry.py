@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from handler import contract
+from handler.quality import QUALITY_FLAGS
 
 REQUIRED = (
     contract.ENV_BUCKET,
@@ -23,6 +24,9 @@ REQUIRED = (
     contract.ENV_NORMALIZE_METHOD,
     contract.ENV_NORMALIZE_EXCLUDE,
 )
+# Sent by `up` too, but optional here: a job deployed before the Spark job had data-quality
+# checks lacks them, and the checks then run with their defaults.
+OPTIONAL = tuple(QUALITY_FLAGS)
 # An empty argument value does not survive Glue's `--KEY value` argv (the value vanishes and
 # the next flag is read as it), so `up` sends an empty column list as this.
 EMPTY = "-"
@@ -76,6 +80,7 @@ def spark_job_argv(argv: Sequence[str]) -> list[str]:
         args[contract.ENV_NORMALIZE_METHOD],
         "--normalize-exclude",
         columns(contract.ENV_NORMALIZE_EXCLUDE),
+        *[item for key in OPTIONAL if key in args for item in (QUALITY_FLAGS[key], args[key])],
         "--trigger",
         args.get("TRIGGER", "glue"),
     ]

@@ -7,6 +7,13 @@ One difference, recorded in latest.json as `"engine": "spark"`: the cleaned tabl
 part files under `runs/<run_id>/cleaned/` (each a complete CSV with the header row, in
 row order by part name), listed in `runs/<run_id>/cleaned_manifest.json`, which is what
 `outputs.cleaned` names.
+
+Data quality is the handler's too (handler/quality.py, and the steps lambda_function shares):
+the history `quality/history.json` is read first, the profile is built from the statistics
+the Spark aggregations already computed (plus the zero counts taken while the frame was
+cached: no extra pass), quality.json is written beside the outputs, and the history is
+rewritten after latest.json. QUALITY_ON_FAILURE=block quarantines a run with a failing check
+(run.json "quarantined", latest.json and the history left alone, exit code 0).
 """
 
 from __future__ import annotations
@@ -20,9 +27,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import contract as c
 from handler.errors import PipelineError
-from handler.lambda_function import new_run_id, run_result
+from handler.lambda_function import (
+    history_body,
+    history_from,
+    history_unreadable,
+    log_quarantined,
+    new_run_id,
+    report_quality,
+    run_result,
+)
 from handler.outputs import correlation_csv, summary_document, to_json_bytes
 from handler.pipeline import PipelineOptions
+from handler.quality import HISTORY_NAME, QualitySettings, failed, profile, quality_document, run_checks
 from handler.reader import SAMPLE_BYTES
 from handler.runlog import (
     ERROR,
@@ -56,13 +72,14 @@ def run_job(
     request_id: str | None = None,
     job_name: str = JOB_NAME,
     stream: Any = None,
+    quality: QualitySettings | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline once; returns the handler's response shape, raises on failure."""
     started = time.time()
     request_id = request_id or str(uuid.uuid4())
     run_id = new_run_id(started, request_id)
     log = RunLog(function=job_name, request_id=request_id, run_id=run_id, cold_start=True, stream=stream)
-    run = SparkRun(spark, source, target, options, log, run_id, started, trigger)
+    run = SparkRun(spark, source, target, options, log, run_id, started, trigger, quality or QualitySettings())
     try:
         return run.execute()
     except Exception as exc:
@@ -87,12 +104,14 @@ class SparkRun:
         run_id: str,
         started: float,
         trigger: str,
+        quality: QualitySettings,
     ) -> None:
         self.spark, self.source, self.target, self.options = spark, source, target, options
-        self.log, self.run_id, self.started = log, run_id, started
+        self.log, self.run_id, self.started, self.quality = log, run_id, started, quality
         self.folder = c.run_folder("", run_id)  # the Output store is rooted at the output prefix
         self.facts: dict[str, Any] = {"trigger": trigger, "engine": ENGINE}
         self.cached: Any = None
+        self.quality_ms: dict[str, float] = {}
 
     def execute(self) -> dict[str, Any]:
         log = self.log
@@ -104,6 +123,9 @@ class SparkRun:
             trigger=self.facts["trigger"],
             engine=ENGINE,
         )
+        t_history = time.perf_counter()
+        history = self._read_history()
+        self.quality_ms["history_read_ms"] = ms_since(t_history)
         t0 = time.perf_counter()
         info: InputInfo = self.source.describe()
         self.facts["input"] = info.as_dict()
@@ -139,6 +161,7 @@ class SparkRun:
             "correlation": self.folder + c.OUTPUT_FILES["correlation"],
             "summary": self.folder + c.OUTPUT_FILES["summary"],
             "dtypes": self.folder + c.OUTPUT_FILES["dtypes"],
+            "quality": self.folder + c.OUTPUT_FILES["quality"],
             "log": self.folder + c.RUN_DOCUMENT,
         }
         manifest = self._write_cleaned(done)
@@ -159,6 +182,15 @@ class SparkRun:
         )
         self.target.put(keys["summary"], to_json_bytes(summary), "application/json")
         self.target.put(keys["dtypes"], to_json_bytes(done.dtypes), "application/json")
+
+        t3 = time.perf_counter()
+        current = profile(result, self.run_id, frame.zeros)
+        checks = run_checks(current, history, self.quality)
+        self.target.put(keys["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
+        quality = report_quality(log, checks, len(history), ms_since(t3))
+        self.quality_ms["checks_ms"] = ms_since(t3)  # profile, checks, quality.json, log lines
+        blocked = failed(checks) if self.quality.on_failure == "block" else []
+
         outputs = {name: self.target.full_key(key) for name, key in keys.items()}
         files = list(outputs.values())
         duration_ms = round((time.time() - self.started) * 1000, 3)
@@ -169,9 +201,25 @@ class SparkRun:
             files=files,
             duration_ms=duration_ms,
         )
-        self.target.put(
-            keys["log"], to_json_bytes(self._run_document("succeeded", files_saved=files)), "application/json"
-        )
+        if blocked:
+            # Not a failed run (it refused bad data): exit code 0, RunFailed 0, as the handler.
+            log_quarantined(log, blocked, self.target.spark_uri(self.folder))
+            document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
+            self.target.put(keys["log"], to_json_bytes(document), "application/json")
+            record_metric(log, c.M_RUN_FAILED, 0)
+            self._release()
+            return run_result(
+                "quarantined",
+                self.run_id,
+                result,
+                handled,
+                outputs,
+                quality=quality,
+                failed_checks=blocked,
+                duration_ms=duration_ms,
+            )
+        document = self._run_document("succeeded", files_saved=files, quality=quality)
+        self.target.put(keys["log"], to_json_bytes(document), "application/json")
         latest = {
             c.L_RUN_ID: self.run_id,
             c.L_FINISHED_AT: utc_iso(time.time()),
@@ -179,9 +227,49 @@ class SparkRun:
             c.L_OUTPUTS: outputs,
         }
         self.target.put(c.LATEST_POINTER, to_json_bytes(latest), "application/json")
-        record_metric(log, c.M_RUN_FAILED, 0)
         self._release()
-        return run_result("succeeded", self.run_id, result, handled, outputs, duration_ms=duration_ms)
+        t_write = time.perf_counter()
+        self._write_history(history, current)
+        self.quality_ms["history_write_ms"] = ms_since(t_write)
+        record_metric(log, c.M_RUN_FAILED, 0)
+        return run_result(
+            "succeeded",
+            self.run_id,
+            result,
+            handled,
+            outputs,
+            quality=quality,
+            duration_ms=duration_ms,
+            quality_timings_ms=self.quality_ms,
+        )
+
+    def _read_history(self) -> list[dict[str, Any]]:
+        """The profiles of earlier successful runs; none when the history does not exist yet.
+
+        As the handler: an unreadable history (denied, network) fails the run; an unusable
+        one (not JSON, not a history) is reported and replaced at the end of this run.
+        """
+        where, key = self.target.spark_uri(HISTORY_NAME), self.target.full_key(HISTORY_NAME)
+        try:
+            body = self.target.get(HISTORY_NAME)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            hint = "the Glue job's role needs s3:GetObject on it; dataops up grants it"
+            raise history_unreadable(where, key, code, hint) from exc
+        except OSError as exc:  # a local run: a folder where the file should be, no permission
+            raise history_unreadable(where, key, type(exc).__name__, str(exc)) from exc
+        return [] if body is None else history_from(body, key, self.log)
+
+    def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
+        """After latest.json: a failure here is logged and must not turn a published run into a failed one."""
+        try:
+            self.target.put(HISTORY_NAME, history_body(history, current, self.quality.history_runs), "application/json")
+        except (ClientError, BotoCoreError, OSError) as exc:
+            self.log.error(
+                c.EVENT_QUALITY_HISTORY,
+                f"{ERROR} Could not update the quality history {self.target.full_key(HISTORY_NAME)}: {exc}",
+                key=self.target.full_key(HISTORY_NAME),
+            )
 
     def _write_cleaned(self, done: SparkResult) -> dict[str, Any]:
         """The cleaned parts, in row order, and their manifest (written by the caller)."""

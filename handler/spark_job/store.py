@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from handler.errors import InputChangedError, InputNotFoundError
 from handler.s3io import S3Input
 
@@ -41,6 +43,7 @@ class Input(Protocol):
 class Output(Protocol):
     def spark_uri(self, key: str) -> str: ...
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
+    def get(self, key: str) -> bytes | None: ...
     def list(self, prefix: str) -> list[tuple[str, int]]: ...
     def delete(self, keys: list[str]) -> None: ...
     def full_key(self, key: str) -> str: ...
@@ -134,6 +137,13 @@ class LocalOutput:
         partial.write_bytes(body)
         partial.replace(path)  # readers of latest.json never see half a file
 
+    def get(self, key: str) -> bytes | None:
+        """The file's bytes, None when it does not exist (other OSErrors propagate)."""
+        try:
+            return (self.root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+
     def list(self, prefix: str) -> list[tuple[str, int]]:
         base = self.root / prefix
         if not base.is_dir():
@@ -157,6 +167,15 @@ class S3Output:
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self._client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body, ContentType=content_type)
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, None when it does not exist (other ClientErrors propagate)."""
+        try:
+            return self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in ("NoSuchKey", "404"):
+                return None
+            raise
 
     def list(self, prefix: str) -> list[tuple[str, int]]:
         found = []
