@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
@@ -59,10 +59,10 @@ class ChunkBuffers:
         self._free.append(buffer)
 
 
-def line_chunks(stream: BinaryIO, buffers: ChunkBuffers) -> Iterator[Chunk]:
-    """The data lines (header dropped) in chunks of about `buffers.size` bytes, each ending at a line end."""
+def line_chunks(stream: BinaryIO, buffers: ChunkBuffers, skip_header: bool = True) -> Iterator[Chunk]:
+    """The data lines (the header dropped) in chunks of about `buffers.size` bytes, each ending at a line end."""
     carry = b""  # the start of a line the previous read cut
-    header_done = False
+    header_done = not skip_header
     while True:
         buffer = buffers.take(len(carry) + buffers.size)
         view = memoryview(buffer)
@@ -99,21 +99,25 @@ def read_into(stream: BinaryIO, view: memoryview) -> int:
     return len(data)
 
 
-def in_order(parse: Callable[[Chunk], T], chunks: Iterator[Chunk], use_threads: bool) -> Iterator[T]:
-    """parse(chunk) for every chunk, results in input order; with threads, a few chunks in flight."""
-    workers = min(4, os.cpu_count() or 1) if use_threads else 1
-    if workers == 1:
+def parse_workers(use_threads: bool) -> int:
+    """Threads to parse on: one per core, at most 4 (more chunks in flight parse no faster)."""
+    return min(4, os.cpu_count() or 1) if use_threads else 1
+
+
+def in_order(parse: Callable[[Chunk], T], chunks: Iterator[Chunk], pool: Executor | None) -> Iterator[T]:
+    """parse(chunk) for every chunk, results in input order; on a pool, 2 per worker in flight."""
+    if pool is None:
         yield from map(parse, chunks)
         return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csv-read") as pool:
-        pending: deque[Future[T]] = deque()
-        try:
-            for chunk in chunks:
-                pending.append(pool.submit(parse, chunk))
-                if len(pending) > 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
+    in_flight = 2 * getattr(pool, "_max_workers", 2)
+    pending: deque[Future[T]] = deque()
+    try:
+        for chunk in chunks:
+            pending.append(pool.submit(parse, chunk))
+            if len(pending) > in_flight:
                 yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()

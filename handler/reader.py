@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import ctypes
 import io
+import itertools
 import re
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -50,7 +53,7 @@ from .errors import (
     NotTextError,
     RaggedRowError,
 )
-from .line_chunks import Chunk, ChunkBuffers, in_order, line_chunks, read_into
+from .line_chunks import Chunk, ChunkBuffers, in_order, line_chunks, parse_workers, read_into
 
 # pandas' default NA tokens: the cells a pandas user expects to be read as missing.
 NA_TOKENS = (
@@ -106,7 +109,7 @@ class Columns:
 class _Prefixed(io.RawIOBase):
     """A stream that replays bytes already read (the sample) before the rest."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes | memoryview, rest: BinaryIO) -> None:
         self._head = memoryview(head)
         self._rest = rest
 
@@ -130,10 +133,13 @@ def read_columns(open_input: InputOpener, size_hint: int | None = None, use_thre
         stream = open_input()
         try:
             sample = stream.read(SAMPLE_BYTES)
-            header, inferred = _inspect_sample(sample, more=len(sample) == SAMPLE_BYTES)
+            inspected = _inspect_sample(sample, more=len(sample) == SAMPLE_BYTES)
+            header, inferred = inspected.header, inspected.inferred
             types = {name: _read_type(inferred.get(name), name, text_columns, binary_columns) for name in header}
+            first = inspected.table if _fits(inspected.table, types) else None
+            rest = _Prefixed(memoryview(sample)[inspected.used :] if first is not None else sample, stream)
             try:
-                columns = _stream_columns(_Prefixed(sample, stream), header, types, size_hint, use_threads)
+                columns = _stream_columns(rest, header, types, size_hint, use_threads, first)
             except pa.ArrowInvalid as exc:
                 if _switch_column_type(exc, header, text_columns, binary_columns):
                     continue
@@ -148,8 +154,22 @@ def read_columns(open_input: InputOpener, size_hint: int | None = None, use_thre
         return columns
 
 
-def _inspect_sample(sample: bytes, more: bool) -> tuple[list[str], dict[str, pa.DataType]]:
-    """Check the start of the input is CSV text with a usable header; infer column types."""
+@dataclass
+class _Sample:
+    """The start of the input: its header, the types inferred there, and its parse when reusable."""
+
+    header: list[str]
+    inferred: dict[str, pa.DataType]
+    table: pa.Table | None = None  # the sample's whole lines, parsed: the read's first chunk
+    used: int = 0  # bytes of the sample that `table` covers, header included
+
+
+def _inspect_sample(sample: bytes, more: bool) -> _Sample:
+    """Check the start of the input is CSV text with a usable header; infer column types.
+
+    The sample's own parse is kept as the read's first chunk (the rest of the read starts
+    after it), unless the sample could not be cut at a line end.
+    """
     body = sample.removeprefix(_BOM)
     if not body.strip():
         raise EmptyInputError(
@@ -170,18 +190,34 @@ def _inspect_sample(sample: bytes, more: bool) -> tuple[list[str], dict[str, pa.
             "save the file as UTF-8",
             byte_offset=exc.start,
         ) from None
-    if more:  # the sample ends mid-file: parse only whole lines
-        sample = sample[: sample.rfind(b"\n") + 1] or sample
+    # The sample ends mid-file: whole lines only ("\r" ends a line too, as for Arrow).
+    used = max(sample.rfind(b"\n"), sample.rfind(b"\r")) + 1 if more else len(sample)
+    lines = sample[:used] or sample
     try:
-        table = pacsv.read_csv(io.BytesIO(sample), convert_options=_convert_options({}))
+        table = pacsv.read_csv(io.BytesIO(lines), convert_options=_convert_options({}))
     except pa.ArrowInvalid:
         # Ragged rows or a cut quoted field: the full read reports the exact problem.
-        table = pacsv.read_csv(io.BytesIO(sample.split(b"\n", 1)[0] + b"\n"), convert_options=_convert_options({}))
-        return _check_header(table.column_names), {}
+        ends = [i for i in (sample.find(b"\n"), sample.find(b"\r")) if i >= 0]
+        first_line = sample[: min(ends)] if ends else sample
+        table = pacsv.read_csv(io.BytesIO(first_line + b"\n"), convert_options=_convert_options({}))
+        return _Sample(_check_header(table.column_names), {})
     header = _check_header(table.column_names)
     if table.num_rows == 0 and not more:
         raise NoDataRowsError(f"input has a header ({len(header)} columns) but no data rows", columns=len(header))
-    return header, dict(zip(header, table.schema.types, strict=True))
+    return _Sample(header, dict(zip(header, table.schema.types, strict=True)), table if used else None, used)
+
+
+def _fits(table: pa.Table | None, types: dict[str, pa.DataType]) -> bool:
+    """Whether the sample's parse can stand for a chunk parsed with `types` (same values)."""
+    if table is None:
+        return False
+    for name, want in types.items():
+        got = table.schema.field(name).type
+        if _is_numeric_type(want) and not (pa.types.is_int64(got) or pa.types.is_float64(got) or pa.types.is_null(got)):
+            return False
+        if not _is_numeric_type(want) and got != want:
+            return False
+    return True
 
 
 def _check_header(names: list[str]) -> list[str]:
@@ -231,8 +267,14 @@ def _convert_options(types: dict[str, pa.DataType]) -> pacsv.ConvertOptions:
 
 
 def _stream_columns(
-    stream: BinaryIO, header: list[str], types: dict[str, pa.DataType], size_hint: int | None, use_threads: bool
+    stream: BinaryIO,
+    header: list[str],
+    types: dict[str, pa.DataType],
+    size_hint: int | None,
+    use_threads: bool,
+    first: pa.Table | None = None,
 ) -> Columns:
+    """Parse `stream` chunk by chunk into the columns; `first` is the sample's parse, read before it."""
     numeric_names = [n for n in header if pa.types.is_floating(types[n]) or pa.types.is_integer(types[n])]
     text_names = [n for n in header if n not in numeric_names]
     capacity = size_hint // max(len(header), 1) + 1 if size_hint else 0
@@ -248,20 +290,32 @@ def _stream_columns(
             chunk_buffers.give(chunk.buffer)
         return table
 
-    rows = 0
-    # The copy into the arrays stays on this thread, straight into place: moving the NaN fill
-    # to the workers costs an extra copy per value and measured ~7% slower on two cores.
-    for table in in_order(parse, line_chunks(stream, chunk_buffers), use_threads):
-        k = table.num_rows
+    def place(table: pa.Table, start: int) -> None:
         for name in numeric_names:
-            column = table.column(name)
-            if buffers:
-                float64_into(column, buffers[name][rows : rows + k])
+            float64_into(table.column(name), buffers[name][start : start + table.num_rows])
+
+    rows = 0
+    workers = parse_workers(use_threads)
+    with ThreadPoolExecutor(workers, thread_name_prefix="csv-read") if workers > 1 else nullcontext() as pool:
+        # Each chunk's copy into the arrays is queued on the parsing pool as soon as its start
+        # row is known (numpy releases the GIL while it copies): no thread idles at the end
+        # while the last chunks are copied one by one.
+        copies: list[Future[None]] = []
+        tables = in_order(parse, line_chunks(stream, chunk_buffers, skip_header=first is None), pool)
+        for table in itertools.chain([first] if first is not None else [], tables):
+            k = table.num_rows
+            if buffers and pool is not None:
+                copies.append(pool.submit(place, table, rows))
+            elif buffers:
+                place(table, rows)
             else:
-                parts[name].append(float64_into(column, np.empty(k)))
-        for name in text_names:
-            parts[name].extend(table.column(name).chunks)
-        rows += k
+                for name in numeric_names:
+                    parts[name].append(float64_into(table.column(name), np.empty(k)))
+            for name in text_names:
+                parts[name].extend(table.column(name).chunks)
+            rows += k
+        for copy in copies:
+            copy.result()
     if rows == 0:
         raise NoDataRowsError(f"input has a header ({len(header)} columns) but no data rows", columns=len(header))
     if buffers:
@@ -330,13 +384,16 @@ def float64_into(array: pa.Array | pa.ChunkedArray, out: np.ndarray) -> np.ndarr
             float64_into(chunk, out[start : start + len(chunk)])
             start += len(chunk)
         return out
+    if pa.types.is_null(array.type):  # a column blank all through the sample
+        out[:] = np.nan
+        return out
     validity, data = array.buffers()
     offset, length = array.offset, len(array)
     dtype = np.int64 if pa.types.is_integer(array.type) else np.float64
     out[:] = np.frombuffer(data, dtype=dtype, count=offset + length)[offset:]
     if array.null_count:
         bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=offset + length, bitorder="little")
-        out[bits[offset:] == 0] = np.nan
+        np.copyto(out, np.nan, where=bits[offset:] == 0)
     return out
 
 

@@ -188,6 +188,7 @@ def test_median_matches_numpy_for_odd_and_even_counts(n):
     assert _median_in_place(values.copy()) == np.median(values)
 
 
+@pytest.mark.parametrize("sample_bytes", [9, 16, 1 << 20])  # the sample's parse is the first chunk when it can be
 @pytest.mark.parametrize("chunk_bytes", [5, 64, 1 << 20])
 @pytest.mark.parametrize(
     "data",
@@ -195,11 +196,13 @@ def test_median_matches_numpy_for_odd_and_even_counts(n):
         b"a,b,t\n1,2,x\n3,,y\n\n5,6,z",  # blank line, no final newline
         b'a,b,t\r\n1,2,x\r\n3,,y\r\n5,6,"q,r"\r\n',  # CRLF, quoted delimiter
         b"a,b,t\r1,2,x\r3,,y\r5,6,z\r",  # CR only
+        b"\xef\xbb\xbfa,b,t\n1,,x\n3,,y\n5,6,z\n",  # BOM; b blank all through a short sample
     ],
 )
-def test_reading_in_threaded_chunks_matches_one_read_at_any_chunk_size(monkeypatch, data, chunk_bytes):
+def test_reading_in_threaded_chunks_matches_one_read_at_any_chunk_size(monkeypatch, data, chunk_bytes, sample_bytes):
     from handler import reader
 
+    monkeypatch.setattr(reader, "SAMPLE_BYTES", sample_bytes)
     monkeypatch.setattr(reader, "CHUNK_BYTES", chunk_bytes)
     columns = read_columns(opener(data))
     expected = pacsv.read_csv(io.BytesIO(data))
