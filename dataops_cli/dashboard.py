@@ -42,9 +42,7 @@ ERRORS_QUERY = (
 
 
 # engine glue: the groups Glue writes every job's output to (dataops_cli/glue_logs.py cites the
-# docs), and the `function` field of the Spark job's lines (handler/spark_job/job.py JOB_NAME;
-# a test keeps the two equal: importing the job here would pull the Spark package in).
-SPARK_JOB_FUNCTION = "DataOpsPipelineJob"
+# docs). The Spark job's lines carry the Glue job's name (Glue's --JOB_NAME) as `function`.
 GLUE_ERRORS_QUERY = (
     f"fields @timestamp, {c.F_RUN_ID}, {c.F_ERROR}.{c.ERROR_CODE}, {c.F_MESSAGE}, @logStream\n"
     f"| filter {c.F_LEVEL} = '{c.LEVEL_ERROR}'\n"
@@ -176,13 +174,13 @@ def glue_widgets(d: DashboardInputs) -> list[Widget]:
         _log_table(
             f"Activity: recent runs ({ACTIVITY_LEGEND}) · Glue's shared groups, lines of the Spark job",
             groups,
-            glue_query(ACTIVITY_QUERY),
+            glue_query(ACTIVITY_QUERY, d.glue_job),
             d.region,
         ),
         _log_table(
             f"Errors ({c.MARKERS[c.EVENT_ERROR]}) · the Spark job's error lines",
             groups,
-            glue_query(GLUE_ERRORS_QUERY),
+            glue_query(GLUE_ERRORS_QUERY, d.glue_job),
             d.region,
             height=5,
         ),
@@ -190,9 +188,9 @@ def glue_widgets(d: DashboardInputs) -> list[Widget]:
     ]
 
 
-def glue_query(query: str) -> str:
-    """Only the Spark job's JSON lines: Glue's groups hold every Glue job's output in the account."""
-    return f"filter {c.F_FUNCTION} = '{SPARK_JOB_FUNCTION}'\n| {query}"
+def glue_query(query: str, job: str) -> str:
+    """Only this job's JSON lines: Glue's groups hold every Glue job's output in the account."""
+    return f"filter {c.F_FUNCTION} = '{job}'\n| {query}"
 
 
 def _scheduler(d: DashboardInputs) -> Widget:

@@ -212,11 +212,22 @@ def test_a_same_named_rule_that_is_not_ours_is_refused_and_kept(stack):  # noqa:
     assert h.leftovers()["event_rules"] == [FAILED_RULE]
 
 
-def test_the_dashboard_filters_on_the_name_the_spark_job_logs_under():
-    from dataops_cli.dashboard import SPARK_JOB_FUNCTION
+def test_the_job_logs_under_its_glue_name_and_the_dashboard_filters_on_it():
+    """Glue's log groups are shared by every job in the account: two stacks' tables must not mix."""
+    from dataops_cli.dashboard import DashboardInputs, build_dashboard
+    from handler.spark_job import glue_entry
+    from handler.spark_job.__main__ import parser
+    from handler.spark_job.glue_entry import spark_job_argv
     from handler.spark_job.job import JOB_NAME
 
-    assert SPARK_JOB_FUNCTION == JOB_NAME
+    glue_argv = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--JOB_NAME", "stack-b-job"]
+    glue_argv += [f"--{key}=x" for key in glue_entry.REQUIRED]
+    assert parser().parse_known_args(spark_job_argv(glue_argv))[0].job_name == "stack-b-job"
+    without = [a for a in glue_argv if a not in ("--JOB_NAME", "stack-b-job")]
+    assert parser().parse_known_args(spark_job_argv(without))[0].job_name == JOB_NAME  # a local run
+    inputs = DashboardInputs("b", h.REGION, "fn", "/aws/lambda/fn", "grp", "bkt", engine="glue", glue_job="stack-b-job")
+    queries = [w["properties"]["query"] for w in build_dashboard(inputs)["widgets"] if w["type"] == "log"]
+    assert queries and all("filter function = 'stack-b-job'" in q for q in queries)
 
 
 def test_the_glue_role_may_write_the_groups_logs_reads_and_nothing_else():

@@ -21,6 +21,7 @@ from handler.contract import QUALITY_ENV_PREFIX
 from handler.errors import ConfigurationError, PipelineError
 from handler.pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions
 from handler.quality import QUALITY_FLAGS, QualitySettings
+from handler.spark_job.job import JOB_NAME
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -44,6 +45,11 @@ def parser() -> argparse.ArgumentParser:
         default = getattr(defaults, variable.removeprefix(QUALITY_ENV_PREFIX).lower())
         p.add_argument(flag, default=None, help=f"{variable} (default {default})")
     p.add_argument("--trigger", default="manual", help="what started the run, recorded in run.json")
+    p.add_argument(
+        "--job-name",
+        default=JOB_NAME,
+        help=f"the `function` field of the log lines (Glue: the job's name; default {JOB_NAME})",
+    )
     p.add_argument("--master", default=None, help="Spark master for a local run (default local[*])")
     return p
 
@@ -125,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             open_output(args.output, s3),
             options,
             trigger=args.trigger,
+            job_name=args.job_name,
             quality=quality,
         )
     except PipelineError as exc:

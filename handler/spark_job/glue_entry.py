@@ -83,6 +83,9 @@ def spark_job_argv(argv: Sequence[str]) -> list[str]:
         *[item for key in OPTIONAL if key in args for item in (QUALITY_FLAGS[key], args[key])],
         "--trigger",
         args.get("TRIGGER", "glue"),
+        # Glue passes the job's name as --JOB_NAME: log lines carry it, so the dashboard's Logs
+        # Insights tables (over groups every Glue job shares) keep to this stack's job.
+        *(["--job-name", args["JOB_NAME"]] if args.get("JOB_NAME") else []),
     ]
 
 
