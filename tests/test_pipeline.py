@@ -180,12 +180,41 @@ def test_invalid_options_name_the_setting():
         PipelineOptions(normalize_method="robust")
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 8, 1001])
-def test_median_matches_numpy_for_odd_and_even_counts(n):
-    from handler.pipeline import _median_in_place
+def _present_median_cases():
+    rng = np.random.default_rng(7)
+    big = 300_001  # past median.SMALL: the bracketing path
+    normal = rng.normal(size=big)
+    normal[rng.random(big) < 0.05] = np.nan
+    ties = rng.integers(0, 18, size=big).astype(float)  # Pregnancies-like: the bracket is one value
+    ties[::7] = np.nan
+    binary = (rng.random(big) < 0.65).astype(float)
+    misleading = np.zeros(big)
+    misleading[:: big // (1 << 16)] = 1e9  # every sampled row is an outlier: the bracket misses
+    sorted_even = np.sort(rng.normal(size=big + 1))
+    sparse = np.full(big, np.nan)
+    sparse[-5:] = [5.0, 1.0, 4.0, 2.0, 3.0]  # no sampled row has a value
+    return {
+        "tiny odd": rng.normal(size=7),
+        "tiny even": rng.normal(size=8),
+        "one": np.array([3.5]),
+        "normal with blanks": normal,
+        "ties": ties,
+        "binary": binary,
+        "misleading sample": misleading,
+        "sorted even": sorted_even,
+        "sparse": sparse,
+    }
 
-    values = np.random.default_rng(n).normal(size=n)
-    assert _median_in_place(values.copy()) == np.median(values)
+
+@pytest.mark.parametrize("case", list(_present_median_cases()))
+def test_median_of_present_values_is_numpys_bit_for_bit(case):
+    from handler.median import median_of_present
+
+    values = _present_median_cases()[case]
+    present = values[~np.isnan(values)]
+    before = values.copy()
+    assert median_of_present(values, len(present)) == np.median(present)
+    np.testing.assert_array_equal(values, before)  # the column is left as it was
 
 
 @pytest.mark.parametrize("sample_bytes", [9, 16, 1 << 20])  # the sample's parse is the first chunk when it can be
