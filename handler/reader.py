@@ -14,10 +14,11 @@ in order.
 
 Arrow allocates from the system allocator here (`ARROW_POOL`): its default (mimalloc)
 keeps freed parser and writer buffers for reuse, ~120 MB of the peak at 5M rows. glibc in
-turn keeps the freed ~1 MiB chunk buffers in its per-thread arenas; `release_free_memory`
-hands them back to the OS once the read is done (`malloc_trim`), before the pipeline's own
-temporaries need the room. (Lowering glibc's mmap threshold instead saved as much but
-slowed the read by a third: every chunk then costs fresh page faults.)
+turn keeps the parsing threads' freed blocks in its per-thread arenas;
+`allocator.release_free_memory` hands them back to the OS once the read is done
+(`malloc_trim`), before the pipeline's own temporaries need the room. (Lowering glibc's
+mmap threshold for the read instead saved as much but slowed it by a third: every chunk
+then costs fresh page faults.)
 
 Types are inferred from the first MiB; numeric-looking columns are then parsed as int64
 (whole numbers in the sample: a third less parsing CPU) or float64, and every numeric
@@ -28,11 +29,9 @@ restarts, which needs a re-openable input: `open_input` is called again).
 
 from __future__ import annotations
 
-import ctypes
 import io
 import itertools
 import re
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .allocator import release_free_memory
 from .errors import (
     DelimiterError,
     DuplicateColumnError,
@@ -66,26 +66,6 @@ CHUNK_BYTES = 1 << 20  # larger chunks parse no faster and hold more in flight
 ARROW_POOL = pa.system_memory_pool()
 
 
-def release_free_memory() -> None:
-    """Return the allocator's freed-but-kept memory to the OS (glibc's malloc_trim; Linux only).
-
-    The Lambda runtime is glibc (Amazon Linux 2023); elsewhere this does nothing.
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_glibc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (e.g. musl): no malloc_trim to call
-        return None
-    return libc if hasattr(libc, "malloc_trim") else None
-
-
-_LIBC = _load_glibc()
 _BOM = b"\xef\xbb\xbf"
 _CONVERSION_RE = re.compile(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+)")
 

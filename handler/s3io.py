@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
+from .allocator import map_allocations_from
 from .errors import InputAccessError, InputChangedError, InputNotFoundError
 
 PART_BYTES = 8 << 20  # S3 wants >= 5 MiB per part but the last; 8 MiB x 10,000 parts = 80 GB of output
@@ -136,6 +137,7 @@ class MultipartSink:
                 Bucket=self._bucket, Key=self._key, ContentType=self._content_type, **_checksum()
             )
             self._upload_id = created["UploadId"]
+            map_allocations_from(self._part_bytes)  # each part body mapped and unmapped: no arena creep
             self._pool = ThreadPoolExecutor(max_workers=MAX_PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
         while len(in_flight := [f for f in self._parts if not f.done()]) >= MAX_PARTS_IN_FLIGHT:
             in_flight[0].result()  # back-pressure: at most MAX_PARTS_IN_FLIGHT part bodies alive

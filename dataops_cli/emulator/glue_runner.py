@@ -30,8 +30,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli.emulator.runner import PASSED_THROUGH, RunningProcesses
-from dataops_cli.local.credentials import fake_credentials_environment
+from dataops_cli.emulator.runner import PASSED_THROUGH, RunningProcesses, emulator_aws_environment
 
 GLUE_BOOTSTRAP = Path(__file__).resolve().with_name("glue_bootstrap.py")
 # Passed through as well: where Java is, and the driver memory the Spark job reads (handler/spark_job/__main__.py).
@@ -119,13 +118,9 @@ def stage_objects(s3: Any, spec: JobSpec, arguments: Mapping[str, str], into: Pa
 
 def child_environment(spec: JobSpec, endpoint: str, run_id: str, extra: list[Path], workdir: Path) -> dict[str, str]:
     env = {k: os.environ[k] for k in GLUE_PASSED_THROUGH if k in os.environ}
-    env.update(fake_credentials_environment())
+    env.update(emulator_aws_environment(endpoint, spec.region))
     env.update(
         {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_REGION": spec.region,
-            "AWS_DEFAULT_REGION": spec.region,
             "PYTHONPATH": os.pathsep.join(str(p) for p in extra),
             "PYSPARK_PYTHON": sys.executable,
             "PYSPARK_DRIVER_PYTHON": sys.executable,

@@ -104,17 +104,24 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def emulator_aws_environment(endpoint: str, region: str) -> dict[str, str]:
+    """What a process the emulator starts needs to call it back: fake credentials, its endpoint, the region."""
+    return {
+        **fake_credentials_environment(),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+
+
 def child_environment(spec: FunctionSpec, endpoint: str, request_id: str, log_stream: str, task_dir: Path) -> dict:
     """The function's environment, then Lambda's reserved variables on top (as AWS does)."""
     env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     env.update(spec.environment)
-    env.update(fake_credentials_environment())
+    env.update(emulator_aws_environment(endpoint, spec.region))
     env.update(
         {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_REGION": spec.region,
-            "AWS_DEFAULT_REGION": spec.region,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
