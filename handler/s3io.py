@@ -12,13 +12,13 @@ without, 2.2 s and 1.2 GB with CRC32, measured against moto 5.2).
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
-from .allocator import map_allocations_from
 from .errors import InputAccessError, InputChangedError, InputNotFoundError
 
 PART_BYTES = 8 << 20  # S3 wants >= 5 MiB per part but the last; 8 MiB x 10,000 parts = 80 GB of output
@@ -87,8 +87,9 @@ class MultipartSink:
         self._client, self._bucket, self._key = client, bucket, key
         self._content_type = content_type
         self._part_bytes = part_bytes or PART_BYTES
-        self._chunks: list[bytes] = []
+        self._chunks: deque[bytes | memoryview] = deque()
         self._buffered = 0
+        self._spare: list[bytearray] = []  # full-part buffers whose upload is done, for the next parts
         self._upload_id: str | None = None
         self._parts: list[Future] = []
         self._pool: ThreadPoolExecutor | None = None
@@ -99,14 +100,32 @@ class MultipartSink:
         self._chunks.append(data)
         self._buffered += len(data)
         self.size += len(data)
-        if self._buffered >= self._part_bytes:
-            self._send_part(self._take())
+        while self._buffered >= self._part_bytes:
+            self._send_part(self._take_part())
         return len(data)
 
     def _take(self) -> bytes:
-        """The buffered chunks as one part body (a single copy)."""
+        """All the buffered chunks as one body (a single copy): the last part, or the only PUT."""
         body = b"".join(self._chunks)
-        self._chunks, self._buffered = [], 0
+        self._chunks, self._buffered = deque(), 0
+        return body
+
+    def _take_part(self) -> bytearray:
+        """The first part_bytes buffered bytes, copied into a recycled buffer (botocore takes a
+        bytearray Body). A fresh 8 MiB block per part made glibc keep the freed ones in its
+        arenas: ~80 MiB more at 5M rows; mapping each part instead cost ~20% more time in page faults."""
+        body = self._spare.pop() if self._spare else bytearray(self._part_bytes)
+        filled = 0
+        while filled < self._part_bytes:
+            chunk = memoryview(self._chunks[0]).cast("B")
+            take = min(len(chunk), self._part_bytes - filled)
+            body[filled : filled + take] = chunk[:take]
+            filled += take
+            if take == len(chunk):
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[take:]
+        self._buffered -= self._part_bytes
         return body
 
     def close(self) -> None:
@@ -131,13 +150,12 @@ class MultipartSink:
         if self._upload_id is not None:
             self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
 
-    def _send_part(self, body: bytes) -> None:
+    def _send_part(self, body: bytes | bytearray) -> None:
         if self._upload_id is None:
             created = self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=self._key, ContentType=self._content_type, **_checksum()
             )
             self._upload_id = created["UploadId"]
-            map_allocations_from(self._part_bytes)  # each part body mapped and unmapped: no arena creep
             self._pool = ThreadPoolExecutor(max_workers=MAX_PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
         while len(in_flight := [f for f in self._parts if not f.done()]) >= MAX_PARTS_IN_FLIGHT:
             in_flight[0].result()  # back-pressure: at most MAX_PARTS_IN_FLIGHT part bodies alive
@@ -145,15 +163,19 @@ class MultipartSink:
         assert self._pool is not None
         self._parts.append(self._pool.submit(self._upload_part, number, body))
 
-    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
-        response = self._client.upload_part(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=body,
-            **_checksum(),
-        )
+    def _upload_part(self, number: int, body: bytes | bytearray) -> dict[str, Any]:
+        try:
+            response = self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=body,
+                **_checksum(),
+            )
+        finally:
+            if isinstance(body, bytearray):  # the call (and its retries) is over: the buffer is free
+                self._spare.append(body)
         part = {"PartNumber": number, "ETag": response["ETag"]}
         if CHECKSUM:
             name = f"Checksum{CHECKSUM}"

@@ -319,3 +319,40 @@ def test_timeout_checkpoints_work_off_the_main_thread(s3, capsys):
     assert "stopped while reading the quality history: 100 ms left" in str(outcome.get("error"))
     remaining = keys(s3, "processed/")
     assert len(remaining) == 1 and read_json(s3, remaining[0])["error"]["type"] == "TimeoutError"
+
+
+def test_multipart_parts_are_exactly_part_size_in_recycled_buffers(s3):
+    """Every part but the last is part_bytes long, cut across writes of any size; at most
+    MAX_PARTS_IN_FLIGHT + 1 part buffers are ever made, and the object is the bytes written."""
+    part = 5 << 20
+    made: list[int] = []
+    real_bytearray = bytearray
+
+    class CountingBytearray(real_bytearray):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(len(self))
+
+    sizes = []
+    real_upload = s3.upload_part
+    sink = s3io.MultipartSink(s3, BUCKET, "out/big.csv", "text/csv", part_bytes=part)
+
+    def upload(**kwargs):
+        sizes.append(len(kwargs["Body"]))
+        return real_upload(**kwargs)
+
+    s3.upload_part = upload
+    written = bytearray()
+    s3io.bytearray = CountingBytearray  # the sink's buffers, counted
+    try:
+        for i in range(40):
+            data = bytes([65 + i % 26]) * (700_001 + i * 10_007)  # odd sizes: parts cut across writes
+            written += data
+            sink.write(memoryview(data) if i % 2 else data)
+        sink.close()
+    finally:
+        del s3io.bytearray
+    assert sizes[:-1] == [part] * (len(sizes) - 1) and 0 < sizes[-1] <= part
+    assert sum(sizes) == len(written) and len(sizes) == -(-len(written) // part)
+    assert len(made) <= s3io.MAX_PARTS_IN_FLIGHT + 1
+    assert s3.get_object(Bucket=BUCKET, Key="out/big.csv")["Body"].read() == bytes(written)
