@@ -219,20 +219,33 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         with deadline.alarm(lambda: run.step if run is not None else "starting"):
             return run.execute()
     except Exception as exc:
-        record_metric(log, c.M_RUN_FAILED, 1)
         if isinstance(exc, RunTimeoutError):
             detail = {"type": "TimeoutError", "message": str(exc), "step": run.step if run else "starting"}
-        elif isinstance(exc, PipelineError):
-            detail = exc.as_dict()
         else:
-            detail = {"type": type(exc).__name__, "message": str(exc)}
-        log.error(c.EVENT_ERROR, f"{ERROR} Pipeline run failed: {exc}", error=detail)
+            detail = error_detail(exc)
+        report_failure(log, exc, detail)
         if run is not None:
             run.record_failure(detail)
         raise
     finally:
-        record_metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
-        log.flush_metrics()
+        close_log(log, started)
+
+
+def error_detail(exc: Exception) -> dict[str, Any]:
+    """A failed run's `error` (run.json, the log line): a PipelineError's fields, else type and message."""
+    return exc.as_dict() if isinstance(exc, PipelineError) else {"type": type(exc).__name__, "message": str(exc)}
+
+
+def report_failure(log: RunLog, exc: Exception, detail: dict[str, Any]) -> None:
+    """The failed run's metric and error line, the same from both engines."""
+    record_metric(log, c.M_RUN_FAILED, 1)
+    log.error(c.EVENT_ERROR, f"{ERROR} Pipeline run failed: {exc}", error=detail)
+
+
+def close_log(log: RunLog, started: float) -> None:
+    """Every run, failed or not, ends with its processing time and the buffered metrics."""
+    record_metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
+    log.flush_metrics()
 
 
 class PipelineRun:

@@ -104,12 +104,13 @@ def parse_workers(use_threads: bool) -> int:
     return min(4, os.cpu_count() or 1) if use_threads else 1
 
 
-def in_order(parse: Callable[[Chunk], T], chunks: Iterator[Chunk], pool: Executor | None) -> Iterator[T]:
-    """parse(chunk) for every chunk, results in input order; on a pool, 2 per worker in flight."""
+def in_order(
+    parse: Callable[[Chunk], T], chunks: Iterator[Chunk], pool: Executor | None, in_flight: int
+) -> Iterator[T]:
+    """parse(chunk) for every chunk, results in input order; on a pool, `in_flight` chunks ahead."""
     if pool is None:
         yield from map(parse, chunks)
         return
-    in_flight = 2 * getattr(pool, "_max_workers", 2)
     pending: deque[Future[T]] = deque()
     try:
         for chunk in chunks:

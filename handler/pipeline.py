@@ -214,14 +214,18 @@ def _check_options_against(columns: Columns, options: PipelineOptions) -> None:
     for name in options.zero_as_missing:
         if name in columns.text:
             row, value = _first_non_number(columns.text[name])
-            line = columns.line_of(row)
-            raise NonNumericColumnError(
-                f"column {name!r} (in ZERO_AS_MISSING, config.toml: pipeline.zero_as_missing) must be numeric "
-                f"but line {line} holds {value!r}",
-                column=name,
-                line=line,
-                value=value,
-            )
+            raise zero_column_not_numeric(name, columns.line_of(row), value)
+
+
+def zero_column_not_numeric(name: str, line: int, value: str) -> NonNumericColumnError:
+    """A ZERO_AS_MISSING column holding text: the same error from both engines."""
+    return NonNumericColumnError(
+        f"column {name!r} (in ZERO_AS_MISSING, config.toml: pipeline.zero_as_missing) must be numeric "
+        f"but line {line} holds {value!r}",
+        column=name,
+        line=line,
+        value=value,
+    )
 
 
 def _first_non_number(values: pa.ChunkedArray) -> tuple[int, str]:

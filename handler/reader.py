@@ -281,7 +281,8 @@ def _stream_columns(
         # row is known (numpy releases the GIL while it copies): no thread idles at the end
         # while the last chunks are copied one by one.
         copies: list[Future[None]] = []
-        tables = in_order(parse, line_chunks(stream, chunk_buffers, skip_header=first is None), pool)
+        chunks = line_chunks(stream, chunk_buffers, skip_header=first is None)
+        tables = in_order(parse, chunks, pool, in_flight=2 * workers)
         for table in itertools.chain([first] if first is not None else [], tables):
             k = table.num_rows
             if buffers and pool is not None:

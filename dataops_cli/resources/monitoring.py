@@ -27,6 +27,23 @@ def dashboard_inputs(ctx: Any) -> DashboardInputs:
     )
 
 
+def any_in_two_minutes(topic_arn: str | None) -> dict[str, Any]:
+    """Both alarms' trigger: a Sum >= 1 over one 2-minute period (the schedule's), quiet when there
+    is no data; notify the topic, if there is one, on alarm and on recovery."""
+    actions = [topic_arn] if topic_arn else []
+    return {
+        "Statistic": "Sum",
+        "Period": 120,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+        "ActionsEnabled": True,
+        "AlarmActions": actions,
+        "OKActions": actions,
+    }
+
+
 class Dashboard(Resource):
     """Dashboards take no tags: the marker widget in the body says which stack owns it."""
 
@@ -178,19 +195,7 @@ class ErrorsAlarm(Resource):
         }
 
     def definition(self) -> dict[str, Any]:
-        actions = [self.ctx.topic_arn] if self.config.alarm.email else []
-        return {
-            **self._watched(),
-            "Statistic": "Sum",
-            "Period": 120,
-            "EvaluationPeriods": 1,
-            "Threshold": 1.0,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "TreatMissingData": "notBreaching",
-            "ActionsEnabled": True,
-            "AlarmActions": actions,
-            "OKActions": actions,
-        }
+        return {**self._watched(), **any_in_two_minutes(self.ctx.topic_arn if self.config.alarm.email else None)}
 
     def _read(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
         cloudwatch = self.ctx.client("cloudwatch")
@@ -260,19 +265,10 @@ class QualityAlarm(ErrorsAlarm):
         return self.config.quality_alarm_name
 
     def definition(self) -> dict[str, Any]:
-        actions = [self.ctx.topic_arn] if self.config.alarm.email else []
         return {
             "AlarmDescription": f"dataops: a data-quality check of {self.config.function.name} failed within 2 minutes",
             "Namespace": contract.METRICS_NAMESPACE,
             "MetricName": contract.M_QUALITY_FAILURES,
             "Dimensions": [{"Name": contract.METRIC_DIMENSION, "Value": self.config.function.name}],
-            "Statistic": "Sum",
-            "Period": 120,
-            "EvaluationPeriods": 1,
-            "Threshold": 1.0,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "TreatMissingData": "notBreaching",
-            "ActionsEnabled": True,
-            "AlarmActions": actions,
-            "OKActions": actions,
+            **any_in_two_minutes(self.ctx.topic_arn if self.config.alarm.email else None),
         }

@@ -25,10 +25,9 @@ import numpy as np
 from handler.errors import (
     EmptyColumnError,
     NonFiniteValueError,
-    NonNumericColumnError,
     NoNumericColumnsError,
 )
-from handler.pipeline import ColumnStats, PipelineOptions, PipelineResult
+from handler.pipeline import ColumnStats, PipelineOptions, PipelineResult, zero_column_not_numeric
 from handler.pipeline import _check_options_against as check_columns
 
 from .frame import ID, TypedFrame, first_non_number
@@ -138,14 +137,7 @@ def _check_options_against(frame: TypedFrame, options: PipelineOptions) -> None:
     for name in options.zero_as_missing:
         if name in frame.text:
             row, value = first_non_number(frame, name, _parses_as_float)
-            line = row + 1  # the header is line 1
-            raise NonNumericColumnError(
-                f"column {name!r} (in ZERO_AS_MISSING, config.toml: pipeline.zero_as_missing) must be numeric "
-                f"but line {line} holds {value!r}",
-                column=name,
-                line=line,
-                value=value,
-            )
+            raise zero_column_not_numeric(name, row + 1, value)  # the header is line 1
 
 
 def _parses_as_float(value: str) -> bool:

@@ -26,13 +26,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import contract as c
-from handler.errors import PipelineError
 from handler.lambda_function import (
+    close_log,
+    error_detail,
     history_body,
     history_from,
     history_unreadable,
     log_quarantined,
     new_run_id,
+    report_failure,
     report_quality,
     run_result,
 )
@@ -83,14 +85,12 @@ def run_job(
     try:
         return run.execute()
     except Exception as exc:
-        record_metric(log, c.M_RUN_FAILED, 1)
-        detail = exc.as_dict() if isinstance(exc, PipelineError) else {"type": type(exc).__name__, "message": str(exc)}
-        log.error(c.EVENT_ERROR, f"{ERROR} Pipeline run failed: {exc}", error=detail)
+        detail = error_detail(exc)
+        report_failure(log, exc, detail)
         run.record_failure(detail)
         raise
     finally:
-        record_metric(log, c.M_PROCESSING_TIME, round((time.time() - started) * 1000, 3))
-        log.flush_metrics()
+        close_log(log, started)
 
 
 class SparkRun:
