@@ -7,7 +7,6 @@ import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
@@ -212,7 +211,7 @@ def test_errors_followed_by_a_success_are_a_warning(deployed):
         }
     ]
     errors = h.run(config, "logs", "--since", "30m", "--errors").output
-    assert len(errors.splitlines()) == 1 and bad_run in errors and "/home/" not in errors
+    assert len(errors.splitlines()) == 1 and bad_run in errors and "/home/someone/" not in errors
 
 
 def test_a_failure_after_the_last_success_is_failing(deployed):
@@ -280,7 +279,6 @@ def test_status_output_fits_80_and_uses_120_columns(deployed, monkeypatch):
         assert all(len(line) <= columns for line in lines[1:]), max(lines, key=len)
         assert all(line == line.rstrip() for line in lines)
         shown[columns] = normalized(output, config)
-        Path(f"/tmp/opx/status_{columns}.txt").write_text(shown[columns])
     assert shown[80] == STATUS_80, "\n" + shown[80]
     assert shown[120] == STATUS_120, "\n" + shown[120]
 
