@@ -331,6 +331,13 @@ class Config:
         return self.stack.region
 
     @property
+    def partition(self) -> str:
+        """The ARN partition of stack.region (aws, aws-cn, aws-us-gov)."""
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        return "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
+
+    @property
     def all_tags(self) -> dict[str, str]:
         return {**self.tags, STACK_TAG: self.stack.name}
 
