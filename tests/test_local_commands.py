@@ -45,7 +45,9 @@ def test_local_commands_without_an_emulator_fail_with_one_line_and_a_hint(state)
 def test_a_stale_state_file_is_reported_and_cleaned(state):
     stale_state(state)
     result = invoke("--local", "down", "--yes")
-    assert "the local emulator is not running (its state file was stale: the process is gone)" in result.output
+    assert "the local emulator is not running (removed its stale state file: it named no emulator serving" in " ".join(
+        result.output.split()
+    )
     assert not state_path(state).exists()
 
 
