@@ -78,14 +78,14 @@ class Identity:
     detail: str = ""
 
 
-def identify(endpoint: str, token: str, directory: Path, timeout: float = PROBE_TIMEOUT) -> Identity:
-    """Ask the emulator at `endpoint` to prove it holds `token` and serves `directory`."""
+def identify(endpoint: str, token: str, directory: Path, timeout: float | None = None) -> Identity:
+    """Ask the emulator at `endpoint` to prove it holds `token` and serves `directory` (PROBE_TIMEOUT seconds)."""
     if not token:
         return Identity("other", detail="the state file holds no instance token (written by an older dataops?)")
     challenge = secrets.token_hex(16)
     request = urllib.request.Request(endpoint + HEALTH_PATH, headers={CHALLENGE_HEADER: challenge})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout or PROBE_TIMEOUT) as response:
             health = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return Identity("silent", detail=f"it answered HTTP {exc.code}")
@@ -107,11 +107,11 @@ def identify(endpoint: str, token: str, directory: Path, timeout: float = PROBE_
     return Identity("ours", health)
 
 
-def request_stop(endpoint: str, token: str, timeout: float = PROBE_TIMEOUT) -> bool:
+def request_stop(endpoint: str, token: str, timeout: float | None = None) -> bool:
     """Ask the emulator to stop itself; True if it accepted (HTTP 202)."""
     request = urllib.request.Request(endpoint + STOP_PATH, method="POST", data=b"", headers={TOKEN_HEADER: token})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout or PROBE_TIMEOUT) as response:
             return response.status == 202
     except (urllib.error.URLError, OSError):
         return False
