@@ -176,17 +176,17 @@ def routes(stopped: list[str]) -> Client:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"moto"]
 
-    return Client(InstanceRoutes(app, "t" * 64, "/srv/state", lambda: {"service": "dataops-emulator"}, stopped.append))
+    return Client(InstanceRoutes(app, "t" * 64, "/nonexistent/state", lambda: {"service": "dataops-emulator"}, stopped.append))
 
 
 def test_health_answers_a_challenge_with_a_proof_bound_to_the_state_dir_and_never_the_token():
     client = routes([])
     plain = client.get(HEALTH_PATH).get_json()
-    assert "proof" not in plain and plain["state_dir"] == "/srv/state" and len(plain["instance"]) == 12
+    assert "proof" not in plain and plain["state_dir"] == "/nonexistent/state" and len(plain["instance"]) == 12
     challenge = "ab" * 16
     answered = client.get(HEALTH_PATH, headers={CHALLENGE_HEADER: challenge}).get_json()
-    assert answered["proof"] == proof("t" * 64, challenge, "/srv/state")
-    assert answered["proof"] != proof("t" * 64, challenge, "/srv/other")
+    assert answered["proof"] == proof("t" * 64, challenge, "/nonexistent/state")
+    assert answered["proof"] != proof("t" * 64, challenge, "/nonexistent/other")
     assert "t" * 64 not in json.dumps(answered)
     assert client.get(HEALTH_PATH, headers={CHALLENGE_HEADER: "not hex!"}).status_code == 400
     assert client.get("/anything").data == b"moto"
