@@ -176,7 +176,9 @@ def routes(stopped: list[str]) -> Client:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"moto"]
 
-    return Client(InstanceRoutes(app, "t" * 64, "/nonexistent/state", lambda: {"service": "dataops-emulator"}, stopped.append))
+    return Client(
+        InstanceRoutes(app, "t" * 64, "/nonexistent/state", lambda: {"service": "dataops-emulator"}, stopped.append)
+    )
 
 
 def test_health_answers_a_challenge_with_a_proof_bound_to_the_state_dir_and_never_the_token():

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dataops_cli.aws import DataopsError
 from dataops_cli.local.credentials import emulator_environment
@@ -120,40 +120,32 @@ def _spawn(directory: Path, port: int, speed: float, region: str, host: str, tim
     command = [sys.executable, "-m", EMULATOR_MODULE, "--state-dir", str(directory.resolve())]
     command += ["--host", host, "--port", str(port), "--speed", f"{speed:g}", "--region", region]
     # Ctrl-C between fork and `proc` being known would orphan the emulator (it has its own
-    # session, so the terminal's SIGINT never reaches it): hold SIGINT until cleanup is armed.
-    blocked = threading.current_thread() is threading.main_thread()
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    # session, so the terminal's SIGINT never reaches it): hold it until cleanup is armed.
+    with HeldInterrupt() as held, open_private_append(logfile) as out:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=emulator_environment(dict(os.environ)),
+            start_new_session=True,
+        )
+
+    def ready() -> EmulatorState | bool | None:
+        if proc.poll() is not None:
+            return True  # exited: reported below
+        state = read_state(directory)
+        if state is None or state.pid != proc.pid:
+            return None
+        return state if identify(state.endpoint, state.token, directory).verdict == "ours" else None
+
     try:
-        with open_private_append(logfile) as out:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=emulator_environment(dict(os.environ)),
-                start_new_session=True,
-            )
-
-        def ready() -> EmulatorState | bool | None:
-            if proc.poll() is not None:
-                return True  # exited: reported below
-            state = read_state(directory)
-            if state is None or state.pid != proc.pid:
-                return None
-            return state if identify(state.endpoint, state.token, directory).verdict == "ours" else None
-
-        try:
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C lands here
-            outcome = wait_until(ready, timeout)
-        except BaseException:  # Ctrl-C while it boots: no emulator may outlive (or lack) its state file
-            _terminate_child(proc)
-            remove_state(directory, proc.pid)
-            raise
-    finally:
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        held.deliver()  # a Ctrl-C that came while spawning is raised here, with `proc` known
+        outcome = wait_until(ready, timeout)
+    except BaseException:  # Ctrl-C while it boots: no emulator may outlive (or lack) its state file
+        _terminate_child(proc)
+        remove_state(directory, proc.pid)
+        raise
     if isinstance(outcome, EmulatorState):
         return outcome
     if proc.poll() is not None:
@@ -245,6 +237,38 @@ class ProcessHandle:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+class HeldInterrupt:
+    """Holds Ctrl-C (SIGINT) while a child is spawned; `deliver()` then raises it where cleanup is armed.
+
+    Blocking SIGINT with pthread_sigmask is not enough: it blocks only the calling thread,
+    and native threads (numpy's or pyarrow's pools, started on import) still take the
+    signal, after which Python raises KeyboardInterrupt in the main thread at once, e.g.
+    inside Popen after the fork, before `proc` is known. A Python-level handler that only
+    records the signal holds it whichever thread the kernel picked.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._previous: Any = None
+        self._active = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> HeldInterrupt:
+        if self._active:
+            self._previous = signal.signal(signal.SIGINT, lambda signum, _frame: self.received.append(signum))
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._active:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def deliver(self) -> None:
+        """Act on a Ctrl-C held meanwhile as the previous handler would (KeyboardInterrupt by default)."""
+        if self.received and callable(self._previous):
+            self._previous(signal.SIGINT, None)
+        elif self.received and self._previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def _terminate_child(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
