@@ -7,6 +7,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -153,8 +154,9 @@ def test_a_live_process_whose_port_does_not_answer_is_neither_trusted_nor_stoppe
             write_state(tmp_path, replace(state(sleeper.pid), port=port, token=new_token()))
             with pytest.raises(EmulatorNotAnsweringError) as caught:
                 process.stop(tmp_path)
-            assert f"(pid {sleeper.pid}, http://127.0.0.1:{port}) does not answer" in str(caught.value)
-            assert caught.value.hint.endswith(f"stop it with kill {sleeper.pid}")
+            assert f"(pid {sleeper.pid}, http://127.0.0.1:{port}) cannot prove it is" in str(caught.value)
+            assert "no answer" in str(caught.value)
+            assert caught.value.hint.endswith(f"stop it: kill {sleeper.pid}")
             assert sleeper.poll() is None and read_state(tmp_path) is not None  # nothing stopped or removed
             sleeper.kill()
             sleeper.wait()
@@ -173,3 +175,27 @@ def wait_for(check, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_an_emulator_of_an_older_dataops_is_neither_trusted_nor_orphaned(tmp_path):
+    """Its state file has no token and it cannot stop itself: removing the file would orphan it."""
+    from werkzeug.serving import make_server
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    def old_health(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"service": "dataops-emulator", "pid": sleeper.pid}).encode()]
+
+    server = make_server("127.0.0.1", 0, old_health, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        write_state(tmp_path, replace(state(sleeper.pid), port=server.server_port))  # no token: an older dataops
+        with pytest.raises(EmulatorNotAnsweringError, match="it runs an older dataops, without instance tokens"):
+            live_state(tmp_path)
+        assert read_state(tmp_path) is not None and sleeper.poll() is None
+    finally:
+        server.shutdown()
+        sleeper.kill()
+        sleeper.wait()

@@ -81,7 +81,7 @@ class Identity:
 def identify(endpoint: str, token: str, directory: Path, timeout: float | None = None) -> Identity:
     """Ask the emulator at `endpoint` to prove it holds `token` and serves `directory` (PROBE_TIMEOUT seconds)."""
     if not token:
-        return Identity("other", detail="the state file holds no instance token (written by an older dataops?)")
+        return _older_emulator(endpoint, timeout or PROBE_TIMEOUT)
     challenge = secrets.token_hex(16)
     request = urllib.request.Request(endpoint + HEALTH_PATH, headers={CHALLENGE_HEADER: challenge})
     try:
@@ -105,6 +105,21 @@ def identify(endpoint: str, token: str, directory: Path, timeout: float | None =
     if not same_secret(str(health.get("proof", "")), expected):
         return Identity("other", health, "the emulator there does not hold this state file's token")
     return Identity("ours", health)
+
+
+def _older_emulator(endpoint: str, timeout: float) -> Identity:
+    """A state file without a token was written by a dataops that had none. If an emulator of
+    that version still answers there, it is neither trusted nor forgotten (removing its file
+    would orphan it: it does not stop itself): "silent", so the CLI names its pid instead."""
+    missing = "the state file holds no instance token"
+    try:
+        with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=timeout) as response:
+            health = json.loads(response.read())
+    except (OSError, ValueError):
+        return Identity("other", detail=missing)
+    if isinstance(health, dict) and health.get("service") == SERVICE and "instance" not in health:
+        return Identity("silent", health, "it runs an older dataops, without instance tokens")
+    return Identity("other", health if isinstance(health, dict) else None, missing)
 
 
 def request_stop(endpoint: str, token: str, timeout: float | None = None) -> bool:

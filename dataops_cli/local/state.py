@@ -156,8 +156,9 @@ def find_emulator(directory: Path) -> Found:
     """The emulator this state directory names, proven by its token; removes a stale state file.
 
     Raises NotPrivateError if the directory is not private, and EmulatorNotAnsweringError
-    when the recorded process is alive but its port does not answer (hung, or not ours:
-    nothing can be concluded, so the file stays and nothing is stopped).
+    when the recorded process is alive but cannot prove who it is (its port does not
+    answer, or an emulator of an older dataops without tokens answers): nothing can be
+    concluded, so the file stays and nothing is stopped.
     """
     if not check_state_dir(directory) or not os.path.lexists(state_path(directory)):
         return Found(None)
@@ -171,8 +172,8 @@ def find_emulator(directory: Path) -> Found:
     if who.verdict == "silent" and pid_alive(state.pid):
         raise EmulatorNotAnsweringError(
             f"the emulator recorded in {state_path(directory)} (pid {state.pid}, {state.endpoint}) "
-            f"does not answer: {who.detail}",
-            f"see {log_path(directory)}; if pid {state.pid} is a hung emulator, stop it with kill {state.pid}",
+            f"cannot prove it is this directory's: {who.detail}",
+            f"see {log_path(directory)}; if pid {state.pid} is a hung or older emulator, stop it: kill {state.pid}",
         )
     remove_state(directory, token=state.token)
     return Found(None, stale=True)
