@@ -80,7 +80,12 @@ HINTS = {
 
 
 class DataopsError(Exception):
-    """An error for the user: one line (plus an optional hint), exit code 1, no traceback."""
+    """An error for the user: one line (plus an optional hint), exit code 1, no traceback.
+
+    A subclass may set another `exit_code` (2: the input or the environment is unusable).
+    """
+
+    exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

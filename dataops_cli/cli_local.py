@@ -16,7 +16,7 @@ import click
 from dataops_cli.app import App
 from dataops_cli.aws import DataopsError
 from dataops_cli.local import process
-from dataops_cli.local.state import live_state
+from dataops_cli.local.state import find_emulator, live_state
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -38,7 +38,8 @@ def local_group() -> None:
       dataops --local down --yes
       dataops local stop
 
-    State (pid, port, speed, log) lives in ./.dataops/ (--state-dir or DATAOPS_STATE_DIR moves it).
+    State (pid, port, speed, token, log) lives in ./.dataops/ (--state-dir or DATAOPS_STATE_DIR
+    moves it); it must be yours and writable by you only.
     Everything deployed to the emulator is in memory and goes away when it stops.
     """
 
@@ -119,8 +120,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
       dataops local status
       dataops local status --json | jq .endpoint
     """
-    state, stale = live_state(ctx.find_object(App).state_dir)
-    health = process.probe(state) if state is not None else None
+    found = find_emulator(ctx.find_object(App).state_dir)
+    state, stale, health = found.state, found.stale, found.health
     if as_json:
         document: dict[str, Any] = {"running": state is not None, "stale_state_removed": stale}
         if state is not None:
@@ -130,6 +131,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 speed=state.speed,
                 started=_iso(state.started),
                 answering=health is not None,
+                instance=(health or {}).get("instance"),
                 log=state.log,
                 functions=(health or {}).get("functions", {}),
             )
@@ -144,8 +146,6 @@ def status(ctx: click.Context, as_json: bool) -> None:
             + (f" (scheduled runs come {state.speed:g} times faster than real time)" if state.speed != 1 else "")
         )
         click.echo(f"Log: {state.log}")
-        if health is None:
-            click.echo("Not answering on its port: see the log, or restart it (dataops local stop, then start)")
         for name, counts in sorted((health or {}).get("functions", {}).items()):
             click.echo(
                 f"{name}: {counts['invocations']} runs, {counts['errors']} errors, {counts['throttles']} throttles"
