@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dataops_cli.cost import Breakdown, CostRow
+from dataops_cli.counts import plural
 
 SHORT_UNITS = {
     "request": "req",
@@ -21,6 +22,7 @@ SHORT_UNITS = {
     "notification": "email",
     "DPU-hour": "DPU-h",
 }
+COUNTED_UNITS = {"metric", "dash", "alarm", "email"}  # nouns: "6 metrics"; the rest are abbreviations
 
 
 def money(usd: float) -> str:
@@ -51,25 +53,42 @@ def unit_price(row: CostRow) -> str:
 
 
 def table(b: Breakdown, title: str | None = None) -> Table:
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_footer=True)
-    t.add_column("Item", footer="Total", no_wrap=True)
-    t.add_column("Quantity", justify="right", no_wrap=True)
-    t.add_column("Price", justify="right", no_wrap=True)
-    t.add_column("Cost", justify="right", footer=money(b.total), no_wrap=True)
-    t.add_column("Free/mo", justify="right", no_wrap=True)
-    t.add_column("Pay", justify="right", footer=Text(money(b.total_to_pay), style="bold"), no_wrap=True)
-    for row in b.rows:
-        unit = SHORT_UNITS.get(row.unit, row.unit)
-        free = f"{amount(row.free_allowance)}" if row.free_allowance else "–"
-        t.add_row(
+    """The bill, one row per item. Numbers are never cut: their columns are as wide as their
+    widest cell, and only the Item column wraps (at 80 columns, "Glue DPU-hours 10 x G.2X"
+    takes two lines rather than "$10,2…" standing for $10,240)."""
+    cells = [
+        (
             row.item,
-            f"{amount(row.quantity)} {unit}",
+            quantity(row.quantity, row.unit),
             unit_price(row),
             money(row.cost),
-            free,
+            amount(row.free_allowance) if row.free_allowance else "–",
             money(row.to_pay),
         )
+        for row in b.rows
+    ]
+    footers = ("Total", "", "", money(b.total), "", money(b.total_to_pay))
+    headers = ("Item", "Quantity", "Price", "Cost", "Free/mo", "Pay")
+
+    def widest(i: int) -> int:
+        return max(len(headers[i]), len(footers[i]), *(len(c[i]) for c in cells))
+
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_footer=True)
+    t.add_column("Item", footer="Total", ratio=1, min_width=9)  # wraps; the numbers never do
+    for i, header in enumerate(headers[1:], start=1):
+        footer: str | Text = Text(footers[i], style="bold") if header == "Pay" else footers[i]
+        t.add_column(header, justify="right", no_wrap=True, min_width=widest(i), footer=footer)
+    for row in cells:
+        t.add_row(*row)
     return t
+
+
+def quantity(value: float, unit: str) -> str:
+    """`21,600 req`, `6 metrics`, `2 alarms`: a count of things takes the plural, an abbreviation does not."""
+    short = SHORT_UNITS.get(unit, unit)
+    if short in COUNTED_UNITS:
+        return f"{amount(value)} {short if value == 1 else plural(short)}"
+    return f"{amount(value)} {short}"
 
 
 def render(b: Breakdown, title: str | None = None, detail: bool = True) -> RenderableType:
