@@ -92,7 +92,7 @@ class DataopsGroup(click.Group):
         except ConfigError as exc:
             if debug():
                 raise
-            raise CliError(str(exc), _config_hint(ctx.obj), exit_code=2) from exc
+            raise CliError(str(exc), _config_hint(ctx.obj, str(exc)), exit_code=2) from exc
         except DataopsError as exc:
             if debug():
                 raise
@@ -110,9 +110,11 @@ def interrupted_message() -> str:
     return f"interrupted (Ctrl-C) while {in_flight.step}" if in_flight.step else "interrupted (Ctrl-C)"
 
 
-def _config_hint(app: Any) -> str:
-    """Name the file actually read (not always ./config.toml)."""
+def _config_hint(app: Any, message: str = "") -> str:
+    """Name the file actually read (not always ./config.toml); with none, say how to give one."""
     path = find_config_path(app.config_path) if isinstance(app, App) else None
+    if path is None and message.startswith("--"):  # an option's value (--region): the option is the fix
+        return f"check the value given to {message.split(':', 1)[0]}"
     if path is None:
         return (
             f"no config file was found (--config, ${CONFIG_ENV}, ./config.toml), so built-in defaults apply: "
