@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+from dataops_cli.counts import counted
 from dataops_cli.pricing import PriceTable
 from handler import contract
 from handler.s3io import PART_BYTES
@@ -273,7 +274,7 @@ def lambda_lines(u: Usage) -> list[Line]:
             "Custom metrics",
             custom_metrics() * u.active_hours.value / MONTH_HOURS,
             "custom_metrics",
-            f"{len(EMF_METRICS)} EMF metrics x {len(EMF_DIMENSION_SETS)} dimension set"
+            f"{counted(len(EMF_METRICS), 'EMF metric')} x {counted(len(EMF_DIMENSION_SETS), 'dimension set')}"
             + ("" if u.active_hours.value >= MONTH_HOURS else f" x {u.active_hours.value:,.0f}/{MONTH_HOURS} h"),
         ),
     ]
@@ -384,8 +385,8 @@ def shared_lines(u: Usage) -> list[Line]:
             "logs_storage",
             logs_basis,
         ),
-        Line("dashboards", "CloudWatch", "Dashboard", u.dashboards, "dashboards", f"{u.dashboards} dashboard"),
-        Line("alarms", "CloudWatch", "Alarms", u.alarms, "alarms", f"{u.alarms} standard alarm"),
+        Line("dashboards", "CloudWatch", "Dashboard", u.dashboards, "dashboards", counted(u.dashboards, "dashboard")),
+        Line("alarms", "CloudWatch", "Alarms", u.alarms, "alarms", counted(u.alarms, "standard alarm")),
     ]
     if u.alarm_email:
         lines.append(

@@ -94,15 +94,18 @@ def quantity(value: float, unit: str) -> str:
 def render(b: Breakdown, title: str | None = None, detail: bool = True) -> RenderableType:
     parts: list[RenderableType] = [table(b, title or f"Monthly cost, {b.region} ({b.engine}, month = {b.month})")]
     if detail:
-        how = Text("How each quantity was reached:", style="bold")
-        for row in b.rows:
-            how.append(f"\n  {row.item}: ", style="bold")
-            how.append(row.basis)
-        parts.append(how)
-        sources = Text("Where the figures came from:", style="bold")
-        for name, text in b.sources.items():
-            sources.append(f"\n  {name.replace('_', ' ')}: {text}")
-        parts.append(sources)
+        parts.append(
+            explained(
+                "How each quantity was reached:",
+                [Text.assemble((f"{row.item}: ", "bold"), row.basis) for row in b.rows],
+            )
+        )
+        parts.append(
+            explained(
+                "Where the figures came from:",
+                [Text(f"{name.replace('_', ' ')}: {text}") for name, text in b.sources.items()],
+            )
+        )
     for warning in b.warnings:
         parts.append(Text(f"warning: {warning}", style="bold yellow"))
     if b.engines:
@@ -111,12 +114,24 @@ def render(b: Breakdown, title: str | None = None, detail: bool = True) -> Rende
             for warning in row.get("warnings", []):
                 parts.append(Text(f"warning ({row['size']}): {warning}", style="yellow"))
         if detail:
-            how = Text("Where each engine's run time came from:", style="bold")
-            for row in b.engines:
-                how.append(f"\n  {row['size']}: {row['duration_source']}")
-            parts.append(how)
+            parts.append(
+                explained(
+                    "Where each engine's run time came from:",
+                    [Text(f"{row['size']}: {row['duration_source']}") for row in b.engines],
+                )
+            )
     parts.append(footnotes(b, detail))
     return Group(*parts)
+
+
+def explained(title: str, items: list[Text], bullet: str = "  ") -> Group:
+    """A titled list whose long items wrap under themselves, not back at column 0."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True, width=len(bullet))
+    grid.add_column(ratio=1)
+    for item in items:
+        grid.add_row(bullet, item)
+    return Group(Text(title, style="bold"), grid)
 
 
 def engines_table(b: Breakdown) -> Table:
@@ -140,7 +155,7 @@ def engines_table(b: Breakdown) -> Table:
     return t
 
 
-def footnotes(b: Breakdown, detail: bool = True) -> Text:
+def footnotes(b: Breakdown, detail: bool = True) -> RenderableType:
     text = Text(style="dim")
     text.append(f"Prices: {b.prices}.")
     for note in b.price_notes:
@@ -149,14 +164,13 @@ def footnotes(b: Breakdown, detail: bool = True) -> Text:
         "\nFree/mo is the always-free monthly allowance (per account, shared with everything else "
         "in it): Cost is before it, Pay after."
     )
-    if detail:
-        text.append("\nFree of charge:")
-        for item in b.free_items:
-            text.append(f"\n  - {item}")
-        text.append("\nNot counted:")
-        for item in b.not_counted:
-            text.append(f"\n  - {item}")
-    return text
+    if not detail:
+        return text
+    free = explained("Free of charge:", [Text(item, style="dim") for item in b.free_items], bullet="  - ")
+    missing = explained("Not counted:", [Text(item, style="dim") for item in b.not_counted], bullet="  - ")
+    for part in (free, missing):
+        part.renderables[0].style = "dim"
+    return Group(text, free, missing)
 
 
 def one_line(b: Breakdown) -> str:

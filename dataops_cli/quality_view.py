@@ -32,11 +32,13 @@ def value(observed: Any) -> str:
     return printable(observed)
 
 
-def checks_table(checks: list[dict[str, Any]], title: str, show_ok: bool = True) -> Table:
-    """One row per check. Column names are whole words (they never fold mid-name); the Message
-    column is there only when a shown check has one (an ok check's message is left out)."""
+def checks_table(checks: list[dict[str, Any]], title: str, show_ok: bool = True) -> RenderableType:
+    """One row per check, then the message of each check that warned or failed on a line of its own.
+
+    Column names are whole words (never folded mid-name: "DiabetesPedigr/eeFunction"), and
+    messages take the whole width under the table instead of a sixth column that had 0-10
+    characters at 80 columns (an ok check's message is left out: it says nothing new)."""
     shown = [c for c in checks if show_ok or c.get("level", "?") != "ok"]
-    messages = [c.get("message") or "" if c.get("level", "?") != "ok" else "" for c in shown]
     table = Table(title=printable(title), title_justify="left")
     table.add_column("Level", no_wrap=True)
     table.add_column("Check", no_wrap=True)
@@ -44,22 +46,20 @@ def checks_table(checks: list[dict[str, Any]], title: str, show_ok: bool = True)
     table.add_column("Column", overflow="fold", min_width=min(NAME_MIN_WIDTH, longest))
     table.add_column("Observed", justify="right")
     table.add_column("Expected")
-    if any(messages):
-        table.add_column("Message", overflow="fold", ratio=1)
-    for check, message in zip(shown, messages, strict=True):
+    messages = Table.grid(padding=(0, 1))
+    messages.add_column(no_wrap=True)
+    messages.add_column(ratio=1)
+    for check in shown:
         level = str(check.get("level", "?"))
         style = LEVEL_STYLE.get(level, "")
-        cells = [
-            data_text(f"{LEVEL_MARK.get(level, '')} {level}", style=style),
-            data_text(check.get("name", "?")),
-            data_text(check.get("column") or ""),
-            value(check.get("observed")),
-            value(check.get("expected")),
-        ]
-        if any(messages):
-            cells.append(data_text(message))
-        table.add_row(*cells)
-    return table
+        mark = data_text(f"{LEVEL_MARK.get(level, '')} {level}", style=style)
+        name = printable(check.get("name", "?"))
+        column = check.get("column") or ""
+        table.add_row(mark, name, data_text(column), value(check.get("observed")), value(check.get("expected")))
+        if level != "ok" and check.get("message"):
+            about = Text(name, style="bold").append(f" [{printable(column)}]" if column else "", style="bold")
+            messages.add_row(mark, about.append(": ", style="bold").append(printable(check["message"])))
+    return Group(table, messages) if messages.row_count else table
 
 
 def summary_text(summary: dict[str, int] | None) -> str:

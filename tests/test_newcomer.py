@@ -427,3 +427,266 @@ def test_no_config_file_hint_says_how_to_give_one(tmp_path, monkeypatch):
     assert "create config.toml or pass --config PATH" in text and "--region" not in text
     region = CliRunner().invoke(cli_module.cli, ["--region", "nowhere-9", "config"])
     assert "hint: check the value given to --region" in region.output
+
+
+# ---- 10. text from the data is escaped on terminals (issue 19, item 6) -------------------------------
+
+MARKUP_NAME, ESCAPE_NAME = "[/]", "\x1b[2J"
+
+
+def hostile_input() -> bytes:
+    """The sample's first 40 rows plus two columns named `[/]` and ESC[2J, each 97.5% empty, so the
+    completeness check fails on both and their names reach status, runs show and the log."""
+    rows = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()[:41]
+    out = [f"{rows[0]},{MARKUP_NAME},{ESCAPE_NAME}"]
+    out += [f"{row},{'1' if n == 1 else ''},{'2' if n == 1 else ''}" for n, row in enumerate(rows[1:], start=1)]
+    return ("\n".join(out) + "\n").encode()
+
+
+def test_column_names_holding_markup_or_escapes_are_printed_as_text(mock_aws_env, monkeypatch, tmp_path):
+    from tests.test_quality_cli import deploy, run_handler
+
+    config = deploy(monkeypatch, tmp_path)
+    result = run_handler(monkeypatch, config, hostile_input(), 1)
+    status = h.run(config, "status", "--since", "30m")
+    assert "MarkupError" not in repr(status.exception), status.exception
+    assert status.exit_code == 3, status.output  # the failing completeness checks
+    assert "completeness" in status.output and "[/]" in status.output and "\\x1b[2J" in status.output
+    assert "\x1b" not in status.output
+    logs = h.run(config, "logs", "--since", "30m")
+    assert logs.exit_code == 0 and "\x1b" not in logs.output
+    assert "Quality check completeness [\\x1b[2J]" in logs.output
+    shown = h.run(config, "runs", "show", result["run_id"])
+    assert shown.exit_code == 0, shown.exception
+    assert "[/]" in shown.output and "\\x1b[2J" in shown.output and "\x1b" not in shown.output
+    errors = h.run(config, "logs", "--since", "30m", "--errors")
+    assert "\x1b" not in errors.output
+
+
+def test_safe_text_shows_control_characters_and_keeps_markup_literal():
+    from dataops_cli.safe_text import data_text, markup_safe, printable
+
+    assert printable("a\x1b[2Jb\x07\u202e\x9b") == "a\\x1b[2Jb\\x07\\u202e\\x9b"
+    assert printable("line 1\n\tline 2", keep_newlines=True) == "line 1\n\tline 2"
+    assert printable("line 1\nline 2") == "line 1\\x0aline 2"
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(markup_safe("[/] and [bold]x[/bold]"))
+    console.print(data_text("[/]\x1b[2J", style="red"))
+    assert console.export_text().splitlines() == ["[/] and [bold]x[/bold]", "[/]\\x1b[2J"]
+
+
+def test_logs_pretty_escapes_every_field():
+    line = logtail.pretty(
+        {
+            "timestamp": 0,
+            "message": json.dumps(
+                {"level": "INFO", "event": "shape", "message": "shape \x1b]0;owned\x07", "column_names": ["\x9b2J"]}
+            ),
+        }
+    )
+    assert "\x1b" not in line.plain and "\x9b" not in line.plain and "\x07" not in line.plain
+    assert "\\x1b]0;owned\\x07" in line.plain and "\\x9b2J" in line.plain
+    raw = logtail.pretty({"timestamp": 0, "message": "plain \x1b[31m line\n\tnext"})
+    assert raw.plain.endswith("plain \\x1b[31m line\n  next")
+
+
+# ---- 8. 80 columns ----------------------------------------------------------------------------------
+
+
+def test_cost_never_cuts_a_number_at_80_columns(mock_aws_env, monkeypatch, tmp_path):
+    h.install(monkeypatch)
+    config = h.write_config(tmp_path / "config.toml")
+    for args in (["--rows", "50000000"], ["--engine", "glue", "--workers", "10", "--worker-type", "G.2X"]):
+        output = run_at(config, 80, "cost", "--model", *args).output
+        assert "…" not in output, output
+        assert all(len(line) <= 80 for line in output.splitlines()), max(output.splitlines(), key=len)
+    whole = run_at(config, 80, "cost", "--model", "--rows", "50000000").output
+    assert whole.split("How each quantity")[0] == COST_50M_80
+    glue = run_at(config, 80, "cost", "--model", "--engine", "glue", "--workers", "10", "--worker-type", "G.2X")
+    assert glue.output.split("How each quantity")[0] == COST_GLUE_80
+
+
+def run_at(config, columns: int, *args: str):
+    return CliRunner().invoke(cli_module.cli, ["--config", str(config), *args], env={"COLUMNS": str(columns)})
+
+
+COST_50M_80 = """\
+Monthly cost, ap-south-1 (lambda, month = 30 days)
+
+ Item                     Quantity            Price     Cost   Free/mo      Pay
+ ──────────────────────────────────────────────────────────────────────────────
+ Lambda requests        21,600 req         $0.20/1M   <$0.01        1M       $0
+ Lambda GB-s            22.1M GB-s   $0.0000166667*     $368   400,000     $361
+ x86_64
+ Scheduler runs         21,600 inv        $1.00/1M*    $0.02       14M       $0
+ S3 PUT requests         19.5M req       $0.005/1K*   $97.42         –   $97.42
+ S3 GET requests        64,800 req      $0.0004/1K*    $0.03         –    $0.03
+ Logs ingested            0.075 GB           $0.50*    $0.04         5       $0
+ Custom metrics          6 metrics           $0.30*    $1.80        10       $0
+ S3 storage          150,544 GB-mo          $0.025*   $3,764         –   $3,764
+ Logs stored          0.0052 GB-mo           $0.03*   <$0.01         5       $0
+ Dashboard                  1 dash            $3.00    $3.00         3       $0
+ Alarms                   2 alarms           $0.10*    $0.20        10       $0
+
+ Total                                                $4,234             $4,222
+
+"""
+
+COST_GLUE_80 = """\
+Monthly cost, ap-south-1 (glue, month = 30 days)
+
+ Item                        Quantity         Price     Cost   Free/mo      Pay
+ ──────────────────────────────────────────────────────────────────────────────
+ Glue DPU-hours 10 x      7,200 DPU-h        $0.44*   $3,168         –   $3,168
+ G.2X
+ Scheduler runs            21,600 inv     $1.00/1M*    $0.02       14M       $0
+ S3 PUT requests          172,800 req    $0.005/1K*    $0.86         –    $0.86
+ S3 GET requests           86,400 req   $0.0004/1K*    $0.03         –    $0.03
+ Logs ingested                2.01 GB        $0.50*    $1.01         5       $0
+ S3 storage                2.64 GB-mo       $0.025*    $0.07         –    $0.07
+ Logs stored                0.3 GB-mo        $0.03*   <$0.01         5       $0
+ Dashboard                     1 dash         $3.00    $3.00         3       $0
+ Alarms                      2 alarms        $0.10*    $0.20        10       $0
+
+ Total                                                $3,173             $3,169
+
+"""
+
+
+def test_status_sparklines_fit_the_width_with_the_newest_period_at_the_right(deployed, monkeypatch):
+    """3 hours of 120 s periods (90) at 80 columns: bucketed to fit, never cut with "…", and the
+    13 runs of the last half hour show at the right end (before, they were the part cut off)."""
+    from tests.test_status import seed_runs
+
+    _, config = deployed
+    monkeypatch.setattr("dataops_cli.status.month_to_date_cost", lambda ctx, now, stored: {"error": "not asked"})
+    seed_runs(datetime.now(UTC), [100.0 + i for i in range(13)], failed=set())
+    output = run_at(config, 80, "status", "--since", "3h").output
+    line = next(line for line in output.splitlines() if line.startswith("invocations "))
+    assert len(line) <= 80 and "…" not in line, line
+    spark = line.split()[1]
+    assert set(spark) <= set("▁▂▃▄▅▆▇█") and 30 <= len(spark) <= 46, spark
+    assert set(spark[:-6]) == {"▁"}, spark  # nothing ran before the last half hour (13 of 90 periods) ...
+    assert set(spark[-4:]) <= set("▂▃▄▅▆▇█"), spark  # ... and the newest buckets, at the right, show the runs
+    assert line.endswith("peak 1/period")
+
+
+def test_sparkline_buckets_from_the_newest_value_back():
+    from dataops_cli.sparkline import Sparkline, buckets, sparkline
+
+    assert buckets([1, 2, 3, 4, 5], 2) == [1.5, 4.0]  # the oldest bucket short, never the newest
+    assert buckets([0, 0, 0, 0, 9], 3) == [0.0, 0.0, 4.5]
+    assert sparkline([0, 1, 10], 3) == "▁▂█"  # one run among many still shows above the floor
+    console = Console(width=30, record=True, file=io.StringIO())
+    console.print(Sparkline([0.0] * 89 + [5.0]))
+    drawn = console.export_text().rstrip("\n")
+    assert len(drawn) == 30 and drawn.endswith("█") and set(drawn[:-1]) == {"▁"}
+
+
+def test_step_notes_wrap_within_the_width():
+    from dataops_cli.ui import PlainReporter
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    PlainReporter(console).note(
+        "waiting up to 300 s for function DataOpsPipelineFunction to become Active (GetFunctionConfiguration)"
+    )
+    assert console.export_text().splitlines() == [
+        "      waiting up to 300 s for function DataOpsPipelineFunction to become Active",
+        "      (GetFunctionConfiguration)",
+    ]
+
+
+def test_local_start_and_status_lines_fit_80(monkeypatch, tmp_path):
+    from dataops_cli import cli_local
+
+    state = SimpleNamespace(
+        pid=1234567, host="127.0.0.1", port=45678, speed=60.0, started=1.8e9, log=".dataops/emulator.log"
+    )
+    state.endpoint = "http://127.0.0.1:45678"
+    monkeypatch.setattr(cli_local, "live_state", lambda directory: (None, False))
+    monkeypatch.setattr(cli_local.process, "start", lambda *args, **kwargs: state)
+    started = CliRunner().invoke(cli_module.cli, ["local", "start", "--speed", "60"], env={"COLUMNS": "80"})
+    assert started.exit_code == 0, started.output
+    assert started.output.splitlines()[:2] == [
+        "Local emulator running at http://127.0.0.1:45678, ready in 0.0 s.",
+        "pid 1234567, speed 60x; it runs until `dataops local stop`.",
+    ]
+    monkeypatch.setattr(cli_local, "live_state", lambda directory: (state, False))
+    monkeypatch.setattr(
+        cli_local.process, "probe", lambda s: {"functions": {FN: {"invocations": 1, "errors": 0, "throttles": 2}}}
+    )
+    shown = CliRunner().invoke(cli_module.cli, ["local", "status"], env={"COLUMNS": "80"})
+    lines = shown.output.splitlines()
+    assert lines[0] == "Running at http://127.0.0.1:45678 (pid 1234567)"
+    assert lines[1].startswith("Since: 2027-01-15 08:00:00 UTC (up ")
+    assert lines[-1] == f"{FN}: 1 run, 0 errors, 2 throttles"
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_every_help_fits_80_columns():
+    import click
+
+    def walk(command, path):
+        yield path
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from walk(sub, [*path, name])
+
+    for path in walk(cli_module.cli, []):
+        text = CliRunner().invoke(cli_module.cli, [*path, "--help"], env={"COLUMNS": "80"}).output
+        too_long = [line for line in text.splitlines() if len(line) > 80]
+        assert too_long == [], (path, too_long)
+
+
+def test_config_errors_wrap_at_80(tmp_path):
+    config = tmp_path / "a-rather-long-directory-name-for-a-config" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('[schedule]\nexpression = "rate(banana)"\n', encoding="utf-8")
+    result = run_at(config, 80, "config")
+    assert result.exit_code == 2
+    assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+    assert "schedule.expression = 'rate(banana)' is not allowed" in " ".join(result.output.split())
+
+
+def test_runs_show_keeps_column_names_whole_and_drops_an_empty_message_column():
+    from dataops_cli.runs import RunSummary
+    from dataops_cli.runs_commands import run_detail
+
+    checks = [
+        {"name": "completeness", "level": "ok", "column": "DiabetesPedigreeFunction", "observed": 0.0,
+         "expected": 0.1, "message": "missing rate 0.0% within 10.0%"},
+        {"name": "distribution", "level": "ok", "column": "DiabetesPedigreeFunction", "observed": 0.4718,
+         "expected": 0.4718, "message": "mean within 0.5 std"},
+    ]  # fmt: skip
+    run = RunSummary("20261126T155541Z-9c3293b5", "2026-11-26T15:55:41Z", "succeeded", "manual", 1500000, 9, 1272674)
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(run_detail(run, {"baseline_runs": 3, "summary": {"ok": 2}, "checks": checks}))
+    text = console.export_text()
+    assert "DiabetesPedigreeFunction" in text and "Message" not in text
+    assert "1,500,000 rows × 9 columns" in text and "1,272,674 cells imputed" in text
+    flagged = [{**checks[1], "level": "warn", "message": "mean moved 0.8 std from its baseline (0.4718)"}]
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(run_detail(run, {"baseline_runs": 3, "summary": {"warn": 1}, "checks": flagged}))
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    assert all(len(line) <= 80 for line in lines), lines
+    assert "│ ⚠️ warn │ distribution │ DiabetesPedigreeFunction │   0.4718 │ 0.4718   │" in lines
+    assert lines[-2:] == [
+        "⚠️ warn distribution [DiabetesPedigreeFunction]: mean moved 0.8 std from its",
+        "        baseline (0.4718)",
+    ]
+
+
+def test_counts_read_the_same_everywhere():
+    from dataops_cli.counts import count, counted, shape
+    from dataops_cli.status_view import runs_table
+
+    assert count(1272674) == "1,272,674" and shape(1500000, 9) == "1,500,000 × 9"
+    assert counted(1, "run") == "1 run" and counted(6, "metric") == "6 metrics" and counted(2, "match") == "2 matches"
+    report = SimpleNamespace(
+        runs=[{"run_id": "r1", "started": 0, "outcome": "succeeded", "rows": 1500000, "columns": 9,
+               "missing_total": 1272674, "duration_ms": 812.4, "error": None}]
+    )  # fmt: skip
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(runs_table(report))
+    text = console.export_text()
+    assert "1,500,000 × 9" in text and "1,272,674" in text
