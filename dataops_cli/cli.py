@@ -38,7 +38,7 @@ from dataops_cli.counts import counted
 from dataops_cli.demo import demo
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.runs_commands import runs_group
-from dataops_cli.safe_text import printable
+from dataops_cli.safe_text import data_text, printable
 from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, parse_schedule
 from dataops_cli.timewindow import parse_since
 from dataops_cli.ui import is_interactive, key_values, make_console, print_plan_calls, reporter_for, summary_table
@@ -792,7 +792,7 @@ def _run_glue_now(app: App, as_json: bool, trigger: str = "manual") -> Any:
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
     else:
-        app.console.print(outcome.line(), highlight=False, soft_wrap=True)
+        app.console.print(data_text(outcome.line()), highlight=False)  # Glue's ErrorMessage is the data's words
     return outcome
 
 
