@@ -212,7 +212,9 @@ def up(app: App, dry_run: bool, force_input: bool) -> None:
     Exit codes:
       0  deployed (with --local: and the first run succeeded)
       1  an AWS or input error (the line says which resource and why), or the
-         first local run failed; also "another `up` seems to be in progress"
+         first local run failed or could not start (a run already going held
+         the function the whole wait); also "another `up` seems to be in
+         progress"
       2  bad config or option, e.g. bucket.input_file does not exist or the
          function would reject it; with --local and engine "glue": pyspark
          or Java missing (nothing deployed)
@@ -250,6 +252,10 @@ def up(app: App, dry_run: bool, force_input: bool) -> None:
         app.console.print(Text(f"⚠️  --force-input: uploading it anyway. {verdict.rejection}", style="yellow"))
     if verdict.zero_marker_warning:
         app.console.print(Text(f"⚠️  {verdict.zero_marker_warning}", style="yellow"))
+    if verdict.checked_bytes is not None:
+        head = f"{verdict.checked_bytes / 2**20:,.0f} MiB"
+        note = f"Checked the input's first {head} with the function's reader (a large file)."
+        app.console.print(Text(note, style="dim"))
     with reporter_for(app.console) as reporter:
         changes = stack_module.up(ctx, reporter, dry_run=dry_run)
     pending = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
@@ -291,7 +297,7 @@ def _first_local_run(app: App, ctx: StackContext) -> None:
             failure = None if not outcome.failed else outcome.error_summary
         except FunctionBusyError as exc:
             busy = _busy_error(app, exc, first_run=True)
-            app.console.print(Text(f"Not run: {busy.message}", style="yellow"))
+            app.console.print(Text(f"Not run: {exc}; the status follows.", style="yellow"))
     app.console.print()
     stack_module.in_flight.step = "reading the status (the stack is deployed)"
     _print_status(app, ctx, _status_options(app, "3h"))

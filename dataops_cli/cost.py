@@ -326,7 +326,7 @@ def glue_lines(u: Usage) -> list[Line]:
             "S3 PUT requests",
             runs * puts,
             "s3_put",
-            f"{runs:,.0f} runs x {puts} ({parts} cleaned part{'' if parts == 1 else 's'}, "
+            f"{runs:,.0f} runs x {puts} ({counted(parts, 'cleaned part')}, "
             f"{', '.join(SPARK_RUN_FILES + SPARK_POINTER_FILES)}, LIST 1; the S3 committer's own requests not counted)",
         ),
         Line(
@@ -335,7 +335,7 @@ def glue_lines(u: Usage) -> list[Line]:
             "S3 GET requests",
             runs * gets,
             "s3_get",
-            f"{runs:,.0f} runs x {gets} ({', '.join(SPARK_READS)}, {parts} input split{'' if parts == 1 else 's'})",
+            f"{runs:,.0f} runs x {gets} ({', '.join(SPARK_READS)}, {counted(parts, 'input split')})",
         ),
         Line(
             "logs_ingestion",

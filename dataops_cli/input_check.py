@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from dataops_cli.config import Config, ConfigError
 from handler.errors import (
     DelimiterError,
     DuplicateColumnError,
+    EmptyColumnError,
     HeaderError,
     NoDataRowsError,
     NoNumericColumnsError,
@@ -107,6 +109,12 @@ def _with_suggestion(name: str, header: list[str]) -> str:
 HEADER_ERRORS = (HeaderError, DelimiterError, DuplicateColumnError, NoDataRowsError, NoNumericColumnsError)
 
 
+# A file this large (an input meant for the Glue engine) is checked on its first lines only: reading
+# gigabytes into this machine's memory to deploy them would be worse than a partial check.
+WHOLE_FILE_MAX_BYTES = 256 << 20
+PREFIX_BYTES = 32 << 20
+
+
 @dataclass(frozen=True)
 class InputVerdict:
     """What the function would make of bucket.input_file, learned by running its own code on it."""
@@ -114,18 +122,27 @@ class InputVerdict:
     rejection: str | None = None  # "<file>:<line>: ...": the error every run would end with
     error_type: str | None = None  # the handler's error class (NoDataRowsError, ...)
     zero_marker_warning: str | None = None
+    checked_bytes: int | None = None  # set when only the file's first bytes (whole lines) were checked
 
 
 def inspect_input(config: Config) -> InputVerdict:
     """Read bucket.input_file with the handler's reader and run the pure pipeline on it with the
-    configured [pipeline] options: a PipelineError here is the one the first run would raise."""
+    configured [pipeline] options: a PipelineError here is the one the first run would raise.
+
+    A file over WHOLE_FILE_MAX_BYTES is checked on its first PREFIX_BYTES (cut at a line end):
+    every error found there is one the whole file has, with the same line numbers; a column with
+    no value in those lines may still have some later, so EmptyColumnError does not count there."""
     path = config.input_path
     if not path.is_file():
         return InputVerdict()  # a config error of its own (Config.check_input_file)
+    size = path.stat().st_size
+    prefix = _head_lines(path) if size > WHOLE_FILE_MAX_BYTES else None
+    opener = (lambda: io.BytesIO(prefix)) if prefix is not None else (lambda: path.open("rb"))
+    checked = len(prefix) if prefix is not None else None
     try:
-        columns = read_columns(lambda: path.open("rb"), size_hint=path.stat().st_size)
+        columns = read_columns(opener, size_hint=checked or size)
     except PipelineError as exc:
-        return InputVerdict(rejection(path, exc), type(exc).__name__)
+        return InputVerdict(rejection(path, exc), type(exc).__name__, checked_bytes=checked)
     warning = _zero_markers(path, columns, config.pipeline.zero_as_missing)
     pipeline = config.pipeline
     options = PipelineOptions(
@@ -137,8 +154,18 @@ def inspect_input(config: Config) -> InputVerdict:
     try:
         process(columns, options)
     except PipelineError as exc:
-        return InputVerdict(rejection(path, exc), type(exc).__name__, warning)
-    return InputVerdict(zero_marker_warning=warning)
+        if prefix is not None and isinstance(exc, EmptyColumnError):  # its values may come after the lines checked
+            return InputVerdict(zero_marker_warning=warning, checked_bytes=checked)
+        return InputVerdict(rejection(path, exc), type(exc).__name__, warning, checked)
+    return InputVerdict(zero_marker_warning=warning, checked_bytes=checked)
+
+
+def _head_lines(path: Path) -> bytes:
+    """The file's first PREFIX_BYTES, cut after the last line end (the whole file if it has none)."""
+    with path.open("rb") as handle:
+        head = handle.read(PREFIX_BYTES)
+    end = max(head.rfind(b"\n"), head.rfind(b"\r"))
+    return head[: end + 1] if end >= 0 else head
 
 
 def rejection(path: Path, exc: PipelineError) -> str:

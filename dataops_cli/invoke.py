@@ -26,6 +26,7 @@ from dataops_cli.aws import DataopsError, error_code
 from dataops_cli.counts import count, counted
 from dataops_cli.safe_text import printable
 from dataops_cli.ui import key_values
+from handler import contract as c
 
 MANUAL_EVENT = {"trigger": "manual", "source": "dataops"}
 THROTTLE_RETRY_SECONDS = 0.5
@@ -63,7 +64,11 @@ class InvokeOutcome:
         """The run's own structured error line (❌ ... with its `error` details), if the tail holds it."""
         for line in reversed(self.log_tail.splitlines()):
             document = runlog_reader.structured(line)
-            if document is not None and document.get("level") == "ERROR" and isinstance(document.get("error"), dict):
+            if (
+                document is not None
+                and document.get(c.F_LEVEL) == c.LEVEL_ERROR
+                and isinstance(document.get(c.F_ERROR), dict)
+            ):
                 return document
         return None
 
@@ -71,13 +76,14 @@ class InvokeOutcome:
     def error_summary(self) -> str:
         """`Type: message` of a failed run: the handler's error, else Lambda's, never just "Unhandled"."""
         payload = self.payload if isinstance(self.payload, dict) else {}
-        logged = (self.error_line or {}).get("error") or {}
+        logged = (self.error_line or {}).get(c.F_ERROR) or {}
         kind = payload.get("errorType") or logged.get("type") or self.function_error or f"HTTP {self.status_code}"
         message = payload.get("errorMessage") or logged.get("message")
         if not message and isinstance(self.payload, str):
             message = self.payload
-        if not message:
-            code, summary = runlog_reader.runtime_line(self.log_tail) if self.log_tail else (None, "")
+        if not message:  # a crash or timeout before our logger: Lambda's own error line says it
+            lines = [line for line in self.log_tail.splitlines() if runlog_reader.is_error(line)]
+            code, summary = runlog_reader.runtime_line(lines[-1]) if lines else (None, "")
             message = summary or "no error message (see the function's log)"
             kind = code or kind
         return f"{kind}: {runlog_reader.scrub_paths(str(message).strip())}"
@@ -153,11 +159,13 @@ def render_result(
     payload = outcome.payload if isinstance(outcome.payload, dict) else {}
     if outcome.failed:
         logged = outcome.error_line or {}
-        run_id = logged.get("run_id")
+        run_id = logged.get(c.F_RUN_ID)
         title = f"❌ {outcome.function} run {printable(run_id)} failed" if run_id else f"❌ {outcome.function} failed"
         parts += [Text(title, style="bold red"), Text(printable(outcome.error_summary), style="red")]
         details = {
-            k: v for k, v in (logged.get("error") or {}).items() if k not in ("type", "message") and v not in (None, "")
+            k: v
+            for k, v in (logged.get(c.F_ERROR) or {}).items()
+            if k not in (c.ERROR_TYPE, "message") and v not in (None, "")
         }
         if details:
             rows = [(key.replace("_", " "), printable(value)) for key, value in details.items()]

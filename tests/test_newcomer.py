@@ -170,7 +170,9 @@ def test_local_up_with_a_busy_function_shows_the_status_then_says_why_not_run(mo
     config = h.write_config(tmp_path / "config.toml")
     result = h.run(config, "up", "--local")
     assert result.exit_code == 1, result.output
-    assert "Not run: the stack is deployed, but its first run did not start" in result.output
+    assert f"Not run: function {FN} stayed busy for 70 s (Lambda: TooManyRequestsException); the status" in (
+        " ".join(result.output.split())
+    )
     assert "Resources" in result.output  # the status was still shown
     last = " ".join(result.output.split()).split("error: ")[-1]
     assert last.startswith("the stack is deployed, but its first run did not start: function")
@@ -313,6 +315,19 @@ def test_a_failed_run_shows_its_error_first_and_the_tail_only_with_v():
     assert "Log tail:" in text and "Traceback (most recent call last):" in text
     assert all(len(line) <= 80 for line in text.splitlines())
     assert failed_outcome().error_summary == "NoDataRowsError: input has a header (9 columns) but no data rows"
+
+
+def test_a_run_killed_before_our_logger_is_named_from_lambdas_own_line():
+    tail = "\n".join(
+        [
+            "START RequestId: r9 Version: $LATEST",
+            "2026-11-26T10:00:00.000Z r9 Task timed out after 60.00 seconds",
+            "END RequestId: r9",
+            "REPORT RequestId: r9\tDuration: 60000.00 ms\tStatus: timeout",
+        ]
+    )
+    outcome = InvokeOutcome(FN, 200, "Unhandled", None, tail, "r9")
+    assert outcome.error_summary == "Timeout: Task timed out after 60.00 seconds"
 
 
 def test_local_up_names_the_first_runs_error_not_unhandled(mock_aws_env, monkeypatch, tmp_path):
@@ -690,3 +705,22 @@ def test_counts_read_the_same_everywhere():
     console.print(runs_table(report))
     text = console.export_text()
     assert "1,500,000 × 9" in text and "1,272,674" in text
+
+
+def test_a_large_input_is_checked_on_its_first_lines(tmp_path, monkeypatch):
+    """Over WHOLE_FILE_MAX_BYTES only the first PREFIX_BYTES (whole lines) are read: an error there
+    is the file's, with its line; a column still empty there may get values later (not an error)."""
+    from dataops_cli import input_check
+    from dataops_cli.config import load_config
+
+    monkeypatch.setattr(input_check, "WHOLE_FILE_MAX_BYTES", 1000)
+    monkeypatch.setattr(input_check, "PREFIX_BYTES", 500)
+    rows = [f"{ROW}," for _ in range(30)]  # Late is empty in the first lines...
+    late = f"{HEADER},Late\n" + "\n".join(rows) + "\n" + "\n".join(f"{ROW},5" for _ in range(30)) + "\n"
+    path, config = with_input(tmp_path, "late.csv", late.encode())
+    verdict = input_check.inspect_input(load_config(config))
+    assert verdict.rejection is None and verdict.checked_bytes is not None and verdict.checked_bytes <= 500
+    ragged = f"{HEADER}\n{ROW}\n1,2\n" + "\n".join([ROW] * 60) + "\n"
+    path, config = with_input(tmp_path, "ragged-head.csv", ragged.encode())
+    verdict = input_check.inspect_input(load_config(config))
+    assert verdict.rejection is not None and verdict.rejection.startswith(f"{path}:3: the function would reject")
