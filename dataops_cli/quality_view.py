@@ -39,11 +39,12 @@ def checks_table(checks: list[dict[str, Any]], title: str, show_ok: bool = True)
     messages take the whole width under the table instead of a sixth column that had 0-10
     characters at 80 columns (an ok check's message is left out: it says nothing new)."""
     shown = [c for c in checks if show_ok or c.get("level", "?") != "ok"]
-    table = Table(title=printable(title), title_justify="left")
+    table = Table()  # the title goes above it as a line of its own: a title wraps at the (narrow) table's width
     table.add_column("Level", no_wrap=True)
     table.add_column("Check", no_wrap=True)
     longest = max((len(str(c.get("column") or "")) for c in shown), default=0)
-    table.add_column("Column", overflow="fold", min_width=min(NAME_MIN_WIDTH, longest))
+    # names up to NAME_MIN_WIDTH stay whole (the other columns wrap first); longer ones fold
+    table.add_column("Column", overflow="fold", no_wrap=longest <= NAME_MIN_WIDTH)
     table.add_column("Observed", justify="right")
     table.add_column("Expected")
     messages = Table.grid(padding=(0, 1))
@@ -59,7 +60,8 @@ def checks_table(checks: list[dict[str, Any]], title: str, show_ok: bool = True)
         if level != "ok" and check.get("message"):
             about = Text(name, style="bold").append(f" [{printable(column)}]" if column else "", style="bold")
             messages.add_row(mark, about.append(": ", style="bold").append(printable(check["message"])))
-    return Group(table, messages) if messages.row_count else table
+    heading = Text(printable(title), style="italic")
+    return Group(heading, table, messages) if messages.row_count else Group(heading, table)
 
 
 def summary_text(summary: dict[str, int] | None) -> str:

@@ -672,18 +672,23 @@ def test_runs_show_keeps_column_names_whole_and_drops_an_empty_message_column():
          "expected": 0.1, "message": "missing rate 0.0% within 10.0%"},
         {"name": "distribution", "level": "ok", "column": "DiabetesPedigreeFunction", "observed": 0.4718,
          "expected": 0.4718, "message": "mean within 0.5 std"},
+        {"name": "zero_markers", "level": "ok", "column": "BloodPressure", "observed": 30,
+         "expected": "0 zeros, or values beyond [0, 1]", "message": "30 zeros; other values beyond [0, 1]"},
     ]  # fmt: skip
     run = RunSummary("20261126T155541Z-9c3293b5", "2026-11-26T15:55:41Z", "succeeded", "manual", 1500000, 9, 1272674)
     console = Console(width=80, record=True, file=io.StringIO())
-    console.print(run_detail(run, {"baseline_runs": 3, "summary": {"ok": 2}, "checks": checks}))
+    console.print(run_detail(run, {"baseline_runs": 3, "summary": {"ok": 3}, "checks": checks}))
     text = console.export_text()
     assert "DiabetesPedigreeFunction" in text and "Message" not in text
+    table = [line.rstrip() for line in text.splitlines() if line[:1] in "│┃┏┡└"]
+    assert all(line.endswith(("│", "┃", "┓", "┩", "┘")) and len(line) <= 80 for line in table), table  # not cropped
     assert "1,500,000 rows × 9 columns" in text and "1,272,674 cells imputed" in text
     flagged = [{**checks[1], "level": "warn", "message": "mean moved 0.8 std from its baseline (0.4718)"}]
     console = Console(width=80, record=True, file=io.StringIO())
     console.print(run_detail(run, {"baseline_runs": 3, "summary": {"warn": 1}, "checks": flagged}))
     lines = [line.rstrip() for line in console.export_text().splitlines()]
     assert all(len(line) <= 80 for line in lines), lines
+    assert all(line.endswith(("│", "┃", "┓", "┩", "┘")) for line in lines if line[:1] in "│┃┏┡└"), lines  # not cropped
     assert "│ ⚠️ warn │ distribution │ DiabetesPedigreeFunction │   0.4718 │ 0.4718   │" in lines
     assert lines[-2:] == [
         "⚠️ warn distribution [DiabetesPedigreeFunction]: mean moved 0.8 std from its",
