@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from dataops_cli import __version__
@@ -33,12 +34,14 @@ from dataops_cli.config import (
     ConfigError,
     find_config_path,
 )
+from dataops_cli.counts import counted
 from dataops_cli.demo import demo
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.runs_commands import runs_group
+from dataops_cli.safe_text import data_text, printable
 from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, parse_schedule
 from dataops_cli.timewindow import parse_since
-from dataops_cli.ui import is_interactive, key_values, print_plan_calls, reporter_for, summary_table
+from dataops_cli.ui import is_interactive, key_values, make_console, print_plan_calls, reporter_for, summary_table
 
 EXIT_INTERRUPTED = 130
 INTERRUPT_HINT = "nothing is left that a re-run cannot finish: run the same command again (`up` and `down` converge)"
@@ -65,11 +68,12 @@ class CliError(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file: Any = None) -> None:
-        err = Console(stderr=True, highlight=False)
-        # Text, not markup: messages quote config sections such as [pipeline]
-        err.print(Text.assemble(("error:", "bold red"), " ", self.message), soft_wrap=True)
+        err = make_console(stderr=True)
+        # Text, not markup: messages quote config sections such as [pipeline] and data (column names);
+        # wrapped at the terminal's width (on a pipe $COLUMNS, else 120), as all output is
+        err.print(Text.assemble(("error:", "bold red"), " ", printable(self.message)))
         if self.hint:
-            err.print(Text.assemble(("hint:", "yellow"), " ", self.hint), soft_wrap=True)
+            err.print(Text.assemble(("hint:", "yellow"), " ", printable(self.hint)))
 
 
 class DataopsGroup(click.Group):
@@ -88,7 +92,7 @@ class DataopsGroup(click.Group):
         except ConfigError as exc:
             if debug():
                 raise
-            raise CliError(str(exc), _config_hint(ctx.obj), exit_code=2) from exc
+            raise CliError(str(exc), _config_hint(ctx.obj, str(exc)), exit_code=2) from exc
         except DataopsError as exc:
             if debug():
                 raise
@@ -106,11 +110,16 @@ def interrupted_message() -> str:
     return f"interrupted (Ctrl-C) while {in_flight.step}" if in_flight.step else "interrupted (Ctrl-C)"
 
 
-def _config_hint(app: Any) -> str:
-    """Name the file actually read (not always ./config.toml)."""
+def _config_hint(app: Any, message: str = "") -> str:
+    """Name the file actually read (not always ./config.toml); with none, say how to give one."""
     path = find_config_path(app.config_path) if isinstance(app, App) else None
+    if path is None and message.startswith("--"):  # an option's value (--region): the option is the fix
+        return f"check the value given to {message.split(':', 1)[0]}"
     if path is None:
-        return "no config file was found, so built-in defaults apply: check the options given (--region ...)"
+        return (
+            f"no config file was found (--config, ${CONFIG_ENV}, ./config.toml), so built-in defaults apply: "
+            "create config.toml or pass --config PATH"
+        )
     if not path.is_file():
         return f"check the path given to --config or ${CONFIG_ENV} ({path} is not a file)"
     return f"fix {path} (every key is documented in the repository's config.toml)"
@@ -174,12 +183,21 @@ def cli(
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Show what would be created/updated; change nothing.")
+@click.option(
+    "--force-input",
+    is_flag=True,
+    help="Upload bucket.input_file even if the function would reject it (every run then fails until it is fixed).",
+)
 @click.pass_obj
-def up(app: App, dry_run: bool) -> None:
+def up(app: App, dry_run: bool, force_input: bool) -> None:
     """Create or update every resource of the pipeline.
 
-    First checks that bucket.input_file exists and that its header has every
-    column list in [pipeline] (all mismatches at once, exit 2). Safe to run
+    First checks that bucket.input_file exists, that its header has every
+    column list in [pipeline] (all mismatches at once), and that the function
+    would accept it: the handler's own reader and pipeline run on the file, and
+    an input every run would fail on (empty, header only, not UTF-8, ragged
+    rows, ...) is refused with its file and line, exit 2, nothing changed;
+    --force-input uploads it anyway. Safe to run
     again: a resource that already matches the config is left alone (on AWS, a
     second `up` with nothing changed makes no changing API call; see -v).
     An interrupted or failed `up` leaves nothing a plain `up` cannot finish: an
@@ -194,9 +212,12 @@ def up(app: App, dry_run: bool) -> None:
     Exit codes:
       0  deployed (with --local: and the first run succeeded)
       1  an AWS or input error (the line says which resource and why), or the
-         first local run failed; also "another `up` seems to be in progress"
-      2  bad config or option, e.g. bucket.input_file does not exist; with
-         --local and engine "glue": pyspark or Java missing (nothing deployed)
+         first local run failed or could not start (a run already going held
+         the function the whole wait); also "another `up` seems to be in
+         progress"
+      2  bad config or option, e.g. bucket.input_file does not exist or the
+         function would reject it; with --local and engine "glue": pyspark
+         or Java missing (nothing deployed)
       130 interrupted (Ctrl-C): run `dataops up` again, it converges
 
     \b
@@ -206,19 +227,35 @@ def up(app: App, dry_run: bool) -> None:
       dataops up --local
     """
     from dataops_cli import stack as stack_module
-    from dataops_cli.input_check import check_input_columns, zero_marker_warning
+    from dataops_cli.input_check import check_input_columns, inspect_input
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     if app.local and app.config.function.engine == "glue":
         _require_local_spark()  # before anything starts or is deployed
     app.config.check_input_file()  # before anything starts or changes: a typo must not deploy old data
     check_input_columns(app.config, str(find_config_path(app.config_path) or "built-in defaults"))
+    stack_module.in_flight.step = f"checking {app.config.input_path.name} with the function's reader"
+    verdict = inspect_input(app.config)
+    if verdict.rejection and not force_input:
+        raise CliError(
+            verdict.rejection,
+            "fix the file (nothing was deployed or changed), or pass --force-input to upload it anyway: "
+            f"every run would then fail with {verdict.error_type} until the input is fixed",
+            exit_code=2,
+        )
     stack_module.in_flight.step = "starting the local emulator" if app.local and not dry_run else "connecting"
     ctx = app.stack(start_emulator=not dry_run)
+    stack_module.in_flight.step = "reading the stack (nothing changed yet)"
     mode = "Planning" if dry_run else "Deploying"
-    app.console.print(f"{mode} stack [bold]{app.config.stack.name}[/] to {app.where()}")
-    if warning := zero_marker_warning(app.config.input_path, app.config.pipeline.zero_as_missing):
-        app.console.print(f"[yellow]⚠️  {warning}[/]", highlight=False)
+    app.console.print(f"{mode} stack [bold]{escape(app.config.stack.name)}[/] to {escape(app.where())}")
+    if verdict.rejection:
+        app.console.print(Text(f"⚠️  --force-input: uploading it anyway. {verdict.rejection}", style="yellow"))
+    if verdict.zero_marker_warning:
+        app.console.print(Text(f"⚠️  {verdict.zero_marker_warning}", style="yellow"))
+    if verdict.checked_bytes is not None:
+        head = f"{verdict.checked_bytes / 2**20:,.0f} MiB"
+        note = f"Checked the input's first {head} with the function's reader (a large file)."
+        app.console.print(Text(note, style="dim"))
     with reporter_for(app.console) as reporter:
         changes = stack_module.up(ctx, reporter, dry_run=dry_run)
     pending = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
@@ -236,27 +273,45 @@ def up(app: App, dry_run: bool) -> None:
         app.console.print(summary_table(changes, applied=True, title="Stack"))
         _print_after_up(app, ctx)
         if app.local:  # the first outputs within seconds: run once now, then show the KPIs
-            glue = app.config.function.engine == "glue"
-            runs = f"Glue job {app.config.glue_job}" if glue else app.config.function.name
-            app.console.print(f"\nRunning {runs} once now, as `dataops invoke` would:")
-            stack_module.in_flight.step = f"running {runs} once (the stack is deployed)"
-            if glue:
-                glue_outcome = _run_glue_now(app, as_json=False, trigger="up")
-                failure = None if not glue_outcome.failed else f"Glue job run {glue_outcome.state}"
-            else:
-                outcome = _run_now(app, ctx.client("lambda"), trigger="up")
-                failure = None if not outcome.failed else str(outcome.function_error or outcome.status_code)
-            app.console.print()
-            stack_module.in_flight.step = "reading the status (the stack is deployed)"
-            _print_status(app, ctx, _status_options(app, "3h"))
-            stack_module.in_flight.step = None
-            if failure is not None:
-                app.report_calls()
-                raise CliError(
-                    f"the stack is deployed but its first run failed ({failure})",
-                    "see the run above (dataops --local logs --errors); fix the input or config and run up again",
-                )
+            _first_local_run(app, ctx)
     app.report_calls()
+
+
+def _first_local_run(app: App, ctx: StackContext) -> None:
+    """`up --local`'s one run after deploying, then the KPIs; exit 1 (saying why) if it failed or could not start."""
+    from dataops_cli import stack as stack_module
+    from dataops_cli.invoke import FunctionBusyError
+
+    glue = app.config.function.engine == "glue"
+    runs = f"Glue job {app.config.glue_job}" if glue else app.config.function.name
+    app.console.print(f"\nRunning {runs} once now, as `{app.command('invoke')}` would:", markup=False)
+    stack_module.in_flight.step = f"running {runs} once (the stack is deployed)"
+    busy: CliError | None = None
+    failure = None
+    if glue:
+        glue_outcome = _run_glue_now(app, as_json=False, trigger="up")
+        failure = None if not glue_outcome.failed else f"Glue job run {glue_outcome.state}"
+    else:
+        try:
+            outcome = _run_now(app, ctx.client("lambda"), trigger="up")
+            failure = None if not outcome.failed else outcome.error_summary
+        except FunctionBusyError as exc:
+            busy = _busy_error(app, exc, first_run=True)
+            app.console.print(Text(f"Not run: {exc}; the status follows.", style="yellow"))
+    app.console.print()
+    stack_module.in_flight.step = "reading the status (the stack is deployed)"
+    _print_status(app, ctx, _status_options(app, "3h"))
+    stack_module.in_flight.step = None
+    if busy is not None:
+        app.report_calls()
+        raise busy
+    if failure is not None:
+        app.report_calls()
+        raise CliError(
+            f"the stack is deployed but its first run failed: {failure}",
+            f"see the run above ({app.command('logs --errors')}); fix the input or config and run "
+            f"{app.command('up')} again",
+        )
 
 
 def _print_after_up(app: App, ctx: StackContext) -> None:
@@ -332,7 +387,7 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
         )
         if dry_run and app.verbose > 1:
             print_plan_calls(app.console, changes)
-        _fail_if_anything_remains(changes)
+        _fail_if_anything_remains(changes, app.command("down"))
         app.report_calls()
         return
     if not yes:
@@ -345,15 +400,15 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
     deleted = sum(1 for c in outcomes if c.action is Action.DELETE)
     gone = sum(1 for c in outcomes if c.action is Action.ABSENT)
     app.console.print(f"Deleted {plural(deleted, 'resource')}" + (f"; {gone} already gone." if gone else "."))
-    _fail_if_anything_remains(outcomes)
+    _fail_if_anything_remains(outcomes, app.command("down"))
     app.report_calls()
 
 
 def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    return counted(n, noun)
 
 
-def _fail_if_anything_remains(changes: list) -> None:
+def _fail_if_anything_remains(changes: list, down_command: str = "dataops down") -> None:
     """Exit 1 while anything of the stack (or a same-named stranger) is left, saying what and why."""
     failed = [c for c in changes if c.action is Action.FAILED]
     refused = [c for c in changes if c.action is Action.REFUSED]
@@ -368,7 +423,7 @@ def _fail_if_anything_remains(changes: list) -> None:
         )
         raise CliError(
             f"{plural(len(failed), 'resource')} of the stack remain: {names}{also}",
-            "fix the cause shown above and run `dataops down` again: it removes what is left",
+            f"fix the cause shown above and run `{down_command}` again: it removes what is left",
         )
     if refused:
         names = ", ".join(f"{c.kind} {c.name}" for c in refused)
@@ -558,11 +613,13 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
         return source.fetch(from_ms, FILTER_MAX_PAGES if text else None, lambda: truncated.append(from_ms))
 
     error_lines = logtail.ErrorLines() if errors else None
+    shown = [0]
 
     def emit(raw: dict) -> None:
         event = error_lines(raw) if error_lines is not None else raw  # sees every event: run context
         if event is None or not logtail.matches(event, text, False):
             return
+        shown[0] += 1
         if as_json:  # raw events: the runtime's line keeps its traceback here
             click.echo(json.dumps(raw, ensure_ascii=False))
         else:
@@ -585,10 +642,12 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
                 f"[yellow]Stopped after {FILTER_MAX_PAGES} pages of log events without reaching the end of the "
                 "window: narrow --since to see the rest.[/]"
             )
+        if not shown[0]:  # on stderr: stdout stays the events only (empty), for pipes and --json
+            click.echo(logtail.nothing_shown(start_ms, errors, text) + (" yet" if follow else ""), err=True)
         if follow:
             logtail.follow(follower, emit, interval)
     except KeyboardInterrupt:
-        return
+        sys.exit(EXIT_INTERRUPTED)  # stopping -f is the usual way out, so no error line: just the convention
 
 
 class _LogSource:
@@ -739,20 +798,48 @@ def _run_glue_now(app: App, as_json: bool, trigger: str = "manual") -> Any:
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
     else:
-        app.console.print(outcome.line(), highlight=False, soft_wrap=True)
+        app.console.print(data_text(outcome.line()), highlight=False)  # Glue's ErrorMessage is the data's words
     return outcome
 
 
+BUSY_NOTE_EVERY_SECONDS = 15.0  # on a pipe, one "still waiting" line this often
+
+
 def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = False) -> Any:
-    """Invoke synchronously (waiting out a scheduled run in flight) and print the outcome."""
-    from dataops_cli.invoke import invoke_now, render_result
+    """Invoke synchronously and print the outcome.
 
-    def waiting() -> None:
-        if not as_json:
-            app.console.print("[dim]A run is already going (reserved concurrency 1): waiting for it to finish...[/]")
+    A run already going (a scheduled one, under reserved concurrency 1) is waited for: one
+    line says what is happening and for how long at most, a live line (a terminal) or a line
+    every 15 s (a pipe) shows the wait. With --json these go to stderr. Past the bound,
+    FunctionBusyError (the caller says what to do).
+    """
+    from dataops_cli.invoke import FunctionBusyError, invoke_now, render_result
 
+    note = Console(stderr=True, highlight=False) if as_json else app.console
     wait = app.config.function.timeout_seconds + 10
     name = app.config.function.name
+    slots = _slots(app)
+    live = note.status("") if note.is_terminal and not note.is_dumb_terminal else None
+    said = {"lines": 0.0}
+
+    def waiting(elapsed: float) -> None:
+        if not said["lines"]:
+            note.print(
+                Text(
+                    f"{name} is busy: a run already going (likely a scheduled one) holds {slots}. "
+                    f"Waiting up to {wait} s for it to end (Ctrl-C stops waiting; nothing is left half-done).",
+                    style="dim",
+                )
+            )
+            said["lines"] = BUSY_NOTE_EVERY_SECONDS
+            if live is not None:
+                live.start()
+        if live is not None:
+            live.update(f"waiting for the running run to end: {elapsed:.0f} s of at most {wait} s")
+        elif elapsed >= said["lines"]:
+            note.print(Text(f"  still waiting: {elapsed:.0f} s of at most {wait} s", style="dim"))
+            said["lines"] += BUSY_NOTE_EVERY_SECONDS
+
     try:
         outcome = invoke_now(client, name, trigger=trigger, wait_seconds=wait, on_wait=waiting)
     except ClientError as exc:
@@ -762,11 +849,41 @@ def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = Fal
             f"function {name} does not exist in {app.where()}",
             f"deploy the stack first: {app.command('up')}",
         ) from exc
+    except FunctionBusyError as exc:
+        if trigger == "up":
+            raise  # `up` shows the status first, then says it
+        raise _busy_error(app, exc, first_run=False) from exc
+    finally:
+        if live is not None:
+            live.stop()
+    if said["lines"]:
+        note.print(Text("The slot is free: the run started.", style="dim"))
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
     else:
-        app.console.print(render_result(outcome, app.console.width))
+        app.console.print(
+            render_result(outcome, app.console.width, verbose=app.verbose > 0, logs_command=app.command("logs"))
+        )
     return outcome
+
+
+def _slots(app: App) -> str:
+    reserved = app.config.function.reserved_concurrency
+    if reserved == 1:
+        return "its only concurrency slot (function.reserved_concurrency = 1)"
+    return f"all {reserved} of its reserved concurrency slots (function.reserved_concurrency)"
+
+
+def _busy_error(app: App, exc: Any, first_run: bool) -> CliError:
+    """What a manual run against a busy function says instead of the raw throttle: what, and how to run anyway."""
+    busy = f"{exc}: a run already going held {_slots(app)}"
+    return CliError(
+        f"the stack is deployed, but its first run did not start: {busy}" if first_run else f"{busy}; nothing was run",
+        f"the schedule keeps running it (see {app.command('runs')}); to run it by hand, run "
+        f"{app.command('invoke')} again when the current run has ended, or give the schedule time between runs "
+        "(a slower schedule.expression, or schedule.enabled = false, then up), or raise "
+        "function.reserved_concurrency (runs may then overlap)",
+    )
 
 
 @cli.command()
@@ -878,7 +995,7 @@ def _print_estimate(app: App) -> None:
         return
     app.console.print()
     app.console.print(render(result, title=f"Monthly estimate of this stack, {result.region}", detail=False))
-    app.console.print(f"Estimate: {one_line(result)}. Details and what-ifs: [bold]dataops cost[/]")
+    app.console.print(f"Estimate: {one_line(result)}. Details and what-ifs: [bold]{app.command('cost')}[/]")
 
 
 @cli.command("config")

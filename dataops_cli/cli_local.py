@@ -15,6 +15,7 @@ import click
 
 from dataops_cli.app import App
 from dataops_cli.aws import DataopsError
+from dataops_cli.counts import counted
 from dataops_cli.local import process
 from dataops_cli.local.state import find_emulator, live_state
 
@@ -81,10 +82,8 @@ def start(app: App, port: int, speed: float) -> None:
     region = app.config.region
     began = time.monotonic()
     state = process.start(directory, port=port, speed=speed, region=region)
-    click.echo(
-        f"Local emulator running at {state.endpoint} (pid {state.pid}, speed {state.speed:g}x), "
-        f"ready in {time.monotonic() - began:.1f} s."
-    )
+    click.echo(f"Local emulator running at {state.endpoint}, ready in {time.monotonic() - began:.1f} s.")
+    click.echo(f"pid {state.pid}, speed {state.speed:g}x; it runs until `dataops local stop`.")
     click.echo(f"Log: {state.log}")
     click.echo("Next: dataops --local up")
 
@@ -140,7 +139,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo("The local emulator is not running" + (" (removed a stale state file)." if stale else "."))
         click.echo("Start it with: dataops local start")
     else:
-        click.echo(f"Running at {state.endpoint} (pid {state.pid}) since {_iso(state.started)} ({_ago(state.started)})")
+        click.echo(f"Running at {state.endpoint} (pid {state.pid})")
+        click.echo(f"Since: {_iso(state.started)} ({_ago(state.started)})")
         click.echo(
             f"Speed: {state.speed:g}x"
             + (f" (scheduled runs come {state.speed:g} times faster than real time)" if state.speed != 1 else "")
@@ -148,7 +148,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"Log: {state.log}")
         for name, counts in sorted((health or {}).get("functions", {}).items()):
             click.echo(
-                f"{name}: {counts['invocations']} runs, {counts['errors']} errors, {counts['throttles']} throttles"
+                f"{name}: {counted(counts['invocations'], 'run')}, {counted(counts['errors'], 'error')}, "
+                f"{counted(counts['throttles'], 'throttle')}"
             )
     if state is None:
         ctx.exit(1)

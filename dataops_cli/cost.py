@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+from dataops_cli.counts import counted
 from dataops_cli.pricing import PriceTable
 from handler import contract
 from handler.s3io import PART_BYTES
@@ -273,7 +274,7 @@ def lambda_lines(u: Usage) -> list[Line]:
             "Custom metrics",
             custom_metrics() * u.active_hours.value / MONTH_HOURS,
             "custom_metrics",
-            f"{len(EMF_METRICS)} EMF metrics x {len(EMF_DIMENSION_SETS)} dimension set"
+            f"{counted(len(EMF_METRICS), 'EMF metric')} x {counted(len(EMF_DIMENSION_SETS), 'dimension set')}"
             + ("" if u.active_hours.value >= MONTH_HOURS else f" x {u.active_hours.value:,.0f}/{MONTH_HOURS} h"),
         ),
     ]
@@ -325,7 +326,7 @@ def glue_lines(u: Usage) -> list[Line]:
             "S3 PUT requests",
             runs * puts,
             "s3_put",
-            f"{runs:,.0f} runs x {puts} ({parts} cleaned part{'' if parts == 1 else 's'}, "
+            f"{runs:,.0f} runs x {puts} ({counted(parts, 'cleaned part')}, "
             f"{', '.join(SPARK_RUN_FILES + SPARK_POINTER_FILES)}, LIST 1; the S3 committer's own requests not counted)",
         ),
         Line(
@@ -334,7 +335,7 @@ def glue_lines(u: Usage) -> list[Line]:
             "S3 GET requests",
             runs * gets,
             "s3_get",
-            f"{runs:,.0f} runs x {gets} ({', '.join(SPARK_READS)}, {parts} input split{'' if parts == 1 else 's'})",
+            f"{runs:,.0f} runs x {gets} ({', '.join(SPARK_READS)}, {counted(parts, 'input split')})",
         ),
         Line(
             "logs_ingestion",
@@ -384,8 +385,8 @@ def shared_lines(u: Usage) -> list[Line]:
             "logs_storage",
             logs_basis,
         ),
-        Line("dashboards", "CloudWatch", "Dashboard", u.dashboards, "dashboards", f"{u.dashboards} dashboard"),
-        Line("alarms", "CloudWatch", "Alarms", u.alarms, "alarms", f"{u.alarms} standard alarm"),
+        Line("dashboards", "CloudWatch", "Dashboard", u.dashboards, "dashboards", counted(u.dashboards, "dashboard")),
+        Line("alarms", "CloudWatch", "Alarms", u.alarms, "alarms", counted(u.alarms, "standard alarm")),
     ]
     if u.alarm_email:
         lines.append(

@@ -39,6 +39,7 @@ from dataops_cli.cost import (
     cpu_share,
     rescale_duration,
 )
+from dataops_cli.counts import counted
 from dataops_cli.schedule_expr import At, Rate, iter_firings, parse_schedule
 from dataops_cli.timewindow import Window
 
@@ -225,7 +226,7 @@ def measure(config: Config, cloudwatch: Any, s3: Any, now: datetime | None = Non
         duration, runs, logged = values.get("duration"), values.get("invocations"), values.get("log_bytes")
         if duration:
             count = int(runs or 0)
-            where = f"CloudWatch: average Duration over the last day ({count} run{'' if count == 1 else 's'})"
+            where = f"CloudWatch: average Duration over the last day ({counted(count, 'run')})"
             found.duration_ms = Figure(duration, where)
         else:
             found.reasons.append("no Duration datapoint in the last day")
@@ -277,7 +278,7 @@ def measure_glue(config: Config, glue: Any, found: Measured, now: datetime | Non
     count = sum(summary["states"].values())
     found.glue_seconds = Figure(
         summary["execution_seconds_avg"],
-        f"Glue GetJobRuns: average ExecutionTime over the last day ({count} run{'' if count == 1 else 's'}, "
+        f"Glue GetJobRuns: average ExecutionTime over the last day ({counted(count, 'run')}, "
         f"{config.glue.number_of_workers} x {config.glue.worker_type})",
     )
 
@@ -475,7 +476,7 @@ def month_to_date(
     cw = f"CloudWatch since {start:%Y-%m-%d}"
     measured = Measured(reasons=[])
     if config.function.engine == "glue":
-        runs, counted = _glue_month_runs(config, cloudwatch, glue, measured, Window.ending_now(seconds, 60, now))
+        runs, counted_by = _glue_month_runs(config, cloudwatch, glue, measured, Window.ending_now(seconds, 60, now))
     else:
         fn = (("FunctionName", config.function.name),)
         queries = [
@@ -491,7 +492,7 @@ def month_to_date(
             ),
         ]
         values = metrics.fetch(cloudwatch, queries, Window.ending_now(seconds, 60, now)).window_values
-        runs, counted = values.get("invocations") or 0.0, "AWS/Lambda Invocations"
+        runs, counted_by = values.get("invocations") or 0.0, "AWS/Lambda Invocations"
         if runs and values.get("duration_sum"):
             measured.duration_ms = Figure(values["duration_sum"] / runs, cw)
         if runs and values.get("log_bytes"):
@@ -502,7 +503,7 @@ def month_to_date(
         return {"error": str(exc)}
     usage = replace(
         usage,
-        runs=Figure(runs, f"{cw}: {counted}"),
+        runs=Figure(runs, f"{cw}: {counted_by}"),
         active_hours=Figure(min(runs, fraction * MONTH_HOURS), f"{cw}: at most one hour per run"),
         stored_bytes=Figure(stored_bytes, "AWS/S3 BucketSizeBytes") if stored_bytes else None,
     )

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dataops_cli.cost import Breakdown, CostRow
+from dataops_cli.counts import plural
 
 SHORT_UNITS = {
     "request": "req",
@@ -21,6 +22,7 @@ SHORT_UNITS = {
     "notification": "email",
     "DPU-hour": "DPU-h",
 }
+COUNTED_UNITS = {"metric", "dash", "alarm", "email"}  # nouns: "6 metrics"; the rest are abbreviations
 
 
 def money(usd: float) -> str:
@@ -51,39 +53,59 @@ def unit_price(row: CostRow) -> str:
 
 
 def table(b: Breakdown, title: str | None = None) -> Table:
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_footer=True)
-    t.add_column("Item", footer="Total", no_wrap=True)
-    t.add_column("Quantity", justify="right", no_wrap=True)
-    t.add_column("Price", justify="right", no_wrap=True)
-    t.add_column("Cost", justify="right", footer=money(b.total), no_wrap=True)
-    t.add_column("Free/mo", justify="right", no_wrap=True)
-    t.add_column("Pay", justify="right", footer=Text(money(b.total_to_pay), style="bold"), no_wrap=True)
-    for row in b.rows:
-        unit = SHORT_UNITS.get(row.unit, row.unit)
-        free = f"{amount(row.free_allowance)}" if row.free_allowance else "–"
-        t.add_row(
+    """The bill, one row per item. Numbers are never cut: their columns are as wide as their
+    widest cell, and only the Item column wraps (at 80 columns, "Glue DPU-hours 10 x G.2X"
+    takes two lines rather than "$10,2…" standing for $10,240)."""
+    cells = [
+        (
             row.item,
-            f"{amount(row.quantity)} {unit}",
+            quantity(row.quantity, row.unit),
             unit_price(row),
             money(row.cost),
-            free,
+            amount(row.free_allowance) if row.free_allowance else "–",
             money(row.to_pay),
         )
+        for row in b.rows
+    ]
+    footers = ("Total", "", "", money(b.total), "", money(b.total_to_pay))
+    headers = ("Item", "Quantity", "Price", "Cost", "Free/mo", "Pay")
+
+    def widest(i: int) -> int:
+        return max(len(headers[i]), len(footers[i]), *(len(c[i]) for c in cells))
+
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_footer=True)
+    t.add_column("Item", footer="Total", ratio=1, min_width=9)  # wraps; the numbers never do
+    for i, header in enumerate(headers[1:], start=1):
+        footer: str | Text = Text(footers[i], style="bold") if header == "Pay" else footers[i]
+        t.add_column(header, justify="right", no_wrap=True, min_width=widest(i), footer=footer)
+    for row in cells:
+        t.add_row(*row)
     return t
+
+
+def quantity(value: float, unit: str) -> str:
+    """`21,600 req`, `6 metrics`, `2 alarms`: a count of things takes the plural, an abbreviation does not."""
+    short = SHORT_UNITS.get(unit, unit)
+    if short in COUNTED_UNITS:
+        return f"{amount(value)} {short if value == 1 else plural(short)}"
+    return f"{amount(value)} {short}"
 
 
 def render(b: Breakdown, title: str | None = None, detail: bool = True) -> RenderableType:
     parts: list[RenderableType] = [table(b, title or f"Monthly cost, {b.region} ({b.engine}, month = {b.month})")]
     if detail:
-        how = Text("How each quantity was reached:", style="bold")
-        for row in b.rows:
-            how.append(f"\n  {row.item}: ", style="bold")
-            how.append(row.basis)
-        parts.append(how)
-        sources = Text("Where the figures came from:", style="bold")
-        for name, text in b.sources.items():
-            sources.append(f"\n  {name.replace('_', ' ')}: {text}")
-        parts.append(sources)
+        parts.append(
+            explained(
+                "How each quantity was reached:",
+                [Text.assemble((f"{row.item}: ", "bold"), row.basis) for row in b.rows],
+            )
+        )
+        parts.append(
+            explained(
+                "Where the figures came from:",
+                [Text(f"{name.replace('_', ' ')}: {text}") for name, text in b.sources.items()],
+            )
+        )
     for warning in b.warnings:
         parts.append(Text(f"warning: {warning}", style="bold yellow"))
     if b.engines:
@@ -92,12 +114,24 @@ def render(b: Breakdown, title: str | None = None, detail: bool = True) -> Rende
             for warning in row.get("warnings", []):
                 parts.append(Text(f"warning ({row['size']}): {warning}", style="yellow"))
         if detail:
-            how = Text("Where each engine's run time came from:", style="bold")
-            for row in b.engines:
-                how.append(f"\n  {row['size']}: {row['duration_source']}")
-            parts.append(how)
+            parts.append(
+                explained(
+                    "Where each engine's run time came from:",
+                    [Text(f"{row['size']}: {row['duration_source']}") for row in b.engines],
+                )
+            )
     parts.append(footnotes(b, detail))
     return Group(*parts)
+
+
+def explained(title: str, items: list[Text], bullet: str = "  ") -> Group:
+    """A titled list whose long items wrap under themselves, not back at column 0."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True, width=len(bullet))
+    grid.add_column(ratio=1)
+    for item in items:
+        grid.add_row(bullet, item)
+    return Group(Text(title, style="bold"), grid)
 
 
 def engines_table(b: Breakdown) -> Table:
@@ -121,7 +155,7 @@ def engines_table(b: Breakdown) -> Table:
     return t
 
 
-def footnotes(b: Breakdown, detail: bool = True) -> Text:
+def footnotes(b: Breakdown, detail: bool = True) -> RenderableType:
     text = Text(style="dim")
     text.append(f"Prices: {b.prices}.")
     for note in b.price_notes:
@@ -130,14 +164,13 @@ def footnotes(b: Breakdown, detail: bool = True) -> Text:
         "\nFree/mo is the always-free monthly allowance (per account, shared with everything else "
         "in it): Cost is before it, Pay after."
     )
-    if detail:
-        text.append("\nFree of charge:")
-        for item in b.free_items:
-            text.append(f"\n  - {item}")
-        text.append("\nNot counted:")
-        for item in b.not_counted:
-            text.append(f"\n  - {item}")
-    return text
+    if not detail:
+        return text
+    free = explained("Free of charge:", [Text(item, style="dim") for item in b.free_items], bullet="  - ")
+    missing = explained("Not counted:", [Text(item, style="dim") for item in b.not_counted], bullet="  - ")
+    for part in (free, missing):
+        part.renderables[0].style = "dim"
+    return Group(text, free, missing)
 
 
 def one_line(b: Breakdown) -> str:

@@ -21,8 +21,10 @@ from rich.table import Table
 from dataops_cli.app import App
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
+from dataops_cli.counts import count
 from dataops_cli.local import process
 from dataops_cli.local.credentials import FAKE_CREDENTIALS
+from dataops_cli.safe_text import data_text
 from dataops_cli.schedule_expr import Rate
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -169,5 +171,5 @@ def _print_outputs(aws: Aws, config: Config, console: Console) -> None:
     table.add_column("Files", justify="right")
     table.add_column("Bytes", justify="right")
     for key, sizes in sorted(groups.items()):
-        table.add_row(key, str(len(sizes)), str(sum(sizes)))
+        table.add_row(data_text(key), count(len(sizes)), count(sum(sizes)))
     console.print(table)

@@ -1,4 +1,12 @@
-"""`dataops invoke`: run the function synchronously and show what the run did."""
+"""`dataops invoke`: run the function synchronously and show what the run did.
+
+With reserved concurrency 1 (the default: runs never overlap) a run already going, usually a
+scheduled one, makes Lambda refuse a synchronous Invoke with TooManyRequestsException
+(https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html: 429, reason
+ReservedFunctionConcurrentInvocationLimitExceeded). `invoke_now` waits for the slot, bounded
+and telling the caller as it goes; when the bound passes it raises FunctionBusyError, which the
+CLI turns into what happened and what to do, never the raw throttle.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +22,24 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from dataops_cli import logtail, runlog_reader
-from dataops_cli.aws import error_code
+from dataops_cli.aws import DataopsError, error_code
+from dataops_cli.counts import count, counted
+from dataops_cli.safe_text import printable
 from dataops_cli.ui import key_values
+from handler import contract as c
 
 MANUAL_EVENT = {"trigger": "manual", "source": "dataops"}
 THROTTLE_RETRY_SECONDS = 0.5
+LOG_TAIL_LINES = 20  # shown with -v: Lambda's LogResult is the last 4 KB of the run's log
+
+
+class FunctionBusyError(DataopsError):
+    """Every concurrency slot of the function stayed taken for the whole bounded wait."""
+
+    def __init__(self, function: str, waited: float) -> None:
+        super().__init__(f"function {function} stayed busy for {waited:.0f} s (Lambda: TooManyRequestsException)")
+        self.function = function
+        self.waited = waited
 
 
 @dataclass
@@ -38,6 +59,35 @@ class InvokeOutcome:
     def report(self) -> dict[str, Any] | None:
         return next((r for line in self.log_tail.splitlines() if (r := runlog_reader.parse_report(line))), None)
 
+    @property
+    def error_line(self) -> dict[str, Any] | None:
+        """The run's own structured error line (❌ ... with its `error` details), if the tail holds it."""
+        for line in reversed(self.log_tail.splitlines()):
+            document = runlog_reader.structured(line)
+            if (
+                document is not None
+                and document.get(c.F_LEVEL) == c.LEVEL_ERROR
+                and isinstance(document.get(c.F_ERROR), dict)
+            ):
+                return document
+        return None
+
+    @property
+    def error_summary(self) -> str:
+        """`Type: message` of a failed run: the handler's error, else Lambda's, never just "Unhandled"."""
+        payload = self.payload if isinstance(self.payload, dict) else {}
+        logged = (self.error_line or {}).get(c.F_ERROR) or {}
+        kind = payload.get("errorType") or logged.get("type") or self.function_error or f"HTTP {self.status_code}"
+        message = payload.get("errorMessage") or logged.get("message")
+        if not message and isinstance(self.payload, str):
+            message = self.payload
+        if not message:  # a crash or timeout before our logger: Lambda's own error line says it
+            lines = [line for line in self.log_tail.splitlines() if runlog_reader.is_error(line)]
+            code, summary = runlog_reader.runtime_line(lines[-1]) if lines else (None, "")
+            message = summary or "no error message (see the function's log)"
+            kind = code or kind
+        return f"{kind}: {runlog_reader.scrub_paths(str(message).strip())}"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "function": self.function,
@@ -56,12 +106,12 @@ def invoke_now(
     function: str,
     trigger: str = "manual",
     wait_seconds: float = 0.0,
-    on_wait: Callable[[], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
 ) -> InvokeOutcome:
     """One synchronous run. With reserved concurrency 1 a run already going (a scheduled one)
-    makes Lambda answer TooManyRequests: wait for it up to `wait_seconds`, telling `on_wait` once."""
-    deadline = time.monotonic() + wait_seconds
-    told = False
+    makes Lambda answer TooManyRequests: retry for up to `wait_seconds`, telling `on_wait` the
+    seconds waited so far before each retry; past that, FunctionBusyError."""
+    began = time.monotonic()
     while True:
         try:
             response = client.invoke(
@@ -72,11 +122,13 @@ def invoke_now(
             )
             break
         except ClientError as exc:
-            if error_code(exc) != "TooManyRequestsException" or time.monotonic() > deadline:
+            if error_code(exc) != "TooManyRequestsException":
                 raise
-            if on_wait is not None and not told:
-                on_wait()
-                told = True
+            waited = time.monotonic() - began
+            if waited >= wait_seconds:
+                raise FunctionBusyError(function, waited) from exc
+            if on_wait is not None:
+                on_wait(waited)
             time.sleep(THROTTLE_RETRY_SECONDS)
     raw = response["Payload"].read().decode("utf-8", "replace")
     try:
@@ -96,33 +148,51 @@ def invoke_now(
     )
 
 
-def render_result(outcome: InvokeOutcome, width: int = 100) -> RenderableType:
-    """The outcome as text laid out for `width` columns (key/value lines carry no padding)."""
+def render_result(
+    outcome: InvokeOutcome, width: int = 100, verbose: bool = False, logs_command: str = "dataops logs"
+) -> RenderableType:
+    """The outcome as text laid out for `width` columns (key/value lines carry no padding).
+
+    A failed run leads with its own error (type and message, which name the file line) and the
+    details its error line logged; the log tail (tracebacks with long paths) only with `verbose`."""
     parts: list[RenderableType] = []
     payload = outcome.payload if isinstance(outcome.payload, dict) else {}
     if outcome.failed:
-        title = Text(f"❌ {outcome.function} failed", style="bold red")
-        message = payload.get("errorMessage") or (outcome.payload if isinstance(outcome.payload, str) else "")
-        kind = payload.get("errorType") or outcome.function_error or f"HTTP {outcome.status_code}"
-        parts += [title, Text(f"{kind}: {message}", style="red")]
+        logged = outcome.error_line or {}
+        run_id = logged.get(c.F_RUN_ID)
+        title = f"❌ {outcome.function} run {printable(run_id)} failed" if run_id else f"❌ {outcome.function} failed"
+        parts += [Text(title, style="bold red"), Text(printable(outcome.error_summary), style="red")]
+        details = {
+            k: v
+            for k, v in (logged.get(c.F_ERROR) or {}).items()
+            if k not in (c.ERROR_TYPE, "message") and v not in (None, "")
+        }
+        if details:
+            rows = [(key.replace("_", " "), printable(value)) for key, value in details.items()]
+            parts.append(key_values(rows, width))
     else:
-        parts.append(Text(f"✅ {outcome.function} run {payload.get('run_id', '')} succeeded", style="bold green"))
+        parts.append(
+            Text(f"✅ {outcome.function} run {printable(payload.get('run_id', ''))} succeeded", style="bold green")
+        )
         rows: list[tuple[str, str]] = []
         if "rows" in payload:
-            rows.append(("shape", f"{payload['rows']} rows × {payload['columns']} columns"))
+            rows.append(("shape", f"{counted(payload['rows'], 'row')} × {counted(payload['columns'], 'column')}"))
         if "missing_values_handled" in payload:
             handled = payload["missing_values_handled"]
-            detail = ", ".join(f"{k} {v}" for k, v in handled.items()) or "none"
-            rows.append(("missing handled", f"{payload.get('missing_total', 0)} cells ({detail})"))
-        rows.extend(payload.get("outputs", {}).items())
+            detail = ", ".join(f"{printable(k)} {count(v)}" for k, v in handled.items()) or "none"
+            rows.append(("missing handled", f"{counted(payload.get('missing_total', 0), 'cell')} ({detail})"))
+        rows.extend((printable(k), printable(v)) for k, v in payload.get("outputs", {}).items())
         if "duration_ms" in payload:
             rows.append(("run time", f"{payload['duration_ms']:,.0f} ms (handler)"))
         parts.append(key_values(rows, width))
     if outcome.report:
-        memory = f", max memory {outcome.report['memory_used_mb']} MB" if outcome.report["memory_used_mb"] else ""
+        memory = f", max memory {outcome.report['memory_used_mb']:,} MB" if outcome.report["memory_used_mb"] else ""
         parts.append(Text(f"Lambda duration {outcome.report['duration_ms']:,.1f} ms{memory}", style="dim"))
-    if outcome.log_tail:
+    if outcome.log_tail and verbose:
         parts.append(Text("Log tail:", style="bold"))
-        for line in outcome.log_tail.splitlines()[-20:]:
+        for line in outcome.log_tail.splitlines()[-LOG_TAIL_LINES:]:
             parts.append(logtail.pretty({"timestamp": 0, "message": line}, with_time=False))
+    elif outcome.log_tail and outcome.failed:
+        more = f"The run's log: -v shows its last lines, {logs_command} --errors one line per failed run."
+        parts.append(Text(more, style="dim"))
     return Group(*parts)

@@ -94,11 +94,15 @@ def summarize(run_id: str, document: dict[str, Any] | None) -> RunSummary:
     return run
 
 
-def show(s3: Any, config: Config, run_id: str) -> tuple[RunSummary, dict[str, Any] | None]:
-    """One run's summary and its quality.json; a DataopsError when the run does not exist."""
+def show(
+    s3: Any, config: Config, run_id: str, runs_command: str = "dataops runs"
+) -> tuple[RunSummary, dict[str, Any] | None]:
+    """One run's summary and its quality.json; a DataopsError when the run does not exist.
+
+    `runs_command` is how the hint lists runs (`dataops --local runs` in local mode)."""
     if not RUN_ID_RE.fullmatch(run_id):
         raise DataopsError(
-            f"{run_id!r} is not a run id (expected e.g. 20261125T190437Z-1a2b3c4d)", "list run ids with dataops runs"
+            f"{run_id!r} is not a run id (expected e.g. 20261125T190437Z-1a2b3c4d)", f"list run ids with {runs_command}"
         )
     document = read_run_document(s3, config, run_id)
     if document is None:
@@ -106,7 +110,7 @@ def show(s3: Any, config: Config, run_id: str) -> tuple[RunSummary, dict[str, An
         if not listing.get("KeyCount"):
             raise DataopsError(
                 f"no run {run_id} in s3://{config.bucket.name}/{config.runs_prefix} (expired or never run)",
-                "list run ids with dataops runs --since 30d",
+                f"list run ids with {runs_command} --since 30d",
             )
     return summarize(run_id, document), read_quality(s3, config, run_id)
 

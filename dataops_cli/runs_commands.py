@@ -7,12 +7,13 @@ from typing import Any
 
 import click
 from rich.console import Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from dataops_cli import runs as runs_module
+from dataops_cli.counts import count, counted
 from dataops_cli.quality_view import checks_table, summary_text
+from dataops_cli.safe_text import data_text, printable
 from dataops_cli.status_view import number
 from dataops_cli.timewindow import parse_since
 
@@ -51,7 +52,9 @@ def runs_group(ctx: click.Context, since: str, limit: int, as_json: bool) -> Non
         click.echo(json.dumps([r.as_dict() for r in found], indent=2, ensure_ascii=False))
         return
     if not found:
-        app.console.print(f"No runs in the last {since} under s3://{app.config.bucket.name}/{app.config.runs_prefix}")
+        app.console.print(
+            f"No runs in the last {since} under s3://{app.config.bucket.name}/{app.config.runs_prefix}", markup=False
+        )
         return
     app.console.print(runs_table(found))
 
@@ -66,9 +69,10 @@ def show(app: Any, run_id: str, as_json: bool) -> None:
     \b
     Examples:
       dataops runs show 20261125T190437Z-1a2b3c4d
-      dataops runs show 20261125T190437Z-1a2b3c4d --json | jq '.quality.checks[] | select(.level != "ok")'
+      dataops runs show 20261125T190437Z-1a2b3c4d --json \\
+        | jq '.quality.checks[] | select(.level != "ok")'
     """
-    summary, quality = runs_module.show(app.aws().client("s3"), app.config, run_id)
+    summary, quality = runs_module.show(app.aws().client("s3"), app.config, run_id, app.command("runs"))
     if as_json:
         click.echo(json.dumps({"run": summary.as_dict(), "quality": quality}, indent=2, ensure_ascii=False))
         return
@@ -86,10 +90,10 @@ def runs_table(found: list[runs_module.RunSummary]) -> Table:
     table.add_column("Duration", justify="right")
     for run in found:
         table.add_row(
-            f"{run.run_id}\n{_checks(run)}",
+            data_text(run.run_id).append("\n").append_text(_checks(run)),
             _status(run.status),
-            number(run.rows, "count"),
-            number(run.missing_total, "count"),
+            count(run.rows),
+            count(run.missing_total),
             number(run.duration_ms, "ms"),
         )
     return table
@@ -99,43 +103,43 @@ def run_detail(run: runs_module.RunSummary, quality: dict[str, Any] | None) -> G
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
-    grid.add_row("run", run.run_id)
+    grid.add_row("run", data_text(run.run_id))
     grid.add_row("status", _status(run.status))
-    grid.add_row("started", run.started_at or "–")
-    grid.add_row("trigger", run.trigger or "–")
-    shape = f"{run.rows:,} rows × {run.columns} columns" if run.rows is not None else "–"
+    grid.add_row("started", data_text(run.started_at or "–"))
+    grid.add_row("trigger", data_text(run.trigger or "–"))
+    shape = f"{counted(run.rows, 'row')} × {counted(run.columns or 0, 'column')}" if run.rows is not None else "–"
     grid.add_row("shape", shape)
-    grid.add_row("missing", f"{run.missing_total:,} cells imputed" if run.missing_total is not None else "–")
+    grid.add_row("missing", f"{counted(run.missing_total, 'cell')} imputed" if run.missing_total is not None else "–")
     grid.add_row("duration", number(run.duration_ms, "ms"))
     if run.error:
-        grid.add_row("error", Text(run.error, style="red"))
+        grid.add_row("error", data_text(run.error, style="red"))
     if run.files:
-        grid.add_row("files", "\n".join(run.files))
+        grid.add_row("files", data_text("\n".join(printable(f) for f in run.files), keep_newlines=True))
     parts: list[Any] = [grid]
     if quality is None:
         parts.append(Text("No quality.json for this run (it failed before the checks, or predates them).", style="dim"))
     else:
         title = (
-            f"Data quality checks · compared with {quality.get('baseline_runs')} earlier runs · "
+            f"Data quality checks · compared with {counted(quality.get('baseline_runs') or 0, 'earlier run')} · "
             f"{summary_text(quality.get('summary'))}"
         )
         parts.append(checks_table(quality.get("checks", []), title))
     return Group(*parts)
 
 
-def _checks(run: runs_module.RunSummary) -> str:
+def _checks(run: runs_module.RunSummary) -> Text:
     if run.error and run.status in ("failed", "unreadable"):
-        return f"[red]{escape(run.error[:120])}[/]"
+        return data_text(run.error[:120], style="red")
     if not run.quality:
-        return "–"
+        return Text("–")
     q = run.quality
-    text = f"{q.get('ok', 0)} ok"
+    text = Text(f"{count(q.get('ok', 0))} ok")
     if q.get("warn"):
-        text += f" · [yellow]{q['warn']} warn[/]"
+        text.append(f" · {count(q['warn'])} warn", style="yellow")
     if q.get("fail"):
-        text += f" · [red]{q['fail']} fail[/]"
+        text.append(f" · {count(q['fail'])} fail", style="red")
     return text
 
 
-def _status(status: str) -> str:
-    return f"[{STATUS_STYLE.get(status, 'yellow')}]{STATUS_MARK.get(status, '?')} {status}[/]"
+def _status(status: str) -> Text:
+    return data_text(f"{STATUS_MARK.get(status, '?')} {status}", style=STATUS_STYLE.get(status, "yellow"))

@@ -72,7 +72,12 @@ def all_resources(ctx: StackContext) -> list[Resource]:
     return [cls(ctx) for cls in RESOURCE_ORDER]
 
 
-CONCURRENT_HINT = "wait for the other `dataops up` to finish, then run `dataops up` again: it converges"
+CONCURRENT_HINT = "wait for the other `{up}` to finish, then run `{up}` again: it converges"
+
+
+def command(ctx: StackContext, words: str) -> str:
+    """A command to suggest, aimed at the same target as this one (the emulator or AWS)."""
+    return f"dataops --local {words}" if ctx.aws.local else f"dataops {words}"
 
 
 @contextmanager
@@ -83,7 +88,8 @@ def _step(resource: Resource, verb: str) -> Iterator[None]:
         error = explain(exc, f"{verb} {resource.kind} {resource.name}")
         if verb in ("creating", "updating") and already_exists(exc):
             raise DataopsError(
-                f"{error}: another `up` of stack {resource.ctx.stack!r} seems to be in progress", CONCURRENT_HINT
+                f"{error}: another `up` of stack {resource.ctx.stack!r} seems to be in progress",
+                CONCURRENT_HINT.format(up=command(resource.ctx, "up")),
             ) from exc
         raise error from exc
     except BotoCoreError as exc:
@@ -110,13 +116,15 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
     ctx.progress = reporter.note
     ctx.config.check_input_file()  # preflight: a typo in bucket.input_file must not deploy stale data
     if ctx.config.function.engine == "lambda":
+        in_flight.step = f"looking up the layer {ctx.config.function.layer_name} (nothing changed yet)"
         _ = ctx.layer_arn  # preflight: fail before changing anything if the layer cannot be resolved
     _refuse_foreign(steps)
+    in_flight.step = "checking for the other engine's resources (nothing changed yet)"
     leftovers = _leftovers(ctx)
     total = len(steps) + len(leftovers)
     for index, resource in enumerate(steps, start=1):
         reporter.begin(index, total, resource)
-        in_flight.step = f"{resource.kind} {resource.name}"
+        in_flight.step = f"checking {resource.kind} {resource.name}"
         with _step(resource, "checking"):
             change = resource.plan()
         if change.action is Action.REFUSED:
@@ -126,6 +134,7 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
             )
         apply = change.action in MUTATING and not dry_run
         if apply:
+            in_flight.step = f"{_verb(change.action)} {resource.kind} {resource.name}"
             with _step(resource, _verb(change.action)):
                 resource.apply(change)
         reporter.end(change, applied=apply)

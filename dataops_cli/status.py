@@ -25,9 +25,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import metrics, quality_status, runlog_reader
 from dataops_cli.aws import DataopsError, error_code, error_message, read_or_none
+from dataops_cli.counts import counted
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
-from dataops_cli.stack import resources
+from dataops_cli.stack import command, resources
 from dataops_cli.timewindow import Window
 from handler import contract
 
@@ -101,6 +102,7 @@ class StatusReport:
     stack_created: str | None = None  # errors before this (an earlier stack's) are not counted
     notes: list[str] = field(default_factory=list)
     glue_runs: dict[str, Any] = field(default_factory=dict)  # engine glue: dataops_cli.glue_run.runs_summary
+    local: bool = False  # against the local emulator: hints say `dataops --local ...`
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str, ensure_ascii=False)
@@ -162,6 +164,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
         },
         health=Health("healthy", [], EXIT_HEALTHY),
         resources=rows,
+        local=ctx.aws.local,
     )
     for row in rows:
         if row.state == "error":
@@ -184,6 +187,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     report.cost = month_to_date_cost(ctx, now, report.storage.get("s3_bytes"))
     log_exists = lambda_engine and ("Log group", "missing") not in by_kind
     created = None
+    feed: Feed | None = None
     if log_exists:
         feed_start = now - timedelta(seconds=feed_lookback(ctx, options))
         events = _read(
@@ -197,9 +201,8 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             None,
         )
         if events is not None:
-            report.runs = [r.as_dict() for r in _last(runlog_reader.runs_from_events(events), options.recent_runs)][
-                ::-1
-            ]
+            feed = Feed(feed_start, runlog_reader.runs_from_events(events))
+            report.runs = [r.as_dict() for r in _last(feed.runs, options.recent_runs)][::-1]
             report.errors = [asdict(e) for e in _last(runlog_reader.errors_from_events(events), options.recent_runs)][
                 ::-1
             ]
@@ -234,7 +237,8 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     if created is not None:
         report.stack_created = created.isoformat(timespec="seconds")
     if results is not None:
-        recount_errors(report, results, created)
+        straddling = straddling_runs(ctx, report, results, created, feed)
+        recount_errors(report, results, created, feed, straddling)
     report.quality = quality_status.collect(
         ctx.client("s3"),
         config,
@@ -517,15 +521,74 @@ def stale_after(ctx: StackContext, options: StatusOptions) -> float | None:
     return 3 * interval
 
 
-def recount_errors(report: StatusReport, results: metrics.MetricResults, created: datetime | None) -> None:
+@dataclass(frozen=True)
+class Feed:
+    """Every run the log feed read (oldest first), and where the read started: runs before `start` are unknown."""
+
+    start: datetime
+    runs: list[runlog_reader.Run]
+
+    def between(self, start: datetime, end: datetime) -> list[runlog_reader.Run]:
+        low, high = _ms(start), _ms(end)
+        return [r for r in self.runs if r.started is not None and low <= r.started < high]
+
+
+def straddling_runs(
+    ctx: StackContext,
+    report: StatusReport,
+    results: metrics.MetricResults,
+    created: datetime | None,
+    feed: Feed | None,
+) -> list[runlog_reader.Run] | None:
+    """The runs of the metric period the stack was created in, from its creation on (exact times).
+
+    That period's metrics may hold an earlier same-named stack's errors, so they are not used;
+    its runs come from the log group, which is this stack's alone. From the feed when it reaches
+    back to the creation; else, only if that period's metrics show errors (nothing to recount
+    otherwise: the call count stays the same whatever the window), one bounded read of
+    [creation, period end). None when no period straddles the creation, or the logs cannot be
+    read: the period is then left out whole."""
+    if created is None:
+        return None
+    window = results.window
+    period = timedelta(seconds=window.period)
+    index = next((i for i, start in enumerate(window.periods) if start < created < start + period), None)
+    if index is None:
+        return None
+    end = window.periods[index] + period
+    if feed is not None and feed.start <= created:
+        return feed.between(created, end)
+    if not results.series["errors"][index]:
+        return None
+    events = _read(
+        report,
+        "logs (the stack's first minutes)",
+        lambda: list(
+            runlog_reader.filter_events(
+                ctx.client("logs"), ctx.config.log_group, _ms(created), _ms(end), max_pages=FEED_MAX_PAGES
+            )
+        ),
+        None,
+    )
+    return None if events is None else runlog_reader.runs_from_events(events)
+
+
+def recount_errors(
+    report: StatusReport,
+    results: metrics.MetricResults,
+    created: datetime | None,
+    feed: Feed | None = None,
+    straddling: list[runlog_reader.Run] | None = None,
+) -> None:
     """Errors count from the stack's creation on, and errors followed by a success are a warning.
 
     The creation time is the log group's: `up` creates it just before the function and
     `down` always deletes it (even with --keep-data), so it bounds this stack's runs exactly;
     Lambda gives a function no creation time (LastModified moves with every update) and
-    the bucket can outlive a `down --keep-data`. A metric period that began before the
-    creation is left out whole (its errors may be the earlier stack's); the runs feed reads
-    the new log group only, so it still shows a failure in those first minutes.
+    the bucket can outlive a `down --keep-data`. The metric period that began before the
+    creation may hold an earlier stack's errors, so its metrics are not used: its runs from
+    the creation on are counted from the log group instead (`straddling`, exact times), which
+    holds this stack's runs only. Without them that period is left out whole.
     """
     if not report.kpis:
         return
@@ -533,12 +596,19 @@ def recount_errors(report: StatusReport, results: metrics.MetricResults, created
     counted = [i for i, start in enumerate(periods) if created is None or start >= created]
     errors = float(sum(results.series["errors"][i] for i in counted))
     invocations = float(sum(results.series["invocations"][i] for i in counted))
-    failed_runs = [r for r in report.runs if r["outcome"] == "failed"]
+    if straddling:
+        errors += sum(1 for r in straddling if r.outcome == "failed")
+        invocations += sum(1 for r in straddling if r.outcome != "running")
+    runs = [r.as_dict() for r in reversed(feed.runs)] if feed is not None else report.runs  # newest first
+    ours = [r for r in runs if created is None or (r["started"] or 0) >= _ms(created)]
+    failed_runs = [r for r in ours if r["outcome"] == "failed"]
     errors = max(errors, float(len(failed_runs)))  # the feed can be ahead of the metrics
     source = "CloudWatch metrics" + (f" since the stack was created ({created:%m-%d %H:%M} UTC)" if created else "")
+    if straddling:
+        source += " (its first period's runs from the function's log)"
     level = "fail" if errors else "ok"
     if errors:
-        recovered = recovered_at(report.runs, results, counted)
+        recovered = recovered_at(ours, results, counted)
         if recovered is not None:
             level = "warn"
             source = f"recovered at {recovered:%H:%M} UTC after {_count(int(errors), 'error')}"
@@ -550,8 +620,9 @@ def recount_errors(report: StatusReport, results: metrics.MetricResults, created
 def recovered_at(runs: list[dict[str, Any]], results: metrics.MetricResults, counted: list[int]) -> datetime | None:
     """When the first successful run after the last failure started, or None if none has succeeded since.
 
-    The runs feed (newest first, exact times) decides when it has finished runs; otherwise
-    the metric series: the first period after the last one with errors that had a success.
+    The runs feed (newest first, exact times: every run it read, not only those listed) decides
+    when it has finished runs; otherwise the metric series: the first period after the last one
+    with errors that had a success.
     """
     finished = [r for r in runs if r["outcome"] in ("succeeded", "failed") and r["started"] is not None]
     if finished:
@@ -577,7 +648,7 @@ def recovered_at(runs: list[dict[str, Any]], results: metrics.MetricResults, cou
 
 def suggest(ctx: StackContext, words: str) -> str:
     """A command to suggest, aimed at the same target as this one (the emulator or AWS)."""
-    return f"dataops --local {words}" if ctx.aws.local else f"dataops {words}"
+    return command(ctx, words)
 
 
 def _last(items: list[Any], count: int) -> list[Any]:
@@ -585,7 +656,7 @@ def _last(items: list[Any], count: int) -> list[Any]:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    return counted(n, noun)
 
 
 def _fmt(value: float | None) -> str:

@@ -13,7 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from dataops_cli.cost_view import money
-from dataops_cli.sparkline import sparkline
+from dataops_cli.counts import count, counted, shape
+from dataops_cli.safe_text import data_text, printable
+from dataops_cli.sparkline import Sparkline
 from dataops_cli.status import Kpi, StatusReport
 from dataops_cli.timewindow import human_duration
 
@@ -46,7 +48,7 @@ def number(value: float | None, unit: str) -> str:
         return human_duration(value)
     if unit == "ms":
         return f"{value:,.0f} ms" if value >= 100 else f"{value:,.1f} ms"
-    return f"{value:,.0f}"
+    return count(round(value))
 
 
 def tile(title: str, kpi: Kpi | None, note: str = "") -> Panel:
@@ -91,7 +93,7 @@ def render(report: StatusReport) -> RenderableType:
     if report.quality:
         from dataops_cli.quality_view import section
 
-        parts.append(section(report.quality))
+        parts.append(section(report.quality, "dataops --local" if report.local else "dataops"))
     parts.append(verdict(report))
     return Group(*parts)
 
@@ -100,8 +102,8 @@ def unavailable(report: StatusReport) -> Text:
     """Each source that could not be read, inline, so the rest of the report is read for what it is."""
     text = Text()
     for source, reason in report.unavailable.items():
-        text.append(f"{source}: ", style="bold")
-        text.append(f"unavailable: {reason}\n", style="yellow")
+        text.append(f"{printable(source)}: ", style="bold")
+        text.append(f"unavailable: {printable(reason)}\n", style="yellow")
     return text
 
 
@@ -114,7 +116,7 @@ def header(report: StatusReport) -> Text:
     text.append(f" · {report.target} · window {human_duration((end - start).total_seconds())} ")
     text.append(f"({start:%H:%M}–{end:%H:%M} UTC, {report.window['period_seconds']} s periods)", style="dim")
     for note in report.notes:
-        text.append(f"\nNote: {note}", style="dim")
+        text.append(f"\nNote: {printable(note)}", style="dim")
     return text
 
 
@@ -124,12 +126,12 @@ def activity(report: StatusReport) -> Table:
     table.add_column()
     table.add_column(style="dim")
     invocations = report.series.get("invocations", [])
-    table.add_row("invocations", sparkline(invocations), f"peak {max(invocations, default=0):.0f}/period")
+    table.add_row("invocations", Sparkline(invocations), f"peak {count(max(invocations, default=0))}/period")
     durations = report.series.get("duration_avg", [])
-    table.add_row("duration avg", sparkline(durations), f"peak {max(durations, default=0):,.0f} ms")
+    table.add_row("duration avg", Sparkline(durations), f"peak {max(durations, default=0):,.0f} ms")
     errors = report.series.get("errors", [])
     if any(errors):
-        table.add_row(Text("errors", style="red"), Text(sparkline(errors), style="red"), f"{sum(errors):.0f} in window")
+        table.add_row(Text("errors", style="red"), Sparkline(errors, style="red"), f"{count(sum(errors))} in window")
     k = report.kpis
     scheduler = " · ".join(
         f"{label} {number(k[key].value, 'count')}"
@@ -166,10 +168,10 @@ def resources_table(report: StatusReport) -> Table:
     bucket = next((f"s3://{r.name}/" for r in report.resources if r.kind == "S3 bucket"), None)
     for row in report.resources:
         style = STATE_STYLE.get(row.state, "")
-        cell = Text(row.name.removeprefix(bucket) if bucket and row.name != bucket else row.name)
+        cell = data_text(row.name.removeprefix(bucket) if bucket and row.name != bucket else row.name)
         details = "; ".join(row.details) + (f" → fix: {row.fix}" if row.fix else "")
         if details.strip():
-            cell.append(f"\n{details.strip()}", style="dim")
+            cell.append(f"\n{printable(details.strip())}", style="dim")
         table.add_row(row.kind, cell, Text(row.state, style=style))
     return table
 
@@ -179,13 +181,16 @@ def glue_runs_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"Glue job runs in the window ({summary['source']})", title_justify="left", box=None)
     table.add_column("what")
     table.add_column("value", overflow="fold")
-    states = ", ".join(f"{state} {count}" for state, count in sorted(summary["states"].items())) or "none"
-    table.add_row("runs", f"{summary['runs']} ({states})")
-    table.add_row("latest", summary["latest_state"] or "-")
+    states = ", ".join(f"{state} {count(n)}" for state, n in sorted(summary["states"].items())) or "none"
+    table.add_row("runs", data_text(f"{count(summary['runs'])} ({states})"))
+    table.add_row("latest", data_text(summary["latest_state"] or "-"))
     times = [summary[f"execution_seconds_{k}"] for k in ("avg", "p99", "max")]
-    table.add_row("execution avg / p99 / max", " / ".join("-" if t is None else f"{t:.0f} s" for t in times))
+    table.add_row("execution avg / p99 / max", " / ".join("-" if t is None else f"{t:,.0f} s" for t in times))
     for failure in summary["failures"]:
-        table.add_row(f"{failure['state']} {failure['started']}", f"{failure['run_id']}: {failure['error'] or '?'}")
+        table.add_row(
+            data_text(f"{failure['state']} {failure['started']}"),
+            data_text(f"{failure['run_id']}: {failure['error'] or '?'}"),
+        )
     return table
 
 
@@ -202,13 +207,17 @@ def runs_table(report: StatusReport) -> Table:
     for run in report.runs:
         outcome = run["outcome"]
         style = {"succeeded": "green", "failed": "red", "quarantined": "red"}.get(outcome, "yellow")
-        shape = f"{run['rows']}×{run['columns']}" if run["rows"] is not None else "–"
-        missing = str(run["missing_total"]) if run["missing_total"] is not None else "–"
         marker = {"succeeded": "✅", "failed": "❌", "quarantined": "🚧"}.get(outcome, "🚀")
-        cell = Text(f"{marker} {outcome}", style=style)
+        cell = Text(f"{marker} {printable(outcome)}", style=style)
         if run.get("error"):
             cell.append(f": {_error_text(run['error'])}", style="dim")
-        table.add_row(_run_label(run["run_id"], run["started"]), shape, missing, number(run["duration_ms"], "ms"), cell)
+        table.add_row(
+            data_text(_run_label(run["run_id"], run["started"])),
+            shape(run["rows"], run["columns"]),
+            count(run["missing_total"]),
+            number(run["duration_ms"], "ms"),
+            cell,
+        )
     return table
 
 
@@ -218,11 +227,11 @@ def errors_table(report: StatusReport) -> Table:
     table.add_column("Run", no_wrap=True)
     table.add_column("Error", overflow="fold")
     for error in report.errors:
-        cell = Text(f"{error['code']}: " if error["code"] else "", style="bold")
+        cell = Text(f"{printable(error['code'])}: " if error["code"] else "", style="bold")
         cell.append(_error_text(error["message"]))
         if error.get("runtime") and error["runtime"].split(": ", 1)[-1] not in error["message"]:
-            cell.append(f" (runtime: {error['runtime']})", style="dim")
-        table.add_row(_run_label(error["run_id"], error["timestamp"]), cell)
+            cell.append(f" (runtime: {printable(error['runtime'])})", style="dim")
+        table.add_row(data_text(_run_label(error["run_id"], error["timestamp"])), cell)
     return table
 
 
@@ -230,11 +239,11 @@ def verdict(report: StatusReport) -> Text:
     health = report.health
     text = Text(f"{health.level.replace('_', ' ').upper()}", style=HEALTH_STYLE[health.level])
     if report.latest and report.latest.get("run_id"):
-        text.append(f" · latest output {report.latest['run_id']}", style="")
+        text.append(f" · latest output {printable(report.latest['run_id'])}", style="")
         if "age_seconds" in report.latest:
             text.append(f" ({human_duration(report.latest['age_seconds'])} old)")
     for reason in health.reasons:
-        text.append(f"\n  • {reason}")
+        text.append(f"\n  • {printable(reason)}")
     text.append(f"\nexit code {health.exit_code}", style="dim")
     return text
 
@@ -244,7 +253,7 @@ def _rate(kpi: Kpi | None, label: str) -> str:
 
 
 def _expected(kpi: Kpi | None) -> str:
-    return f"of {kpi.value:.0f} expected" if kpi and kpi.value is not None else "schedule n/a"
+    return f"of {count(round(kpi.value))} expected" if kpi and kpi.value is not None else "schedule n/a"
 
 
 def _storage_line(storage: dict) -> str:
@@ -252,13 +261,13 @@ def _storage_line(storage: dict) -> str:
     if objects is None and size is None:
         return "no daily storage datapoint yet (S3 reports once a day)"
     change = storage.get("s3_objects_change")
-    growth = f" ({change:+,.0f} over {storage['s3_objects_days']} days)" if change is not None else ""
-    return f"{objects or 0:,.0f} objects{growth} · {(size or 0) / 1e6:,.1f} MB"
+    growth = f" ({change:+,.0f} over {counted(storage['s3_objects_days'], 'day')})" if change is not None else ""
+    return f"{counted(objects or 0, 'object')}{growth} · {(size or 0) / 1e6:,.1f} MB"
 
 
 def _error_text(message: str) -> str:
     """The handler's message without its log marker ("❌ Pipeline run failed: "): the table says it failed."""
-    return FAILED_PREFIX.sub("", message.strip())
+    return printable(FAILED_PREFIX.sub("", message.strip()))
 
 
 def _run_label(run_id: str | None, epoch_ms: int | None) -> str:
@@ -267,10 +276,10 @@ def _run_label(run_id: str | None, epoch_ms: int | None) -> str:
 
 def _cost_line(cost: dict) -> str:
     if "error" in cost:
-        return f"not estimated: {cost['error']}"
+        return f"not estimated: {printable(cost['error'])}"
     return (
         f"{money(cost['to_pay'])} to pay this month ({money(cost['total'])} before the free tier; "
-        f"{cost['runs']:,.0f} run{'' if cost['runs'] == 1 else 's'}, {cost['fraction_of_month']:.0%} of a 30-day month)"
+        f"{counted(round(cost['runs']), 'run')}, {cost['fraction_of_month']:.0%} of a 30-day month)"
     )
 
 

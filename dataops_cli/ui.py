@@ -51,6 +51,7 @@ STYLE = {
 
 
 PIPE_WIDTH = 120
+NOTE_INDENT = " " * 6
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -123,7 +124,11 @@ class PlainReporter(Reporter):
         self._prefix = f"[{index}/{total}] "
 
     def note(self, message: str) -> None:
-        self.console.print(f"      {message}", markup=False, soft_wrap=True)
+        # notes are not records (the step line after them is): wrapped within the width, indented
+        # under the step ("waiting up to 300 s for ..." was 90 columns at 80)
+        width = max(20, self.console.width - len(NOTE_INDENT))
+        for line in textwrap.wrap(message, width, break_on_hyphens=False) or [""]:
+            self.console.print(NOTE_INDENT + line, markup=False, highlight=False, soft_wrap=True)
 
     def end(self, change: Change, applied: bool) -> None:
         # one whole line per step, never wrapped: a CI log is grepped like a log

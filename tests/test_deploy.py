@@ -368,8 +368,9 @@ def test_bad_config_exits_2_with_one_line(stack, tmp_path):
     config.write_text(config.read_text() + '\n[schedule]\nexpression = "rate(banana)"\n')
     result = h.run(config, "up")
     assert result.exit_code == 2
-    assert "schedule.expression = 'rate(banana)' is not allowed" in result.output
+    assert "schedule.expression = 'rate(banana)' is not allowed" in " ".join(result.output.split())
     assert "Traceback" not in result.output
+    assert all(len(line) <= 120 for line in result.output.splitlines())  # wrapped at the pipe's width
 
 
 def test_unresolvable_layer_names_the_fix(stack, tmp_path):

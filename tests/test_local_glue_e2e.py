@@ -54,7 +54,7 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         up = s.run("up", timeout=RUN_WAIT + 60)
         assert up.returncode == 0, up.stdout + up.stderr
         assert "Running Glue job dataops-pipeline-glue once now" in up.stdout
-        assert f"of {JOB}: SUCCEEDED in " in up.stdout, up.stdout
+        assert f"of {JOB}: SUCCEEDED in " in " ".join(up.stdout.split()), up.stdout
         oldest = glue_runs(s)[-1]  # newest first; the schedule may have started a run since
         assert (oldest["JobRunState"], oldest["Arguments"]) == ("SUCCEEDED", {"--TRIGGER": "up"})
 

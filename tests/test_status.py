@@ -340,6 +340,7 @@ def test_status_json_schema(deployed):
     seed_runs(datetime.now(UTC), [100.0, 200.0], failed=set())
     _, report = status_json(config, "--since", "30m")
     assert set(report) == {
+        "local",
         "stack",
         "target",
         "generated_at",

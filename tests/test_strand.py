@@ -328,7 +328,7 @@ def test_interrupt_exits_130_and_names_the_step(stack, monkeypatch):
     result = h.run(config, "up")
     assert result.exit_code == 130
     text = " ".join(result.output.split())
-    assert "interrupted (Ctrl-C) while IAM role dataops-lambda-exec" in text
+    assert "interrupted (Ctrl-C) while creating IAM role dataops-lambda-exec" in text
     assert "`up` and `down` converge" in text and "Traceback" not in result.output
     recorder.listeners.remove(interrupt)
     again = h.run(config, "up")

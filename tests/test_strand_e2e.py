@@ -101,7 +101,9 @@ def test_local_up_whose_first_run_fails_exits_1_and_says_so_last(tmp_path):
     bad.write_text(header + "\n", encoding="utf-8")  # every configured column, no data rows: the run fails
     s.config.write_text(f'[bucket]\ninput_file = "{bad}"\n', encoding="utf-8")
     try:
-        result = s.run("up", timeout=180)
+        refused = s.run("up", timeout=60)  # `up` knows the run would fail: refused, nothing started
+        assert refused.returncode == 2 and "--force-input" in refused.stderr, refused.stdout + refused.stderr
+        result = s.run("up", "--force-input", timeout=180)
         assert result.returncode == 1, result.stdout + result.stderr
         last = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
         assert "the stack is deployed but its first run failed" in " ".join(result.stderr.split())
