@@ -683,6 +683,7 @@ def test_step_notes_wrap_within_the_width():
 
 def test_local_start_and_status_lines_fit_80(monkeypatch, tmp_path):
     from dataops_cli import cli_local
+    from dataops_cli.local.state import Found
 
     state = SimpleNamespace(
         pid=1234567, host="127.0.0.1", port=45678, speed=60.0, started=1.8e9, log=".dataops/emulator.log"
@@ -696,10 +697,8 @@ def test_local_start_and_status_lines_fit_80(monkeypatch, tmp_path):
         "Local emulator running at http://127.0.0.1:45678, ready in 0.0 s.",
         "pid 1234567, speed 60x; it runs until `dataops local stop`.",
     ]
-    monkeypatch.setattr(cli_local, "live_state", lambda directory: (state, False))
-    monkeypatch.setattr(
-        cli_local.process, "probe", lambda s: {"functions": {FN: {"invocations": 1, "errors": 0, "throttles": 2}}}
-    )
+    health = {"functions": {FN: {"invocations": 1, "errors": 0, "throttles": 2}}}
+    monkeypatch.setattr(cli_local, "find_emulator", lambda directory: Found(state, health))
     shown = CliRunner().invoke(cli_module.cli, ["local", "status"], env={"COLUMNS": "80"})
     lines = shown.output.splitlines()
     assert lines[0] == "Running at http://127.0.0.1:45678 (pid 1234567)"
