@@ -144,6 +144,11 @@ RUN_DOCUMENT = OUTPUT_FILES["log"]
 L_RUN_ID, L_FINISHED_AT, L_OUTPUTS = "run_id", "finished_at", "outputs"
 
 
+def spark_flag(variable: str) -> str:
+    """The Spark job's flag for one of these environment variables: MAX_COLUMNS -> --max-columns."""
+    return "--" + variable.lower().replace("_", "-")
+
+
 def run_folder(output_prefix: str, run_id: str) -> str:
     return f"{output_prefix}{RUNS_FOLDER}{run_id}/"
 

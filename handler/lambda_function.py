@@ -42,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import contract as c
 from .errors import ConfigurationError, PipelineError, QualityHistoryError
 from .formulas import count_in_columns, formula_like_summary
-from .outputs import correlation_csv, json_safe_bytes, summary_document, to_json_bytes, write_cleaned_csv
+from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
 from .pipeline import PipelineOptions, PipelineResult, process
 from .quality import (
     FAIL,
@@ -70,6 +70,7 @@ from .runlog import (
     SHAPE,
     START,
     RunLog,
+    json_safe_bytes,
     ms_since,
     package_versions,
     record_metric,

@@ -167,30 +167,6 @@ def to_json_bytes(document: Any) -> bytes:
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
 
 
-def json_safe(value: Any) -> Any:
-    """A copy that JSON can always encode: NaN/inf as strings, unknown objects as their str(), keys as str.
-
-    For the documents that must be written whatever happened (a failed run's run.json, log
-    lines): strict JSON would raise over the original error and leave no record.
-    """
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # 'nan', 'inf', '-inf'
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return json_safe(value.item())
-    return str(value)
-
-
-def json_safe_bytes(document: Any) -> bytes:
-    """to_json_bytes of json_safe(document): never raises for the values a run holds."""
-    return to_json_bytes(json_safe(document))
-
-
 def _arrow_type(values: np.ndarray | pa.ChunkedArray) -> pa.DataType:
     return values.type if isinstance(values, pa.ChunkedArray) else pa.from_numpy_dtype(values.dtype)
 

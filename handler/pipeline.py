@@ -148,7 +148,8 @@ def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
         if name in options.zero_as_missing:
             values[values == 0] = np.nan
         count, fill, gaps = _impute_numeric(name, values, options.impute_strategy, columns.rows)
-        stats = _describe(values)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked for and named below
+            stats = _describe(values)
         if overflows(stats, columns.rows, count, fill):
             row = _largest_present(values, gaps)
             raise value_overflow(name, columns.line_of(row), float(values[row]))
@@ -307,8 +308,9 @@ def overflows(stats: ColumnStats, rows: int, filled: int, fill: float | str | No
 def value_overflow(name: str, line: int, value: float) -> ValueOverflowError:
     """Values too large to sum: the same error from both engines."""
     return ValueOverflowError(
-        f"column {name!r} holds values too large to compute with (line {line}: {value!r}): its sum or spread "
-        "overflows a double (about 1.8e308); scale the column down",
+        f"column {name!r} holds values too large to compute with (line {line}: {value!r}): its mean or "
+        "standard deviation overflows a double (sums beyond 1.8e308; squares of values 1e154 apart already do); "
+        "scale the column down",
         column=name,
         line=line,
         value=value,

@@ -29,6 +29,7 @@ restarts, which needs a re-openable input: `open_input` is called again).
 
 from __future__ import annotations
 
+import csv
 import io
 import itertools
 import re
@@ -70,6 +71,9 @@ SAMPLE_BYTES = 1 << 20  # at least MAX_LINE_BYTES: the header must end inside th
 BLOCK_BYTES = 1 << 20  # for the single-threaded re-reads that locate a bad row or line
 CHUNK_BYTES = 1 << 20  # larger chunks parse no faster and hold more in flight
 ARROW_POOL = pa.system_memory_pool()
+# Python's csv module (the header's width, the Spark job's ragged line) refuses fields over
+# 128 KiB by default; a line may be up to MAX_LINE_BYTES. Raising it only accepts more.
+csv.field_size_limit(max(csv.field_size_limit(), 2 * MAX_LINE_BYTES))
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -144,7 +148,7 @@ def read_columns(
             except _BadBytesError as exc:
                 raise exc.error(open_input) from None
             except RecordTooLongError as exc:
-                raise _line_too_long(line_at(open_input, exc.offset)) from None
+                raise line_too_long(line_at(open_input, exc.offset)) from None
         finally:
             stream.close()
         release_free_memory()
@@ -183,7 +187,7 @@ def _inspect_sample(sample: bytes, more: bool, max_columns: int = DEFAULT_MAX_CO
     header_end = first_record_end(sample, body_start, len(sample))
     if header_end is None:
         if more:
-            raise _line_too_long(1)
+            raise line_too_long(1)
         header_end = len(sample)
     header_line = sample[body_start:header_end].rstrip(b"\r\n")
     try:
@@ -194,6 +198,7 @@ def _inspect_sample(sample: bytes, more: bool, max_columns: int = DEFAULT_MAX_CO
             "save the file as UTF-8",
             byte_offset=exc.start,
         ) from None
+    _check_width(header_line, max_columns)  # before Arrow parses it: 100,000 columns cost it ~1 GB
     names = _check_header(_header_names(header_line), max_columns)
     # The sample ends mid-file: whole records only.
     used = last_record_end(sample, 0, len(sample)) if more else len(sample)
@@ -206,6 +211,24 @@ def _inspect_sample(sample: bytes, more: bool, max_columns: int = DEFAULT_MAX_CO
         raise NoDataRowsError(f"input has a header ({len(names)} columns) but no data rows", columns=len(names))
     inferred = dict(zip(names, table.schema.types, strict=True))
     return _Sample(names, inferred, header_end, table if used > header_end else None, used)
+
+
+def header_names(sample: bytes, max_columns: int = DEFAULT_MAX_COLUMNS) -> list[str]:
+    """The checked header of an input that starts with `sample` (the first MiB, or all of it).
+
+    For callers that read the rows themselves (the Spark job) but follow the reader's rules
+    for the header: width, names, encoding, length.
+    """
+    return _inspect_sample(sample, more=True, max_columns=max_columns).header
+
+
+def _check_width(line: bytes, max_columns: int) -> None:
+    """Refuse a header wider than `max_columns` from a cheap count of its fields (Python's csv, in C)."""
+    if line.count(b",") < max_columns:  # at most max_columns fields whatever the quoting
+        return
+    fields = next(csv.reader([line.decode("utf-8")]), [])
+    if len(fields) > max_columns:
+        raise _too_many_columns(len(fields), max_columns)
 
 
 def _header_names(line: bytes) -> list[str]:
@@ -242,14 +265,7 @@ def _fits(table: pa.Table | None, types: dict[str, pa.DataType]) -> bool:
 
 def _check_header(names: list[str], max_columns: int = DEFAULT_MAX_COLUMNS) -> list[str]:
     if len(names) > max_columns:
-        raise TooManyColumnsError(
-            f"the header has {len(names):,} columns, more than the {max_columns:,} allowed "
-            f"({ENV_MAX_COLUMNS}, config.toml: pipeline.max_columns); raise it, or split the file: "
-            "the correlation matrix grows with the square of the width",
-            columns=len(names),
-            limit=max_columns,
-            setting=ENV_MAX_COLUMNS,
-        )
+        raise _too_many_columns(len(names), max_columns)
     if len(names) == 1 and (separator := next((c for c in (";", "\t") if c in names[0]), None)):
         kind = "tab" if separator == "\t" else "';'"
         raise DelimiterError(
@@ -278,6 +294,17 @@ def _check_header(names: list[str], max_columns: int = DEFAULT_MAX_COLUMNS) -> l
             )
         seen[key] = name
     return names
+
+
+def _too_many_columns(count: int, limit: int) -> TooManyColumnsError:
+    return TooManyColumnsError(
+        f"the header has {count:,} columns, more than the {limit:,} allowed "
+        f"({ENV_MAX_COLUMNS}, config.toml: pipeline.max_columns); raise it, or split the file: "
+        "the correlation matrix grows with the square of the width",
+        columns=count,
+        limit=limit,
+        setting=ENV_MAX_COLUMNS,
+    )
 
 
 def _comparable(name: str) -> str:
@@ -322,7 +349,7 @@ def _check_bytes(buffer: bytes | bytearray, start: int, end: int, base: int) -> 
         raise _BadBytesError(kind, base + at)
 
 
-def _line_too_long(line: int) -> LineTooLongError:
+def line_too_long(line: int) -> LineTooLongError:
     what = "the header (line 1)" if line == 1 else f"line {line}"
     return LineTooLongError(
         f"{what} is longer than {MAX_LINE_BYTES:,} bytes, the longest line the reader accepts "

@@ -106,12 +106,9 @@ def test_same_profile_again_is_all_ok(base):
     checks = q.run_checks(base, [base], S)
     assert not_ok(checks) == []
     names = [c["name"] for c in checks]
-    assert (
-        names
-        == ["schema", "row_count", *["completeness"] * 9, *["distribution"] * 9, "correlation"]
-        + ["zero_markers"] * 5
-        + ["formula_like_text"]
-    )
+    assert names == ["schema", "row_count", *["completeness"] * 9, *["distribution"] * 9, "correlation"] + [
+        "zero_markers"
+    ] * 5 + ["formula_like_text"]
 
 
 # ---------------------------------------------------------------------------- schema
