@@ -87,13 +87,14 @@ def line_chunks(
     file that ends, when it is longer than the limit).
     """
     limit = max_record if max_record is not None else 1 << 62
+    step = min(buffers.size, limit)  # a record that starts and ends within one read is within the limit
     carry = b""  # the start of a record the previous read cut
     consumed = offset  # stream position of carry[0]
     while True:
-        buffer = buffers.take(len(carry) + buffers.size)
+        buffer = buffers.take(len(carry) + step)
         view = memoryview(buffer)
         view[: len(carry)] = carry
-        got = read_into(stream, view[len(carry) : len(carry) + buffers.size])
+        got = read_into(stream, view[len(carry) : len(carry) + step])
         filled = len(carry) + got
         start = 0
         if skip:

@@ -589,7 +589,7 @@ def history_document(history: Sequence[Profile], current: Profile, keep: int) ->
 
 
 def history_bytes(
-    history: Sequence[Profile], current: Profile, keep: int, max_bytes: int = HISTORY_MAX_BYTES
+    history: Sequence[Profile], current: Profile, keep: int, max_bytes: int | None = None
 ) -> tuple[bytes | None, int]:
     """history.json's new body and how many profiles were dropped to keep it under `max_bytes`.
 
@@ -597,6 +597,7 @@ def history_bytes(
     alone is larger than the limit (the history is then left as it was). Strict JSON: a NaN
     here raises ValueError (the caller logs it; a published run stays published).
     """
+    max_bytes = HISTORY_MAX_BYTES if max_bytes is None else max_bytes
     profiles = [*history, current][-keep:]
     encoded = [json.dumps(p, separators=(",", ":"), allow_nan=False).encode("utf-8") for p in profiles]
     head, tail = b'{"version":%d,"profiles":[' % HISTORY_VERSION, b"]}"
