@@ -63,12 +63,27 @@ def first_record_end(buffer: bytes | bytearray, start: int, end: int) -> int | N
     line_end = _first_line_end(buffer, start, end)
     if line_end is None or buffer.find(b'"', start, line_end) < 0:
         return None if line_end is None else line_end + 1
-    quotes = [i for i in range(start, end) if buffer[i] == QUOTE]  # the header only: small
-    for opened, close in quoted_spans(buffer, start, end, quotes):
+    window = 1 << 16  # a header is short: walk its quotes, not a whole MiB's
+    while True:
+        stop = min(end, start + window)
+        found = _first_end_within(buffer, start, stop)
+        if found is not None or stop == end:
+            return found
+        window *= 8
+
+
+def _first_end_within(buffer: bytes | bytearray, start: int, stop: int) -> int | None:
+    """first_record_end over buffer[start:stop] (a quoted field still open at `stop` has no end here)."""
+    line_end = _first_line_end(buffer, start, stop)
+    if line_end is None:
+        return None
+    window = np.frombuffer(buffer, dtype=np.uint8, count=stop - start, offset=start)
+    quotes = (np.flatnonzero(window == QUOTE) + start).tolist()
+    for opened, close in quoted_spans(buffer, start, stop, quotes):
         if line_end < opened:
             break
         if line_end < close:  # the line end is data inside this field: the next one after it
-            line_end = _first_line_end(buffer, close + 1, end)
+            line_end = _first_line_end(buffer, close + 1, stop)
             if line_end is None:
                 return None
     return line_end + 1
