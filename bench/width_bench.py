@@ -248,6 +248,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--widths", type=parse_sizes, default=parse_sizes(DEFAULT_WIDTHS), help=DEFAULT_WIDTHS)
     parser.add_argument("--rows", type=parse_sizes, default=parse_sizes(DEFAULT_ROWS), help=DEFAULT_ROWS)
     parser.add_argument("--repeat", type=positive_int, default=3, help="runs per case (median shown)")
+    parser.add_argument(
+        "--max-cells", type=int, default=10_000_000, help="skip widths x rows above this (default 10M cells)"
+    )
     parser.add_argument("--skip-over-limit", action="store_true", help="skip the 100,000-column header")
     parser.add_argument("--skip-after-wide", action="store_true", help="skip the normal-run-after-wide table")
     return parser.parse_args(argv)
@@ -263,7 +266,8 @@ def main(argv: list[str]) -> int:
     print("\n".join(machine_lines()))
     s3 = LocalS3()
     try:
-        table = [measure_width(s3, w, r, args.repeat, DEFAULT_MAX_COLUMNS) for w in args.widths for r in args.rows]
+        cases = [(w, r) for w in args.widths for r in args.rows if w * r <= args.max_cells]
+        table = [measure_width(s3, w, r, args.repeat, DEFAULT_MAX_COLUMNS) for w, r in cases]
         over = [] if args.skip_over_limit else [measure_over_limit(s3, args.repeat)]
         after = [] if args.skip_after_wide else measure_after_wide(s3, DEFAULT_MAX_COLUMNS, args.repeat)
     finally:

@@ -53,7 +53,10 @@ HISTORY_NAME = QUALITY_HISTORY
 HISTORY_VERSION = 1
 # Pairs grow with the square of the numeric columns: 50 columns are 1,225 pairs per profile.
 CORRELATION_MAX_COLUMNS = 50
-HISTORY_MAX_BYTES = 4 << 20  # history.json: the oldest profiles go first; a longer one is not read
+# history.json: the oldest profiles go first; a longer one is not read. Every run reads, checks
+# and rewrites the whole history: 1 MiB is 20 profiles of up to ~350 columns, or 7 of 1,000
+# (bench/width_bench.py: a normal run next to a full history of wide profiles).
+HISTORY_MAX_BYTES = 1 << 20
 OK, WARN, FAIL = "ok", "warn", "fail"
 LEVELS = (OK, WARN, FAIL)
 ON_FAILURE = ("warn", "block")

@@ -105,7 +105,7 @@ def test_a_history_over_the_size_limit_is_not_read_and_is_replaced(s3, capsys):
     result = run(s3, SAMPLE, 1)
     assert result["quality"]["baseline_runs"] == 0
     warned = [line for line in log_lines(capsys) if line.get("event") == "quality_history"]
-    assert "more than the 4,194,304 a history holds" in warned[0]["message"]
+    assert "more than the 1,048,576 a history holds" in warned[0]["message"]
     assert len(s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read()) < 100_000
 
 
