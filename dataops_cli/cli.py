@@ -217,7 +217,8 @@ def up(app: App, dry_run: bool) -> None:
     ctx = app.stack(start_emulator=not dry_run)
     mode = "Planning" if dry_run else "Deploying"
     app.console.print(f"{mode} stack [bold]{app.config.stack.name}[/] to {app.where()}")
-    if warning := zero_marker_warning(app.config.input_path, app.config.pipeline.zero_as_missing):
+    pipeline = app.config.pipeline
+    if warning := zero_marker_warning(app.config.input_path, pipeline.zero_as_missing, pipeline.max_columns):
         app.console.print(f"[yellow]⚠️  {warning}[/]", highlight=False)
     with reporter_for(app.console) as reporter:
         changes = stack_module.up(ctx, reporter, dry_run=dry_run)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dataops_cli.config import Config, ConfigError
+from handler import contract
 from handler.errors import PipelineError
 from handler.quality import zero_marker_checks
 from handler.reader import read_columns
@@ -91,12 +92,17 @@ def _with_suggestion(name: str, header: list[str]) -> str:
     return f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
 
 
-def zero_marker_warning(path: Path, zero_as_missing: tuple[str, ...]) -> str | None:
-    """One line naming every zero-as-missing column that looks normalized, or None."""
+def zero_marker_warning(
+    path: Path, zero_as_missing: tuple[str, ...], max_columns: int = contract.DEFAULT_MAX_COLUMNS
+) -> str | None:
+    """One line naming every zero-as-missing column that looks normalized, or None.
+
+    `max_columns` is pipeline.max_columns: the file is read with the function's own limit.
+    """
     if not zero_as_missing or not path.is_file():
         return None
     try:
-        columns = read_columns(lambda: path.open("rb"), size_hint=path.stat().st_size)
+        columns = read_columns(lambda: path.open("rb"), size_hint=path.stat().st_size, max_columns=max_columns)
     except PipelineError as exc:  # the run will report this in full; `up` still deploys
         return f"could not check {path.name} for zero markers: {exc}"
     numeric: dict[str, dict[str, float]] = {}

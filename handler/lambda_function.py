@@ -3,7 +3,10 @@
 Publishing is atomic from a reader's point of view: a run writes its files under
 `<OUTPUT_PREFIX>runs/<run_id>/`, then run.json, and only then `<OUTPUT_PREFIX>latest.json`
 naming them. A failed run removes what it had written, records a failed run.json, never
-touches latest.json or earlier runs, and raises so Lambda counts an Error.
+touches latest.json or earlier runs, and raises so Lambda counts an Error. A published run
+is never unpublished: anything raised after the latest.json call is logged (after_publishing)
+and the run stays published; a failure of that call itself deletes nothing if latest.json
+names the run (or cannot be read to tell).
 
 Data quality (handler/quality.py): the run reads `<OUTPUT_PREFIX>quality/history.json`
 first, writes quality.json beside its outputs, and appends its profile to the history

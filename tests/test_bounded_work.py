@@ -14,6 +14,9 @@ from tests.test_handler import BUCKET, ENV, invoke, keys, read_json
 from tests.test_quality_handler import HISTORY, SAMPLE, run
 from tests.test_quality_handler import s3 as s3
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 REQUIRED = {"BUCKET_NAME": "b", "INPUT_KEY": "k"}
 
 

@@ -17,6 +17,9 @@ from tests.conftest import opener
 from tests.test_handler import BUCKET, ENV, invoke, read_json
 from tests.test_quality_handler import s3 as s3
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 NO_NORMALIZE = PipelineOptions(zero_as_missing=(), normalize_exclude=(), normalize_method="none")
 # OWASP's CSV injection page: =, +, -, @, tab (0x09), carriage return (0x0D).
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx", "=1", "-", "+", "-inf", "-1e"]

@@ -321,3 +321,18 @@ def test_runs_table_is_readable_at_80_columns_and_keeps_markup_in_errors():
         "│ zero_as_missing) not in header  │                │      │         │          │",
         "└─────────────────────────────────┴────────────────┴──────┴─────────┴──────────┘",
     ]
+
+
+def test_the_zero_marker_preflight_reads_with_the_configured_width_limit(tmp_path):
+    """pipeline.max_columns reaches the preflight's read: a file the function accepts is checked."""
+    from dataops_cli.input_check import zero_marker_warning
+
+    width = 1200  # past the default limit of 1,000
+    path = tmp_path / "wide.csv"
+    names = ["Glucose", *(f"c{i}" for i in range(width - 1))]
+    rows = ["0", *("1" for _ in range(width - 1))], ["0.5", *("2" for _ in range(width - 1))]
+    path.write_text("\n".join(",".join(r) for r in (names, *rows)) + "\n", encoding="utf-8")
+    refused = zero_marker_warning(path, ("Glucose",))
+    assert refused is not None and "could not check" in refused and "1,200 columns" in refused
+    warned = zero_marker_warning(path, ("Glucose",), max_columns=width)
+    assert warned is not None and "looks already normalized" in warned

@@ -15,6 +15,9 @@ from handler.reader import read_columns
 from handler.records import first_record_end, last_record_end
 from tests.conftest import opener
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 
 def arrow_rules(buffer: bytes) -> tuple[int, int | None]:
     """(last, first) record end by a byte-by-byte walk of Arrow's rules: the reference."""

@@ -16,6 +16,9 @@ from handler.pipeline import PipelineOptions, process
 from handler.reader import SAMPLE_BYTES, read_columns
 from tests.conftest import opener
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 PLAIN = PipelineOptions(zero_as_missing=(), normalize_exclude=())
 ROWS = 300_000  # ~3.6 MB: row 250,000 is past the first MiB and several chunks in
 EARLY, LATE = 10, 250_000
