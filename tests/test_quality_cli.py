@@ -131,7 +131,7 @@ def test_quarantined_run_is_failing_and_listed(blocking, monkeypatch):
         (bad["run_id"], "quarantined"),
         (good["run_id"], "succeeded"),
     ]
-    assert listed[0]["quality"] == {"baseline_runs": 1, "ok": 27, "warn": 0, "fail": 1}
+    assert listed[0]["quality"] == {"baseline_runs": 1, "ok": 28, "warn": 0, "fail": 1}  # formula_like_text included
     assert listed[0]["error"] == "failed checks: schema" and listed[1]["rows"] == 768
     assert listed[1]["missing_total"] > 0 and listed[1]["duration_ms"] > 0
 
@@ -142,7 +142,7 @@ def test_quarantined_run_is_failing_and_listed(blocking, monkeypatch):
     assert shown.exit_code == 0, shown.output
     assert "quarantined" in shown.output and "schema" in shown.output and "added Extra" in shown.output
     as_json = json.loads(h.run(blocking, "runs", "show", bad["run_id"], "--json").output)
-    assert as_json["run"]["status"] == "quarantined" and len(as_json["quality"]["checks"]) == 28
+    assert as_json["run"]["status"] == "quarantined" and len(as_json["quality"]["checks"]) == 29
 
 
 def test_runs_show_unknown_or_malformed_id_is_a_clear_error(deployed):
