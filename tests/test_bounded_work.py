@@ -81,3 +81,16 @@ def test_the_history_is_bounded_in_bytes_whatever_the_runs(s3, monkeypatch):
     body = s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read()
     assert len(body) <= 70_000
     assert 1 <= len(read_json(s3, HISTORY)["profiles"]) < 4
+
+
+def test_the_spark_jobs_stores_do_not_read_an_oversized_history(tmp_path, s3):
+    """The Spark job reads its history through these: over the limit, the body is not read."""
+    from handler.spark_job.store import LocalOutput, S3Output, TooLargeError
+
+    for store in (LocalOutput(tmp_path), S3Output(s3, BUCKET, "spark/")):
+        store.put("quality/history.json", b"x" * 10, "application/json")
+        assert store.get("quality/history.json", max_bytes=10) == b"x" * 10
+        with pytest.raises(TooLargeError) as caught:
+            store.get("quality/history.json", max_bytes=9)
+        assert caught.value.size == 10
+        assert store.get("quality/missing.json", max_bytes=9) is None
