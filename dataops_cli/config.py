@@ -271,6 +271,8 @@ class PipelineConfig:
     impute_strategy: str = _setting(contract.DEFAULT_IMPUTE_STRATEGY, _one_of(*IMPUTE_STRATEGIES))
     normalize_method: str = _setting(contract.DEFAULT_NORMALIZE_METHOD, _one_of(*NORMALIZE_METHODS))
     normalize_exclude: tuple[str, ...] = _setting(contract.DEFAULT_NORMALIZE_EXCLUDE, _check_column_list)
+    max_columns: int = _setting(contract.DEFAULT_MAX_COLUMNS, _int_range(1, contract.MAX_COLUMNS_LIMIT, "columns"))
+    escape_formulas: bool = _setting(contract.DEFAULT_ESCAPE_FORMULAS)
 
 
 def _float_range(low: float, high: float | None = None, *, above: bool = False) -> Check:
@@ -442,6 +444,8 @@ class Config:
             contract.ENV_IMPUTE_STRATEGY: self.pipeline.impute_strategy,
             contract.ENV_NORMALIZE_METHOD: self.pipeline.normalize_method,
             contract.ENV_NORMALIZE_EXCLUDE: ",".join(self.pipeline.normalize_exclude),
+            contract.ENV_MAX_COLUMNS: str(self.pipeline.max_columns),
+            contract.ENV_ESCAPE_FORMULAS: "true" if self.pipeline.escape_formulas else "false",
             **{
                 f"{contract.QUALITY_ENV_PREFIX}{f.name.upper()}": str(getattr(self.quality, f.name))
                 for f in fields(self.quality)

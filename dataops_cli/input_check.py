@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dataops_cli.config import Config, ConfigError
+from handler import contract
 from handler.errors import (
     DelimiterError,
     DuplicateColumnError,
@@ -38,6 +39,7 @@ from handler.errors import (
 from handler.pipeline import PipelineOptions, process
 from handler.quality import zero_marker_checks
 from handler.reader import Columns, read_columns
+from handler.records import last_record_end
 
 HEADER_MAX_BYTES = 1 << 20
 _BOM = b"\xef\xbb\xbf"
@@ -140,7 +142,7 @@ def inspect_input(config: Config) -> InputVerdict:
     opener = (lambda: io.BytesIO(prefix)) if prefix is not None else (lambda: path.open("rb"))
     checked = len(prefix) if prefix is not None else None
     try:
-        columns = read_columns(opener, size_hint=checked or size)
+        columns = read_columns(opener, size_hint=checked or size, max_columns=config.pipeline.max_columns)
     except PipelineError as exc:
         return InputVerdict(rejection(path, exc), type(exc).__name__, checked_bytes=checked)
     warning = _zero_markers(path, columns, config.pipeline.zero_as_missing)
@@ -150,6 +152,8 @@ def inspect_input(config: Config) -> InputVerdict:
         impute_strategy=pipeline.impute_strategy,
         normalize_method=pipeline.normalize_method,
         normalize_exclude=pipeline.normalize_exclude,
+        max_columns=pipeline.max_columns,
+        escape_formulas=pipeline.escape_formulas,
     )
     try:
         process(columns, options)
@@ -161,11 +165,12 @@ def inspect_input(config: Config) -> InputVerdict:
 
 
 def _head_lines(path: Path) -> bytes:
-    """The file's first PREFIX_BYTES, cut after the last line end (the whole file if it has none)."""
+    """The file's first PREFIX_BYTES, cut after the last record end (a line break outside quoted
+    fields, as the reader cuts its chunks); the whole head if no record ends in it."""
     with path.open("rb") as handle:
         head = handle.read(PREFIX_BYTES)
-    end = max(head.rfind(b"\n"), head.rfind(b"\r"))
-    return head[: end + 1] if end >= 0 else head
+    end = last_record_end(head, 0, len(head))
+    return head[:end] if end > 0 else head
 
 
 def rejection(path: Path, exc: PipelineError) -> str:
@@ -188,13 +193,18 @@ def error_line(path: Path, exc: PipelineError) -> int | None:
     return 1 if isinstance(exc, HEADER_ERRORS) else None
 
 
-def zero_marker_warning(path: Path, zero_as_missing: tuple[str, ...]) -> str | None:
-    """One line naming every zero-as-missing column that looks normalized, or None."""
+def zero_marker_warning(
+    path: Path, zero_as_missing: tuple[str, ...], max_columns: int = contract.DEFAULT_MAX_COLUMNS
+) -> str | None:
+    """One line naming every zero-as-missing column that looks normalized, or None.
+
+    `max_columns` is pipeline.max_columns: the file is read with the function's own limit.
+    """
     if not zero_as_missing or not path.is_file():
         return None
     try:
-        columns = read_columns(lambda: path.open("rb"), size_hint=path.stat().st_size)
-    except PipelineError as exc:  # the run will report this in full
+        columns = read_columns(lambda: path.open("rb"), size_hint=path.stat().st_size, max_columns=max_columns)
+    except PipelineError as exc:  # the run will report this in full; `up` still deploys
         return f"could not check {path.name} for zero markers: {exc}"
     return _zero_markers(path, columns, zero_as_missing)
 

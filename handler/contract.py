@@ -93,6 +93,8 @@ ENV_ZERO_AS_MISSING = "ZERO_AS_MISSING"
 ENV_IMPUTE_STRATEGY = "IMPUTE_STRATEGY"
 ENV_NORMALIZE_METHOD = "NORMALIZE_METHOD"
 ENV_NORMALIZE_EXCLUDE = "NORMALIZE_EXCLUDE"
+ENV_MAX_COLUMNS = "MAX_COLUMNS"  # config.toml: pipeline.max_columns
+ENV_ESCAPE_FORMULAS = "ESCAPE_FORMULAS"  # config.toml: pipeline.escape_formulas ("true"/"false")
 ENV_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda itself
 DEFAULT_FUNCTION_NAME = "DataOpsPipelineFunction"
 DEFAULT_OUTPUT_PREFIX = "processed/"
@@ -100,6 +102,15 @@ DEFAULT_ZERO_AS_MISSING = ("Glucose", "BloodPressure", "SkinThickness", "Insulin
 DEFAULT_IMPUTE_STRATEGY = "median"
 DEFAULT_NORMALIZE_METHOD = "minmax"
 DEFAULT_NORMALIZE_EXCLUDE = ("Outcome",)
+# The widest input a run accepts: the correlation matrix grows with its square. At this width
+# the default function (1024 MB) runs well inside its memory and timeout (docs/BENCHMARKS.md,
+# "Wide inputs": bench/width_bench.py).
+DEFAULT_MAX_COLUMNS = 1000
+MAX_COLUMNS_LIMIT = 100_000  # the highest pipeline.max_columns config.toml accepts
+DEFAULT_ESCAPE_FORMULAS = False  # the data stays exact unless asked
+# The longest line (record) the reader accepts, header included: it cuts its input into ~1 MiB
+# pieces at record ends, and a record must fit in one.
+MAX_LINE_BYTES = 1 << 20
 IMPUTE_STRATEGIES = ("median", "mean")  # the values IMPUTE_STRATEGY accepts
 NORMALIZE_METHODS = ("minmax", "zscore", "none")  # the values NORMALIZE_METHOD accepts
 QUALITY_ENV_PREFIX = "QUALITY_"  # then the [quality] key in upper case: QUALITY_HISTORY_RUNS, ...
@@ -112,6 +123,8 @@ HANDLER_ENV = (
     ENV_IMPUTE_STRATEGY,
     ENV_NORMALIZE_METHOD,
     ENV_NORMALIZE_EXCLUDE,
+    ENV_MAX_COLUMNS,
+    ENV_ESCAPE_FORMULAS,
 )
 
 # --- Output keys, relative to OUTPUT_PREFIX: runs/<run_id>/<file>, then the pointer.
@@ -129,6 +142,11 @@ OUTPUT_FILES = {
 RUN_DOCUMENT = OUTPUT_FILES["log"]
 # Keys of latest.json.
 L_RUN_ID, L_FINISHED_AT, L_OUTPUTS = "run_id", "finished_at", "outputs"
+
+
+def spark_flag(variable: str) -> str:
+    """The Spark job's flag for one of these environment variables: MAX_COLUMNS -> --max-columns."""
+    return "--" + variable.lower().replace("_", "-")
 
 
 def run_folder(output_prefix: str, run_id: str) -> str:

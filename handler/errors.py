@@ -123,3 +123,35 @@ class QualityHistoryError(PipelineError):
     """The data-quality history exists but cannot be read (a missing grant, a network failure)."""
 
     code = "QualityHistoryUnreadable"
+
+
+class LineTooLongError(PipelineError):
+    """A line (a record: more than one line when a quoted field holds line breaks) is over the limit.
+
+    The reader cuts its input at record ends and parses each piece on its own; a record
+    must fit in one piece, so its length is bounded (the header's too).
+    """
+
+    code = "LineTooLong"
+
+
+class TooManyColumnsError(PipelineError):
+    """The header has more columns than MAX_COLUMNS (config.toml: pipeline.max_columns) allows.
+
+    Work grows with the square of the width (the correlation matrix), so the width is bounded
+    before anything is parsed.
+    """
+
+    code = "TooManyColumns"
+
+
+class ByteOrderMarkError(NotTextError):
+    """A byte-order mark (U+FEFF) after the file's first bytes: files joined together, usually."""
+
+    code = "MisplacedByteOrderMark"
+
+
+class ValueOverflowError(PipelineError):
+    """A numeric column's values are so large that its sums or spread overflow a double (inf)."""
+
+    code = "ValueOverflow"

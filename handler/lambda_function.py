@@ -3,7 +3,10 @@
 Publishing is atomic from a reader's point of view: a run writes its files under
 `<OUTPUT_PREFIX>runs/<run_id>/`, then run.json, and only then `<OUTPUT_PREFIX>latest.json`
 naming them. A failed run removes what it had written, records a failed run.json, never
-touches latest.json or earlier runs, and raises so Lambda counts an Error.
+touches latest.json or earlier runs, and raises so Lambda counts an Error. A published run
+is never unpublished: anything raised after the latest.json call is logged (after_publishing)
+and the run stays published; a failure of that call itself deletes nothing if latest.json
+names the run (or cannot be read to tell).
 
 Data quality (handler/quality.py): the run reads `<OUTPUT_PREFIX>quality/history.json`
 first, writes quality.json beside its outputs, and appends its profile to the history
@@ -41,18 +44,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import contract as c
 from .errors import ConfigurationError, PipelineError, QualityHistoryError
+from .formulas import count_in_columns, formula_like_summary
 from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
 from .pipeline import PipelineOptions, PipelineResult, process
 from .quality import (
     FAIL,
+    HISTORY_MAX_BYTES,
     HISTORY_NAME,
     WARN,
     QualitySettings,
     count_zeros,
     failed,
-    history_document,
+    history_bytes,
+    load_history,
     log_line,
-    parse_history,
     profile,
     quality_document,
     run_checks,
@@ -68,6 +73,7 @@ from .runlog import (
     SHAPE,
     START,
     RunLog,
+    json_safe_bytes,
     ms_since,
     package_versions,
     record_metric,
@@ -179,9 +185,32 @@ class Settings:
                 impute_strategy=env.get(c.ENV_IMPUTE_STRATEGY, "").strip() or c.DEFAULT_IMPUTE_STRATEGY,
                 normalize_method=env.get(c.ENV_NORMALIZE_METHOD, "").strip() or c.DEFAULT_NORMALIZE_METHOD,
                 normalize_exclude=_split(env.get(c.ENV_NORMALIZE_EXCLUDE, ",".join(c.DEFAULT_NORMALIZE_EXCLUDE))),
+                max_columns=int_setting(env, c.ENV_MAX_COLUMNS, c.DEFAULT_MAX_COLUMNS),
+                escape_formulas=bool_setting(env, c.ENV_ESCAPE_FORMULAS, c.DEFAULT_ESCAPE_FORMULAS),
             ),
             quality=QualitySettings.from_environ(env),
         )
+
+
+def int_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    """An integer variable; unset or empty is `default`; anything else must parse, or the run fails naming it."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not an integer", setting=name) from None
+
+
+def bool_setting(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A "true"/"false" variable (config.py writes those; any case is accepted); unset or empty is `default`."""
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in ("true", "false"):
+        raise ConfigurationError(f"{name}={text!r} is not 'true' or 'false'", setting=name)
+    return text == "true"
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -270,6 +299,7 @@ class PipelineRun:
         self.quality_ms: dict[str, float] = {}  # what the data-quality work costs (bench/quality_bench.py)
         self.deadline = deadline or Deadline(None)
         self.step = "starting"
+        self.publishing = False  # the latest.json call has been made: the run may be published
 
     def at(self, step: str) -> None:
         """Checkpoint: name the step (for the timeout message) and stop if time is nearly out."""
@@ -304,12 +334,14 @@ class PipelineRun:
         if blocked:
             return self._quarantine(outputs, files, blocked, quality, result, handled, duration_ms)
         self._publish(outputs, files, quality)
-        # Published: from here a timeout must not turn the run into a failed one (its cleanup
-        # would delete the files latest.json now names), so the alarm stops and the history
-        # is rewritten only while the safety margin is untouched.
+        # Published: from here nothing may turn the run into a failed one (its cleanup would
+        # delete the files latest.json now names). The alarm stops, the history is rewritten
+        # only while the safety margin is untouched, and whatever is raised is logged.
         self.deadline.disarm()
         t_write = time.perf_counter()
-        self._update_history(history, current)
+        after_publishing(
+            self.log, self.run_id, "updating the quality history", lambda: self._update_history(history, current)
+        )
         self.quality_ms["history_write_ms"] = ms_since(t_write)
         record_metric(self.log, c.M_RUN_FAILED, 0)
         return run_result(
@@ -339,7 +371,7 @@ class PipelineRun:
         s = self.settings
         source = S3Input(self.s3, s.bucket, s.input_key)
         self.at("reading the input")
-        columns = read_columns(source.open, size_hint=source.head().size)
+        columns = read_columns(source.open, size_hint=source.head().size, max_columns=s.options.max_columns)
         info = source.info
         assert info is not None
         self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
@@ -380,7 +412,8 @@ class PipelineRun:
         self.at("writing cleaned.csv")
         self._stream_cleaned(result, outputs["cleaned"])
         self.at("writing correlation.csv")
-        self._put(outputs["correlation"], correlation_csv(result), "text/csv")
+        escape = self.settings.options.escape_formulas
+        self._put(outputs["correlation"], correlation_csv(result, escape_formulas=escape), "text/csv")
         timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": ms_since(t1)}
         summary = summary_document(
             result,
@@ -402,7 +435,9 @@ class PipelineRun:
         """Profile the run, check it against the history, write quality.json: (profile, summary, blocking checks)."""
         self.at("checking data quality")
         t2 = time.perf_counter()
-        current = profile(result, self.run_id, zeros)
+        text = {name: result.output[name] for name in result.names if name not in result.numeric}
+        formula_like = formula_like_summary(result.names, count_in_columns(text), self.settings.options.escape_formulas)
+        current = profile(result, self.run_id, zeros, formula_like)
         checks = run_checks(current, history, self.settings.quality)
         self.at("writing quality.json")
         self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
@@ -431,6 +466,7 @@ class PipelineRun:
         )
         self.at("publishing latest.json")
         latest = {c.L_RUN_ID: self.run_id, c.L_FINISHED_AT: utc_iso(time.time()), c.L_OUTPUTS: outputs}
+        self.publishing = True  # from here latest.json may name this run, even if the call fails
         self.s3.put_object(
             Bucket=s.bucket,
             Key=c.latest_key(s.output_prefix),
@@ -445,7 +481,11 @@ class PipelineRun:
         end of this run rather than failing every run from now on.
         """
         try:
-            body = self.s3.get_object(Bucket=self.settings.bucket, Key=self.history_key)["Body"].read()
+            response = self.s3.get_object(Bucket=self.settings.bucket, Key=self.history_key)
+            if response.get("ContentLength", 0) > HISTORY_MAX_BYTES:  # not read: it would cost this run
+                response["Body"].close()
+                return history_too_large(response["ContentLength"], self.history_key, self.log)
+            body = response["Body"].read()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
@@ -472,12 +512,12 @@ class PipelineRun:
 
     def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
         """After latest.json: a failure here must not turn a published run into a failed one."""
+        body = history_body(history, current, self.settings.quality.history_runs, self.history_key, self.log)
+        if body is None:
+            return
         try:
             self.s3.put_object(
-                Bucket=self.settings.bucket,
-                Key=self.history_key,
-                Body=history_body(history, current, self.settings.quality.history_runs),
-                ContentType="application/json",
+                Bucket=self.settings.bucket, Key=self.history_key, Body=body, ContentType="application/json"
             )
         except (ClientError, BotoCoreError) as exc:
             self.log.error(
@@ -524,8 +564,17 @@ class PipelineRun:
 
         Each step is tried on its own: an upload interrupted right after it completed has no
         upload left to abort, but its object is still deleted and run.json still written.
+        A run that may have been published (the latest.json call was made) is never undone:
+        if latest.json names it, or cannot be read to tell, its files stay.
         """
         bucket = self.settings.bucket
+        if self.publishing and self._may_be_published():
+            self.log.error(
+                c.EVENT_CLEANUP,
+                f"{ERROR} Run {self.run_id} failed while or after publishing latest.json: its files are kept",
+                error=error,
+            )
+            return
         written = list(self.written)
         if self.open_key is not None and self.open_key not in written:
             written.append(self.open_key)  # interrupted mid-upload (or just after it completed)
@@ -547,7 +596,7 @@ class PipelineRun:
                     Bucket=bucket,
                     Key=self.key(c.RUN_DOCUMENT),
                     ContentType="application/json",
-                    Body=to_json_bytes(self._run_document("failed", error=error)),
+                    Body=json_safe_bytes(self._run_document("failed", error=error)),
                 ),
             )
         )
@@ -557,10 +606,22 @@ class PipelineRun:
             except (ClientError, BotoCoreError) as exc:
                 self.log.error(c.EVENT_CLEANUP, f"{ERROR} Could not {what} in S3: {exc}", written=written)
 
+    def _may_be_published(self) -> bool:
+        """Whether latest.json names this run, or might (it cannot be read): then nothing is deleted."""
+        s = self.settings
+        try:
+            body = self.s3.get_object(Bucket=s.bucket, Key=c.latest_key(s.output_prefix))["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            return code not in ("NoSuchKey", "404")
+        except BotoCoreError:
+            return True
+        return names_run(body, self.run_id)
+
     def _stream_cleaned(self, result: Any, key: str) -> None:
         self.open_key = key
         self.open_sink = MultipartSink(self.s3, self.settings.bucket, key, "text/csv")
-        write_cleaned_csv(result, self.open_sink)
+        write_cleaned_csv(result, self.open_sink, escape_formulas=self.settings.options.escape_formulas)
         self.open_sink.close()
         self.written.append(key)
         self.open_sink, self.open_key = None, None
@@ -621,16 +682,64 @@ def report_quality(log: RunLog, checks: list[dict[str, Any]], baseline_runs: int
 def history_from(body: bytes, key: str, log: RunLog) -> list[dict[str, Any]]:
     """The profiles in a history.json body; an unusable one is reported and replaced (not fatal)."""
     try:
-        return parse_history(json.loads(body), key)
+        return load_history(body, key)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         log.warning(c.EVENT_QUALITY_HISTORY, f"{QUALITY} Quality history unusable, starting a new one: {exc}", key=key)
         return []
 
 
-def history_body(history: list[dict[str, Any]], current: dict[str, Any], keep: int) -> bytes:
-    """The new history.json: compact (machine-read only; at 20 profiles indenting costs more than the checks)."""
-    document = history_document(history, current, keep)
-    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8")
+def history_too_large(size: int, key: str, log: RunLog) -> list[dict[str, Any]]:
+    """A history over HISTORY_MAX_BYTES is not read (it would cost every run) and is replaced."""
+    log.warning(
+        c.EVENT_QUALITY_HISTORY,
+        f"{QUALITY} Quality history unusable, starting a new one: {key} is {size:,} bytes, "
+        f"more than the {HISTORY_MAX_BYTES:,} a history holds",
+        key=key,
+    )
+    return []
+
+
+def history_body(
+    history: list[dict[str, Any]], current: dict[str, Any], keep: int, key: str, log: RunLog
+) -> bytes | None:
+    """The new history.json, kept under HISTORY_MAX_BYTES (oldest profiles dropped, said in the log);
+    None when this run's profile alone is larger (the history is left as it was)."""
+    body, dropped = history_bytes(history, current, keep)
+    if body is None:
+        log.warning(
+            c.EVENT_QUALITY_HISTORY,
+            f"{QUALITY} Quality history not updated: this run's profile alone is over {HISTORY_MAX_BYTES:,} bytes",
+            key=key,
+        )
+    elif dropped and len(history) + 1 - dropped < keep:
+        log.info(
+            c.EVENT_QUALITY_HISTORY,
+            f"{QUALITY} Quality history keeps {len(history) + 1 - dropped} profiles to stay under "
+            f"{HISTORY_MAX_BYTES:,} bytes",
+            key=key,
+        )
+    return body
+
+
+def names_run(latest: bytes, run_id: str) -> bool:
+    """Whether a latest.json body names `run_id`; an unreadable one might, so it counts as naming it."""
+    try:
+        document = json.loads(latest)
+    except (ValueError, UnicodeDecodeError):
+        return True
+    return not isinstance(document, dict) or document.get(c.L_RUN_ID) == run_id
+
+
+def after_publishing(log: RunLog, run_id: str, step: str, work: Callable[[], Any]) -> None:
+    """Run a step that follows latest.json: whatever it raises is logged and the run stays published."""
+    try:
+        work()
+    except Exception as exc:  # noqa: BLE001 (issue 19: nothing after publishing may unpublish the run)
+        log.error(
+            c.EVENT_QUALITY_HISTORY,
+            f"{ERROR} Run {run_id} is published, but {step} failed: {type(exc).__name__}: {exc}",
+            error={"type": type(exc).__name__, "message": str(exc), "step": step},
+        )
 
 
 def history_unreadable(where: str, key: str, code: str, hint: str) -> QualityHistoryError:

@@ -7,8 +7,8 @@ page faults. A chunk here is a window of a `bytearray` the stream reads straight
 (`readinto`); once its parse is done the buffer goes back to a free list and the next chunk
 reuses its pages.
 
-Cutting at any newline is what Arrow itself does with its default `newlines_in_values=False`:
-a quoted cell may hold the delimiter and quotes, not a line break.
+Chunks end where records end (`handler.records`): a quoted field may hold a line break
+anywhere in the file, not only in the first MiB that Arrow itself parses in one block.
 """
 
 from __future__ import annotations
@@ -20,20 +20,37 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
+from .records import last_record_end
+
 T = TypeVar("T")
 
 
 @dataclass
 class Chunk:
-    """Whole lines `buffer[start:end]`; `view` is that window, shared with no copy."""
+    """Whole records `buffer[start:end]`; `view` is that window, shared with no copy.
+
+    `offset` is where the chunk starts in the stream (bytes), for errors that name a place.
+    """
 
     buffer: bytearray
     start: int
     end: int
+    offset: int = 0
 
     @property
     def view(self) -> memoryview:
         return memoryview(self.buffer)[self.start : self.end]
+
+
+class RecordTooLongError(Exception):
+    """A record (a line, or several when a quoted field holds line breaks) is longer than the limit.
+
+    Internal: the reader turns it into a LineTooLongError naming the line.
+    """
+
+    def __init__(self, offset: int, limit: int) -> None:
+        super().__init__(f"the record at byte {offset} is longer than {limit} bytes")
+        self.offset, self.limit = offset, limit
 
 
 class ChunkBuffers:
@@ -59,34 +76,59 @@ class ChunkBuffers:
         self._free.append(buffer)
 
 
-def line_chunks(stream: BinaryIO, buffers: ChunkBuffers, skip_header: bool = True) -> Iterator[Chunk]:
-    """The data lines (the header dropped) in chunks of about `buffers.size` bytes, each ending at a line end."""
-    carry = b""  # the start of a line the previous read cut
-    header_done = not skip_header
+def line_chunks(
+    stream: BinaryIO, buffers: ChunkBuffers, skip: int = 0, offset: int = 0, max_record: int | None = None
+) -> Iterator[Chunk]:
+    """The stream's records after its first `skip` bytes (the header), in chunks of about
+    `buffers.size` bytes, each ending where a record ends (a line end outside quoted fields).
+
+    `offset` is the stream's position in the input (for `Chunk.offset`); a record longer
+    than `max_record` bytes raises RecordTooLongError (so does one that never ends in a
+    file that ends, when it is longer than the limit).
+    """
+    limit = max_record if max_record is not None else 1 << 62
+    step = min(buffers.size, limit)  # a record that starts and ends within one read is within the limit
+    carry = b""  # the start of a record the previous read cut
+    consumed = offset  # stream position of carry[0]
     while True:
-        buffer = buffers.take(len(carry) + buffers.size)
+        buffer = buffers.take(len(carry) + step)
         view = memoryview(buffer)
         view[: len(carry)] = carry
-        got = read_into(stream, view[len(carry) : len(carry) + buffers.size])
+        got = read_into(stream, view[len(carry) : len(carry) + step])
         filled = len(carry) + got
         start = 0
-        if not header_done:
-            ends = [i for i in (buffer.find(b"\n", 0, filled), buffer.find(b"\r", 0, filled)) if i >= 0]
-            if ends:  # a "\n" left by "\r\n" is an ignored empty line
-                start, header_done = min(ends) + 1, True
-        cut = max(buffer.rfind(b"\n", start, filled), buffer.rfind(b"\r", start, filled)) + 1  # CR-only files too
-        if got == 0 or not header_done or cut <= start:
+        if skip:
+            start = min(skip, filled)
+            skip -= start
+        cut = last_record_end(buffer, start, filled) if got else start
+        if carry and cut - start > limit and not _ends_within(buffer, start, filled, len(carry), limit):
+            raise RecordTooLongError(consumed, limit)  # the carried record ends, but too late
+        if cut <= start:  # no record ends in what was read: read on (or the stream ended)
             carry = bytes(view[start:filled])
+            consumed += start
             view.release()
             buffers.give(buffer)
+            if len(carry) > limit:
+                raise RecordTooLongError(consumed, limit)
             if got:
                 continue
-            if header_done and carry.strip():  # the last line has no line end
-                yield Chunk(bytearray(carry), 0, len(carry))
+            if carry.strip():  # the last record has no line end
+                yield Chunk(bytearray(carry), 0, len(carry), consumed)
             return
         carry = bytes(view[cut:filled])
         view.release()
-        yield Chunk(buffer, start, cut)
+        yield Chunk(buffer, start, cut, consumed + start)
+        consumed += cut
+
+
+def _ends_within(buffer: bytearray, start: int, filled: int, carried: int, limit: int) -> bool:
+    """Whether the record at `start` (its first `carried` bytes hold no record end) ends within `limit` bytes."""
+    after = start + carried
+    ends = (buffer.find(b"\n", after, filled), buffer.find(b"\r", after, filled))
+    first = min((i for i in ends if i >= 0), default=-1)
+    if 0 <= first - start <= limit and buffer.find(b'"', start, first) < 0:
+        return True  # no quote before it: the first line end ends the record
+    return last_record_end(buffer, start, min(filled, start + limit + 1)) > start
 
 
 def read_into(stream: BinaryIO, view: memoryview) -> int:

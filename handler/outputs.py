@@ -9,6 +9,9 @@ Quoting as pandas and the csv module write it: the header line is ours (Arrow qu
 name before pyarrow 22, and the Lambda layer's pyarrow is older), unquoted unless a name
 holds the delimiter, a quote or a line break; numbers are never quoted; a text value is
 quoted only when it needs to be (Arrow's "needed" style quotes every text value).
+
+With `escape_formulas` (pipeline.escape_formulas), text cells and column names that a
+spreadsheet would run as formulas get OWASP's leading quote (handler/formulas.py).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .formulas import escape_array, escape_names
 from .pipeline import PipelineResult
+from .quality import present_stats
 from .reader import ARROW_POOL
 
 CSV_BATCH_ROWS = 1 << 15  # ~5 MB of text per batch; 4 in flight on 2 cores
@@ -40,7 +45,7 @@ class Sink(Protocol):
 
 
 def cleaned_csv_chunks(
-    result: PipelineResult, batch_rows: int = CSV_BATCH_ROWS, workers: int | None = None
+    result: PipelineResult, batch_rows: int = CSV_BATCH_ROWS, workers: int | None = None, escape_formulas: bool = False
 ) -> Iterator[bytes | pa.Buffer]:
     """The cleaned table as CSV text, header first, in chunks of `batch_rows` rows, in order.
 
@@ -56,13 +61,13 @@ def cleaned_csv_chunks(
         stop = min(start + batch_rows, result.rows)
         columns = [_slice(result.output[name], start, stop) for name in result.names]
         if has_text:
-            return _csv_lines(columns)
+            return _csv_lines(columns, escape_formulas)
         buffer = pa.BufferOutputStream(memory_pool=ARROW_POOL)
         batch = pa.record_batch(columns, schema=schema)
         pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False), memory_pool=ARROW_POOL)
         return buffer.getvalue()
 
-    yield csv_line(result.names)
+    yield csv_line(escape_names(result.names, escape_formulas))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csv") as pool:
         pending: deque[Future[pa.Buffer]] = deque()
         for start in range(0, result.rows, batch_rows):
@@ -80,7 +85,7 @@ def csv_line(cells: list[str]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _csv_lines(columns: list[pa.Array]) -> pa.Buffer:
+def _csv_lines(columns: list[pa.Array], escape_formulas: bool = False) -> pa.Buffer:
     """CSV text of columns that include text, quoting only the values that need it.
 
     Numbers go through the same cast to text that Arrow's CSV writer uses, so both paths
@@ -90,6 +95,8 @@ def _csv_lines(columns: list[pa.Array]) -> pa.Buffer:
     for column in columns:
         text = pc.cast(column, pa.string(), memory_pool=ARROW_POOL)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            if escape_formulas:
+                text = escape_array(text)
             quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
             text = pc.if_else(pc.match_substring_regex(text, _NEEDS_QUOTES), quoted, text)
         cells.append(text)
@@ -100,27 +107,31 @@ def _csv_lines(columns: list[pa.Array]) -> pa.Buffer:
     return data[first:last]
 
 
-def write_cleaned_csv(result: PipelineResult, sink: Sink, batch_rows: int = CSV_BATCH_ROWS) -> int:
+def write_cleaned_csv(
+    result: PipelineResult, sink: Sink, batch_rows: int = CSV_BATCH_ROWS, escape_formulas: bool = False
+) -> int:
     """Stream the cleaned CSV into `sink`; returns the number of bytes written."""
     written = 0
-    for chunk in cleaned_csv_chunks(result, batch_rows):
+    for chunk in cleaned_csv_chunks(result, batch_rows, escape_formulas=escape_formulas):
         sink.write(chunk)
         written += len(chunk)
     return written
 
 
-def correlation_csv(result: PipelineResult) -> bytes:
+def correlation_csv(result: PipelineResult, escape_formulas: bool = False) -> bytes:
     """Column names on both axes; an undefined coefficient is an empty cell."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["", *result.numeric])  # QUOTE_MINIMAL: names quoted only when they must be
-    for name, row in zip(result.numeric, result.correlation, strict=True):
+    names = escape_names(result.numeric, escape_formulas)
+    writer.writerow(["", *names])  # QUOTE_MINIMAL: names quoted only when they must be
+    for name, row in zip(names, result.correlation, strict=True):
         writer.writerow([name, *("" if math.isnan(v) else repr(float(v)) for v in row)])
     return out.getvalue().encode("utf-8")
 
 
 def summary_document(result: PipelineResult, **context: Any) -> dict[str, Any]:
     """summary.json: shape, missing counts, imputed values, statistics, plus run context."""
+    after = {name: {"min": s.min, "max": s.max, "mean": s.mean, "std": s.std} for name, s in result.stats.items()}
     return {
         **context,
         "rows": result.rows,
@@ -131,10 +142,24 @@ def summary_document(result: PipelineResult, **context: Any) -> dict[str, Any]:
         "missing_before_imputation": result.missing,
         "missing_total": result.missing_total,
         "imputed_values": result.imputed,
-        "statistics_before_normalization": {
-            name: {"min": s.min, "max": s.max, "mean": s.mean, "std": s.std} for name, s in result.stats.items()
-        },
+        "statistics_before_imputation": present_statistics(result),
+        "statistics_after_imputation": after,
+        # Deprecated name of statistics_after_imputation (the same numbers), kept for readers of
+        # earlier summaries: it was easy to take for the raw statistics (issue 20).
+        "statistics_before_normalization": after,
     }
+
+
+def present_statistics(result: PipelineResult) -> dict[str, dict[str, float]]:
+    """Per numeric column, `count` (present cells), min, max, mean and population std of the present
+    values: before imputation (and normalization). Derived from the imputed column's statistics
+    (handler.quality.present_stats), the numbers the data-quality profile holds."""
+    found = {}
+    for name, s in result.stats.items():
+        filled = result.missing.get(name, 0)
+        stats = present_stats(result.rows, filled, s.mean, s.std, s.min, s.max, result.imputed.get(name))
+        found[name] = {"count": result.rows - filled, **stats}
+    return found
 
 
 def to_json_bytes(document: Any) -> bytes:

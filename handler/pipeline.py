@@ -7,7 +7,11 @@ Semantics (each pinned by a test):
 - Numeric columns are imputed with the median (or mean) of their present values; text
   columns with their most frequent value (ties: the value that sorts first).
 - Statistics (min, max, mean, population std) describe each numeric column after
-  imputation and before normalization.
+  imputation and before normalization; those of its present values (before imputation)
+  are derived from them exactly (handler.quality.present_stats: no second pass).
+- Values so large that a column's sum or spread overflows a double (two cells of 1.7e308)
+  are an input error naming the column and the line of its largest value, never an inf
+  or NaN in the outputs.
 - Numeric columns not excluded are normalized: minmax to [0, 1] or zscore (population
   std); a constant column becomes 0.0, never NaN or inf.
 - The correlation matrix is Pearson over every numeric column after imputation; a pair
@@ -35,11 +39,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .contract import (
+    DEFAULT_ESCAPE_FORMULAS,
     DEFAULT_IMPUTE_STRATEGY,
+    DEFAULT_MAX_COLUMNS,
     DEFAULT_NORMALIZE_EXCLUDE,
     DEFAULT_NORMALIZE_METHOD,
     DEFAULT_ZERO_AS_MISSING,
+    ENV_MAX_COLUMNS,
     IMPUTE_STRATEGIES,
+    MAX_COLUMNS_LIMIT,
     NORMALIZE_METHODS,
 )
 from .errors import (
@@ -49,8 +57,10 @@ from .errors import (
     NonFiniteValueError,
     NonNumericColumnError,
     NoNumericColumnsError,
+    ValueOverflowError,
 )
 from .median import median_of_present
+from .quality import present_stats
 from .reader import Columns
 
 _CORRELATION_CHUNK_ROWS = 1 << 18
@@ -64,8 +74,16 @@ class PipelineOptions:
     impute_strategy: str = DEFAULT_IMPUTE_STRATEGY
     normalize_method: str = DEFAULT_NORMALIZE_METHOD
     normalize_exclude: tuple[str, ...] = DEFAULT_NORMALIZE_EXCLUDE
+    max_columns: int = DEFAULT_MAX_COLUMNS  # the reader refuses a wider header
+    escape_formulas: bool = DEFAULT_ESCAPE_FORMULAS  # outputs: formula-like text gets a leading '
 
     def __post_init__(self) -> None:
+        if not 1 <= self.max_columns <= MAX_COLUMNS_LIMIT:
+            raise ConfigurationError(
+                f"{ENV_MAX_COLUMNS}={self.max_columns!r} is not allowed: expected an integer from 1 to "
+                f"{MAX_COLUMNS_LIMIT}",
+                setting=ENV_MAX_COLUMNS,
+            )
         if self.impute_strategy not in IMPUTE_STRATEGIES:
             raise ConfigurationError(
                 f"IMPUTE_STRATEGY={self.impute_strategy!r} is not supported: expected one of "
@@ -129,8 +147,13 @@ def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
         _reject_non_finite(name, values, columns.line_of)
         if name in options.zero_as_missing:
             values[values == 0] = np.nan
-        count, fill = _impute_numeric(name, values, options.impute_strategy, columns.rows)
-        return count, fill, _describe(values)
+        count, fill, gaps = _impute_numeric(name, values, options.impute_strategy, columns.rows)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked for and named below
+            stats = _describe(values)
+        if overflows(stats, columns.rows, count, fill):
+            row = _largest_present(values, gaps)
+            raise value_overflow(name, columns.line_of(row), float(values[row]))
+        return count, fill, stats
 
     # Columns are independent and numpy releases the GIL: two at a time on two cores. Results are
     # taken in column order, so the error raised is the first column's, as in a sequential loop.
@@ -254,12 +277,14 @@ def _reject_non_finite(name: str, values: np.ndarray, line_of: Callable[[int], i
         )
 
 
-def _impute_numeric(name: str, values: np.ndarray, strategy: str, rows: int) -> tuple[int, float | None]:
-    """Fill NaNs in place; returns (missing count, value filled or None)."""
+def _impute_numeric(
+    name: str, values: np.ndarray, strategy: str, rows: int
+) -> tuple[int, float | None, np.ndarray | None]:
+    """Fill NaNs in place; returns (missing count, value filled or None, where the gaps were or None)."""
     gaps = np.isnan(values)
     count = int(gaps.sum())
     if count == 0:
-        return 0, None
+        return 0, None, None
     if count == rows:
         raise EmptyColumnError(
             f"column {name!r} has no value in any of its {rows} rows: nothing to impute from",
@@ -268,7 +293,36 @@ def _impute_numeric(name: str, values: np.ndarray, strategy: str, rows: int) -> 
         )
     fill = median_of_present(values, rows - count) if strategy == "median" else float(values[~gaps].mean())
     values[gaps] = fill
-    return count, fill
+    return count, fill, gaps
+
+
+def overflows(stats: ColumnStats, rows: int, filled: int, fill: float | str | None) -> bool:
+    """Whether a column's statistics (after imputation, or of its present values) left the doubles' range."""
+    spread = stats.max - stats.min
+    if not all(math.isfinite(v) for v in (stats.mean, stats.std, spread)):
+        return True
+    raw = present_stats(rows, filled, stats.mean, stats.std, stats.min, stats.max, fill)
+    return not all(math.isfinite(v) for v in raw.values())
+
+
+def value_overflow(name: str, line: int, value: float) -> ValueOverflowError:
+    """Values too large to sum: the same error from both engines."""
+    return ValueOverflowError(
+        f"column {name!r} holds values too large to compute with (line {line}: {value!r}): its mean or "
+        "standard deviation overflows a double (sums beyond 1.8e308; squares of values 1e154 apart already do); "
+        "scale the column down",
+        column=name,
+        line=line,
+        value=value,
+    )
+
+
+def _largest_present(values: np.ndarray, gaps: np.ndarray | None) -> int:
+    """Row of the largest absolute value among the present (not imputed) cells."""
+    magnitude = np.abs(values)
+    if gaps is not None:
+        magnitude[gaps] = -1.0
+    return int(np.argmax(magnitude))
 
 
 def _impute_text(name: str, values: pa.ChunkedArray, rows: int) -> tuple[int, str | None, pa.ChunkedArray]:

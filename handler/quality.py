@@ -25,11 +25,21 @@ Checks (thresholds from QualitySettings; each pinned by a test):
 - correlation: every pair within max_correlation_change of its baseline (median), else warn.
 - zero_markers: a zero-as-missing column with zeros whose other values all lie in [0, 1]
   warns that the file looks already normalized (no history needed).
+- formula_like_text: text cells or column names that a spreadsheet would run as a formula
+  (they start with =, +, -, @, a tab or a carriage return and are not numbers; OWASP's
+  "CSV Injection" page) warn (no history needed); `pipeline.escape_formulas` defuses them.
 With no history, each history check says so and is ok.
+
+The history stays small whatever the width: a profile keeps its correlation matrix only up
+to CORRELATION_MAX_COLUMNS numeric columns (the correlation check says when it could not
+compare), and the whole history.json is kept under HISTORY_MAX_BYTES by dropping the oldest
+profiles, so one wide run cannot make every later run read megabytes. A history that cannot
+be used (not JSON, not a history, wrong inner types, NaN or infinities) is replaced.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +51,12 @@ from .errors import ConfigurationError
 
 HISTORY_NAME = QUALITY_HISTORY
 HISTORY_VERSION = 1
+# Pairs grow with the square of the numeric columns: 50 columns are 1,225 pairs per profile.
+CORRELATION_MAX_COLUMNS = 50
+# history.json: the oldest profiles go first; a longer one is not read. Every run reads, checks
+# and rewrites the whole history: 1 MiB is 20 profiles of up to ~350 columns, or 7 of 1,000
+# (bench/width_bench.py: a normal run next to a full history of wide profiles).
+HISTORY_MAX_BYTES = 1 << 20
 OK, WARN, FAIL = "ok", "warn", "fail"
 LEVELS = (OK, WARN, FAIL)
 ON_FAILURE = ("warn", "block")
@@ -136,8 +152,13 @@ QUALITY_FLAGS = {
 # ---------------------------------------------------------------------------- profile
 
 
-def profile(result: Any, run_id: str, zeros: Mapping[str, int] | None = None) -> Profile:
-    """A run's profile from a PipelineResult (names, rows, numeric, missing, imputed, stats, correlation)."""
+def profile(
+    result: Any, run_id: str, zeros: Mapping[str, int] | None = None, formula_like: dict[str, Any] | None = None
+) -> Profile:
+    """A run's profile from a PipelineResult (names, rows, numeric, missing, imputed, stats, correlation).
+
+    `formula_like` is `formula_like_text(...)`'s count (the handler's, or the Spark job's own).
+    """
     rows = int(result.rows)
     numeric = list(result.numeric)
     numeric_set = set(numeric)
@@ -147,7 +168,13 @@ def profile(result: Any, run_id: str, zeros: Mapping[str, int] | None = None) ->
         s = result.stats[name]
         k = missing[name]
         described[name] = present_stats(rows, k, s.mean, s.std, s.min, s.max, result.imputed.get(name))
-    matrix = [[_finite_or_none(v) for v in row] for row in result.correlation.tolist()]
+    if len(numeric) <= CORRELATION_MAX_COLUMNS:
+        correlation = {
+            "columns": numeric,
+            "matrix": [[_finite_or_none(v) for v in row] for row in result.correlation.tolist()],
+        }
+    else:  # too wide to keep: the correlation check says it could not compare
+        correlation = {"columns": [], "matrix": [], "not_kept_columns": len(numeric)}
     return {
         "run_id": run_id,
         "rows": rows,
@@ -156,21 +183,31 @@ def profile(result: Any, run_id: str, zeros: Mapping[str, int] | None = None) ->
         "missing_rate": {n: _round(c / rows) for n, c in missing.items()},
         "numeric": described,
         "zeros": {n: int(c) for n, c in (zeros or {}).items()},
-        "correlation": {"columns": numeric, "matrix": matrix},
+        "correlation": correlation,
+        "formula_like": formula_like if formula_like is not None else {"headers": [], "cells": {}},
     }
 
 
 def present_stats(
     rows: int, filled: int, mean: float, std: float, low: float, high: float, fill: float | str | None
 ) -> dict[str, float]:
-    """Mean, std, min and max of the present values, from the stats after imputation (see module doc)."""
+    """Mean, std, min and max of the present values, from the stats after imputation (see module doc).
+
+    Written so that no intermediate overflows where the result is finite: the mean moves by
+    k * (mean - fill) / present, and the sum of squares is scaled by its largest term.
+    """
     if not filled or fill is None:
         return {"mean": mean, "std": std, "min": low, "max": high}
     fill = float(fill)
     present = rows - filled
-    mean_p = (rows * mean - filled * fill) / present
-    squares = rows * std * std - filled * (fill - mean) ** 2 - present * (mean_p - mean) ** 2
-    return {"mean": mean_p, "std": math.sqrt(max(squares, 0.0) / present), "min": low, "max": high}
+    mean_p = mean + (mean - fill) * (filled / present)
+    d_fill, d_mean = fill - mean, mean_p - mean
+    scale = max(abs(std), abs(d_fill), abs(d_mean))
+    if scale == 0:
+        return {"mean": mean_p, "std": 0.0, "min": low, "max": high}
+    a, b, c = std / scale, d_fill / scale, d_mean / scale
+    squares = rows * a * a - filled * b * b - present * c * c  # in units of scale**2
+    return {"mean": mean_p, "std": scale * math.sqrt(max(squares, 0.0) / present), "min": low, "max": high}
 
 
 def count_zeros(numeric: Mapping[str, Any], names: Iterable[str]) -> dict[str, int]:
@@ -182,7 +219,8 @@ def count_zeros(numeric: Mapping[str, Any], names: Iterable[str]) -> dict[str, i
 
 
 def run_checks(current: Profile, history: Sequence[Profile], settings: QualitySettings) -> list[Check]:
-    """Every check, in a stable order: schema, row_count, completeness, distribution, correlation, zero_markers."""
+    """Every check, in a stable order: schema, row_count, completeness, distribution, correlation,
+    zero_markers, formula_like_text."""
     return [
         schema_check(current, history[-1] if history else None),
         row_count_check(current, history, settings),
@@ -190,6 +228,7 @@ def run_checks(current: Profile, history: Sequence[Profile], settings: QualitySe
         *distribution_checks(current, history, settings),
         *correlation_checks(current, history, settings),
         *zero_marker_checks(current["numeric"], current["zeros"]),
+        formula_like_check(current.get("formula_like")),
     ]
 
 
@@ -293,10 +332,12 @@ def distribution_checks(current: Profile, history: Sequence[Profile], s: Quality
         difference = abs(now["mean"] - base_mean)
         if base_std > 0:
             shift: float | None = _round(difference / base_std)
+            if not math.isfinite(shift):  # an overflowing difference: as far as it gets
+                shift = None
         else:
             shift = 0.0 if difference == 0 else None  # a constant baseline: any move is a shift
         level = OK if shift is not None and shift <= s.max_mean_shift else WARN
-        shown = "infinite (baseline std is 0)" if shift is None else f"{shift:g}"
+        shown = "infinite" + (" (baseline std is 0)" if base_std <= 0 else "") if shift is None else f"{shift:g}"
         checks.append(
             _check(
                 "distribution",
@@ -316,7 +357,18 @@ def correlation_checks(current: Profile, history: Sequence[Profile], s: QualityS
     expected = f"<= {s.max_correlation_change:g}"
     names = current["correlation"]["columns"]
     matrix = current["correlation"]["matrix"]
-    past = [_pairs(p["correlation"]) for p in history if p.get("correlation")]
+    if wide := current["correlation"].get("not_kept_columns"):
+        return [
+            _check(
+                "correlation",
+                OK,
+                None,
+                "not compared",
+                f"correlations not compared: {wide:,} numeric columns, more than the {CORRELATION_MAX_COLUMNS} "
+                "whose correlations the history keeps",
+            )
+        ]
+    past = [_pairs(p["correlation"]) for p in history if p.get("correlation", {}).get("columns")]
     if not past:
         return [_check("correlation", OK, None, "no history", "no history yet: nothing to compare correlations with")]
     worst: tuple[float, str] | None = None
@@ -385,6 +437,36 @@ def zero_marker_checks(numeric: Mapping[str, Mapping[str, float]], zeros: Mappin
     return checks
 
 
+def formula_like_check(found: Mapping[str, Any] | None) -> Check:
+    """One check (needs no history): text cells or column names a spreadsheet would run as formulas."""
+    expected = "no text cell or column name starting with =, +, -, @, tab or CR"
+    found = found or {"headers": [], "cells": {}}
+    headers, cells = list(found.get("headers", [])), dict(found.get("cells", {}))
+    total = sum(cells.values()) + len(headers)
+    if not total:
+        return _check("formula_like_text", OK, 0, expected, "no text cell or column name would run as a formula")
+    parts = [f"{n:,} cells in {name}" for name, n in cells.items()]
+    if headers:
+        parts.append(f"column names {', '.join(headers)}")
+    what = "; ".join(parts)
+    if found.get("escaped"):
+        return _check(
+            "formula_like_text",
+            OK,
+            total,
+            expected,
+            f"{what} start like a formula: written with a leading ' (pipeline.escape_formulas)",
+        )
+    return _check(
+        "formula_like_text",
+        WARN,
+        total,
+        expected,
+        f"{what} start with =, +, -, @, a tab or a carriage return: a spreadsheet opening cleaned.csv "
+        "would run them as formulas; set pipeline.escape_formulas = true to write them with a leading '",
+    )
+
+
 # ---------------------------------------------------------------------------- documents
 
 
@@ -404,20 +486,132 @@ def failed(checks: Iterable[Check]) -> list[Check]:
     return [c for c in checks if c["level"] == FAIL]
 
 
+def load_history(body: bytes, key: str) -> list[Profile]:
+    """The profiles of a history.json body; a ValueError names what makes it unusable.
+
+    Strict JSON only: NaN, Infinity and numbers that overflow a double are refused here, so
+    nothing read from the history can make this run's own history (or quality.json) fail to
+    encode after the run was published.
+    """
+    if len(body) > HISTORY_MAX_BYTES:
+        raise ValueError(f"{key} is {len(body):,} bytes, more than the {HISTORY_MAX_BYTES:,} a history holds")
+    try:
+        document = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError(f"{key} is nested too deeply to be a quality history") from None
+    return parse_history(document, key)
+
+
 def parse_history(document: Any, key: str) -> list[Profile]:
-    """The profiles of a history.json document; a ValueError names what is wrong."""
+    """The profiles of a history.json document; a ValueError names what is wrong (down to inner types)."""
     if not isinstance(document, dict) or not isinstance(document.get("profiles"), list):
         raise ValueError(f"{key} is not a quality history (expected an object with a 'profiles' list)")
     profiles = document["profiles"]
     for index, item in enumerate(profiles):
         if not isinstance(item, dict) or not {"run_id", "rows", "columns", "missing_rate", "numeric"} <= set(item):
             raise ValueError(f"{key}: profile {index} lacks run_id, rows, columns, missing_rate or numeric")
+        if problem := _profile_problem(item):
+            raise ValueError(f"{key}: profile {index} {problem}")
     return profiles
+
+
+def _profile_problem(item: dict[str, Any]) -> str | None:
+    """What makes one profile unusable by the checks, or None. Every field a check reads is checked."""
+    if not isinstance(item["run_id"], str):
+        return "has a run_id that is not a string"
+    if not _is_count(item["rows"]):
+        return "has rows that are not a count"
+    columns = item["columns"]
+    if not isinstance(columns, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("type") in (NUMERIC, TEXT) for c in columns
+    ):
+        return "has columns that are not a list of {name, type: numeric|text}"
+    if not _mapping_of(item["missing_rate"], _is_number):
+        return "has a missing_rate that is not an object of numbers"
+    if not _mapping_of(item["numeric"], _is_stats):
+        return "has numeric statistics that are not objects of mean, std, min and max numbers"
+    for name in ("missing", "zeros"):
+        if name in item and not _mapping_of(item[name], _is_count):
+            return f"has {name} that are not an object of counts"
+    correlation = item.get("correlation")
+    if correlation is not None and not _is_correlation(correlation):
+        return "has a correlation that is not {columns: [names], matrix: square list of numbers or null}"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def _is_stats(value: Any) -> bool:
+    return isinstance(value, dict) and all(_is_number(value.get(k)) for k in ("mean", "std", "min", "max"))
+
+
+def _mapping_of(value: Any, check: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and check(v) for k, v in value.items())
+
+
+def _is_correlation(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    names, matrix = value.get("columns"), value.get("matrix")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return False
+    return (
+        isinstance(matrix, list)
+        and len(matrix) == len(names)
+        and all(
+            isinstance(row, list) and len(row) == len(names) and all(v is None or _is_number(v) for v in row)
+            for row in matrix
+        )
+    )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows a double")
+    return value
 
 
 def history_document(history: Sequence[Profile], current: Profile, keep: int) -> dict[str, Any]:
     """The history with `current` appended, trimmed to the newest `keep` profiles."""
     return {"version": HISTORY_VERSION, "profiles": [*history, current][-keep:]}
+
+
+def history_bytes(
+    history: Sequence[Profile], current: Profile, keep: int, max_bytes: int | None = None
+) -> tuple[bytes | None, int]:
+    """history.json's new body and how many profiles were dropped to keep it under `max_bytes`.
+
+    Compact (machine-read only). The oldest profiles go first; None when the current profile
+    alone is larger than the limit (the history is then left as it was). Strict JSON: a NaN
+    here raises ValueError (the caller logs it; a published run stays published).
+    """
+    max_bytes = HISTORY_MAX_BYTES if max_bytes is None else max_bytes
+    profiles = [*history, current][-keep:]
+    encoded = [json.dumps(p, separators=(",", ":"), allow_nan=False).encode("utf-8") for p in profiles]
+    head, tail = b'{"version":%d,"profiles":[' % HISTORY_VERSION, b"]}"
+    size = len(head) + len(tail) + sum(len(e) + 1 for e in encoded)
+    dropped = 0
+    while encoded and size > max_bytes:
+        size -= len(encoded.pop(0)) + 1
+        dropped += 1
+    if not encoded:  # the current profile went too: nothing is written
+        return None, dropped
+    return head + b",".join(encoded) + tail, dropped
 
 
 def log_line(check: Check) -> str:

@@ -9,6 +9,7 @@ and `dataops status` key on. The same records are kept for the run's run.json in
 from __future__ import annotations
 
 import json
+import math
 import platform
 import sys
 import time
@@ -86,7 +87,7 @@ class RunLog:
             c.F_EVENT: event,
             c.F_MESSAGE: message,
             **self.context,
-            **fields,
+            **json_safe(fields),  # the record goes into run.json too: it must always encode
         }
         self.records.append(record)
         self._write(record)
@@ -132,3 +133,28 @@ def run_document(log: RunLog, run_id: str, started: float, facts: dict[str, Any]
         **extra,
         "events": log.records,
     }
+
+
+def json_safe(value: Any) -> Any:
+    """A copy that strict JSON can always encode: NaN/inf as strings, numpy scalars as numbers,
+    other objects as their str(), keys as str.
+
+    For what must be written whatever happened (log records, a failed run's run.json): strict
+    JSON would raise over the original error and leave no record.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # 'nan', 'inf', '-inf'
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # a numpy scalar
+        return json_safe(value.item())
+    return str(value)
+
+
+def json_safe_bytes(document: Any) -> bytes:
+    """Strict, indented JSON of json_safe(document): never raises for the values a run holds."""
+    return json.dumps(json_safe(document), indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"

@@ -40,6 +40,8 @@ def test_defaults_are_the_pipeline_values():
         "IMPUTE_STRATEGY": "median",
         "NORMALIZE_METHOD": "minmax",
         "NORMALIZE_EXCLUDE": "Outcome",
+        "MAX_COLUMNS": "1000",
+        "ESCAPE_FORMULAS": "false",
         "QUALITY_HISTORY_RUNS": "20",
         "QUALITY_ON_FAILURE": "warn",
         "QUALITY_ROW_COUNT_MIN_FACTOR": "0.5",
@@ -165,6 +167,15 @@ def test_quality_section_integers_are_numbers_and_reach_the_environment():
     )
     assert config.quality_alarm_name == "DataOpsPipelineFunction-quality-failures"
     assert config.quality_history_key == "processed/quality/history.json"
+
+
+def test_pipeline_width_limit_and_formula_escaping_reach_the_environment():
+    config = parse_config({"pipeline": {"max_columns": 50, "escape_formulas": True}})
+    env = config.handler_environment()
+    assert (env["MAX_COLUMNS"], env["ESCAPE_FORMULAS"]) == ("50", "true")
+    assert "pipeline.max_columns" in error_for({"pipeline": {"max_columns": 0}})
+    assert "an integer from 1 to 100000 columns" in error_for({"pipeline": {"max_columns": 100_001}})
+    assert "pipeline.escape_formulas" in error_for({"pipeline": {"escape_formulas": "yes"}})
 
 
 def test_valid_alternatives_are_accepted():

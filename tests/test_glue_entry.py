@@ -48,6 +48,10 @@ def test_the_jobs_default_arguments_become_the_spark_jobs_options():
         "0.5",
         "--quality-max-correlation-change",
         "0.3",
+        "--max-columns",
+        "1000",
+        "--escape-formulas",
+        "false",
         "--trigger",
         "glue",
     ]

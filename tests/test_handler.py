@@ -97,7 +97,7 @@ def test_logs_are_json_lines_with_markers_and_one_emf_document(s3, capsys):
     assert all(e["request_id"] == "11111111-2222-3333-4444-555555555555" for e in events)
     assert events[1]["rows"] == 768 and events[1]["columns"] == 9
     assert events[2]["missing_values_handled"]["SkinThickness"] > 0
-    assert events[3]["quality"] == {"baseline_runs": 0, "ok": 26, "warn": 0, "fail": 0}
+    assert events[3]["quality"] == {"baseline_runs": 0, "ok": 27, "warn": 0, "fail": 0}
     assert len(events[4]["files"]) == 6
     emf = [line for line in lines if "_aws" in line]
     assert len(emf) == 1

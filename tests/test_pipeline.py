@@ -174,6 +174,37 @@ def test_summary_is_strict_json_with_statistics_before_normalization():
         to_json_bytes({"bad": float("nan")})
 
 
+def test_summary_names_statistics_before_and_after_imputation():
+    """Issue 20: the old key held statistics after imputation (Insulin's mean 121.2 with 48.7%
+    imputed to 113) and read like raw statistics; the raw ones are now beside them."""
+    result = run("a,b\n1,\n2,\n3,30\n4,\n10,40\n")
+    document = summary_document(result, run_id="r1")
+    before, after = document["statistics_before_imputation"]["b"], document["statistics_after_imputation"]["b"]
+    assert before == {"count": 2, "min": 30.0, "max": 40.0, "mean": 35.0, "std": pytest.approx(5.0, rel=1e-12)}
+    assert after["mean"] == 35.0 and after["std"] == pytest.approx(np.std([35, 35, 30, 35, 40]))
+    assert document["statistics_before_normalization"] == document["statistics_after_imputation"]  # deprecated alias
+    assert document["statistics_before_imputation"]["a"] == {"count": 5, **document["statistics_after_imputation"]["a"]}
+
+
+def test_statistics_before_imputation_match_a_direct_computation_on_the_sample():
+    data = SAMPLE_CSV.read_bytes()
+    raw = read_columns(opener(data))
+    present = {}
+    for name, values in raw.numeric.items():
+        kept = values[~np.isnan(values)]
+        present[name] = kept[kept != 0] if name in PipelineOptions().zero_as_missing else kept.copy()
+    document = summary_document(process(raw, PipelineOptions()), run_id="r1")
+    insulin = document["statistics_before_imputation"]["Insulin"]
+    assert insulin["count"] == len(present["Insulin"]) < 768
+    assert insulin["mean"] != pytest.approx(document["statistics_after_imputation"]["Insulin"]["mean"], rel=1e-3)
+    for name, values in present.items():
+        stats = document["statistics_before_imputation"][name]
+        assert stats["count"] == len(values), name
+        assert (stats["min"], stats["max"]) == (values.min(), values.max()), name
+        assert stats["mean"] == pytest.approx(values.mean(), rel=1e-12), name
+        assert stats["std"] == pytest.approx(values.std(), rel=1e-9), name
+
+
 def test_invalid_options_name_the_setting():
     from handler.errors import ConfigurationError
 

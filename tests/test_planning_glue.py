@@ -193,6 +193,8 @@ def expected_definition() -> dict:
             "--QUALITY_MAX_MISSING_RATE": "0.95",
             "--QUALITY_MAX_MEAN_SHIFT": "0.5",
             "--QUALITY_MAX_CORRELATION_CHANGE": "0.3",
+            "--MAX_COLUMNS": "1000",
+            "--ESCAPE_FORMULAS": "false",
         },
         "MaxRetries": 0,
         "Timeout": 30,

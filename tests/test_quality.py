@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -109,10 +110,9 @@ def test_same_profile_again_is_all_ok(base):
     checks = q.run_checks(base, [base], S)
     assert not_ok(checks) == []
     names = [c["name"] for c in checks]
-    assert (
-        names
-        == ["schema", "row_count", *["completeness"] * 9, *["distribution"] * 9, "correlation"] + ["zero_markers"] * 5
-    )
+    assert names == ["schema", "row_count", *["completeness"] * 9, *["distribution"] * 9, "correlation"] + [
+        "zero_markers"
+    ] * 5 + ["formula_like_text"]
 
 
 # ---------------------------------------------------------------------------- schema
@@ -338,3 +338,77 @@ def test_quality_document_and_log_lines():
     assert q.failed(checks) == [checks[0]]
     assert q.log_line(checks[0]) == "❌ Quality check schema: changed"
     assert q.log_line(checks[1]) == "⚠️ Quality check completeness [Glucose]: Glucose: too many gaps"
+
+
+# ---------------------------------------------------------------------------- bounded history (issue 19, item 5)
+
+
+def wide_profile(width: int, run_id: str = "w") -> dict:
+
+    rng = np.random.default_rng(5)
+    header = ",".join(f"c{i}" for i in range(width))
+    rows = "\n".join(",".join(f"{v:.3f}" for v in rng.normal(size=width)) for _ in range(4))
+    return run_profile(
+        f"{header}\n{rows}\n".encode(), run_id, PipelineOptions(zero_as_missing=(), normalize_exclude=())
+    )
+
+
+def test_correlations_are_kept_up_to_the_limit_and_the_check_says_when_not():
+    kept = wide_profile(q.CORRELATION_MAX_COLUMNS)
+    assert len(kept["correlation"]["columns"]) == q.CORRELATION_MAX_COLUMNS
+    wide = wide_profile(q.CORRELATION_MAX_COLUMNS + 1)
+    assert wide["correlation"] == {"columns": [], "matrix": [], "not_kept_columns": q.CORRELATION_MAX_COLUMNS + 1}
+    (check,) = q.correlation_checks(wide, [kept], S)
+    assert check["level"] == "ok" and check["expected"] == "not compared"
+    assert (
+        check["message"]
+        == "correlations not compared: 51 numeric columns, more than the 50 whose correlations the history keeps"
+    )
+    assert q.parse_history({"profiles": [wide]}, "k") == [wide]  # a wide profile is a valid one
+    # a normal run after a wide one compares with the profiles that have correlations
+    narrow = simple()
+    assert q.correlation_checks(narrow, [wide], S)[0]["message"].startswith("no history yet")
+
+
+def test_the_history_stays_under_its_byte_limit_by_dropping_the_oldest():
+    profiles = [simple(run_id=f"r{i}") for i in range(10)]
+    one = len(json.dumps(profiles[0], separators=(",", ":")))
+    body, dropped = q.history_bytes(profiles[:-1], profiles[-1], keep=20, max_bytes=4 * one + 100)
+    document = json.loads(body)
+    assert [p["run_id"] for p in document["profiles"]] == ["r6", "r7", "r8", "r9"] and dropped == 6
+    assert len(body) <= 4 * one + 100
+    assert q.history_bytes([], profiles[0], keep=20, max_bytes=one // 2) == (None, 1)  # too large alone
+    body, dropped = q.history_bytes(profiles[:3], profiles[3], keep=2)
+    assert [p["run_id"] for p in json.loads(body)["profiles"]] == ["r2", "r3"] and dropped == 0
+
+
+def test_profiles_of_the_widest_default_input_still_make_a_history():
+    wide = wide_profile(1000)
+    size = len(json.dumps(wide, separators=(",", ":")))
+    assert 5 * size < q.HISTORY_MAX_BYTES  # at least 5 profiles of 1,000 columns (the default limit)
+    assert q.QualitySettings().history_runs * len(json.dumps(wide_profile(9))) < q.HISTORY_MAX_BYTES
+
+
+def test_history_must_be_strict_json_of_finite_numbers():
+    good = json.dumps({"profiles": [simple()]}).encode()
+    assert q.load_history(good, "k") == [simple()]
+    for bad, named in [
+        (good.replace(b"10.0", b"NaN", 1), "NaN is not a number JSON allows"),
+        (good.replace(b"10.0", b"Infinity", 1), "Infinity is not a number JSON allows"),
+        (good.replace(b"10.0", b"1e999", 1), "1e999 overflows a double"),
+        (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+    ]:
+        with pytest.raises(ValueError, match=named):
+            q.load_history(bad, "k")
+
+
+def test_present_stats_do_not_overflow_where_the_result_is_finite():
+    # rows * mean (the old formula's first step) would overflow; the result does not
+    got = q.present_stats(10, 5, 1e308, 0.0, 1e308, 1e308, 1e308)
+    assert got == {"mean": 1e308, "std": 0.0, "min": 1e308, "max": 1e308}
+    values = np.array([1e150, -1e150, 5e149])  # squares near 1e300: fine, and exact enough
+    filled = np.concatenate([values, np.full(2, 5e149)])
+    got = q.present_stats(5, 2, filled.mean(), filled.std(), filled.min(), filled.max(), 5e149)
+    assert got["mean"] == pytest.approx(values.mean(), rel=1e-12) and got["std"] == pytest.approx(
+        values.std(), rel=1e-9
+    )

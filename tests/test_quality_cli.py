@@ -131,7 +131,7 @@ def test_quarantined_run_is_failing_and_listed(blocking, monkeypatch):
         (bad["run_id"], "quarantined"),
         (good["run_id"], "succeeded"),
     ]
-    assert listed[0]["quality"] == {"baseline_runs": 1, "ok": 27, "warn": 0, "fail": 1}
+    assert listed[0]["quality"] == {"baseline_runs": 1, "ok": 28, "warn": 0, "fail": 1}  # formula_like_text included
     assert listed[0]["error"] == "failed checks: schema" and listed[1]["rows"] == 768
     assert listed[1]["missing_total"] > 0 and listed[1]["duration_ms"] > 0
 
@@ -142,7 +142,7 @@ def test_quarantined_run_is_failing_and_listed(blocking, monkeypatch):
     assert shown.exit_code == 0, shown.output
     assert "quarantined" in shown.output and "schema" in shown.output and "added Extra" in shown.output
     as_json = json.loads(h.run(blocking, "runs", "show", bad["run_id"], "--json").output)
-    assert as_json["run"]["status"] == "quarantined" and len(as_json["quality"]["checks"]) == 28
+    assert as_json["run"]["status"] == "quarantined" and len(as_json["quality"]["checks"]) == 29
 
 
 def test_runs_show_unknown_or_malformed_id_is_a_clear_error(deployed):
@@ -321,3 +321,18 @@ def test_runs_table_is_readable_at_80_columns_and_keeps_markup_in_errors():
         "│ zero_as_missing) not in header  │                │      │         │          │",
         "└─────────────────────────────────┴────────────────┴──────┴─────────┴──────────┘",
     ]
+
+
+def test_the_zero_marker_preflight_reads_with_the_configured_width_limit(tmp_path):
+    """pipeline.max_columns reaches the preflight's read: a file the function accepts is checked."""
+    from dataops_cli.input_check import zero_marker_warning
+
+    width = 1200  # past the default limit of 1,000
+    path = tmp_path / "wide.csv"
+    names = ["Glucose", *(f"c{i}" for i in range(width - 1))]
+    rows = ["0", *("1" for _ in range(width - 1))], ["0.5", *("2" for _ in range(width - 1))]
+    path.write_text("\n".join(",".join(r) for r in (names, *rows)) + "\n", encoding="utf-8")
+    refused = zero_marker_warning(path, ("Glucose",))
+    assert refused is not None and "could not check" in refused and "1,200 columns" in refused
+    warned = zero_marker_warning(path, ("Glucose",), max_columns=width)
+    assert warned is not None and "looks already normalized" in warned

@@ -111,7 +111,7 @@ def test_first_run_has_no_history_and_writes_it(s3):
     history = read_json(s3, HISTORY)
     assert [p["run_id"] for p in history["profiles"]] == [result["run_id"]]
     assert history["profiles"][0]["rows"] == 768
-    assert read_json(s3, result["outputs"]["log"])["quality"] == {"baseline_runs": 0, "ok": 26, "warn": 0, "fail": 0}
+    assert read_json(s3, result["outputs"]["log"])["quality"] == {"baseline_runs": 0, "ok": 27, "warn": 0, "fail": 0}
 
 
 def test_same_file_twice_all_ok(s3):
@@ -119,8 +119,8 @@ def test_same_file_twice_all_ok(s3):
     document = quality_of(s3, result)
     assert document["baseline_runs"] == 1
     assert not_ok(document) == []
-    assert len(document["checks"]) == 26
-    assert result["quality"] == {"baseline_runs": 1, "ok": 26, "warn": 0, "fail": 0}
+    assert len(document["checks"]) == 27  # the formula_like_text check included
+    assert result["quality"] == {"baseline_runs": 1, "ok": 27, "warn": 0, "fail": 0}
 
 
 def test_added_column_fails_schema_and_warn_mode_still_publishes(s3, capsys):

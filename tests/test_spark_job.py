@@ -142,11 +142,14 @@ def assert_same_as_handler(expected: PipelineResult, got: dict, options: Pipelin
             assert summary["imputed_values"][name] == value, f"{name}: median and mode are exact"
         else:
             assert summary["imputed_values"][name] == pytest.approx(value, rel=1e-13), name
-    for name, stats in reference["statistics_before_normalization"].items():
-        spark_stats = summary["statistics_before_normalization"][name]
-        assert (spark_stats["min"], spark_stats["max"]) == (stats["min"], stats["max"]), name
-        assert spark_stats["mean"] == pytest.approx(stats["mean"], rel=1e-13, abs=1e-13), name
-        assert spark_stats["std"] == pytest.approx(stats["std"], rel=1e-12, abs=1e-12), name
+    for key in ("statistics_after_imputation", "statistics_before_imputation", "statistics_before_normalization"):
+        for name, stats in reference[key].items():
+            spark_stats = summary[key][name]
+            assert spark_stats.keys() == stats.keys(), (key, name)
+            assert (spark_stats["min"], spark_stats["max"]) == (stats["min"], stats["max"]), (key, name)
+            assert spark_stats.get("count") == stats.get("count"), (key, name)
+            assert spark_stats["mean"] == pytest.approx(stats["mean"], rel=1e-12, abs=1e-12), (key, name)
+            assert spark_stats["std"] == pytest.approx(stats["std"], rel=1e-9, abs=1e-12), (key, name)
     assert got["dtypes"] == expected.dtypes
 
     assert got["header"] == expected.names
@@ -467,7 +470,7 @@ def test_a_failing_check_in_block_mode_quarantines_the_spark_run(spark, tmp_path
     documents = [json.loads(p.read_text()) for p in run_files]
     bad = next(d for d in documents if d["status"] == "quarantined")
     assert [c["name"] for c in bad["failed_checks"]] == ["schema"]
-    assert bad["quality"] == {"baseline_runs": 1, "ok": 27, "warn": 0, "fail": 1}
+    assert bad["quality"] == {"baseline_runs": 1, "ok": 28, "warn": 0, "fail": 1}
     folder = out / "runs" / bad["run_id"]
     assert (folder / "quality.json").is_file() and (folder / "cleaned_manifest.json").is_file()
     lines = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
@@ -529,3 +532,106 @@ def test_spark_quality_settings_are_the_handlers(spark, tmp_path):
     inputs = [SAMPLE, SAMPLE.rsplit(b"\n", 30)[0] + b"\n"]  # 29 rows fewer
     _, documents, _, _ = spark_sequence(spark, tmp_path, inputs, PipelineOptions(), quality=tight)
     assert not_ok_checks(documents[1]) == [("row_count", "warn", None)]
+
+
+# --------------------------------------------------------------------------- issue 19: integrity, bounds, formulas
+
+
+def test_anything_raised_after_publishing_keeps_the_spark_run_published(spark, tmp_path, monkeypatch):
+    """As the handler: before, a ValueError from history_body after latest.json deleted the run's files."""
+    from handler.spark_job import job
+
+    def broken(*args, **kwargs):
+        raise ValueError("Out of range float values are not JSON compliant")
+
+    monkeypatch.setattr(job, "history_body", broken)
+    results, _, _, out = spark_sequence(spark, tmp_path, [SAMPLE], PipelineOptions(), history=False)
+    assert results[0]["status"] == "succeeded"
+    latest = json.loads((out / "latest.json").read_text())
+    assert all((out / key).is_file() for key in latest["outputs"].values()), "latest.json names a deleted file"
+    logged = [line for line in results[0]["log"] if line.get("level") == "ERROR"]
+    assert len(logged) == 1 and "is published, but updating the quality history failed" in logged[0]["message"]
+
+
+def test_nan_in_the_history_is_replaced_by_the_spark_job(spark, tmp_path):
+    out = tmp_path / "out"
+    (out / "quality").mkdir(parents=True)
+    profile = {
+        "run_id": "r",
+        "rows": 1,
+        "columns": [],
+        "missing_rate": {},
+        "numeric": {"a": {"mean": 1.0, "std": 0.0, "min": 1.0, "max": 1.0}},
+        "zeros": {"a": float("nan")},
+    }
+    (out / HISTORY).write_text(json.dumps({"version": 1, "profiles": [profile]}))
+    results, documents, history, _ = spark_sequence(spark, tmp_path, [SAMPLE], PipelineOptions())
+    assert results[0]["status"] == "succeeded" and documents[0]["baseline_runs"] == 0
+    assert [p["run_id"] for p in history["profiles"]] == [results[0]["run_id"]]
+
+
+WHOLE_FILE_CASES = [
+    (b"5,\x003\n", errors.NotTextError),
+    (b"\xef\xbb\xbf5,3\n", errors.ByteOrderMarkError),
+    (b"5," + b"x" * (1 << 20) + b"\n", errors.LineTooLongError),
+]
+
+
+@pytest.mark.parametrize(("tail", "error"), WHOLE_FILE_CASES, ids=["nul", "bom", "long-line"])
+def test_whole_file_rules_past_the_first_mib_are_the_handlers(spark, tmp_path, tail, error):
+    data = big(BIG_ROWS) + tail + b"1,2\n"
+    with pytest.raises(error) as from_handler:
+        handler_run(data, PLAIN)
+    with pytest.raises(error) as from_spark:
+        spark_run(spark, tmp_path, data, PLAIN)
+    expected = {k: v for k, v in from_handler.value.details.items() if k != "byte_offset"}  # Spark knows no offset
+    assert from_spark.value.details == expected
+
+
+def test_quoted_line_breaks_past_the_first_mib_are_read_as_the_handler_reads_them(spark, tmp_path):
+    body = b"".join(b'%d,%d,"two\nlines, %d"\n' % (i, i % 7 + 1, i % 3) for i in range(BIG_ROWS // 2))
+    data = b"a,b,t\n" + big(BIG_ROWS).split(b"\n", 1)[1].replace(b"\n", b",x\n") + body
+    got = read_outputs(spark_run(spark, tmp_path, data, PLAIN))
+    expected = handler_run(data, PLAIN)
+    assert expected.rows == BIG_ROWS + BIG_ROWS // 2
+    assert_same_as_handler(expected, got, PLAIN)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (
+            b",".join(b"c%d" % i for i in range(1001)) + b"\n" + b",".join([b"1"] * 1001) + b"\n",
+            errors.TooManyColumnsError,
+        ),
+        ("caf\u00e9,cafe\u0301\n1,2\n".encode(), errors.DuplicateColumnError),
+        (b"a,b\n1,1.7e308\n2,1.7e308\n3,1\n", errors.ValueOverflowError),
+    ],
+    ids=["too-wide", "names-equal-after-nfkc", "overflow"],
+)
+def test_width_names_and_overflow_give_the_handlers_error(spark, tmp_path, data, error):
+    with pytest.raises(error) as from_handler:
+        handler_run(data, PLAIN)
+    with pytest.raises(error) as from_spark:
+        spark_run(spark, tmp_path, data, PLAIN)
+    assert from_spark.value.details == from_handler.value.details
+
+
+def test_formula_like_text_is_counted_and_escaped_as_the_handler_does(spark, tmp_path):
+    data = b"id,=cmd,note\n1,4,=HYPERLINK(1)\n2,5,-1\n3,6,@SUM(A1)\n4,7,\n5,8,@SUM(A1)\n"
+    options = PipelineOptions(zero_as_missing=(), normalize_exclude=(), normalize_method="none", escape_formulas=True)
+    out = spark_run(spark, tmp_path, data, options)
+    got = read_outputs(out)
+    assert got["header"] == ["id", "'=cmd", "note"]
+    assert [row[2] for row in got["rows"]] == ["'=HYPERLINK(1)", "-1", "'@SUM(A1)", "'@SUM(A1)", "'@SUM(A1)"]
+    assert got["correlation"][0] == ["", "id", "'=cmd"]
+    check = next(
+        c
+        for c in json.loads((out / got["latest"]["outputs"]["quality"]).read_text())["checks"]
+        if c["name"] == "formula_like_text"
+    )
+    assert check["level"] == "ok" and check["observed"] == 5  # 4 cells (one imputed) and one name
+    result = handler_run(data, options)
+    from handler.formulas import count_in_columns
+
+    assert count_in_columns({"note": result.output["note"]}) == {"note": 4}

@@ -17,8 +17,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from handler import contract
 from handler.contract import QUALITY_ENV_PREFIX
 from handler.errors import ConfigurationError, PipelineError
+from handler.lambda_function import bool_setting, int_setting
 from handler.pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions
 from handler.quality import QUALITY_FLAGS, QualitySettings
 from handler.spark_job.job import JOB_NAME
@@ -40,6 +42,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--impute-strategy", default="median", help="median or mean (IMPUTE_STRATEGY)")
     p.add_argument("--normalize-method", default="minmax", help="minmax, zscore or none (NORMALIZE_METHOD)")
     p.add_argument("--normalize-exclude", default="Outcome", help="comma-separated columns (NORMALIZE_EXCLUDE)")
+    p.add_argument(
+        contract.spark_flag(contract.ENV_MAX_COLUMNS),
+        default=str(contract.DEFAULT_MAX_COLUMNS),
+        help=f"the widest input accepted (MAX_COLUMNS; default {contract.DEFAULT_MAX_COLUMNS})",
+    )
+    p.add_argument(
+        contract.spark_flag(contract.ENV_ESCAPE_FORMULAS),
+        default="false",
+        help="true: formula-like text gets a leading ' in the outputs (ESCAPE_FORMULAS; default false)",
+    )
     defaults = QualitySettings()
     for variable, flag in QUALITY_FLAGS.items():
         default = getattr(defaults, variable.removeprefix(QUALITY_ENV_PREFIX).lower())
@@ -56,11 +68,14 @@ def parser() -> argparse.ArgumentParser:
 
 def options_from(args: argparse.Namespace) -> PipelineOptions:
     """The handler's PipelineOptions, validated by it (ConfigurationError names the setting)."""
+    flags = {contract.ENV_MAX_COLUMNS: args.max_columns, contract.ENV_ESCAPE_FORMULAS: args.escape_formulas}
     return PipelineOptions(
         zero_as_missing=_split(args.zero_as_missing),
         impute_strategy=args.impute_strategy.strip() or "median",
         normalize_method=args.normalize_method.strip() or "minmax",
         normalize_exclude=_split(args.normalize_exclude),
+        max_columns=int_setting(flags, contract.ENV_MAX_COLUMNS, contract.DEFAULT_MAX_COLUMNS),
+        escape_formulas=bool_setting(flags, contract.ENV_ESCAPE_FORMULAS, contract.DEFAULT_ESCAPE_FORMULAS),
     )
 
 

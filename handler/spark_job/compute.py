@@ -27,7 +27,15 @@ from handler.errors import (
     NonFiniteValueError,
     NoNumericColumnsError,
 )
-from handler.pipeline import ColumnStats, PipelineOptions, PipelineResult, zero_column_not_numeric
+from handler.formulas import PLAIN_NUMBER, PREFIX, STARTS_LIKE_FORMULA, escape
+from handler.pipeline import (
+    ColumnStats,
+    PipelineOptions,
+    PipelineResult,
+    overflows,
+    value_overflow,
+    zero_column_not_numeric,
+)
 from handler.pipeline import _check_options_against as check_columns
 
 from .frame import ID, TypedFrame, first_non_number
@@ -43,6 +51,7 @@ class SparkResult:
     result: PipelineResult
     cleaned: Any  # pyspark.sql.DataFrame with the output column names, in input order
     dtypes: dict[str, str]
+    formula_like: dict[str, int]  # formula-like cells per text column of the cleaned table
 
 
 def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
@@ -95,7 +104,12 @@ def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
         for name in frame.names
     }
     centres = {n: (counts[f"sum_{frame.col(n)}"] + missing[n] * float(fills.get(n, 0.0))) / rows for n in numeric}
-    stats, whole, correlation = _describe_and_correlate(frame.df, numeric, filled, centres, rows)
+    stats, whole, correlation, formula_like = _describe_and_correlate(
+        frame.df, numeric, filled, centres, rows, {n: filled[n] for n in frame.text}
+    )
+    for name in numeric:  # in column order, as the handler checks them
+        if overflows(stats[name], rows, missing[name], fills.get(name)):
+            raise _overflow(frame, name)
     correlated_at = time.perf_counter()
 
     normalized = (
@@ -111,7 +125,9 @@ def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
             value = value.cast("long") if whole[name] else value
         else:
             dtypes[name] = "string"
-        output.append(value.alias(name))
+            if options.escape_formulas:
+                value = F.when(_formula_like(value), F.concat(F.lit(PREFIX), value)).otherwise(value)
+        output.append(value.alias(escape(name) if options.escape_formulas else name))
     result = PipelineResult(
         names=list(frame.names),
         rows=rows,
@@ -127,7 +143,7 @@ def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
             "correlate_ms": _ms(correlated_at - imputed_at),
         },
     )
-    return SparkResult(result=result, cleaned=frame.df.select(*output), dtypes=dtypes)
+    return SparkResult(result=result, cleaned=frame.df.select(*output), dtypes=dtypes, formula_like=formula_like)
 
 
 def _check_options_against(frame: TypedFrame, options: PipelineOptions) -> None:
@@ -256,10 +272,27 @@ def _most_frequent(frame: TypedFrame, name: str) -> str:
     return best[0]
 
 
+def _formula_like(value: Any) -> Any:
+    """handler.formulas' rule as a Spark condition (Java regexes: the same patterns)."""
+    return value.rlike(STARTS_LIKE_FORMULA) & ~value.rlike(PLAIN_NUMBER)
+
+
+def _overflow(frame: TypedFrame, name: str) -> Exception:
+    """The handler's ValueOverflowError: the line of the column's largest absolute value."""
+    from pyspark.sql import functions as F
+
+    c = frame.col(name)
+    largest = frame.df.agg(F.max(F.abs(F.col(c)))).first()[0]
+    row_id = frame.first_id(F.abs(F.col(c)) == F.lit(largest))
+    value = frame.df.where(F.col(ID) == row_id).select(c).first()[0]
+    return value_overflow(name, frame.row_number(row_id) + 1, float(value))  # the header is line 1
+
+
 def _describe_and_correlate(
-    df: Any, numeric: list[str], filled: dict[str, Any], centres: dict[str, float], rows: int
-) -> tuple[dict[str, ColumnStats], dict[str, bool], np.ndarray]:
-    """Min, max, mean, population std, "all whole" and the Pearson matrix in one aggregation.
+    df: Any, numeric: list[str], filled: dict[str, Any], centres: dict[str, float], rows: int, text: dict[str, Any]
+) -> tuple[dict[str, ColumnStats], dict[str, bool], np.ndarray, dict[str, int]]:
+    """Min, max, mean, population std, "all whole" and the Pearson matrix in one aggregation,
+    with the formula-like cells of each (filled) text column.
 
     Cross products are centred on means known beforehand (`centres`, from the sums), then
     corrected to the exact means: sum((x-a)(y-b)) = sum((x-c)(y-d)) - n(a-c)(b-d). Centring
@@ -280,6 +313,8 @@ def _describe_and_correlate(
             F.count(F.when(v != F.floor(v), 1)).alias(f"frac{i}"),
             F.max(F.abs(v)).alias(f"abs{i}"),
         ]
+    for j, value in enumerate(text.values()):
+        aggs.append(F.count(F.when(_formula_like(value), 1)).alias(f"formula{j}"))
     centred = [filled[n] - F.lit(centres[n]) for n in numeric]
     for i in range(k):
         for j in range(i, k):
@@ -306,7 +341,8 @@ def _describe_and_correlate(
     corr[constant[:, None] | constant[None, :]] = np.nan
     np.clip(corr, -1.0, 1.0, out=corr)
     np.fill_diagonal(corr, np.where(constant, np.nan, 1.0))
-    return stats, whole, corr
+    formula_like = {name: int(found[f"formula{j}"]) for j, name in enumerate(text)}
+    return stats, whole, corr, formula_like
 
 
 def _normalized(value: Any, stats: ColumnStats, method: str) -> Any:

@@ -10,7 +10,19 @@ word. Spark then reads the whole file as strings and applies the same rules to e
 - a row with more or fewer fields than the header is a RaggedRowError naming its line;
 - Spark decodes UTF-8 with U+FFFD for invalid bytes, so a text cell holding U+FFFD is
   reported as not UTF-8 text (a file that holds a real U+FFFD character is refused too:
-  the one known difference from the handler, which accepts it).
+  the one known difference from the handler, which accepts it);
+- a cell holding a NUL byte or a byte-order mark (U+FEFF) is refused as the handler refuses
+  them (NotTextError / ByteOrderMarkError with column and line; the handler also names the
+  byte offset, which Spark does not know);
+- a record longer than MAX_LINE_BYTES is a LineTooLongError; Spark measures it as the sum of
+  its cells' UTF-8 bytes plus the commas, without the quotes around quoted fields;
+- Spark reads line by line (splittable, parallel); a quoted field holding a line break
+  splits its record there and leaves a record with the wrong field count, so on a ragged
+  record the file is read again with `multiLine` (Spark's quote-aware reader) before it is
+  refused: a valid file is accepted, wherever its quoted line breaks are.
+
+Line numbers are data rows + 1 (Spark does not see blank lines or the line breaks inside
+quoted fields: a difference from the handler's file lines only when those come first).
 
 Columns get positional names (`c0`, `c1`, ...) inside Spark, so any header text works.
 Non-numeric cells of a numeric candidate are kept as NaN (a real NaN is missing, i.e. null):
@@ -31,8 +43,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from handler.errors import NotTextError, RaggedRowError
-from handler.reader import NA_TOKENS, SAMPLE_BYTES, read_columns
+from handler.contract import DEFAULT_MAX_COLUMNS, MAX_LINE_BYTES
+from handler.errors import ByteOrderMarkError, LineTooLongError, NoDataRowsError, NotTextError, RaggedRowError
+from handler.reader import NA_TOKENS, SAMPLE_BYTES, header_names, read_columns
+from handler.records import last_record_end
 
 # What pyarrow's float64 conversion accepts (checked against pyarrow 15-22): optional
 # spaces, sign, decimal or exponent forms, inf/infinity/nan in any case. Java's parser
@@ -41,6 +55,7 @@ NUMBER = r"^ *[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i:inf|infinity|nan)) *$"
 ROW_BITS = 33  # monotonically_increasing_id: partition index << 33 | position in partition
 BAD = "_bad"
 ID = "_id"
+LONG = "_long"  # the record is longer than MAX_LINE_BYTES
 
 
 @dataclass
@@ -51,17 +66,24 @@ class Sample:
     numeric: list[str]  # numeric in the sample, in header order
 
 
-def check_sample(head: bytes, whole: bool) -> Sample:
+def check_sample(head: bytes, whole: bool, max_columns: int = DEFAULT_MAX_COLUMNS) -> Sample:
     """Run the handler's reader on the first MiB (all of it for a small input).
 
     `head` holds at most SAMPLE_BYTES + 1 bytes; when the input is longer (`whole` False)
-    only complete lines are read, as the handler's own sample inspection does.
+    only complete records are read, as the handler's own sample inspection does.
     """
     if not whole:
         head = head[:SAMPLE_BYTES]
-        cut = head.rfind(b"\n") + 1
-        head = head[:cut] if cut else head
-    columns = read_columns(lambda: io.BytesIO(head), size_hint=len(head))
+        cut = last_record_end(head, 0, len(head))
+        head = head[:cut] if cut else head  # no record end in the first MiB: the reader says so
+    try:
+        columns = read_columns(lambda: io.BytesIO(head), size_hint=len(head), max_columns=max_columns)
+    except NoDataRowsError:
+        if whole:
+            raise
+        # Only the header ends in the first MiB: a long first row follows, for Spark to read.
+        names = header_names(head, max_columns)
+        return Sample(names=names, numeric=list(names))
     return Sample(names=list(columns.names), numeric=[n for n in columns.names if n in columns.numeric])
 
 
@@ -114,32 +136,21 @@ class TypedFrame:
 
 
 def read_typed(spark: Any, path: str, sample: Sample, zero_as_missing: tuple[str, ...]) -> TypedFrame:
-    """Read `path` with Spark and cache it typed; raises RaggedRowError / NotTextError.
+    """Read `path` with Spark and cache it typed; raises RaggedRowError / NotTextError / LineTooLongError.
 
     A numeric candidate holding a non-number is re-typed as text and the frame rebuilt
-    (rare: only when a non-number appears after the first MiB).
+    (rare: only when a non-number appears after the first MiB); a ragged record is first
+    read again with `multiLine` (quoted line breaks) before it is an error.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     names = sample.names
-    schema = T.StructType(
-        [T.StructField(internal(i), T.StringType()) for i in range(len(names))] + [T.StructField(BAD, T.StringType())]
-    )
-    raw = (
-        spark.read.option("header", True)
-        .option("escape", '"')
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", BAD)
-        .option("encoding", "UTF-8")
-        .schema(schema)
-        .csv(path)
-        .withColumn(ID, F.monotonically_increasing_id())
-    )
+    multi_line = False
+    raw = _raw(spark, path, len(names), multi_line)
     numeric = list(sample.numeric)
     while True:
-        exprs = [F.col(ID), F.col(BAD).isNotNull().alias(BAD)]
+        exprs = [F.col(ID), F.col(BAD).isNotNull().alias(BAD), _too_long(len(names)).alias(LONG)]
         for i, name in enumerate(names):
             cell = F.col(internal(i))
             missing = cell.isNull() | cell.isin(*NA_TOKENS)
@@ -157,17 +168,31 @@ def read_typed(spark: Any, path: str, sample: Sample, zero_as_missing: tuple[str
                 exprs.append(F.when(missing, F.lit(None)).otherwise(cell).alias(internal(i)))
         df = raw.select(*exprs).persist(StorageLevel.MEMORY_AND_DISK)
         frame = TypedFrame(df, names, numeric, [n for n in names if n not in numeric], rows=0)
-        checks = [F.count("*").alias("rows"), F.count(F.when(F.col(BAD), 1)).alias("ragged")]
-        checks += [F.count(F.when(F.isnan(frame.col(n)), 1)).alias(f"nan_{frame.col(n)}") for n in numeric]
-        checks += [
-            F.count(F.when(F.col(frame.col(n)).contains("\ufffd"), 1)).alias(f"bad_{frame.col(n)}") for n in frame.text
+        checks = [
+            F.count("*").alias("rows"),
+            F.count(F.when(F.col(BAD), 1)).alias("ragged"),
+            F.count(F.when(F.col(LONG), 1)).alias("long"),
         ]
+        checks += [F.count(F.when(F.isnan(frame.col(n)), 1)).alias(f"nan_{frame.col(n)}") for n in numeric]
+        for n in frame.text:
+            column = F.col(frame.col(n))
+            checks += [
+                F.count(F.when(column.contains("\ufffd"), 1)).alias(f"bad_{frame.col(n)}"),
+                F.count(F.when(column.contains("\x00") | column.contains("\ufeff"), 1)).alias(f"odd_{frame.col(n)}"),
+            ]
         zero_columns = [n for n in numeric if n in zero_as_missing]
         flags = {n: zero_flag(names.index(n)) for n in zero_columns}
         checks += [F.count(F.when(F.col(flag), 1)).alias(f"n_{flag}") for flag in flags.values()]
         found = df.agg(*checks).first().asDict()
         frame.rows = found["rows"]
         frame.zeros = {n: found[f"n_{flag}"] for n, flag in flags.items()}
+        if found["long"]:  # as the handler: a record over the limit is refused before it is parsed
+            raise _line_too_long(frame)
+        if found["ragged"] and not multi_line:  # quoted line breaks? Spark's quote-aware reader decides
+            df.unpersist()
+            multi_line = True
+            raw = _raw(spark, path, len(names), multi_line)
+            continue
         if found["ragged"]:
             raise _ragged_row(frame, raw, len(names))
         now_text = [n for n in numeric if found[f"nan_{frame.col(n)}"]]
@@ -175,10 +200,76 @@ def read_typed(spark: Any, path: str, sample: Sample, zero_as_missing: tuple[str
             break
         df.unpersist()
         numeric = [n for n in numeric if n not in now_text]
+    for name in frame.text:  # in column order, as the handler reports the first column's cell
+        if found[f"odd_{frame.col(name)}"]:
+            raise _odd_character(frame, name)
     for name in frame.text:
         if found[f"bad_{frame.col(name)}"]:
             raise _not_utf8(frame, name)
     return frame
+
+
+def _raw(spark: Any, path: str, width: int, multi_line: bool) -> Any:
+    """The file as string cells (c0, c1, ...), the corrupt-record column and a row id."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    schema = T.StructType(
+        [T.StructField(internal(i), T.StringType()) for i in range(width)] + [T.StructField(BAD, T.StringType())]
+    )
+    return (
+        spark.read.option("header", True)
+        .option("escape", '"')
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", BAD)
+        .option("encoding", "UTF-8")
+        .option("multiLine", multi_line)
+        .schema(schema)
+        .csv(path)
+        .withColumn(ID, F.monotonically_increasing_id())
+    )
+
+
+def _too_long(width: int) -> Any:
+    """Whether a record's cells and commas take more than MAX_LINE_BYTES (quotes around fields not counted)."""
+    from pyspark.sql import functions as F
+
+    lengths = [F.coalesce(F.octet_length(F.col(internal(i))), F.lit(0)) for i in range(width)]
+    total = lengths[0]
+    for length in lengths[1:]:
+        total = total + length
+    return (total + F.lit(width - 1)) > F.lit(MAX_LINE_BYTES)
+
+
+def _line_too_long(frame: TypedFrame) -> LineTooLongError:
+    from pyspark.sql import functions as F
+
+    from handler.reader import line_too_long
+
+    row_id = frame.first_id(F.col(LONG))
+    return line_too_long(frame.row_number(row_id) + 1)  # the header is line 1
+
+
+def _odd_character(frame: TypedFrame, name: str) -> NotTextError:
+    """A NUL or a byte-order mark in a cell: the handler's error (without its byte offset)."""
+    from pyspark.sql import functions as F
+
+    column = frame.col(name)
+    condition = F.col(column).contains("\x00") | F.col(column).contains("\ufeff")
+    row_id = frame.first_id(condition)
+    value = frame.df.where(F.col(ID) == row_id).select(column).first()[0]
+    line = frame.row_number(row_id) + 1  # the header is line 1
+    nul, bom = value.find("\x00"), value.find("\ufeff")
+    if nul >= 0 and (bom < 0 or nul < bom):
+        return NotTextError(
+            f"input is not CSV text: column {name!r} line {line} holds a NUL byte (is it compressed or binary?)",
+            line=line,
+        )
+    return ByteOrderMarkError(
+        f"line {line} holds a byte-order mark (U+FEFF) in column {name!r}: only the very start of a file "
+        "may; were files joined together? Remove it (and any repeated header line)",
+        line=line,
+    )
 
 
 def _ragged_row(frame: TypedFrame, raw: Any, expected: int) -> RaggedRowError:

@@ -24,9 +24,12 @@ REQUIRED = (
     contract.ENV_NORMALIZE_METHOD,
     contract.ENV_NORMALIZE_EXCLUDE,
 )
+# The pipeline settings added after the first Glue jobs were deployed, and their flags.
+PIPELINE_FLAGS = {name: contract.spark_flag(name) for name in (contract.ENV_MAX_COLUMNS, contract.ENV_ESCAPE_FORMULAS)}
 # Sent by `up` too, but optional here: a job deployed before the Spark job had data-quality
-# checks lacks them, and the checks then run with their defaults.
-OPTIONAL = tuple(QUALITY_FLAGS)
+# checks (or these settings) lacks them, and they then take their defaults.
+OPTIONAL = (*QUALITY_FLAGS, *PIPELINE_FLAGS)
+OPTIONAL_FLAGS = {**QUALITY_FLAGS, **PIPELINE_FLAGS}
 # An empty argument value does not survive Glue's `--KEY value` argv (the value vanishes and
 # the next flag is read as it), so `up` sends an empty column list as this.
 EMPTY = "-"
@@ -80,7 +83,7 @@ def spark_job_argv(argv: Sequence[str]) -> list[str]:
         args[contract.ENV_NORMALIZE_METHOD],
         "--normalize-exclude",
         columns(contract.ENV_NORMALIZE_EXCLUDE),
-        *[item for key in OPTIONAL if key in args for item in (QUALITY_FLAGS[key], args[key])],
+        *[item for key in OPTIONAL if key in args for item in (OPTIONAL_FLAGS[key], args[key])],
         "--trigger",
         args.get("TRIGGER", "glue"),
         # Glue passes the job's name as --JOB_NAME: log lines carry it, so the dashboard's Logs

@@ -26,13 +26,17 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import contract as c
+from handler.formulas import formula_like_summary
 from handler.lambda_function import (
+    after_publishing,
     close_log,
     error_detail,
     history_body,
     history_from,
+    history_too_large,
     history_unreadable,
     log_quarantined,
+    names_run,
     new_run_id,
     report_failure,
     report_quality,
@@ -40,7 +44,15 @@ from handler.lambda_function import (
 )
 from handler.outputs import correlation_csv, summary_document, to_json_bytes
 from handler.pipeline import PipelineOptions
-from handler.quality import HISTORY_NAME, QualitySettings, failed, profile, quality_document, run_checks
+from handler.quality import (
+    HISTORY_MAX_BYTES,
+    HISTORY_NAME,
+    QualitySettings,
+    failed,
+    profile,
+    quality_document,
+    run_checks,
+)
 from handler.reader import SAMPLE_BYTES
 from handler.runlog import (
     ERROR,
@@ -49,6 +61,7 @@ from handler.runlog import (
     SHAPE,
     START,
     RunLog,
+    json_safe_bytes,
     ms_since,
     package_versions,
     record_metric,
@@ -58,7 +71,7 @@ from handler.runlog import (
 
 from .compute import SparkResult, process
 from .frame import check_sample, read_typed
-from .store import Input, InputInfo, Output
+from .store import Input, InputInfo, Output, TooLargeError
 
 ENGINE = "spark"
 JOB_NAME = "DataOpsPipelineJob"
@@ -112,6 +125,7 @@ class SparkRun:
         self.facts: dict[str, Any] = {"trigger": trigger, "engine": ENGINE}
         self.cached: Any = None
         self.quality_ms: dict[str, float] = {}
+        self.publishing = False  # the latest.json write has started: the run may be published
 
     def execute(self) -> dict[str, Any]:
         log = self.log
@@ -129,7 +143,11 @@ class SparkRun:
         t0 = time.perf_counter()
         info: InputInfo = self.source.describe()
         self.facts["input"] = info.as_dict()
-        sample = check_sample(self.source.head(SAMPLE_BYTES + 1), whole=info.size_bytes <= SAMPLE_BYTES)
+        sample = check_sample(
+            self.source.head(SAMPLE_BYTES + 1),
+            whole=info.size_bytes <= SAMPLE_BYTES,
+            max_columns=self.options.max_columns,
+        )
         frame = read_typed(self.spark, self.source.spark_uri, sample, self.options.zero_as_missing)
         self.cached = frame.df
         read_ms = ms_since(t0)
@@ -169,7 +187,8 @@ class SparkRun:
         self.source.check_unchanged()
         t2 = time.perf_counter()
         self.target.put(keys["cleaned"], to_json_bytes(manifest), "application/json")
-        self.target.put(keys["correlation"], correlation_csv(result), "text/csv")
+        correlation = correlation_csv(result, escape_formulas=self.options.escape_formulas)
+        self.target.put(keys["correlation"], correlation, "text/csv")
         timings = {"read_ms": read_ms, **result.timings_ms, "normalize_ms": normalize_ms, "write_ms": ms_since(t2)}
         summary = summary_document(
             result,
@@ -184,7 +203,8 @@ class SparkRun:
         self.target.put(keys["dtypes"], to_json_bytes(done.dtypes), "application/json")
 
         t3 = time.perf_counter()
-        current = profile(result, self.run_id, frame.zeros)
+        formula_like = formula_like_summary(result.names, done.formula_like, self.options.escape_formulas)
+        current = profile(result, self.run_id, frame.zeros, formula_like)
         checks = run_checks(current, history, self.quality)
         self.target.put(keys["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
         quality = report_quality(log, checks, len(history), ms_since(t3))
@@ -226,10 +246,15 @@ class SparkRun:
             "engine": ENGINE,
             c.L_OUTPUTS: outputs,
         }
+        self.publishing = True
         self.target.put(c.LATEST_POINTER, to_json_bytes(latest), "application/json")
-        self._release()
+        # Published: whatever follows is logged, never a failed run (its cleanup would delete
+        # the files latest.json names).
         t_write = time.perf_counter()
-        self._write_history(history, current)
+        after_publishing(log, self.run_id, "releasing the cached input", self._release)
+        after_publishing(
+            log, self.run_id, "updating the quality history", lambda: self._write_history(history, current)
+        )
         self.quality_ms["history_write_ms"] = ms_since(t_write)
         record_metric(log, c.M_RUN_FAILED, 0)
         return run_result(
@@ -251,7 +276,9 @@ class SparkRun:
         """
         where, key = self.target.spark_uri(HISTORY_NAME), self.target.full_key(HISTORY_NAME)
         try:
-            body = self.target.get(HISTORY_NAME)
+            body = self.target.get(HISTORY_NAME, max_bytes=HISTORY_MAX_BYTES)
+        except TooLargeError as exc:  # not read: it would cost this run
+            return history_too_large(exc.size, key, self.log)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             hint = "the Glue job's role needs s3:GetObject on it; dataops up grants it"
@@ -262,8 +289,12 @@ class SparkRun:
 
     def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
         """After latest.json: a failure here is logged and must not turn a published run into a failed one."""
+        key = self.target.full_key(HISTORY_NAME)
+        body = history_body(history, current, self.quality.history_runs, key, self.log)
+        if body is None:
+            return
         try:
-            self.target.put(HISTORY_NAME, history_body(history, current, self.quality.history_runs), "application/json")
+            self.target.put(HISTORY_NAME, body, "application/json")
         except (ClientError, BotoCoreError, OSError) as exc:
             self.log.error(
                 c.EVENT_QUALITY_HISTORY,
@@ -299,16 +330,34 @@ class SparkRun:
         }
 
     def record_failure(self, error: dict[str, Any]) -> None:
-        """Delete what this run wrote and leave a failed run.json; never raises over the original error."""
+        """Delete what this run wrote and leave a failed run.json; never raises over the original error.
+
+        As the handler: a run whose latest.json write had started is never undone if
+        latest.json names it (or cannot be read to tell).
+        """
         self._release()
+        if self.publishing and self._may_be_published():
+            self.log.error(
+                c.EVENT_CLEANUP,
+                f"{ERROR} Run {self.run_id} failed while or after publishing latest.json: its files are kept",
+                error=error,
+            )
+            return
         try:
             written = [key for key, _ in self.target.list(self.folder)]
             if written:
                 self.target.delete(written)
-            body = to_json_bytes(self._run_document("failed", error=error))
+            body = json_safe_bytes(self._run_document("failed", error=error))
             self.target.put(self.folder + c.RUN_DOCUMENT, body, "application/json")
         except (OSError, ClientError, BotoCoreError) as exc:
             self.log.error(c.EVENT_CLEANUP, f"{ERROR} Could not record the failed run: {exc}")
+
+    def _may_be_published(self) -> bool:
+        try:
+            body = self.target.get(c.LATEST_POINTER)
+        except (OSError, ClientError, BotoCoreError):
+            return True  # cannot tell: keep the files
+        return body is not None and names_run(body, self.run_id)
 
     def _release(self) -> None:
         if self.cached is not None:

@@ -43,10 +43,18 @@ class Input(Protocol):
 class Output(Protocol):
     def spark_uri(self, key: str) -> str: ...
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
-    def get(self, key: str) -> bytes | None: ...
+    def get(self, key: str, max_bytes: int | None = None) -> bytes | None: ...
     def list(self, prefix: str) -> list[tuple[str, int]]: ...
     def delete(self, keys: list[str]) -> None: ...
     def full_key(self, key: str) -> str: ...
+
+
+class TooLargeError(Exception):
+    """An object over the size its reader accepts: not read."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
 
 
 def parse_s3(uri: str) -> tuple[str, str]:
@@ -137,10 +145,14 @@ class LocalOutput:
         partial.write_bytes(body)
         partial.replace(path)  # readers of latest.json never see half a file
 
-    def get(self, key: str) -> bytes | None:
-        """The file's bytes, None when it does not exist (other OSErrors propagate)."""
+    def get(self, key: str, max_bytes: int | None = None) -> bytes | None:
+        """The file's bytes, None when it does not exist (other OSErrors propagate);
+        TooLargeError (unread) when it is over `max_bytes`."""
+        path = self.root / key
         try:
-            return (self.root / key).read_bytes()
+            if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+                raise TooLargeError(size)
+            return path.read_bytes()
         except FileNotFoundError:
             return None
 
@@ -168,14 +180,19 @@ class S3Output:
     def put(self, key: str, body: bytes, content_type: str) -> None:
         self._client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body, ContentType=content_type)
 
-    def get(self, key: str) -> bytes | None:
-        """The object's bytes, None when it does not exist (other ClientErrors propagate)."""
+    def get(self, key: str, max_bytes: int | None = None) -> bytes | None:
+        """The object's bytes, None when it does not exist (other ClientErrors propagate);
+        TooLargeError (body unread) when it is over `max_bytes`."""
         try:
-            return self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+            response = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code", "") in ("NoSuchKey", "404"):
                 return None
             raise
+        if max_bytes is not None and response["ContentLength"] > max_bytes:
+            response["Body"].close()
+            raise TooLargeError(response["ContentLength"])
+        return response["Body"].read()
 
     def list(self, prefix: str) -> list[tuple[str, int]]:
         found = []
