@@ -380,4 +380,4 @@ def test_a_padded_value_is_exit_code_2_naming_the_key(tmp_path):
     path.write_text('[bucket]\noutput_prefix = " processed/"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(path), "config"])
     assert result.exit_code == 2
-    assert "bucket.output_prefix = ' processed/' is not allowed" in result.output
+    assert "bucket.output_prefix = ' processed/' is not allowed" in " ".join(result.output.split())  # wrapped
