@@ -141,7 +141,7 @@ def test_glue_role_is_least_privilege():
     assert resources_of["WriteGlueLogs"][0] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws-glue/*"
     trust = glue_trust_policy(ACCOUNT)["Statement"][0]
     assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert trust["Condition"] == {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}}
     assert wildcards(scheduler_glue_policy(JOB_ARN)) == []
 
 
