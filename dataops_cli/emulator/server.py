@@ -2,14 +2,17 @@
 
 Started in the background by `dataops local start` (or `dataops --local up`) as
 `python -m dataops_cli.emulator.server --state-dir DIR [--port N] [--speed N]`. It binds
-the port, publishes the stand-in pandas layer, writes DIR/emulator.json (pid, port,
-speed, start time) only once it answers, and on SIGTERM/SIGINT stops the scheduler,
-kills runs still going, removes that file and exits.
+a loopback port, makes random owner credentials and writes them to DIR/credentials.json
+(0600), publishes the stand-in pandas layer, writes DIR/emulator.json (pid, port, speed,
+start time) only once it answers, and on SIGTERM/SIGINT stops the scheduler, kills runs
+still going, removes both files and exits. Every request must be signed by the owner or by
+a role session the emulator issued (access.py); see docs/SECURITY.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import shutil
@@ -24,14 +27,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import __version__
 from dataops_cli.emulator import moto_internals
+from dataops_cli.emulator.access import AccessGate
 from dataops_cli.emulator.glue_service import GlueService
 from dataops_cli.emulator.glue_state_events import GlueStateEvents
+from dataops_cli.emulator.identities import CredentialStore, new_owner_secret
 from dataops_cli.emulator.lambda_service import LambdaService
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.emulator.middleware import EmulatorApp
+from dataops_cli.emulator.roles import Roles
 from dataops_cli.emulator.runner import FunctionSpec
 from dataops_cli.emulator.scheduler import SchedulerThread, ScheduleSource, ScheduleTarget, VirtualClock
 from dataops_cli.emulator.telemetry import Telemetry
+from dataops_cli.local.credentials import remove_owner_credentials, save_owner_credentials
 from dataops_cli.local.stand_in_layer import STAND_IN_LAYER, publish_stand_in_layer
 from dataops_cli.local.state import EmulatorState, log_path, remove_state, write_state
 
@@ -52,10 +59,16 @@ class Emulator:
         )
         self.host, self.port = host, int(self.server.server_port)
         self.endpoint = f"http://{host}:{self.port}"
-        self.clients = LocalClients(self.endpoint)
+        owner = new_owner_secret()
+        self.owner_keys = (owner.access_key, owner.secret_key)
+        store = CredentialStore(owner, moto_internals.DEFAULT_ACCOUNT)
+        roles = Roles(store, moto_internals.role_documents)
+        self.clients = LocalClients(self.endpoint, self.owner_keys)
         self.cache = directory / "functions"
-        telemetry = Telemetry(self.clients, self._function_exists)
-        self.service = LambdaService(self.endpoint, self.cache, telemetry, moto_internals.function_spec, speed)
+        telemetry = Telemetry(self.clients, self._function_exists, roles)
+        self.service = LambdaService(
+            self.endpoint, self.cache, telemetry, moto_internals.function_spec, speed, roles=roles
+        )
         state_events = GlueStateEvents(self.clients, telemetry, moto_internals.event_pattern_matches)
         self.glue = GlueService(
             self.endpoint,
@@ -63,18 +76,22 @@ class Emulator:
             self.clients,
             moto_internals.glue_job_spec,
             on_finished=state_events,
+            roles=roles,
+            session_clients=self.clients.session,
         )
-        self.server.app = EmulatorApp(
+        app = EmulatorApp(
             moto_internals.moto_wsgi_app(),
             self.service,
             moto_internals.function_spec,
             self.health,
             region,
             glue=self.glue,
+            roles=roles,
         )
+        self.server.app = AccessGate(app, store, roles, host, self.port)
         clock = VirtualClock(self.started, speed)
         source = ScheduleSource(self.clients, moto_internals.scheduler_regions)
-        self.scheduler = SchedulerThread(source, ScheduleTarget(self.clients, telemetry), clock)
+        self.scheduler = SchedulerThread(source, ScheduleTarget(self.clients, telemetry, roles), clock)
         self._serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
 
     @staticmethod
@@ -104,6 +121,7 @@ class Emulator:
         )
 
     def start(self) -> None:
+        save_owner_credentials(self.directory, self.owner_keys)
         self._serving.start()
         try:
             arn = publish_stand_in_layer(self.clients("lambda", self.region))
@@ -132,9 +150,17 @@ class Emulator:
         self.server.shutdown()
         self.scheduler.join(timeout=5)
         remove_state(self.directory, os.getpid())
+        remove_owner_credentials(self.directory, self.owner_keys)
         shutil.rmtree(self.cache, ignore_errors=True)
         shutil.rmtree(self.directory / "glue-runs", ignore_errors=True)
         log.info("stopped")
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -155,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if args.speed <= 0:
         log.error("--speed must be positive, got %s", args.speed)
+        return 2
+    if not is_loopback(args.host):
+        log.error("--host must be a loopback address (the emulator answers only this machine), got %s", args.host)
         return 2
     emulator = Emulator(args.host, args.port, args.speed, args.state_dir, args.region)
     stopping = threading.Event()

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dataops_cli.aws import DataopsError
-from dataops_cli.local.credentials import emulator_environment
+from dataops_cli.local.credentials import emulator_environment, read_owner_credentials, signed_get
 from dataops_cli.local.state import (
     EMULATOR_MODULE,
     HEALTH_PATH,
@@ -54,14 +54,19 @@ def wait_until(check: Callable[[], T | None], timeout: float, interval: float = 
         time.sleep(interval)
 
 
-def probe(state: EmulatorState, timeout: float = 1.0) -> dict[str, Any] | None:
-    """The emulator's health document, if the process on that port is the one in the state file."""
+def probe(state: EmulatorState, directory: Path, timeout: float = 1.0) -> dict[str, Any] | None:
+    """The emulator's health document, if the process on that port is the one in the state file.
+
+    The request is signed with the owner credentials in `directory`: the emulator answers nobody else.
+    """
+    keys = read_owner_credentials(directory)
+    if keys is None:
+        return None
     try:
-        with urllib.request.urlopen(state.endpoint + HEALTH_PATH, timeout=timeout) as response:
-            health = json.loads(response.read())
+        health = json.loads(signed_get(state.endpoint, HEALTH_PATH, keys, timeout))
     except (OSError, ValueError, urllib.error.URLError):
         return None
-    return health if health.get("pid") == state.pid else None
+    return health if isinstance(health, dict) and health.get("pid") == state.pid else None
 
 
 def _last_log_line(path: Path) -> str:
@@ -139,7 +144,7 @@ def _spawn(directory: Path, port: int, speed: float, region: str, host: str, tim
             if proc.poll() is not None:
                 return True  # exited: reported below
             state = read_state(directory)
-            return state if state is not None and state.pid == proc.pid and probe(state) else None
+            return state if state is not None and state.pid == proc.pid and probe(state, directory) else None
 
         try:
             if blocked:
