@@ -29,7 +29,13 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from dataops_cli.emulator import request_actions
-from dataops_cli.emulator.error_shapes import ERROR_STATUS, access_denied_code, error_response, protocol_of
+from dataops_cli.emulator.error_shapes import (
+    ERROR_STATUS,
+    access_denied_code,
+    error_response,
+    protocol_of,
+    uses_query_codes,
+)
 from dataops_cli.emulator.identities import CredentialStore, Principal
 from dataops_cli.emulator.request_actions import HttpRequest, Operation, UnmappedRequestError
 from dataops_cli.emulator.roles import Roles
@@ -104,7 +110,7 @@ class AccessGate:
             service = _scope_service(environ)
             protocol = protocol_of(environ, service)
             s3_code, json_code, query_code = ERROR_CODES[exc.kind]
-            code = s3_code if protocol == "s3" else query_code if protocol in ("query", "cbor") else json_code
+            code = s3_code if protocol == "s3" else query_code if uses_query_codes(environ, protocol) else json_code
             return refuse(ERROR_STATUS.get(code, 403), code, exc.message, service)
         principal = self.store.lookup(signed.access_key)
         if principal is None:  # revoked between the check and now
@@ -139,7 +145,7 @@ class AccessGate:
             partition=_partition(region),
         )
         protocol = protocol_of(environ, service)
-        denied_code = access_denied_code(protocol)
+        denied_code = access_denied_code(environ, protocol)
         try:
             operation = request_actions.operation_of(request)
         except UnmappedRequestError as exc:

@@ -2,8 +2,10 @@
 
 S3 answers an XML <Error>; JSON services (Logs, Glue) a JSON object with __type; REST-JSON
 services (Lambda, Scheduler) a JSON body with the code in x-amzn-ErrorType; query services
-(IAM, STS, SNS) an XML <ErrorResponse>; CloudWatch's rpc-v2-cbor a CBOR map with __type (and
-the query-compatible x-amzn-query-error header). A HEAD answer has no body, as on AWS.
+(IAM, STS, SNS) an XML <ErrorResponse>; CloudWatch's rpc-v2-cbor a CBOR map with __type. A
+query-compatible service spoken in JSON or CBOR (CloudWatch: botocore sends
+`x-amzn-query-mode: true`) gets the query service's code, also in the x-amzn-query-error
+header, which botocore reads first. A HEAD answer has no body, as on AWS.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ def protocol_of(environ: Mapping[str, Any], service: str | None) -> str:
     if service in QUERY_SERVICES or content_type.startswith("application/x-www-form-urlencoded"):
         return QUERY
     return S3
+
+
+def query_compatible(environ: Mapping[str, Any]) -> bool:
+    return str(environ.get("HTTP_X_AMZN_QUERY_MODE", "")).lower() == "true"
 
 
 def cbor_text_map(document: Mapping[str, str]) -> bytes:
@@ -97,6 +103,8 @@ def error_response(
     elif protocol == JSON:
         body = json.dumps({"__type": code, "message": message}).encode()
         headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id)]
+        if query_compatible(environ):
+            headers.append(("x-amzn-query-error", f"{code};Sender"))
     else:
         body = json.dumps({"Type": "User", "message": message, "Message": message}).encode()
         headers += [
@@ -111,6 +119,13 @@ def error_response(
     return [body]
 
 
-def access_denied_code(protocol: str) -> str:
+def uses_query_codes(environ: Mapping[str, Any], protocol: str) -> bool:
+    """Whether the caller expects the query services' error codes (query, CBOR, query-compatible JSON)."""
+    return protocol in (QUERY, CBOR) or (protocol == JSON and query_compatible(environ))
+
+
+def access_denied_code(environ: Mapping[str, Any], protocol: str) -> str:
     """AWS's code for a request the caller's policies do not allow, per protocol family."""
-    return "AccessDeniedException" if protocol in (JSON, REST_JSON) else "AccessDenied"
+    if protocol == S3 or uses_query_codes(environ, protocol):
+        return "AccessDenied"
+    return "AccessDeniedException"
