@@ -262,6 +262,9 @@ def test_local_mode_end_to_end(tmp_path):
         assert len(reports) == s.lambda_sum("Invocations")
         assert all("\tBilled Duration: " in line and "\tMax Memory Used: " in line for line in reports)
 
+        # Every run used the shipped roles, evaluated by the emulator: nothing was refused.
+        assert "refused" not in (s.state_dir / "emulator.log").read_text(encoding="utf-8")
+
         deployed = stack_instances(s.data_json())
         assert any(BUCKET in label for label in deployed.get("s3.FakeBucket", [])), deployed
         assert any(FUNCTION in label for label in deployed.get("awslambda.LambdaFunction", [])), deployed
@@ -277,6 +280,7 @@ def test_local_mode_end_to_end(tmp_path):
     assert f"Stopped the local emulator (pid {pid}" in stopped.stdout
     assert not pid_alive(pid)
     assert not (s.state_dir / "emulator.json").exists()
+    assert not (s.state_dir / "credentials.json").exists()  # this instance's keys die with it
     assert processes_mentioning(str(s.state_dir)) == []
 
 
