@@ -282,3 +282,12 @@ def test_local_env_without_an_emulator_exits_1_with_a_hint(tmp_path):
     result = CliRunner().invoke(cli, ["--state-dir", str(tmp_path), "local", "env"])
     assert result.exit_code == 1
     assert "not running" in result.output and "dataops local start" in result.output
+
+
+def test_the_emulator_refuses_to_listen_beyond_loopback(tmp_path):
+    from dataops_cli.emulator.server import is_loopback, main
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("localhost")
+    assert main(["--state-dir", str(tmp_path), "--host", "0.0.0.0"]) == 2
+    assert list(tmp_path.iterdir()) == []  # nothing started, no credentials written
