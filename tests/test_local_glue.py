@@ -416,6 +416,39 @@ def test_a_glue_run_refused_for_concurrency_is_a_target_error():
     assert target_errors(recorder) == ["TargetErrorCount"]
 
 
+def test_the_schedules_role_must_trust_scheduler_for_its_group_and_may_start_only_its_job():
+    from dataops_cli.policies import scheduler_glue_policy, scheduler_trust_policy
+
+    role = "arn:aws:iam::123456789012:role/sched"
+    group_arn = f"arn:aws:scheduler:{REGION}:123456789012:schedule-group/g"
+    shipped = RoleDocuments(
+        role,
+        scheduler_trust_policy("123456789012", group_arn),
+        (scheduler_glue_policy(f"arn:aws:glue:{REGION}:123456789012:job/J"),),
+    )
+    documents = {role: shipped}
+    roles = Roles(CredentialStore(Secret("AKIAOWNER", "s"), "123456789012"), documents.get)
+    base = schedule('{"JobName": "J"}')
+    fired = ScheduleDef(
+        **{**base.__dict__, "role_arn": role, "arn": f"arn:aws:scheduler:{REGION}:123456789012:schedule/g/s"}
+    )
+    assert fired.group_arn == group_arn
+
+    recorder = Recorder()
+    ScheduleTarget(recorder, recorder, roles)(fired, 1.0)  # type: ignore[arg-type]
+    assert recorder.started == [{"JobName": "J"}] and target_errors(recorder) == []
+
+    other_job = ScheduleDef(**{**fired.__dict__, "input": '{"JobName": "K"}'})
+    recorder = Recorder()
+    ScheduleTarget(recorder, recorder, roles)(other_job, 1.0)  # type: ignore[arg-type]
+    assert recorder.started == [] and target_errors(recorder) == ["TargetErrorCount"]
+
+    other_group = ScheduleDef(**{**fired.__dict__, "group": "h"})
+    recorder = Recorder()
+    ScheduleTarget(recorder, recorder, roles)(other_group, 1.0)  # type: ignore[arg-type]
+    assert recorder.started == [] and target_errors(recorder) == ["TargetErrorCount"]
+
+
 # ---- the s3:// bridge Spark's reads and writes go through -------------------------------------
 
 
