@@ -29,7 +29,8 @@ if __package__ in (None, ""):
 
 from bench.common import format_table, machine_lines, positive_int
 
-OBJECT = "arn:aws:s3:::bench-bucket/in.csv"
+BUCKET = "bench-bucket"
+OBJECT = f"arn:aws:s3:::{BUCKET}/in.csv"
 
 
 def per_call_us(function: Callable[[], Any], count: int) -> float:
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 [
                     label,
-                    f"{per_call_us(lambda s3=s3: s3.head_object(Bucket='bench-bucket', Key='in.csv'), args.requests):.0f}",
+                    f"{per_call_us(lambda s3=s3: s3.head_object(Bucket=BUCKET, Key='in.csv'), args.requests):.0f}",
                 ]
             )
         with roles.session(arn, LAMBDA_PRINCIPAL) as session:
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 [
                     "round trip: gate, role session",
-                    f"{per_call_us(lambda: s3.head_object(Bucket='bench-bucket', Key='in.csv'), args.requests):.0f}",
+                    f"{per_call_us(lambda: s3.head_object(Bucket=BUCKET, Key='in.csv'), args.requests):.0f}",
                 ]
             )
     finally:
