@@ -186,14 +186,15 @@ class AccessGate:
     ) -> Iterable[bytes]:
         """Call the app; strip CORS headers; for a role's read of a missing object, 403 unless it may list."""
         captured: dict[str, Any] = {}
+        written: list[bytes] = []  # what an app writes through start_response's legacy write()
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             captured["status"], captured["headers"] = status, headers
-            return lambda _data: None
+            return written.append
 
         answer = self.app(environ, capture)
         try:
-            chunks = list(answer)
+            chunks = written + list(answer)
         finally:
             if hasattr(answer, "close"):
                 answer.close()
