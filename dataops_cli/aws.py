@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,12 @@ HINTS = {
 
 
 class DataopsError(Exception):
-    """An error for the user: one line (plus an optional hint), exit code 1, no traceback."""
+    """An error for the user: one line (plus an optional hint), exit code 1, no traceback.
+
+    A subclass may set another `exit_code` (2: the input or the environment is unusable).
+    """
+
+    exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -164,10 +169,16 @@ def explain(exc: BaseException, doing: str) -> DataopsError:
 
 @dataclass
 class CallCounter:
-    """Counts API calls by operation; mutating = anything that is not a read."""
+    """Counts API calls by operation; mutating = anything that is not a read.
+
+    `observers` also get each call's parameters as the caller gave them (botocore's
+    `before-parameter-build` event): the deployer-policy test maps every call to the IAM
+    action and resource it needs (tests/test_deployer_policy.py).
+    """
 
     calls: Counter = field(default_factory=Counter)
     listeners: list[Callable[[str, str], None]] = field(default_factory=list)
+    observers: list[Callable[[str, str, Mapping[str, Any]], None]] = field(default_factory=list)
 
     def __call__(self, model: Any = None, **_: Any) -> None:
         service = model.service_model.service_name if model is not None else "?"
@@ -175,6 +186,12 @@ class CallCounter:
         self.calls[(service, name)] += 1
         for listener in self.listeners:
             listener(service, name)
+
+    def parameters(self, model: Any = None, params: Mapping[str, Any] | None = None, **_: Any) -> None:
+        if model is None or not self.observers:
+            return
+        for observer in self.observers:
+            observer(model.service_model.service_name, model.name, dict(params or {}))
 
     @staticmethod
     def is_mutating(operation: str) -> bool:
@@ -234,6 +251,7 @@ class Aws:
             config=BotoConfig(retries=retries, connect_timeout=5, read_timeout=70, user_agent_extra="dataops"),
         )
         client.meta.events.register("before-call.*.*", self.counter)
+        client.meta.events.register("before-parameter-build.*.*", self.counter.parameters)
         return client
 
     @property

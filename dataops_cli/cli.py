@@ -92,7 +92,7 @@ class DataopsGroup(click.Group):
         except DataopsError as exc:
             if debug():
                 raise
-            raise CliError(str(exc), exc.hint) from exc
+            raise CliError(str(exc), exc.hint, exit_code=exc.exit_code) from exc
         except (ClientError, BotoCoreError) as exc:
             if debug():
                 raise

@@ -18,7 +18,7 @@ from dataops_cli.app import App
 from dataops_cli.aws import DataopsError
 from dataops_cli.local import process
 from dataops_cli.local.credentials import read_owner_credentials
-from dataops_cli.local.state import live_state
+from dataops_cli.local.state import find_emulator, live_state
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -42,7 +42,8 @@ def local_group() -> None:
 
     It answers only requests signed with its own random credentials (awscli and
     boto3: eval "$(dataops local env)"); see docs/SECURITY.md.
-    State (pid, port, speed, log) lives in ./.dataops/ (--state-dir or DATAOPS_STATE_DIR moves it).
+    State (pid, port, speed, token, credentials, log) lives in ./.dataops/ (--state-dir or
+    DATAOPS_STATE_DIR moves it); it must be yours and writable by you only.
     Everything deployed to the emulator is in memory and goes away when it stops.
     """
 
@@ -123,9 +124,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
       dataops local status
       dataops local status --json | jq .endpoint
     """
-    directory = ctx.find_object(App).state_dir
-    state, stale = live_state(directory)
-    health = process.probe(state, directory) if state is not None else None
+    found = find_emulator(ctx.find_object(App).state_dir)
+    state, stale, health = found.state, found.stale, found.health
     if as_json:
         document: dict[str, Any] = {"running": state is not None, "stale_state_removed": stale}
         if state is not None:
@@ -135,6 +135,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 speed=state.speed,
                 started=_iso(state.started),
                 answering=health is not None,
+                instance=(health or {}).get("instance"),
                 log=state.log,
                 functions=(health or {}).get("functions", {}),
             )
@@ -149,8 +150,6 @@ def status(ctx: click.Context, as_json: bool) -> None:
             + (f" (scheduled runs come {state.speed:g} times faster than real time)" if state.speed != 1 else "")
         )
         click.echo(f"Log: {state.log}")
-        if health is None:
-            click.echo("Not answering on its port: see the log, or restart it (dataops local stop, then start)")
         for name, counts in sorted((health or {}).get("functions", {}).items()):
             click.echo(
                 f"{name}: {counts['invocations']} runs, {counts['errors']} errors, {counts['throttles']} throttles"

@@ -67,6 +67,18 @@ def _one_of(*allowed: Any) -> Check:
     return lambda v: None if v in allowed else "one of " + ", ".join(map(repr, allowed))
 
 
+# The function strips the values it reads from its environment; `up`, `status` and the bucket
+# use them as written, so " processed/" would be two different prefixes (issue 19, item 8).
+_STRIPPED = "values are used exactly as written, and the function strips what it reads"
+
+
+def _check_no_surrounding_whitespace(value: Any) -> str | None:
+    """Every string setting: no leading or trailing whitespace."""
+    if isinstance(value, str) and value != value.strip():
+        return f"{value.strip()!r}, without the leading or trailing whitespace ({_STRIPPED})"
+    return None
+
+
 def _pattern(regex: str, allowed: str) -> Check:
     compiled = re.compile(regex)
     return lambda v: None if compiled.fullmatch(v) else allowed
@@ -137,6 +149,12 @@ def _check_email(address: str) -> str | None:
 def _check_column_list(columns: list[str]) -> str | None:
     if any(not c for c in columns):
         return "a list of non-empty column names"
+    if padded := [c for c in columns if c != c.strip()]:
+        return f"column names without leading or trailing whitespace ({padded[0]!r}; {_STRIPPED})"
+    if joined := [c for c in columns if "," in c]:
+        # The function gets each list as one comma-joined environment variable (ZERO_AS_MISSING=a,b):
+        # "Glucose,BMI" would reach it as two columns.
+        return f"one column name per list item, without commas ({joined[0]!r} would reach the function as two)"
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     return f"a list without duplicates (repeated: {', '.join(duplicates)})" if duplicates else None
 
@@ -311,6 +329,13 @@ class Config:
     @property
     def region(self) -> str:
         return self.stack.region
+
+    @property
+    def partition(self) -> str:
+        """The ARN partition of stack.region (aws, aws-cn, aws-us-gov)."""
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        return "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
 
     @property
     def all_tags(self) -> dict[str, str]:
@@ -489,7 +514,7 @@ def _build_section(name: str, cls: type, body: Mapping[str, Any], source: str) -
         key, value = f"{name}.{f.name}", body[f.name]
         value = _coerce(key, value, hints[f.name], source)
         check = f.metadata.get("check")
-        if check and (allowed := check(value)):
+        if (allowed := _check_no_surrounding_whitespace(value)) or (check and (allowed := check(value))):
             raise ConfigError(f"{source}: {key} = {_show(value)} is not allowed: expected {allowed}")
         values[f.name] = value
     return cls(**values)

@@ -111,6 +111,7 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
     ctx.config.check_input_file()  # preflight: a typo in bucket.input_file must not deploy stale data
     if ctx.config.function.engine == "lambda":
         _ = ctx.layer_arn  # preflight: fail before changing anything if the layer cannot be resolved
+    _refuse_foreign(steps)
     leftovers = _leftovers(ctx)
     total = len(steps) + len(leftovers)
     for index, resource in enumerate(steps, start=1):
@@ -134,6 +135,41 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
         changes.append(_remove_leftover(resource, reporter, dry_run))
     in_flight.step = None
     return changes
+
+
+FOREIGN_HINT = (
+    "dataops changes only what its stack created: choose other names in config.toml (stack.name, "
+    "bucket.name, function.name, dashboard.name), or remove those resources; if one really is this "
+    "stack's, tag it dataops:stack=<stack.name>"
+)
+
+
+def foreign_resources(steps: list[Resource]) -> list[str]:
+    """'<kind> <name> (<why>)' for every resource of the plan whose name is taken by something not ours. Reads only."""
+    found = []
+    for resource in steps:
+        in_flight.step = f"checking who owns {resource.kind} {resource.name}"
+        with _step(resource, "checking"):
+            why = resource.ownership()
+        if why is not None:
+            found.append(f"{resource.kind} {resource.name} ({why})")
+    return found
+
+
+def _refuse_foreign(steps: list[Resource]) -> None:
+    """Before anything is created: one foreign resource refuses the whole plan, and every one is named.
+
+    Without this, `up` would create the bucket and roles, reach the foreign function and stop,
+    leaving half a stack beside someone else's resources (issue 19, item 4).
+    """
+    foreign = foreign_resources(steps)
+    if foreign:
+        count = "a resource" if len(foreign) == 1 else f"{len(foreign)} resources"
+        raise DataopsError(
+            f"nothing was changed: {count} of this stack's plan exist but are not stack "
+            f"{steps[0].ctx.stack!r}'s: " + "; ".join(foreign),
+            FOREIGN_HINT,
+        )
 
 
 def _leftovers(ctx: StackContext) -> list[Resource]:

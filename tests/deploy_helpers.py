@@ -49,6 +49,7 @@ class Recorder:
     def __init__(self) -> None:
         self.instances: list[Aws] = []
         self.listeners: list[Any] = []  # more (service, operation) hooks for every client
+        self.observers: list[Any] = []  # (service, operation, parameters) hooks for every client
         self.fail_at: int | None = None
         self._mutating = 0
 
@@ -56,6 +57,7 @@ class Recorder:
         aws = Aws(*args, **kwargs)
         aws.counter.listeners.append(self._maybe_fail)
         aws.counter.listeners.extend(self.listeners)
+        aws.counter.observers.extend(self.observers)
         self.instances.append(aws)
         return aws
 

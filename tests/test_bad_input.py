@@ -9,6 +9,9 @@ from handler.pipeline import PipelineOptions, process
 from handler.reader import SAMPLE_BYTES, read_columns
 from tests.conftest import SAMPLE_CSV, opener
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 DEFAULT = PipelineOptions()
 PLAIN = PipelineOptions(zero_as_missing=(), normalize_exclude=())
 HEADER = SAMPLE_CSV.read_bytes().split(b"\n", 1)[0] + b"\n"

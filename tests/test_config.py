@@ -312,3 +312,60 @@ def test_config_command_shows_the_glue_settings(tmp_path):
         "max_concurrent_runs": 1,
     }
     assert as_json["derived"]["glue_job"] == "dataops-pipeline-glue"
+
+
+# Issue 19, item 8: values the function reads differently from `up` and `status`.
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"bucket": {"input_key": " diabetes_preprocessed.csv"}},
+            "bucket.input_key = ' diabetes_preprocessed.csv' is not allowed: expected 'diabetes_preprocessed.csv', "
+            "without the leading or trailing whitespace",
+        ),
+        ({"bucket": {"input_key": "in.csv\t"}}, "bucket.input_key = 'in.csv\\t' is not allowed: expected 'in.csv'"),
+        ({"bucket": {"output_prefix": " processed/"}}, "bucket.output_prefix = ' processed/' is not allowed"),
+        ({"bucket": {"output_prefix": "processed/ "}}, "bucket.output_prefix = 'processed/ ' is not allowed"),
+        ({"bucket": {"name": " dataops-pipeline-bucket"}}, "bucket.name = ' dataops-pipeline-bucket' is not allowed"),
+        ({"function": {"name": "Fn "}}, "function.name = 'Fn ' is not allowed: expected 'Fn'"),
+        ({"stack": {"name": " team"}}, "stack.name = ' team' is not allowed"),
+        ({"dashboard": {"name": "Board\n"}}, "dashboard.name = 'Board\\n' is not allowed"),
+        ({"pipeline": {"impute_strategy": "mean "}}, "pipeline.impute_strategy = 'mean ' is not allowed"),
+        ({"schedule": {"expression": " rate(2 minutes)"}}, "expected 'rate(2 minutes)'"),
+        (
+            {"pipeline": {"zero_as_missing": ["Glucose", " BMI"]}},
+            "pipeline.zero_as_missing = ['Glucose', ' BMI'] is not allowed: expected column names without "
+            "leading or trailing whitespace (' BMI'",
+        ),
+        ({"pipeline": {"normalize_exclude": ["Outcome\u00a0"]}}, "expected column names without leading"),
+        (
+            {"pipeline": {"zero_as_missing": ["Glucose,BMI"]}},
+            "pipeline.zero_as_missing = ['Glucose,BMI'] is not allowed: expected one column name per list item, "
+            "without commas ('Glucose,BMI' would reach the function as two)",
+        ),
+        ({"pipeline": {"normalize_exclude": ["a,b", "c"]}}, "pipeline.normalize_exclude = ['a,b', 'c']"),
+    ],
+)
+def test_values_the_function_would_read_differently_are_refused(raw, expected):
+    assert expected in error_for(raw)
+
+
+def test_inner_spaces_and_empty_optional_strings_stay_allowed():
+    config = parse_config(
+        {"bucket": {"input_key": "my data/in put.csv"}, "pipeline": {"zero_as_missing": ["Blood Pressure"]}}
+    )
+    assert config.bucket.input_key == "my data/in put.csv"
+    assert config.handler_environment()["ZERO_AS_MISSING"] == "Blood Pressure"
+    assert parse_config({"function": {"layer_arn": ""}}).function.layer_arn == ""
+
+
+def test_a_padded_value_is_exit_code_2_naming_the_key(tmp_path):
+    from click.testing import CliRunner
+
+    from dataops_cli.cli import cli
+
+    path = tmp_path / "config.toml"
+    path.write_text('[bucket]\noutput_prefix = " processed/"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(path), "config"])
+    assert result.exit_code == 2
+    assert "bucket.output_prefix = ' processed/' is not allowed" in result.output

@@ -24,6 +24,9 @@ from handler.pipeline import PipelineOptions
 from handler.quality import QualitySettings
 from tests.test_handler import invoke, s3  # noqa: F401 (s3 is a fixture)
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 
 def dashboard() -> dict:
     return build_dashboard(

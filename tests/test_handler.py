@@ -13,6 +13,9 @@ import pytest
 from handler import errors, lambda_function, s3io
 from tests.conftest import SAMPLE_CSV
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 BUCKET = "dataops-test-bucket"
 ENV = {
     "BUCKET_NAME": BUCKET,

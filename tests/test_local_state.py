@@ -1,9 +1,14 @@
-"""The emulator's state file: where it lives, and stale pid files detected and cleaned."""
+"""The emulator's state file: where it lives, what it holds, and stale files detected and cleaned."""
 
 from __future__ import annotations
 
+import json
+import socket
+import stat
 import subprocess
 import sys
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -12,8 +17,11 @@ from click.testing import CliRunner
 
 from dataops_cli.app import App
 from dataops_cli.cli import cli
+from dataops_cli.local import instance, process
+from dataops_cli.local.instance import new_token
 from dataops_cli.local.state import (
     STATE_DIR_ENV,
+    EmulatorNotAnsweringError,
     EmulatorState,
     live_state,
     pid_alive,
@@ -102,8 +110,8 @@ def test_remove_state_leaves_a_newer_emulators_file_alone(tmp_path: Path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-def test_a_running_emulator_is_alive_and_its_zombie_is_not():
-    # Any process whose command line names the emulator module passes for one.
+def test_pid_alive_says_only_that_a_process_exists_and_its_zombie_does_not():
+    # Even a command line naming the emulator module proves nothing: only the instance token does.
     command = [sys.executable, "-c", "import sys; sys.stdin.read()", "dataops_cli.emulator.server"]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE)
     try:
@@ -116,6 +124,48 @@ def test_a_running_emulator_is_alive_and_its_zombie_is_not():
         proc.wait()
 
 
+def test_the_token_is_kept_in_the_state_file_0600_and_never_shown(tmp_path):
+    secret = new_token()
+    write_state(tmp_path, replace(state(123), token=secret))
+    assert read_state(tmp_path).token == secret
+    assert json.loads(state_path(tmp_path).read_text())["token"] == secret
+    assert stat.S_IMODE(state_path(tmp_path).stat().st_mode) == 0o600
+    assert secret not in repr(read_state(tmp_path))
+
+
+def test_a_state_file_that_is_a_symlink_is_not_read_and_is_removed_as_stale(tmp_path):
+    elsewhere = tmp_path / "elsewhere.json"
+    write_state(tmp_path, state(123))
+    state_path(tmp_path).rename(elsewhere)
+    state_path(tmp_path).symlink_to(elsewhere)
+    assert read_state(tmp_path) is None
+    assert live_state(tmp_path) == (None, True)
+    assert elsewhere.exists() and not state_path(tmp_path).is_symlink()
+
+
+def test_a_live_process_whose_port_does_not_answer_is_neither_trusted_nor_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(instance, "PROBE_TIMEOUT", 0.3)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        try:
+            write_state(tmp_path, replace(state(sleeper.pid), port=port, token=new_token()))
+            with pytest.raises(EmulatorNotAnsweringError) as caught:
+                process.stop(tmp_path)
+            assert f"(pid {sleeper.pid}, http://127.0.0.1:{port}) cannot prove it is" in str(caught.value)
+            assert "no answer" in str(caught.value)
+            assert caught.value.hint.endswith(f"stop it: kill {sleeper.pid}")
+            assert sleeper.poll() is None and read_state(tmp_path) is not None  # nothing stopped or removed
+            sleeper.kill()
+            sleeper.wait()
+            assert live_state(tmp_path) == (None, True)  # once the process is gone, the file is stale
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+
+
 def wait_for(check, timeout: float = 30.0) -> bool:
     import time
 
@@ -125,3 +175,27 @@ def wait_for(check, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_an_emulator_of_an_older_dataops_is_neither_trusted_nor_orphaned(tmp_path):
+    """Its state file has no token and it cannot stop itself: removing the file would orphan it."""
+    from werkzeug.serving import make_server
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    def old_health(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"service": "dataops-emulator", "pid": sleeper.pid}).encode()]
+
+    server = make_server("127.0.0.1", 0, old_health, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        write_state(tmp_path, replace(state(sleeper.pid), port=server.server_port))  # no token: an older dataops
+        with pytest.raises(EmulatorNotAnsweringError, match="it runs an older dataops, without instance tokens"):
+            live_state(tmp_path)
+        assert read_state(tmp_path) is not None and sleeper.poll() is None
+    finally:
+        server.shutdown()
+        sleeper.kill()
+        sleeper.wait()

@@ -16,6 +16,9 @@ from handler.pipeline import PipelineOptions, process
 from handler.reader import NA_TOKENS, read_columns
 from tests.conftest import SAMPLE_CSV, opener
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 NO_ZEROS = PipelineOptions(zero_as_missing=(), normalize_exclude=())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -359,10 +360,47 @@ def test_log_group_absent_equal_drifted_not_ours():
     assert refused(plan(LogGroup, log_state(tags=THEIRS)))
 
 
+NO_EVENTS = {"logs.filter_log_events": {"events": []}}
+STACK_BORN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+OUR_ROLE = {
+    "iam.get_role": {"Role": {"RoleName": "dataops-lambda-exec", "CreateDate": STACK_BORN, "Tags": tag_list(OURS)}}
+}
+
+
+def events_before(found: bool) -> dict[str, Any]:
+    """FilterLogEvents over a group whose events (if `found`) all predate the stack."""
+
+    def answer(**params: Any) -> dict[str, Any]:
+        before_stack = "endTime" not in params or params["endTime"] < STACK_BORN.timestamp() * 1000
+        return {"events": [{"timestamp": 1, "message": "x"}] if found and before_stack else []}
+
+    return {"logs.filter_log_events": answer}
+
+
 def test_log_group_untagged_is_adopted():
-    change = plan(LogGroup, log_state(tags={}))
+    change = plan(LogGroup, {**log_state(tags={}), **NO_EVENTS})
     assert change.details == ("adopting the function's untagged log group",)
     assert [s.operation for s in change.steps] == ["tag_resource"]
+    ours = {"lambda.get_function": {"Configuration": {}, "Tags": OURS}}
+    with_newer_events = plan(LogGroup, {**log_state(tags={}), **ours, **OUR_ROLE, **events_before(False)})
+    assert with_newer_events.details == ("adopting the function's untagged log group",)
+
+
+@pytest.mark.parametrize(
+    ("answers", "why"),
+    [
+        ({"lambda.get_function": {"Configuration": {}, "Tags": {}}, **NO_EVENTS}, "its function"),
+        ({"lambda.get_function": {"Configuration": {}, "Tags": THEIRS}, **NO_EVENTS}, "is not this stack's"),
+        (events_before(True), "nothing of this stack exists yet to date them against"),
+        ({**OUR_ROLE, **events_before(True)}, "older than this stack (created 2026-01-02 03:04:05 UTC)"),
+        ({"logs.filter_log_events": {"events": [], "nextToken": "more"}}, "could not be dated"),
+    ],
+)
+def test_untagged_log_group_that_may_be_someone_elses_is_refused(answers, why):
+    state = {**log_state(tags={}, retention=None), **answers}
+    change = plan(LogGroup, state)
+    assert refused(change) and why in change.details[0] and "has no dataops:stack tag" in change.details[0]
+    assert why in LogGroup(context(state)).ownership()
 
 
 # --- Lambda function ---------------------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ from handler import lambda_function
 from tests.conftest import SAMPLE_CSV
 from tests.test_handler import BUCKET, ENV, invoke, keys, log_lines, read_json
 
+# The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
+pytestmark = pytest.mark.handler
+
 HISTORY = "processed/quality/history.json"
 
 

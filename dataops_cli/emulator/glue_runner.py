@@ -17,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -33,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.emulator.runner import PASSED_THROUGH, RunningProcesses, emulator_aws_environment
 from dataops_cli.emulator.sigv4 import Secret
+from dataops_cli.local.private_files import DIR_MODE, create_private_file, make_private_dir, remove_private_tree
 
 GLUE_BOOTSTRAP = Path(__file__).resolve().with_name("glue_bootstrap.py")
 # Passed through as well: where Java is, and the driver memory the Spark job reads (handler/spark_job/__main__.py).
@@ -101,18 +100,27 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def stage_objects(s3: Any, spec: JobSpec, arguments: Mapping[str, str], into: Path) -> tuple[Path, list[Path]]:
-    """Download the script and its --extra-py-files; raises ValueError saying which one could not be read."""
+    """Download the script and its --extra-py-files; raises ValueError saying which one could not be read.
+
+    Read from S3 for every run, into `into` (a run folder made fresh, 0700): never a copy
+    found on disk by name. Each file is new (O_EXCL, O_NOFOLLOW, 0600) in a new folder.
+    """
     wanted = [spec.script_location] + [u.strip() for u in arguments.get("--extra-py-files", "").split(",") if u.strip()]
     paths: list[Path] = []
+    staged = into / "staged"
+    staged.mkdir(DIR_MODE)
     for index, uri in enumerate(wanted):
         what = "script" if index == 0 else "--extra-py-files object"
         if not uri.startswith("s3://"):
             raise ValueError(f"the job's {what} {uri!r} is not an s3:// URI")
         bucket, key = parse_s3_uri(uri)
-        target = into / "staged" / str(index) / key.rsplit("/", 1)[-1]
-        target.parent.mkdir(parents=True, exist_ok=True)
+        name = key.rsplit("/", 1)[-1]
+        if name in ("", ".", ".."):
+            raise ValueError(f"the job's {what} {uri!r} does not name a file (its key must end in a file name)")
+        target = staged / str(index) / name
+        target.parent.mkdir(DIR_MODE)
         try:
-            target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            create_private_file(target, s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except (ClientError, BotoCoreError) as exc:
             raise ValueError(f"could not read the job's {what} {uri}: {exc}") from exc
         paths.append(target)
@@ -195,8 +203,7 @@ def run_glue_job(
     """
     running = running if running is not None else RunningProcesses()
     started = time.time()
-    work_root.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=f"{run_id[:20]}-", dir=work_root))
+    workdir = make_private_dir(work_root, f"{run_id[:20]}-")  # work_root: the emulator's own folder, never made here
     try:
         try:
             script, extra = stage_objects(s3_for(spec.region), spec, arguments, workdir)
@@ -244,4 +251,4 @@ def run_glue_job(
             result.error = error_message(result.lines, proc.returncode)
         return result
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_private_tree(workdir)

@@ -1,7 +1,7 @@
 """Every use of moto's private internals, in one place (checked against moto 5.2.5).
 
 Everything else in the emulator talks to moto over HTTP with boto3, like any client.
-Three things have no public API, so they are read from moto's in-process state here:
+Some things have no public API, so they are read (or fixed) in moto's in-process state here:
 - the exact code zip `up` sent (moto keeps it as `LambdaFunction.code_bytes`, but the
   `Code.Location` URL it returns is not served), with the function's configuration;
   likewise a Glue job's definition for the account that asked (GetJob over HTTP would
@@ -15,7 +15,13 @@ Three things have no public API, so they are read from moto's in-process state h
 - that same page reads every attribute of every instance, and a Lambda function's
   `docker_client` connects to Docker on first read: with no Docker engine the page fails
   (HTTP 500) while any function exists. The emulator never uses Docker, so that failure
-  is made to count as "attribute unavailable", which the page already skips.
+  is made to count as "attribute unavailable", which the page already skips;
+- moto keeps a deleted resource's tags (in the backend's TaggingService, keyed by ARN)
+  for buckets, log groups, schedule groups, alarms and Glue jobs: a resource created
+  again under the same name comes back tagged, so a stranger's bucket looked like ours
+  and `up`/`down` adopted and emptied it. AWS forgets the tags with the resource, so the
+  emulator wraps those deletes to drop them (functions, roles, topics and rules already
+  keep their tags on the deleted object or drop them; dashboards cannot be tagged in moto).
 If a moto upgrade moves any of these, the error names this module.
 """
 
@@ -25,7 +31,7 @@ import gc
 import os
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -205,6 +211,61 @@ def tolerate_missing_docker() -> None:
 
     docker_client.dataops_tolerant = True  # type: ignore[attr-defined]
     DockerModel.docker_client = property(docker_client)  # type: ignore[method-assign]
+
+
+def _tagged_deletes() -> list[tuple[type, str, Callable[[Any], set[str]]]]:
+    """(backend class, delete method, the ARNs of what that backend holds now) for each resource
+    kind of the stack whose tags moto keeps after deleting it."""
+    from moto.cloudwatch.models import CloudWatchBackend
+    from moto.glue.models import GlueBackend
+    from moto.logs.models import LogsBackend
+    from moto.s3.models import S3Backend
+    from moto.scheduler.models import EventBridgeSchedulerBackend
+
+    return [
+        (S3Backend, "delete_bucket", lambda backend: {bucket.arn for bucket in backend.buckets.values()}),
+        (LogsBackend, "delete_log_group", lambda backend: {group.arn for group in backend.groups.values()}),
+        (
+            EventBridgeSchedulerBackend,
+            "delete_schedule_group",
+            lambda backend: {group.arn for group in backend.schedule_groups.values()},
+        ),
+        (CloudWatchBackend, "delete_alarms", lambda backend: {alarm.alarm_arn for alarm in backend.alarms.values()}),
+        (GlueBackend, "delete_job", lambda backend: {job.arn for job in backend.jobs.values()}),
+    ]
+
+
+def forget_tags_on_delete() -> None:
+    """Make each delete that moto leaves tags behind for drop the tags of what it deleted (idempotent)."""
+    try:
+        wrapped = _tagged_deletes()
+    except ImportError as exc:
+        raise _moto_changed("the backends whose deletes keep tags", exc) from exc
+    for cls, method, live_arns in wrapped:
+        original = getattr(cls, method, None)
+        if original is None:
+            raise _moto_changed(f"{cls.__name__}.{method}", AttributeError(method))
+        if getattr(original, "dataops_forgets_tags", False):
+            continue
+        setattr(cls, method, _forgetting_tags(original, live_arns))
+
+
+def _forgetting_tags(original: Callable[..., Any], live_arns: Callable[[Any], set[str]]) -> Callable[..., Any]:
+    def delete(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            before = live_arns(self)
+        except AttributeError as exc:
+            raise _moto_changed(f"the resources of {type(self).__name__}", exc) from exc
+        try:
+            return original(self, *args, **kwargs)
+        finally:  # whatever the call removed (all of it, or part before an error) loses its tags
+            for arn in before - live_arns(self):
+                self.tagger.delete_all_tags_for_resource(arn)
+
+    delete.dataops_forgets_tags = True  # type: ignore[attr-defined]
+    delete.__name__ = original.__name__
+    delete.__doc__ = original.__doc__
+    return delete
 
 
 _UNTRAVERSED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType)

@@ -1,6 +1,7 @@
 """Run one invocation of a deployed function in a fresh interpreter, as Lambda would.
 
-The code is the exact zip `up` sent (unpacked once per CodeSha256). The child gets the
+The code is the exact zip `up` sent, unpacked once per content hash into the emulator's own
+code folder (one it made fresh: a folder found by name is never trusted). The child gets the
 function's configured environment plus what Lambda sets (function name, memory, region,
 log group/stream, and the execution role's temporary credentials as AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN), `AWS_ENDPOINT_URL` pointing at the emulator,
@@ -16,8 +17,8 @@ fork/exec inherits from this (large) emulator process.
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -35,6 +36,7 @@ from typing import Any
 
 from dataops_cli.emulator.sigv4 import Secret
 from dataops_cli.local.credentials import isolated_environment
+from dataops_cli.local.private_files import make_private_dir, make_tree_private, remove_private_tree
 
 BOOTSTRAP = Path(__file__).resolve().with_name("bootstrap.py")
 INIT_LIMIT_SECONDS = 10.0  # Lambda's limit for the init phase
@@ -86,26 +88,31 @@ class RunResult:
 
 
 def code_dir(spec: FunctionSpec, cache: Path) -> Path:
-    """The unpacked zip, shared by every run of the same code (keyed by CodeSha256)."""
-    digest = base64.b64decode(spec.code_sha256).hex() if spec.code_sha256 else "empty"
-    target = cache / digest[:32]
+    """The unpacked zip, shared by every run of the same code in this emulator.
+
+    `cache` must be a folder this emulator made fresh (random name, 0700; server.py), so
+    that nothing in it was put there by anyone else: the name of a folder is never proof
+    of its content (anyone can compute a zip's hash). The key is the SHA-256 of the bytes
+    the emulator holds, computed here; entries are 0700/0600, and `cache` itself is never
+    created here (a deleted state directory is not brought back).
+    """
+    target = cache / hashlib.sha256(spec.code).hexdigest()
     if target.is_dir():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
-    with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
-        archive.extractall(staging)
+    staging = make_private_dir(cache, ".unpack-")
     try:
+        with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
+            archive.extractall(staging)
+        make_tree_private(staging)
         staging.rename(target)
     except OSError:  # another run unpacked the same code first: use theirs
-        _remove_tree(staging)
+        remove_private_tree(staging)
+        if not target.is_dir():
+            raise
+    except BaseException:
+        remove_private_tree(staging)
+        raise
     return target
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def emulator_aws_environment(endpoint: str, region: str, credentials: Secret | None) -> dict[str, str]:

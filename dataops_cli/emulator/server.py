@@ -1,12 +1,16 @@
 """The emulator process: moto's server on 127.0.0.1 with Lambda and Glue runs and a schedule timer added.
 
 Started in the background by `dataops local start` (or `dataops --local up`) as
-`python -m dataops_cli.emulator.server --state-dir DIR [--port N] [--speed N]`. It binds
-a loopback port, makes random owner credentials and writes them to DIR/credentials.json
-(0600), publishes the stand-in pandas layer, writes DIR/emulator.json (pid, port, speed,
-start time) only once it answers, and on SIGTERM/SIGINT stops the scheduler, kills runs
-still going, removes both files and exits. Every request must be signed by the owner or by
-a role session the emulator issued (access.py); see docs/SECURITY.md.
+`python -m dataops_cli.emulator.server --state-dir DIR [--port N] [--speed N]`. It refuses
+(exit 2) a DIR another user could control and a non-loopback host, binds the port, makes
+random owner credentials and writes them to DIR/credentials.json (0600) before it serves,
+publishes the stand-in pandas layer, writes DIR/emulator.json (pid, port, speed, start
+time, a random instance token) only once it answers, and stops (scheduler stopped, runs
+killed, both files removed) on SIGTERM/SIGINT, on `POST /_dataops/stop` with its token, or
+as soon as that file is gone or names another emulator (checked every second). Every
+request must be signed by the owner or by a role session the emulator issued (access.py);
+see docs/SECURITY.md. Function code and Glue runs are unpacked only in
+DIR/emulator-<random>/, a 0700 folder it creates fresh and removes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import argparse
 import ipaddress
 import logging
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -31,16 +34,27 @@ from dataops_cli.emulator.access import AccessGate
 from dataops_cli.emulator.glue_service import GlueService
 from dataops_cli.emulator.glue_state_events import GlueStateEvents
 from dataops_cli.emulator.identities import CredentialStore, new_owner_secret
+from dataops_cli.emulator.instance_routes import InstanceRoutes
 from dataops_cli.emulator.lambda_service import LambdaService
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.emulator.middleware import EmulatorApp
 from dataops_cli.emulator.roles import Roles
 from dataops_cli.emulator.runner import FunctionSpec
 from dataops_cli.emulator.scheduler import SchedulerThread, ScheduleSource, ScheduleTarget, VirtualClock
+from dataops_cli.emulator.state_watch import StateWatch
 from dataops_cli.emulator.telemetry import Telemetry
 from dataops_cli.local.credentials import remove_owner_credentials, save_owner_credentials
+from dataops_cli.local.instance import new_token, served_dir
+from dataops_cli.local.private_files import DIR_MODE, NotPrivateError, make_private_dir, remove_private_tree
 from dataops_cli.local.stand_in_layer import STAND_IN_LAYER, publish_stand_in_layer
-from dataops_cli.local.state import EmulatorState, log_path, remove_state, write_state
+from dataops_cli.local.state import (
+    INSTANCE_DIR_PREFIX,
+    EmulatorState,
+    check_state_dir,
+    log_path,
+    remove_state,
+    write_state,
+)
 
 log = logging.getLogger("dataops.emulator")
 
@@ -53,7 +67,10 @@ class Emulator:
 
         self.started = time.time()
         self.speed, self.directory, self.region = speed, directory, region
+        self.token = new_token()  # who this emulator is: only it and its state file (0600) know it
+        self.stopping = threading.Event()
         moto_internals.tolerate_missing_docker()
+        moto_internals.forget_tags_on_delete()
         self.server = make_server(
             host, port, None, threaded=True, request_handler=moto_internals.moto_request_handler()
         )
@@ -64,7 +81,11 @@ class Emulator:
         store = CredentialStore(owner, moto_internals.DEFAULT_ACCOUNT)
         roles = Roles(store, moto_internals.role_documents)
         self.clients = LocalClients(self.endpoint, self.owner_keys)
-        self.cache = directory / "functions"
+        # Code is never taken from a folder found by name: only from one made fresh here (0700, random name).
+        self.private = make_private_dir(directory, INSTANCE_DIR_PREFIX)
+        self.cache = self.private / "functions"
+        self.cache.mkdir(DIR_MODE)
+        (self.private / "glue-runs").mkdir(DIR_MODE)
         telemetry = Telemetry(self.clients, self._function_exists, roles)
         self.service = LambdaService(
             self.endpoint, self.cache, telemetry, moto_internals.function_spec, speed, roles=roles
@@ -72,7 +93,7 @@ class Emulator:
         state_events = GlueStateEvents(self.clients, telemetry, moto_internals.event_pattern_matches)
         self.glue = GlueService(
             self.endpoint,
-            directory / "glue-runs",
+            self.private / "glue-runs",
             self.clients,
             moto_internals.glue_job_spec,
             on_finished=state_events,
@@ -88,7 +109,11 @@ class Emulator:
             glue=self.glue,
             roles=roles,
         )
-        self.server.app = AccessGate(app, store, roles, host, self.port)
+        # The gate first (owner's or a role session's signature; /_dataops/ for the owner only),
+        # then the instance's own paths, then the services.
+        routes = InstanceRoutes(app, self.token, served_dir(directory), self.health, self.request_stop)
+        self.server.app = AccessGate(routes, store, roles, host, self.port)
+        self.watch = StateWatch(directory, self.token, self.request_stop)
         clock = VirtualClock(self.started, speed)
         source = ScheduleSource(self.clients, moto_internals.scheduler_regions)
         self.scheduler = SchedulerThread(source, ScheduleTarget(self.clients, telemetry, roles), clock)
@@ -118,7 +143,14 @@ class Emulator:
             speed=self.speed,
             started=self.started,
             log=str(log_path(self.directory)),
+            token=self.token,
         )
+
+    def request_stop(self, reason: str) -> None:
+        """Stop as on SIGTERM (the main loop notices within a second)."""
+        if not self.stopping.is_set():
+            log.info("stopping: %s", reason)
+        self.stopping.set()
 
     def start(self) -> None:
         save_owner_credentials(self.directory, self.owner_keys)
@@ -131,6 +163,7 @@ class Emulator:
             log.info("published the stand-in layer %s", arn)
         self.scheduler.start()
         write_state(self.directory, self.state())
+        self.watch.start()
         log.info(
             "dataops emulator %s listening on %s (pid %d, speed %gx)",
             __version__,
@@ -140,6 +173,7 @@ class Emulator:
         )
 
     def stop(self) -> None:
+        self.watch.stop()
         self.scheduler.stop()
         killed = self.service.stop()
         if killed:
@@ -149,10 +183,9 @@ class Emulator:
             log.info("killed %d Glue job run(s) still going", killed)
         self.server.shutdown()
         self.scheduler.join(timeout=5)
-        remove_state(self.directory, os.getpid())
-        remove_owner_credentials(self.directory, self.owner_keys)
-        shutil.rmtree(self.cache, ignore_errors=True)
-        shutil.rmtree(self.directory / "glue-runs", ignore_errors=True)
+        remove_state(self.directory, token=self.token)  # only if it still names this emulator
+        remove_owner_credentials(self.directory, self.owner_keys)  # only if they are still this emulator's
+        remove_private_tree(self.private)
         log.info("stopped")
 
 
@@ -175,7 +208,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # The CLI holds SIGINT while it spawns us (see process._spawn) and the mask is inherited.
+    # A parent may have spawned us with SIGINT blocked (a signal mask is inherited): take both.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -185,13 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     if not is_loopback(args.host):
         log.error("--host must be a loopback address (the emulator answers only this machine), got %s", args.host)
         return 2
+    try:
+        check_state_dir(args.state_dir, create=True)
+    except NotPrivateError as exc:
+        log.error("%s (%s)", exc, exc.hint)
+        return 2
     emulator = Emulator(args.host, args.port, args.speed, args.state_dir, args.region)
-    stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, lambda *_: emulator.stopping.set())
     emulator.start()
     try:
-        while not stopping.wait(1.0):
+        while not emulator.stopping.wait(1.0):
             pass
     finally:
         emulator.stop()

@@ -38,7 +38,7 @@ def local_aws(config: Config, directory: Path, start: bool = False, console: Con
     """Clients for the emulator whose state is in `directory`; with `start`, launch it first if it is not running."""
     state, stale = live_state(directory)
     if state is None and not start:
-        why = " (its state file was stale: the process is gone)" if stale else ""
+        why = " (removed its stale state file: it named no emulator serving this directory)" if stale else ""
         raise DataopsError(f"the local emulator is not running{why}", NOT_RUNNING_HINT)
     if state is None:
         state, started = process.ensure_running(directory, region=config.region)

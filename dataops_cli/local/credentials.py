@@ -21,6 +21,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from dataops_cli.aws import DataopsError
+from dataops_cli.local.private_files import ensure_private_dir, read_private_file, write_private_file
 
 OWNER_CREDENTIALS_FILE = "credentials.json"
 # Variables that would point a client (or moto itself) at a profile or at another endpoint.
@@ -42,22 +43,15 @@ def owner_credentials_path(directory: Path) -> Path:
     return directory / OWNER_CREDENTIALS_FILE
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Create `path` for this user only (0600), never through a symlink and never over an existing file.
-
-    The one place the emulator writes a secret: kept small so a shared private-file helper
-    can replace it.
-    """
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
 def save_owner_credentials(directory: Path, keys: Keys) -> Path:
-    """Write this instance's credentials (replacing a dead instance's file): the emulator calls this at start."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write this instance's credentials (replacing a dead instance's file): the emulator calls this at start.
+
+    Written before the emulator serves or writes its state file, so a CLI that finds the
+    state file can already sign its first request. Atomic, 0600, never through a symlink
+    (private_files); the state directory is checked to be private first.
+    """
+    ensure_private_dir(directory, "the state directory")
     path = owner_credentials_path(directory)
-    path.unlink(missing_ok=True)
     document = {"aws_access_key_id": keys[0], "aws_secret_access_key": keys[1]}
     write_private_file(path, (json.dumps(document, indent=2) + "\n").encode())
     return path
@@ -70,11 +64,9 @@ def remove_owner_credentials(directory: Path, keys: Keys) -> None:
 
 
 def read_owner_credentials(directory: Path) -> Keys | None:
-    """The running emulator's credentials, or None when the file is absent or unreadable."""
+    """The running emulator's credentials, or None when the file is absent, unreadable, a symlink or not ours."""
     try:
-        fd = os.open(owner_credentials_path(directory), os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            document = json.loads(handle.read())
+        document = json.loads(read_private_file(owner_credentials_path(directory)))
         return str(document["aws_access_key_id"]), str(document["aws_secret_access_key"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -91,14 +83,25 @@ def owner_credentials(directory: Path) -> Keys:
     return keys
 
 
-def signed_get(endpoint: str, path: str, keys: Keys, timeout: float = 5.0) -> bytes:
-    """GET one of the emulator's own paths (e.g. /_dataops/health), signed with the owner's credentials."""
+def signed_request(
+    endpoint: str, path: str, keys: Keys, method: str = "GET", headers: dict[str, str] | None = None
+) -> urllib.request.Request:
+    """A request for one of the emulator's own paths (/_dataops/..., /moto-api/...), SigV4-signed by its owner.
+
+    The emulator answers these paths only for its owner (emulator/access.py); the signature
+    covers `headers` too.
+    """
     url = endpoint.rstrip("/") + path
-    request = AWSRequest(method="GET", url=url, headers={})
+    data = b"" if method == "POST" else None
+    request = AWSRequest(method=method, url=url, headers=dict(headers or {}), data=data)
     SigV4Auth(Credentials(*keys), "dataops", "us-east-1").add_auth(request)
     prepared = request.prepare()
-    outgoing = urllib.request.Request(url, headers=dict(prepared.headers.items()), method="GET")
-    with urllib.request.urlopen(outgoing, timeout=timeout) as response:
+    return urllib.request.Request(url, headers=dict(prepared.headers.items()), method=method, data=data)
+
+
+def signed_get(endpoint: str, path: str, keys: Keys, timeout: float = 5.0) -> bytes:
+    """GET one of the emulator's own paths (e.g. /_dataops/health), signed with the owner's credentials."""
+    with urllib.request.urlopen(signed_request(endpoint, path, keys), timeout=timeout) as response:
         return response.read()
 
 

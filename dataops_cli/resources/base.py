@@ -178,13 +178,24 @@ class StackContext:
         return tags.get(STACK_TAG) == self.stack
 
     def not_ours(self, kind: str, name: str, tags: Mapping[str, str]) -> Change:
-        found = f"tagged {STACK_TAG}={tags[STACK_TAG]!r}" if STACK_TAG in tags else f"has no {STACK_TAG} tag"
         return Change(
             kind,
             name,
             Action.REFUSED,
-            (f"a resource with this name exists but {found}; dataops only changes what stack {self.stack!r} created",),
+            (
+                f"a resource with this name exists but {foreign_tags(tags)}; "
+                f"dataops only changes what stack {self.stack!r} created",
+            ),
         )
+
+    def foreign(self, tags: Mapping[str, str]) -> str | None:
+        """None when the tags say this stack's, else what they say instead (for `up`'s ownership check)."""
+        return None if self.owned(tags) else foreign_tags(tags)
+
+
+def foreign_tags(tags: Mapping[str, str]) -> str:
+    """How a same-named resource shows it is not ours: another stack's tag, or none."""
+    return f"tagged {STACK_TAG}={tags[STACK_TAG]!r}" if STACK_TAG in tags else f"has no {STACK_TAG} tag"
 
 
 class Resource:
@@ -223,6 +234,16 @@ class Resource:
 
     def plan(self) -> Change:
         raise NotImplementedError
+
+    def ownership(self) -> str | None:
+        """Why `up` may not touch the resource of this name that exists, else None (absent, ours, adoptable).
+
+        Reads only. `up` asks every resource of the plan before it changes anything, and
+        refuses the whole plan if any answers (nothing half-built). `plan` makes the same
+        check again right before applying. Resources that live inside another one (objects
+        in the bucket, the schedule in its group) have no ownership of their own: None.
+        """
+        return None
 
     def apply(self, change: Change) -> None:
         """Make exactly the calls the plan holds, in order."""

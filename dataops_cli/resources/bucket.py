@@ -15,6 +15,7 @@ from dataops_cli.resources.base import (
     Resource,
     Step,
     canonical,
+    foreign_tags,
     missing_tags,
     tag_dict,
     tag_list,
@@ -148,6 +149,20 @@ class Bucket(Resource):
                 f"lifecycle: expire {self.config.runs_prefix} after {self.config.bucket.run_retention_days} days"
             )
         return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
+
+    def ownership(self) -> str | None:
+        """Another account's (403), another stack's, or untagged and not what a half-finished `up` leaves."""
+        s3 = self.ctx.client("s3")
+        try:
+            if not bucket_exists(s3, self.name):
+                return None
+        except DataopsError:
+            return "another account owns it (403)"
+        tags = bucket_tags(s3, self.name)
+        if tags:
+            return self.ctx.foreign(tags)
+        why_not = self.why_not_adoptable(s3)
+        return None if why_not is None else f"{foreign_tags(tags)} and {why_not}"
 
     def _tagging(self, current: dict[str, str]) -> Step:
         """PutBucketTagging replaces the whole set: tags someone else added are sent back unchanged."""

@@ -191,6 +191,10 @@ class Function(Resource):
             details.append("tags")
         return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
 
+    def ownership(self) -> str | None:
+        found = read_or_none(self.ctx.client("lambda").get_function, FunctionName=self.name)
+        return None if found is None else self.ctx.foreign(found.get("Tags", {}))
+
     def _creation(self) -> list[Step]:
         f = self.config.function
         create = Step(

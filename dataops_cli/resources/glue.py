@@ -167,6 +167,9 @@ class GlueJob(Resource):
     def _tags(self) -> dict[str, str]:
         return dict(self.ctx.client("glue").get_tags(ResourceArn=self.ctx.glue_job_arn).get("Tags") or {})
 
+    def ownership(self) -> str | None:
+        return None if self._read() is None else self.ctx.foreign(self._tags())
+
     def plan(self) -> Change:
         current = self._read()
         desired = self.definition()

@@ -69,6 +69,10 @@ class GlueRunRule(Resource):
         tags = {"Tags": tag_list(self.ctx.tags)} if with_tags else {}
         return self.step("events", "put_rule", "write the rule", Name=self.name, **self.definition(), **tags)
 
+    def ownership(self) -> str | None:
+        rule, tags = self._read()
+        return None if rule is None else self.ctx.foreign(tags)
+
     def plan(self) -> Change:
         rule, tags = self._read()
         states = "/".join(self.states)

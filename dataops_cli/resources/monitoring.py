@@ -57,12 +57,19 @@ class Dashboard(Resource):
         found = read_or_none(self.ctx.client("cloudwatch").get_dashboard, DashboardName=self.name)
         return json.loads(found["DashboardBody"]) if found else None
 
-    def _refusal(self, body: dict[str, Any]) -> Change | None:
+    def _foreign(self, body: dict[str, Any]) -> str | None:
         owner = owner_of(body)
         if owner == self.ctx.stack:
             return None
-        found = f"belongs to stack {owner!r}" if owner else "has no dataops marker widget"
-        return self.change(Action.REFUSED, f"a dashboard with this name exists but {found}")
+        return f"belongs to stack {owner!r}" if owner else "has no dataops marker widget"
+
+    def _refusal(self, body: dict[str, Any]) -> Change | None:
+        found = self._foreign(body)
+        return None if found is None else self.change(Action.REFUSED, f"a dashboard with this name exists but {found}")
+
+    def ownership(self) -> str | None:
+        body = self._read()
+        return None if body is None else self._foreign(body)
 
     def _put(self) -> Step:
         return self.step(
@@ -106,6 +113,10 @@ class AlarmTopic(Resource):
         if read_or_none(sns.get_topic_attributes, TopicArn=self.ctx.topic_arn) is None:
             return None
         return tag_dict(sns.list_tags_for_resource(ResourceArn=self.ctx.topic_arn).get("Tags"))
+
+    def ownership(self) -> str | None:
+        tags = self._read()
+        return None if tags is None else self.ctx.foreign(tags)
 
     def _subscribed(self) -> bool:
         sns = self.ctx.client("sns")
@@ -204,6 +215,12 @@ class ErrorsAlarm(Resource):
             return None, {}
         tags = cloudwatch.list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"]).get("Tags")
         return alarms[0], tag_dict(tags)
+
+    def ownership(self) -> str | None:
+        if not self.config.alarm.enabled:
+            return None  # `up` leaves a same-named alarm alone (SKIPPED) when alarms are off
+        alarm, tags = self._read()
+        return None if alarm is None else self.ctx.foreign(tags)
 
     def _delete(self) -> Step:
         return self.step("cloudwatch", "delete_alarms", "delete the alarm", AlarmNames=[self.name])

@@ -66,6 +66,10 @@ class Role(Resource):
             details.append("tags")
         return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
 
+    def ownership(self) -> str | None:
+        role = read_or_none(self.ctx.client("iam").get_role, RoleName=self.name)
+        return None if role is None else self.ctx.foreign(tag_dict(role["Role"].get("Tags")))
+
     def _put_policy(self) -> Step:
         return self.step(
             "iam",

@@ -41,6 +41,10 @@ class ScheduleGroup(Resource):
         response = self.ctx.client("scheduler").list_tags_for_resource(ResourceArn=self.ctx.schedule_group_arn)
         return tag_dict(response.get("Tags"))
 
+    def ownership(self) -> str | None:
+        group = read_or_none(self.ctx.client("scheduler").get_schedule_group, Name=self.name)
+        return None if group is None else self.ctx.foreign(self._tags())
+
     def plan(self) -> Change:
         group = read_or_none(self.ctx.client("scheduler").get_schedule_group, Name=self.name)
         if group is None:
