@@ -5,9 +5,10 @@
 
 For each of N fresh emulators (own private state directory under a temporary folder):
 - start: `process.start` until the emulator proves its token (what `local start` waits for);
-- proof: one `identify` round trip (challenge -> HMAC over /_dataops/health), what every
-  `--local` command pays once (median and 95th percentile over the proofs);
-- stop: `process.stop` (proof again, POST /_dataops/stop with the token, wait for the
+- proof: one `identify` round trip (reading the owner credentials, a SigV4-signed
+  challenge -> HMAC over /_dataops/health, the emulator's gate verifying the signature),
+  what every `--local` command pays once (median and 95th percentile over the proofs);
+- stop: `process.stop` (proof again, signed POST /_dataops/stop with the token, wait for the
   process through its pidfd), for half of the emulators;
 - self-stop: for the other half, the state directory is deleted and the time until the
   emulator process has exited is measured (it checks its state file every second).

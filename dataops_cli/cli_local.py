@@ -7,6 +7,7 @@ on `App`; nothing here reads the environment.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from dataops_cli.app import App
 from dataops_cli.aws import DataopsError
 from dataops_cli.counts import counted
 from dataops_cli.local import process
+from dataops_cli.local.credentials import read_owner_credentials
 from dataops_cli.local.state import find_emulator, live_state
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -39,8 +41,10 @@ def local_group() -> None:
       dataops --local down --yes
       dataops local stop
 
-    State (pid, port, speed, token, log) lives in ./.dataops/ (--state-dir or DATAOPS_STATE_DIR
-    moves it); it must be yours and writable by you only.
+    It answers only requests signed with its own random credentials (awscli and
+    boto3: eval "$(dataops local env)"); see docs/SECURITY.md.
+    State (pid, port, speed, token, credentials, log) lives in ./.dataops/ (--state-dir or
+    DATAOPS_STATE_DIR moves it); it must be yours and writable by you only.
     Everything deployed to the emulator is in memory and goes away when it stops.
     """
 
@@ -153,6 +157,44 @@ def status(ctx: click.Context, as_json: bool) -> None:
             )
     if state is None:
         ctx.exit(1)
+
+
+@local_group.command("env")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of shell lines.")
+@click.pass_context
+def env(ctx: click.Context, as_json: bool) -> None:
+    """Print the settings that point awscli and boto3 at the running emulator.
+
+    The emulator answers only requests signed with its own credentials (random per
+    instance, kept in the state directory, readable by you only). The output unsets a
+    profile or session token that would override them. Exits with code 1 when the
+    emulator is not running.
+
+    \b
+    Examples:
+      eval "$(dataops local env)"; aws s3 ls
+      dataops local env --json | jq -r .AWS_ENDPOINT_URL
+    """
+    app = ctx.find_object(App)
+    state, _ = live_state(app.state_dir)
+    keys = read_owner_credentials(app.state_dir) if state is not None else None
+    if state is None or keys is None:
+        why = "is not running" if state is None else "runs, but its credentials file cannot be read"
+        click.echo(f"The local emulator {why}.", err=True)
+        click.echo("Start it with: dataops local start", err=True)
+        ctx.exit(1)
+    settings = {
+        "AWS_ENDPOINT_URL": state.endpoint,
+        "AWS_ACCESS_KEY_ID": keys[0],
+        "AWS_SECRET_ACCESS_KEY": keys[1],
+        "AWS_DEFAULT_REGION": app.config.region,
+    }
+    if as_json:
+        click.echo(json.dumps(settings, indent=2))
+        return
+    click.echo("unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN")
+    for name, value in settings.items():
+        click.echo(f"export {name}={shlex.quote(value)}")
 
 
 def _iso(epoch: float) -> str:

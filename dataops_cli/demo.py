@@ -23,7 +23,7 @@ from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
 from dataops_cli.counts import count
 from dataops_cli.local import process
-from dataops_cli.local.credentials import FAKE_CREDENTIALS
+from dataops_cli.local.credentials import owner_credentials
 from dataops_cli.safe_text import data_text
 from dataops_cli.schedule_expr import Rate
 
@@ -87,7 +87,7 @@ def run_demo(app: App, cli: click.Command, speed: float | None, runs: int, timeo
             since = datetime.now(UTC)
             step(2, "dataops --local up")
             dataops(tmp, "up")
-            aws = Aws(region=config.region, endpoint_url=state.endpoint, credentials=FAKE_CREDENTIALS)
+            aws = Aws(region=config.region, endpoint_url=state.endpoint, credentials=owner_credentials(Path(tmp)))
             step(3, f"Waiting for {runs} scheduled runs ({config.schedule.expression} at {speed:g}x)")
             _wait_for_runs(aws, config, console, since, runs, timeout)
             step(4, "KPIs")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handler.contract import QUALITY_HISTORY
+from handler.contract import LATEST_POINTER, QUALITY_HISTORY
 
 VERSION = "2012-10-17"
 Document = dict[str, Any]
@@ -29,11 +29,32 @@ def lambda_trust_policy() -> Document:
 
 
 def scheduler_trust_policy(account_id: str, schedule_group_arn: str) -> Document:
-    """Only schedules of our own group, in our own account, may assume the role (confused deputy)."""
+    """Only schedules of our own group, in our own account, may assume the role (confused deputy).
+
+    EventBridge Scheduler puts the schedule GROUP's ARN in aws:SourceArn and the account in
+    aws:SourceAccount when it assumes the role ("Confused deputy prevention",
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html);
+    earlier revisions of that page showed the schedule's own ARN (`schedule/<group>/<name>`),
+    so both forms are accepted, as one ArnLike key with two values (ORed), and nothing else.
+    A pattern ending in `schedule-group/<group>/*` matches neither: it cannot match the bare
+    group ARN. ArnLike compares the six colon-separated parts one by one
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN).
+    """
     return assume_role_policy(
         "scheduler.amazonaws.com",
-        {"StringEquals": {"aws:SourceAccount": account_id}, "ArnLike": {"aws:SourceArn": f"{schedule_group_arn}/*"}},
+        {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": [schedule_group_arn, schedule_arns_of_group(schedule_group_arn)]},
+        },
     )
+
+
+def schedule_arns_of_group(schedule_group_arn: str) -> str:
+    """`arn:...:schedule-group/<g>` -> `arn:...:schedule/<g>/*`: every schedule of that group."""
+    prefix, marker, group = schedule_group_arn.rpartition(":schedule-group/")
+    if not marker or not group or "/" in group:
+        raise ValueError(f"not a schedule group ARN: {schedule_group_arn!r}")
+    return f"{prefix}:schedule/{group}/*"
 
 
 def execution_policy(
@@ -42,7 +63,12 @@ def execution_policy(
     """What the handler does and nothing more.
 
     ListBucket (on this bucket only) is what makes S3 answer 404 rather than 403 for a
-    missing input, so the run can say "the input does not exist" instead of "access denied".
+    missing object (the input, and the quality history on a stack's first run), so the run
+    can say "does not exist" instead of "access denied"
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions").
+    The handler itself lists nothing, so there is no s3:prefix to limit it to; and S3 does
+    not document which s3:prefix its implicit 404 check carries, so a condition here could
+    turn the first run's missing history into AccessDenied on AWS.
     """
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
     read_input, *s3_rest = _pipeline_s3_statements(bucket_arn, input_key, output_prefix)
@@ -51,6 +77,7 @@ def execution_policy(
         "Statement": [
             read_input,
             _read_quality_history(bucket_arn, output_prefix),
+            _check_published_pointer(bucket_arn, output_prefix),
             *s3_rest,
             {
                 "Sid": "WriteOwnLogs",
@@ -70,6 +97,17 @@ def _read_quality_history(bucket_arn: str, output_prefix: str) -> Document:
         "Effect": "Allow",
         "Action": "s3:GetObject",
         "Resource": f"{bucket_arn}/{output_prefix}{QUALITY_HISTORY}",
+    }
+
+
+def _check_published_pointer(bucket_arn: str, output_prefix: str) -> Document:
+    # A run that fails after it tried to write latest.json reads it back before undoing anything:
+    # a run latest.json names (or might name, if it cannot be read) is published and keeps its files.
+    return {
+        "Sid": "CheckPublishedPointer",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": f"{bucket_arn}/{output_prefix}{LATEST_POINTER}",
     }
 
 
@@ -103,8 +141,17 @@ def scheduler_policy(function_arn: str) -> Document:
 
 
 def glue_trust_policy(account_id: str) -> Document:
-    """Only Glue, on behalf of this account (confused deputy)."""
-    return assume_role_policy("glue.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}})
+    """Only Glue may assume the role; on behalf of this account if Glue says which (confused deputy).
+
+    AWS Glue documents a plain `glue.amazonaws.com` trust for job roles ("Step 2: Create an
+    IAM role for AWS Glue", https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html)
+    and no aws:SourceArn or aws:SourceAccount for them. A positive condition on a key the
+    service does not send fails, so a plain StringEquals could lock Glue out of its own role;
+    `...IfExists` keeps the account check wherever Glue sends the key and cannot lock it out
+    where it does not (IAM: "use the IfExists version of the condition operator" for keys that
+    are only sometimes present, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+    """
+    return assume_role_policy("glue.amazonaws.com", {"StringEqualsIfExists": {"aws:SourceAccount": account_id}})
 
 
 def glue_job_policy(
@@ -129,6 +176,7 @@ def glue_job_policy(
                 "Resource": f"{bucket_arn}/{script_prefix}*",
             },
             _read_quality_history(bucket_arn, output_prefix),
+            _check_published_pointer(bucket_arn, output_prefix),
             *s3_rest,
             {
                 "Sid": "WriteGlueLogs",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 
 from dataops_cli import policies
 from dataops_cli.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
@@ -44,6 +45,7 @@ def test_execution_policy_is_exactly_what_the_handler_needs():
     assert grants == {
         ("ReadInput", '"s3:GetObject"', "arn:aws:s3:::b/in.csv"),
         ("ReadQualityHistory", '"s3:GetObject"', "arn:aws:s3:::b/processed/quality/history.json"),
+        ("CheckPublishedPointer", '"s3:GetObject"', "arn:aws:s3:::b/processed/latest.json"),
         ("Distinguish404From403", '"s3:ListBucket"', "arn:aws:s3:::b"),
         ("WriteOutputs", '"s3:PutObject"', "arn:aws:s3:::b/processed/*"),
         ("UndoFailedRun", '["s3:DeleteObject", "s3:AbortMultipartUpload"]', "arn:aws:s3:::b/processed/runs/*"),
@@ -64,8 +66,34 @@ def test_scheduler_policies_name_one_function_and_one_group():
     )
     statement = trust["Statement"][0]
     assert statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "111122223333"}
-    assert statement["Condition"]["ArnLike"]["aws:SourceArn"].endswith("schedule-group/g/*")
+    assert statement["Action"] == "sts:AssumeRole"
+    # The group's ARN (what Scheduler sends today) and its schedules' ARNs (the page's older
+    # form), as one ArnLike key with a list of exactly two values, and the account.
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "111122223333"},
+        "ArnLike": {
+            "aws:SourceArn": [
+                "arn:aws:scheduler:ap-south-1:111122223333:schedule-group/g",
+                "arn:aws:scheduler:ap-south-1:111122223333:schedule/g/*",
+            ]
+        },
+    }
+
+
+def test_schedule_arns_of_a_group_need_a_group_arn():
+    assert (
+        policies.schedule_arns_of_group("arn:aws:scheduler:r:1:schedule-group/g")
+        == "arn:aws:scheduler:r:1:schedule/g/*"
+    )
+    for bad in ("arn:aws:scheduler:r:1:schedule/g/s", "arn:aws:scheduler:r:1:schedule-group/", "g"):
+        with pytest.raises(ValueError, match="not a schedule group ARN"):
+            policies.schedule_arns_of_group(bad)
+
+
+def test_glue_trust_keeps_the_account_check_only_where_glue_sends_it():
+    trust = policies.glue_trust_policy("111122223333")["Statement"][0]
+    assert trust["Principal"] == {"Service": "glue.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEqualsIfExists": {"aws:SourceAccount": "111122223333"}}
 
 
 def test_wildcard_detector_catches_star_actions_and_resources():

@@ -277,6 +277,36 @@ def test_role_not_yet_assumable_is_retried(stack, monkeypatch):
     assert "IAM role not assumable by Lambda yet" in result.output and "retry 2/10" in result.output
 
 
+def test_the_local_emulator_refusing_a_role_is_not_retried(monkeypatch):
+    """The emulator's IAM is immediately consistent: a refused role is final, not a minute of retries."""
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    from dataops_cli.resources.function import role_not_ready
+
+    slept: list[float] = []
+    monkeypatch.setattr(base_module.time, "sleep", slept.append)
+    message = "The role defined for the function cannot be assumed by Lambda."
+    refused = ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": message}}, "CreateFunction")
+    calls: list[dict] = []
+
+    def create_function(**params):
+        calls.append(params)
+        raise refused
+
+    progress: list[str] = []
+    for local, expected_calls in ((True, 1), (False, len(base_module.ROLE_RETRY_DELAYS) + 1)):
+        calls.clear()
+        ctx = SimpleNamespace(aws=SimpleNamespace(local=local), progress=progress.append)
+        with pytest.raises(ClientError, match="cannot be assumed by Lambda"):
+            base_module.retry_while_role_propagates(ctx, "Lambda", role_not_ready, create_function, FunctionName="f")
+        assert len(calls) == expected_calls
+        if local:
+            assert slept == [] and progress == []
+    assert slept == list(base_module.ROLE_RETRY_DELAYS)
+
+
 def test_schedule_retries_while_its_new_role_propagates(stack, monkeypatch):
     recorder, config = stack
     monkeypatch.setattr(base_module.time, "sleep", lambda _s: None)

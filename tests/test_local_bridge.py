@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import parse_config
 from dataops_cli.local import bridge
-from dataops_cli.local.credentials import FAKE_CREDENTIALS
+from dataops_cli.local.credentials import save_owner_credentials
 from dataops_cli.local.state import EmulatorState
 from dataops_cli.resources.base import StackContext
 
@@ -31,7 +30,8 @@ def moto_server(aws_env: None) -> Iterator[str]:
 
 
 def local_aws(endpoint: str) -> Aws:
-    return Aws(region="ap-south-1", endpoint_url=endpoint, credentials=FAKE_CREDENTIALS)
+    """Clients for a plain moto server (it checks no signature: any keys will do)."""
+    return Aws(region="ap-south-1", endpoint_url=endpoint, credentials=("testing", "testing"))
 
 
 def test_the_stack_context_names_what_the_emulator_cannot_do():
@@ -73,13 +73,22 @@ def test_arm64_functions_get_the_arm64_stand_in(moto_server):
     assert bridge.stand_in_layer_arn(ctx).endswith(":layer:AWSSDKPandas-Python312-Arm64:1")
 
 
-def test_local_aws_points_every_client_at_the_running_emulator(monkeypatch):
+def test_local_aws_points_every_client_at_the_running_emulator_with_its_owner_credentials(monkeypatch, tmp_path):
     state = EmulatorState(4242, "127.0.0.1", 4566, 60.0, 0.0, "/x/log")
     monkeypatch.setattr(bridge, "live_state", lambda directory: (state, False))
-    aws = bridge.local_aws(parse_config({}), Path("/unused"))
+    save_owner_credentials(tmp_path, ("AKIAOWNER", "owner-secret"))
+    aws = bridge.local_aws(parse_config({}), tmp_path)
     assert aws.local and aws.endpoint_url == "http://127.0.0.1:4566"
-    assert aws.credentials == FAKE_CREDENTIALS and aws.profile is None
-    assert bridge.time_scale(Path("/unused")) == 60.0
+    assert aws.credentials == ("AKIAOWNER", "owner-secret") and aws.profile is None
+    assert bridge.time_scale(tmp_path) == 60.0
+
+
+def test_local_aws_says_so_when_the_emulators_credentials_cannot_be_read(monkeypatch, tmp_path):
+    state = EmulatorState(4242, "127.0.0.1", 4566, 60.0, 0.0, "/x/log")
+    monkeypatch.setattr(bridge, "live_state", lambda directory: (state, False))
+    with pytest.raises(DataopsError, match="cannot read the local emulator's credentials") as caught:
+        bridge.local_aws(parse_config({}), tmp_path)
+    assert "dataops local stop" in str(caught.value.hint)
 
 
 def test_time_scale_is_1_without_an_emulator(tmp_path):

@@ -4,7 +4,8 @@ One emulator (own state dir, own free port, speed 120: rate(2 minutes) fires eve
 carries the whole story: start, up (with its first run), scheduled runs, status, invoke,
 a failing run that is counted as an Error and leaves latest.json alone, down, proof from
 moto's /moto-api/data.json that nothing of the stack is left, and stop with no process
-left behind. Every wait is a wait-until with a timeout.
+left behind. Every wait is a wait-until with a timeout. The test reads the emulator as its
+owner: with the credentials the emulator wrote to the state directory.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import socket
 import subprocess
 import sys
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import pytest
 
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.local import process
+from dataops_cli.local.credentials import owner_credentials, signed_get
 from dataops_cli.local.state import STATE_DIR_ENV, pid_alive, read_state
 from tests.conftest import SAMPLE_CSV
 from tests.local_helpers import wait_until
@@ -82,7 +83,7 @@ class Session:
         state = read_state(self.state_dir)
         assert state is not None
         self.endpoint = state.endpoint
-        self.clients = LocalClients(state.endpoint)
+        self.clients = LocalClients(state.endpoint, owner_credentials(self.state_dir))
 
     def client(self, service: str) -> Any:
         assert self.clients is not None
@@ -116,12 +117,11 @@ class Session:
         return wait_until(attempt, 30, "an invoke that is not throttled", interval=0.05)
 
     def health(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.endpoint + "/_dataops/health", timeout=5) as response:
-            return json.loads(response.read())
+        return json.loads(signed_get(self.endpoint, "/_dataops/health", owner_credentials(self.state_dir), 5))
 
     def data_json(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.endpoint + "/moto-api/data.json", timeout=30) as response:
-            return json.loads(response.read())
+        """moto's list of every resource: the emulator serves it to its owner only (signed)."""
+        return json.loads(signed_get(self.endpoint, "/moto-api/data.json", owner_credentials(self.state_dir), 30))
 
 
 def stack_instances(data: dict[str, Any]) -> dict[str, list[str]]:
@@ -262,6 +262,9 @@ def test_local_mode_end_to_end(tmp_path):
         assert len(reports) == s.lambda_sum("Invocations")
         assert all("\tBilled Duration: " in line and "\tMax Memory Used: " in line for line in reports)
 
+        # Every run used the shipped roles, evaluated by the emulator: nothing was refused.
+        assert "refused" not in (s.state_dir / "emulator.log").read_text(encoding="utf-8")
+
         deployed = stack_instances(s.data_json())
         assert any(BUCKET in label for label in deployed.get("s3.FakeBucket", [])), deployed
         assert any(FUNCTION in label for label in deployed.get("awslambda.LambdaFunction", [])), deployed
@@ -277,6 +280,7 @@ def test_local_mode_end_to_end(tmp_path):
     assert f"Stopped the local emulator (pid {pid}" in stopped.stdout
     assert not pid_alive(pid)
     assert not (s.state_dir / "emulator.json").exists()
+    assert not (s.state_dir / "credentials.json").exists()  # this instance's keys die with it
     assert processes_mentioning(str(s.state_dir)) == []
 
 

@@ -32,8 +32,11 @@ from dataops_cli.emulator.glue_runner import (
 )
 from dataops_cli.emulator.glue_service import ERROR_LOG_GROUP, OUTPUT_LOG_GROUP, GlueService, driver_stream
 from dataops_cli.emulator.glue_state_events import GlueStateEvents
+from dataops_cli.emulator.identities import CredentialStore
 from dataops_cli.emulator.middleware import EmulatorApp
+from dataops_cli.emulator.roles import RoleDocuments, Roles
 from dataops_cli.emulator.scheduler import ScheduleDef, ScheduleTarget, universal_action
+from dataops_cli.emulator.sigv4 import Secret
 from dataops_cli.emulator.telemetry import Telemetry
 from tests.local_helpers import wait_until
 
@@ -303,6 +306,64 @@ def test_a_runner_bug_fails_the_run_instead_of_leaving_it_running(aws_env, tmp_p
     assert run["ErrorMessage"] == "the emulator could not run the job: boom"
 
 
+def test_a_job_whose_role_glue_cannot_assume_fails_before_it_runs(aws_env, tmp_path):
+    """Glue assumes the job's role for each run: a trust policy for another service fails the run."""
+    lambda_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = "arn:aws:iam::123456789012:role/glue-job"
+    documents = {role: RoleDocuments(role, lambda_only, ())}
+    roles = Roles(CredentialStore(Secret("AKIAOWNER", "s"), "123456789012"), documents.get)
+    called: list[str] = []
+
+    def runner(job: JobSpec, run_id: str, arguments: Any, credentials: Any = None) -> GlueRunResult:
+        called.append(run_id)
+        raise AssertionError("the script must not run")
+
+    class NoLogs:
+        def __getattr__(self, name: str) -> Any:
+            return lambda **kwargs: None
+
+    job = job_spec(role_arn=role)
+    service = GlueService("unused", tmp_path, lambda *_: NoLogs(), lambda *_: job, runner=runner, roles=roles)
+    run_id = service.start_job_run(job.account, REGION, {"JobName": "J"})["JobRunId"]
+
+    def failed() -> dict[str, Any] | None:
+        run = service.get_job_run(job.account, REGION, {"JobName": "J", "RunId": run_id})["JobRun"]
+        return run if run["JobRunState"] == "FAILED" else None
+
+    run = wait_until(failed, 5, "the run to fail")
+    assert run["ErrorMessage"].startswith("Glue could not assume the job's role: glue.amazonaws.com is not authorized")
+    assert called == []
+
+    trusting = {
+        **lambda_only,
+        "Statement": [{**lambda_only["Statement"][0], "Principal": {"Service": "glue.amazonaws.com"}}],
+    }
+    documents[role] = RoleDocuments(role, trusting, ())
+    given: list[Any] = []
+
+    def recording(job: JobSpec, run_id: str, arguments: Any, credentials: Any = None) -> GlueRunResult:
+        given.append(credentials)
+        now = time.time()
+        return GlueRunResult(now, now, 0)
+
+    service.runner = recording
+    second = service.start_job_run(job.account, REGION, {"JobName": "J"})["JobRunId"]
+    wait_until(
+        lambda: (
+            service.get_job_run(job.account, REGION, {"JobName": "J", "RunId": second})["JobRun"]["JobRunState"]
+            == "SUCCEEDED"
+        ),
+        5,
+    )
+    assert given[0].access_key.startswith("ASIA") and given[0].token  # the role's session, revoked after the run
+    assert roles.store.lookup(given[0].access_key) is None
+
+
 # ---- the scheduler's universal target ---------------------------------------------------------
 
 
@@ -353,6 +414,39 @@ def test_a_glue_run_refused_for_concurrency_is_a_target_error():
     recorder = Recorder(fail=busy)
     ScheduleTarget(recorder, recorder)(schedule('{"JobName": "J"}'), 1.0)  # type: ignore[arg-type]
     assert target_errors(recorder) == ["TargetErrorCount"]
+
+
+def test_the_schedules_role_must_trust_scheduler_for_its_group_and_may_start_only_its_job():
+    from dataops_cli.policies import scheduler_glue_policy, scheduler_trust_policy
+
+    role = "arn:aws:iam::123456789012:role/sched"
+    group_arn = f"arn:aws:scheduler:{REGION}:123456789012:schedule-group/g"
+    shipped = RoleDocuments(
+        role,
+        scheduler_trust_policy("123456789012", group_arn),
+        (scheduler_glue_policy(f"arn:aws:glue:{REGION}:123456789012:job/J"),),
+    )
+    documents = {role: shipped}
+    roles = Roles(CredentialStore(Secret("AKIAOWNER", "s"), "123456789012"), documents.get)
+    base = schedule('{"JobName": "J"}')
+    fired = ScheduleDef(
+        **{**base.__dict__, "role_arn": role, "arn": f"arn:aws:scheduler:{REGION}:123456789012:schedule/g/s"}
+    )
+    assert fired.group_arn == group_arn
+
+    recorder = Recorder()
+    ScheduleTarget(recorder, recorder, roles)(fired, 1.0)  # type: ignore[arg-type]
+    assert recorder.started == [{"JobName": "J"}] and target_errors(recorder) == []
+
+    other_job = ScheduleDef(**{**fired.__dict__, "input": '{"JobName": "K"}'})
+    recorder = Recorder()
+    ScheduleTarget(recorder, recorder, roles)(other_job, 1.0)  # type: ignore[arg-type]
+    assert recorder.started == [] and target_errors(recorder) == ["TargetErrorCount"]
+
+    other_group = ScheduleDef(**{**fired.__dict__, "group": "h"})
+    recorder = Recorder()
+    ScheduleTarget(recorder, recorder, roles)(other_group, 1.0)  # type: ignore[arg-type]
+    assert recorder.started == [] and target_errors(recorder) == ["TargetErrorCount"]
 
 
 # ---- the s3:// bridge Spark's reads and writes go through -------------------------------------

@@ -139,6 +139,9 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         after = s.run("status", "--json")
         assert after.returncode == 3 and json.loads(after.stdout)["health"]["level"] == "failing", after.stdout
 
+        # Under the shipped job role nothing the runs did was refused (the emulator evaluates its policies).
+        assert "refused" not in (s.state_dir / "emulator.log").read_text(encoding="utf-8")
+
         down = s.run("down", "--yes")
         assert down.returncode == 0, down.stdout + down.stderr
         # Glue creates /aws-glue/jobs/{output,error} itself, shared by every job: not the stack's, and
@@ -155,4 +158,5 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         process.stop(s.state_dir)  # safety net if an assertion above failed
     assert stopped.returncode == 0, stopped.stderr
     assert not pid_alive(pid)
+    assert not (s.state_dir / "credentials.json").exists()
     assert processes_mentioning(str(s.state_dir)) == []

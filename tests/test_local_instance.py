@@ -37,6 +37,7 @@ from dataops_cli.emulator.instance_routes import InstanceRoutes
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.emulator.state_watch import why_lost
 from dataops_cli.local import process
+from dataops_cli.local.credentials import Keys, owner_credentials, owner_credentials_path, signed_request
 from dataops_cli.local.instance import (
     CHALLENGE_HEADER,
     HEALTH_PATH,
@@ -97,8 +98,12 @@ def deploy_function(clients: LocalClients, name: str, source: str, timeout: int 
     return code
 
 
-def health(endpoint: str, **headers: str) -> tuple[int, bytes]:
-    request = urllib.request.Request(endpoint + HEALTH_PATH, headers=headers)
+def health(endpoint: str, keys: Keys | None, **headers: str) -> tuple[int, bytes]:
+    """GET the health path, signed by `keys` (None: unsigned)."""
+    if keys is None:
+        request = urllib.request.Request(endpoint + HEALTH_PATH, headers=headers)
+    else:
+        request = signed_request(endpoint, HEALTH_PATH, keys, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -106,8 +111,12 @@ def health(endpoint: str, **headers: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def post_stop(endpoint: str, method: str = "POST", **headers: str) -> int:
-    request = urllib.request.Request(endpoint + STOP_PATH, method=method, data=b"", headers=headers)
+def post_stop(endpoint: str, keys: Keys | None, method: str = "POST", **headers: str) -> int:
+    """Ask to stop, signed by `keys` (None: unsigned)."""
+    if keys is None:
+        request = urllib.request.Request(endpoint + STOP_PATH, method=method, data=b"", headers=headers)
+    else:
+        request = signed_request(endpoint, STOP_PATH, keys, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
@@ -232,20 +241,36 @@ def test_the_emulator_proves_its_token_for_its_own_state_dir_only(emulator, tmp_
     assert identify(state.endpoint, state.token, directory).verdict == "ours"
     wrong = identify(state.endpoint, new_token(), directory)
     assert (wrong.verdict, wrong.detail) == ("other", "the emulator there does not hold this state file's token")
-    elsewhere = identify(state.endpoint, state.token, tmp_path)
+    keys = owner_credentials(directory)
+    elsewhere = identify(state.endpoint, state.token, tmp_path, keys=keys)  # even signed by its owner
     assert elsewhere.verdict == "other" and "serves another state directory" in elsewhere.detail
-    code, body = health(state.endpoint)
+    code, body = health(state.endpoint, keys)
     assert code == 200 and state.token.encode() not in body
+
+
+def test_the_emulator_proves_nothing_to_whoever_is_not_its_owner(emulator, tmp_path):
+    """The proof, like every /_dataops/ path, is for the owner's signature only (emulator/access.py)."""
+    directory, state = emulator
+    code, body = health(state.endpoint, None, **{CHALLENGE_HEADER: "ab" * 16})
+    assert code == 403 and b"proof" not in body and b"state_dir" not in body
+    unsigned = identify(state.endpoint, state.token, tmp_path)  # a copy of the state file, no credentials
+    assert unsigned.verdict == "other"
+    assert unsigned.detail == (
+        "it refuses unsigned requests and this state directory has no readable owner credentials "
+        f"({owner_credentials_path(tmp_path)})"
+    )
+    strangers = identify(state.endpoint, state.token, directory, keys=("AKIAEXAMPLEEXAMPLE00", "x" * 40))
+    assert (strangers.verdict, strangers.detail) == (
+        "other",
+        "it refuses this state directory's owner credentials (HTTP 403)",
+    )
 
 
 def test_everything_in_the_state_dir_is_private(emulator):
     directory, _ = emulator
     assert mode(directory) == 0o700
-    assert (mode(state_path(directory)), mode(directory / "emulator.log"), mode(directory / "start.lock")) == (
-        0o600,
-        0o600,
-        0o600,
-    )
+    files = (state_path(directory), owner_credentials_path(directory), directory / "emulator.log")
+    assert [mode(path) for path in (*files, directory / "start.lock")] == [0o600] * 4
     (instance,) = [p for p in directory.iterdir() if p.name.startswith(INSTANCE_DIR_PREFIX)]
     assert {p.name: mode(p) for p in [instance, *instance.iterdir()]} == {
         instance.name: 0o700,
@@ -256,9 +281,11 @@ def test_everything_in_the_state_dir_is_private(emulator):
 
 def test_stop_over_http_without_the_token_changes_nothing(emulator):
     directory, state = emulator
-    assert post_stop(state.endpoint) == 403
-    assert post_stop(state.endpoint, **{TOKEN_HEADER: new_token()}) == 403
-    assert post_stop(state.endpoint, method="GET", **{TOKEN_HEADER: state.token}) == 405
+    keys = owner_credentials(directory)
+    assert post_stop(state.endpoint, keys) == 403
+    assert post_stop(state.endpoint, keys, **{TOKEN_HEADER: new_token()}) == 403
+    assert post_stop(state.endpoint, keys, method="GET", **{TOKEN_HEADER: state.token}) == 405
+    assert post_stop(state.endpoint, None, **{TOKEN_HEADER: state.token}) == 403  # the token without the owner
     assert identify(state.endpoint, state.token, directory).verdict == "ours"
 
 
@@ -277,6 +304,11 @@ def test_a_copied_state_file_neither_reads_nor_stops_another_projects_emulator(e
     used = cli_run(other, "--local", "status")
     assert used.exit_code == 1 and "error: the local emulator is not running" in used.output
     assert not state_path(other).exists()
+    # With its owner credentials copied too, requests are signed, but the proof names the other directory.
+    shutil.copy(state_path(directory), state_path(other))
+    shutil.copy(owner_credentials_path(directory), owner_credentials_path(other))
+    stopped = cli_run(other, "local", "stop")
+    assert stopped.output == "The local emulator was not running; removed its stale state file.\n"
     assert identify(state.endpoint, state.token, directory).verdict == "ours"  # untouched, still running
 
 
@@ -303,7 +335,7 @@ def test_a_process_that_only_looks_like_an_emulator_is_never_running_nor_stopped
 
 def test_a_planted_function_folder_is_never_run_the_deployed_zip_is(emulator):
     directory, state = emulator
-    clients = LocalClients(state.endpoint)
+    clients = LocalClients(state.endpoint, owner_credentials(directory))
     code = deploy_function(clients, "Planted", "def handler(event, context):\n    return {'ran': 'deployed'}\n")
     planted = "def handler(event, context):\n    return {'ran': 'planted'}\n"
     digest = hashlib.sha256(code).hexdigest()
@@ -317,8 +349,8 @@ def test_a_planted_function_folder_is_never_run_the_deployed_zip_is(emulator):
 
 def test_deleted_resources_forget_their_tags_in_the_emulator(emulator):
     """Every kind of resource the stack tags: deleted, then made again untagged, it has no tags."""
-    _, state = emulator
-    clients = LocalClients(state.endpoint)
+    directory, state = emulator
+    clients = LocalClients(state.endpoint, owner_credentials(directory))
     s3, logs = clients("s3", REGION), clients("logs", REGION)
     scheduler, cloudwatch = clients("scheduler", REGION), clients("cloudwatch", REGION)
     glue, events, sns = clients("glue", REGION), clients("events", REGION), clients("sns", REGION)
@@ -392,7 +424,7 @@ def test_deleting_the_state_dir_stops_the_emulator_and_its_runs(tmp_path):
     directory = tmp_path / "state"
     state = process.start(directory, region=REGION)
     try:
-        clients = LocalClients(state.endpoint)
+        clients = LocalClients(state.endpoint, owner_credentials(directory))
         deploy_function(clients, "Sleeper", "import time\ndef handler(event, context):\n    time.sleep(120)\n", 300)
         clients("lambda", REGION).invoke(FunctionName="Sleeper", InvocationType="Event", Payload=b"{}")
         runs = wait_until(lambda: running_under(str(directory / INSTANCE_DIR_PREFIX)), 30, "the run to start")
@@ -440,14 +472,16 @@ def test_after_down_a_strangers_bucket_of_the_same_name_is_neither_adopted_nor_e
         assert up.exit_code == 0, up.output
         down = cli_run(directory, "--local", "down", "--yes", config=config)
         assert down.exit_code == 0, down.output
-        clients = LocalClients(read_state(directory).endpoint)
+        clients = LocalClients(read_state(directory).endpoint, owner_credentials(directory))
         s3 = clients("s3", REGION)
         s3.create_bucket(Bucket="dataops-pipeline-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_object(Bucket="dataops-pipeline-bucket", Key="theirs.csv", Body=b"a,b\n1,2\n")
 
         again = cli_run(directory, "--local", "up", config=config)
         assert again.exit_code != 0, again.output
-        assert "S3 bucket dataops-pipeline-bucket: refused" in again.output, again.output
+        # up's ownership check (before anything changes) refuses it: no dataops:stack tag survived the delete.
+        assert "nothing was changed" in again.output, again.output
+        assert "S3 bucket dataops-pipeline-bucket (has no dataops:stack tag" in again.output, again.output
         removed = cli_run(directory, "--local", "down", "--yes", config=config)
         assert removed.exit_code == 1, removed.output
         listed = s3.list_objects_v2(Bucket="dataops-pipeline-bucket").get("Contents", [])

@@ -146,3 +146,49 @@ def test_a_failed_asynchronous_run_is_retried_as_configured(retries, runs):
         assert runner.started == ["event-1"] * runs  # retries keep the request id
     finally:
         svc.stop()
+
+
+def test_a_function_whose_role_lambda_cannot_assume_fails_before_its_handler_runs():
+    from dataops_cli.emulator.identities import CredentialStore
+    from dataops_cli.emulator.lambda_service import ROLE_ERROR
+    from dataops_cli.emulator.roles import RoleDocuments, Roles
+    from dataops_cli.emulator.sigv4 import Secret
+
+    role = "arn:aws:iam::123456789012:role/exec"
+    scheduler_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    documents = {role: RoleDocuments(role, scheduler_only, ())}
+    roles = Roles(CredentialStore(Secret("AKIAOWNER", "s"), "123456789012"), documents.get)
+    spec = replace(SPEC, role_arn=role)
+    runner, telemetry = GatedRunner(), FakeTelemetry()
+    runner.gate.set()
+    svc = LambdaService(
+        "http://127.0.0.1:1", Path("/nonexistent"), telemetry, lambda *_: spec, 1.0, runner, roles=roles
+    )
+    try:
+        result, _ = svc.invoke_sync(spec, b"{}", "rid-1")
+        assert result.error["errorType"] == ROLE_ERROR
+        assert "lambda.amazonaws.com is not authorized to perform sts:AssumeRole" in result.error["errorMessage"]
+        assert runner.started == [] and svc.snapshot()["F"]["errors"] == 1
+
+        documents[role] = RoleDocuments(
+            role,
+            {
+                **scheduler_only,
+                "Statement": [{**scheduler_only["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}],
+            },
+            (),
+        )
+        given: list = []
+        svc.runner = lambda *args, credentials=None: (
+            given.append(credentials) or RunResult("rid-2", 0.0, 0.1, 1.0, None, 50)
+        )
+        result, _ = svc.invoke_sync(spec, b"{}", "rid-2")
+        assert result.error is None and given[0].access_key.startswith("ASIA") and given[0].token
+        assert roles.store.lookup(given[0].access_key) is None  # revoked when the run ended
+    finally:
+        svc.stop()

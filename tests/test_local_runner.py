@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dataops_cli.emulator.runner import FunctionSpec, code_dir, run_function
+from dataops_cli.emulator.sigv4 import Secret
 
 ENDPOINT = "http://127.0.0.1:1"
 FUNCTIONS = """
@@ -23,7 +24,8 @@ def ok(event, context):
     print(json.dumps({"event": event, "request_id": context.aws_request_id}))
     print("a warning", file=sys.stderr)
     names = ("BUCKET_NAME", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_LAMBDA_FUNCTION_NAME", "AWS_ACCESS_KEY_ID",
-             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION", "AWS_CONFIG_FILE")
+             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION", "AWS_CONFIG_FILE", "AWS_SECRET_ACCESS_KEY",
+             "AWS_SESSION_TOKEN")
     return {
         "env": {k: os.environ.get(k) for k in names},
         "memory": context.memory_limit_in_mb,
@@ -84,12 +86,16 @@ def spec(handler: str, timeout: int = 10, code: bytes | None = None, memory_mb: 
     )
 
 
-def run(tmp_path: Path, handler: str, event: bytes = b'{"trigger": "test"}', **kwargs):
-    return run_function(spec(handler, **kwargs), event, "rid-1", ENDPOINT, tmp_path, "stream")
+ROLE_SESSION = Secret("ASIAROLESESSION00001", "role-secret", "role-session-token")
+
+
+def run(tmp_path: Path, handler: str, event: bytes = b'{"trigger": "test"}', credentials=ROLE_SESSION, **kwargs):
+    return run_function(spec(handler, **kwargs), event, "rid-1", ENDPOINT, tmp_path, "stream", credentials=credentials)
 
 
 def test_a_successful_run_returns_the_payload_and_every_output_line(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_PROFILE", "someones-real-profile")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someones-real-key")
     result = run(tmp_path, "fn.main.ok")
     assert result.error is None and not result.timed_out
     payload = json.loads(result.payload)
@@ -98,7 +104,9 @@ def test_a_successful_run_returns_the_payload_and_every_output_line(tmp_path, mo
         "AWS_ENDPOINT_URL": ENDPOINT,  # Lambda's variables win over the function's
         "AWS_PROFILE": None,  # nothing of this machine's AWS setup leaks in
         "AWS_LAMBDA_FUNCTION_NAME": "F",
-        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_ACCESS_KEY_ID": "ASIAROLESESSION00001",  # the execution role's session, as Lambda gives it
+        "AWS_SECRET_ACCESS_KEY": "role-secret",
+        "AWS_SESSION_TOKEN": "role-session-token",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "AWS_REGION": "ap-south-1",
         "AWS_CONFIG_FILE": "/dev/null",
@@ -110,6 +118,12 @@ def test_a_successful_run_returns_the_payload_and_every_output_line(tmp_path, mo
     assert result.duration_ms > 0 and result.init_ms is not None
     assert result.max_memory_mb > 5
     assert result.started <= result.lines[0][0] <= result.ended
+
+
+def test_a_run_without_a_role_session_has_no_keys_at_all(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someones-real-key")
+    env = json.loads(run(tmp_path, "fn.main.ok", credentials=None).payload)["env"]
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]) == (None, None, None)
 
 
 def test_the_deployed_code_is_imported_not_the_checkouts(tmp_path):

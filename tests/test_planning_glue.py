@@ -138,10 +138,11 @@ def test_glue_role_is_least_privilege():
     assert resources_of["ReadJobScript"] == f"arn:aws:s3:::{BUCKET}/dataops/glue/*"
     assert resources_of["WriteOutputs"] == f"arn:aws:s3:::{BUCKET}/processed/*"
     assert resources_of["ReadQualityHistory"] == f"arn:aws:s3:::{BUCKET}/processed/quality/history.json"
+    assert resources_of["CheckPublishedPointer"] == f"arn:aws:s3:::{BUCKET}/processed/latest.json"
     assert resources_of["WriteGlueLogs"][0] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws-glue/*"
     trust = glue_trust_policy(ACCOUNT)["Statement"][0]
     assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert trust["Condition"] == {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}}
     assert wildcards(scheduler_glue_policy(JOB_ARN)) == []
 
 

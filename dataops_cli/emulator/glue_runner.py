@@ -5,9 +5,10 @@ from the emulator's S3 (what `up` uploaded, not this checkout). They run in a fr
 interpreter under glue_bootstrap.py with local pyspark (`local[*]`), the job's arguments
 as Glue passes them (`--JOB_ID`, `--JOB_RUN_ID`, `--JOB_NAME`, then the job's
 DefaultArguments overlaid with the run's Arguments and the NonOverridableArguments), the
-extra files on PYTHONPATH (as Glue puts them there), fake credentials and
-`AWS_ENDPOINT_URL` pointing at the emulator: boto3 in the job talks to the emulator's S3
-unchanged, and glue_bootstrap.py gives Spark an s3:// filesystem backed by it. The run is
+extra files on PYTHONPATH (as Glue puts them there), the job role's temporary credentials
+and `AWS_ENDPOINT_URL` pointing at the emulator: boto3 in the job talks to the emulator's S3
+unchanged, under the role's policies, and glue_bootstrap.py gives Spark an s3:// filesystem
+backed by it (its reads and writes are the role's too). The run is
 killed at the job's Timeout (minutes). Nothing of this machine's AWS configuration reaches it.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.emulator.runner import PASSED_THROUGH, RunningProcesses, emulator_aws_environment
+from dataops_cli.emulator.sigv4 import Secret
 from dataops_cli.local.private_files import DIR_MODE, create_private_file, make_private_dir, remove_private_tree
 
 GLUE_BOOTSTRAP = Path(__file__).resolve().with_name("glue_bootstrap.py")
@@ -59,6 +61,7 @@ class JobSpec:
     glue_version: str
     worker_type: str
     number_of_workers: int
+    role_arn: str = ""  # the job's Role: Glue assumes it for each run
 
 
 @dataclass
@@ -124,9 +127,11 @@ def stage_objects(s3: Any, spec: JobSpec, arguments: Mapping[str, str], into: Pa
     return paths[0], paths[1:]
 
 
-def child_environment(spec: JobSpec, endpoint: str, run_id: str, extra: list[Path], workdir: Path) -> dict[str, str]:
+def child_environment(
+    spec: JobSpec, endpoint: str, run_id: str, extra: list[Path], workdir: Path, credentials: Secret | None = None
+) -> dict[str, str]:
     env = {k: os.environ[k] for k in GLUE_PASSED_THROUGH if k in os.environ}
-    env.update(emulator_aws_environment(endpoint, spec.region))
+    env.update(emulator_aws_environment(endpoint, spec.region, credentials))
     env.update(
         {
             "PYTHONPATH": os.pathsep.join(str(p) for p in extra),
@@ -189,8 +194,13 @@ def run_glue_job(
     work_root: Path,
     running: RunningProcesses | None = None,
     timeout_seconds: float | None = None,
+    credentials: Secret | None = None,
 ) -> GlueRunResult:
-    """Run the job's script once; never raises for the job's own failures (they are the result)."""
+    """Run the job's script once; never raises for the job's own failures (they are the result).
+
+    `s3_for(region)` reads the script and its modules, as Glue does with the job's role: the
+    caller hands a client signed with the role's session (`credentials`, also given to the script).
+    """
     running = running if running is not None else RunningProcesses()
     started = time.time()
     workdir = make_private_dir(work_root, f"{run_id[:20]}-")  # work_root: the emulator's own folder, never made here
@@ -205,7 +215,7 @@ def run_glue_job(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=child_environment(spec, endpoint, run_id, extra, workdir),
+            env=child_environment(spec, endpoint, run_id, extra, workdir, credentials),
             cwd=workdir,
             start_new_session=True,
         )

@@ -11,6 +11,9 @@ one job: deleting the job (or creating another of the same name) leaves its runs
 as on AWS. What a run wrote goes to CloudWatch Logs where Glue 5.x writes it: the script's
 stdout and stderr to /aws-glue/jobs/output, Spark's own log lines to /aws-glue/jobs/error,
 in the stream `<run id>-driver` (a local run has one process: the driver; no executor streams).
+Each run first assumes the job's Role as glue.amazonaws.com (its trust policy must allow that;
+else the run FAILS naming why); the script is read and run with that role's session, and its
+logs are written only if the role may write them (Glue's logs need the role's logs permissions).
 Not emulated: worker types and DPU sizing (one local Spark, `local[*]`), retries (MaxRetries),
 BatchStopJobRun, job bookmarks, Glue's job metrics, and runs are kept in memory only.
 When a run ends, `on_finished` gets it: the emulator counts Glue's state change event there.
@@ -32,7 +35,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import error_code
 from dataops_cli.emulator.glue_runner import GlueRunResult, JobSpec, merged_arguments, run_glue_job, split_logs
+from dataops_cli.emulator.roles import GLUE_PRINCIPAL, AssumeRoleError, Roles
 from dataops_cli.emulator.runner import RunningProcesses
+from dataops_cli.emulator.sigv4 import Secret
 from dataops_cli.emulator.telemetry import log_batches
 
 log = logging.getLogger("dataops.emulator")
@@ -42,8 +47,9 @@ RUNNING_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
 DPU_PER_WORKER = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8, "Z.2X": 2}
 MAX_RESULTS = 200  # GetJobRuns' limit per page
 JobLookup = Callable[[str, str, str], JobSpec | None]  # (account, region, job name)
-GlueRunner = Callable[[JobSpec, str, Mapping[str, str]], GlueRunResult]
+GlueRunner = Callable[..., GlueRunResult]  # (job, run id, arguments[, credentials=role session])
 ClientFor = Callable[[str, str], Any]
+SessionClients = Callable[[Secret], ClientFor]  # clients signed with a role session's credentials
 
 
 class GlueApiError(Exception):
@@ -120,13 +126,17 @@ class GlueService:
         runner: GlueRunner | None = None,
         clock: Callable[[], float] = time.time,
         on_finished: Callable[[JobRun], None] = lambda _run: None,
+        roles: Roles | None = None,
+        session_clients: SessionClients | None = None,
     ) -> None:
         self.client_for, self.lookup, self.clock, self.on_finished = client_for, lookup, clock, on_finished
+        self.roles = roles
         self.running = RunningProcesses()
         self.runner: GlueRunner = runner or functools.partial(
             _run_with,
             endpoint=endpoint,
-            s3_for=lambda region: client_for("s3", region),
+            clients=client_for,
+            session_clients=session_clients,
             work_root=work_root,
             running=self.running,
         )
@@ -220,7 +230,10 @@ class GlueService:
         with self._lock:
             run.state, run.modified = "RUNNING", self.clock()
         try:
-            result = self.runner(run.job, run.id, merged_arguments(run.job, run.arguments))
+            result = self._run(run)
+        except AssumeRoleError as exc:  # Glue could not assume the job's role: the run fails before it starts
+            now = self.clock()
+            result = GlueRunResult(now, now, None, error=f"Glue could not assume the job's role: {exc}")
         except Exception as exc:  # a bug of ours must not leave the run RUNNING forever: it fails, with the reason
             log.exception("Glue job run %s of %s failed inside the emulator", run.id, run.job.name)
             now = self.clock()
@@ -241,13 +254,35 @@ class GlueService:
         except Exception:  # a bug of ours must not kill the run's thread silently: log it with its traceback
             log.exception("the state change of Glue job run %s could not be recorded", run.id)
 
+    def _run(self, run: JobRun) -> GlueRunResult:
+        arguments = merged_arguments(run.job, run.arguments)
+        if self.roles is None:
+            return self.runner(run.job, run.id, arguments)
+        with self.roles.session(run.job.role_arn, GLUE_PRINCIPAL) as session:
+            return self.runner(run.job, run.id, arguments, credentials=session.secret)
+
+    def _may_log(self, job: JobSpec, group: str, stream: str) -> bool:
+        """Whether the job's role may create the stream and put events in it (else Glue's logs are lost)."""
+        if self.roles is None:
+            return True
+        base = f"arn:{job.role_arn.split(':')[1] if job.role_arn else 'aws'}:logs:{job.region}:{job.account}:log-group:"
+        wanted = [
+            ("logs:CreateLogGroup", f"{base}{group}"),
+            ("logs:CreateLogStream", f"{base}{group}:log-stream:{stream}"),
+            ("logs:PutLogEvents", f"{base}{group}:log-stream:{stream}"),
+        ]
+        denied = [action for action, arn in wanted if not self.roles.allows(job.role_arn, action, arn)]
+        if denied:
+            log.info("Glue job %s: its role may not %s on %s: the run's log is dropped", job.name, denied, group)
+        return not denied
+
     def _write_logs(self, run: JobRun, result: GlueRunResult) -> None:
         output, system = split_logs(result.lines)
         if result.error:  # what Glue's own driver logs when the script fails
             system.append((result.ended, f"ERROR GlueJobRun: {run.id} {result.error}"))
         logs = self.client_for("logs", run.job.region)
         for group, events in ((OUTPUT_LOG_GROUP, output), (ERROR_LOG_GROUP, system)):
-            if not events:
+            if not events or not self._may_log(run.job, group, driver_stream(run.id)):
                 continue
             batch = [{"timestamp": int(t * 1000), "message": m or " "} for t, m in events]
             try:
@@ -262,11 +297,24 @@ def _run_with(
     arguments: Mapping[str, str],
     *,
     endpoint: str,
-    s3_for: Callable[[str], Any],
+    clients: ClientFor,
+    session_clients: SessionClients | None,
     work_root: Path,
     running: RunningProcesses,
+    credentials: Secret | None = None,
 ) -> GlueRunResult:
-    return run_glue_job(job, run_id, arguments, endpoint, s3_for, work_root, running)
+    """The real runner: the script is read from S3 with the role's session, as Glue reads it."""
+    reader = session_clients(credentials) if credentials is not None and session_clients is not None else clients
+    return run_glue_job(
+        job,
+        run_id,
+        arguments,
+        endpoint,
+        lambda region: reader("s3", region),
+        work_root,
+        running,
+        credentials=credentials,
+    )
 
 
 def _put_log_events(logs: Any, group: str, stream: str, events: list[dict[str, Any]]) -> None:

@@ -7,11 +7,16 @@ slot frees up, unless it grows older than the function's MaximumEventAgeInSecond
 it is dropped, as Lambda does). A failed asynchronous run is retried MaximumRetryAttempts
 times (AWS's default 2), one and then two minutes later, as Lambda does. Event age and
 retry delays run on the emulator's compressed clock.
+
+Each run first assumes the function's execution role as lambda.amazonaws.com (with `roles`):
+the run gets that role's temporary credentials, and a role whose trust policy does not allow
+Lambda fails the run before the handler starts, naming the role and why.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import queue
 import threading
@@ -20,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from dataops_cli.emulator.roles import LAMBDA_PRINCIPAL, AssumeRoleError, Roles
 from dataops_cli.emulator.runner import FunctionSpec, RunningProcesses, RunResult, run_function
 from dataops_cli.emulator.telemetry import (
     Telemetry,
@@ -37,7 +43,8 @@ DEFAULT_MAX_RETRIES = 2
 RETRY_DELAYS = (60.0, 120.0)  # seconds before the first and the second retry
 FunctionKey = tuple[str, str, str]  # account, region, function name
 Lookup = Callable[[str, str, str], FunctionSpec | None]
-Runner = Callable[[FunctionSpec, bytes, str, str, Path, str], RunResult]
+Runner = Callable[..., RunResult]  # (spec, payload, request id, endpoint, cache, stream[, credentials=...])
+ROLE_ERROR = "Lambda.ExecutionRoleNotAssumable"  # the emulator's name: AWS documents no error type for this
 
 
 class ThrottledError(Exception):
@@ -112,8 +119,10 @@ class LambdaService:
         speed: float = 1.0,
         runner: Runner | None = None,
         clock: Callable[[], float] = time.time,
+        roles: Roles | None = None,
     ) -> None:
         self.endpoint, self.cache, self.telemetry, self.lookup = endpoint, cache, telemetry, lookup
+        self.roles = roles
         self.running = RunningProcesses()  # this service's runs in flight, killed by stop()
         self.runner: Runner = runner or functools.partial(run_function, running=self.running)
         self.speed, self.clock = speed, clock
@@ -266,10 +275,23 @@ class LambdaService:
         self, spec: FunctionSpec, payload: bytes, request_id: str, concurrency: int, received: float | None
     ) -> tuple[RunResult, str]:
         stream = log_stream_name(time.time())
-        result = self.runner(spec, payload, request_id, self.endpoint, self.cache, stream)
+        result = self._execute(spec, payload, request_id, stream)
         self.count(spec.name, "invocations")
         self.count(spec.name, "errors", int(result.failed))
         events = self.telemetry.record_run(spec, result, stream, concurrency, received)
         outcome = f"failed ({result.error.get('errorType')})" if result.error else "succeeded"
         log.info("run %s of %s %s in %.0f ms", request_id, spec.name, outcome, result.duration_ms)
         return result, tail(events)
+
+    def _execute(self, spec: FunctionSpec, payload: bytes, request_id: str, stream: str) -> RunResult:
+        """The run, with the execution role's session when the emulator evaluates roles."""
+        if self.roles is None:
+            return self.runner(spec, payload, request_id, self.endpoint, self.cache, stream)
+        try:
+            with self.roles.session(spec.role_arn, LAMBDA_PRINCIPAL) as session:
+                secret = session.secret
+                return self.runner(spec, payload, request_id, self.endpoint, self.cache, stream, credentials=secret)
+        except AssumeRoleError as exc:
+            now = time.time()
+            error = {"errorType": ROLE_ERROR, "errorMessage": f"Lambda could not assume the execution role: {exc}"}
+            return RunResult(request_id, now, now, 0.0, None, 0, payload=json.dumps(error).encode(), error=error)

@@ -9,8 +9,13 @@ answers 202. So `boto3 lambda.invoke` works unchanged against the emulator.
 Glue's StartJobRun, GetJobRun and GetJobRuns (JSON protocol, `X-Amz-Target: AWSGlue.<op>`)
 go to the GlueService, which runs the job's script (see glue_service.py); its errors come
 back in the JSON protocol's shape (HTTP 400, `__type`), e.g. ConcurrentRunsExceededException.
+CreateFunction and UpdateFunctionConfiguration with a Role that Lambda may not assume (its
+trust policy does not allow lambda.amazonaws.com) are refused as AWS refuses them: 400
+InvalidParameterValueException "The role defined for the function cannot be assumed by Lambda."
 Two small additions: `GET /_dataops/health` (who is serving, since when, run counters)
 and pruning deleted instances before moto serves `/moto-api/data.json`.
+Who may call at all, and which of a role's calls are allowed, is decided before this
+(access.py).
 """
 
 from __future__ import annotations
@@ -26,10 +31,15 @@ from urllib.parse import parse_qs, unquote
 from dataops_cli.emulator.glue_service import GlueApiError, GlueService
 from dataops_cli.emulator.lambda_service import LambdaService, Lookup, ThrottledError
 from dataops_cli.emulator.moto_internals import forget_deleted_instances, request_account, request_region
+from dataops_cli.emulator.roles import LAMBDA_PRINCIPAL, AssumeRoleError, Roles
 from dataops_cli.emulator.telemetry import new_request_id
 from dataops_cli.local.state import HEALTH_PATH
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+CREATE_FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/?$")
+CONFIGURATION_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/configuration/?$")
+# https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html (InvalidParameterValueException)
+ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
 DATA_JSON_PATH = "/moto-api/data.json"
 GLUE_OPERATIONS = {
     "AWSGlue.StartJobRun": GlueService.start_job_run,
@@ -62,9 +72,10 @@ class EmulatorApp:
         health: Callable[[], dict[str, Any]],
         default_region: str,
         glue: GlueService | None = None,
+        roles: Roles | None = None,
     ) -> None:
         self.moto_app, self.service, self.lookup, self.health = moto_app, service, lookup, health
-        self.default_region, self.glue = default_region, glue
+        self.default_region, self.glue, self.roles = default_region, glue, roles
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -72,6 +83,13 @@ class EmulatorApp:
             return respond(start_response, 200, json.dumps(self.health()).encode(), {})
         if path == DATA_JSON_PATH:
             forget_deleted_instances()
+        sets_role = (method == "POST" and CREATE_FUNCTION_PATH.match(path)) or (
+            method == "PUT" and CONFIGURATION_PATH.match(path)
+        )
+        if self.roles is not None and sets_role:
+            refused = self.refuse_unassumable_role(environ, start_response)
+            if refused is not None:
+                return refused
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if self.glue is not None and method == "POST" and target in GLUE_OPERATIONS:
             return self.glue_call(GLUE_OPERATIONS[target], environ, start_response)
@@ -86,6 +104,23 @@ class EmulatorApp:
                 body = read_body(environ)
                 return self.invoke(spec, body, headers, start_response)
         return self.moto_app(environ, start_response)
+
+    def refuse_unassumable_role(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:
+        """Lambda checks at CreateFunction (and when the Role changes) that it can assume the role."""
+        try:
+            request = json.loads(read_body(environ) or b"{}")
+        except ValueError:
+            return None  # moto answers a malformed body itself
+        role = request.get("Role") if isinstance(request, dict) else None
+        if not isinstance(role, str) or self.roles is None:
+            return None
+        try:
+            self.roles.check_trust(role, LAMBDA_PRINCIPAL, {})
+        except AssumeRoleError:
+            error = {"Type": "User", "message": ROLE_NOT_ASSUMABLE}
+            extra = {"x-amzn-RequestId": new_request_id(), "x-amzn-ErrorType": "InvalidParameterValueException"}
+            return respond(start_response, 400, json.dumps(error).encode(), extra)
+        return None
 
     def glue_call(
         self, operation: Callable[..., dict[str, Any]], environ: dict[str, Any], start_response: StartResponse

@@ -7,6 +7,8 @@ Some things have no public API, so they are read (or fixed) in moto's in-process
   likewise a Glue job's definition for the account that asked (GetJob over HTTP would
   answer for the emulator's own credentials' account);
 - which account a request belongs to (moto derives it from the access key);
+- a role's trust and identity policies (inline and attached), which the emulator evaluates
+  when a service assumes the role and when the role's session calls a service;
 - which instances behind `/moto-api/data.json` still exist: moto tracks every model
   instance ever created (`instances_tracked` is append-only), deleted ones included, so
   the emulator drops the ones no backend can reach any more before serving that page;
@@ -35,6 +37,7 @@ from urllib.parse import unquote
 
 from dataops_cli.aws import DataopsError
 from dataops_cli.emulator.glue_runner import JobSpec
+from dataops_cli.emulator.roles import RoleDocuments
 from dataops_cli.emulator.runner import FunctionSpec
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -72,6 +75,31 @@ def request_region(headers: Mapping[str, str], default: str) -> str:
     return match.group(1) if match else default
 
 
+def role_documents(role_arn: str) -> RoleDocuments | None:
+    """The role's trust policy and every identity policy it has (inline, then attached managed
+    ones at their default version); None if the ARN names no role."""
+    from moto.iam.models import iam_backends
+
+    parts = role_arn.split(":")
+    if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+        return None
+    partition, account = parts[1], parts[4]
+    try:
+        if account not in iam_backends:
+            return None
+        backend = iam_backends[account][partition]
+        role = next((r for r in backend.roles.values() if r.arn == role_arn), None)
+        if role is None:
+            return None
+        policies: list[str] = list(role.policies.values())
+        for managed in role.managed_policies.values():
+            version = next(v for v in managed.versions if v.version_id == managed.default_version_id)
+            policies.append(version.document)
+        return RoleDocuments(arn=role.arn, trust=role.assume_role_policy_document, policies=tuple(policies))
+    except (AttributeError, KeyError, StopIteration, TypeError) as exc:
+        raise _moto_changed("a role's trust and identity policies", exc) from exc
+
+
 def function_spec(account: str, region: str, name_or_arn: str) -> FunctionSpec | None:
     """The function's stored zip and configuration; None if it does not exist or is a container image."""
     from moto.awslambda.exceptions import UnknownFunctionException
@@ -102,6 +130,7 @@ def function_spec(account: str, region: str, name_or_arn: str) -> FunctionSpec |
             max_event_age=invoke_config.get("MaximumEventAgeInSeconds"),
             max_retry_attempts=invoke_config.get("MaximumRetryAttempts"),
             layers=tuple(layer["Arn"] for layer in fn.layers),
+            role_arn=str(fn.role or ""),
         )
     except (AttributeError, KeyError, IndexError, TypeError) as exc:
         raise _moto_changed("a Lambda function's stored code and configuration", exc) from exc
@@ -132,6 +161,7 @@ def glue_job_spec(account: str, region: str, name: str) -> JobSpec | None:
             glue_version=job.glue_version or "",
             worker_type=job.worker_type or "",
             number_of_workers=int(job.number_of_workers or 0),
+            role_arn=str(job.role or ""),
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise _moto_changed("a Glue job's stored definition", exc) from exc

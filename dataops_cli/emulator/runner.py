@@ -3,8 +3,10 @@
 The code is the exact zip `up` sent, unpacked once per content hash into the emulator's own
 code folder (one it made fresh: a folder found by name is never trusted). The child gets the
 function's configured environment plus what Lambda sets (function name, memory, region,
-log group/stream), fake credentials and `AWS_ENDPOINT_URL` pointing at the emulator, and
-nothing of this machine's AWS configuration: a local run cannot reach AWS. The pandas
+log group/stream, and the execution role's temporary credentials as AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN), `AWS_ENDPOINT_URL` pointing at the emulator,
+and nothing of this machine's AWS configuration: a local run cannot reach AWS, and what it
+may do in the emulator is what its role's policies allow. The pandas
 layer is stood in for by this interpreter's own pandas/numpy/pyarrow (same `sys.executable`).
 The run is killed at the function's timeout and reported as `Sandbox.Timedout`, and when
 its resident memory passes the configured memory size, as Lambda's sandbox kills it
@@ -32,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataops_cli.local.credentials import fake_credentials_environment
+from dataops_cli.emulator.sigv4 import Secret
+from dataops_cli.local.credentials import isolated_environment
 from dataops_cli.local.private_files import make_private_dir, make_tree_private, remove_private_tree
 
 BOOTSTRAP = Path(__file__).resolve().with_name("bootstrap.py")
@@ -60,6 +63,7 @@ class FunctionSpec:
     max_event_age: int | None  # seconds, from the event invoke config
     max_retry_attempts: int | None = None  # retries of a failed asynchronous run (AWS default: 2)
     layers: tuple[str, ...] = ()
+    role_arn: str = ""  # the execution role: Lambda assumes it for each run
 
 
 @dataclass
@@ -111,22 +115,30 @@ def code_dir(spec: FunctionSpec, cache: Path) -> Path:
     return target
 
 
-def emulator_aws_environment(endpoint: str, region: str) -> dict[str, str]:
-    """What a process the emulator starts needs to call it back: fake credentials, its endpoint, the region."""
-    return {
-        **fake_credentials_environment(),
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-    }
+def emulator_aws_environment(endpoint: str, region: str, credentials: Secret | None) -> dict[str, str]:
+    """What a process the emulator starts needs to call it back: its role session's credentials
+    (none: every call it makes is refused), the emulator's endpoint, the region."""
+    env = {**isolated_environment(), "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+    if credentials is not None:
+        env["AWS_ACCESS_KEY_ID"] = credentials.access_key
+        env["AWS_SECRET_ACCESS_KEY"] = credentials.secret_key
+        if credentials.token:
+            env["AWS_SESSION_TOKEN"] = credentials.token
+    return env
 
 
-def child_environment(spec: FunctionSpec, endpoint: str, request_id: str, log_stream: str, task_dir: Path) -> dict:
+def child_environment(
+    spec: FunctionSpec,
+    endpoint: str,
+    request_id: str,
+    log_stream: str,
+    task_dir: Path,
+    credentials: Secret | None = None,
+) -> dict:
     """The function's environment, then Lambda's reserved variables on top (as AWS does)."""
     env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     env.update(spec.environment)
-    env.update(emulator_aws_environment(endpoint, spec.region))
+    env.update(emulator_aws_environment(endpoint, spec.region, credentials))
     env.update(
         {
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
@@ -228,10 +240,12 @@ def run_function(
     cache: Path,
     log_stream: str,
     running: RunningProcesses | None = None,
+    credentials: Secret | None = None,
 ) -> RunResult:
     """Run the handler once on `event` (JSON bytes); never raises for the function's own failures.
 
     While it runs, its process is in `running` (if given), so the owner can kill it on stop.
+    `credentials` are the execution role's session: the run's AWS calls are signed with them.
     """
     running = running if running is not None else RunningProcesses()
     try:
@@ -240,7 +254,7 @@ def run_function(
         now = time.time()
         error = {"errorType": "Runtime.InvalidZipFile", "errorMessage": f"the deployed code is not a zip file: {exc}"}
         return RunResult(request_id, now, now, 0.0, None, 0, payload=json.dumps(error).encode(), error=error)
-    env = child_environment(spec, endpoint, request_id, log_stream, task_dir)
+    env = child_environment(spec, endpoint, request_id, log_stream, task_dir, credentials)
     with tempfile.TemporaryDirectory(prefix="dataops-run-") as tmp:
         event_file = Path(tmp) / "event.json"
         event_file.write_bytes(event or b"{}")

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from dataops_cli.emulator.roles import SCHEDULER_PRINCIPAL, AssumeRoleError, Roles, scheduler_context
 from dataops_cli.emulator.telemetry import Telemetry, scheduler_metrics
 from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, iter_firings, parse_schedule
 
@@ -62,6 +63,8 @@ class ScheduleDef:
     input: str = "{}"
     start: float | None = None
     end: float | None = None
+    role_arn: str = ""  # the target's RoleArn: Scheduler assumes it to call the target
+    arn: str = ""  # the schedule's own ARN (its account is the group's)
 
     @property
     def key(self) -> tuple[str, str, str, float]:
@@ -83,7 +86,16 @@ class ScheduleDef:
             input=target.get("Input") or "{}",
             start=_epoch(found.get("StartDate")),
             end=_epoch(found.get("EndDate")),
+            role_arn=target.get("RoleArn") or "",
+            arn=found.get("Arn") or "",
         )
+
+    @property
+    def group_arn(self) -> str:
+        """The schedule group's ARN: what Scheduler puts in aws:SourceArn when it assumes the role."""
+        parts = self.arn.split(":")
+        partition, account = (parts[1], parts[4]) if len(parts) == 6 else ("aws", "")
+        return f"arn:{partition}:scheduler:{self.region}:{account}:schedule-group/{self.group}"
 
 
 def _epoch(value: Any) -> float | None:
@@ -210,17 +222,24 @@ class ScheduleTarget:
     request (`{"JobName": ...}`, PascalCase as the API takes it), as Scheduler does. A target
     the emulator cannot reach, or a call that fails (an unknown function or job, a Glue job at
     its MaxConcurrentRuns), counts a TargetErrorCount. Not emulated: Scheduler's retry policy.
+
+    With `roles`, Scheduler first assumes the target's RoleArn as scheduler.amazonaws.com with
+    aws:SourceArn = the schedule group's ARN and aws:SourceAccount (the trust policy must allow
+    exactly that), and the role must allow lambda:InvokeFunction on the function (or
+    glue:StartJobRun on the job); otherwise the firing is a target error and nothing is called.
     """
 
-    def __init__(self, client_for: ClientFor, telemetry: Telemetry) -> None:
+    def __init__(self, client_for: ClientFor, telemetry: Telemetry, roles: Roles | None = None) -> None:
         self._client_for = client_for
         self._telemetry = telemetry
+        self._roles = roles
 
     def __call__(self, schedule: ScheduleDef, due: float) -> None:
         arn = schedule.target_arn
         where = f"schedule {schedule.group}/{schedule.name}"
         parts = arn.split(":")
         try:
+            self._authorize(schedule)
             if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
                 self._client_for("lambda", parts[3]).invoke(
                     FunctionName=arn, InvocationType="Event", Payload=schedule.input.encode()
@@ -234,9 +253,26 @@ class ScheduleTarget:
         except (ClientError, BotoCoreError) as exc:
             failed = True
             log.warning("%s could not call its target %s: %s", where, arn, exc)
+        except AssumeRoleError as exc:
+            failed = True
+            log.warning("%s: Scheduler could not act as the schedule's role: %s", where, exc)
         metrics = scheduler_metrics(schedule.group, due, target_error=failed)
         self._telemetry.put_metrics(schedule.region, [("AWS/Scheduler", m) for m in metrics])
         log.info("fired %s/%s (due %.3f)%s", schedule.group, schedule.name, due, " - target error" if failed else "")
+
+    def _authorize(self, schedule: ScheduleDef) -> None:
+        """Assume the role as Scheduler does, then check it may call the target; AssumeRoleError if not."""
+        if self._roles is None:
+            return
+        self._roles.check_trust(schedule.role_arn, SCHEDULER_PRINCIPAL, scheduler_context(schedule.group_arn))
+        wanted = _target_permission(schedule)
+        if wanted is None:
+            return  # a target the emulator cannot reach fails below anyway
+        action, resource = wanted
+        verdict = self._roles.verdict(schedule.role_arn, action, resource)
+        if not verdict.allowed:
+            who = schedule.role_arn
+            raise AssumeRoleError(f"{who} is not authorized to perform {action} on {resource} {verdict.reason}")
 
     def _start_job_run(self, schedule: ScheduleDef, where: str) -> bool:
         try:
@@ -251,6 +287,22 @@ class ScheduleTarget:
         started = self._client_for("glue", schedule.region).start_job_run(**request)
         log.info("%s started Glue job run %s of %s", where, started["JobRunId"], request["JobName"])
         return True
+
+
+def _target_permission(schedule: ScheduleDef) -> tuple[str, str] | None:
+    """(IAM action, resource) the schedule's role needs to call its target."""
+    arn = schedule.target_arn
+    parts = arn.split(":")
+    if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
+        return "lambda:InvokeFunction", arn
+    if universal_action(arn) == GLUE_START_JOB_RUN:
+        try:
+            job = json.loads(schedule.input).get("JobName")
+        except (ValueError, AttributeError):
+            return None
+        group = schedule.group_arn.split(":")
+        return "glue:StartJobRun", f"arn:{group[1]}:glue:{schedule.region}:{group[4]}:job/{job}"
+    return None
 
 
 class SchedulerThread(threading.Thread):

@@ -2,17 +2,21 @@
 
 Started in the background by `dataops local start` (or `dataops --local up`) as
 `python -m dataops_cli.emulator.server --state-dir DIR [--port N] [--speed N]`. It refuses
-(exit 2) a DIR another user could control, binds the port, publishes the stand-in pandas
-layer, writes DIR/emulator.json (pid, port, speed, start time, a random instance token)
-only once it answers, and stops (scheduler stopped, runs killed, that file removed) on
-SIGTERM/SIGINT, on `POST /_dataops/stop` with its token, or as soon as that file is gone
-or names another emulator (checked every second). Function code and Glue runs are
-unpacked only in DIR/emulator-<random>/, a 0700 folder it creates fresh and removes.
+(exit 2) a DIR another user could control and a non-loopback host, binds the port, makes
+random owner credentials and writes them to DIR/credentials.json (0600) before it serves,
+publishes the stand-in pandas layer, writes DIR/emulator.json (pid, port, speed, start
+time, a random instance token) only once it answers, and stops (scheduler stopped, runs
+killed, both files removed) on SIGTERM/SIGINT, on `POST /_dataops/stop` with its token, or
+as soon as that file is gone or names another emulator (checked every second). Every
+request must be signed by the owner or by a role session the emulator issued (access.py);
+see docs/SECURITY.md. Function code and Glue runs are unpacked only in
+DIR/emulator-<random>/, a 0700 folder it creates fresh and removes.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -26,16 +30,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import __version__
 from dataops_cli.emulator import moto_internals
+from dataops_cli.emulator.access import AccessGate
 from dataops_cli.emulator.glue_service import GlueService
 from dataops_cli.emulator.glue_state_events import GlueStateEvents
+from dataops_cli.emulator.identities import CredentialStore, new_owner_secret
 from dataops_cli.emulator.instance_routes import InstanceRoutes
 from dataops_cli.emulator.lambda_service import LambdaService
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.emulator.middleware import EmulatorApp
+from dataops_cli.emulator.roles import Roles
 from dataops_cli.emulator.runner import FunctionSpec
 from dataops_cli.emulator.scheduler import SchedulerThread, ScheduleSource, ScheduleTarget, VirtualClock
 from dataops_cli.emulator.state_watch import StateWatch
 from dataops_cli.emulator.telemetry import Telemetry
+from dataops_cli.local.credentials import remove_owner_credentials, save_owner_credentials
 from dataops_cli.local.instance import new_token, served_dir
 from dataops_cli.local.private_files import DIR_MODE, NotPrivateError, make_private_dir, remove_private_tree
 from dataops_cli.local.stand_in_layer import STAND_IN_LAYER, publish_stand_in_layer
@@ -68,14 +76,20 @@ class Emulator:
         )
         self.host, self.port = host, int(self.server.server_port)
         self.endpoint = f"http://{host}:{self.port}"
-        self.clients = LocalClients(self.endpoint)
+        owner = new_owner_secret()
+        self.owner_keys = (owner.access_key, owner.secret_key)
+        store = CredentialStore(owner, moto_internals.DEFAULT_ACCOUNT)
+        roles = Roles(store, moto_internals.role_documents)
+        self.clients = LocalClients(self.endpoint, self.owner_keys)
         # Code is never taken from a folder found by name: only from one made fresh here (0700, random name).
         self.private = make_private_dir(directory, INSTANCE_DIR_PREFIX)
         self.cache = self.private / "functions"
         self.cache.mkdir(DIR_MODE)
         (self.private / "glue-runs").mkdir(DIR_MODE)
-        telemetry = Telemetry(self.clients, self._function_exists)
-        self.service = LambdaService(self.endpoint, self.cache, telemetry, moto_internals.function_spec, speed)
+        telemetry = Telemetry(self.clients, self._function_exists, roles)
+        self.service = LambdaService(
+            self.endpoint, self.cache, telemetry, moto_internals.function_spec, speed, roles=roles
+        )
         state_events = GlueStateEvents(self.clients, telemetry, moto_internals.event_pattern_matches)
         self.glue = GlueService(
             self.endpoint,
@@ -83,25 +97,26 @@ class Emulator:
             self.clients,
             moto_internals.glue_job_spec,
             on_finished=state_events,
+            roles=roles,
+            session_clients=self.clients.session,
         )
-        self.server.app = InstanceRoutes(
-            EmulatorApp(
-                moto_internals.moto_wsgi_app(),
-                self.service,
-                moto_internals.function_spec,
-                self.health,
-                region,
-                glue=self.glue,
-            ),
-            self.token,
-            served_dir(directory),
+        app = EmulatorApp(
+            moto_internals.moto_wsgi_app(),
+            self.service,
+            moto_internals.function_spec,
             self.health,
-            self.request_stop,
+            region,
+            glue=self.glue,
+            roles=roles,
         )
+        # The gate first (owner's or a role session's signature; /_dataops/ for the owner only),
+        # then the instance's own paths, then the services.
+        routes = InstanceRoutes(app, self.token, served_dir(directory), self.health, self.request_stop)
+        self.server.app = AccessGate(routes, store, roles, host, self.port)
         self.watch = StateWatch(directory, self.token, self.request_stop)
         clock = VirtualClock(self.started, speed)
         source = ScheduleSource(self.clients, moto_internals.scheduler_regions)
-        self.scheduler = SchedulerThread(source, ScheduleTarget(self.clients, telemetry), clock)
+        self.scheduler = SchedulerThread(source, ScheduleTarget(self.clients, telemetry, roles), clock)
         self._serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
 
     @staticmethod
@@ -138,6 +153,7 @@ class Emulator:
         self.stopping.set()
 
     def start(self) -> None:
+        save_owner_credentials(self.directory, self.owner_keys)
         self._serving.start()
         try:
             arn = publish_stand_in_layer(self.clients("lambda", self.region))
@@ -168,8 +184,16 @@ class Emulator:
         self.server.shutdown()
         self.scheduler.join(timeout=5)
         remove_state(self.directory, token=self.token)  # only if it still names this emulator
+        remove_owner_credentials(self.directory, self.owner_keys)  # only if they are still this emulator's
         remove_private_tree(self.private)
         log.info("stopped")
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -190,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if args.speed <= 0:
         log.error("--speed must be positive, got %s", args.speed)
+        return 2
+    if not is_loopback(args.host):
+        log.error("--host must be a loopback address (the emulator answers only this machine), got %s", args.host)
         return 2
     try:
         check_state_dir(args.state_dir, create=True)

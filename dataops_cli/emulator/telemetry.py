@@ -5,6 +5,12 @@ AWS/Scheduler, and the handler's own Embedded Metric Format documents, which rea
 CloudWatch turns into metrics without any API call). `Telemetry` writes them to the
 emulator's CloudWatch Logs and CloudWatch with plain boto3 calls. Timestamps are real
 wall-clock times even when the scheduler runs at a compressed speed.
+
+Lambda writes a function's log with the execution role's permissions: when the role may not
+(logs:CreateLogStream and logs:PutLogEvents on the stream; logs:CreateLogGroup if the group
+is missing), AWS silently drops the log, and with it the EMF metrics CloudWatch would have
+extracted from it. So does the emulator (with `roles`); Lambda's own AWS/Lambda metrics stay.
+(https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html, "Prerequisites")
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import error_code
+from dataops_cli.emulator.roles import LAMBDA_PRINCIPAL, AssumeRoleError, Roles
 from dataops_cli.emulator.runner import FunctionSpec, RunResult
 
 log = logging.getLogger("dataops.emulator")
@@ -219,20 +226,43 @@ def emf_metrics(line: str) -> list[tuple[str, Datum]]:
 class Telemetry:
     """Writes runs' logs and metrics into the emulator, as Lambda and Scheduler would."""
 
-    def __init__(self, client_for: ClientFor, function_exists: Callable[[FunctionSpec], bool]) -> None:
+    def __init__(
+        self, client_for: ClientFor, function_exists: Callable[[FunctionSpec], bool], roles: Roles | None = None
+    ) -> None:
         self._client_for = client_for
         self._function_exists = function_exists
+        self._roles = roles
 
     def record_run(
         self, spec: FunctionSpec, run: RunResult, stream: str, concurrency: int, received: float | None
     ) -> list[tuple[float, str]]:
         events = log_events(run, spec.memory_mb)
-        self._write_log(spec, stream, events)
         metrics = [("AWS/Lambda", d) for d in run_metrics(spec.name, run, concurrency, received)]
-        for _, line in run.lines:
-            metrics.extend(emf_metrics(line))
+        if self._may_log(spec, stream, "logs:CreateLogStream", "logs:PutLogEvents"):
+            self._write_log(spec, stream, events)
+            for _, line in run.lines:
+                metrics.extend(emf_metrics(line))
         self.put_metrics(spec.region, metrics)
         return events
+
+    def _may_log(self, spec: FunctionSpec, stream: str, *actions: str) -> bool:
+        """Whether Lambda, acting with the function's role, may do `actions` on the run's log stream."""
+        if self._roles is None:
+            return True
+        group = f"/aws/lambda/{spec.name}"
+        base = f"arn:{spec.arn.split(':')[1]}:logs:{spec.region}:{spec.account}:log-group:{group}"
+        try:
+            self._roles.check_trust(spec.role_arn, LAMBDA_PRINCIPAL, {})
+        except AssumeRoleError as exc:
+            log.info("the log of %s is dropped: %s", spec.name, exc)
+            return False
+        for action in actions:
+            resource = base if action == "logs:CreateLogGroup" else f"{base}:log-stream:{stream}"
+            verdict = self._roles.verdict(spec.role_arn, action, resource)
+            if not verdict.allowed:
+                log.info("the log of %s is dropped: its role may not %s (%s)", spec.name, action, verdict.reason)
+                return False
+        return True
 
     def put_metrics(self, region: str, metrics: Iterable[tuple[str, Datum]]) -> None:
         by_namespace: dict[str, list[Datum]] = defaultdict(list)
@@ -258,6 +288,8 @@ class Telemetry:
                 return
             if not self._function_exists(spec):
                 return  # deleted while it ran: do not recreate what `down` just removed
+            if not self._may_log(spec, stream, "logs:CreateLogGroup"):
+                return
             self._create_group(logs, group)
             try:
                 self._put_events(logs, group, stream, batch)

@@ -1,9 +1,10 @@
 """What `--local` changes in the CLI: clients aimed at the emulator, and its documented gaps.
 
-`local_aws` returns an `Aws` whose every client goes to http://127.0.0.1:<port> with fake
-credentials (so no branch of local mode can reach AWS), starting the emulator first if
-asked. `local_stack_context` makes the pandas layer resolve to the emulator's stand-in
-and names what the emulator cannot do (`gaps`), so those steps say "skipped" and why.
+`local_aws` returns an `Aws` whose every client goes to http://127.0.0.1:<port> with the
+emulator's own owner credentials (read from the state directory; so no branch of local mode
+can reach AWS), starting the emulator first if asked. `local_stack_context` makes the
+pandas layer resolve to the emulator's stand-in and names what the emulator cannot do
+(`gaps`), so those steps say "skipped" and why.
 `time_scale` tells `status` how much faster than real time scheduled runs come.
 """
 
@@ -17,7 +18,7 @@ from rich.console import Console
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
 from dataops_cli.local import process
-from dataops_cli.local.credentials import FAKE_CREDENTIALS
+from dataops_cli.local.credentials import owner_credentials
 from dataops_cli.local.stand_in_layer import publish_stand_in_layer
 from dataops_cli.local.state import live_state
 from dataops_cli.pandas_layer import expected_layer_name
@@ -46,7 +47,7 @@ def local_aws(config: Config, directory: Path, start: bool = False, console: Con
                 f"Started the local emulator at {state.endpoint} (pid {state.pid}, real-time schedules; "
                 "`dataops local start --speed 60` compresses time). Stop it with `dataops local stop`."
             )
-    return Aws(region=config.region, endpoint_url=state.endpoint, credentials=FAKE_CREDENTIALS)
+    return Aws(region=config.region, endpoint_url=state.endpoint, credentials=owner_credentials(directory))
 
 
 def local_stack_context(config: Config, aws: Aws) -> StackContext:

@@ -9,6 +9,13 @@ HMAC-SHA256(token, challenge + the state directory it serves). So the answer als
 which state directory the emulator serves: a copied state file fails the check even
 though its token is real. The token itself is sent only to stop the emulator
 (`POST /_dataops/stop`), and only to one that has just proven it holds it.
+Both requests are SigV4-signed with the owner credentials the emulator wrote to the same
+state directory (local/credentials.py) before its state file: the emulator's gate answers
+`/_dataops/` to its owner only (emulator/access.py). An emulator that refuses them (403)
+is not the one that wrote them. Without them the request goes unsigned and any emulator
+refuses it the same way, so the state file names none (an emulator of ours whose
+credentials file was deleted can be reached by nobody: it stops itself once its state
+file is removed, emulator/state_watch.py); a port that does not answer stays "silent".
 Both sides import this module: the emulator to answer, the CLI to ask.
 """
 
@@ -23,6 +30,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from dataops_cli.local.credentials import Keys, owner_credentials_path, read_owner_credentials, signed_request
 
 HEALTH_PATH = "/_dataops/health"  # who is serving, since when, run counters; with a challenge: the proof
 STOP_PATH = "/_dataops/stop"  # POST with the token: the emulator stops itself
@@ -78,16 +87,27 @@ class Identity:
     detail: str = ""
 
 
-def identify(endpoint: str, token: str, directory: Path, timeout: float | None = None) -> Identity:
-    """Ask the emulator at `endpoint` to prove it holds `token` and serves `directory` (PROBE_TIMEOUT seconds)."""
+def identify(
+    endpoint: str, token: str, directory: Path, timeout: float | None = None, keys: Keys | None = None
+) -> Identity:
+    """Ask the emulator at `endpoint` to prove it holds `token` and serves `directory` (PROBE_TIMEOUT seconds).
+
+    The request is signed with `keys`, by default the owner credentials in `directory`.
+    """
+    keys = keys if keys is not None else read_owner_credentials(directory)
     if not token:
-        return _older_emulator(endpoint, timeout or PROBE_TIMEOUT)
+        return _older_emulator(endpoint, timeout or PROBE_TIMEOUT, keys)
     challenge = secrets.token_hex(16)
-    request = urllib.request.Request(endpoint + HEALTH_PATH, headers={CHALLENGE_HEADER: challenge})
+    request = _health_request(endpoint, keys, {CHALLENGE_HEADER: challenge})
     try:
         with urllib.request.urlopen(request, timeout=timeout or PROBE_TIMEOUT) as response:
             health = json.loads(response.read())
     except urllib.error.HTTPError as exc:
+        if exc.code == 403:  # ours never refuses its owner: another emulator or server, or ours unreachable
+            if keys is None:
+                why = f"this state directory has no readable owner credentials ({owner_credentials_path(directory)})"
+                return Identity("other", detail=f"it refuses unsigned requests and {why}")
+            return Identity("other", detail="it refuses this state directory's owner credentials (HTTP 403)")
         return Identity("silent", detail=f"it answered HTTP {exc.code}")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -107,13 +127,14 @@ def identify(endpoint: str, token: str, directory: Path, timeout: float | None =
     return Identity("ours", health)
 
 
-def _older_emulator(endpoint: str, timeout: float) -> Identity:
+def _older_emulator(endpoint: str, timeout: float, keys: Keys | None) -> Identity:
     """A state file without a token was written by a dataops that had none. If an emulator of
     that version still answers there, it is neither trusted nor forgotten (removing its file
     would orphan it: it does not stop itself): "silent", so the CLI names its pid instead."""
     missing = "the state file holds no instance token"
+    request = _health_request(endpoint, keys, {})
     try:
-        with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             health = json.loads(response.read())
     except (OSError, ValueError):
         return Identity("other", detail=missing)
@@ -122,9 +143,18 @@ def _older_emulator(endpoint: str, timeout: float) -> Identity:
     return Identity("other", health if isinstance(health, dict) else None, missing)
 
 
-def request_stop(endpoint: str, token: str, timeout: float | None = None) -> bool:
-    """Ask the emulator to stop itself; True if it accepted (HTTP 202)."""
-    request = urllib.request.Request(endpoint + STOP_PATH, method="POST", data=b"", headers={TOKEN_HEADER: token})
+def _health_request(endpoint: str, keys: Keys | None, headers: dict[str, str]) -> urllib.request.Request:
+    """GET /_dataops/health signed by the owner; unsigned without credentials (an emulator then refuses it)."""
+    if keys is None:
+        return urllib.request.Request(endpoint + HEALTH_PATH, headers=headers)
+    return signed_request(endpoint, HEALTH_PATH, keys, headers=headers)
+
+
+def request_stop(endpoint: str, token: str, keys: Keys | None, timeout: float | None = None) -> bool:
+    """Ask the emulator to stop itself (signed by the owner, with the token); True if it accepted (HTTP 202)."""
+    if keys is None:
+        return False
+    request = signed_request(endpoint, STOP_PATH, keys, method="POST", headers={TOKEN_HEADER: token})
     try:
         with urllib.request.urlopen(request, timeout=timeout or PROBE_TIMEOUT) as response:
             return response.status == 202

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dataops_cli.aws import DataopsError
-from dataops_cli.local.credentials import emulator_environment
+from dataops_cli.local.credentials import emulator_environment, read_owner_credentials
 from dataops_cli.local.instance import identify, request_stop
 from dataops_cli.local.private_files import open_private_append, private_lock_file
 from dataops_cli.local.state import (
@@ -175,7 +175,7 @@ def stop(directory: Path, timeout: float = STOP_TIMEOUT) -> tuple[EmulatorState 
             # The handle names the process that exists now; prove again that it is the emulator.
             again = identify(state.endpoint, state.token, directory)
             if again.verdict == "ours" and (again.health or {}).get("pid") == pid:
-                _stop_proven(handle, state, timeout)
+                _stop_proven(handle, state, directory, timeout)
             elif not handle.gone():
                 raise DataopsError(
                     f"the local emulator (pid {pid}) stopped proving who it is while being stopped; "
@@ -188,9 +188,10 @@ def stop(directory: Path, timeout: float = STOP_TIMEOUT) -> tuple[EmulatorState 
     return state, False
 
 
-def _stop_proven(handle: ProcessHandle, state: EmulatorState, timeout: float) -> None:
-    """Ask the proven emulator to stop (HTTP, with its token), else SIGTERM it; SIGKILL after `timeout`."""
-    if not request_stop(state.endpoint, state.token):
+def _stop_proven(handle: ProcessHandle, state: EmulatorState, directory: Path, timeout: float) -> None:
+    """Ask the proven emulator to stop (HTTP, signed by its owner, with its token), else SIGTERM it;
+    SIGKILL after `timeout`."""
+    if not request_stop(state.endpoint, state.token, read_owner_credentials(directory)):
         handle.send(signal.SIGTERM)
     if wait_until(handle.gone, timeout) is None:
         handle.send(signal.SIGKILL)

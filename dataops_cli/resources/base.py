@@ -298,7 +298,14 @@ ROLE_RETRY_DELAYS = (1, 2, 3, 5, 5, 8, 8, 10, 10, 10)
 def retry_while_role_propagates(
     ctx: StackContext, service: str, not_ready: Callable[[ClientError], bool], call: Callable[..., Any], **kwargs: Any
 ) -> Any:
-    """Call, retrying with bounded backoff (~60 s in all) while `not_ready` says the role is too new."""
+    """Call, retrying with bounded backoff (~60 s in all) while `not_ready` says the role is too new.
+
+    Against the local emulator the call is made once: its IAM has no propagation delay, so
+    a role it refuses now (a trust policy Lambda or Scheduler cannot assume) is refused for
+    good, and retrying would only hold `up --local` for a minute before the same error.
+    """
+    if ctx.aws.local:
+        return call(**kwargs)
     for attempt, delay in enumerate(ROLE_RETRY_DELAYS, start=1):
         try:
             return call(**kwargs)
