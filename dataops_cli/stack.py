@@ -173,10 +173,13 @@ def _refuse_foreign(steps: list[Resource]) -> None:
     """
     foreign = foreign_resources(steps)
     if foreign:
-        count = "a resource" if len(foreign) == 1 else f"{len(foreign)} resources"
+        count = (
+            "a resource of this stack's plan exists but is not"
+            if len(foreign) == 1
+            else f"{len(foreign)} resources of this stack's plan exist but are not"
+        )
         raise DataopsError(
-            f"nothing was changed: {count} of this stack's plan exist but are not stack "
-            f"{steps[0].ctx.stack!r}'s: " + "; ".join(foreign),
+            f"nothing was changed: {count} stack {steps[0].ctx.stack!r}'s: " + "; ".join(foreign),
             FOREIGN_HINT,
         )
 

@@ -208,7 +208,7 @@ def test_a_same_named_rule_that_is_not_ours_is_refused_and_kept(stack):  # noqa:
     _, _, config = stack
     boto3.client("events", region_name=h.REGION).put_rule(Name=FAILED_RULE, ScheduleExpression="rate(1 day)")
     refused = h.run(config, "up")
-    assert refused.exit_code != 0 and f"EventBridge rule {FAILED_RULE}" in refused.output
+    assert refused.exit_code != 0 and f"EventBridge rule {FAILED_RULE}" in " ".join(refused.output.split())  # wrapped
     assert h.leftovers()["event_rules"] == [FAILED_RULE]
 
 

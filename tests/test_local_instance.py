@@ -481,7 +481,9 @@ def test_after_down_a_strangers_bucket_of_the_same_name_is_neither_adopted_nor_e
         assert again.exit_code != 0, again.output
         # up's ownership check (before anything changes) refuses it: no dataops:stack tag survived the delete.
         assert "nothing was changed" in again.output, again.output
-        assert "S3 bucket dataops-pipeline-bucket (has no dataops:stack tag" in again.output, again.output
+        assert "S3 bucket dataops-pipeline-bucket (has no dataops:stack tag" in " ".join(again.output.split()), (
+            again.output
+        )  # wrapped
         removed = cli_run(directory, "--local", "down", "--yes", config=config)
         assert removed.exit_code == 1, removed.output
         listed = s3.list_objects_v2(Bucket="dataops-pipeline-bucket").get("Contents", [])
