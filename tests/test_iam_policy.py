@@ -422,7 +422,7 @@ def test_trust_principals():
     assert trust_allows(not_principal, "glue.amazonaws.com", "sts:AssumeRole", {}).decision == EXPLICIT_DENY
 
 
-def test_the_shipped_execution_policy_grants_the_history_key_and_nothing_next_to_it():
+def test_the_shipped_execution_policy_grants_the_history_and_pointer_keys_and_nothing_next_to_them():
     document = execution_policy(
         partition="aws",
         bucket="b",
@@ -432,7 +432,9 @@ def test_the_shipped_execution_policy_grants_the_history_key_and_nothing_next_to
     )
     assert evaluate([document], "s3:GetObject", f"{BUCKET}/out/quality/history.json", {}).allowed
     assert evaluate([document], "s3:GetObject", f"{BUCKET}/in.csv", {}).allowed
-    assert not evaluate([document], "s3:GetObject", f"{BUCKET}/out/latest.json", {}).allowed
+    assert evaluate([document], "s3:GetObject", f"{BUCKET}/out/latest.json", {}).allowed  # read back after a failure
+    assert not evaluate([document], "s3:GetObject", f"{BUCKET}/out/summary.json", {}).allowed
+    assert not evaluate([document], "s3:GetObject", f"{BUCKET}/out/runs/r1/run.json", {}).allowed
     assert not evaluate([document], "s3:PutObject", f"{BUCKET}/in.csv", {}).allowed
     assert not evaluate([document], "s3:DeleteObject", f"{BUCKET}/out/latest.json", {}).allowed
     assert evaluate([document], "s3:DeleteObject", f"{BUCKET}/out/runs/r1/cleaned.csv", {}).allowed
