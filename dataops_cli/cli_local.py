@@ -29,9 +29,10 @@ def local_group() -> None:
     """Run an AWS emulator on this machine: no account, no Docker, schedules included.
 
     The emulator is moto's server on 127.0.0.1 plus what moto lacks: it really runs
-    the deployed Lambda zip (in a fresh Python process, with its environment and
-    timeout), fires EventBridge Scheduler schedules, and writes the logs and metrics
-    AWS would. Any command takes --local (or DATAOPS_LOCAL=1) to use it.
+    the deployed Lambda zip (in execution environments kept warm between runs, as
+    Lambda keeps them, with its environment, timeout and memory size), fires
+    EventBridge Scheduler schedules, and writes the logs and metrics AWS would.
+    Any command takes --local (or DATAOPS_LOCAL=1) to use it.
 
     \b
     A session:
@@ -58,13 +59,23 @@ def local_group() -> None:
     show_default=True,
     help="Run schedules N times faster than real time (60: rate(2 minutes) fires every 2 s).",
 )
+@click.option(
+    "--keep-alive",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="How long an idle execution environment stays warm, compressed by --speed "
+    "[default: 600, within the 5-60 minutes Lambda is observed to keep one; 0: every run starts cold].",
+)
 @click.pass_obj
-def start(app: App, port: int, speed: float) -> None:
+def start(app: App, port: int, speed: float, keep_alive: float | None) -> None:
     """Start the emulator in the background; returns once it answers.
 
     Only the time between scheduled runs is compressed by --speed; timestamps in
     logs and metrics stay real wall-clock times, and `status` scales the number of
-    runs it expects by the speed.
+    runs it expects by the speed. A function's runs reuse its warm execution
+    environment (no Init Duration, cold_start false) until the code or settings
+    change, a run fails hard (timeout, memory, crash) or it idles past --keep-alive.
 
     \b
     Examples:
@@ -85,7 +96,7 @@ def start(app: App, port: int, speed: float) -> None:
         return
     region = app.config.region
     began = time.monotonic()
-    state = process.start(directory, port=port, speed=speed, region=region)
+    state = process.start(directory, port=port, speed=speed, region=region, keep_alive=keep_alive)
     click.echo(f"Local emulator running at {state.endpoint}, ready in {time.monotonic() - began:.1f} s.")
     click.echo(f"pid {state.pid}, speed {state.speed:g}x; it runs until `dataops local stop`.")
     click.echo(f"Log: {state.log}")

@@ -261,6 +261,14 @@ def test_local_mode_end_to_end(tmp_path):
         reports = [e["message"] for e in found["events"] if e["message"].startswith("REPORT RequestId: ")]
         assert len(reports) == s.lambda_sum("Invocations")
         assert all("\tBilled Duration: " in line and "\tMax Memory Used: " in line for line in reports)
+        # One execution environment served every run (reserved concurrency 1, no run killed, the
+        # failed one's error was the handler's own): one cold start, then warm ones (issue 26).
+        assert [("\tInit Duration: " in line) for line in reports] == [True] + [False] * (len(reports) - 1)
+        every = s.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{FUNCTION}")["events"]
+        lines = [json.loads(e["message"]) for e in every if e["message"].startswith("{")]
+        flags = [line["cold_start"] for line in lines if line.get("event") == "start"]
+        assert flags == [True] + [False] * (len(reports) - 1), flags
+        assert s.health()["environments"] == {FUNCTION: {"idle": 1, "busy": 0}}
 
         # Every run used the shipped roles, evaluated by the emulator: nothing was refused.
         assert "refused" not in (s.state_dir / "emulator.log").read_text(encoding="utf-8")

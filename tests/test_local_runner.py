@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dataops_cli.emulator.runner import FunctionSpec, code_dir, run_function
+from dataops_cli.emulator.environment import run_function
+from dataops_cli.emulator.runner import FunctionSpec, code_dir
 from dataops_cli.emulator.sigv4 import Secret
 
 ENDPOINT = "http://127.0.0.1:1"

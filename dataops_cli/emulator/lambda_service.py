@@ -8,25 +8,28 @@ it is dropped, as Lambda does). A failed asynchronous run is retried MaximumRetr
 times (AWS's default 2), one and then two minutes later, as Lambda does. Event age and
 retry delays run on the emulator's compressed clock.
 
-Each run first assumes the function's execution role as lambda.amazonaws.com (with `roles`):
-the run gets that role's temporary credentials, and a role whose trust policy does not allow
-Lambda fails the run before the handler starts, naming the role and why.
+Runs go to execution environments kept warm between invocations (warm_pool.py), as Lambda
+keeps them. Each new environment first assumes the function's execution role as
+lambda.amazonaws.com (with `roles`): the environment gets that role's temporary credentials for
+as long as it lives, and a role whose trust policy does not allow Lambda fails the run before
+the handler starts, naming the role and why.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from dataops_cli.emulator.roles import LAMBDA_PRINCIPAL, AssumeRoleError, Roles
-from dataops_cli.emulator.runner import FunctionSpec, RunningProcesses, RunResult, run_function
+from dataops_cli.emulator.runner import FunctionSpec, RunResult
+from dataops_cli.emulator.sigv4 import Secret
 from dataops_cli.emulator.telemetry import (
     Telemetry,
     async_dropped_metric,
@@ -35,6 +38,7 @@ from dataops_cli.emulator.telemetry import (
     tail,
     throttle_metric,
 )
+from dataops_cli.emulator.warm_pool import DEFAULT_KEEP_ALIVE_SECONDS, EnvironmentPool
 
 log = logging.getLogger("dataops.emulator")
 UNRESERVED_LIMIT = 10  # concurrent runs of a function without reserved concurrency
@@ -120,11 +124,15 @@ class LambdaService:
         runner: Runner | None = None,
         clock: Callable[[], float] = time.time,
         roles: Roles | None = None,
+        keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS,
     ) -> None:
         self.endpoint, self.cache, self.telemetry, self.lookup = endpoint, cache, telemetry, lookup
         self.roles = roles
-        self.running = RunningProcesses()  # this service's runs in flight, killed by stop()
-        self.runner: Runner = runner or functools.partial(run_function, running=self.running)
+        # A test's own runner replaces the environments (each call is then one whole run).
+        self.runner: Runner | None = runner
+        self.environments = EnvironmentPool(
+            endpoint, cache, self._session_for, keep_alive_seconds, speed, lookup=lookup
+        )
         self.speed, self.clock = speed, clock
         self.slots = Slots()
         self.counters: dict[str, Counters] = {}
@@ -185,7 +193,8 @@ class LambdaService:
             self._waiting[function] = self._waiting.get(function, 0) + by
 
     def stop(self) -> int:
-        """Stop taking events, cancel pending retries, kill the runs still going; returns how many were killed."""
+        """Stop taking events, cancel pending retries, end every environment (runs still going
+        are killed); returns how many environments ended."""
         self._stopping.set()
         with self._lock:
             for timer in self._retries:
@@ -194,7 +203,7 @@ class LambdaService:
                 q.put(None)
         with self.slots.changed:
             self.slots.changed.notify_all()
-        return self.running.kill_all()
+        return self.environments.stop()
 
     def _queue(self, key: FunctionKey) -> queue.Queue[AsyncEvent | None]:
         with self._lock:
@@ -274,8 +283,8 @@ class LambdaService:
     def _run(
         self, spec: FunctionSpec, payload: bytes, request_id: str, concurrency: int, received: float | None
     ) -> tuple[RunResult, str]:
-        stream = log_stream_name(time.time())
-        result = self._execute(spec, payload, request_id, stream)
+        result = self._execute(spec, payload, request_id, log_stream_name(time.time()), limit_of(spec))
+        stream = result.log_stream or log_stream_name(result.started)
         self.count(spec.name, "invocations")
         self.count(spec.name, "errors", int(result.failed))
         events = self.telemetry.record_run(spec, result, stream, concurrency, received)
@@ -283,15 +292,30 @@ class LambdaService:
         log.info("run %s of %s %s in %.0f ms", request_id, spec.name, outcome, result.duration_ms)
         return result, tail(events)
 
-    def _execute(self, spec: FunctionSpec, payload: bytes, request_id: str, stream: str) -> RunResult:
-        """The run, with the execution role's session when the emulator evaluates roles."""
-        if self.roles is None:
-            return self.runner(spec, payload, request_id, self.endpoint, self.cache, stream)
+    def _execute(self, spec: FunctionSpec, payload: bytes, request_id: str, stream: str, limit: int) -> RunResult:
+        """The run, in a warm environment or a new one (with the execution role's session when the
+        emulator evaluates roles)."""
         try:
-            with self.roles.session(spec.role_arn, LAMBDA_PRINCIPAL) as session:
-                secret = session.secret
-                return self.runner(spec, payload, request_id, self.endpoint, self.cache, stream, credentials=secret)
+            if self.runner is not None:
+                return self._run_once(spec, payload, request_id, stream)
+            return self.environments.run(spec, payload, request_id, stream, limit)
         except AssumeRoleError as exc:
             now = time.time()
             error = {"errorType": ROLE_ERROR, "errorMessage": f"Lambda could not assume the execution role: {exc}"}
             return RunResult(request_id, now, now, 0.0, None, 0, payload=json.dumps(error).encode(), error=error)
+
+    def _run_once(self, spec: FunctionSpec, payload: bytes, request_id: str, stream: str) -> RunResult:
+        assert self.runner is not None
+        if self.roles is None:
+            return self.runner(spec, payload, request_id, self.endpoint, self.cache, stream)
+        with self._session_for(spec) as secret:
+            return self.runner(spec, payload, request_id, self.endpoint, self.cache, stream, credentials=secret)
+
+    @contextlib.contextmanager
+    def _session_for(self, spec: FunctionSpec) -> Iterator[Secret | None]:
+        """The execution role's session as Lambda assumes it, or none when roles are not evaluated."""
+        if self.roles is None:
+            yield None
+            return
+        with self.roles.session(spec.role_arn, LAMBDA_PRINCIPAL) as session:
+            yield session.secret

@@ -43,6 +43,7 @@ from dataops_cli.emulator.runner import FunctionSpec
 from dataops_cli.emulator.scheduler import SchedulerThread, ScheduleSource, ScheduleTarget, VirtualClock
 from dataops_cli.emulator.state_watch import StateWatch
 from dataops_cli.emulator.telemetry import Telemetry
+from dataops_cli.emulator.warm_pool import DEFAULT_KEEP_ALIVE_SECONDS
 from dataops_cli.local.credentials import remove_owner_credentials, save_owner_credentials
 from dataops_cli.local.instance import new_token, served_dir
 from dataops_cli.local.private_files import DIR_MODE, NotPrivateError, make_private_dir, remove_private_tree
@@ -62,11 +63,19 @@ log = logging.getLogger("dataops.emulator")
 class Emulator:
     """One emulator: HTTP server, Lambda and Glue services and scheduler, sharing one endpoint."""
 
-    def __init__(self, host: str, port: int, speed: float, directory: Path, region: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        speed: float,
+        directory: Path,
+        region: str,
+        keep_alive: float = DEFAULT_KEEP_ALIVE_SECONDS,
+    ) -> None:
         from werkzeug.serving import make_server
 
         self.started = time.time()
-        self.speed, self.directory, self.region = speed, directory, region
+        self.speed, self.directory, self.region, self.keep_alive = speed, directory, region, keep_alive
         self.token = new_token()  # who this emulator is: only it and its state file (0600) know it
         self.stopping = threading.Event()
         moto_internals.tolerate_missing_docker()
@@ -88,7 +97,13 @@ class Emulator:
         (self.private / "glue-runs").mkdir(DIR_MODE)
         telemetry = Telemetry(self.clients, self._function_exists, roles)
         self.service = LambdaService(
-            self.endpoint, self.cache, telemetry, moto_internals.function_spec, speed, roles=roles
+            self.endpoint,
+            self.cache,
+            telemetry,
+            moto_internals.function_spec,
+            speed,
+            roles=roles,
+            keep_alive_seconds=keep_alive,
         )
         state_events = GlueStateEvents(self.clients, telemetry, moto_internals.event_pattern_matches)
         self.glue = GlueService(
@@ -132,6 +147,8 @@ class Emulator:
             "speed": self.speed,
             "started": self.started,
             "functions": self.service.snapshot(),
+            "keep_alive": self.keep_alive,
+            "environments": self.service.environments.counts(),
             "glue_job_runs": self.glue.snapshot(),
         }
 
@@ -175,9 +192,9 @@ class Emulator:
     def stop(self) -> None:
         self.watch.stop()
         self.scheduler.stop()
-        killed = self.service.stop()
-        if killed:
-            log.info("killed %d function run(s) still going", killed)
+        ended = self.service.stop()
+        if ended:
+            log.info("ended %d execution environment(s)", ended)
         killed = self.glue.stop()
         if killed:
             log.info("killed %d Glue job run(s) still going", killed)
@@ -203,6 +220,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--speed", type=float, default=1.0, help="time compression for schedules")
     parser.add_argument("--region", default="ap-south-1", help="where to publish the stand-in layer")
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=DEFAULT_KEEP_ALIVE_SECONDS,
+        help="seconds (of schedule time, compressed by --speed) an idle execution environment is kept",
+    )
     return parser.parse_args(argv)
 
 
@@ -215,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed <= 0:
         log.error("--speed must be positive, got %s", args.speed)
         return 2
+    if args.keep_alive < 0:
+        log.error("--keep-alive must be 0 or more seconds, got %s", args.keep_alive)
+        return 2
     if not is_loopback(args.host):
         log.error("--host must be a loopback address (the emulator answers only this machine), got %s", args.host)
         return 2
@@ -223,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     except NotPrivateError as exc:
         log.error("%s (%s)", exc, exc.hint)
         return 2
-    emulator = Emulator(args.host, args.port, args.speed, args.state_dir, args.region)
+    emulator = Emulator(args.host, args.port, args.speed, args.state_dir, args.region, args.keep_alive)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: emulator.stopping.set())
     emulator.start()

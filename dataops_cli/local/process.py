@@ -90,15 +90,19 @@ def start(
     region: str = "ap-south-1",
     host: str = "127.0.0.1",
     timeout: float = READY_TIMEOUT,
+    keep_alive: float | None = None,
 ) -> EmulatorState:
-    """Spawn the emulator and wait until it answers; raises DataopsError if it cannot or one runs."""
+    """Spawn the emulator and wait until it answers; raises DataopsError if it cannot or one runs.
+
+    `keep_alive`: seconds an idle execution environment is kept (None: the emulator's default).
+    """
     with _start_lock(directory):
         running, _ = live_state(directory)
         if running is not None:
             raise DataopsError(
                 f"the local emulator already runs at {running.endpoint} (pid {running.pid})", "dataops local stop"
             )
-        return _spawn(directory, port, speed, region, host, timeout)
+        return _spawn(directory, port, speed, region, host, timeout, keep_alive)
 
 
 def ensure_running(directory: Path, region: str = "ap-south-1") -> tuple[EmulatorState, bool]:
@@ -110,7 +114,9 @@ def ensure_running(directory: Path, region: str = "ap-south-1") -> tuple[Emulato
         return _spawn(directory, 0, 1.0, region, "127.0.0.1", READY_TIMEOUT), True
 
 
-def _spawn(directory: Path, port: int, speed: float, region: str, host: str, timeout: float) -> EmulatorState:
+def _spawn(
+    directory: Path, port: int, speed: float, region: str, host: str, timeout: float, keep_alive: float | None = None
+) -> EmulatorState:
     if speed <= 0:
         raise DataopsError(f"--speed must be positive, got {speed:g}", "e.g. --speed 60 makes 2 minutes pass in 2 s")
     if importlib.util.find_spec("moto") is None:
@@ -119,6 +125,8 @@ def _spawn(directory: Path, port: int, speed: float, region: str, host: str, tim
     logfile = log_path(directory)
     command = [sys.executable, "-m", EMULATOR_MODULE, "--state-dir", str(directory.resolve())]
     command += ["--host", host, "--port", str(port), "--speed", f"{speed:g}", "--region", region]
+    if keep_alive is not None:
+        command += ["--keep-alive", f"{keep_alive:g}"]
     # Ctrl-C between fork and `proc` being known would orphan the emulator (it has its own
     # session, so the terminal's SIGINT never reaches it): hold it until cleanup is armed.
     with HeldInterrupt() as held, open_private_append(logfile) as out:
