@@ -21,6 +21,8 @@ import pytest
 from dataops_cli.emulator.runner import FunctionSpec
 from dataops_cli.emulator.sigv4 import Secret
 from dataops_cli.emulator.warm_pool import EnvironmentPool
+from tests.conftest import REPO
+from tests.local_helpers import make_spec
 
 ENDPOINT = "http://127.0.0.1:1"
 FUNCTIONS = """
@@ -65,23 +67,10 @@ def make_zip(text: str) -> bytes:
 
 def spec(handler: str = "fn.main.count", code: bytes | None = None, **changes) -> FunctionSpec:
     code = code or make_zip(FUNCTIONS)
-    base = FunctionSpec(
-        account="123456789012",
-        region="ap-south-1",
-        name="F",
-        arn="arn:aws:lambda:ap-south-1:123456789012:function:F",
-        handler=handler,
-        runtime="python3.12",
-        timeout=2,
-        memory_mb=256,
-        environment={"BUCKET_NAME": "b"},
-        code=code,
-        code_sha256=base64.b64encode(hashlib.sha256(code).digest()).decode(),
-        reserved_concurrency=1,
-        max_event_age=300,
-        role_arn="arn:aws:iam::123456789012:role/R",
-    )
-    return replace(base, **changes)
+    digest = base64.b64encode(hashlib.sha256(code).digest()).decode()
+    fields = {"timeout": 2, "memory_mb": 256, "environment": {"BUCKET_NAME": "b"}}
+    fields |= {"role_arn": "arn:aws:iam::123456789012:role/R", **changes}
+    return make_spec(handler=handler, code=code, code_sha256=digest, **fields)
 
 
 class Clock:
@@ -162,11 +151,11 @@ def test_a_code_or_configuration_change_starts_a_new_environment(pool, change):
 
 
 @pytest.mark.parametrize(
-    ("handler", "event", "error_type"),
-    [("fn.main.slow", {}, "Sandbox.Timedout"), ("fn.main.hog", {"mib": 1024}, "Runtime.OutOfMemory")],
+    ("handler", "event", "timeout", "error_type"),
+    [("fn.main.slow", {}, 2, "Sandbox.Timedout"), ("fn.main.hog", {"mib": 1024}, 60, "Runtime.OutOfMemory")],
 )
-def test_an_environment_killed_for_time_or_memory_is_never_reused(pool, handler, event, error_type):
-    function = spec(handler)
+def test_an_environment_killed_for_time_or_memory_is_never_reused(pool, handler, event, timeout, error_type):
+    function = spec(handler, timeout=timeout)
     killed, _ = invoke(pool, function, "r1", event)
     assert killed.error["errorType"] == error_type
     after, payload = invoke(pool, replace(function, handler="fn.main.count"), "r2")
@@ -257,7 +246,9 @@ result = pool.run(spec(code=Path({str(code)!r}).read_bytes()), b"{{}}", "r1", "s
 print(json.loads(result.payload)["pid"], flush=True)
 os._exit(0)
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
     pid = int(done.stdout.split()[-1])
     deadline = time.monotonic() + 10
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
