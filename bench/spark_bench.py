@@ -84,7 +84,7 @@ def child_spark(input_file: Path, out_dir: Path, cores: str) -> dict[str, Any]:
 
 
 def child_verify(handler_dir: Path, spark_dir: Path) -> dict[str, Any]:
-    """The Spark run's outputs against the handler's, the tolerances of tests/test_spark_job.py."""
+    """The Spark run's outputs against the handler's, the tolerances of tests/e2e/test_spark_job.py."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv

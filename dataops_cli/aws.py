@@ -173,7 +173,7 @@ class CallCounter:
 
     `observers` also get each call's parameters as the caller gave them (botocore's
     `before-parameter-build` event): the deployer-policy test maps every call to the IAM
-    action and resource it needs (tests/test_deployer_policy.py).
+    action and resource it needs (tests/functional/test_deployer_policy.py).
     """
 
     calls: Counter = field(default_factory=Counter)

@@ -5,7 +5,7 @@ config, the model of the handler, or what a deployed stack measured) and the CLI
 the rows; `status` and `up --dry-run` call the same `breakdown`.
 
 What one run does is written down once, below, as data: adding an S3 write, an EMF
-metric, an alarm or a dashboard is one line in these tuples (tests/test_cost.py checks
+metric, an alarm or a dashboard is one line in these tuples (tests/functional/test_cost.py checks
 them against the real handler run under moto, so they cannot silently drift). An engine
 (Lambda today, Glue next) is a function from Usage to its own billed lines, registered
 in ENGINES; the storage and monitoring lines are shared by every engine.

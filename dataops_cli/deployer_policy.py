@@ -1,6 +1,6 @@
 """The IAM policy the person or CI role running `dataops` needs: built from the config, not written by hand.
 
-docs/PERMISSIONS.md shows what this builds (tests/test_deployer_policy.py checks they agree,
+docs/PERMISSIONS.md shows what this builds (tests/functional/test_deployer_policy.py checks they agree,
 `python -m dataops_cli.deployer_policy --write-docs` regenerates them), and the same test
 runs every command against moto and checks each API call the CLI makes is allowed here, so
 a new call cannot ship without its permission.

@@ -1,7 +1,7 @@
 """One line of block characters for a series: shared by status's and the quality section's views.
 
 Its own module so status_view and quality_view (which status_view renders) need not import
-each other (tests/test_architecture.py checks that no import cycle exists).
+each other (tests/unit/test_architecture.py checks that no import cycle exists).
 
 `Sparkline` is a rich renderable that draws itself in the width its table column got, so a
 3-hour window (90 periods) at 80 columns is bucketed to fit rather than drawn 45 wide and

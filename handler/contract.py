@@ -4,7 +4,7 @@ The handler writes log events, EMF metrics and S3 keys and reads environment var
 the CLI sets those variables (`config.py`), draws the dashboard from those metrics and
 log fields (`dashboard.py`), and reads them back in `status`, `logs` and `runs`
 (`runlog_reader.py`). Written once here, a rename changes both sides or fails a test
-(tests/test_contract.py). Standard library only: the CLI imports this module without
+(tests/unit/test_contract.py). Standard library only: the CLI imports this module without
 pandas, numpy or boto3.
 """
 

@@ -6,7 +6,7 @@ close the gap (`steps`: service, operation, parameters, a human description), an
 `apply` makes exactly those and nothing else. Removal is the same shape (`plan_destroy`
 then `destroy`). `up --dry-run` stops after `plan` (`-vv` prints the steps); a second
 `up` finds every plan UNCHANGED, with no steps, and makes no mutating call. Planning is
-tested by equality of step lists against given remote states (tests/test_planning.py),
+tested by equality of step lists against given remote states (tests/unit/test_planning.py),
 as Chalice tests its planner.
 """
 

@@ -9,7 +9,7 @@ to its default), so every update sends everything, like the schedule's.
 
 moto 5.2 has CreateJob, GetJob, DeleteJob, GetTags and TagResource but no UpdateJob (it
 raises NotImplementedError): on moto a drifted job can be planned but not updated. The
-plan is AWS's; the equality tests (tests/test_planning.py) check the update it makes.
+plan is AWS's; the equality tests (tests/unit/test_planning.py) check the update it makes.
 """
 
 from __future__ import annotations

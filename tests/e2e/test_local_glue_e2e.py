@@ -1,0 +1,162 @@
+"""End to end with function.engine = "glue": the real CLI against the emulator, which runs the
+uploaded Glue job script on local pyspark.
+
+One emulator carries the story, with two Spark runs in all (each starts its own JVM, as each
+Glue run does): `up` deploys and runs the job once; the schedule (rate(1 minute) at speed 4:
+every 15 s) fires and starts a run through EventBridge Scheduler's universal target
+glue:startJobRun; its outputs are read through the emulator (latest.json, summary, the
+cleaned manifest and its parts) and its logs from /aws-glue/jobs/output; `invoke` while it runs is
+refused (MaxConcurrentRuns 1); a run with a bad
+option fails before Spark starts (FAILED, ErrorMessage, latest.json untouched, status
+failing); `down` leaves nothing of the stack; `local stop` leaves no process.
+Skipped without pyspark or Java (CI installs the test extra, which has pyspark).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dataops_cli.local import process
+from dataops_cli.local.spark_check import local_glue_problem
+from dataops_cli.local.state import pid_alive, read_state
+from tests.e2e.test_local_e2e import BUCKET, GROUP, SCHEDULE, Session, free_port, processes_mentioning, stack_instances
+from tests.helpers.local import wait_until
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(local_glue_problem() is not None, reason=str(local_glue_problem())),
+]
+JOB = "dataops-pipeline-glue"
+RUN_WAIT = 240  # one local Spark run of the sample file: ~15 s on a quiet machine, much more under load
+
+
+def glue_runs(s: Session) -> list[dict[str, Any]]:
+    return s.client("glue").get_job_runs(JobName=JOB)["JobRuns"]
+
+
+def read_json(s: Session, key: str) -> Any:
+    return json.loads(s.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
+    s = Session(tmp_path)
+    glue = '[function]\nengine = "glue"\n[schedule]\nexpression = "rate(1 minute)"\n'
+    s.config.write_text(s.config.read_text(encoding="utf-8") + glue, encoding="utf-8")
+    started = s.run("local", "start", "--speed", "4", "--port", str(free_port()), local=False)
+    assert started.returncode == 0, started.stderr
+    pid = read_state(s.state_dir).pid
+    s.connect()
+    try:
+        # up: deploys the job and runs it once, waiting for it with its progress shown.
+        up = s.run("up", timeout=RUN_WAIT + 60)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "Running Glue job dataops-pipeline-glue once now" in up.stdout
+        assert f"of {JOB}: SUCCEEDED in " in " ".join(up.stdout.split()), up.stdout
+        oldest = glue_runs(s)[-1]  # newest first; the schedule may have started a run since
+        assert (oldest["JobRunState"], oldest["Arguments"]) == ("SUCCEEDED", {"--TRIGGER": "up"})
+
+        # The schedule fires glue:startJobRun with its Input {"JobName": ...}: a run without arguments.
+        scheduled = wait_until(
+            lambda: next((r for r in glue_runs(s) if not r.get("Arguments")), None), 60, "a scheduled Glue run"
+        )
+        # While it runs (a local Spark run takes well over the few seconds this takes), `invoke` is
+        # refused as on AWS: MaxConcurrentRuns 1.
+        busy = s.run("invoke")
+        assert busy.returncode == 1, busy.stdout + busy.stderr
+        assert f"a run of Glue job {JOB} is already going (max concurrent runs 1)" in busy.stderr, busy.stderr
+        scheduler = s.client("scheduler")  # one scheduled run is enough: pause the schedule
+        current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
+        keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
+        scheduler.update_schedule(
+            Name=SCHEDULE, GroupName=GROUP, State="DISABLED", **{k: current[k] for k in keep if k in current}
+        )
+        done = wait_until(
+            lambda: next(
+                (r for r in glue_runs(s) if r["Id"] == scheduled["Id"] and r["JobRunState"] != "RUNNING"), None
+            ),
+            RUN_WAIT,
+            "the scheduled run to end",
+            interval=1,
+        )
+        assert done["JobRunState"] == "SUCCEEDED", done.get("ErrorMessage")
+        assert done["CompletedOn"] > done["StartedOn"] and done["ExecutionTime"] >= 1
+        wait_until(lambda: all(r["JobRunState"] != "RUNNING" for r in glue_runs(s)), RUN_WAIT, "no run going", 1)
+
+        # Its outputs, read through the emulator: the run folder and latest.json contract of the Spark job.
+        latest = read_json(s, "processed/latest.json")
+        assert latest["engine"] == "spark"
+        run_log = read_json(s, latest["outputs"]["log"])
+        assert (run_log["status"], run_log["trigger"]) == ("succeeded", "glue"), run_log
+        summary = read_json(s, latest["outputs"]["summary"])
+        assert (summary["rows"], summary["columns"], summary["engine"]) == (768, 9, "spark"), summary
+        manifest = read_json(s, latest["outputs"]["cleaned"])
+        assert manifest["rows"] == 768 and manifest["parts"]
+        rows = 0
+        for part in manifest["parts"]:
+            body = s.client("s3").get_object(Bucket=BUCKET, Key=part["key"])["Body"].read().decode()
+            assert len(body.encode()) == part["size_bytes"]
+            lines = body.splitlines()
+            assert lines[0].split(",") == manifest["column_names"]
+            rows += len(lines) - 1
+        assert rows == 768
+
+        # Its log: the script's stdout in /aws-glue/jobs/output, stream <run id>-driver.
+        events = s.client("logs").get_log_events(
+            logGroupName="/aws-glue/jobs/output", logStreamName=f"{done['Id']}-driver", startFromHead=True
+        )["events"]
+        assert any("Pipeline run started" in e["message"] for e in events), events[:3]
+        logs = s.run("logs", "--since", "10m")  # `dataops logs` reads them as it does on AWS
+        assert logs.returncode == 0 and logs.stdout.count("Pipeline run started") >= 2, logs.stdout + logs.stderr
+
+        report = s.run("status", "--json")
+        document = json.loads(report.stdout)
+        # Healthy but for the schedule this test paused (drift from the config: a warning).
+        assert report.returncode == 0 and document["health"]["level"] == "warning", report.stdout
+        assert [r for r in document["health"]["reasons"] if "drifted" not in r] == [], report.stdout
+        assert document["glue_runs"]["states"] == {"SUCCEEDED": 2}
+
+        # A run with a bad option fails before Spark starts: FAILED with the job's error, latest.json untouched.
+        before = s.latest()
+        bad = s.client("glue").start_job_run(JobName=JOB, Arguments={"--IMPUTE_STRATEGY": "banana"})["JobRunId"]
+        failed = wait_until(
+            lambda: next((r for r in glue_runs(s) if r["Id"] == bad and r["JobRunState"] == "FAILED"), None),
+            60,
+            "the bad run to fail",
+            interval=0.5,
+        )
+        assert "IMPUTE_STRATEGY" in failed["ErrorMessage"], failed["ErrorMessage"]
+        assert s.latest() == before
+        # Each run's Glue Job State Change event matched the stack's rules: what the dashboard and alarm read.
+        assert s.metric_sum("AWS/Events", "MatchedEvents", ("RuleName", "dataops-glue-run-succeeded")) == 2
+        wait_until(
+            lambda: s.metric_sum("AWS/Events", "MatchedEvents", ("RuleName", "dataops-glue-run-failed")) == 1,
+            10,
+            "the failed run's MatchedEvents",
+        )
+        after = s.run("status", "--json")
+        assert after.returncode == 3 and json.loads(after.stdout)["health"]["level"] == "failing", after.stdout
+
+        # Under the shipped job role nothing the runs did was refused (the emulator evaluates its policies).
+        assert "refused" not in (s.state_dir / "emulator.log").read_text(encoding="utf-8")
+
+        down = s.run("down", "--yes")
+        assert down.returncode == 0, down.stdout + down.stderr
+        # Glue creates /aws-glue/jobs/{output,error} itself, shared by every job: not the stack's, and
+        # `down` leaves them (on AWS too). Removed here so that the check below sees the stack alone.
+        logs = s.client("logs")
+        groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+        assert sorted(groups) == ["/aws-glue/jobs/error", "/aws-glue/jobs/output"], groups
+        for group in groups:
+            logs.delete_log_group(logGroupName=group)
+        left = stack_instances(s.data_json())
+        assert left == {}, f"left behind after down: {left}"
+    finally:
+        stopped = s.run("local", "stop", local=False)
+        process.stop(s.state_dir)  # safety net if an assertion above failed
+    assert stopped.returncode == 0, stopped.stderr
+    assert not pid_alive(pid)
+    assert not (s.state_dir / "credentials.json").exists()
+    assert processes_mentioning(str(s.state_dir)) == []
