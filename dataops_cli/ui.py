@@ -18,8 +18,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from dataops_cli.resources.base import Action, Change, Resource
-from dataops_cli.stack import Reporter
+from dataops_cli.deploy.resources.base import Action, Change, Resource
+from dataops_cli.deploy.stack import Reporter
 
 PAST = {
     Action.CREATE: "created",

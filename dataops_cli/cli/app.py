@@ -16,8 +16,8 @@ from rich.console import Console
 
 from dataops_cli.aws import Aws
 from dataops_cli.config import CONFIG_ENV, DEFAULT_CONFIG_NAME, Config, find_config_path, load_config
+from dataops_cli.deploy.resources.base import StackContext
 from dataops_cli.local.state import STATE_DIR_ENV
-from dataops_cli.resources.base import StackContext
 from dataops_cli.ui import make_console
 
 LOCAL_ENV = "DATAOPS_LOCAL"
@@ -82,7 +82,7 @@ class App:
             from dataops_cli.local import bridge
 
             return bridge.local_stack_context(self.config, aws)
-        from dataops_cli.pandas_layer import resolve_pandas_layer
+        from dataops_cli.deploy.pandas_layer import resolve_pandas_layer
 
         return StackContext(config=self.config, aws=aws, layer_resolver=resolve_pandas_layer)
 

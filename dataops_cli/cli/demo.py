@@ -18,8 +18,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from dataops_cli.app import App
 from dataops_cli.aws import Aws, DataopsError
+from dataops_cli.cli.app import App
 from dataops_cli.config import Config
 from dataops_cli.counts import count
 from dataops_cli.local import process

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from dataops_cli.app import App
 from dataops_cli.aws import DataopsError
+from dataops_cli.cli.app import App
 from dataops_cli.counts import counted
 from dataops_cli.local import process
 from dataops_cli.local.credentials import read_owner_credentials

@@ -24,9 +24,11 @@ from rich.markup import escape
 from rich.text import Text
 
 from dataops_cli import __version__
-from dataops_cli.app import LOCAL_ENV, STATE_DIR_ENV, App, default_state_dir
 from dataops_cli.aws import DataopsError, error_code, explain
-from dataops_cli.cli_local import local_group
+from dataops_cli.cli.app import LOCAL_ENV, STATE_DIR_ENV, App, default_state_dir
+from dataops_cli.cli.demo import demo
+from dataops_cli.cli.local import local_group
+from dataops_cli.cli.runs import runs_group
 from dataops_cli.config import (
     CONFIG_ENV,
     LOG_RETENTION_DAYS,
@@ -35,9 +37,7 @@ from dataops_cli.config import (
     find_config_path,
 )
 from dataops_cli.counts import counted
-from dataops_cli.demo import demo
-from dataops_cli.resources.base import Action, StackContext
-from dataops_cli.runs_commands import runs_group
+from dataops_cli.deploy.resources.base import Action, StackContext
 from dataops_cli.safe_text import data_text, printable
 from dataops_cli.schedule_expr import Rate, ScheduleExpressionError, parse_schedule
 from dataops_cli.timewindow import parse_since
@@ -105,7 +105,7 @@ class DataopsGroup(click.Group):
 
 
 def interrupted_message() -> str:
-    from dataops_cli.stack import in_flight
+    from dataops_cli.deploy.stack import in_flight
 
     return f"interrupted (Ctrl-C) while {in_flight.step}" if in_flight.step else "interrupted (Ctrl-C)"
 
@@ -226,8 +226,8 @@ def up(app: App, dry_run: bool, force_input: bool) -> None:
       dataops --config prod.toml up -v
       dataops up --local
     """
-    from dataops_cli import stack as stack_module
-    from dataops_cli.input_check import check_input_columns, inspect_input
+    from dataops_cli.deploy import stack as stack_module
+    from dataops_cli.deploy.input_check import check_input_columns, inspect_input
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     if app.local and app.config.function.engine == "glue":
@@ -279,8 +279,8 @@ def up(app: App, dry_run: bool, force_input: bool) -> None:
 
 def _first_local_run(app: App, ctx: StackContext) -> None:
     """`up --local`'s one run after deploying, then the KPIs; exit 1 (saying why) if it failed or could not start."""
-    from dataops_cli import stack as stack_module
-    from dataops_cli.invoke import FunctionBusyError
+    from dataops_cli.deploy import stack as stack_module
+    from dataops_cli.engines.lambda_run import FunctionBusyError
 
     glue = app.config.function.engine == "glue"
     runs = f"Glue job {app.config.glue_job}" if glue else app.config.function.name
@@ -315,7 +315,7 @@ def _first_local_run(app: App, ctx: StackContext) -> None:
 
 
 def _print_after_up(app: App, ctx: StackContext) -> None:
-    from dataops_cli.dashboard import console_url
+    from dataops_cli.deploy.dashboard import console_url
 
     config = app.config
     if not app.local:
@@ -368,7 +368,7 @@ def down(app: App, yes: bool, keep_data: bool, dry_run: bool) -> None:
       dataops down                # shows the list, asks before deleting
       dataops down --yes --keep-data
     """
-    from dataops_cli import stack as stack_module
+    from dataops_cli.deploy import stack as stack_module
 
     app.console.print(app.config_note(), highlight=False, soft_wrap=True)
     stack_module.in_flight.step = "checking what to remove"
@@ -489,7 +489,7 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
       dataops status --since 1d --json | jq .kpis.errors
       dataops --local status --watch 5
     """
-    from dataops_cli.status_view import render
+    from dataops_cli.observe.status_view import render
 
     options = _status_options(app, since, runs)
     if not as_json:
@@ -516,7 +516,7 @@ def status(app: App, since: str, as_json: bool, watch: int | None, runs: int) ->
 
 
 def _status_options(app: App, since: str, runs: int = 10) -> Any:
-    from dataops_cli.status import StatusOptions
+    from dataops_cli.observe.status import StatusOptions
 
     # Local metrics are written as runs end; CloudWatch publishes Lambda's a minute or more late.
     return StatusOptions(
@@ -528,7 +528,7 @@ def _status_options(app: App, since: str, runs: int = 10) -> Any:
 
 
 def _collect_status(app: App, ctx: StackContext, options: Any) -> Any:
-    from dataops_cli.status import collect
+    from dataops_cli.observe.status import collect
 
     report = collect(ctx, options)
     report.target = app.where()
@@ -549,7 +549,7 @@ def _collect_status(app: App, ctx: StackContext, options: Any) -> Any:
 
 
 def _print_status(app: App, ctx: StackContext, options: Any) -> Any:
-    from dataops_cli.status_view import render
+    from dataops_cli.observe.status_view import render
 
     report = _collect_status(app, ctx, options)
     app.console.print(render(report))
@@ -599,7 +599,7 @@ def logs(app: App, since: str, text: str | None, errors: bool, follow: bool, as_
       dataops logs -f --filter "files saved"
       dataops logs --json | jq -r .message
     """
-    from dataops_cli import logtail
+    from dataops_cli.observe import logtail
 
     config = app.config
     client = app.aws().client("logs")
@@ -658,7 +658,7 @@ class _LogSource:
 
 
 def _function_log_source(app: App, client: Any) -> _LogSource:
-    from dataops_cli import runlog_reader
+    from dataops_cli.observe import runlog_reader
 
     group = app.config.log_group
     return _LogSource(
@@ -673,8 +673,8 @@ def _function_log_source(app: App, client: Any) -> _LogSource:
 
 def _glue_log_source(app: App, client: Any, note: Console) -> _LogSource:
     """engine glue: only the streams of this job's runs (GetJobRuns) in Glue's shared groups."""
-    from dataops_cli import glue_logs
     from dataops_cli.aws import read_or_none
+    from dataops_cli.engines import glue_logs
 
     job = app.config.glue_job
     glue = app.aws().client("glue")
@@ -747,7 +747,7 @@ def _run_glue_now(app: App, as_json: bool, trigger: str = "manual") -> Any:
     In local mode the emulator runs the job with local pyspark: the wait polls every second
     and shows the elapsed time, since Spark takes tens of seconds even for a small file.
     """
-    from dataops_cli.glue_run import POLL_SECONDS, STARTUP_SECONDS, TERMINAL_STATES, start_and_wait
+    from dataops_cli.engines.glue_run import POLL_SECONDS, STARTUP_SECONDS, TERMINAL_STATES, start_and_wait
 
     config = app.config
     if app.local:
@@ -813,7 +813,7 @@ def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = Fal
     every 15 s (a pipe) shows the wait. With --json these go to stderr. Past the bound,
     FunctionBusyError (the caller says what to do).
     """
-    from dataops_cli.invoke import FunctionBusyError, invoke_now, render_result
+    from dataops_cli.engines.lambda_run import FunctionBusyError, invoke_now, render_result
 
     note = Console(stderr=True, highlight=False) if as_json else app.console
     wait = app.config.function.timeout_seconds + 10
@@ -951,9 +951,9 @@ def cost(
       dataops cost --pricing-api --region eu-west-1
       dataops cost --engine glue --workers 10 --rows 50000000
     """
-    from dataops_cli.cost_commands import estimate
-    from dataops_cli.cost_inputs import WhatIf
-    from dataops_cli.cost_view import render
+    from dataops_cli.cost.cost_view import render
+    from dataops_cli.cost.estimate import estimate
+    from dataops_cli.cost.inputs import WhatIf
 
     if schedule:
         try:
@@ -984,9 +984,9 @@ def cost(
 
 def _print_estimate(app: App) -> None:
     """The monthly estimate of the stack `up` would create (model only: no extra API call)."""
-    from dataops_cli.cost_commands import estimate
-    from dataops_cli.cost_inputs import WhatIf
-    from dataops_cli.cost_view import one_line, render
+    from dataops_cli.cost.cost_view import one_line, render
+    from dataops_cli.cost.estimate import estimate
+    from dataops_cli.cost.inputs import WhatIf
 
     try:
         result = estimate(app, WhatIf(), measure_stack=False, pricing_api=False)

@@ -10,11 +10,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from dataops_cli import runs as runs_module
 from dataops_cli.counts import count, counted
-from dataops_cli.quality_view import checks_table, summary_text
+from dataops_cli.observe import runs as runs_module
+from dataops_cli.observe.quality_view import checks_table, summary_text
+from dataops_cli.observe.status_view import number
 from dataops_cli.safe_text import data_text, printable
-from dataops_cli.status_view import number
 from dataops_cli.timewindow import parse_since
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

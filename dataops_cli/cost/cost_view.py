@@ -7,7 +7,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dataops_cli.cost import Breakdown, CostRow
+from dataops_cli.cost.model import Breakdown, CostRow
 from dataops_cli.counts import plural
 
 SHORT_UNITS = {

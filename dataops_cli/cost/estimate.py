@@ -12,8 +12,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import Aws, DataopsError
-from dataops_cli.cost import Breakdown, breakdown
-from dataops_cli.cost_inputs import (
+from dataops_cli.cost.inputs import (
     Measured,
     WhatIf,
     build_usage,
@@ -22,7 +21,8 @@ from dataops_cli.cost_inputs import (
     measure_glue,
     measure_outputs,
 )
-from dataops_cli.pricing import PriceTable, UnknownRegionError, api_prices, endpoint_region, table_prices
+from dataops_cli.cost.model import Breakdown, breakdown
+from dataops_cli.cost.prices import PriceTable, UnknownRegionError, api_prices, endpoint_region, table_prices
 
 
 def pricing_client(app: Any) -> Any:

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli import cost, metrics
 from dataops_cli.aws import DataopsError
 from dataops_cli.config import Config
-from dataops_cli.cost import (
+from dataops_cli.cost import model as cost
+from dataops_cli.cost.model import (
     GLUE_DPU_PER_WORKER,
     GLUE_MIN_WORKER_TYPE,
     GLUE_MIN_WORKERS,
@@ -40,6 +40,7 @@ from dataops_cli.cost import (
     rescale_duration,
 )
 from dataops_cli.counts import counted
+from dataops_cli.observe import metrics
 from dataops_cli.schedule_expr import At, Rate, iter_firings, parse_schedule
 from dataops_cli.timewindow import Window
 
@@ -264,7 +265,7 @@ def measure_outputs(config: Config, s3: Any, found: Measured) -> None:
 
 def measure_glue(config: Config, glue: Any, found: Measured, now: datetime | None = None) -> None:
     """The Glue job's average ExecutionTime over the last day (GetJobRuns); a failed read is a reason."""
-    from dataops_cli.glue_run import runs_summary
+    from dataops_cli.engines.glue_run import runs_summary
 
     now = now or datetime.now(UTC)
     try:

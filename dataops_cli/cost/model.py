@@ -22,8 +22,8 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+from dataops_cli.cost.prices import PriceTable
 from dataops_cli.counts import counted
-from dataops_cli.pricing import PriceTable
 from handler import contract
 from handler.s3io import PART_BYTES
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dataops_cli.glue_logs import GLUE_LOG_GROUPS
+from dataops_cli.engines.glue_logs import GLUE_LOG_GROUPS
 from handler import contract as c
 
 PERIOD = 120

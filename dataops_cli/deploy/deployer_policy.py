@@ -1,7 +1,7 @@
 """The IAM policy the person or CI role running `dataops` needs: built from the config, not written by hand.
 
 docs/PERMISSIONS.md shows what this builds (tests/functional/test_deployer_policy.py checks they agree,
-`python -m dataops_cli.deployer_policy --write-docs` regenerates them), and the same test
+`python -m dataops_cli.deploy.deployer_policy --write-docs` regenerates them), and the same test
 runs every command against moto and checks each API call the CLI makes is allowed here, so
 a new call cannot ship without its permission.
 
@@ -356,7 +356,7 @@ def _monitoring(arns: _Arns) -> list[Statement]:
 
 # --- docs/PERMISSIONS.md: its JSON blocks are this module's output ----------------------------
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "PERMISSIONS.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "PERMISSIONS.md"
 # Each generated block of the doc: the config it is built for (over the defaults), whether it
 # adds `cost --pricing-api`, and whether it shows only what differs from the "lambda" block.
 DOC_VARIANTS: dict[str, tuple[dict[str, Any], bool, bool]] = {
@@ -436,7 +436,7 @@ def doc_blocks(path: Path = DOC) -> dict[str, Document]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dataops_cli.deployer_policy",
+        prog="python -m dataops_cli.deploy.deployer_policy",
         description="Print the IAM policy the deployer needs for a config (or rewrite docs/PERMISSIONS.md).",
     )
     parser.add_argument("--config", help="config.toml to build it for (default: the built-in defaults)")

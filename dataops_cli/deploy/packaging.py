@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-HANDLER_DIR = Path(__file__).resolve().parent.parent / "handler"
+HANDLER_DIR = Path(__file__).resolve().parents[2] / "handler"
 HANDLER_ENTRY = "handler.lambda_function.lambda_handler"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 NOT_SHIPPED = ("__pycache__", "spark_job")  # folders of handler/ the function does not get

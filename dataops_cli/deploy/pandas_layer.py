@@ -9,7 +9,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import DataopsError, explain
-from dataops_cli.resources.base import StackContext
+from dataops_cli.deploy.resources.base import StackContext
 
 AWS_LAYER_ACCOUNT = "336392948345"
 

@@ -13,16 +13,16 @@ from contextlib import contextmanager
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import DataopsError, already_exists, explain
-from dataops_cli.resources.base import MUTATING, Action, Change, Resource, StackContext
-from dataops_cli.resources.bucket import Bucket, BucketPolicy
-from dataops_cli.resources.function import Function
-from dataops_cli.resources.glue import GlueJob, GlueRole, GlueScript
-from dataops_cli.resources.glue_events import GlueFailedRule, GlueSucceededRule
-from dataops_cli.resources.input_data import InputObject, OutputPrefix
-from dataops_cli.resources.log_group import LogGroup
-from dataops_cli.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm, QualityAlarm
-from dataops_cli.resources.roles import ExecutionRole, SchedulerRole
-from dataops_cli.resources.schedule import Schedule, ScheduleGroup
+from dataops_cli.deploy.resources.base import MUTATING, Action, Change, Resource, StackContext
+from dataops_cli.deploy.resources.bucket import Bucket, BucketPolicy
+from dataops_cli.deploy.resources.function import Function
+from dataops_cli.deploy.resources.glue import GlueJob, GlueRole, GlueScript
+from dataops_cli.deploy.resources.glue_events import GlueFailedRule, GlueSucceededRule
+from dataops_cli.deploy.resources.input_data import InputObject, OutputPrefix
+from dataops_cli.deploy.resources.log_group import LogGroup
+from dataops_cli.deploy.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm, QualityAlarm
+from dataops_cli.deploy.resources.roles import ExecutionRole, SchedulerRole
+from dataops_cli.deploy.resources.schedule import Schedule, ScheduleGroup
 
 RESOURCE_ORDER: tuple[type[Resource], ...] = (
     Bucket,

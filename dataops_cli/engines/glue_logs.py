@@ -24,8 +24,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dataops_cli import runlog_reader
 from dataops_cli.aws import error_code
+from dataops_cli.observe import runlog_reader
 
 GLUE_LOG_GROUPS = ("/aws-glue/jobs/output", "/aws-glue/jobs/error")
 # One FilterLogEvents per group and run: a day at rate(2 minutes) is 720 runs, so only the

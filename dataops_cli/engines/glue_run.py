@@ -83,7 +83,7 @@ def runs_summary(glue: Any, job: str, start: datetime, recent: int = 5) -> dict[
 
     p99 is the nearest-rank percentile of ExecutionTime (seconds) over the finished runs.
     """
-    from dataops_cli.metrics import percentile
+    from dataops_cli.observe.metrics import percentile
 
     runs: list[dict[str, Any]] = []
     token: str | None = None

@@ -21,9 +21,9 @@ from botocore.exceptions import ClientError
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from dataops_cli import logtail, runlog_reader
 from dataops_cli.aws import DataopsError, error_code
 from dataops_cli.counts import count, counted
+from dataops_cli.observe import logtail, runlog_reader
 from dataops_cli.safe_text import printable
 from dataops_cli.ui import key_values
 from handler import contract as c

@@ -17,12 +17,12 @@ from rich.console import Console
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
+from dataops_cli.deploy.pandas_layer import expected_layer_name
+from dataops_cli.deploy.resources.base import StackContext
 from dataops_cli.local import process
 from dataops_cli.local.credentials import owner_credentials
 from dataops_cli.local.stand_in_layer import publish_stand_in_layer
 from dataops_cli.local.state import live_state
-from dataops_cli.pandas_layer import expected_layer_name
-from dataops_cli.resources.base import StackContext
 
 NOT_RUNNING_HINT = "start it with: dataops local start   (dataops --local up starts it for you)"
 GAPS = {

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from dataops_cli import runlog_reader
+from dataops_cli.observe import runlog_reader
 from dataops_cli.safe_text import printable
 from handler import contract as c
 

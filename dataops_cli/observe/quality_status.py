@@ -16,9 +16,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli import metrics
 from dataops_cli.aws import DataopsError, not_found
 from dataops_cli.config import Config
+from dataops_cli.observe import metrics
 from handler import contract as c
 from handler.quality import parse_history
 

@@ -4,7 +4,7 @@ A fixed handful of API calls whatever the window: the resource reads that `up` w
 (drift = what `up` would change), one GetMetricData for the KPIs (a second, without
 percentiles, only if the backend refused them), one for S3 storage, page-bounded
 FilterLogEvents for recent runs and errors, one GetObject for latest.json, two for the
-data-quality section (the latest run's quality.json and the history; dataops_cli.quality_status),
+data-quality section (the latest run's quality.json and the history; dataops_cli.observe.quality_status),
 and (only where percentiles are unavailable) page-bounded REPORT lines of the window.
 
 Every source succeeds or fails on its own: what failed goes into `unavailable` (shown
@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli import metrics, quality_status, runlog_reader
 from dataops_cli.aws import DataopsError, error_code, error_message, read_or_none
 from dataops_cli.counts import counted
-from dataops_cli.resources.base import Action, StackContext
+from dataops_cli.deploy.resources.base import Action, StackContext
+from dataops_cli.deploy.stack import command, resources
+from dataops_cli.observe import metrics, quality_status, runlog_reader
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
-from dataops_cli.stack import command, resources
 from dataops_cli.timewindow import Window
 from handler import contract
 
@@ -95,13 +95,13 @@ class StatusReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, Any] | None = None
     quality: dict[str, Any] | None = None
-    cost: dict[str, Any] = field(default_factory=dict)  # month-to-date estimate (dataops_cli.cost)
+    cost: dict[str, Any] = field(default_factory=dict)  # month-to-date estimate (dataops_cli.cost.model)
     unavailable: dict[str, str] = field(default_factory=dict)  # source -> "<code>: <message>"
     api_calls: int = 0
     config_file: str = ""  # "" = built-in defaults
     stack_created: str | None = None  # errors before this (an earlier stack's) are not counted
     notes: list[str] = field(default_factory=list)
-    glue_runs: dict[str, Any] = field(default_factory=dict)  # engine glue: dataops_cli.glue_run.runs_summary
+    glue_runs: dict[str, Any] = field(default_factory=dict)  # engine glue: dataops_cli.engines.glue_run.runs_summary
     local: bool = False  # against the local emulator: hints say `dataops --local ...`
 
     def to_json(self) -> str:
@@ -226,7 +226,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             None,
         )
     if config.function.engine == "glue" and ("Glue job", "missing") not in by_kind:
-        from dataops_cli.glue_run import runs_summary
+        from dataops_cli.engines.glue_run import runs_summary
 
         report.glue_runs = _read(
             report, "glue job runs", lambda: runs_summary(ctx.client("glue"), config.glue_job, window.start), {}
@@ -250,7 +250,7 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     )
     report.health = judge(report, rows, suggest(ctx, "up"))
     if report.glue_runs and report.health.level not in ("not_deployed", "failing"):
-        from dataops_cli.glue_run import FAILED_STATES
+        from dataops_cli.engines.glue_run import FAILED_STATES
 
         if report.glue_runs["latest_state"] in FAILED_STATES:
             latest = report.glue_runs["failures"][0]
@@ -435,8 +435,8 @@ def storage(ctx: StackContext, now: datetime) -> dict[str, Any]:
 
 def month_to_date_cost(ctx: StackContext, now: datetime, stored_bytes: float | None) -> dict[str, Any]:
     """The month's estimated cost so far: one GetMetricData call; a failure is reported, not raised."""
-    from dataops_cli.cost_inputs import month_to_date
-    from dataops_cli.pricing import UnknownRegionError, table_prices
+    from dataops_cli.cost.inputs import month_to_date
+    from dataops_cli.cost.prices import UnknownRegionError, table_prices
 
     try:
         prices = table_prices(ctx.config.region)

@@ -12,11 +12,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dataops_cli.cost_view import money
+from dataops_cli.cost.cost_view import money
 from dataops_cli.counts import count, counted, shape
+from dataops_cli.observe.status import Kpi, StatusReport
 from dataops_cli.safe_text import data_text, printable
 from dataops_cli.sparkline import Sparkline
-from dataops_cli.status import Kpi, StatusReport
 from dataops_cli.timewindow import human_duration
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -91,7 +91,7 @@ def render(report: StatusReport) -> RenderableType:
     if report.errors:
         parts.append(errors_table(report))
     if report.quality:
-        from dataops_cli.quality_view import section
+        from dataops_cli.observe.quality_view import section
 
         parts.append(section(report.quality, "dataops --local" if report.local else "dataops"))
     parts.append(verdict(report))

@@ -97,7 +97,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walker_sees_lazy_and_relative_imports():
     graph = import_graph()
-    assert "dataops_cli.local.bridge" in graph["dataops_cli.app"]  # imported inside a method
+    assert "dataops_cli.local.bridge" in graph["dataops_cli.cli.app"]  # imported inside a method
     assert "handler.contract" in graph["handler.lambda_function"]  # `from . import contract`
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

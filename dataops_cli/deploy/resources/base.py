@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import STACK_TAG, Config
-from dataops_cli.packaging import CodePackage, build_package
+from dataops_cli.deploy.packaging import CodePackage, build_package
 
 
 class Action(StrEnum):

@@ -8,8 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError, ParamValidationError
 
 from dataops_cli.aws import DataopsError, error_code, http_status, not_found, read_or_none
-from dataops_cli.policies import tls_only_bucket_policy
-from dataops_cli.resources.base import (
+from dataops_cli.deploy.policies import tls_only_bucket_policy
+from dataops_cli.deploy.resources.base import (
     Action,
     Change,
     Resource,

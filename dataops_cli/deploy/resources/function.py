@@ -12,8 +12,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dataops_cli.aws import DataopsError, error_code, read_or_none
-from dataops_cli.packaging import HANDLER_ENTRY
-from dataops_cli.resources.base import (
+from dataops_cli.deploy.packaging import HANDLER_ENTRY
+from dataops_cli.deploy.resources.base import (
     Action,
     Change,
     Resource,

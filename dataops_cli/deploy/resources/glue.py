@@ -20,11 +20,11 @@ from typing import Any
 
 from dataops_cli.aws import read_or_none
 from dataops_cli.config import GLUE_SCRIPT_PREFIX
-from dataops_cli.packaging import GLUE_ENTRY, build_glue_package
-from dataops_cli.policies import glue_job_policy, glue_trust_policy
-from dataops_cli.resources.base import Action, Change, Resource, Step, differences, missing_tags
-from dataops_cli.resources.bucket import bucket_exists, bucket_tags
-from dataops_cli.resources.roles import Role
+from dataops_cli.deploy.packaging import GLUE_ENTRY, build_glue_package
+from dataops_cli.deploy.policies import glue_job_policy, glue_trust_policy
+from dataops_cli.deploy.resources.base import Action, Change, Resource, Step, differences, missing_tags
+from dataops_cli.deploy.resources.bucket import bucket_exists, bucket_tags
+from dataops_cli.deploy.resources.roles import Role
 from handler.spark_job.glue_entry import EMPTY, OPTIONAL, REQUIRED
 
 JOB_DESCRIPTION = "dataops pipeline on AWS Glue (Spark): impute, normalize and correlate the input CSV"

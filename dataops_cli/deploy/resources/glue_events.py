@@ -26,7 +26,16 @@ import json
 from typing import Any
 
 from dataops_cli.aws import read_or_none
-from dataops_cli.resources.base import Action, Change, Resource, Step, canonical, missing_tags, tag_dict, tag_list
+from dataops_cli.deploy.resources.base import (
+    Action,
+    Change,
+    Resource,
+    Step,
+    canonical,
+    missing_tags,
+    tag_dict,
+    tag_list,
+)
 
 DETAIL_TYPE = "Glue Job State Change"
 

@@ -12,8 +12,8 @@ from functools import cached_property
 from pathlib import Path
 
 from dataops_cli.aws import DataopsError, read_or_none
-from dataops_cli.resources.base import Action, Change, FileBody, Resource, Step
-from dataops_cli.resources.bucket import bucket_exists
+from dataops_cli.deploy.resources.base import Action, Change, FileBody, Resource, Step
+from dataops_cli.deploy.resources.bucket import bucket_exists
 
 CHUNK = 8 << 20
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from dataops_cli.aws import read_or_none
 from dataops_cli.config import STACK_TAG
-from dataops_cli.resources.base import Action, Change, Resource, Step, foreign_tags, missing_tags, tag_dict
+from dataops_cli.deploy.resources.base import Action, Change, Resource, Step, foreign_tags, missing_tags, tag_dict
 
 # FilterLogEvents may answer a page with no events and a nextToken while it is still searching
 # (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html):

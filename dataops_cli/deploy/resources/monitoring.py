@@ -6,8 +6,17 @@ import json
 from typing import Any
 
 from dataops_cli.aws import read_or_none
-from dataops_cli.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
-from dataops_cli.resources.base import Action, Change, Resource, Step, differences, missing_tags, tag_dict, tag_list
+from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
+from dataops_cli.deploy.resources.base import (
+    Action,
+    Change,
+    Resource,
+    Step,
+    differences,
+    missing_tags,
+    tag_dict,
+    tag_list,
+)
 from handler import contract
 
 

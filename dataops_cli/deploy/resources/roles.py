@@ -6,14 +6,23 @@ import json
 from typing import Any
 
 from dataops_cli.aws import read_or_none
-from dataops_cli.policies import (
+from dataops_cli.deploy.policies import (
     execution_policy,
     lambda_trust_policy,
     scheduler_glue_policy,
     scheduler_policy,
     scheduler_trust_policy,
 )
-from dataops_cli.resources.base import Action, Change, Resource, Step, canonical, missing_tags, tag_dict, tag_list
+from dataops_cli.deploy.resources.base import (
+    Action,
+    Change,
+    Resource,
+    Step,
+    canonical,
+    missing_tags,
+    tag_dict,
+    tag_list,
+)
 
 POLICY_NAME = "dataops-least-privilege"
 

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dataops_cli.aws import error_code, read_or_none
-from dataops_cli.resources.base import (
+from dataops_cli.deploy.resources.base import (
     Action,
     Change,
     Resource,
