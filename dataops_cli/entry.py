@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-EXIT_INTERRUPTED = 130
+from dataops_cli.cli.exits import INTERRUPTED as EXIT_INTERRUPTED
 
 
 def main() -> NoReturn:

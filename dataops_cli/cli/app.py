@@ -1,7 +1,7 @@
 """The global options of every command, and what is built from them on first use.
 
-Its own module so the command modules (`cli.py`, `cli_local.py`, `demo.py`) share one
-typed `App` without importing each other. Everything that differs between AWS and the
+The root group puts one in `ctx.obj` (tests put a fake there instead), so the command
+modules share one typed `App` without importing each other. Everything that differs between AWS and the
 local emulator is decided here from explicit options, never from the environment behind
 a command's back: `--local` picks the emulator, `--state-dir` says which one.
 """
@@ -17,8 +17,11 @@ from rich.console import Console
 from dataops_cli.aws import Aws
 from dataops_cli.config import CONFIG_ENV, DEFAULT_CONFIG_NAME, Config, find_config_path, load_config
 from dataops_cli.deploy.resources.base import StackContext
+from dataops_cli.deploy.stack import Reporter
+from dataops_cli.engines.base import Engine
+from dataops_cli.engines.registry import engine_for
 from dataops_cli.local.state import STATE_DIR_ENV
-from dataops_cli.ui import make_console
+from dataops_cli.ui import make_console, reporter_for
 
 LOCAL_ENV = "DATAOPS_LOCAL"
 __all__ = ["LOCAL_ENV", "STATE_DIR_ENV", "App", "default_state_dir"]
@@ -44,6 +47,22 @@ class App:
     _config: Config | None = None
     _aws: Aws | None = None
     _time_scale: float | None = None
+    _engine: Engine | None = None
+    _reporter: Reporter | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The config's engine, chosen once for the command."""
+        if self._engine is None:
+            self._engine = engine_for(self.config)
+        return self._engine
+
+    @property
+    def reporter(self) -> Reporter:
+        """What `up`/`down` say as they go, and the step in flight (an interrupt names it)."""
+        if self._reporter is None:
+            self._reporter = reporter_for(self.console)
+        return self._reporter
 
     @property
     def config(self) -> Config:
@@ -71,7 +90,7 @@ class App:
             if self.local:
                 from dataops_cli.local import bridge
 
-                self._aws = bridge.local_aws(self.config, self.state_dir, start=start_emulator, console=self.console)
+                self._aws = bridge.local_aws(self.config, self.state_dir, start=start_emulator, say=self.console.print)
             else:
                 self._aws = Aws(region=self.config.region, profile=self.profile)
         return self._aws

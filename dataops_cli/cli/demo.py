@@ -20,14 +20,13 @@ from rich.table import Table
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.cli.app import App
+from dataops_cli.cli.options import CONTEXT_SETTINGS
 from dataops_cli.config import Config
 from dataops_cli.counts import count
 from dataops_cli.local import process
 from dataops_cli.local.credentials import owner_credentials
 from dataops_cli.safe_text import data_text
 from dataops_cli.schedule_expr import Rate
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 TARGET_INTERVAL_SECONDS = 2.0
 

@@ -16,12 +16,11 @@ import click
 
 from dataops_cli.aws import DataopsError
 from dataops_cli.cli.app import App
+from dataops_cli.cli.options import CONTEXT_SETTINGS
 from dataops_cli.counts import counted
 from dataops_cli.local import process
 from dataops_cli.local.credentials import read_owner_credentials
 from dataops_cli.local.state import find_emulator, live_state
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.group("local", context_settings=CONTEXT_SETTINGS)

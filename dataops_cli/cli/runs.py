@@ -10,20 +10,19 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from dataops_cli.cli.options import CONTEXT_SETTINGS, since_option, since_seconds
 from dataops_cli.counts import count, counted
 from dataops_cli.observe import runs as runs_module
 from dataops_cli.observe.quality_view import checks_table, summary_text
 from dataops_cli.observe.status_view import number
 from dataops_cli.safe_text import data_text, printable
-from dataops_cli.timewindow import parse_since
 
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 STATUS_STYLE = {"succeeded": "green", "quarantined": "red", "failed": "red", "running": "yellow"}
 STATUS_MARK = {"succeeded": "✅", "quarantined": "🚧", "failed": "❌", "running": "🚀"}
 
 
 @click.group("runs", context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
-@click.option("--since", default="1d", show_default=True, metavar="SPAN", help="How far back: 1h, 1d, 2w ...")
+@since_option("1d", "How far back: 1h, 1d, 2w ...")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many runs at most.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as one JSON list.")
 @click.pass_context
@@ -43,10 +42,7 @@ def runs_group(ctx: click.Context, since: str, limit: int, as_json: bool) -> Non
     if ctx.invoked_subcommand is not None:
         return
     app = ctx.obj
-    try:
-        seconds = parse_since(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
+    seconds = since_seconds(since)
     found = runs_module.list_runs(app.aws().client("s3"), app.config, limit, seconds)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in found], indent=2, ensure_ascii=False))

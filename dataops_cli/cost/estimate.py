@@ -17,9 +17,6 @@ from dataops_cli.cost.inputs import (
     WhatIf,
     build_usage,
     compare_engines,
-    measure,
-    measure_glue,
-    measure_outputs,
 )
 from dataops_cli.cost.model import Breakdown, breakdown
 from dataops_cli.cost.prices import PriceTable, UnknownRegionError, api_prices, endpoint_region, table_prices
@@ -59,13 +56,7 @@ def estimate(app: Any, what_if: WhatIf, measure_stack: bool, pricing_api: bool) 
     reasons: list[str] = []
     if measure_stack:
         try:
-            aws = app.aws()
-            if config.function.engine == "glue":  # no function to measure: the job's runs, and the latest outputs
-                measured = Measured(reasons=[])
-                measure_outputs(config, aws.client("s3"), measured)
-                measure_glue(config, aws.client("glue"), measured)
-            else:
-                measured = measure(config, aws.client("cloudwatch"), aws.client("s3"))
+            measured = app.engine.measure(app.aws())
             reasons = measured.reasons or []
         except (DataopsError, ClientError, BotoCoreError) as exc:  # e.g. --local with no emulator running
             reasons = [f"stack not read ({exc})"]

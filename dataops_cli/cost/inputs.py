@@ -40,6 +40,7 @@ from dataops_cli.cost.model import (
     rescale_duration,
 )
 from dataops_cli.counts import counted
+from dataops_cli.engines.base import traits
 from dataops_cli.observe import metrics
 from dataops_cli.schedule_expr import At, Rate, iter_firings, parse_schedule
 from dataops_cli.timewindow import Window
@@ -325,7 +326,7 @@ def build_usage(
     timeout = config.function.timeout_seconds
     workers = w.glue_workers or config.glue.number_of_workers
     worker_type = w.glue_worker_type or config.glue.worker_type
-    if engine == "glue":
+    if not traits(engine).runs_function:
         duration = glue_duration(config, m, rows, rows_changed, worker_type, workers)
         timeout = config.glue.timeout_minutes * 60
         log_bytes = Figure(SPARK_MODEL.log_bytes, "ASSUMPTION: Spark's driver and executor lines, not measured")
@@ -400,22 +401,23 @@ def compare_engines(
         )
         result = breakdown(usage, prices)
         seconds = usage.duration_ms.value / 1000
-        if engine == "glue" and worker_type and workers:
+        if not traits(engine).runs_function and worker_type and workers:
             size = f"Glue {workers} x {worker_type} ({cost.glue_dpus(worker_type, workers)} DPU)"
             per_run = cost.glue_run_cost(seconds, worker_type, workers, prices["glue_dpu_hours"].usd)
-            is_configured = config.function.engine == "glue" and (worker_type, workers) == configured
+            is_configured = traits(engine) is traits(config.function.engine) and (worker_type, workers) == configured
         else:
             size = f"Lambda {usage.memory_mb} MB {usage.architecture}"
             gb_s = cost.billed_ms(usage.duration_ms.value) / 1000 * usage.memory_mb / 1024
             per_run = gb_s * prices[f"lambda_gb_s_{usage.architecture}"].usd + prices["lambda_requests"].usd
-            is_configured = config.function.engine == "lambda"
+            is_configured = traits(engine) is traits(config.function.engine)
         compute_keys = ("lambda_compute", "lambda_requests", "glue_compute")
         rows.append(
             {
                 "engine": engine,
                 "size": size,
                 "configured": is_configured,
-                "minimum": engine == "glue" and (worker_type, workers) == (GLUE_MIN_WORKER_TYPE, GLUE_MIN_WORKERS),
+                "minimum": not traits(engine).runs_function
+                and (worker_type, workers) == (GLUE_MIN_WORKER_TYPE, GLUE_MIN_WORKERS),
                 "seconds_per_run": round(seconds, 3),
                 "duration_source": usage.duration_ms.source,
                 "compute_per_run": per_run,
@@ -476,7 +478,7 @@ def month_to_date(
     seconds = max(60, int((now - start).total_seconds()))
     cw = f"CloudWatch since {start:%Y-%m-%d}"
     measured = Measured(reasons=[])
-    if config.function.engine == "glue":
+    if glue is not None:  # the engine counts its runs with GetJobRuns
         runs, counted_by = _glue_month_runs(config, cloudwatch, glue, measured, Window.ending_now(seconds, 60, now))
     else:
         fn = (("FunctionName", config.function.name),)

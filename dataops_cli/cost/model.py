@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from dataops_cli.cost.prices import PriceTable
 from dataops_cli.counts import counted
+from dataops_cli.engines.base import traits
 from handler import contract
 from handler.s3io import PART_BYTES
 
@@ -362,7 +363,9 @@ def shared_lines(u: Usage) -> list[Line]:
     ingested = runs * u.log_bytes.value
     logs_stored = ingested / MONTH_DAYS * u.log_retention_days * LOGS_COMPRESSION
     logs_basis = f"{u.log_retention_days} d of logs x {LOGS_COMPRESSION:g} compressed"
-    if u.engine == "glue":  # Glue's groups are not ours: they keep logs forever unless the account set a retention
+    if not traits(
+        u.engine
+    ).runs_function:  # Glue's groups are not ours: they keep logs forever unless the account set a retention
         logs_stored = ingested * LOGS_COMPRESSION
         logs_basis = (
             f"this month's logs x {LOGS_COMPRESSION:g} compressed; Glue's groups never expire by default, "
@@ -410,9 +413,10 @@ def breakdown(
     those so far, and the items billed by time (storage, dashboard, alarms) count that
     fraction of a month.
     """
-    if usage.engine not in ENGINES:
+    engine_lines = ENGINES.get(usage.engine)
+    if engine_lines is None:
         raise ValueError(f"unknown engine {usage.engine!r}: expected one of {', '.join(ENGINES)}")
-    lines = ENGINES[usage.engine](usage) + shared_lines(usage)
+    lines = engine_lines(usage) + shared_lines(usage)
     if month_fraction != 1.0:
         lines = [
             replace(ln, quantity=ln.quantity * month_fraction, basis=f"{ln.basis} x {month_fraction:.2f} month")
@@ -456,7 +460,7 @@ def breakdown(
         price_notes=list(prices.notes),
         sources=sources if sources is not None else usage_sources(usage),
         warnings=warnings(usage),
-        free_items=list(FREE_ITEMS) + (list(GLUE_FREE_ITEMS) if usage.engine == "glue" else []),
+        free_items=list(FREE_ITEMS) + ([] if traits(usage.engine).runs_function else list(GLUE_FREE_ITEMS)),
     )
 
 
@@ -465,14 +469,18 @@ def warnings(u: Usage) -> list[str]:
     if u.timeout_seconds and u.runs.value and u.duration_ms.value > u.timeout_seconds * 1000:
         setting = (
             f"glue.timeout_minutes = {u.timeout_seconds // 60}"
-            if u.engine == "glue"
+            if not traits(u.engine).runs_function
             else f"function.timeout_seconds = {u.timeout_seconds}"
         )
         found.append(
             f"a run takes {u.duration_ms.value / 1000:,.1f} s here, over {setting}: runs would time out "
             f"(and be billed the full {u.timeout_seconds} s)"
         )
-    if u.engine == "glue" and u.runs.value and u.duration_ms.value / 1000 > MONTH_DAYS * 86400 / u.runs.value:
+    if (
+        not traits(u.engine).runs_function
+        and u.runs.value
+        and u.duration_ms.value / 1000 > MONTH_DAYS * 86400 / u.runs.value
+    ):
         found.append(
             f"a Glue run takes {u.duration_ms.value / 1000:,.0f} s here, longer than the schedule's average interval "
             f"({MONTH_DAYS * 86400 / u.runs.value:,.0f} s): with max concurrent runs 1 the starts in between fail "

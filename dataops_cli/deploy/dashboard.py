@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dataops_cli.engines.base import traits
 from dataops_cli.engines.glue_logs import GLUE_LOG_GROUPS
 from handler import contract as c
 
@@ -70,7 +71,7 @@ def marker_text(stack: str) -> str:
 
 
 def build_dashboard(d: DashboardInputs) -> dict[str, Any]:
-    widgets = glue_widgets(d) if d.engine == "glue" else lambda_widgets(d)
+    widgets = lambda_widgets(d) if traits(d.engine).runs_function else glue_widgets(d)
     return {"start": "-PT3H", "periodOverride": "inherit", "widgets": list(_layout(widgets))}
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dataops_cli.config import Config, load_config
+from dataops_cli.engines.base import traits
 
 VERSION = "2012-10-17"
 AWS_LAYER_ACCOUNT = "336392948345"  # AWS SDK for pandas' managed layers (dataops_cli/pandas_layer.py)
@@ -172,7 +173,7 @@ class _Arns:
 def deployer_policy(config: Config, account: str, *, pricing_api: bool = False) -> Document:
     """What the deployer needs for this config (engine, alarm email, pinned or looked-up layer)."""
     arns = _Arns(config, account)
-    lambda_engine = config.function.engine == "lambda"
+    lambda_engine = traits(config.function.engine).runs_function
     statements = [
         _statement("Identity", ("sts:GetCallerIdentity",), "*"),
         *_bucket(arns),

@@ -23,6 +23,7 @@ from dataops_cli.deploy.resources.log_group import LogGroup
 from dataops_cli.deploy.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm, QualityAlarm
 from dataops_cli.deploy.resources.roles import ExecutionRole, SchedulerRole
 from dataops_cli.deploy.resources.schedule import Schedule, ScheduleGroup
+from dataops_cli.engines.base import traits, uses
 
 RESOURCE_ORDER: tuple[type[Resource], ...] = (
     Bucket,
@@ -48,7 +49,18 @@ RESOURCE_ORDER: tuple[type[Resource], ...] = (
 
 
 class Reporter:
-    """What `up`/`down` tell the user as they go; the CLI supplies a rich or a plain one."""
+    """What `up`/`down` tell the user as they go; the CLI supplies a rich or a plain one.
+
+    `step` is what is in flight right now, so an interrupt can name it (the CLI's error line).
+    """
+
+    step: str | None = None
+
+    def __enter__(self) -> Reporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def begin(self, index: int, total: int, resource: Resource) -> None: ...
 
@@ -59,12 +71,12 @@ class Reporter:
 
 def resources(ctx: StackContext) -> list[Resource]:
     """What the configured engine needs (function.engine), in `up` order."""
-    return [cls(ctx) for cls in RESOURCE_ORDER if ctx.config.function.engine in cls.engines]
+    return [cls(ctx) for cls in RESOURCE_ORDER if uses(ctx.config.function.engine, cls.engines)]
 
 
 def other_engine_resources(ctx: StackContext) -> list[Resource]:
     """What only the other engine needs, in removal order: `up` removes these after the switch."""
-    return [cls(ctx) for cls in reversed(RESOURCE_ORDER) if ctx.config.function.engine not in cls.engines]
+    return [cls(ctx) for cls in reversed(RESOURCE_ORDER) if not uses(ctx.config.function.engine, cls.engines)]
 
 
 def all_resources(ctx: StackContext) -> list[Resource]:
@@ -96,15 +108,6 @@ def _step(resource: Resource, verb: str) -> Iterator[None]:
         raise explain(exc, f"{verb} {resource.kind} {resource.name}") from exc
 
 
-class InFlight:
-    """What `up`/`down` is doing right now, so an interrupt can name the step (see cli)."""
-
-    step: str | None = None
-
-
-in_flight = InFlight()
-
-
 def _verb(action: Action) -> str:
     return {Action.CREATE: "creating", Action.UPDATE: "updating", Action.DELETE: "deleting"}.get(action, "checking")
 
@@ -115,16 +118,16 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
     steps = resources(ctx)
     ctx.progress = reporter.note
     ctx.config.check_input_file()  # preflight: a typo in bucket.input_file must not deploy stale data
-    if ctx.config.function.engine == "lambda":
-        in_flight.step = f"looking up the layer {ctx.config.function.layer_name} (nothing changed yet)"
+    if traits(ctx.config.function.engine).runs_function:
+        reporter.step = f"looking up the layer {ctx.config.function.layer_name} (nothing changed yet)"
         _ = ctx.layer_arn  # preflight: fail before changing anything if the layer cannot be resolved
-    _refuse_foreign(steps)
-    in_flight.step = "checking for the other engine's resources (nothing changed yet)"
+    _refuse_foreign(steps, reporter)
+    reporter.step = "checking for the other engine's resources (nothing changed yet)"
     leftovers = _leftovers(ctx)
     total = len(steps) + len(leftovers)
     for index, resource in enumerate(steps, start=1):
         reporter.begin(index, total, resource)
-        in_flight.step = f"checking {resource.kind} {resource.name}"
+        reporter.step = f"checking {resource.kind} {resource.name}"
         with _step(resource, "checking"):
             change = resource.plan()
         if change.action is Action.REFUSED:
@@ -134,7 +137,7 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
             )
         apply = change.action in MUTATING and not dry_run
         if apply:
-            in_flight.step = f"{_verb(change.action)} {resource.kind} {resource.name}"
+            reporter.step = f"{_verb(change.action)} {resource.kind} {resource.name}"
             with _step(resource, _verb(change.action)):
                 resource.apply(change)
         reporter.end(change, applied=apply)
@@ -142,7 +145,7 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
     for index, resource in enumerate(leftovers, start=len(steps) + 1):
         reporter.begin(index, total, resource)
         changes.append(_remove_leftover(resource, reporter, dry_run))
-    in_flight.step = None
+    reporter.step = None
     return changes
 
 
@@ -153,11 +156,11 @@ FOREIGN_HINT = (
 )
 
 
-def foreign_resources(steps: list[Resource]) -> list[str]:
+def foreign_resources(steps: list[Resource], reporter: Reporter) -> list[str]:
     """'<kind> <name> (<why>)' for every resource of the plan whose name is taken by something not ours. Reads only."""
     found = []
     for resource in steps:
-        in_flight.step = f"checking who owns {resource.kind} {resource.name}"
+        reporter.step = f"checking who owns {resource.kind} {resource.name}"
         with _step(resource, "checking"):
             why = resource.ownership()
         if why is not None:
@@ -165,13 +168,13 @@ def foreign_resources(steps: list[Resource]) -> list[str]:
     return found
 
 
-def _refuse_foreign(steps: list[Resource]) -> None:
+def _refuse_foreign(steps: list[Resource], reporter: Reporter) -> None:
     """Before anything is created: one foreign resource refuses the whole plan, and every one is named.
 
     Without this, `up` would create the bucket and roles, reach the foreign function and stop,
     leaving half a stack beside someone else's resources (issue 19, item 4).
     """
-    foreign = foreign_resources(steps)
+    foreign = foreign_resources(steps, reporter)
     if foreign:
         count = (
             "a resource of this stack's plan exists but is not"
@@ -207,7 +210,7 @@ def _leftovers(ctx: StackContext) -> list[Resource]:
 
 def _unchecked(resource: Resource, exc: DataopsError) -> str:
     """Why the other engine's resource could not be checked, and what that means."""
-    other = "glue" if resource.config.function.engine == "lambda" else "lambda"
+    other = traits(resource.config.function.engine).other
     return f"could not check for {resource.kind} {resource.name} (only engine {other!r} uses it): {_reason(exc)}"
 
 
@@ -217,7 +220,7 @@ def _remove_leftover(resource: Resource, reporter: Reporter, dry_run: bool) -> C
     Not this stack's: left alone (it was never ours to remove). A failed removal stops `up`
     with the reason: re-running it converges.
     """
-    in_flight.step = f"deleting {resource.kind} {resource.name}"
+    reporter.step = f"deleting {resource.kind} {resource.name}"
     with _step(resource, "checking"):
         change = resource.plan_destroy()
     if change is None:
@@ -249,7 +252,7 @@ def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change
     """
     planned = []
     for resource in reversed(all_resources(ctx)):
-        other_engine = ctx.config.function.engine not in resource.engines
+        other_engine = not uses(ctx.config.function.engine, resource.engines)
         try:
             with _step(resource, "checking"):
                 change = resource.plan_destroy()
@@ -280,7 +283,7 @@ def down(planned: list[tuple[Resource, Change]], reporter: Reporter, ctx: StackC
     remaining: set[str] = {type(r).__name__ for r, c in planned if c.action is Action.FAILED}
     for index, (resource, change) in enumerate(planned, start=1):
         reporter.begin(index, len(planned), resource)
-        in_flight.step = f"deleting {resource.kind} {resource.name}"
+        reporter.step = f"deleting {resource.kind} {resource.name}"
         outcome = change
         blockers = [name for name in resource.removed_after if name in remaining]
         if change.action is Action.DELETE and blockers:
@@ -295,7 +298,7 @@ def down(planned: list[tuple[Resource, Change]], reporter: Reporter, ctx: StackC
             remaining.add(type(resource).__name__)
         reporter.end(outcome, applied=outcome.action is Action.DELETE)
         done.append(outcome)
-    in_flight.step = None
+    reporter.step = None
     return done
 
 

@@ -31,6 +31,10 @@ class GlueRunOutcome:
     def failed(self) -> bool:
         return self.state != "SUCCEEDED"
 
+    @property
+    def error_summary(self) -> str:
+        return f"Glue job run {self.state}"
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

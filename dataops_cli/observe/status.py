@@ -23,19 +23,21 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+import dataops_cli.cli.exits as exits
 from dataops_cli.aws import DataopsError, error_code, error_message, read_or_none
 from dataops_cli.counts import counted
 from dataops_cli.deploy.resources.base import Action, StackContext
 from dataops_cli.deploy.stack import command, resources
+from dataops_cli.engines.registry import engine_for
 from dataops_cli.observe import metrics, quality_status, runlog_reader
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
 from dataops_cli.timewindow import Window
 from handler import contract
 
-EXIT_HEALTHY = 0
-EXIT_FAILING = 3
-EXIT_NOT_DEPLOYED = 4
-EXIT_INCOMPLETE = 5  # nothing found wrong, but a source could not be read: health is not proven
+EXIT_HEALTHY = exits.OK
+EXIT_FAILING = exits.FAILING
+EXIT_NOT_DEPLOYED = exits.NOT_DEPLOYED
+EXIT_INCOMPLETE = exits.INCOMPLETE
 RECENT_RUNS = 10
 FEED_MAX_PAGES = 3
 REPORT_MAX_PAGES = 5  # REPORT lines for p99 when percentiles are unavailable: bounded like the feed
@@ -177,7 +179,8 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             EXIT_NOT_DEPLOYED,
         )
         return report
-    lambda_engine = config.function.engine == "lambda"
+    engine = engine_for(config)
+    lambda_engine = engine.traits.runs_function
     # engine glue: the function's metrics and log group do not exist; its runs come from GetJobRuns below
     results, refused = _kpi_metrics(ctx, report, queries, window) if lambda_engine else (None, None)
     if results is not None:
@@ -225,12 +228,8 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             lambda: runlog_reader.log_group_created(ctx.client("logs"), config.log_group),
             None,
         )
-    if config.function.engine == "glue" and ("Glue job", "missing") not in by_kind:
-        from dataops_cli.engines.glue_run import runs_summary
-
-        report.glue_runs = _read(
-            report, "glue job runs", lambda: runs_summary(ctx.client("glue"), config.glue_job, window.start), {}
-        )
+    if ("Glue job", "missing") not in by_kind:  # the engine's own run list (Glue: GetJobRuns), if it has one
+        report.glue_runs = _read(report, "glue job runs", lambda: engine.run_summaries(ctx, window.start), {}) or {}
     report.latest = _read(report, "s3 outputs", lambda: latest_output(ctx, now), None)
     if "s3 outputs" not in report.unavailable:
         report.kpis["freshness"] = freshness(report.latest, stale_after(ctx, options), config.latest_key)
@@ -257,6 +256,18 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             reason = f"latest Glue job run {latest['run_id']} {latest['state']}: {latest['error'] or '?'}"
             report.health = Health("failing", [reason, *report.health.reasons], EXIT_FAILING)
     report.api_calls = ctx.aws.counter.total - calls_before
+    return report
+
+
+def collect_report(
+    ctx: StackContext, options: StatusOptions, target: Callable[[], str], config_file: str, notes: list[str]
+) -> StatusReport:
+    """`collect`, with what the caller knows: where it looked (asked after the sources: it may call AWS),
+    the config file, notes for the reader."""
+    report = collect(ctx, options)
+    report.target = target()
+    report.config_file = config_file
+    report.notes.extend(notes)
     return report
 
 
@@ -443,7 +454,7 @@ def month_to_date_cost(ctx: StackContext, now: datetime, stored_bytes: float | N
     except UnknownRegionError as exc:
         return {"error": str(exc)}
     try:
-        glue = ctx.client("glue") if ctx.config.function.engine == "glue" else None
+        glue = engine_for(ctx.config).month_runs_client(ctx)
         return month_to_date(ctx.config, ctx.client("cloudwatch"), prices, now, stored_bytes, glue)
     except (ClientError, BotoCoreError) as exc:
         return {"error": f"not estimated: {exc}"}

@@ -123,7 +123,7 @@ class Audit:
 def audit(mock_aws_env, monkeypatch, tmp_path):
     h.publish_stand_in_layer()
     recorder = h.install(monkeypatch)
-    monkeypatch.setattr("dataops_cli.cli.root.time.sleep", lambda _s: None)  # Glue run polling
+    monkeypatch.setattr("dataops_cli.cli.run.time.sleep", lambda _s: None)  # Glue run polling
     monkeypatch.setattr("dataops_cli.cost.estimate.Aws", recorder.factory)  # its Price List client (us-east-1)
     return Audit(recorder), recorder, tmp_path
 

@@ -25,9 +25,11 @@ from dataops_cli.cli import root as cli_module
 from dataops_cli.deploy import stack
 from dataops_cli.deploy.resources.base import StackContext
 from dataops_cli.deploy.resources.monitoring import Dashboard
-from dataops_cli.engines.lambda_run import InvokeOutcome, render_result
+from dataops_cli.engines.lambda_run import InvokeOutcome
+from dataops_cli.engines.run_view import render_result
 from dataops_cli.local import bridge
 from dataops_cli.observe import logtail
+from dataops_cli.observe.logs_view import pretty
 from tests.conftest import SAMPLE_CSV
 from tests.functional import test_status
 from tests.functional.test_status import FN, handler_line, put_logs, put_metric, status_json
@@ -41,7 +43,7 @@ ROW = "8,115,62,0,0,36.9,0.219,38,1"
 def as_local(monkeypatch, recorder: h.Recorder) -> None:
     """`--local` against in-process moto: the bridge hands out moto clients instead of the emulator's."""
     monkeypatch.setattr(
-        bridge, "local_aws", lambda config, directory, start=False, console=None: recorder.factory(region=config.region)
+        bridge, "local_aws", lambda config, directory, start=False, say=None: recorder.factory(region=config.region)
     )
     monkeypatch.setattr(bridge, "local_stack_context", lambda config, aws: StackContext(config=config, aws=aws))
     monkeypatch.setattr(bridge, "time_scale", lambda directory: 1.0)
@@ -335,7 +337,7 @@ def test_local_up_names_the_first_runs_error_not_unhandled(mock_aws_env, monkeyp
     h.publish_stand_in_layer()
     recorder = h.install(monkeypatch)
     as_local(monkeypatch, recorder)
-    monkeypatch.setattr("dataops_cli.engines.lambda_run.invoke_now", lambda *args, **kwargs: failed_outcome())
+    monkeypatch.setattr("dataops_cli.engines.lambda_engine.invoke_now", lambda *args, **kwargs: failed_outcome())
     config = h.write_config(tmp_path / "config.toml")
     result = h.run(config, "up", "--local")
     assert result.exit_code == 1
@@ -492,7 +494,7 @@ def test_safe_text_shows_control_characters_and_keeps_markup_literal():
 
 
 def test_logs_pretty_escapes_every_field():
-    line = logtail.pretty(
+    line = pretty(
         {
             "timestamp": 0,
             "message": json.dumps(
@@ -502,7 +504,7 @@ def test_logs_pretty_escapes_every_field():
     )
     assert "\x1b" not in line.plain and "\x9b" not in line.plain and "\x07" not in line.plain
     assert "\\x1b]0;owned\\x07" in line.plain and "\\x9b2J" in line.plain
-    raw = logtail.pretty({"timestamp": 0, "message": "plain \x1b[31m line\n\tnext"})
+    raw = pretty({"timestamp": 0, "message": "plain \x1b[31m line\n\tnext"})
     assert raw.plain.endswith("plain \\x1b[31m line\n  next")
 
 

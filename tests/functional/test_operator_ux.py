@@ -14,8 +14,10 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from dataops_cli.cli import root as cli_module
+from dataops_cli.cli.options import GLOBAL_OPTIONS_NOTE
 from dataops_cli.config import ConfigError
-from dataops_cli.engines.lambda_run import InvokeOutcome, render_result
+from dataops_cli.engines.lambda_run import InvokeOutcome
+from dataops_cli.engines.run_view import render_result
 from dataops_cli.observe import logtail
 from dataops_cli.observe.status import ResourceRow, _count, judge, suggest
 from tests.functional import test_status
@@ -95,7 +97,7 @@ def test_global_options_are_accepted_after_the_subcommand(deployed):
     debug = CliRunner().invoke(cli_module.cli, ["config", "--config", str(config.parent / "nope.toml"), "--debug"])
     assert isinstance(debug.exception, ConfigError)  # --debug after the command shows the traceback
     help_text = CliRunner().invoke(cli_module.cli, ["up", "--help"], env={"COLUMNS": "200"}).output
-    assert cli_module.GLOBAL_OPTIONS_NOTE in " ".join(help_text.split())
+    assert GLOBAL_OPTIONS_NOTE in " ".join(help_text.split())
     assert "a new run each time" in help_text  # local `up` also invokes once: --help says so
     assert "before or after its name" in CliRunner().invoke(cli_module.cli, ["--help"]).output
 

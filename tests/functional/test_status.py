@@ -393,7 +393,6 @@ def test_status_json_schema(deployed):
 
 def test_status_watch_refreshes_until_interrupted(deployed, monkeypatch):
     _, config = deployed
-    import dataops_cli.cli as cli_module
 
     ticks = []
 
@@ -402,7 +401,7 @@ def test_status_watch_refreshes_until_interrupted(deployed, monkeypatch):
         if len(ticks) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module.time, "sleep", tick)
+    monkeypatch.setattr("dataops_cli.cli.status.time.sleep", tick)
     result = h.run(config, "status", "--watch", "3")
     assert result.exit_code == 0, result.output
     assert len(ticks) == 2 and "Resources" in result.output

@@ -173,3 +173,63 @@ def test_the_readme_architecture_block_names_every_module_and_package_and_nothin
     assert {n for n in named if n.endswith(".py")} - in_subpackages - on_disk == set(), (
         "docs/architecture.md names absent files"
     )
+
+
+ENGINE_NAMES = ("lambda", "glue")
+ENGINE_SEAM = ("dataops_cli.engines", "dataops_cli.config")  # the implementations, and config validation
+
+
+def _names_an_engine(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value in ENGINE_NAMES
+    return (isinstance(node, ast.Attribute) and node.attr == "engine") or (
+        isinstance(node, ast.Name) and node.id == "engine"
+    )
+
+
+def engine_tests(tree: ast.AST) -> list[int]:
+    """Lines comparing an engine name (`x.engine == ...`, `engine in ...`, `... == "glue"`)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        equality = any(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in node.ops)
+        if equality and any(_names_an_engine(side) for side in [node.left, *node.comparators]):
+            found.append(node.lineno)
+    return found
+
+
+def test_the_finder_sees_engine_tests():
+    assert engine_tests(ast.parse('if config.function.engine == "glue": pass')) == [1]
+    assert engine_tests(ast.parse("x = engine in resource.engines\ny = 'lambda' != name")) == [1, 2]
+    assert engine_tests(ast.parse("if engine.traits.runs_function: pass")) == []
+
+
+def test_only_the_engines_and_config_validation_test_the_engine_name():
+    """Everything else asks the Engine (engines/base.py) or its Traits: one seam, chosen once per command."""
+    offenders = {
+        name: lines
+        for name, path in project_modules().items()
+        if name.startswith("dataops_cli")
+        and not name.startswith(ENGINE_SEAM)
+        and not is_emulator(name)
+        and (lines := engine_tests(ast.parse(path.read_text(encoding="utf-8"))))
+    }
+    assert offenders == {}
+
+
+TERMINAL_BASICS = ("dataops_cli.ui", "dataops_cli.safe_text", "dataops_cli.sparkline")  # shared by every view
+
+
+def may_use_the_terminal(name: str) -> bool:
+    return name.startswith("dataops_cli.cli.") or name.endswith("_view") or name in TERMINAL_BASICS
+
+
+def test_only_the_cli_and_views_import_click_or_rich():
+    imports = all_imports()
+    offenders = {
+        name: sorted(i for i in imported if i.split(".")[0] in ("click", "rich"))
+        for name, imported in imports.items()
+        if name.startswith("dataops_cli") and not is_emulator(name) and not may_use_the_terminal(name)
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}

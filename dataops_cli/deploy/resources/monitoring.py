@@ -17,6 +17,7 @@ from dataops_cli.deploy.resources.base import (
     tag_dict,
     tag_list,
 )
+from dataops_cli.engines.base import traits
 from handler import contract
 
 
@@ -190,7 +191,7 @@ class ErrorsAlarm(Resource):
 
     @property
     def summary(self) -> str:
-        if self.config.function.engine == "glue":
+        if not traits(self.config.function.engine).runs_function:
             return "failed or timed-out Glue runs >= 1 in 2 minutes"
         return "Errors >= 1 in 2 minutes"
 
@@ -199,7 +200,7 @@ class ErrorsAlarm(Resource):
         return self.config.alarm_name
 
     def _watched(self) -> dict[str, Any]:
-        if self.config.function.engine == "glue":
+        if not traits(self.config.function.engine).runs_function:
             return {
                 "AlarmDescription": f"dataops: a run of Glue job {self.config.glue_job} failed or timed out "
                 "within 2 minutes",

@@ -23,6 +23,7 @@ from dataops_cli.deploy.resources.base import (
     tag_dict,
     tag_list,
 )
+from dataops_cli.engines.base import traits
 
 POLICY_NAME = "dataops-least-privilege"
 
@@ -144,6 +145,6 @@ class SchedulerRole(Role):
         return scheduler_trust_policy(self.ctx.aws.account_id, self.ctx.schedule_group_arn)
 
     def inline_policy(self) -> dict[str, Any]:
-        if self.config.function.engine == "glue":
+        if not traits(self.config.function.engine).runs_function:
             return scheduler_glue_policy(self.ctx.glue_job_arn)
         return scheduler_policy(self.ctx.function_arn)

@@ -22,6 +22,7 @@ from dataops_cli.deploy.resources.base import (
     tag_dict,
     tag_list,
 )
+from dataops_cli.engines.base import traits
 
 
 def scheduler_role_not_ready(exc: ClientError) -> bool:
@@ -90,7 +91,7 @@ class Schedule(Resource):
             if s.flexible_window_minutes
             else {"Mode": "OFF"}
         )
-        if self.config.function.engine == "glue":
+        if not traits(self.config.function.engine).runs_function:
             # EventBridge Scheduler's universal target: the scheduler role calls glue:StartJobRun.
             arn = f"arn:{self.ctx.aws.partition}:scheduler:::aws-sdk:glue:startJobRun"
             target = {"Arn": arn, "Input": json.dumps({"JobName": self.config.glue_job})}
