@@ -14,7 +14,7 @@ from rich.text import Text
 
 from dataops_cli.cost.cost_view import money
 from dataops_cli.counts import count, counted, shape
-from dataops_cli.observe.status import Kpi, StatusReport
+from dataops_cli.observe.status_report import Kpi, StatusReport
 from dataops_cli.safe_text import data_text, printable
 from dataops_cli.sparkline import Sparkline
 from dataops_cli.timewindow import human_duration

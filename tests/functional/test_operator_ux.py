@@ -19,7 +19,9 @@ from dataops_cli.config import ConfigError
 from dataops_cli.engines.lambda_run import InvokeOutcome
 from dataops_cli.engines.run_view import render_result
 from dataops_cli.observe import logtail
-from dataops_cli.observe.status import ResourceRow, _count, judge, suggest
+from dataops_cli.observe.health import judge
+from dataops_cli.observe.status_report import ResourceRow, suggest
+from dataops_cli.observe.status_report import count as _count
 from tests.functional import test_status
 from tests.functional.test_status import FN, GROUP, handler_line, put_logs, put_metric, status_json
 from tests.helpers import deploy as h

@@ -433,7 +433,7 @@ def test_stale_output_fails_the_check(deployed):
 
 
 def test_freshness_levels():
-    from dataops_cli.observe.status import freshness
+    from dataops_cli.observe.health import freshness
 
     assert freshness(None, 360, "k").level == "warn"
     assert freshness({"age_seconds": 100.0}, 360, "k").level == "ok"
