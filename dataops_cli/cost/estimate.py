@@ -12,13 +12,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import Aws, DataopsError
+from dataops_cli.cost.breakdown import breakdown
 from dataops_cli.cost.inputs import (
     Measured,
     WhatIf,
     build_usage,
     compare_engines,
 )
-from dataops_cli.cost.model import Breakdown, breakdown
+from dataops_cli.cost.model import Breakdown
 from dataops_cli.cost.prices import PriceTable, UnknownRegionError, api_prices, endpoint_region, table_prices
 
 

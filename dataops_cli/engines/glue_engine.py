@@ -13,7 +13,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dataops_cli.aws import DataopsError, error_code, read_or_none
-from dataops_cli.cost.inputs import Measured, measure_glue, measure_outputs
+from dataops_cli.cost.inputs import Measured
+from dataops_cli.cost.measured import measure_glue, measure_outputs
 from dataops_cli.engines import glue_logs
 from dataops_cli.engines.base import TRAITS, Engine, LogSource, RunWatch, Target
 from dataops_cli.engines.glue_run import POLL_SECONDS, STARTUP_SECONDS, GlueRunOutcome, runs_summary, start_and_wait

@@ -13,7 +13,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from dataops_cli.aws import DataopsError, error_code
-from dataops_cli.cost.inputs import Measured, measure
+from dataops_cli.cost.inputs import Measured
+from dataops_cli.cost.measured import measure
 from dataops_cli.engines.base import TRAITS, Engine, LogSource, RunWatch, Target
 from dataops_cli.engines.lambda_run import InvokeOutcome, invoke_now
 from dataops_cli.observe import runlog_reader

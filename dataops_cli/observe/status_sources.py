@@ -210,7 +210,7 @@ def storage(ctx: StackContext, now: datetime) -> dict[str, Any]:
 
 def month_to_date_cost(ctx: StackContext, now: datetime, stored_bytes: float | None) -> dict[str, Any]:
     """The month's estimated cost so far: one GetMetricData call; a failure is reported, not raised."""
-    from dataops_cli.cost.inputs import month_to_date
+    from dataops_cli.cost.measured import month_to_date
     from dataops_cli.cost.prices import UnknownRegionError, table_prices
 
     try:

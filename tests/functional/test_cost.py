@@ -15,9 +15,11 @@ from rich.console import Console
 
 from dataops_cli.config import parse_config
 from dataops_cli.cost import model as cost
+from dataops_cli.cost.breakdown import breakdown
 from dataops_cli.cost.cost_view import render
-from dataops_cli.cost.inputs import WhatIf, build_usage, count_rows, measure, month_to_date, schedule_runs
-from dataops_cli.cost.model import breakdown, get_requests_per_run, multipart_requests, put_requests_per_run
+from dataops_cli.cost.inputs import WhatIf, build_usage, count_rows, schedule_runs
+from dataops_cli.cost.measured import measure, month_to_date
+from dataops_cli.cost.model import get_requests_per_run, multipart_requests, put_requests_per_run
 from dataops_cli.cost.prices import (
     API_USAGE_TYPES,
     TABLE,
