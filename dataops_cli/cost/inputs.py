@@ -225,14 +225,7 @@ def build_usage(
     rows, input_bytes = input_figures(config, w)
     rows_changed = w.rows is not None or w.input_mb is not None
     model = f"model ({MODEL.measured}) for {rows.value:,.0f} rows"
-    if m.duration_ms and not rows_changed:
-        duration = m.duration_ms
-        if memory != config.function.memory_mb:
-            scaled = rescale_duration(m.duration_ms.value, config.function.memory_mb, memory)
-            duration = Figure(scaled, f"{m.duration_ms.source}, rescaled to {memory} MB of CPU share")
-    else:
-        share = f" / {cpu_share(memory):.2f} CPU share at {memory} MB" if cpu_share(memory) < 1 else ""
-        duration = Figure(MODEL.duration_ms(rows.value, memory), model + share)
+    duration = function_duration(config, m, rows, rows_changed, memory)
     if m.cleaned_bytes and m.other_output_bytes and not rows_changed:
         cleaned, other = m.cleaned_bytes, m.other_output_bytes
     else:
@@ -267,6 +260,18 @@ def build_usage(
         glue_workers=workers,
         glue_worker_type=worker_type,
     )
+
+
+def function_duration(config: Config, m: Measured, rows: Figure, rows_changed: bool, memory: int) -> Figure:
+    """A function run's time: measured (rescaled to another memory size's CPU share), else the model's."""
+    if m.duration_ms and not rows_changed:
+        if memory == config.function.memory_mb:
+            return m.duration_ms
+        scaled = rescale_duration(m.duration_ms.value, config.function.memory_mb, memory)
+        return Figure(scaled, f"{m.duration_ms.source}, rescaled to {memory} MB of CPU share")
+    model = f"model ({MODEL.measured}) for {rows.value:,.0f} rows"
+    share = f" / {cpu_share(memory):.2f} CPU share at {memory} MB" if cpu_share(memory) < 1 else ""
+    return Figure(MODEL.duration_ms(rows.value, memory), model + share)
 
 
 def glue_duration(

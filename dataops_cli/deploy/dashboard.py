@@ -79,28 +79,12 @@ def lambda_widgets(d: DashboardInputs) -> list[Widget]:
     fn = ["FunctionName", d.function]
     per_function = [c.METRIC_DIMENSION, d.function]  # the dimension of the handler's EMF metrics
     lam = "AWS/Lambda"
-    kpis = [
-        ("Invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]]),
-        ("Errors", [[lam, "Errors", *fn, {"stat": "Sum"}]]),
-        ("Throttles", [[lam, "Throttles", *fn, {"stat": "Sum"}]]),
-        (
-            "Duration (avg / p99)",
-            [
-                [lam, "Duration", *fn, {"stat": "Average", "label": "avg"}],
-                [lam, "Duration", *fn, {"stat": "p99", "label": "p99"}],
-            ],
-        ),
-        ("Async event age (max)", [[lam, "AsyncEventAge", *fn, {"stat": "Maximum"}]]),
-    ]
     widgets: list[Widget] = [
         _text(
             f"# {d.function} pipeline\n{marker_text(d.stack)} · runs on schedule group `{d.schedule_group}` · "
             f"data in `s3://{d.bucket}` · managed by `dataops up` (edits here are overwritten)"
         ),
-        *(
-            _metric(title, metrics, d.region, view="singleValue", width=width)
-            for (title, metrics), width in zip(kpis, (4, 4, 4, 8, 4), strict=True)
-        ),
+        *_lambda_tiles(d),
         _metric("Lambda invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]], d.region),
         _metric("Lambda errors", [[lam, "Errors", *fn, {"stat": "Sum", "color": "#d62728"}]], d.region),
         _metric(
@@ -136,6 +120,29 @@ def lambda_widgets(d: DashboardInputs) -> list[Widget]:
         *_storage(d),
     ]
     return widgets
+
+
+def _lambda_tiles(d: DashboardInputs) -> list[Widget]:
+    """The KPI tiles across the top: one number each over the dashboard's time range."""
+    fn = ["FunctionName", d.function]
+    lam = "AWS/Lambda"
+    kpis = [
+        ("Invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]]),
+        ("Errors", [[lam, "Errors", *fn, {"stat": "Sum"}]]),
+        ("Throttles", [[lam, "Throttles", *fn, {"stat": "Sum"}]]),
+        (
+            "Duration (avg / p99)",
+            [
+                [lam, "Duration", *fn, {"stat": "Average", "label": "avg"}],
+                [lam, "Duration", *fn, {"stat": "p99", "label": "p99"}],
+            ],
+        ),
+        ("Async event age (max)", [[lam, "AsyncEventAge", *fn, {"stat": "Maximum"}]]),
+    ]
+    return [
+        _metric(title, metrics, d.region, view="singleValue", width=width)
+        for (title, metrics), width in zip(kpis, (4, 4, 4, 8, 4), strict=True)
+    ]
 
 
 def glue_widgets(d: DashboardInputs) -> list[Widget]:

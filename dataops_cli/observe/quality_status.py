@@ -53,28 +53,7 @@ def collect(
     was: the figures that come from them are then None ("not known"), not zero.
     A failed read is recorded in `unavailable` (status's map) as `reason(exc)`.
     """
-    section: dict[str, Any] = {
-        "latest_run": None,
-        "latest_status": None,
-        "baseline_runs": None,
-        "summary": None,
-        "checks": [],
-        "trends": {"runs": [], "rows": [], "missing_rate": []},
-        "quarantined": None
-        if runs is None
-        else [
-            {"run_id": r.get("run_id"), "started": r.get("started"), "message": r.get("error")}
-            for r in runs
-            if r.get("outcome") == "quarantined"
-        ],
-        "window": {
-            "warnings": results.total("quality_warnings") if results else None,
-            "failures": results.total("quality_failures") if results else None,
-            "rows_series": results.series.get("rows_processed", []) if results else [],
-        },
-        "errors": [],
-        "unavailable": {},
-    }
+    section = _empty_section(results, runs)
 
     def read(source: str, key: str) -> dict[str, Any] | None:
         try:
@@ -104,6 +83,32 @@ def collect(
         except (TypeError, AttributeError) as exc:  # a hand-edited value of the wrong type
             section["errors"].append(f"{where} is not a quality history the handler wrote: {exc}")
     return section
+
+
+def _empty_section(results: metrics.MetricResults | None, runs: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The section before the files are read: what the metrics and the run log already say."""
+    return {
+        "latest_run": None,
+        "latest_status": None,
+        "baseline_runs": None,
+        "summary": None,
+        "checks": [],
+        "trends": {"runs": [], "rows": [], "missing_rate": []},
+        "quarantined": None
+        if runs is None
+        else [
+            {"run_id": r.get("run_id"), "started": r.get("started"), "message": r.get("error")}
+            for r in runs
+            if r.get("outcome") == "quarantined"
+        ],
+        "window": {
+            "warnings": results.total("quality_warnings") if results else None,
+            "failures": results.total("quality_failures") if results else None,
+            "rows_series": results.series.get("rows_processed", []) if results else [],
+        },
+        "errors": [],
+        "unavailable": {},
+    }
 
 
 def trends(profiles: list[dict[str, Any]]) -> dict[str, list[Any]]:

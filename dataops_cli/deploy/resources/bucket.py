@@ -89,31 +89,7 @@ class Bucket(Resource):
     def plan(self) -> Change:
         s3 = self.ctx.client("s3")
         if not bucket_exists(s3, self.name):
-            configuration: dict[str, Any] = {}
-            if self.config.region != "us-east-1":
-                configuration["LocationConstraint"] = self.config.region
-            configuration["Tags"] = tag_list(self.ctx.tags)  # tagged in the same call: never left untagged
-            steps = [
-                self.step(
-                    "s3",
-                    "create_bucket",
-                    f"create the bucket in {self.config.region}",
-                    Bucket=self.name,
-                    CreateBucketConfiguration=configuration,
-                ),
-                Step(
-                    "s3",
-                    "bucket_exists",
-                    {"Bucket": self.name, "WaiterConfig": {"Delay": 1, "MaxAttempts": 30}},
-                    f"waiting up to 30 s for bucket {self.name} to be visible (HeadBucket)",
-                    wait=True,
-                ),
-                self._tagging({}),
-                self._public_access(),
-                self._encryption(),
-                self._lifecycle_step(),
-            ]
-            return self.change(Action.CREATE, f"region {self.config.region}", steps=steps)
+            return self._creation()
         tags = bucket_tags(s3, self.name)
         details, steps = [], []
         if not tags and (why_not := self.why_not_adoptable(s3)):
@@ -149,6 +125,33 @@ class Bucket(Resource):
                 f"lifecycle: expire {self.config.runs_prefix} after {self.config.bucket.run_retention_days} days"
             )
         return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
+
+    def _creation(self) -> Change:
+        configuration: dict[str, Any] = {}
+        if self.config.region != "us-east-1":
+            configuration["LocationConstraint"] = self.config.region
+        configuration["Tags"] = tag_list(self.ctx.tags)  # tagged in the same call: never left untagged
+        steps = [
+            self.step(
+                "s3",
+                "create_bucket",
+                f"create the bucket in {self.config.region}",
+                Bucket=self.name,
+                CreateBucketConfiguration=configuration,
+            ),
+            Step(
+                "s3",
+                "bucket_exists",
+                {"Bucket": self.name, "WaiterConfig": {"Delay": 1, "MaxAttempts": 30}},
+                f"waiting up to 30 s for bucket {self.name} to be visible (HeadBucket)",
+                wait=True,
+            ),
+            self._tagging({}),
+            self._public_access(),
+            self._encryption(),
+            self._lifecycle_step(),
+        ]
+        return self.change(Action.CREATE, f"region {self.config.region}", steps=steps)
 
     def ownership(self) -> str | None:
         """Another account's (403), another stack's, or untagged and not what a half-finished `up` leaves."""

@@ -118,22 +118,47 @@ class Function(Resource):
             return self.ctx.not_ours(self.kind, self.name, tags)
         current = found["Configuration"]
         details: list[str] = []
-        steps: list[Step] = []
         self.problem = broken_state(current)
         if current.get("State") == "Failed":  # nothing to wait for: a failed create is repaired by creating again
-            recreate = [
-                Step(
-                    "lambda",
-                    "delete_function",
-                    {"FunctionName": self.name},
-                    f"deleting the failed function ({self.problem}) to create it again",
-                    note=True,
-                ),
-                *self._creation(),
-            ]
-            return self.change(Action.UPDATE, f"{self.problem}; re-creating it", steps=recreate)
+            return self._recreate()
         if self.problem:  # Inactive, or a failed update: send code and configuration again
             details.append(f"{self.problem}; repairing it")
+        steps = self._code_and_configuration(current, details)
+        tags_missing = bool(missing_tags(tags, self.ctx.tags))
+        if tags_missing:
+            steps.append(
+                self.step(
+                    "lambda", "tag_resource", "tag the function", Resource=self.ctx.function_arn, Tags=self.ctx.tags
+                )
+            )
+        reserved = found.get("Concurrency", {}).get("ReservedConcurrentExecutions")
+        if reserved != self.config.function.reserved_concurrency:
+            steps.append(self._concurrency())
+            details.append(f"reserved concurrency: {reserved} -> {self.config.function.reserved_concurrency}")
+        invoke_config = read_or_none(lam.get_function_event_invoke_config, FunctionName=self.name) or {}
+        if changed := differences(invoke_config, self.desired_async()):
+            steps.append(self._async())
+            details.extend(changed)
+        if tags_missing:
+            details.append("tags")
+        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
+
+    def _recreate(self) -> Change:
+        recreate = [
+            Step(
+                "lambda",
+                "delete_function",
+                {"FunctionName": self.name},
+                f"deleting the failed function ({self.problem}) to create it again",
+                note=True,
+            ),
+            *self._creation(),
+        ]
+        return self.change(Action.UPDATE, f"{self.problem}; re-creating it", steps=recreate)
+
+    def _code_and_configuration(self, current: dict[str, Any], details: list[str]) -> list[Step]:
+        """New code, changed settings, or a broken state to repair: each update waits for the one before."""
+        steps: list[Step] = []
         new_code = current.get("CodeSha256") != self.ctx.package.sha256 or current.get("Architectures", ["x86_64"]) != [
             self.config.function.architecture
         ]
@@ -172,24 +197,7 @@ class Function(Resource):
                 )
             )
             steps.append(self._wait(UPDATED))
-        tags_missing = bool(missing_tags(tags, self.ctx.tags))
-        if tags_missing:
-            steps.append(
-                self.step(
-                    "lambda", "tag_resource", "tag the function", Resource=self.ctx.function_arn, Tags=self.ctx.tags
-                )
-            )
-        reserved = found.get("Concurrency", {}).get("ReservedConcurrentExecutions")
-        if reserved != self.config.function.reserved_concurrency:
-            steps.append(self._concurrency())
-            details.append(f"reserved concurrency: {reserved} -> {self.config.function.reserved_concurrency}")
-        invoke_config = read_or_none(lam.get_function_event_invoke_config, FunctionName=self.name) or {}
-        if changed := differences(invoke_config, self.desired_async()):
-            steps.append(self._async())
-            details.extend(changed)
-        if tags_missing:
-            details.append("tags")
-        return self.change(Action.UPDATE if steps else Action.UNCHANGED, *details, steps=steps)
+        return steps
 
     def ownership(self) -> str | None:
         found = read_or_none(self.ctx.client("lambda").get_function, FunctionName=self.name)
