@@ -4,7 +4,7 @@ The demo drives the real commands (`up`, `status`, `down`) in-process, each with
 `--local --state-dir <its own temporary directory>` arguments, against an emulator of its
 own (free port), so it shows exactly what a user would see and cannot disturb an
 emulator the user runs. It reaches the commands through click's root context, so this
-module never imports `cli.py` (which imports it).
+module never imports `cli/root.py` (which imports it).
 """
 
 from __future__ import annotations

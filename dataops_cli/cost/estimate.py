@@ -1,6 +1,6 @@
 """Glue between the CLI and the cost model: pick prices, gather figures, build the breakdown.
 
-Kept out of cli.py so `cost`, `up --dry-run` and `status` share one path, and tests can
+Kept out of cli/ so `cost`, `up --dry-run` and `status` share one path, and tests can
 swap the Price List client (`pricing_client`) without touching AWS.
 """
 

@@ -1,6 +1,6 @@
 """The monthly bill of the stack: usage figures + a price table -> one row per billed item.
 
-Pure: no AWS calls, no config file, no rich. `cost_inputs` gathers the figures (from the
+Pure: no AWS calls, no config file, no rich. `inputs.py` and `measured.py` gather the figures (from the
 config, the model of the handler, or what a deployed stack measured) and the CLI renders
 the rows; `status` and `up --dry-run` call the same `breakdown`.
 
@@ -168,7 +168,7 @@ class Breakdown:
     price_notes: list[str]
     sources: dict[str, str]
     warnings: list[str] = field(default_factory=list)
-    engines: list[dict] = field(default_factory=list)  # both engines side by side (cost_inputs.compare_engines)
+    engines: list[dict] = field(default_factory=list)  # both engines side by side (inputs.compare_engines)
     free_items: list[str] = field(default_factory=lambda: list(FREE_ITEMS))
     not_counted: list[str] = field(default_factory=lambda: list(NOT_COUNTED))
     month: str = f"{MONTH_DAYS} days"
