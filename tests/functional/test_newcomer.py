@@ -738,8 +738,8 @@ def test_config_errors_wrap_at_80(tmp_path):
 
 
 def test_runs_show_keeps_column_names_whole_and_drops_an_empty_message_column():
-    from dataops_cli.observe.runs_view import run_detail
     from dataops_cli.observe.runs import RunSummary
+    from dataops_cli.observe.runs_view import run_detail
 
     checks = [
         {"name": "completeness", "level": "ok", "column": "DiabetesPedigreeFunction", "observed": 0.0,

@@ -277,8 +277,8 @@ def test_runs_table_is_readable_at_80_columns_and_keeps_markup_in_errors():
     """Whole output at 80 columns: checks or the error sit under the run id; `[pipeline]` survives."""
     from rich.console import Console
 
-    from dataops_cli.observe.runs_view import runs_table
     from dataops_cli.observe.runs import RunSummary
+    from dataops_cli.observe.runs_view import runs_table
 
     found = [
         RunSummary(
