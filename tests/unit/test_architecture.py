@@ -291,3 +291,19 @@ def test_no_function_over_60_lines():
     }
     assert set(over) - HANDLER_PENDING_FUNCTIONS == set(), over
     assert HANDLER_PENDING_FUNCTIONS - set(over) == set(), "a pending function fits now: remove it from the list"
+
+
+CONCERNS = ("cli", "deploy", "deploy/resources", "observe", "cost", "engines")  # listed module by module
+
+
+def test_the_tree_names_every_module_of_the_folders_by_concern():
+    named = set(re.findall(r"[\w/]+\.py", readme_tree()))
+    for folder in CONCERNS:
+        on_disk = {p.name for p in (REPO / "dataops_cli" / folder).glob("*.py") if p.name != "__init__.py"}
+        assert on_disk - named == set(), f"dataops_cli/{folder}/ modules missing from docs/architecture.md's tree"
+
+
+def test_the_folders_by_concern_exist_and_the_flat_modules_are_gone():
+    top = {p.name for p in (REPO / "dataops_cli").iterdir()}
+    assert {"cli", "deploy", "observe", "cost", "engines", "local", "emulator"} <= top
+    assert not top & {"cli.py", "stack.py", "status.py", "cost.py", "glue_run.py", "app.py"}
