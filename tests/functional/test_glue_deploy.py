@@ -201,8 +201,8 @@ def test_status_reads_the_glue_job_runs(stack, monkeypatch):
 
 
 def test_status_is_failing_when_the_latest_glue_run_failed(stack, monkeypatch):
-    from dataops_cli.engines import glue_run
-    from dataops_cli.observe.status import EXIT_FAILING
+    from dataops_cli.cli import exits
+    from dataops_cli.engines import glue_engine
 
     _, _, glue = stack
     up(glue)
@@ -217,7 +217,7 @@ def test_status_is_failing_when_the_latest_glue_run_failed(stack, monkeypatch):
         "failures": [{"run_id": "jr_9", "state": "FAILED", "started": "2026-01-01T00:00:00+00:00", "error": "boom"}],
     }
     # moto's runs always succeed: the summary of a failed one stands in for GetJobRuns here
-    monkeypatch.setattr(glue_run, "runs_summary", lambda *_args, **_kw: failed)
+    monkeypatch.setattr(glue_engine, "runs_summary", lambda *_args, **_kw: failed)
     result = h.run(glue, "status")
-    assert result.exit_code == EXIT_FAILING, result.output
+    assert result.exit_code == exits.FAILING, result.output
     assert "latest Glue job run jr_9 FAILED: boom" in " ".join(result.output.split())
