@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+import dataops_cli.cli.exits as exits
 from dataops_cli.aws import DataopsError
 from dataops_cli.cli.app import App
 from dataops_cli.cli.options import CONTEXT_SETTINGS
@@ -166,7 +167,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 f"{counted(counts['throttles'], 'throttle')}"
             )
     if state is None:
-        ctx.exit(1)
+        ctx.exit(exits.FAILED)
 
 
 @local_group.command("env")
@@ -192,7 +193,7 @@ def env(ctx: click.Context, as_json: bool) -> None:
         why = "is not running" if state is None else "runs, but its credentials file cannot be read"
         click.echo(f"The local emulator {why}.", err=True)
         click.echo("Start it with: dataops local start", err=True)
-        ctx.exit(1)
+        ctx.exit(exits.FAILED)
     settings = {
         "AWS_ENDPOINT_URL": state.endpoint,
         "AWS_ACCESS_KEY_ID": keys[0],

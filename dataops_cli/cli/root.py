@@ -13,6 +13,7 @@ from typing import NoReturn
 
 import click
 
+import dataops_cli.cli.exits as exits
 from dataops_cli import __version__
 from dataops_cli.cli.app import LOCAL_ENV, STATE_DIR_ENV, App, default_state_dir
 from dataops_cli.cli.config import show_config
@@ -87,7 +88,7 @@ def cli(
 
 def main() -> NoReturn:
     cli.main(prog_name="dataops")  # exits with the command's code
-    sys.exit(0)
+    sys.exit(exits.OK)
 
 
 for _command in (up, down, status, logs, invoke, cost, show_config, local_group, demo, runs_group):

@@ -24,6 +24,7 @@ from dataops_cli.deploy.resources.monitoring import AlarmTopic, Dashboard, Error
 from dataops_cli.deploy.resources.roles import ExecutionRole, SchedulerRole
 from dataops_cli.deploy.resources.schedule import Schedule, ScheduleGroup
 from dataops_cli.engines.base import traits, uses
+from dataops_cli.engines.registry import engine_for
 
 RESOURCE_ORDER: tuple[type[Resource], ...] = (
     Bucket,
@@ -71,12 +72,12 @@ class Reporter:
 
 def resources(ctx: StackContext) -> list[Resource]:
     """What the configured engine needs (function.engine), in `up` order."""
-    return [cls(ctx) for cls in RESOURCE_ORDER if uses(ctx.config.function.engine, cls.engines)]
+    return [cls(ctx) for cls in engine_for(ctx.config).resources(RESOURCE_ORDER)]
 
 
 def other_engine_resources(ctx: StackContext) -> list[Resource]:
     """What only the other engine needs, in removal order: `up` removes these after the switch."""
-    return [cls(ctx) for cls in reversed(RESOURCE_ORDER) if not uses(ctx.config.function.engine, cls.engines)]
+    return [cls(ctx) for cls in reversed(engine_for(ctx.config).other_resources(RESOURCE_ORDER))]
 
 
 def all_resources(ctx: StackContext) -> list[Resource]:
