@@ -17,7 +17,7 @@ import click
 import dataops_cli.cli.exits as exits
 from dataops_cli.aws import DataopsError
 from dataops_cli.cli.app import App
-from dataops_cli.cli.options import CONTEXT_SETTINGS
+from dataops_cli.cli.options import CONTEXT_SETTINGS, json_option
 from dataops_cli.counts import counted
 from dataops_cli.local import process
 from dataops_cli.local.credentials import read_owner_credentials
@@ -122,7 +122,7 @@ def stop(app: App) -> None:
 
 
 @local_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@json_option("Print one JSON object instead of text.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Say whether the emulator runs, where, since when, and at what speed.
@@ -171,7 +171,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 @local_group.command("env")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of shell lines.")
+@json_option("Print one JSON object instead of shell lines.")
 @click.pass_context
 def env(ctx: click.Context, as_json: bool) -> None:
     """Print the settings that point awscli and boto3 at the running emulator.

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from dataops_cli.cli.options import CONTEXT_SETTINGS, since_option, since_seconds
+from dataops_cli.cli.options import CONTEXT_SETTINGS, json_option, since_option, since_seconds
 from dataops_cli.observe import runs as runs_module
 from dataops_cli.observe.runs_view import run_detail, runs_table
 
@@ -15,7 +15,7 @@ from dataops_cli.observe.runs_view import run_detail, runs_table
 @click.group("runs", context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
 @since_option("1d", "How far back: 1h, 1d, 2w ...")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many runs at most.")
-@click.option("--json", "as_json", is_flag=True, help="Print the runs as one JSON list.")
+@json_option("Print the runs as one JSON list.")
 @click.pass_context
 def runs_group(ctx: click.Context, since: str, limit: int, as_json: bool) -> None:
     """List the last runs, newest first, as the bucket records them.
@@ -48,7 +48,7 @@ def runs_group(ctx: click.Context, since: str, limit: int, as_json: bool) -> Non
 
 @runs_group.command("show")
 @click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="Print run summary and quality.json as one JSON document.")
+@json_option("Print run summary and quality.json as one JSON document.")
 @click.pass_obj
 def show(app: Any, run_id: str, as_json: bool) -> None:
     """Print one run's summary and every data-quality check.
