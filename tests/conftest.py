@@ -9,7 +9,22 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+
 SAMPLE_CSV = REPO / "data" / "diabetes_preprocessed.csv"
+
+
+@pytest.fixture(autouse=True)
+def _terminal_width_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lay output out as on a plain pipe (120 columns), whoever runs the tests.
+
+    pytest-xdist's workers inherit COLUMNS=80, so under `-n 2` every CLI test ran 40 columns
+    narrower than in one process and long tmp paths wrapped mid-word. A test that is about a
+    width passes COLUMNS to CliRunner itself.
+    """
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
 
 
 @pytest.fixture
