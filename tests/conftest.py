@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-
 SAMPLE_CSV = REPO / "data" / "diabetes_preprocessed.csv"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse botocore's service models once per test process, not once per command (helpers/boto_cache.py)."""
+    from tests.helpers.boto_cache import share_loader_caches
+
+    share_loader_caches()
 
 
 @pytest.fixture(autouse=True)

@@ -24,10 +24,8 @@ GROUP = "/aws/lambda/DataOpsPipelineFunction"
 
 @pytest.fixture
 def deployed(mock_aws_env, monkeypatch, tmp_path):
-    h.publish_stand_in_layer()
-    recorder = h.install(monkeypatch)
-    config = h.write_config(tmp_path / "config.toml")
-    assert h.run(config, "up").exit_code == 0
+    config = tmp_path / "config.toml"
+    recorder = h.deployed_stack(monkeypatch, config)
     # The tests seed metrics and logs from before `up` ran; status counts errors only since the
     # stack's creation (its log group's), so date that back here (test_errors_before_creation... uses the real one).
     monkeypatch.setattr(
