@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from datetime import UTC, datetime
 
 import boto3
@@ -58,3 +59,21 @@ def test_a_restored_stack_was_created_at_the_restore(aws_env, monkeypatch, tmp_p
         )["logGroups"][0]
         assert schedule["CreationDate"] >= before
         assert datetime.fromtimestamp(group["creationTime"] / 1000, UTC) >= before
+
+
+def test_a_restored_function_answers_invoke_as_the_deployed_one(aws_env, monkeypatch, tmp_path):
+    """moto cannot run the code without Docker; what matters is the same answer, not an AttributeError."""
+
+    def invoke() -> dict:
+        stdout = h.run(tmp_path / "config.toml", "invoke", "--json").stdout
+        answer = json.loads(stdout[stdout.index("{\n") :])  # moto may print a Docker warning first
+        return {k: v for k, v in answer.items() if k != "request_id"}
+
+    with mock_aws():
+        _, state = deploy_and_capture(monkeypatch, tmp_path)
+        fresh = invoke()
+    gc.collect()
+    with mock_aws():
+        moto_state.restore(state)
+        restored = invoke()
+    assert fresh["failed"] is True and restored == fresh

@@ -50,6 +50,7 @@ def restore(state: MotoState) -> None:
             if bd not in BackendDict._instances:
                 BackendDict._instances.append(bd)
     _created_now()
+    _docker_clients_unset()
 
 
 @contextmanager
@@ -89,3 +90,18 @@ def _created_now() -> None:
     for _, _, backend in logs_backends.iter_backends():
         for group in backend.groups.values():
             group.creation_time = now
+
+
+def _docker_clients_unset() -> None:
+    """Give each Lambda function back the attribute its `__getstate__` leaves out of a copy.
+
+    moto's LambdaFunction drops its Docker client when copied; `invoke` reads it (None: made
+    when needed), so a copied function without it raised AttributeError instead of moto's answer.
+    """
+    from moto.awslambda.models import lambda_backends
+
+    for _, _, backend in lambda_backends.iter_backends():
+        for entry in backend._lambdas._functions.values():
+            for function in [entry["latest"], *entry["versions"]]:
+                if function is not None and not hasattr(function, "_DockerModel__docker_client"):
+                    function._DockerModel__docker_client = None
