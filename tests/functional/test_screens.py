@@ -193,5 +193,5 @@ def test_the_normalization_keeps_what_does_not_vary():
     assert normalized(line) == masked and len(masked) == len(line)
     assert normalized("│  49.0 ms │", measured=True) == "│     <ms> │"
     assert normalized("│  49.0 ms │") == "│  49.0 ms │"
-    wrapped = "  <- /tmp/some/where/dia\n     betes.csv\nnext"
-    assert unwrapped_path(wrapped, Path("/tmp/some/where/diabetes.csv"), "<p>") == "  <- <p>\nnext"
+    wrapped = "  <- some/where/dia\n     betes.csv\nnext"
+    assert unwrapped_path(wrapped, Path("some/where/diabetes.csv"), "<p>") == "  <- <p>\nnext"
