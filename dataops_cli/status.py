@@ -24,8 +24,10 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli import metrics, quality_status, runlog_reader
-from dataops_cli.aws import DataopsError, error_code, error_message, read_or_none
+from dataops_cli.aws import DataopsError, read_or_none
 from dataops_cli.counts import counted
+from dataops_cli.observe import percentiles
+from dataops_cli.observe.percentiles import unavailable_reason
 from dataops_cli.resources.base import Action, StackContext
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
 from dataops_cli.stack import command, resources
@@ -38,11 +40,6 @@ EXIT_NOT_DEPLOYED = 4
 EXIT_INCOMPLETE = 5  # nothing found wrong, but a source could not be read: health is not proven
 RECENT_RUNS = 10
 FEED_MAX_PAGES = 3
-REPORT_MAX_PAGES = 5  # REPORT lines for p99 when percentiles are unavailable: bounded like the feed
-# Errors that say "you may not" rather than "this backend cannot": never retried without percentiles.
-AUTH_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "ExpiredToken", "InvalidClientTokenId", "UnrecognizedClientException"}
-)
 T = TypeVar("T")
 P99_WARN_FRACTION = 0.8
 STATE = {
@@ -117,15 +114,6 @@ class StatusOptions:
     recent_runs: int = RECENT_RUNS
 
 
-def unavailable_reason(exc: BaseException) -> str:
-    """`<code>: <message>` for the `unavailable` map."""
-    if isinstance(exc, ClientError):
-        return f"{error_code(exc)}: {error_message(exc)}"
-    if isinstance(exc, DataopsError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
 def _read(report: StatusReport, source: str, read: Callable[[], T], default: T) -> T:
     """One source: its value, or `default` with the reason recorded under `source`."""
     try:
@@ -143,9 +131,9 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
     rows = resource_rows(ctx, failures)
     if rows and len(failures) == len(rows):  # nothing could be read at all (credentials, network): exit 1
         raise failures[0]
-    percentiles = "percentiles" not in ctx.gaps
+    with_percentiles = "percentiles" not in ctx.gaps
     quality_queries = quality_status.queries(config.function.name)
-    queries = metrics.kpi_queries(config.function.name, config.schedule_group, percentiles) + quality_queries
+    queries = metrics.kpi_queries(config.function.name, config.schedule_group, with_percentiles) + quality_queries
     period = metrics.fit_period(
         options.since_seconds,
         len(metrics.kpi_queries(config.function.name, config.schedule_group, True)) + len(quality_queries),
@@ -206,12 +194,8 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
             report.errors = [asdict(e) for e in _last(runlog_reader.errors_from_events(events), options.recent_runs)][
                 ::-1
             ]
-        if not percentiles or refused:
-            why = (
-                f"GetMetricData refused percentiles ({refused})"
-                if refused
-                else "this backend has no percentile statistics"
-            )
+        if not with_percentiles or refused:
+            why = percentiles.why_from_reports(refused)
             durations = _read(report, "logs (REPORT lines for p99)", lambda: _report_durations(ctx, window), None)
             if durations is not None:
                 report.kpis["duration_p99"] = Kpi(
@@ -263,37 +247,15 @@ def collect(ctx: StackContext, options: StatusOptions, now: datetime | None = No
 def _kpi_metrics(
     ctx: StackContext, report: StatusReport, queries: list[metrics.Query], window: Window
 ) -> tuple[metrics.MetricResults | None, str | None]:
-    """(results, why percentiles were refused): one GetMetricData, or two when the backend rejects percentiles.
-
-    The attempt with percentiles goes through a client without retries, so a backend that
-    answers 500 to an extended statistic (LocalStack, moto's server) costs one call, not
-    botocore's whole backoff; the batch is then sent once more without percentiles.
-    """
-    with_percentiles = any(q.stat.startswith("p") for q in queries)
-    if not with_percentiles:
-        return _read(report, "metrics", lambda: metrics.fetch(ctx.client("cloudwatch"), queries, window), None), None
-    try:
-        return metrics.fetch(ctx.aws.probe_client("cloudwatch"), queries, window), None
-    except (ClientError, BotoCoreError) as exc:
-        if isinstance(exc, ClientError) and error_code(exc) in AUTH_CODES:
-            report.unavailable["metrics"] = unavailable_reason(exc)
-            return None, None
-        refused = unavailable_reason(exc)
-    plain = [q for q in queries if not q.stat.startswith("p")]
-    return _read(report, "metrics", lambda: metrics.fetch(ctx.client("cloudwatch"), plain, window), None), refused
+    """(results, why percentiles were refused): dataops_cli.observe.percentiles decides, shared with `dashboard`."""
+    fetched = percentiles.fetch_with_fallback(ctx, queries, lambda client, qs: metrics.fetch(client, qs, window))
+    if fetched.error is not None:
+        report.unavailable["metrics"] = unavailable_reason(fetched.error)
+    return fetched.value, fetched.refused
 
 
 def _report_durations(ctx: StackContext, window: Window) -> list[float]:
-    return runlog_reader.durations_from_events(
-        runlog_reader.filter_events(
-            ctx.client("logs"),
-            ctx.config.log_group,
-            _ms(window.start),
-            _ms(window.end),
-            pattern='"REPORT RequestId"',
-            max_pages=REPORT_MAX_PAGES,
-        )
-    )
+    return [duration for _, duration in percentiles.report_durations(ctx, window.start, window.end)]
 
 
 def resource_rows(ctx: StackContext, failures: list[BaseException] | None = None) -> list[ResourceRow]:
