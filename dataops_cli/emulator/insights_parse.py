@@ -179,6 +179,15 @@ def _parse_command(reader: _Reader, command: Command) -> None:
     command.pattern = re.compile(glob)
 
 
+def _source_text(tokens: list[Token]) -> str:
+    """An unnamed expression's column name, written as a query writes it: `pct(@duration, 99)`."""
+    text = ""
+    for i, token in enumerate(tokens):
+        tight = token.text in (")", ",") or token.text == "(" or (i and tokens[i - 1].text == "(")
+        text += token.text if not text or tight else f" {token.text}"
+    return text
+
+
 class _Reader:
     """A recursive-descent reader over one command's tokens."""
 
@@ -220,7 +229,7 @@ class _Reader:
         while True:
             start = self.pos
             expr = self.expression()
-            name = " ".join(t.text for t in self.tokens[start : self.pos])
+            name = _source_text(self.tokens[start : self.pos])
             if self.peek_name() == "as":
                 self.take()
                 alias = self.take()

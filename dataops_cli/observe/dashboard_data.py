@@ -12,6 +12,7 @@ Returns plain data; dashboard_view.py draws it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -203,12 +204,13 @@ def _fill_log(ctx: Any, spec: WidgetSpec, widget: WidgetData, start: datetime, e
     except (ClientError, BotoCoreError, DataopsError) as exc:
         widget.error = f"Logs Insights: {percentiles.unavailable_reason(exc)}"
         return
-    widget.columns, widget.rows = merged_columns(rows), rows
+    widget.columns, widget.rows = merged_columns(rows, spec.query), rows
 
 
-def merged_columns(rows: list[dict[str, str]]) -> list[str]:
-    """The columns in the query's order: each row lists its fields in that order but leaves out
-    those it lacks, so a new column goes right after the one before it in its row."""
+def merged_columns(rows: list[dict[str, str]], query: str = "") -> list[str]:
+    """The columns in the query's order, as the console shows them. Each row lists its fields in
+    that order but leaves out those it lacks, so a new column goes right after the one before it
+    in its row; then, where the query names them, by where it names them first."""
     columns: list[str] = []
     for row in rows:
         before = -1
@@ -218,7 +220,12 @@ def merged_columns(rows: list[dict[str, str]]) -> list[str]:
             if key not in columns:
                 columns.insert(before + 1, key)
             before = columns.index(key)
-    return columns
+
+    def named_at(column: str) -> int:
+        found = re.search(rf"(?<![\w@.]){re.escape(column)}(?![\w.])", query)
+        return found.start() if found else len(query)
+
+    return sorted(columns, key=named_at)
 
 
 def run_insights(
