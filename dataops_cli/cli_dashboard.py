@@ -23,6 +23,10 @@ EXIT_INTERRUPTED = 130
 PAGE_NAME = "dashboard.html"
 
 
+class StoppedServingError(DataopsError):
+    exit_code = EXIT_INTERRUPTED
+
+
 @click.command("dashboard", context_settings=CONTEXT_SETTINGS)
 @click.option("--since", metavar="SPAN", help="Time range: 30m, 3h, 1d ... [default: the dashboard's own, 3h].")
 @click.option(
@@ -92,12 +96,12 @@ def dashboard(app: App, since: str | None, out: Path | None, open_page: bool, se
         webbrowser.open(target.resolve().as_uri())
     if serve:
         period = every or data.refresh_seconds
-        _serve(app, lambda: build(period)[0], dashboard_view.render(data, period), period)
+        _serve(app, lambda: build(period)[0], dashboard_view.render(data, period), period, target)
     app.report_calls()
     sys.exit(EXIT_INCOMPLETE if failed else 0)
 
 
-def _serve(app: App, build: Callable[[], str], first: str, every: int) -> None:
+def _serve(app: App, build: Callable[[], str], first: str, every: int, target: Path) -> None:
     from dataops_cli.observe.serve import PageServer
 
     def failed(exc: BaseException) -> None:
@@ -110,7 +114,8 @@ def _serve(app: App, build: Callable[[], str], first: str, every: int) -> None:
     try:
         server.serve(every)
     except KeyboardInterrupt:
-        raise DataopsError(f"stopped serving {server.url} (Ctrl-C)", exit_code=EXIT_INTERRUPTED) from None
+        message = f"stopped serving {server.url} (Ctrl-C)"
+        raise StoppedServingError(message, f"the page as first drawn stays in {target}") from None
 
 
 def _write(target: Path, page: str) -> None:

@@ -12,6 +12,7 @@ Returns plain data; dashboard_view.py draws it.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -73,16 +74,17 @@ class DashboardData:
     refresh_seconds: int = 120
 
 
-def read_body(cloudwatch: Any, name: str) -> dict[str, Any]:
-    import json
+class NotDeployedError(DataopsError):
+    exit_code = 4  # as `status` says "not deployed"
 
+
+def read_body(cloudwatch: Any, name: str, up: str = "dataops up") -> dict[str, Any]:
     try:
         answer = cloudwatch.get_dashboard(DashboardName=name)
     except ClientError as exc:
         if error_code(exc) in ("ResourceNotFound", "ResourceNotFoundException"):
-            raise DataopsError(
-                f"no dashboard named {name!r} is deployed", "deploy the stack first: dataops up", exit_code=4
-            ) from None
+            message = f"no dashboard named {name!r} is deployed"
+            raise NotDeployedError(message, f"deploy the stack first: {up}") from None
         raise
     try:
         return json.loads(answer["DashboardBody"])
@@ -95,7 +97,8 @@ def collect(
 ) -> DashboardData:
     now = now or datetime.now(UTC)
     calls_before = ctx.aws.counter.total
-    body = read_body(ctx.client("cloudwatch"), name)
+    up = "dataops --local up" if getattr(ctx.aws, "local", False) else "dataops up"
+    body = read_body(ctx.client("cloudwatch"), name, up)
     seconds = since_seconds or dashboard_spec.range_seconds(body)
     specs = dashboard_spec.widgets(body)
     out = {spec.index: _shell(spec) for spec in specs}
