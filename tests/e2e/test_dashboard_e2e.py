@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
+import urllib.request
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,7 +26,7 @@ from dataops_cli.app import App
 from dataops_cli.local.state import read_state
 from dataops_cli.observe import dashboard_data
 from dataops_cli.status import StatusOptions, collect
-from tests.e2e.test_local_e2e import FUNCTION, GROUP, SCHEDULE, Session, free_port
+from tests.e2e.test_local_e2e import FUNCTION, GROUP, SCHEDULE, Session, dataops_command, free_port
 from tests.helpers.local import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -87,6 +89,7 @@ def test_dashboard_in_a_real_browser_and_in_agreement_with_status(tmp_path):
         assert drawn.returncode == 0, drawn.stdout + drawn.stderr
         assert f"Wrote {page} (16 widgets," in drawn.stdout and "console" not in drawn.stdout  # no URL locally
         check_in_browser(s, page, tmp_path / "dashboard.png")
+        check_serve(s)
 
         disable_schedule(s)
         wait_until(lambda: settled(s), 60, "the last scheduled run to end")
@@ -119,6 +122,31 @@ def check_in_browser(s: Session, page: Path, shot: Path) -> None:
     assert int(activity["data-rows"]) > 0
     assert "🚀" in activity["data-title"] and "🚀" in dom.stdout  # the feed's emojis, intact
     assert dom.stdout.count("<svg") == sum(1 for w in body["widgets"] if w["properties"].get("view") == "timeSeries")
+
+
+def check_serve(s: Session) -> None:
+    """--serve: the URL printed, the page served from 127.0.0.1 with a reload, Ctrl-C ends it with 130."""
+    command = [*dataops_command(), "--local", "--config", str(s.config), "dashboard", "--serve", "--every", "5"]
+    out = s.cwd / "serve.html"
+    server = subprocess.Popen([*command, "--out", str(out)], env=s.env, cwd=s.cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        url = ""
+        while not url:
+            line = server.stdout.readline()  # type: ignore[union-attr]
+            assert line, server.stderr.read()  # type: ignore[union-attr]
+            url = next(iter(re.findall(r"Serving (http://127\.0\.0\.1:\d+/)", line)), "")
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            served = answer.read().decode("utf-8")
+        assert '<meta http-equiv="refresh" content="5">' in served and 'data-kind="log"' in served
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == 130, err
+    assert f"stopped serving {url} (Ctrl-C)" in " ".join(err.split())
 
 
 def check_agreement_with_status(s: Session) -> None:
