@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -90,7 +89,8 @@ def main() -> None:
             time.sleep(2)  # the last scheduled run ends
             rows = []
             for since, seconds in RANGES:
-                rows.append([since, *measure(state_dir, seconds, args.repeat), *cli_run(state_dir, since, Path(tmp) / "d.html")])
+                page = Path(tmp) / "d.html"
+                rows.append([since, *measure(state_dir, seconds, args.repeat), *cli_run(state_dir, since, page)])
         finally:
             process.stop(state_dir)
     header = ["range", "collect", "render", "API calls", "page", "peak alloc", "CLI wall", "CLI peak RSS"]
