@@ -11,6 +11,7 @@ Widgets sit on CloudWatch's 24-column grid at their own x, y, width and height.
 from __future__ import annotations
 
 import html
+import math
 import re
 from datetime import UTC, datetime
 
@@ -21,6 +22,8 @@ from dataops_cli.observe.dashboard_data import DashboardData, Series, WidgetData
 
 ROW_PX = 34  # one grid row (CloudWatch's height unit)
 COLUMN_PX = 56  # one of 24 columns at a ~1400 px page: the charts' drawing size (they scale to fit)
+DAY_MS = 86_400_000
+TICK_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 CSS = """
@@ -130,8 +133,9 @@ def chart_svg(w: WidgetData) -> str:
         show_x_guides=False,
         dots_size=2,
         max_scale=6,
-        x_value_formatter=lambda moment: moment.strftime("%H:%M"),
+        x_value_formatter=lambda moment: moment.strftime("%H:%M" if w.end_ms - w.start_ms <= DAY_MS else "%m-%d %H:%M"),
         x_labels=axis_ticks(w.start_ms, w.end_ms),
+        xrange=(w.start_ms / 1000, w.end_ms / 1000) if w.end_ms > w.start_ms else None,  # the whole window
         no_data_text="No data available",
         margin=4,
     )
@@ -141,12 +145,14 @@ def chart_svg(w: WidgetData) -> str:
     return chart.render(is_unicode=True)
 
 
-def axis_ticks(start_ms: int, end_ms: int, count: int = 6) -> list[datetime]:
-    """Evenly spaced times over the whole window, so the axis spans it (as CloudWatch's does)."""
-    if end_ms <= start_ms:
+def axis_ticks(start_ms: int, end_ms: int, most: int = 7) -> list[datetime]:
+    """Round times (every 1, 2, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h, 1 d ...) inside the window, at most `most`."""
+    span = (end_ms - start_ms) / 1000
+    if span <= 0:
         return []
-    step = (end_ms - start_ms) / count
-    return [datetime.fromtimestamp((start_ms + i * step) / 1000, UTC) for i in range(count + 1)]
+    step = next((s for s in TICK_STEPS if span / s <= most), math.ceil(span / most / 86400) * 86400)
+    first = math.ceil(start_ms / 1000 / step) * step
+    return [datetime.fromtimestamp(t, UTC) for t in range(int(first), int(end_ms / 1000) + 1, step)]
 
 
 def tiles_html(series: list[Series]) -> str:

@@ -10,7 +10,7 @@ from dataops_cli.aws import DataopsError
 from dataops_cli.dashboard import DashboardInputs, build_dashboard
 from dataops_cli.observe import dashboard_spec
 from dataops_cli.observe.dashboard_data import DashboardData, Series, WidgetData, merged_columns
-from dataops_cli.observe.dashboard_view import render
+from dataops_cli.observe.dashboard_view import axis_ticks, render
 
 HOSTILE = '<script>alert("x")</script><img src=http://evil.example/x.png onerror=alert(1)>'
 
@@ -124,3 +124,13 @@ def test_table_columns_keep_the_querys_order_when_rows_lack_fields():
         "columns",
         "cleaned_csv",
     ]
+
+
+def test_the_time_axis_spans_the_window_with_round_ticks():
+    start = 1_796_000_007_000  # not on a minute
+    assert [t.strftime("%H:%M") for t in axis_ticks(start, start + 600_000)] == [
+        "00:54", "00:56", "00:58", "01:00", "01:02",
+    ]  # fmt: skip
+    three_hours = axis_ticks(start, start + 3 * 3600_000)
+    assert len(three_hours) <= 7 and all(t.minute in (0, 30) and t.second == 0 for t in three_hours)
+    assert axis_ticks(start, start) == []
