@@ -14,8 +14,9 @@ allocation over one collect + render (tracemalloc); and the whole CLI in a subpr
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ from dataops_cli.app import App
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.local import process
 from dataops_cli.local.credentials import owner_credentials
-from dataops_cli.local.state import read_state
+from dataops_cli.local.state import STATE_DIR_ENV, read_state
 from dataops_cli.observe import dashboard_data, dashboard_view
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,12 +65,26 @@ def measure(state_dir: Path, seconds: int, repeat: int) -> list[str]:
     ]
 
 
+CLI = (
+    "import resource, runpy, sys\n"
+    "try:\n    runpy.run_module('dataops_cli', run_name='__main__')\n"
+    "except SystemExit:\n    pass\n"
+    "print('peak-rss-kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
+
+
 def cli_run(state_dir: Path, since: str, out: Path) -> list[str]:
+    """The whole command in its own process (startup included), with that process's peak RSS."""
     started = time.perf_counter()
-    dataops(state_dir, "--local", "dashboard", "--since", since, "--out", str(out))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env[STATE_DIR_ENV] = str(state_dir)
+    args = ["--local", "dashboard", "--since", since, "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, *args], env=env, cwd=REPO, capture_output=True, text=True, check=True
+    )
     wall = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return [f"{wall:.2f} s", f"{rss:.0f} MiB (max of the children so far)"]
+    rss = int(done.stdout.rsplit("peak-rss-kib", 1)[1]) / 1024
+    return [f"{wall:.2f} s", f"{rss:.0f} MiB"]
 
 
 def main() -> None:

@@ -131,6 +131,7 @@ def _shell(spec: WidgetSpec) -> WidgetData:
 def _fill_metrics(ctx: Any, specs: list[WidgetSpec], out: dict[int, WidgetData], seconds: int, now: datetime) -> None:
     """Group lines by the window they need, fetch each group once, hand the points back to widgets."""
     batches: dict[tuple[Any, ...], list[tuple[WidgetSpec, MetricLine]]] = {}
+    reports: dict[tuple[datetime, datetime], list[tuple[int, float]]] = {}  # REPORT lines read once per window
     for spec in specs:
         for line in spec.lines:
             own = spec.index if any(ln.expression for ln in spec.lines) else None
@@ -159,7 +160,7 @@ def _fill_metrics(ctx: Any, specs: list[WidgetSpec], out: dict[int, WidgetData],
                 continue
             widget = out[spec.index]
             if percentiles.is_percentile(line.stat) and line.id not in points:
-                _p99_from_reports(ctx, widget, line, window, fetched.refused)
+                _p99_from_reports(ctx, widget, line, window, fetched.refused, reports)
                 continue
             series = sorted((int(t.timestamp() * 1000), v) for t, v in points.get(line.id, {}).items())
             widget.series.append(Series(line.label, series, line.color, line.right_axis, line.stat))
@@ -169,7 +170,14 @@ def _read_points(ctx: Any, lines: list[MetricLine], window: Window) -> dict[str,
     return metrics.fetch_points(ctx.client("cloudwatch"), lines, window) if lines else {}
 
 
-def _p99_from_reports(ctx: Any, widget: WidgetData, line: MetricLine, window: Window, refused: str | None) -> None:
+def _p99_from_reports(
+    ctx: Any,
+    widget: WidgetData,
+    line: MetricLine,
+    window: Window,
+    refused: str | None,
+    reports: dict[tuple[datetime, datetime], list[tuple[int, float]]],
+) -> None:
     """A percentile of the function's Duration, computed from its REPORT lines (as `status` does)."""
     fn = dict(line.dimensions).get("FunctionName")
     why = percentiles.why_from_reports(refused)
@@ -177,7 +185,10 @@ def _p99_from_reports(ctx: Any, widget: WidgetData, line: MetricLine, window: Wi
         widget.notes.append(f"{line.label}: not drawn ({why}; only this function's Duration has REPORT lines)")
         return
     try:
-        durations = percentiles.report_durations(ctx, window.start, window.end)
+        key = (window.start, window.end)
+        if key not in reports:
+            reports[key] = percentiles.report_durations(ctx, window.start, window.end)
+        durations = reports[key]
     except (ClientError, BotoCoreError, DataopsError) as exc:
         widget.notes.append(f"{line.label}: REPORT lines unavailable ({percentiles.unavailable_reason(exc)})")
         return

@@ -50,9 +50,10 @@ class CloudWatch:
 
 class Logs:
     def __init__(self, fail_queries: bool = False) -> None:
-        self.fail, self.polls, self.queries = fail_queries, 0, []
+        self.fail, self.polls, self.queries, self.filters = fail_queries, 0, [], 0
 
     def filter_log_events(self, **kwargs: Any) -> dict:
+        self.filters += 1
         assert kwargs["filterPattern"] == '"REPORT RequestId"'
         start = kwargs["startTime"]
         lines = [f"REPORT RequestId: r{i}\tDuration: {d} ms" for i, d in enumerate((100.0, 300.0, 200.0))]
@@ -102,6 +103,7 @@ def test_a_backend_without_percentiles_gets_p99_from_report_lines_and_the_widget
     assert [len(s.points) for s in chart.series] == [1, 1]  # the three durations fall in one 120 s period
     # three windows (120 s series, whole-range tiles, daily S3): the first two asked twice (p99 refused)
     assert len(cloudwatch.calls) == 5
+    assert logs.filters == 1  # the tile and the graph share one window: its REPORT lines are read once
     assert all(w.error is None for w in got["data"].widgets)
 
 
