@@ -6,7 +6,7 @@ runs every command against moto and checks each API call the CLI makes is allowe
 a new call cannot ship without its permission.
 
 What goes in, for the configured engine:
-- everything `up`, `status`, `logs`, `invoke`, `runs`, `cost` and `down` call, scoped to
+- everything `up`, `status`, `dashboard`, `logs`, `invoke`, `runs`, `cost` and `down` call, scoped to
   this stack's resources (only the reads AWS authorizes on "*" alone use "*");
 - for the engine the config does not use, reads and deletes only: after a switch `up`
   removes that engine's resources, and `down` removes them too;
@@ -80,6 +80,9 @@ FUNCTION_MANAGE = (
     "lambda:InvokeFunction",
 )
 FUNCTION_REMOVE = ("lambda:GetFunction", "lambda:ListTags", "lambda:DeleteFunction")
+# `dashboard`'s Logs Insights tables: both actions are authorized on the queried log groups
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html)
+LOGS_INSIGHTS = ("logs:StartQuery", "logs:GetQueryResults")
 LOG_GROUP_MANAGE = (
     "logs:CreateLogGroup",
     "logs:DeleteLogGroup",
@@ -87,6 +90,7 @@ LOG_GROUP_MANAGE = (
     "logs:ListTagsForResource",
     "logs:TagResource",  # CreateLogGroup with tags needs it too
     "logs:FilterLogEvents",
+    *LOGS_INSIGHTS,
 )
 LOG_GROUP_REMOVE = ("logs:ListTagsForResource", "logs:DeleteLogGroup")
 JOB_MANAGE = (
@@ -291,8 +295,9 @@ def _glue(arns: _Arns) -> list[Statement]:
         # The errors alarm and the dashboard count the job's runs through these two rules.
         _statement("GlueRunRules", RULE_MANAGE, _rules(arns)),
         # `dataops logs` reads the job's streams in Glue's shared groups (every job of the
-        # account and region writes there: dataops narrows to this job's run ids itself).
-        _statement("GlueLogs", ("logs:FilterLogEvents",), glue_logs),
+        # account and region writes there: dataops narrows to this job's run ids itself);
+        # `dataops dashboard` queries them (its queries filter on the job's name).
+        _statement("GlueLogs", ("logs:FilterLogEvents", *LOGS_INSIGHTS), glue_logs),
     ]
 
 

@@ -141,7 +141,8 @@ def chart_svg(w: WidgetData) -> str:
     )
     for series in w.series:
         values = [(datetime.fromtimestamp(t / 1000, UTC), v) for t, v in series.points]
-        chart.add(_legend(series), values, secondary=series.right_axis)
+        # an empty right-axis series has no range: pygal cannot scale it (drawn on the left, as empty)
+        chart.add(_legend(series), values, secondary=series.right_axis and bool(values))
     return chart.render(is_unicode=True)
 
 

@@ -90,13 +90,15 @@ def test_widgets_sit_at_their_grid_place_and_say_their_state():
     )
     broken = WidgetData("log", "Errors", 0, 14, 24, 5, error="Logs Insights: AccessDenied: <no>")
     text = WidgetData("text", "", 0, 0, 24, 2, markdown="# Fn pipeline\nruns on `group` <b>x</b>")
-    html = page(chart, empty, broken, text)
+    right = WidgetData("metric", "Quality", 0, 20, 24, 6, start_ms=0, end_ms=1,
+                       series=[Series("Warnings", [(0, 1.0)]), Series("Rows", [], right_axis=True)])  # fmt: skip
+    html = page(chart, empty, broken, text, right)
     assert 'style="grid-column: 9 / span 8; grid-row: 3 / span 6;"' in html
     assert re.search(r'data-title="Lambda invocations" data-state="ok" data-series="1" data-points="2"', html)
     assert 'data-title="S3 objects" data-state="empty"' in html and "No data available" in html
     assert 'data-state="error"' in html and "AccessDenied: &lt;no&gt;" in html
     assert "<h1>Fn pipeline</h1><p>runs on <code>group</code> &lt;b&gt;x&lt;/b&gt;</p>" in html
-    assert html.count("<svg") == 2  # one chart per metric widget, inline
+    assert html.count("<svg") == 3  # one chart per metric widget, inline (an empty right axis too)
 
 
 def test_single_value_tiles_show_the_last_figure_and_notes_say_where_p99_came_from():
