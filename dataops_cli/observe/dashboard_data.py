@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -139,14 +140,11 @@ def _fill_metrics(ctx: Any, specs: list[WidgetSpec], out: dict[int, WidgetData],
     for (period, _whole, _own), members in batches.items():
         window = Window.ending_now(seconds, period, now)
         lines = [line for _, line in members]
-        if "percentiles" in ctx.gaps:
-            fetched = percentiles.Fetched(
-                _read_points(ctx, [ln for ln in lines if not percentiles.is_percentile(ln.stat)], window)
-            )
-        else:
-            fetched = percentiles.fetch_with_fallback(
-                ctx, lines, lambda client, qs, w=window: metrics.fetch_points(client, qs, w)
-            )
+        # a backend known to have no percentiles (the emulator's gap) is not asked for them at all
+        gap = "percentiles" in ctx.gaps
+        asked = [ln for ln in lines if not (gap and percentiles.is_percentile(ln.stat))]
+        read = partial(_points, window=window)
+        fetched = percentiles.fetch_with_fallback(ctx, asked, read) if asked else percentiles.Fetched({})
         if fetched.error is not None:
             for spec, _ in members:
                 out[spec.index].error = f"GetMetricData: {percentiles.unavailable_reason(fetched.error)}"
@@ -166,8 +164,8 @@ def _fill_metrics(ctx: Any, specs: list[WidgetSpec], out: dict[int, WidgetData],
             widget.series.append(Series(line.label, series, line.color, line.right_axis, line.stat))
 
 
-def _read_points(ctx: Any, lines: list[MetricLine], window: Window) -> dict[str, dict[datetime, float]]:
-    return metrics.fetch_points(ctx.client("cloudwatch"), lines, window) if lines else {}
+def _points(client: Any, lines: list[MetricLine], window: Window) -> dict[str, dict[datetime, float]]:
+    return metrics.fetch_points(client, lines, window)
 
 
 def _p99_from_reports(
@@ -260,8 +258,7 @@ def run_insights(
             return [{cell["field"]: cell.get("value", "") for cell in row} for row in answer.get("results", [])]
         if status not in ("Scheduled", "Running"):
             raise DataopsError(f"the Logs Insights query ended {status}")
-        if waited >= QUERY_TIMEOUT_SECONDS:
-            logs.stop_query(queryId=query_id)
+        if waited >= QUERY_TIMEOUT_SECONDS:  # left to end on its own (StopQuery would need one more permission)
             raise DataopsError(f"the Logs Insights query was still running after {QUERY_TIMEOUT_SECONDS:.0f} s")
         sleep(delay)
         waited += delay

@@ -69,8 +69,13 @@ def disable_schedule(s: Session) -> None:
 
 
 def settled(s: Session) -> bool:
-    """No run going or waiting, by the emulator's own counters."""
-    return all(not f["running"] and not f["queued"] for f in s.health()["functions"].values())
+    """No run going or waiting (the emulator's own counters), and every run's REPORT line and
+    Invocations datapoint written: nothing changes between the two reads compared."""
+    if any(f["running"] or f["queued"] for f in s.health()["functions"].values()):
+        return False
+    found = s.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{FUNCTION}", filterPattern="REPORT")
+    reports = [e for e in found["events"] if e["message"].startswith("REPORT RequestId: ")]
+    return not found.get("nextToken") and len(reports) == s.lambda_sum("Invocations")
 
 
 def test_dashboard_in_a_real_browser_and_in_agreement_with_status(tmp_path):

@@ -153,3 +153,25 @@ def test_windows_end_at_now_and_span_the_range():
     chart = got["by_title"]["Lambda invocations"]
     assert chart.end_ms - chart.start_ms >= 600_000 and chart.end_ms >= NOW.timestamp() * 1000
     assert data.refresh_seconds == 120 and (NOW - timedelta(seconds=600)).isoformat(timespec="seconds") == data.start
+
+
+def test_a_metrics_read_that_fails_marks_the_metric_widgets_and_draws_the_rest():
+    class Failing(CloudWatch):
+        def get_metric_data(self, **kwargs: Any) -> dict:
+            raise error("AccessDeniedException")
+
+    got = collect(Failing(False, build_dashboard(INPUTS)), Logs(), gaps={"percentiles": "none here"})
+    failed = {w.kind for w in got["data"].widgets if w.error}
+    assert failed == {"metric", "single"}
+    assert "GetMetricData: AccessDeniedException: no" in got["by_title"]["Lambda invocations"].error
+    assert got["by_title"]["Duration (avg / p99)"].error and not got["by_title"]["Errors (❌)"].error
+
+
+def test_a_query_that_never_completes_is_given_up_after_the_timeout():
+    class Slow(Logs):
+        def get_query_results(self, queryId: str) -> dict:  # noqa: N803
+            return {"status": "Running", "results": []}
+
+    got = collect(CloudWatch(False, build_dashboard(INPUTS)), Slow())
+    assert "still running after 60 s" in got["by_title"]["Errors (❌)"].error
+    assert sum(got["slept"]) >= 2 * dashboard_data.QUERY_TIMEOUT_SECONDS  # two tables, each waited in full
