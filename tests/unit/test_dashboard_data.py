@@ -175,3 +175,17 @@ def test_a_query_that_never_completes_is_given_up_after_the_timeout():
     got = collect(CloudWatch(False, build_dashboard(INPUTS)), Slow())
     assert "still running after 60 s" in got["by_title"]["Errors (❌)"].error
     assert sum(got["slept"]) >= 2 * dashboard_data.QUERY_TIMEOUT_SECONDS  # two tables, each waited in full
+
+
+def test_engine_glues_dashboard_queries_glues_shared_groups_for_this_job_only():
+    from dataclasses import replace
+
+    from dataops_cli.glue_logs import GLUE_LOG_GROUPS
+
+    glue = replace(INPUTS, engine="glue", glue_job="job", glue_failed_rule="f", glue_succeeded_rule="ok")
+    logs = Logs()
+    got = collect(CloudWatch(False, build_dashboard(glue)), logs)
+    assert [q["logGroupNames"] for q in logs.queries] == [list(GLUE_LOG_GROUPS)] * 2
+    assert all(q["queryString"].startswith("filter function = 'job'") for q in logs.queries)
+    assert len(got["data"].widgets) == len(build_dashboard(glue)["widgets"])
+    assert all(w.error is None for w in got["data"].widgets)
