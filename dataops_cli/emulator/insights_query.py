@@ -39,6 +39,8 @@ MAX_JSON_FIELDS = 200
 Record = dict[str, Any]
 _DURATIONS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _CHUNK_RE = re.compile(r"\d+|\D+")
+_NUMBER_RE = re.compile(r"-?\d+(\.\d+)?")
+_NUMBER_START = frozenset("-0123456789 ")
 
 
 @dataclass
@@ -132,8 +134,11 @@ def _apply(
 
 
 def _with_items(row: Record, items: list[tuple[Expr, str]]) -> Record:
+    computed = [(e, n) for e, n in items if not (e.op == "field" and e.args[0] == n)]  # others are there already
+    if not computed:
+        return row
     out = dict(row)
-    for expr, name in items:
+    for expr, name in computed:
         value = evaluate(expr, row)
         if value is not None:
             out[name] = value
@@ -152,7 +157,12 @@ def _parsed(row: Record, command: Command) -> Record:
 def _sorted(rows: list[Record], expr: Expr, descending: bool) -> list[Record]:
     keyed = [(evaluate(expr, row), row) for row in rows]
     present = [(k, r) for k, r in keyed if k is not None]
-    present.sort(key=cmp_to_key(lambda a, b: natural_compare(a[0], b[0])), reverse=descending)
+    numbers = [_number(k) for k, _ in present]
+    if all(n is not None for n in numbers):  # numbers only (@timestamp): natural order is numeric order
+        order = sorted(range(len(present)), key=lambda i: numbers[i], reverse=descending)  # type: ignore[arg-type,return-value]
+        present = [present[i] for i in order]
+    else:
+        present.sort(key=cmp_to_key(lambda a, b: natural_compare(a[0], b[0])), reverse=descending)
     return [r for _, r in present] + [r for k, r in keyed if k is None]
 
 
@@ -315,7 +325,7 @@ def _number(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value)
-    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
+    if isinstance(value, str) and value[:1] in _NUMBER_START and _NUMBER_RE.fullmatch(value.strip()):
         return float(value)
     return None
 
