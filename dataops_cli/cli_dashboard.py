@@ -35,7 +35,7 @@ class StoppedServingError(DataopsError):
     metavar="FILE",
     help="Where to write the page [default: dashboard.html in the state directory, ./.dataops].",
 )
-@click.option("--open", "open_page", is_flag=True, help="Open the page in the default browser.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the browser (with --serve: the live one).")
 @click.option("--serve", is_flag=True, help="Serve the page on 127.0.0.1 (a free port), re-read every period.")
 @click.option(
     "--every",
@@ -92,16 +92,17 @@ def dashboard(app: App, since: str | None, out: Path | None, open_page: bool, se
         app.console.print(Text.assemble(("unavailable: ", "yellow"), f"{widget.title or widget.kind}: {widget.error}"))
     if data.console_url:
         app.console.print(f"CloudWatch console: {data.console_url}", markup=False, soft_wrap=True)
-    if open_page:
+    if open_page and not serve:
         webbrowser.open(target.resolve().as_uri())
     if serve:
         period = every or data.refresh_seconds
-        _serve(app, lambda: build(period)[0], dashboard_view.render(data, period), period, target)
+        first = dashboard_view.render(data, period)
+        _serve(app, lambda: build(period)[0], first, period, target, open_page)
     app.report_calls()
     sys.exit(EXIT_INCOMPLETE if failed else 0)
 
 
-def _serve(app: App, build: Callable[[], str], first: str, every: int, target: Path) -> None:
+def _serve(app: App, build: Callable[[], str], first: str, every: int, target: Path, open_page: bool) -> None:
     from dataops_cli.observe.serve import PageServer
 
     def failed(exc: BaseException) -> None:
@@ -111,6 +112,8 @@ def _serve(app: App, build: Callable[[], str], first: str, every: int, target: P
 
     server = PageServer(build, failed, page=first)
     app.console.print(f"Serving {server.url} (re-read every {every} s; Ctrl-C stops)", markup=False, soft_wrap=True)
+    if open_page:  # the live page, not the file
+        webbrowser.open(server.url)
     try:
         server.serve(every)
     except KeyboardInterrupt:

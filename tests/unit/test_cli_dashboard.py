@@ -57,3 +57,22 @@ def test_a_widget_that_failed_is_named_and_the_exit_code_is_5(drawn, tmp_path):
 def test_bad_options_are_exit_2_naming_the_option(drawn, args, named):
     result = drawn["run"]("dashboard", *args)
     assert result.exit_code == 2 and named in result.output
+
+
+def test_serve_opens_the_live_page_and_ctrl_c_is_exit_130(drawn, monkeypatch):
+    class Server:
+        url = "http://127.0.0.1:4242/"
+
+        def __init__(self, build: Any, on_error: Any, page: str) -> None:
+            assert "Dash" in page and 'http-equiv="refresh" content="30"' in page
+
+        def serve(self, every: int) -> None:
+            assert every == 30
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("dataops_cli.observe.serve.PageServer", Server)
+    result = drawn["run"]("dashboard", "--serve", "--every", "30", "--open")
+    assert result.exit_code == 130, result.output
+    assert drawn["opened"] == [Server.url]  # the live page, not the file
+    assert "Serving http://127.0.0.1:4242/ (re-read every 30 s; Ctrl-C stops)" in result.output
+    assert "stopped serving http://127.0.0.1:4242/ (Ctrl-C)" in " ".join(result.output.split())
