@@ -28,7 +28,7 @@ if __package__ in (None, ""):
 
 from bench.common import format_table, machine_lines, positive_int
 from bench.warm_bench import dataops, disable_schedules
-from dataops_cli.app import App
+from dataops_cli.cli.app import App
 from dataops_cli.emulator.loopback_clients import LocalClients
 from dataops_cli.local import process
 from dataops_cli.local.credentials import owner_credentials

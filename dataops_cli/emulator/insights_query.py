@@ -31,8 +31,8 @@ from functools import cmp_to_key
 from typing import Any
 
 from dataops_cli.emulator.insights_parse import Command, Expr, QueryError, parse_query
-from dataops_cli.metrics import percentile
-from dataops_cli.runlog_reader import REPORT_RE
+from dataops_cli.observe.metrics import percentile
+from dataops_cli.observe.runlog_reader import REPORT_RE
 
 DEFAULT_LIMIT = 10_000
 MAX_JSON_FIELDS = 200

@@ -21,7 +21,7 @@ from typing import Any
 
 from dataops_cli.emulator.insights_parse import QueryError
 from dataops_cli.emulator.insights_query import DEFAULT_LIMIT, QueryResult, event_record, run
-from dataops_cli.runlog_reader import filter_events
+from dataops_cli.observe.runlog_reader import filter_events
 
 KEPT_QUERIES = 200  # results of the most recent queries (AWS keeps them 7 days; the emulator, a bounded few)
 Clients = Callable[[str, str], Any]

@@ -1,1 +1,1 @@
-"""Reading how the pipeline is doing: the dashboard's data and its page (status moves here in issue 21)."""
+"""Observing a deployed stack: status sources and health, metrics, run logs, logs, runs, data quality."""

@@ -23,9 +23,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli import metrics
+import dataops_cli.cli.exits as exits
 from dataops_cli.aws import DataopsError, error_code
-from dataops_cli.observe import dashboard_spec, percentiles
+from dataops_cli.observe import dashboard_spec, metrics, percentiles
 from dataops_cli.observe.dashboard_spec import MetricLine, WidgetSpec
 from dataops_cli.timewindow import Window
 
@@ -76,7 +76,7 @@ class DashboardData:
 
 
 class NotDeployedError(DataopsError):
-    exit_code = 4  # as `status` says "not deployed"
+    exit_code = exits.NOT_DEPLOYED  # as `status` says "not deployed"
 
 
 def read_body(cloudwatch: Any, name: str, up: str = "dataops up") -> dict[str, Any]:

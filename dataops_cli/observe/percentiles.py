@@ -17,15 +17,14 @@ from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli import runlog_reader
-from dataops_cli.aws import DataopsError, error_code, error_message
-from dataops_cli.metrics import Query
+from dataops_cli.aws import DataopsError, error_code
+from dataops_cli.observe import runlog_reader
+from dataops_cli.observe.metrics import Query
+from dataops_cli.observe.status_report import AUTH_CODES, REPORT_MAX_PAGES, unavailable_reason
+
+__all__ = ["AUTH_CODES", "Fetched", "fetch_with_fallback", "report_durations", "unavailable_reason"]
 
 T = TypeVar("T")
-REPORT_MAX_PAGES = 5  # REPORT lines for p99 when percentiles are unavailable: bounded like the feed
-AUTH_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "ExpiredToken", "InvalidClientTokenId", "UnrecognizedClientException"}
-)
 NO_PERCENTILES = "this backend has no percentile statistics"
 
 
@@ -34,15 +33,6 @@ class Fetched(Generic[T]):
     value: T | None
     refused: str | None = None  # why GetMetricData refused percentiles (they were then left out)
     error: BaseException | None = None  # the read failed: nothing to show
-
-
-def unavailable_reason(exc: BaseException) -> str:
-    """`<code>: <message>`, for what could not be read."""
-    if isinstance(exc, ClientError):
-        return f"{error_code(exc)}: {error_message(exc)}"
-    if isinstance(exc, DataopsError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 def is_percentile(stat: str) -> bool:

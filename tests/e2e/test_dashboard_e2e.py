@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from dataops_cli.app import App
+from dataops_cli.cli.app import App
 from dataops_cli.local.state import read_state
 from dataops_cli.observe import dashboard_data
-from dataops_cli.status import StatusOptions, collect
+from dataops_cli.observe.status import StatusOptions, collect
 from tests.e2e.test_local_e2e import FUNCTION, GROUP, SCHEDULE, Session, dataops_command, free_port
 from tests.helpers.local import wait_until
 

@@ -19,7 +19,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 
-from dataops_cli.dashboard import ACTIVITY_QUERY
+from dataops_cli.deploy.dashboard import ACTIVITY_QUERY
 from dataops_cli.emulator.insights_service import InsightsService
 from dataops_cli.emulator.middleware import EmulatorApp
 from dataops_cli.emulator.moto_internals import moto_wsgi_app

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from dataops_cli.app import App
 from dataops_cli.cli import cli
+from dataops_cli.cli.app import App
 from dataops_cli.observe import dashboard_data
 from dataops_cli.observe.dashboard_data import DashboardData, Series, WidgetData
 

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from dataops_cli.aws import DataopsError
-from dataops_cli.dashboard import DashboardInputs, build_dashboard
+from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard
 from dataops_cli.observe import dashboard_data
 
 NOW = datetime(2026, 12, 7, 12, 0, 30, tzinfo=UTC)
@@ -180,7 +180,7 @@ def test_a_query_that_never_completes_is_given_up_after_the_timeout():
 def test_engine_glues_dashboard_queries_glues_shared_groups_for_this_job_only():
     from dataclasses import replace
 
-    from dataops_cli.glue_logs import GLUE_LOG_GROUPS
+    from dataops_cli.engines.glue_logs import GLUE_LOG_GROUPS
 
     glue = replace(INPUTS, engine="glue", glue_job="job", glue_failed_rule="f", glue_succeeded_rule="ok")
     logs = Logs()

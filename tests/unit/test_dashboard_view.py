@@ -7,7 +7,7 @@ import re
 import pytest
 
 from dataops_cli.aws import DataopsError
-from dataops_cli.dashboard import DashboardInputs, build_dashboard
+from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard
 from dataops_cli.observe import dashboard_spec
 from dataops_cli.observe.dashboard_data import DashboardData, Series, WidgetData, merged_columns
 from dataops_cli.observe.dashboard_view import axis_ticks, render

@@ -1,6 +1,6 @@
 """The emulator's Logs Insights engine, on the exact queries the deployed dashboard body holds.
 
-The query strings are read from the body `up` deploys (dataops_cli.dashboard.build_dashboard),
+The query strings are read from the body `up` deploys (dataops_cli.deploy.dashboard.build_dashboard),
 split from their `SOURCE` prefixes as the dashboard command splits them, never copied here.
 Expected answers follow the Logs Insights query syntax pages cited in insights_query.py.
 """
@@ -12,7 +12,7 @@ from functools import cmp_to_key
 
 import pytest
 
-from dataops_cli.dashboard import DashboardInputs, build_dashboard
+from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard
 from dataops_cli.emulator.insights_parse import QueryError, parse_query
 from dataops_cli.emulator.insights_query import event_record, natural_compare, run
 from dataops_cli.observe.dashboard_spec import split_sources
