@@ -18,6 +18,7 @@ from dataops_cli import __version__
 from dataops_cli.cli.app import LOCAL_ENV, STATE_DIR_ENV, App, default_state_dir
 from dataops_cli.cli.config import show_config
 from dataops_cli.cli.cost import cost
+from dataops_cli.cli.dashboard import dashboard
 from dataops_cli.cli.demo import demo
 from dataops_cli.cli.deploy import down, up
 from dataops_cli.cli.errors import DataopsGroup
@@ -91,7 +92,7 @@ def main() -> NoReturn:
     sys.exit(exits.OK)
 
 
-for _command in (up, down, status, logs, invoke, cost, show_config, local_group, demo, runs_group):
+for _command in (up, down, status, dashboard, logs, invoke, cost, show_config, local_group, demo, runs_group):
     cli.add_command(_command)
 for _command in cli.commands.values():
     accept_global_options(_command)

@@ -1,6 +1,6 @@
 """The statements of the deployer's policy, one builder per part of the stack (deployer_policy.py assembles them).
 
-Each builder names the actions `up`, `status`, `logs`, `invoke`, `runs`, `cost` and `down`
+Each builder names the actions `up`, `status`, `dashboard`, `logs`, `invoke`, `runs`, `cost` and `down`
 call on that part, scoped to this stack's resources.
 """
 
@@ -63,6 +63,9 @@ FUNCTION_MANAGE = (
     "lambda:InvokeFunction",
 )
 FUNCTION_REMOVE = ("lambda:GetFunction", "lambda:ListTags", "lambda:DeleteFunction")
+# `dashboard`'s Logs Insights tables: both actions are authorized on the queried log groups
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html)
+LOGS_INSIGHTS = ("logs:StartQuery", "logs:GetQueryResults")
 LOG_GROUP_MANAGE = (
     "logs:CreateLogGroup",
     "logs:DeleteLogGroup",
@@ -70,6 +73,7 @@ LOG_GROUP_MANAGE = (
     "logs:ListTagsForResource",
     "logs:TagResource",  # CreateLogGroup with tags needs it too
     "logs:FilterLogEvents",
+    *LOGS_INSIGHTS,
 )
 LOG_GROUP_REMOVE = ("logs:ListTagsForResource", "logs:DeleteLogGroup")
 JOB_MANAGE = (
@@ -254,7 +258,7 @@ def glue_statements(arns: Arns) -> list[Statement]:
         statement("GlueRunRules", RULE_MANAGE, _rules(arns)),
         # `dataops logs` reads the job's streams in Glue's shared groups (every job of the
         # account and region writes there: dataops narrows to this job's run ids itself).
-        statement("GlueLogs", ("logs:FilterLogEvents",), glue_logs),
+        statement("GlueLogs", ("logs:FilterLogEvents", *LOGS_INSIGHTS), glue_logs),
     ]
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from dataops_cli.emulator.glue_service import GlueApiError, GlueService
+from dataops_cli.emulator.insights_service import InsightsApiError, InsightsService
 from dataops_cli.emulator.lambda_service import LambdaService, Lookup, ThrottledError
 from dataops_cli.emulator.moto_internals import forget_deleted_instances, request_account, request_region
 from dataops_cli.emulator.roles import LAMBDA_PRINCIPAL, AssumeRoleError, Roles
@@ -45,6 +46,11 @@ GLUE_OPERATIONS = {
     "AWSGlue.StartJobRun": GlueService.start_job_run,
     "AWSGlue.GetJobRun": GlueService.get_job_run,
     "AWSGlue.GetJobRuns": GlueService.get_job_runs,
+}
+# Logs Insights: moto's evaluator is thin, the emulator's own answers (insights_service.py)
+INSIGHTS_OPERATIONS = {
+    "Logs_20140328.StartQuery": InsightsService.start_query,
+    "Logs_20140328.GetQueryResults": InsightsService.get_query_results,
 }
 StartResponse = Callable[..., Any]
 
@@ -73,9 +79,10 @@ class EmulatorApp:
         default_region: str,
         glue: GlueService | None = None,
         roles: Roles | None = None,
+        insights: InsightsService | None = None,
     ) -> None:
         self.moto_app, self.service, self.lookup, self.health = moto_app, service, lookup, health
-        self.default_region, self.glue, self.roles = default_region, glue, roles
+        self.default_region, self.glue, self.roles, self.insights = default_region, glue, roles, insights
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -92,7 +99,9 @@ class EmulatorApp:
                 return refused
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if self.glue is not None and method == "POST" and target in GLUE_OPERATIONS:
-            return self.glue_call(GLUE_OPERATIONS[target], environ, start_response)
+            return self.json_call(GLUE_OPERATIONS[target], self.glue, environ, start_response)
+        if self.insights is not None and method == "POST" and target in INSIGHTS_OPERATIONS:
+            return self.json_call(INSIGHTS_OPERATIONS[target], self.insights, environ, start_response)
         match = INVOKE_PATH.match(path) if method == "POST" else None
         if match is not None:
             qualifier = parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier", ["$LATEST"])[0]
@@ -122,9 +131,14 @@ class EmulatorApp:
             return respond(start_response, 400, json.dumps(error).encode(), extra)
         return None
 
-    def glue_call(
-        self, operation: Callable[..., dict[str, Any]], environ: dict[str, Any], start_response: StartResponse
+    def json_call(
+        self,
+        operation: Callable[..., dict[str, Any]],
+        service: Any,
+        environ: dict[str, Any],
+        start_response: StartResponse,
     ) -> list[bytes]:
+        """A JSON-protocol operation answered by one of the emulator's services (Glue, Logs Insights)."""
         headers = request_headers(environ)
         base = {"x-amzn-RequestId": new_request_id()}
         try:
@@ -135,8 +149,8 @@ class EmulatorApp:
             if not isinstance(request, dict):
                 raise GlueApiError("InvalidInputException", "the request body must be a JSON object")
             region = request_region(headers, self.default_region)
-            answer = operation(self.glue, request_account(headers), region, request)
-        except GlueApiError as exc:
+            answer = operation(service, request_account(headers), region, request)
+        except (GlueApiError, InsightsApiError) as exc:
             return _glue_error(start_response, base, exc.code, exc.message)
         return respond(start_response, 200, json.dumps(answer).encode(), base)
 

@@ -34,6 +34,7 @@ from dataops_cli.emulator.access import AccessGate
 from dataops_cli.emulator.glue_service import GlueService
 from dataops_cli.emulator.glue_state_events import GlueStateEvents
 from dataops_cli.emulator.identities import CredentialStore, new_owner_secret
+from dataops_cli.emulator.insights_service import InsightsService
 from dataops_cli.emulator.instance_routes import InstanceRoutes
 from dataops_cli.emulator.lambda_service import LambdaService
 from dataops_cli.emulator.loopback_clients import LocalClients
@@ -99,6 +100,7 @@ class Emulator:
             region,
             glue=self.glue,
             roles=roles,
+            insights=InsightsService(self.clients),
         )
         # The gate first (owner's or a role session's signature; /_dataops/ for the owner only),
         # then the instance's own paths, then the services.

@@ -119,6 +119,11 @@ class MetricResults:
 
 def fetch(cloudwatch: Any, queries: list[Query], window: Window) -> MetricResults:
     """One GetMetricData request (NextToken only if CloudWatch splits an oversized answer)."""
+    return assemble(queries, fetch_points(cloudwatch, queries, window), window)
+
+
+def fetch_points(cloudwatch: Any, queries: list[Any], window: Window) -> dict[str, dict[datetime, float]]:
+    """Every datapoint by query id, as GetMetricData returns them (any object with `id` and `request(window)`)."""
     raw: dict[str, dict[datetime, float]] = {q.id: {} for q in queries}
     kwargs: dict[str, Any] = {
         "MetricDataQueries": [q.request(window) for q in queries],
@@ -130,11 +135,11 @@ def fetch(cloudwatch: Any, queries: list[Query], window: Window) -> MetricResult
         response = cloudwatch.get_metric_data(**kwargs)
         for result in response["MetricDataResults"]:
             for stamp, value in zip(result["Timestamps"], result["Values"], strict=True):
-                raw[result["Id"]][stamp] = value
+                raw.setdefault(result["Id"], {})[stamp] = value
         if not response.get("NextToken"):
             break
         kwargs["NextToken"] = response["NextToken"]
-    return assemble(queries, raw, window)
+    return raw
 
 
 def assemble(queries: Iterable[Query], raw: dict[str, dict[datetime, float]], window: Window) -> MetricResults:

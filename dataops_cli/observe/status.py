@@ -21,7 +21,7 @@ from dataops_cli.deploy.resources.base import StackContext
 from dataops_cli.engines.base import Engine
 from dataops_cli.engines.glue_run import FAILED_STATES
 from dataops_cli.engines.registry import engine_for
-from dataops_cli.observe import metrics, quality_status, runlog_reader
+from dataops_cli.observe import metrics, percentiles, quality_status, runlog_reader
 from dataops_cli.observe.health import Feed, freshness, judge, recount_errors, stale_after, straddling_runs
 from dataops_cli.observe.status_report import (
     EXIT_FAILING,
@@ -195,9 +195,7 @@ def _run_log(r: Reading) -> None:
 
 
 def _p99_from_report_lines(r: Reading) -> None:
-    why = (
-        f"GetMetricData refused percentiles ({r.refused})" if r.refused else "this backend has no percentile statistics"
-    )
+    why = percentiles.why_from_reports(r.refused)
     durations = read_source(r.report, "logs (REPORT lines for p99)", lambda: report_durations(r.ctx, r.window), None)
     if durations is not None:
         r.report.kpis["duration_p99"] = Kpi(

@@ -10,22 +10,18 @@ from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dataops_cli.aws import DataopsError, error_code, read_or_none
+from dataops_cli.aws import DataopsError, read_or_none
 from dataops_cli.deploy.resources.base import StackContext
 from dataops_cli.deploy.stack import resources
 from dataops_cli.engines.registry import engine_for
-from dataops_cli.observe import metrics, runlog_reader
+from dataops_cli.observe import metrics, percentiles
 from dataops_cli.observe.status_report import (
-    AUTH_CODES,
     P99_WARN_FRACTION,
-    REPORT_MAX_PAGES,
     STATE,
     Kpi,
     ResourceRow,
     StatusOptions,
     StatusReport,
-    ms,
-    read_source,
     suggest,
     unavailable_reason,
 )
@@ -37,38 +33,15 @@ from handler import contract
 def kpi_metrics(
     ctx: StackContext, report: StatusReport, queries: list[metrics.Query], window: Window
 ) -> tuple[metrics.MetricResults | None, str | None]:
-    """(results, why percentiles were refused): one GetMetricData, or two when the backend rejects percentiles.
-
-    The attempt with percentiles goes through a client without retries, so a backend that
-    answers 500 to an extended statistic (LocalStack, moto's server) costs one call, not
-    botocore's whole backoff; the batch is then sent once more without percentiles.
-    """
-    with_percentiles = any(q.stat.startswith("p") for q in queries)
-    if not with_percentiles:
-        found = read_source(report, "metrics", lambda: metrics.fetch(ctx.client("cloudwatch"), queries, window), None)
-        return found, None
-    try:
-        return metrics.fetch(ctx.aws.probe_client("cloudwatch"), queries, window), None
-    except (ClientError, BotoCoreError) as exc:
-        if isinstance(exc, ClientError) and error_code(exc) in AUTH_CODES:
-            report.unavailable["metrics"] = unavailable_reason(exc)
-            return None, None
-        refused = unavailable_reason(exc)
-    plain = [q for q in queries if not q.stat.startswith("p")]
-    return read_source(report, "metrics", lambda: metrics.fetch(ctx.client("cloudwatch"), plain, window), None), refused
+    """(results, why percentiles were refused): dataops_cli.observe.percentiles decides, shared with `dashboard`."""
+    fetched = percentiles.fetch_with_fallback(ctx, queries, lambda client, qs: metrics.fetch(client, qs, window))
+    if fetched.error is not None:
+        report.unavailable["metrics"] = unavailable_reason(fetched.error)
+    return fetched.value, fetched.refused
 
 
 def report_durations(ctx: StackContext, window: Window) -> list[float]:
-    return runlog_reader.durations_from_events(
-        runlog_reader.filter_events(
-            ctx.client("logs"),
-            ctx.config.log_group,
-            ms(window.start),
-            ms(window.end),
-            pattern='"REPORT RequestId"',
-            max_pages=REPORT_MAX_PAGES,
-        )
-    )
+    return [duration for _, duration in percentiles.report_durations(ctx, window.start, window.end)]
 
 
 def resource_rows(ctx: StackContext, failures: list[BaseException] | None = None) -> list[ResourceRow]:

@@ -204,6 +204,9 @@ MUST_SEE = {
     ("pricing", "GetProducts"),
     ("iam", "UpdateAssumeRolePolicy"),
     ("cloudwatch", "GetMetricData"),
+    ("cloudwatch", "GetDashboard"),
+    ("logs", "StartQuery"),
+    ("logs", "GetQueryResults"),
 }
 
 
@@ -216,6 +219,7 @@ def test_every_call_of_every_command_is_allowed_by_the_generated_policy(audit, m
     run_id = run_handler_once(monkeypatch)
     for command in (("status",), ("status", "--json"), ("logs", "--since", "1h"), ("logs", "--errors")):
         checker.run(config, *command)
+    checker.run(config, "dashboard", "--out", str(tmp_path / "lambda.html"), codes=(0, 5))
     checker.run(config, "invoke", codes=(1,))  # moto cannot run the code: a failed run, calls made all the same
     checker.run(config, "runs")
     checker.run(config, "runs", "show", run_id)
@@ -231,6 +235,7 @@ def test_every_call_of_every_command_is_allowed_by_the_generated_policy(audit, m
     checker.run(config, "up")
     checker.run(config, "status")
     checker.run(config, "logs", "--since", "1h")
+    checker.run(config, "dashboard", "--out", str(tmp_path / "glue.html"), codes=(0, 5))
     checker.run(config, "invoke", codes=(0, 1))
     checker.run(config, "runs")
     checker.run(config, "cost")

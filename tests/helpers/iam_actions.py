@@ -132,6 +132,20 @@ def logs_group(action: str) -> Rule:
     return lambda p, w: [Need(action, _log_group(w, p["logGroupName"]))]
 
 
+_STARTED_ON: list[str] = []  # the groups of the last StartQuery: GetQueryResults names only its query id
+
+
+def _start_query(p: Mapping[str, Any], w: Where) -> list[Need]:
+    groups = list(p.get("logGroupNames") or [p["logGroupName"]])
+    _STARTED_ON[:] = [_log_group(w, g) for g in groups]
+    return [Need("logs:StartQuery", arn) for arn in _STARTED_ON]
+
+
+def _query_results(p: Mapping[str, Any], w: Where) -> list[Need]:
+    """Authorized on the log groups the query reads (the service reference's resource for it)."""
+    return [Need("logs:GetQueryResults", arn) for arn in _STARTED_ON]
+
+
 def _create_log_group(p: Mapping[str, Any], w: Where) -> list[Need]:
     needs = [Need("logs:CreateLogGroup", _log_group(w, p["logGroupName"]))]
     return needs + ([Need("logs:TagResource", _log_group(w, p["logGroupName"]))] if p.get("tags") else [])
@@ -300,6 +314,8 @@ ACTIONS: dict[tuple[str, str], Rule] = {
     ("logs", "DeleteLogGroup"): logs_group("logs:DeleteLogGroup"),
     ("logs", "PutRetentionPolicy"): logs_group("logs:PutRetentionPolicy"),
     ("logs", "FilterLogEvents"): logs_group("logs:FilterLogEvents"),
+    ("logs", "StartQuery"): _start_query,
+    ("logs", "GetQueryResults"): _query_results,
     ("logs", "ListTagsForResource"): by_arn("logs:ListTagsForResource", "resourceArn"),
     ("logs", "TagResource"): by_arn("logs:TagResource", "resourceArn"),
     # EventBridge Scheduler
