@@ -1,6 +1,6 @@
 """The deployer's own permissions (issue 18, item 3): complete, least privilege, one source.
 
-- docs/PERMISSIONS.md shows exactly what dataops_cli/deployer_policy.py builds;
+- docs/PERMISSIONS.md shows exactly what dataops_cli/deploy/deployer_policy.py builds;
 - every command (`up`, `status`, `logs`, `invoke`, `runs`, `cost`, `down`, both engines, and
   the paths a drifted, half-made or switched stack takes) runs against moto with an observer
   on the one client factory; each API call is mapped to the IAM actions it needs
