@@ -26,6 +26,7 @@ from rich.text import Text
 from dataops_cli import __version__
 from dataops_cli.app import LOCAL_ENV, STATE_DIR_ENV, App, default_state_dir
 from dataops_cli.aws import DataopsError, error_code, explain
+from dataops_cli.cli_export import export_group
 from dataops_cli.cli_local import local_group
 from dataops_cli.config import (
     CONFIG_ENV,
@@ -1179,5 +1180,6 @@ def main() -> NoReturn:
 cli.add_command(local_group)
 cli.add_command(demo)
 cli.add_command(runs_group)
+cli.add_command(export_group)
 for _command in cli.commands.values():
     accept_global_options(_command)
