@@ -16,7 +16,11 @@ import boto3
 
 from dataops_cli.aws import DataopsError
 
-ACCOUNT_TOKEN = "${AWS::AccountId}"  # resolved by CloudFormation (Fn::Sub) in the template
+# Resolved by CloudFormation (Fn::Sub) in the template: the ARNs hold no literal account,
+# partition or region (the template's rule pins the region to stack.region anyway).
+ACCOUNT_TOKEN = "${AWS::AccountId}"
+PARTITION_TOKEN = "${AWS::Partition}"
+REGION_TOKEN = "${AWS::Region}"
 READS = ("Get", "Head", "List", "Describe", "Filter", "Lookup")
 
 
@@ -49,8 +53,8 @@ def _answer(model: Any = None, **_: Any) -> tuple[_Answer, dict[str, Any]]:
 class EmptyAccount:
     """The part of `dataops_cli.aws.Aws` the planners use, for an account with nothing in it.
 
-    The account id is CloudFormation's `${AWS::AccountId}`; the region and partition are the
-    config's (the template asserts it is deployed in that region).
+    Account, partition and the region in ARNs are CloudFormation's pseudo parameters; the
+    clients are built for the config's region (nothing is sent anyway).
     """
 
     local = False
@@ -66,9 +70,7 @@ class EmptyAccount:
 
     @property
     def partition(self) -> str:
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        return "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
+        return PARTITION_TOKEN
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -79,6 +81,6 @@ class EmptyAccount:
 
     def arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
         return (
-            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"arn:{self.partition}:{service}:{REGION_TOKEN if region else ''}:"
             f"{self.account_id if account else ''}:{resource}"
         )

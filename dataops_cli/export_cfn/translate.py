@@ -87,7 +87,10 @@ def _log_group(calls: Calls, _code: CodeLocation) -> Resources:
         "RetentionInDays": calls["put_retention_policy"]["retentionInDays"],
         "Tags": tag_list(create["tags"]),
     }
-    return {"LogGroup": resource("AWS::Logs::LogGroup", properties)}
+    # Deleted with the stack, as `down` deletes it (said explicitly: it holds data).
+    return {
+        "LogGroup": resource("AWS::Logs::LogGroup", properties, DeletionPolicy="Delete", UpdateReplacePolicy="Delete")
+    }
 
 
 FUNCTION_SETTINGS = (
