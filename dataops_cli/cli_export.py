@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dataops_cli.app import App
-from dataops_cli.aws import explain
+from dataops_cli.aws import DataopsError, explain
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -67,7 +67,10 @@ def cloudformation(
     from dataops_cli.export_cfn.render import render, write_atomically
     from dataops_cli.export_cfn.template import build
 
-    bucket, prefix = parse_s3_url(upload_to) if upload_to else (None, None)
+    try:
+        bucket, prefix = parse_s3_url(upload_to) if upload_to else (None, None)
+    except DataopsError as exc:
+        raise click.BadParameter(f"{exc} ({exc.hint})", param_hint="--upload-to") from exc
     export = build(app.config, bucket, prefix)
     if bucket is not None:
         try:

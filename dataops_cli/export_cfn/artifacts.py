@@ -71,7 +71,7 @@ def _object(what: str, put: dict[str, Any]) -> Artifact:
 
 
 def collect(planned: list[Planned]) -> list[Artifact]:
-    """The files of the plan, in `up`'s order (the empty output-prefix marker is not one: runs write there)."""
+    """The files of the plan, in `up`'s order; the empty output-prefix marker too (`status` looks for it)."""
     found = []
     for plan in planned:
         if plan.kind == "Function":
@@ -79,6 +79,8 @@ def collect(planned: list[Planned]) -> list[Artifact]:
             found.append(Artifact("function code (zip)", data, _sha256(data), ".zip"))
         elif plan.kind == "InputObject":
             found.append(_object("input CSV", plan.objects()[0]))
+        elif plan.kind == "OutputPrefix":
+            found.append(_object("output prefix marker (empty)", plan.objects()[0]))
         elif plan.kind == "GlueScript":
             found.extend(_object(f"Glue job file {Path(put['Key']).name}", put) for put in plan.objects())
     return found

@@ -110,9 +110,14 @@ def region_rule(config: Config) -> dict[str, Any]:
 
 
 def copy_commands(export: Export) -> list[str]:
-    """`aws s3 cp` for each file that must be in the stack's bucket (tokens resolved by Fn::Sub)."""
+    """One CopyObject per file that must be in the stack's bucket (tokens resolved by Fn::Sub).
+
+    s3api copy-object, not `aws s3 cp`: the key is exact (`processed/` is an object, not a
+    folder to copy into) and the object's metadata (`sha256`) is copied with it.
+    """
     return [
-        f"aws s3 cp s3://{export.artifact_bucket}/{a.key(export.prefix)} s3://${{BucketName}}/{a.destination}"
+        f"aws s3api copy-object --bucket ${{BucketName}} --key {a.destination} "
+        f"--copy-source {export.artifact_bucket}/{a.key(export.prefix)}"
         for a in export.artifacts
         if a.destination is not None
     ]
@@ -122,7 +127,8 @@ def outputs(config: Config, export: Export) -> dict[str, Any]:
     found: dict[str, Any] = {
         "BucketName": {"Description": "The pipeline's bucket", "Value": "${BucketName}"},
         "CopyCommands": {
-            "Description": "Run once the stack is created: puts the input (and the Glue job's files) in the bucket",
+            "Description": "Run once the stack is created: copies the input, the output marker "
+            "(and the Glue job's files) into the bucket",
             "Value": " && ".join(copy_commands(export)),
         },
     }

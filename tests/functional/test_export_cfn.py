@@ -35,7 +35,7 @@ VARIANTS = {
     "glue": GLUE,
     "glue+email": GLUE + EMAIL,
 }
-# What `up` does that the template leaves to the files it lists (and the one it leaves out):
+# What `up` puts in the bucket: files the template lists and its CopyCommands output copies.
 # Errors, warnings and the informational rules (hard-coded partitions, stateful resources without
 # a DeletionPolicy, ...), in the stack's region. Left out: I4010, which asks for free-text
 # "Context" notes for code assistants in Metadata; it checks nothing about the stack.
@@ -142,15 +142,20 @@ def test_the_files_are_those_up_uploads(mock_aws_env, tmp_path):
     puts = {
         s.params["Key"]: s.params
         for r in resources(ctx)
-        if type(r).__name__ in ("InputObject", "GlueScript")
+        if type(r).__name__ in ("InputObject", "GlueScript", "OutputPrefix")
         for s in r.plan().steps
     }
     export = build(config, "artifacts-bucket", "p/")
-    assert {a.destination: a.sha256 for a in export.artifacts} == {k: p["Metadata"]["sha256"] for k, p in puts.items()}
+    assert {a.destination: a.sha256 for a in export.artifacts} == {
+        k: p.get("Metadata", {}).get("sha256") or hashlib.sha256(p["Body"]).hexdigest() for k, p in puts.items()
+    }
     copies = cfn.resolve(export.template["Outputs"]["CopyCommands"]["Value"], {"BucketName": config.bucket.name})
     for artifact in export.artifacts:
-        source = f"s3://artifacts-bucket/p/{artifact.sha256}{artifact.suffix}"
-        assert f"aws s3 cp {source} s3://{config.bucket.name}/{artifact.destination}" in copies
+        source = f"artifacts-bucket/p/{artifact.sha256}{artifact.suffix}"
+        assert (
+            f"aws s3api copy-object --bucket {config.bucket.name} --key {artifact.destination} --copy-source {source}"
+            in copies
+        )
 
 
 def test_a_plan_change_shows_in_the_template(tmp_path):
