@@ -58,8 +58,8 @@ def cloudformation(
 
     \b
     Examples:
-      dataops export cloudformation --out stack.yaml
-      dataops export cloudformation --format json --upload-to s3://my-artifacts/dataops/ --out stack.json
+      dataops export cloudformation --out template.yaml
+      dataops export cloudformation --format json --upload-to s3://my-artifacts/dataops/ --out template.json
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
