@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -61,9 +62,7 @@ def cloudformation(
       dataops export cloudformation --out template.yaml
       dataops export cloudformation --format json --upload-to s3://my-artifacts/dataops/ --out template.json
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from dataops_cli.export_cfn.artifacts import parse_s3_url, upload, write_local
+    from dataops_cli.export_cfn.artifacts import parse_s3_url, write_local
     from dataops_cli.export_cfn.render import render, write_atomically
     from dataops_cli.export_cfn.template import build
 
@@ -73,13 +72,7 @@ def cloudformation(
         raise click.BadParameter(f"{exc} ({exc.hint})", param_hint="--upload-to") from exc
     export = build(app.config, bucket, prefix)
     if bucket is not None:
-        try:
-            done = upload(app.aws().client("s3"), bucket, export.prefix, export.artifacts)
-        except (ClientError, BotoCoreError) as exc:
-            raise explain(exc, f"uploading to s3://{bucket}/{export.prefix}") from exc
-        for artifact, uploaded in done:
-            state = "uploaded" if uploaded else "already there"
-            click.echo(f"{artifact.what}: {export.location(artifact)} ({state})", err=True)
+        _upload(app, export, bucket)
     elif artifacts_dir is not None:
         for path in write_local(artifacts_dir, export.prefix, export.artifacts):
             click.echo(f"wrote {path}", err=True)
@@ -90,3 +83,18 @@ def cloudformation(
     write_atomically(out, text, force)
     resources = len(export.template["Resources"])
     click.echo(f"Wrote {out}: {resources} resources, {len(export.artifacts)} files to upload.", err=True)
+
+
+def _upload(app: App, export: Any, bucket: str) -> None:
+    """Put the files in s3://bucket/prefix (those already there are left), saying which is where."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from dataops_cli.export_cfn.artifacts import upload
+
+    try:
+        done = upload(app.aws().client("s3"), bucket, export.prefix, export.artifacts)
+    except (ClientError, BotoCoreError) as exc:
+        raise explain(exc, f"uploading to s3://{bucket}/{export.prefix}") from exc
+    for artifact, uploaded in done:
+        state = "uploaded" if uploaded else "already there"
+        click.echo(f"{artifact.what}: {export.location(artifact)} ({state})", err=True)
