@@ -74,6 +74,15 @@ def test_no_alarm_email_no_topic_and_no_parameter(tmp_path):
     assert template["Resources"]["ErrorsAlarm"]["Properties"]["AlarmActions"] == []
 
 
+def test_alarms_off_no_alarms_and_a_disabled_schedule_stays_disabled(tmp_path):
+    extra = '[alarm]\nenabled = false\nemail = "ops@example.com"\n[schedule]\nenabled = false\n'
+    template = build(load_config(write_config(tmp_path, extra))).template
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert "AWS::CloudWatch::Alarm" not in kinds and "AWS::SNS::Topic" not in kinds
+    assert "AlarmEmail" not in template["Parameters"]
+    assert template["Resources"]["Schedule"]["Properties"]["State"] == "DISABLED"
+
+
 def test_a_pinned_layer_is_a_string_parameter(tmp_path):
     arn = "arn:aws:lambda:ap-south-1:336392948345:layer:AWSSDKPandas-Python312:16"
     template = build(load_config(write_config(tmp_path, f'[function]\nlayer_arn = "{arn}"\n'))).template
