@@ -20,10 +20,10 @@ from cfnlint.api import ManualArgs, lint
 
 from dataops_cli.aws import Aws
 from dataops_cli.config import load_config
-from dataops_cli.export_cfn.render import render
-from dataops_cli.export_cfn.template import build
-from dataops_cli.resources.base import StackContext
-from dataops_cli.stack import resources
+from dataops_cli.deploy.export.render import render
+from dataops_cli.deploy.export.template import build
+from dataops_cli.deploy.resources.base import StackContext
+from dataops_cli.deploy.stack import resources
 from tests.helpers import cfn
 from tests.helpers import deploy as h
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from dataops_cli.export_cfn.guard import CFN_STACK_TAG
+from dataops_cli.deploy.export.guard import CFN_STACK_TAG
 from tests.helpers import cfn
 from tests.helpers import deploy as h
 

@@ -1,6 +1,6 @@
 """Read an exported template back: resolve its intrinsic functions, map properties to API calls.
 
-Written apart from dataops_cli/export_cfn (the mapping in the other direction), so the
+Written apart from dataops_cli/deploy/export (the mapping in the other direction), so the
 plan-equality tests compare two independent spellings of the same resources.
 """
 

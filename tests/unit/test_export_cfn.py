@@ -11,15 +11,15 @@ import yaml
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
-from dataops_cli import cli as cli_module
 from dataops_cli.aws import DataopsError
+from dataops_cli.cli import root as cli_module
 from dataops_cli.config import Config, load_config
-from dataops_cli.export_cfn.artifacts import parse_s3_url
-from dataops_cli.export_cfn.empty_account import EmptyAccount
-from dataops_cli.export_cfn.guard import CFN_STACK_TAG, cloudformation_stack, refuse_cloudformation_stack
-from dataops_cli.export_cfn.render import render, write_atomically
-from dataops_cli.export_cfn.template import build, substituted
-from dataops_cli.resources.base import StackContext
+from dataops_cli.deploy.export.artifacts import parse_s3_url
+from dataops_cli.deploy.export.empty_account import EmptyAccount
+from dataops_cli.deploy.export.guard import CFN_STACK_TAG, cloudformation_stack, refuse_cloudformation_stack
+from dataops_cli.deploy.export.render import render, write_atomically
+from dataops_cli.deploy.export.template import build, substituted
+from dataops_cli.deploy.resources.base import StackContext
 from tests.conftest import SAMPLE_CSV
 
 
