@@ -181,7 +181,8 @@ def test_up_and_down_refuse_a_cloudformation_stack(mock_aws_env, monkeypatch, tm
     before = h.leftovers()
     result = h.run(config, *command.split())
     assert result.exit_code == 1, result.output
-    assert f"was created by CloudFormation stack '{CFN_STACK}'" in result.output
+    said = " ".join(result.output.split())  # the terminal wraps long lines
+    assert f"was created by CloudFormation stack '{CFN_STACK}'" in said
     todo = "delete" if command.startswith("down") else "update"
-    assert f"aws cloudformation {todo}-stack --stack-name {CFN_STACK}" in result.output
+    assert f"aws cloudformation {todo}-stack --stack-name {CFN_STACK}" in said
     assert h.leftovers() == before  # nothing deleted or changed
