@@ -22,6 +22,7 @@ from dataops_cli.cli.dashboard import dashboard
 from dataops_cli.cli.demo import demo
 from dataops_cli.cli.deploy import down, up
 from dataops_cli.cli.errors import DataopsGroup
+from dataops_cli.cli.export import export_group
 from dataops_cli.cli.local import local_group
 from dataops_cli.cli.logs import logs
 from dataops_cli.cli.options import CONTEXT_SETTINGS, accept_global_options
@@ -92,7 +93,20 @@ def main() -> NoReturn:
     sys.exit(exits.OK)
 
 
-for _command in (up, down, status, dashboard, logs, invoke, cost, show_config, local_group, demo, runs_group):
+for _command in (
+    up,
+    down,
+    status,
+    dashboard,
+    logs,
+    invoke,
+    cost,
+    show_config,
+    local_group,
+    demo,
+    runs_group,
+    export_group,
+):
     cli.add_command(_command)
 for _command in cli.commands.values():
     accept_global_options(_command)

@@ -46,8 +46,13 @@ from dataops_cli.deploy.deployer_statements import (
 from dataops_cli.engines.base import traits
 
 
-def deployer_policy(config: Config, account: str, *, pricing_api: bool = False) -> Document:
-    """What the deployer needs for this config (engine, alarm email, pinned or looked-up layer)."""
+def deployer_policy(
+    config: Config, account: str, *, pricing_api: bool = False, upload_to: str | None = None
+) -> Document:
+    """What the deployer needs for this config (engine, alarm email, pinned or looked-up layer).
+
+    `upload_to` (s3://BUCKET/PREFIX/): also `dataops export cloudformation --upload-to` there.
+    """
     arns = Arns(config, account)
     lambda_engine = traits(config.function.engine).runs_function
     statements = [
@@ -64,7 +69,16 @@ def deployer_policy(config: Config, account: str, *, pricing_api: bool = False) 
     ]
     if pricing_api:
         statements.append(pricing_statement())
+    if upload_to:
+        statements.append(export_upload_statement(config.partition, upload_to))
     return {"Version": VERSION, "Statement": statements}
+
+
+def export_upload_statement(partition: str, upload_to: str) -> Statement:
+    """`export cloudformation --upload-to`: HeadObject (authorized as s3:GetObject) to skip a file
+    already there, PutObject for the rest; only under the prefix (deploy/export/artifacts.py)."""
+    bucket, _, prefix = upload_to.removeprefix("s3://").partition("/")
+    return statement("ExportArtifacts", ("s3:GetObject", "s3:PutObject"), f"arn:{partition}:s3:::{bucket}/{prefix}*")
 
 
 # --- docs/PERMISSIONS.md: its JSON blocks are this module's output ----------------------------
@@ -77,7 +91,9 @@ DOC_VARIANTS: dict[str, tuple[dict[str, Any], bool, bool]] = {
     "lambda-alarm-email": ({"alarm": {"email": "ops@example.com"}}, False, True),
     "pricing-api": ({}, True, True),
     "glue": ({"function": {"engine": "glue"}}, False, False),
+    "export-upload": ({}, False, True),
 }
+DOC_UPLOAD_TO = {"export-upload": "s3://my-artifacts/dataops/"}  # the blocks made with --upload-to
 _BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z-]+) -->\n```json\n)(?P<body>.*?)(```)", re.DOTALL)
 
 
@@ -86,7 +102,7 @@ def variant_policy(name: str) -> Document:
     from dataops_cli.config import parse_config
 
     raw, pricing, _ = DOC_VARIANTS[name]
-    return deployer_policy(parse_config(raw), DOC_ACCOUNT, pricing_api=pricing)
+    return deployer_policy(parse_config(raw), DOC_ACCOUNT, pricing_api=pricing, upload_to=DOC_UPLOAD_TO.get(name))
 
 
 def doc_variant(name: str) -> Document:
@@ -157,13 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pricing-api", action="store_true", help="add pricing:GetProducts (dataops cost --pricing-api)"
     )
+    parser.add_argument("--upload-to", metavar="S3URL", help="add `dataops export cloudformation --upload-to S3URL`")
     parser.add_argument("--write-docs", action="store_true", help="regenerate the JSON blocks of docs/PERMISSIONS.md")
     args = parser.parse_args(argv)
     if args.write_docs:
         print("docs/PERMISSIONS.md " + ("updated" if write_docs() else "already up to date"))
         return 0
     config = load_config(args.config) if args.config else Config()
-    sys.stdout.write(render(deployer_policy(config, args.account, pricing_api=args.pricing_api)))
+    policy = deployer_policy(config, args.account, pricing_api=args.pricing_api, upload_to=args.upload_to)
+    sys.stdout.write(render(policy))
     return 0
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import DataopsError, already_exists, explain
+from dataops_cli.deploy.export.guard import refuse_cloudformation_stack
 from dataops_cli.deploy.resources.base import MUTATING, Action, Change, Resource, StackContext
 from dataops_cli.deploy.resources.bucket import Bucket, BucketPolicy
 from dataops_cli.deploy.resources.function import Function
@@ -122,6 +123,7 @@ def up(ctx: StackContext, reporter: Reporter, dry_run: bool = False) -> list[Cha
     if traits(ctx.config.function.engine).runs_function:
         reporter.step = f"looking up the layer {ctx.config.function.layer_name} (nothing changed yet)"
         _ = ctx.layer_arn  # preflight: fail before changing anything if the layer cannot be resolved
+    refuse_cloudformation_stack(ctx, "up")  # a stack CloudFormation made is CloudFormation's to change
     _refuse_foreign(steps, reporter)
     reporter.step = "checking for the other engine's resources (nothing changed yet)"
     leftovers = _leftovers(ctx)
@@ -251,6 +253,7 @@ def plan_down(ctx: StackContext, keep_data: bool) -> list[tuple[Resource, Change
     A read that fails does not stop the plan: that resource is FAILED (with the reason) and
     every other one is still checked, so one odd answer never hides the rest of the stack.
     """
+    refuse_cloudformation_stack(ctx, "down")  # a stack CloudFormation made is CloudFormation's to delete
     planned = []
     for resource in reversed(all_resources(ctx)):
         other_engine = not uses(ctx.config.function.engine, resource.engines)

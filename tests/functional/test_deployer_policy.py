@@ -98,11 +98,19 @@ class Audit:
         self.seen: set[tuple[str, str]] = set()
         recorder.observers.append(lambda service, op, params: self.calls.append((service, op, params)))
 
-    def run(self, config: Path, *args: str, codes: tuple[int, ...] = (0,), pricing: bool = False) -> Any:
+    def run(
+        self,
+        config: Path,
+        *args: str,
+        codes: tuple[int, ...] = (0,),
+        pricing: bool = False,
+        upload_to: str | None = None,
+    ) -> Any:
         self.calls.clear()
         result = h.run(config, *args)
         assert result.exit_code in codes, f"{args}: {result.output}"
-        self.check(dp.deployer_policy(load_config(config), h.ACCOUNT, pricing_api=pricing), " ".join(args))
+        policy = dp.deployer_policy(load_config(config), h.ACCOUNT, pricing_api=pricing, upload_to=upload_to)
+        self.check(policy, " ".join(args))
         return result
 
     def check(self, policy: dict[str, Any], command: str) -> None:
@@ -225,6 +233,13 @@ def test_every_call_of_every_command_is_allowed_by_the_generated_policy(audit, m
     checker.run(config, "runs", "show", run_id)
     checker.run(config, "cost")
     checker.run(config, "cost", "--pricing-api", codes=(0, 1), pricing=True)
+    # the template's files, uploaded (then found there: HeadObject only)
+    artifacts = "s3://dataops-artifacts/cfn/"
+    boto3.client("s3", region_name=h.REGION).create_bucket(
+        Bucket="dataops-artifacts", CreateBucketConfiguration={"LocationConstraint": h.REGION}
+    )
+    for _ in range(2):
+        checker.run(config, "export", "cloudformation", "--upload-to", artifacts, upload_to=artifacts)
     drift_everything()
     checker.run(config, "up")
     config.write_text(config.read_text().replace(EMAIL, ""), encoding="utf-8")  # alarm.email removed: topic goes
