@@ -26,6 +26,7 @@ from rich.text import Text
 from dataops_cli import __version__
 from dataops_cli.app import LOCAL_ENV, STATE_DIR_ENV, App, default_state_dir
 from dataops_cli.aws import DataopsError, error_code, explain
+from dataops_cli.cli_init import init
 from dataops_cli.cli_local import local_group
 from dataops_cli.config import (
     CONFIG_ENV,
@@ -118,11 +119,12 @@ def _config_hint(app: Any, message: str = "") -> str:
     if path is None:
         return (
             f"no config file was found (--config, ${CONFIG_ENV}, ./config.toml), so built-in defaults apply: "
-            "create config.toml or pass --config PATH"
+            "run `dataops init` to write config.toml and the sample CSV here (or `dataops init --from your.csv`), "
+            "or pass --config PATH"
         )
     if not path.is_file():
         return f"check the path given to --config or ${CONFIG_ENV} ({path} is not a file)"
-    return f"fix {path} (every key is documented in the repository's config.toml)"
+    return f"fix {path} (`dataops init` writes a config.toml with every key documented)"
 
 
 @click.group(cls=DataopsGroup, context_settings=CONTEXT_SETTINGS)
@@ -1176,6 +1178,7 @@ def main() -> NoReturn:
     sys.exit(0)
 
 
+cli.add_command(init)
 cli.add_command(local_group)
 cli.add_command(demo)
 cli.add_command(runs_group)
