@@ -124,7 +124,7 @@ def _config_hint(app: Any, message: str = "") -> str:
         )
     if not path.is_file():
         return f"check the path given to --config or ${CONFIG_ENV} ({path} is not a file)"
-    return f"fix {path} (`dataops init` writes a config.toml with every key documented)"
+    return f"fix {path} (every key is documented in the config.toml that `dataops init` writes)"
 
 
 @click.group(cls=DataopsGroup, context_settings=CONTEXT_SETTINGS)

@@ -60,7 +60,7 @@ def init(app: App, directory: Path, source: Path | None, force: bool) -> None:
             console.print(Text(f"  {setting.name} = {printable(toml_value(setting.value))}"))
     if project.settings:
         console.print("Each proposal has a comment above it in config.toml saying why.")
-    here = project.directory == Path.cwd().absolute()
+    here = project.directory == Path.cwd().resolve()
     console.print(Text("\nNext:" if here else f"\nNext, in {project.directory}:", style="bold"))
     width = max(len(command) for command, _ in NEXT_COMMANDS)
     for command, why in NEXT_COMMANDS:

@@ -51,7 +51,7 @@ class Project:
 def write_project(directory: Path, source: Path | None = None, force: bool = False) -> Project:
     """Write `directory`/config.toml; with `source`, point it at that CSV and propose [pipeline]
     settings from its data, else copy the packaged sample next to it."""
-    directory = directory.absolute()
+    directory = directory.resolve()  # as the config loader resolves base_dir
     config_path = directory / DEFAULT_CONFIG_NAME
     _refuse_existing(config_path, force, "config.toml")
     if source is None:
@@ -60,7 +60,7 @@ def write_project(directory: Path, source: Path | None = None, force: bool = Fal
         if input_path.exists() and (input_path.is_dir() or input_path.read_bytes() != data):
             _refuse_existing(input_path, force, "the sample")
     else:
-        input_path = source.absolute()
+        input_path = source.resolve()
         settings = _settings_from(input_path, directory)
     text = render(template_text(), settings)
     directory.mkdir(parents=True, exist_ok=True)
