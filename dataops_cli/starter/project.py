@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import dataops_cli.cli.exits as exits
 from dataops_cli.aws import DataopsError
 from dataops_cli.config import DEFAULT_CONFIG_NAME, Config, ConfigError, load_config
-from dataops_cli.input_check import check_input_columns, inspect_input, rejection
+from dataops_cli.deploy.input_check import check_input_columns, inspect_input, rejection
 from dataops_cli.starter.files import SAMPLE_NAME, sample_bytes, template_text
 from dataops_cli.starter.proposals import propose, read_csv
 from dataops_cli.starter.template import Setting, render
@@ -34,7 +35,7 @@ NOTHING_WRITTEN = "nothing was written"
 class InitError(DataopsError):
     """`dataops init` cannot write the project; exit code 2, as for a bad config or input."""
 
-    exit_code = 2
+    exit_code = exits.USAGE
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """[pipeline] settings proposed from a CSV, each with the reason, as `dataops init --from` writes them.
 
-The file is read with the handler's own reader (through `input_check.input_opener`, as `up`
+The file is read with the handler's own reader (through `deploy.input_check.input_opener`, as `up`
 reads it), so the columns seen here are the ones every run sees. The proposals:
 
 - zero_as_missing: a numeric column whose zeros mark missing values. Two tests, both needed:
-  the handler's zero_markers check must not flag it (reused from `input_check`: zeros among
+  the handler's zero_markers check must not flag it (reused from `deploy.input_check`: zeros among
   values that all lie in [0, 1] are real values of a normalized column), and 0 must stand
   apart from the other values: the smallest value above 0 is at least MARKER_GAP_STEPS steps
   (the median gap between the column's distinct values) above it. A count such as Pregnancies
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dataops_cli.input_check import input_opener, zero_marker_results
+from dataops_cli.deploy.input_check import input_opener, zero_marker_results
 from dataops_cli.starter.template import Setting
 from handler import contract
 from handler.quality import WARN

@@ -9,8 +9,8 @@ import shutil
 import boto3
 import pytest
 
-from dataops_cli import packaging
-from dataops_cli.resources import base as base_module
+from dataops_cli.deploy import packaging
+from dataops_cli.deploy.resources import base as base_module
 from tests.helpers import deploy as h
 
 ALARM = '[alarm]\nemail = "ops@example.com"\n'
@@ -283,7 +283,7 @@ def test_the_local_emulator_refusing_a_role_is_not_retried(monkeypatch):
 
     from botocore.exceptions import ClientError
 
-    from dataops_cli.resources.function import role_not_ready
+    from dataops_cli.deploy.resources.function import role_not_ready
 
     slept: list[float] = []
     monkeypatch.setattr(base_module.time, "sleep", slept.append)
@@ -435,7 +435,7 @@ def test_missing_credentials_is_one_clear_line(aws_env, monkeypatch, tmp_path):
 def test_down_empties_again_when_a_late_run_writes(stack, monkeypatch):
     recorder, config = stack
     up(config)
-    from dataops_cli.resources import bucket as bucket_module
+    from dataops_cli.deploy.resources import bucket as bucket_module
 
     monkeypatch.setattr(bucket_module, "EMPTY_RETRY_SECONDS", 0)
     late_writes = []

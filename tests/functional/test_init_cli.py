@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from dataops_cli import cli as cli_module
-from dataops_cli.app import App
-from dataops_cli.demo import demo_config
+from dataops_cli.cli import root as cli_module
+from dataops_cli.cli.app import App
+from dataops_cli.cli.demo import demo_config
 from dataops_cli.starter.files import SAMPLE_NAME, sample_bytes, template_text
 
 NEXT = ("dataops --local up", "dataops --local status", "dataops --local down")

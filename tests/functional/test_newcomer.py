@@ -20,13 +20,16 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 from rich.console import Console
 
-from dataops_cli import cli as cli_module
-from dataops_cli import logtail, stack
 from dataops_cli.aws import Aws
-from dataops_cli.invoke import InvokeOutcome, render_result
+from dataops_cli.cli import root as cli_module
+from dataops_cli.deploy import stack
+from dataops_cli.deploy.resources.base import StackContext
+from dataops_cli.deploy.resources.monitoring import Dashboard
+from dataops_cli.engines.lambda_run import InvokeOutcome
+from dataops_cli.engines.run_view import render_result
 from dataops_cli.local import bridge
-from dataops_cli.resources.base import StackContext
-from dataops_cli.resources.monitoring import Dashboard
+from dataops_cli.observe import logtail
+from dataops_cli.observe.logs_view import pretty
 from tests.conftest import SAMPLE_CSV
 from tests.functional import test_status
 from tests.functional.test_status import FN, handler_line, put_logs, put_metric, status_json
@@ -40,7 +43,7 @@ ROW = "8,115,62,0,0,36.9,0.219,38,1"
 def as_local(monkeypatch, recorder: h.Recorder) -> None:
     """`--local` against in-process moto: the bridge hands out moto clients instead of the emulator's."""
     monkeypatch.setattr(
-        bridge, "local_aws", lambda config, directory, start=False, console=None: recorder.factory(region=config.region)
+        bridge, "local_aws", lambda config, directory, start=False, say=None: recorder.factory(region=config.region)
     )
     monkeypatch.setattr(bridge, "local_stack_context", lambda config, aws: StackContext(config=config, aws=aws))
     monkeypatch.setattr(bridge, "time_scale", lambda directory: 1.0)
@@ -119,7 +122,7 @@ def test_invoke_waits_for_a_busy_function_then_says_what_happened(deployed, monk
     recorder, config = deployed
     recorder.fail_first("Invoke", 10**6, "TooManyRequestsException", "Rate Exceeded.", status=429)
     clock = FakeClock()
-    monkeypatch.setattr("dataops_cli.invoke.time", clock)
+    monkeypatch.setattr("dataops_cli.engines.lambda_run.time", clock)
     result = h.run(config, "invoke")
     assert result.exit_code == 1, result.output
     assert "An error occurred" not in result.output and "Traceback" not in result.output
@@ -153,7 +156,7 @@ def test_invoke_runs_once_the_slot_is_free(deployed, monkeypatch):
     fake = BusyThenFree(busy=3)
     real_client = Aws.client
     monkeypatch.setattr(Aws, "client", lambda self, name: fake if name == "lambda" else real_client(self, name))
-    monkeypatch.setattr("dataops_cli.invoke.time", FakeClock())
+    monkeypatch.setattr("dataops_cli.engines.lambda_run.time", FakeClock())
     result = h.run(config, "invoke")
     assert result.exit_code == 0, result.output
     assert fake.calls == 4
@@ -166,7 +169,7 @@ def test_local_up_with_a_busy_function_shows_the_status_then_says_why_not_run(mo
     recorder = h.install(monkeypatch)
     as_local(monkeypatch, recorder)
     recorder.fail_first("Invoke", 10**6, "TooManyRequestsException", "Rate Exceeded.", status=429)
-    monkeypatch.setattr("dataops_cli.invoke.time", FakeClock())
+    monkeypatch.setattr("dataops_cli.engines.lambda_run.time", FakeClock())
     config = h.write_config(tmp_path / "config.toml")
     result = h.run(config, "up", "--local")
     assert result.exit_code == 1, result.output
@@ -184,7 +187,7 @@ def test_invoke_now_raises_function_busy_only_for_the_throttle():
         def invoke(self, **_kwargs):
             raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}}, "Invoke")
 
-    from dataops_cli import invoke as invoke_module
+    from dataops_cli.engines import lambda_run as invoke_module
 
     waits: list[float] = []
     with pytest.raises(invoke_module.FunctionBusyError) as caught:
@@ -239,7 +242,7 @@ def test_errors_in_the_stacks_first_period_are_counted_from_its_log(deployed, mo
     """A young stack: the runs feed (10 minutes back) holds every run, but only 3 are listed."""
     _, config = deployed
     created, recovered = seed_first_minutes(datetime.now(UTC), timedelta(minutes=7))
-    monkeypatch.setattr("dataops_cli.runlog_reader.log_group_created", lambda logs, group: created)
+    monkeypatch.setattr("dataops_cli.observe.runlog_reader.log_group_created", lambda logs, group: created)
     _, report = status_json(config, "--since", "30m", "--runs", "3")
     errors = report["kpis"]["errors"]
     assert errors["value"] == 6, errors  # 5 in the first period (not the earlier stack's) + 1
@@ -253,7 +256,7 @@ def test_errors_in_an_older_stacks_first_period_are_read_from_its_log(deployed, 
     """The feed no longer reaches the creation: one bounded read of the first period's log instead."""
     recorder, config = deployed
     created, _ = seed_first_minutes(datetime.now(UTC), timedelta(minutes=25))
-    monkeypatch.setattr("dataops_cli.runlog_reader.log_group_created", lambda logs, group: created)
+    monkeypatch.setattr("dataops_cli.observe.runlog_reader.log_group_created", lambda logs, group: created)
     reads: list[str] = []
     recorder.listeners.append(lambda service, operation: reads.append(operation))
     _, report = status_json(config, "--since", "30m", "--runs", "3")
@@ -334,7 +337,7 @@ def test_local_up_names_the_first_runs_error_not_unhandled(mock_aws_env, monkeyp
     h.publish_stand_in_layer()
     recorder = h.install(monkeypatch)
     as_local(monkeypatch, recorder)
-    monkeypatch.setattr("dataops_cli.invoke.invoke_now", lambda *args, **kwargs: failed_outcome())
+    monkeypatch.setattr("dataops_cli.engines.lambda_engine.invoke_now", lambda *args, **kwargs: failed_outcome())
     config = h.write_config(tmp_path / "config.toml")
     result = h.run(config, "up", "--local")
     assert result.exit_code == 1
@@ -492,7 +495,7 @@ def test_safe_text_shows_control_characters_and_keeps_markup_literal():
 
 
 def test_logs_pretty_escapes_every_field():
-    line = logtail.pretty(
+    line = pretty(
         {
             "timestamp": 0,
             "message": json.dumps(
@@ -502,7 +505,7 @@ def test_logs_pretty_escapes_every_field():
     )
     assert "\x1b" not in line.plain and "\x9b" not in line.plain and "\x07" not in line.plain
     assert "\\x1b]0;owned\\x07" in line.plain and "\\x9b2J" in line.plain
-    raw = logtail.pretty({"timestamp": 0, "message": "plain \x1b[31m line\n\tnext"})
+    raw = pretty({"timestamp": 0, "message": "plain \x1b[31m line\n\tnext"})
     assert raw.plain.endswith("plain \\x1b[31m line\n  next")
 
 
@@ -645,7 +648,9 @@ def test_status_sparklines_fit_the_width_with_the_newest_period_at_the_right(dep
     from tests.functional.test_status import seed_runs
 
     _, config = deployed
-    monkeypatch.setattr("dataops_cli.status.month_to_date_cost", lambda ctx, now, stored: {"error": "not asked"})
+    monkeypatch.setattr(
+        "dataops_cli.observe.status.month_to_date_cost", lambda ctx, now, stored: {"error": "not asked"}
+    )
     seed_runs(datetime.now(UTC), [100.0 + i for i in range(13)], failed=set())
     output = run_at(config, 80, "status", "--since", "3h").output
     line = next(line for line in output.splitlines() if line.startswith("invocations "))
@@ -683,7 +688,7 @@ def test_step_notes_wrap_within_the_width():
 
 
 def test_local_start_and_status_lines_fit_80(monkeypatch, tmp_path):
-    from dataops_cli import cli_local
+    from dataops_cli.cli import local as cli_local
     from dataops_cli.local.state import Found
 
     state = SimpleNamespace(
@@ -734,8 +739,8 @@ def test_config_errors_wrap_at_80(tmp_path):
 
 
 def test_runs_show_keeps_column_names_whole_and_drops_an_empty_message_column():
-    from dataops_cli.runs import RunSummary
-    from dataops_cli.runs_commands import run_detail
+    from dataops_cli.observe.runs import RunSummary
+    from dataops_cli.observe.runs_view import run_detail
 
     checks = [
         {"name": "completeness", "level": "ok", "column": "DiabetesPedigreeFunction", "observed": 0.0,
@@ -768,7 +773,7 @@ def test_runs_show_keeps_column_names_whole_and_drops_an_empty_message_column():
 
 def test_counts_read_the_same_everywhere():
     from dataops_cli.counts import count, counted, shape
-    from dataops_cli.status_view import runs_table
+    from dataops_cli.observe.status_view import runs_table
 
     assert count(1272674) == "1,272,674" and shape(1500000, 9) == "1,500,000 × 9"
     assert counted(1, "run") == "1 run" and counted(6, "metric") == "6 metrics" and counted(2, "match") == "2 matches"
@@ -785,8 +790,8 @@ def test_counts_read_the_same_everywhere():
 def test_a_large_input_is_checked_on_its_first_lines(tmp_path, monkeypatch):
     """Over WHOLE_FILE_MAX_BYTES only the first PREFIX_BYTES (whole lines) are read: an error there
     is the file's, with its line; a column still empty there may get values later (not an error)."""
-    from dataops_cli import input_check
     from dataops_cli.config import load_config
+    from dataops_cli.deploy import input_check
 
     monkeypatch.setattr(input_check, "WHOLE_FILE_MAX_BYTES", 1000)
     monkeypatch.setattr(input_check, "PREFIX_BYTES", 500)

@@ -13,11 +13,15 @@ import boto3
 from click.testing import CliRunner
 from rich.console import Console
 
-from dataops_cli import cli as cli_module
-from dataops_cli import logtail
+from dataops_cli.cli import root as cli_module
+from dataops_cli.cli.options import GLOBAL_OPTIONS_NOTE
 from dataops_cli.config import ConfigError
-from dataops_cli.invoke import InvokeOutcome, render_result
-from dataops_cli.status import ResourceRow, _count, judge, suggest
+from dataops_cli.engines.lambda_run import InvokeOutcome
+from dataops_cli.engines.run_view import render_result
+from dataops_cli.observe import logtail
+from dataops_cli.observe.health import judge
+from dataops_cli.observe.status_report import ResourceRow, suggest
+from dataops_cli.observe.status_report import count as _count
 from tests.functional import test_status
 from tests.functional.test_status import FN, GROUP, handler_line, put_logs, put_metric, status_json
 from tests.helpers import deploy as h
@@ -95,7 +99,7 @@ def test_global_options_are_accepted_after_the_subcommand(deployed):
     debug = CliRunner().invoke(cli_module.cli, ["config", "--config", str(config.parent / "nope.toml"), "--debug"])
     assert isinstance(debug.exception, ConfigError)  # --debug after the command shows the traceback
     help_text = CliRunner().invoke(cli_module.cli, ["up", "--help"], env={"COLUMNS": "200"}).output
-    assert cli_module.GLOBAL_OPTIONS_NOTE in " ".join(help_text.split())
+    assert GLOBAL_OPTIONS_NOTE in " ".join(help_text.split())
     assert "a new run each time" in help_text  # local `up` also invokes once: --help says so
     assert "before or after its name" in CliRunner().invoke(cli_module.cli, ["--help"]).output
 
@@ -269,7 +273,7 @@ def test_p99_source_grammar_and_window_end(deployed):
 def test_status_output_fits_80_and_uses_120_columns(deployed, monkeypatch):
     _, config = deployed
     fixed = {"to_pay": 0.004, "total": 2.65, "runs": 2, "fraction_of_month": 0.85}  # the real one moves with the date
-    monkeypatch.setattr("dataops_cli.status.month_to_date_cost", lambda ctx, now, stored: fixed)
+    monkeypatch.setattr("dataops_cli.observe.status.month_to_date_cost", lambda ctx, now, stored: fixed)
     seed_failure_then_success(datetime.now(UTC))
     shown = {}
     for columns in (80, 120):

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from dataops_cli import metrics
 from dataops_cli.aws import Aws
 from dataops_cli.config import load_config
-from dataops_cli.metrics import Query
-from dataops_cli.resources.base import StackContext
-from dataops_cli.status import StatusOptions, collect
+from dataops_cli.deploy.resources.base import StackContext
+from dataops_cli.observe import metrics
+from dataops_cli.observe.metrics import Query
+from dataops_cli.observe.status import StatusOptions, collect
 from dataops_cli.timewindow import Window, parse_since
 from tests.helpers import deploy as h
 
@@ -31,7 +31,7 @@ def deployed(mock_aws_env, monkeypatch, tmp_path):
     # The tests seed metrics and logs from before `up` ran; status counts errors only since the
     # stack's creation (its log group's), so date that back here (test_errors_before_creation... uses the real one).
     monkeypatch.setattr(
-        "dataops_cli.runlog_reader.log_group_created", lambda logs, group: datetime.now(UTC) - timedelta(days=1)
+        "dataops_cli.observe.runlog_reader.log_group_created", lambda logs, group: datetime.now(UTC) - timedelta(days=1)
     )
     return recorder, config
 
@@ -393,7 +393,6 @@ def test_status_json_schema(deployed):
 
 def test_status_watch_refreshes_until_interrupted(deployed, monkeypatch):
     _, config = deployed
-    import dataops_cli.cli as cli_module
 
     ticks = []
 
@@ -402,7 +401,7 @@ def test_status_watch_refreshes_until_interrupted(deployed, monkeypatch):
         if len(ticks) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module.time, "sleep", tick)
+    monkeypatch.setattr("dataops_cli.cli.status.time.sleep", tick)
     result = h.run(config, "status", "--watch", "3")
     assert result.exit_code == 0, result.output
     assert len(ticks) == 2 and "Resources" in result.output
@@ -434,7 +433,7 @@ def test_stale_output_fails_the_check(deployed):
 
 
 def test_freshness_levels():
-    from dataops_cli.status import freshness
+    from dataops_cli.observe.health import freshness
 
     assert freshness(None, 360, "k").level == "warn"
     assert freshness({"age_seconds": 100.0}, 360, "k").level == "ok"

@@ -10,8 +10,8 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
-from dataops_cli import cli as cli_module
 from dataops_cli.aws import not_found
+from dataops_cli.cli import root as cli_module
 from tests.functional.test_status import seed_runs, status_json
 from tests.helpers import deploy as h
 

@@ -17,9 +17,9 @@ from typing import Any
 import boto3
 from click.testing import CliRunner, Result
 
-from dataops_cli import app as app_module
-from dataops_cli import cli as cli_module
 from dataops_cli.aws import Aws
+from dataops_cli.cli import app as app_module
+from dataops_cli.cli import root as cli_module
 from tests.conftest import SAMPLE_CSV
 
 REGION = "ap-south-1"
