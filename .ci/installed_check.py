@@ -32,7 +32,7 @@ REQUIRED = (
     "dataops_cli/starter/config.toml",
     "dataops_cli/starter/diabetes_preprocessed.csv",
     "dataops_cli/starter/project.py",
-    "dataops_cli/cli.py",
+    "dataops_cli/cli/root.py",
     "handler/lambda_function.py",
 )
 TOP_LEVEL = ("dataops_cli/", "handler/")
@@ -58,9 +58,20 @@ def timed(label: str, command: Sequence[str], cwd: Path, env: dict[str, str], ok
     return output
 
 
+def tracked_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True, text=True).stdout
+    return [name for name in listed.split("\0") if name and (REPO / name).is_file()]
+
+
 def build_wheel(out: Path) -> Path:
+    """Build from a copy of the tracked files: a stale build/ in the clone (setuptools builds in-tree)
+    would otherwise ship modules that no longer exist."""
+    source = out.parent / "src"
+    for name in tracked_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
     out.mkdir(parents=True)
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)]
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)]
     timed("build the wheel (pip wheel --no-deps)", command, out, dict(os.environ))
     wheels = sorted(out.glob("dataops-*.whl"))
     if len(wheels) != 1:
@@ -77,6 +88,10 @@ def check_wheel_files(wheel: Path) -> None:
     stray = [n for n in names if not n.startswith(TOP_LEVEL) and not n.split("/")[0].endswith(".dist-info")]
     if stray:
         raise InstalledCheckError(f"{wheel.name} holds files outside {TOP_LEVEL}: {stray[:10]}")
+    tracked = set(tracked_files())
+    untracked = [n for n in names if n.startswith(TOP_LEVEL) and n not in tracked]
+    if untracked:
+        raise InstalledCheckError(f"{wheel.name} holds files the repository does not track: {untracked[:10]}")
     for folder in ("tests/", "bench/"):
         if any(f"/{folder}" in f"/{n}" for n in names):
             raise InstalledCheckError(f"{wheel.name} holds {folder}")
