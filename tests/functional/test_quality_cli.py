@@ -28,11 +28,8 @@ BUCKET = "dataops-pipeline-bucket"
 
 
 def deploy(monkeypatch, tmp_path, extra: str = ""):
-    h.publish_stand_in_layer()
-    h.install(monkeypatch)
-    config = h.write_config(tmp_path / "config.toml", extra)
-    result = h.run(config, "up")
-    assert result.exit_code == 0, result.output
+    config = tmp_path / "config.toml"
+    h.deployed_stack(monkeypatch, config, extra)
     return config
 
 

@@ -26,6 +26,13 @@ def stack(mock_aws_env, monkeypatch, tmp_path):
     return recorder, config
 
 
+@pytest.fixture
+def deployed(mock_aws_env, monkeypatch, tmp_path):
+    """`stack` after one `up`: a private copy of the process's deployed moto state (tests/helpers/moto_state.py)."""
+    config = tmp_path / "config.toml"
+    return h.deployed_stack(monkeypatch, config, ALARM), config
+
+
 def client_error(code: str, message: str = "", status: int | None = 400) -> ClientError:
     response: dict = {"Error": {"Code": code, "Message": message}}
     if status is not None:
@@ -95,9 +102,8 @@ def test_not_found_is_not_fooled(code, message, status, name):
 # --- down: every resource is tried; a second down finishes ---
 
 
-def test_down_goes_on_past_a_failure_and_a_second_down_finishes(stack):
-    recorder, config = stack
-    assert h.run(config, "up").exit_code == 0
+def test_down_goes_on_past_a_failure_and_a_second_down_finishes(deployed):
+    recorder, config = deployed
     recorder.fail_first("DeleteFunction", 1, "ServiceException", "Lambda had a bad moment", status=500)
     first = h.run(config, "down", "--yes")
     text = " ".join(first.output.split())
@@ -118,9 +124,8 @@ def test_down_goes_on_past_a_failure_and_a_second_down_finishes(stack):
     assert h.leftovers() == {key: [] for key in h.leftovers()}
 
 
-def test_down_goes_on_when_a_read_fails(stack):
-    recorder, config = stack
-    assert h.run(config, "up").exit_code == 0
+def test_down_goes_on_when_a_read_fails(deployed):
+    recorder, config = deployed
     recorder.fail_first("GetDashboard", 1, "InternalServiceError", "try later", status=500)
     first = h.run(config, "down", "--yes")
     assert first.exit_code == 1
@@ -152,9 +157,8 @@ def test_a_backend_without_glue_does_not_stop_a_lambda_stack(stack):
     assert h.leftovers() == {key: [] for key in h.leftovers()}
 
 
-def test_down_takes_localstacks_spelling_of_a_missing_dashboard(stack):
-    recorder, config = stack
-    assert h.run(config, "up").exit_code == 0
+def test_down_takes_localstacks_spelling_of_a_missing_dashboard(deployed):
+    recorder, config = deployed
     boto3.client("cloudwatch", region_name=h.REGION).delete_dashboards(DashboardNames=["DataOpsPipelineDashboard"])
     recorder.fail_first(
         "GetDashboard", 5, "InvalidParameterValue", "Dashboard DataOpsPipelineDashboard does not exist.", status=400
@@ -235,9 +239,8 @@ def without_percentile_gap(monkeypatch):
     monkeypatch.setattr(cli_module.App, "stack", stack)
 
 
-def test_status_retries_without_percentiles_and_takes_p99_from_report_lines(stack, monkeypatch):
-    recorder, config = stack
-    assert h.run(config, "up").exit_code == 0
+def test_status_retries_without_percentiles_and_takes_p99_from_report_lines(deployed, monkeypatch):
+    recorder, config = deployed
     without_percentile_gap(monkeypatch)  # nothing tells status that this backend lacks percentiles
     seed_runs(datetime.now(UTC), [float(d) for d in (100, 200, 300, 400)], failed=set())
     attempts = recorder.fail_first(
@@ -259,9 +262,8 @@ def test_status_retries_without_percentiles_and_takes_p99_from_report_lines(stac
     assert longer["api_calls"] == calls_30m  # the number of calls does not grow with the window
 
 
-def test_status_shows_what_is_unavailable_and_the_rest(stack, monkeypatch):
-    recorder, config = stack
-    assert h.run(config, "up").exit_code == 0
+def test_status_shows_what_is_unavailable_and_the_rest(deployed, monkeypatch):
+    recorder, config = deployed
     seed_runs(datetime.now(UTC), [100.0, 200.0], failed=set())
     recorder.fail_first("FilterLogEvents", 5, "AccessDeniedException", "not authorized to filter logs", status=400)
     recorder.fail_first("GetObject", 1, "SlowDown", "reduce your request rate", status=503)
@@ -277,9 +279,8 @@ def test_status_shows_what_is_unavailable_and_the_rest(stack, monkeypatch):
     assert "Invocations" in plain.output
 
 
-def test_status_row_for_a_resource_read_that_fails(stack):
-    recorder, config = stack
-    assert h.run(config, "up").exit_code == 0
+def test_status_row_for_a_resource_read_that_fails(deployed):
+    recorder, config = deployed
     recorder.fail_first("GetRole", 1, "ServiceFailure", "IAM is having a moment", status=500)
     code, report = status_json(config)
     row = next(r for r in report["resources"] if r["kind"] == "IAM role")
