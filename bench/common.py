@@ -31,7 +31,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "bench" / "data"  # git-ignored
-GENERATOR = ROOT / "data" / "generate.py"
+GENERATOR = ROOT / "dataops_cli" / "starter" / "generate.py"
 SEED = 20240607
 BLANK_RATE = 0.05
 # The handler's defaults (handler.pipeline.DEFAULT_ZERO_AS_MISSING, NORMALIZE_EXCLUDE=Outcome),
@@ -53,7 +53,7 @@ def input_path(rows: int) -> Path:
 
 
 def ensure_input(rows: int) -> Path:
-    """Generate the input with data/generate.py unless it is already cached.
+    """Generate the input with dataops_cli/starter/generate.py unless it is already cached.
 
     Written to a temporary name and renamed, so an interrupted run never leaves a
     truncated file that a later run would take for a complete one.

@@ -57,7 +57,7 @@ DEFAULT_ROWS = "3,1000,10000"
 OVER_LIMIT_WIDTH = 100_000
 VCPU_SHARE = 1024 / 1769  # the default function's CPU share (AWS Lambda docs: 1 vCPU at 1,769 MB)
 SEED = 19
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "diabetes_preprocessed.csv"
+SAMPLE = Path(__file__).resolve().parent.parent / "dataops_cli" / "starter" / "diabetes_preprocessed.csv"
 
 
 def wide_input(width: int, rows: int) -> Path:

@@ -174,7 +174,7 @@ class StackConfig:
 class BucketConfig:
     name: str = _setting("dataops-pipeline-bucket", check_bucket_name)
     input_key: str = _setting("diabetes_preprocessed.csv", _check_object_key)
-    input_file: str = _setting("data/diabetes_preprocessed.csv")
+    input_file: str = _setting("diabetes_preprocessed.csv")
     output_prefix: str = _setting(contract.DEFAULT_OUTPUT_PREFIX, _check_output_prefix)
     run_retention_days: int = _setting(30, _int_range(1, 36500, "days"))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE_CSV = REPO / "data" / "diabetes_preprocessed.csv"
+SAMPLE_CSV = REPO / "dataops_cli" / "starter" / "diabetes_preprocessed.csv"
 
 
 def pytest_configure(config: pytest.Config) -> None:

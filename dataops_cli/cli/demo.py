@@ -21,12 +21,13 @@ from rich.table import Table
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.cli.app import App
 from dataops_cli.cli.options import CONTEXT_SETTINGS
-from dataops_cli.config import Config
+from dataops_cli.config import Config, find_config_path, load_config
 from dataops_cli.counts import count
 from dataops_cli.local import process
 from dataops_cli.local.credentials import owner_credentials
 from dataops_cli.safe_text import data_text
 from dataops_cli.schedule_expr import Rate
+from dataops_cli.starter.project import write_project
 
 TARGET_INTERVAL_SECONDS = 2.0
 
@@ -56,10 +57,38 @@ def metric_sum(aws: Aws, namespace: str, name: str, dimension: tuple[str, str], 
 def run_demo(app: App, cli: click.Command, speed: float | None, runs: int, timeout: float) -> None:
     """Run the story; `cli` is the root `dataops` command, whose subcommands it calls."""
     console: Console = app.console
-    config: Config = app.config
-    if not config.schedule.enabled:
-        raise DataopsError("the demo needs the schedule on", "set schedule.enabled = true in config.toml")
-    speed = speed or auto_speed(config)
+    with tempfile.TemporaryDirectory(prefix="dataops-demo-") as tmp:
+        config_path, config = demo_config(app, Path(tmp))
+        if not config.schedule.enabled:
+            raise DataopsError("the demo needs the schedule on", "set schedule.enabled = true in config.toml")
+        if config_path != app.config_path:
+            console.print(f"No config file here: the demo runs the packaged sample ({config_path}).", markup=False)
+        _run_story(app, cli, config_path, config, speed or auto_speed(config), runs, timeout, tmp)
+
+
+def demo_config(app: App, state_dir: Path) -> tuple[str | None, Config]:
+    """The config the demo deploys, and the --config to give its commands (None: they find it as
+    every command does). With no config file at all, a project `dataops init` would write, with
+    the packaged sample, in the demo's private state directory: it runs from any folder."""
+    if find_config_path(app.config_path) is not None:
+        return app.config_path, app.config
+    project = write_project(state_dir / "project")
+    config = load_config(project.config_path)
+    return str(project.config_path), config.with_region(app.region) if app.region else config
+
+
+def _run_story(
+    app: App,
+    cli: click.Command,
+    config_path: str | None,
+    config: Config,
+    speed: float,
+    runs: int,
+    timeout: float,
+    tmp: str,
+) -> None:
+    """Steps 1-6 with the emulator's state in `tmp`; the emulator is stopped whatever happens."""
+    console: Console = app.console
     began = time.monotonic()
 
     def step(number: int, text: str) -> None:
@@ -67,7 +96,7 @@ def run_demo(app: App, cli: click.Command, speed: float | None, runs: int, timeo
 
     def dataops(state_dir: str, *args: str, ok: tuple[int, ...] = (0,)) -> None:
         """Run a real command in-process; commands that end with sys.exit (status) are fine too."""
-        options = ["--local", "--state-dir", state_dir, *(["--config", app.config_path] if app.config_path else [])]
+        options = ["--local", "--state-dir", state_dir, *(["--config", config_path] if config_path else [])]
         if app.region:
             options += ["--region", app.region]
         try:
@@ -78,28 +107,29 @@ def run_demo(app: App, cli: click.Command, speed: float | None, runs: int, timeo
         if code not in ok:
             raise DataopsError(f"`dataops --local {' '.join(args)}` exited with code {code}", "see its output above")
 
-    with tempfile.TemporaryDirectory(prefix="dataops-demo-") as tmp:
-        step(1, f"Starting a private emulator (schedules at {speed:g}x)")
-        state = process.start(Path(tmp), speed=speed, region=config.region)
-        console.print(f"Emulator at {state.endpoint} (pid {state.pid}); state in {tmp}")
-        try:
-            since = datetime.now(UTC)
-            step(2, "dataops --local up")
-            dataops(tmp, "up")
-            aws = Aws(region=config.region, endpoint_url=state.endpoint, credentials=owner_credentials(Path(tmp)))
-            step(3, f"Waiting for {runs} scheduled runs ({config.schedule.expression} at {speed:g}x)")
-            _wait_for_runs(aws, config, console, since, runs, timeout)
-            step(4, "KPIs")
-            dataops(tmp, "status", ok=(0, 3))  # 3: failing runs, which the KPIs then show
-            step(5, f"Outputs in s3://{config.bucket.name}/{config.bucket.output_prefix}")
-            _print_outputs(aws, config, console)
-            step(6, "dataops --local down --yes")
-            dataops(tmp, "down", "--yes")
-        finally:
-            process.stop(Path(tmp))
+    step(1, f"Starting a private emulator (schedules at {speed:g}x)")
+    state = process.start(Path(tmp), speed=speed, region=config.region)
+    console.print(f"Emulator at {state.endpoint} (pid {state.pid}); state in {tmp}")
+    try:
+        since = datetime.now(UTC)
+        step(2, "dataops --local up")
+        dataops(tmp, "up")
+        aws = Aws(region=config.region, endpoint_url=state.endpoint, credentials=owner_credentials(Path(tmp)))
+        step(3, f"Waiting for {runs} scheduled runs ({config.schedule.expression} at {speed:g}x)")
+        _wait_for_runs(aws, config, console, since, runs, timeout)
+        step(4, "KPIs")
+        dataops(tmp, "status", ok=(0, 3))  # 3: failing runs, which the KPIs then show
+        step(5, f"Outputs in s3://{config.bucket.name}/{config.bucket.output_prefix}")
+        _print_outputs(aws, config, console)
+        step(6, "dataops --local down --yes")
+        dataops(tmp, "down", "--yes")
+    finally:
+        process.stop(Path(tmp))
+    packaged = config_path is not None and Path(config_path).is_relative_to(tmp)  # no config file of the user's
+    start = "dataops init; " if packaged else ""
     console.print(
         f"\n[bold green]Demo done in {time.monotonic() - began:.1f} s.[/] The emulator is stopped; nothing is left. "
-        "Your turn: dataops local start --speed 60; dataops --local up"
+        f"Your turn: {start}dataops local start --speed 60; dataops --local up"
     )
 
 

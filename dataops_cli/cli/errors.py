@@ -82,11 +82,12 @@ def config_hint(app: Any, message: str = "") -> str:
     if path is None:
         return (
             f"no config file was found (--config, ${CONFIG_ENV}, ./config.toml), so built-in defaults apply: "
-            "create config.toml or pass --config PATH"
+            "run `dataops init` to write config.toml and the sample CSV here (or `dataops init --from your.csv`), "
+            "or pass --config PATH"
         )
     if not path.is_file():
         return f"check the path given to --config or ${CONFIG_ENV} ({path} is not a file)"
-    return f"fix {path} (every key is documented in the repository's config.toml)"
+    return f"fix {path} (every key is documented in the config.toml that `dataops init` writes)"
 
 
 def require_local_engine(app: App) -> None:

@@ -23,6 +23,7 @@ from dataops_cli.cli.demo import demo
 from dataops_cli.cli.deploy import down, up
 from dataops_cli.cli.errors import DataopsGroup
 from dataops_cli.cli.export import export_group
+from dataops_cli.cli.init import init
 from dataops_cli.cli.local import local_group
 from dataops_cli.cli.logs import logs
 from dataops_cli.cli.options import CONTEXT_SETTINGS, accept_global_options
@@ -94,6 +95,7 @@ def main() -> NoReturn:
 
 
 for _command in (
+    init,
     up,
     down,
     status,

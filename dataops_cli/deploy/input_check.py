@@ -20,8 +20,10 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -37,7 +39,7 @@ from handler.errors import (
     PipelineError,
 )
 from handler.pipeline import PipelineOptions, process
-from handler.quality import zero_marker_checks
+from handler.quality import WARN, Check, zero_marker_checks
 from handler.reader import Columns, read_columns
 from handler.records import last_record_end
 
@@ -137,10 +139,7 @@ def inspect_input(config: Config) -> InputVerdict:
     path = config.input_path
     if not path.is_file():
         return InputVerdict()  # a config error of its own (Config.check_input_file)
-    size = path.stat().st_size
-    prefix = _head_lines(path) if size > WHOLE_FILE_MAX_BYTES else None
-    opener = (lambda: io.BytesIO(prefix)) if prefix is not None else (lambda: path.open("rb"))
-    checked = len(prefix) if prefix is not None else None
+    opener, checked, size = input_opener(path)
     try:
         columns = read_columns(opener, size_hint=checked or size, max_columns=config.pipeline.max_columns)
     except PipelineError as exc:
@@ -158,10 +157,21 @@ def inspect_input(config: Config) -> InputVerdict:
     try:
         process(columns, options)
     except PipelineError as exc:
-        if prefix is not None and isinstance(exc, EmptyColumnError):  # its values may come after the lines checked
+        if checked is not None and isinstance(exc, EmptyColumnError):  # its values may come after the lines checked
             return InputVerdict(zero_marker_warning=warning, checked_bytes=checked)
         return InputVerdict(rejection(path, exc), type(exc).__name__, warning, checked)
     return InputVerdict(zero_marker_warning=warning, checked_bytes=checked)
+
+
+def input_opener(path: Path) -> tuple[Callable[[], BinaryIO], int | None, int]:
+    """What the function's reader is given for `path`: an opener, the bytes checked when only the
+    file's head is (over WHOLE_FILE_MAX_BYTES; else None), and the file's size. `dataops init
+    --from` reads through it too, so it proposes settings from exactly what `up` checks."""
+    size = path.stat().st_size
+    prefix = _head_lines(path) if size > WHOLE_FILE_MAX_BYTES else None
+    if prefix is None:
+        return (lambda: path.open("rb")), None, size
+    return (lambda: io.BytesIO(prefix)), len(prefix), size
 
 
 def _head_lines(path: Path) -> bytes:
@@ -209,13 +219,12 @@ def zero_marker_warning(
     return _zero_markers(path, columns, zero_as_missing)
 
 
-def _zero_markers(path: Path, columns: Columns, zero_as_missing: tuple[str, ...]) -> str | None:
-    """The zero_markers rule on columns as read (before process() turns zeros into gaps)."""
-    if not zero_as_missing:
-        return None
+def zero_marker_results(columns: Columns, names: Iterable[str]) -> list[Check]:
+    """The handler's zero_markers check on columns as read (before process() turns zeros into gaps):
+    one check per numeric column named that has a non-zero value."""
     numeric: dict[str, dict[str, float]] = {}
     zeros: dict[str, int] = {}
-    for name in zero_as_missing:
+    for name in names:
         values = columns.numeric.get(name)
         if values is None:
             continue
@@ -223,7 +232,14 @@ def _zero_markers(path: Path, columns: Columns, zero_as_missing: tuple[str, ...]
         zeros[name] = int((values == 0).sum())
         if present.size:
             numeric[name] = {"min": float(present.min()), "max": float(present.max())}
-    flagged = [c for c in zero_marker_checks(numeric, zeros) if c["level"] == "warn"]
+    return zero_marker_checks(numeric, zeros)
+
+
+def _zero_markers(path: Path, columns: Columns, zero_as_missing: tuple[str, ...]) -> str | None:
+    """The zero_markers rule on columns as read: one line naming the columns it warns about."""
+    if not zero_as_missing:
+        return None
+    flagged = [c for c in zero_marker_results(columns, zero_as_missing) if c["level"] == WARN]
     if not flagged:
         return None
     names = ", ".join(f"{c['column']} ({c['observed']} zeros)" for c in flagged)

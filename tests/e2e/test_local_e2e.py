@@ -292,18 +292,21 @@ def test_local_mode_end_to_end(tmp_path):
     assert processes_mentioning(str(s.state_dir)) == []
 
 
-def test_demo_tells_the_whole_story_and_leaves_nothing(tmp_path, monkeypatch, aws_env):
+def test_demo_tells_the_whole_story_from_an_empty_folder_and_leaves_nothing(tmp_path, monkeypatch, aws_env):
+    """No config file and no sample here (issue 25): the demo runs the packaged sample."""
     from click.testing import CliRunner
 
     from dataops_cli.cli import cli
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(STATE_DIR_ENV, raising=False)
-    config = tmp_path / "config.toml"
-    config.write_text(f'[bucket]\ninput_file = "{SAMPLE_CSV}"\n', encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(config), "demo", "--runs", "2"])
+    monkeypatch.delenv("DATAOPS_CONFIG", raising=False)
+    result = CliRunner().invoke(cli, ["demo", "--runs", "2"], env={"COLUMNS": "500"})
     out = result.output
     assert result.exit_code == 0, out
+    assert "No config file here: the demo runs the packaged sample" in out, out
+    assert "Your turn: dataops init; dataops local start" in out, out
+    assert list(tmp_path.iterdir()) == []  # nothing written here: the project lived in the private state dir
     assert all(step in out for step in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6")), out
     assert "scheduled run 2 finished" in out, out
     assert "processed/latest.json" in out, out

@@ -70,8 +70,8 @@ def _shut_down_the_jvm() -> None:
 
 
 def generated_csv(tmp_path: Path, rows: int, seed: int) -> bytes:
-    """data/generate.py's Pima-like table with 5% blank cells, plus a text and a constant column."""
-    spec = importlib.util.spec_from_file_location("generate", REPO / "data" / "generate.py")
+    """dataops_cli/starter/generate.py's Pima-like table with 5% blank cells, plus a text and a constant column."""
+    spec = importlib.util.spec_from_file_location("generate", REPO / "dataops_cli" / "starter" / "generate.py")
     assert spec and spec.loader
     generate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generate)

@@ -440,9 +440,10 @@ def test_no_config_file_hint_says_how_to_give_one(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli_module.cli, ["up", "--dry-run"])
     assert result.exit_code == 2
     text = " ".join(result.output.split())
-    assert "bucket.input_file = 'data/diabetes_preprocessed.csv' (the built-in default" in text
+    assert "bucket.input_file = 'diabetes_preprocessed.csv' (the built-in default" in text
     assert "hint: no config file was found (--config, $DATAOPS_CONFIG, ./config.toml), so built-in defaults" in text
-    assert "create config.toml or pass --config PATH" in text and "--region" not in text
+    assert "run `dataops init` to write config.toml and the sample CSV here" in text and "--region" not in text
+    assert "or pass --config PATH" in text
     region = CliRunner().invoke(cli_module.cli, ["--region", "nowhere-9", "config"])
     assert "hint: check the value given to --region" in region.output
 

@@ -314,8 +314,9 @@ def test_default_input_file_missing_from_this_folder_is_a_config_error(stack, tm
     result = CliRunner().invoke(cli_module.cli, ["up"])
     assert result.exit_code == 2
     text = " ".join(result.output.split())
-    assert "bucket.input_file = 'data/diabetes_preprocessed.csv' (the built-in default" in text
-    assert str(empty / "data" / "diabetes_preprocessed.csv") in text
+    assert "bucket.input_file = 'diabetes_preprocessed.csv' (the built-in default" in text
+    assert str(empty / "diabetes_preprocessed.csv") in text
+    assert "run `dataops init`" in text
 
 
 def test_interrupt_exits_130_and_names_the_step(stack, monkeypatch):

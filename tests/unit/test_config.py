@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,11 @@ def error_for(raw: dict) -> str:
     return message
 
 
-def test_committed_config_equals_the_built_in_defaults():
+def test_committed_config_equals_the_built_in_defaults_but_for_the_sample_path():
     loaded = load_config(REPO / "config.toml")
-    assert loaded == Config()
-    assert loaded.input_path == REPO / "data" / "diabetes_preprocessed.csv"
+    assert loaded.bucket.input_file == "dataops_cli/starter/diabetes_preprocessed.csv"
+    assert replace(loaded, bucket=replace(loaded.bucket, input_file=Config().bucket.input_file)) == Config()
+    assert loaded.input_path == REPO / "dataops_cli" / "starter" / "diabetes_preprocessed.csv"
     assert loaded.input_path.is_file()
 
 

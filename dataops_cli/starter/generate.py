@@ -1,14 +1,14 @@
 """Generate synthetic Pima-like diabetes CSVs (the project's sample input and benchmark inputs).
 
-The sample `data/diabetes_preprocessed.csv` is synthetic: 768 rows drawn per class
+The sample `dataops_cli/starter/diabetes_preprocessed.csv` is synthetic: 768 rows drawn per class
 (Outcome 0/1, 35% positive) from distributions whose means, spreads and main correlations
 follow the published Pima Indians Diabetes statistics, with zeros standing for missing
 values in Glucose, BloodPressure, SkinThickness, Insulin and BMI at the real dataset's
 rates (5, 35, 227, 374 and 11 of 768; Insulin is missing wherever SkinThickness is).
 The benchmark files add blank cells (`--blank-rate`) on top.
 
-    python data/generate.py                                  # the committed sample
-    python data/generate.py --rows 1000000 --blank-rate 0.05 --out bench/data/1m.csv
+    python -m dataops_cli.starter.generate                   # the committed (and packaged) sample
+    python -m dataops_cli.starter.generate --rows 1000000 --blank-rate 0.05 --out bench/data/1m.csv
 """
 
 from __future__ import annotations
