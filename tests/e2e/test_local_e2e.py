@@ -168,7 +168,9 @@ def test_local_mode_end_to_end(tmp_path):
     s = Session(tmp_path)
     port = free_port()
 
-    started = s.run("local", "start", "--speed", "120", "--port", str(port), local=False)
+    # A keep-alive of 10 h is 5 min of wall clock at 120x (the default 10 min is 5 s, which a
+    # loaded machine outlasted between two checks): the one environment must still be there.
+    started = s.run("local", "start", "--speed", "120", "--keep-alive", "36000", "--port", str(port), local=False)
     assert started.returncode == 0, started.stderr
     assert f"running at http://127.0.0.1:{port}" in started.stdout
     pid = read_state(s.state_dir).pid
