@@ -80,6 +80,7 @@ from .runlog import (
     run_document,
     utc_iso,
 )
+from .s3batch import S3_POOL_CONNECTIONS, Batch, tune
 from .s3io import MultipartSink, S3Input
 
 _cold_start = True
@@ -227,8 +228,9 @@ def _s3() -> Any:
     global _s3_client
     if _s3_client is None:
         import boto3  # deferred: the runtime pays for it inside the first invocation only
+        from botocore.config import Config
 
-        _s3_client = boto3.client("s3")
+        _s3_client = tune(boto3.client("s3", config=Config(max_pool_connections=S3_POOL_CONNECTIONS)))
     return _s3_client
 
 
@@ -257,6 +259,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             run.record_failure(detail)
         raise
     finally:
+        if run is not None:
+            run.batch.close()
         close_log(log, started)
 
 
@@ -292,7 +296,11 @@ class PipelineRun:
     ) -> None:
         self.settings, self.s3, self.log, self.run_id, self.started = settings, s3, log, run_id, started
         self.folder = c.run_folder(settings.output_prefix, run_id)
+        self.batch = Batch(s3, settings.bucket)
         self.written: list[str] = []
+        self.history_before: bytes | None = None  # history.json as read (None: none, or too large to read)
+        self.history_existed = False
+        self.history_sent = False  # the new history's PUT was sent: a failed run puts the old one back
         self.open_sink: MultipartSink | None = None
         self.open_key: str | None = None
         self.facts: dict[str, Any] = {"trigger": trigger}
@@ -317,32 +325,25 @@ class PipelineRun:
         """Read, process, write the run's files and check their quality; then publish run.json, the
         latest pointer and the quality history, in that order (a quarantined run publishes nothing)."""
         self._log_start()
-        self.at("reading the quality history")
+        self.at("reading the input and the quality history")
         t_history = time.perf_counter()
-        history = self._read_history()
-        self.quality_ms["history_read_ms"] = ms_since(t_history)
+        history_read = self.batch.submit(self._read_history)  # one round trip with the input's GET
         t0 = time.perf_counter()
         columns = self._read()
         read_ms = ms_since(t0)
+        history = history_read.result()
+        self.quality_ms["history_read_ms"] = ms_since(t_history)
         result, zeros = self._process(columns)
-        outputs = self._write_outputs(result, read_ms)
+        outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
         current, quality, blocked = self._check_quality(result, zeros, history, outputs)
+        self._write_outputs(result, read_ms, outputs)
         files = list(outputs.values())
         duration_ms = self._log_saved(files)
         self.at("writing run.json")
         handled = self.facts["missing_values_handled"]
         if blocked:
             return self._quarantine(outputs, files, blocked, quality, result, handled, duration_ms)
-        self._publish(outputs, files, quality)
-        # Published: from here nothing may turn the run into a failed one (its cleanup would
-        # delete the files latest.json now names). The alarm stops, the history is rewritten
-        # only while the safety margin is untouched, and whatever is raised is logged.
-        self.deadline.disarm()
-        t_write = time.perf_counter()
-        after_publishing(
-            self.log, self.run_id, "updating the quality history", lambda: self._update_history(history, current)
-        )
-        self.quality_ms["history_write_ms"] = ms_since(t_write)
+        self._publish(outputs, files, quality, history, current)
         record_metric(self.log, c.M_RUN_FAILED, 0)
         return run_result(
             "succeeded",
@@ -370,8 +371,7 @@ class PipelineRun:
         """The input CSV as columns; records what was read (size, ETag) and its shape."""
         s = self.settings
         source = S3Input(self.s3, s.bucket, s.input_key)
-        self.at("reading the input")
-        columns = read_columns(source.open, size_hint=source.head().size, max_columns=s.options.max_columns)
+        columns = read_columns(source.open, size_hint=source.fetch().size, max_columns=s.options.max_columns)
         info = source.info
         assert info is not None
         self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
@@ -405,15 +405,18 @@ class PipelineRun:
         )
         return result, zeros
 
-    def _write_outputs(self, result: PipelineResult, read_ms: float) -> dict[str, str]:
-        """The run's four data files under its own folder; returns every output key (quality.json, run.json too)."""
+    def _write_outputs(self, result: PipelineResult, read_ms: float, outputs: dict[str, str]) -> None:
+        """The run's five files under its own folder, uploaded together (one round trip for small ones).
+
+        cleaned.csv is formatted first (a large one uploads its parts meanwhile); its last
+        request goes out with the other four. summary.json's write_ms is that formatting and
+        the serializing of the others: the uploads after it are not on its clock.
+        """
         t1 = time.perf_counter()
-        outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
         self.at("writing cleaned.csv")
-        self._stream_cleaned(result, outputs["cleaned"])
-        self.at("writing correlation.csv")
+        sink = self._format_cleaned(result, outputs["cleaned"])
         escape = self.settings.options.escape_formulas
-        self._put(outputs["correlation"], correlation_csv(result, escape_formulas=escape), "text/csv")
+        correlation = correlation_csv(result, escape_formulas=escape)
         timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": ms_since(t1)}
         summary = summary_document(
             result,
@@ -424,10 +427,15 @@ class PipelineRun:
             versions=package_versions("pyarrow", "numpy", "pandas", "boto3"),
             runtime=runtime_document(os.environ),
         )
-        self.at("writing summary.json")
+        self.at("writing the output files")
+        self.batch.submit(sink.close)
+        self._put(outputs["correlation"], correlation, "text/csv")
         self._put(outputs["summary"], to_json_bytes(summary), "application/json")
         self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
-        return outputs
+        self._put(outputs["quality"], self.quality_body, "application/json")
+        self.batch.wait()
+        self.written.append(outputs["cleaned"])
+        self.open_sink, self.open_key = None, None
 
     def _check_quality(
         self, result: PipelineResult, zeros: Any, history: list[dict[str, Any]], outputs: dict[str, str]
@@ -439,8 +447,7 @@ class PipelineRun:
         formula_like = formula_like_summary(result.names, count_in_columns(text), self.settings.options.escape_formulas)
         current = profile(result, self.run_id, zeros, formula_like)
         checks = run_checks(current, history, self.settings.quality)
-        self.at("writing quality.json")
-        self._put(outputs["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
+        self.quality_body = to_json_bytes(quality_document(checks, len(history)))  # uploaded with the outputs
         quality = self._report_quality(checks, len(history), ms_since(t2))
         self.quality_ms["checks_ms"] = ms_since(t2)  # profile, checks, quality.json, log lines
         blocked = failed(checks) if self.settings.quality.on_failure == "block" else []
@@ -456,15 +463,30 @@ class PipelineRun:
         )
         return duration_ms
 
-    def _publish(self, outputs: dict[str, str], files: list[str], quality: dict[str, Any]) -> None:
-        """run.json, then the pointer that names the run's files (so "latest" is never half written)."""
+    def _publish(
+        self,
+        outputs: dict[str, str],
+        files: list[str],
+        quality: dict[str, Any],
+        history: list[dict[str, Any]],
+        current: dict[str, Any],
+    ) -> None:
+        """run.json, then the pointer that names the run's files (so "latest" is never half written),
+        with the quality history's rewrite in flight beside it (one round trip for both).
+
+        The history goes out only while the safety margin is untouched; if latest.json then
+        fails, the cleanup puts the history back as it was (the run was not published).
+        """
         s = self.settings
         self._put(
             outputs["log"],
             to_json_bytes(self._run_document("succeeded", files_saved=files, quality=quality)),
             "application/json",
         )
+        self.batch.wait()
         self.at("publishing latest.json")
+        t_write = time.perf_counter()
+        history_write = self._send_history(history, current)
         latest = {c.L_RUN_ID: self.run_id, c.L_FINISHED_AT: utc_iso(time.time()), c.L_OUTPUTS: outputs}
         self.publishing = True  # from here latest.json may name this run, even if the call fails
         self.s3.put_object(
@@ -473,6 +495,12 @@ class PipelineRun:
             Body=to_json_bytes(latest),
             ContentType="application/json",
         )
+        # Published: from here nothing may turn the run into a failed one (its cleanup would
+        # delete the files latest.json now names). The alarm stops and whatever the history's
+        # write raises is logged.
+        self.deadline.disarm()
+        after_publishing(self.log, self.run_id, "updating the quality history", history_write.result)
+        self.quality_ms["history_write_ms"] = ms_since(t_write)
 
     def _read_history(self) -> list[dict[str, Any]]:
         """The profiles of earlier successful runs; none when history.json does not exist yet.
@@ -482,10 +510,11 @@ class PipelineRun:
         """
         try:
             response = self.s3.get_object(Bucket=self.settings.bucket, Key=self.history_key)
+            self.history_existed = True
             if response.get("ContentLength", 0) > HISTORY_MAX_BYTES:  # not read: it would cost this run
                 response["Body"].close()
                 return history_too_large(response["ContentLength"], self.history_key, self.log)
-            body = response["Body"].read()
+            body = self.history_before = response["Body"].read()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
@@ -495,23 +524,15 @@ class PipelineRun:
             raise history_unreadable(where, self.history_key, code, hint) from exc
         return history_from(body, self.history_key, self.log)
 
-    def _update_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
-        """Rewrite the history unless the run is inside its safety margin (then the next run
-        compares against the history without this profile; the run itself stays published)."""
-        self.step = "updating the quality history"
-        try:
-            self.deadline.check(self.step)
-        except RunTimeoutError as exc:
-            self.log.warning(
-                c.EVENT_QUALITY_HISTORY,
-                f"{QUALITY} Quality history not updated with this run: {exc}",
-                key=self.history_key,
-            )
-            return
-        self._write_history(history, current)
+    def _send_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> Any:
+        """Start the history's rewrite, right after the last checkpoint before latest.json (so a
+        run that stopped itself never sent it). The body is built in the request's thread: what
+        it raises comes out of the future after latest.json, and is logged (the run is published)."""
+        self.history_sent = True
+        return self.batch.submit(lambda: self._write_history(history, current))
 
     def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
-        """After latest.json: a failure here must not turn a published run into a failed one."""
+        """Beside latest.json: a failure here must not turn a published run into a failed one."""
         body = history_body(history, current, self.settings.quality.history_runs, self.history_key, self.log)
         if body is None:
             return
@@ -547,6 +568,7 @@ class PipelineRun:
         log_quarantined(self.log, blocked, f"s3://{self.settings.bucket}/{self.folder}")
         document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
         self._put(outputs["log"], to_json_bytes(document), "application/json")
+        self.batch.wait()
         record_metric(self.log, c.M_RUN_FAILED, 0)
         return run_result(
             "quarantined",
@@ -568,6 +590,7 @@ class PipelineRun:
         if latest.json names it, or cannot be read to tell, its files stay.
         """
         bucket = self.settings.bucket
+        self.batch.close()  # nothing of this run is in flight once the cleanup starts
         if self.publishing and self._may_be_published():
             self.log.error(
                 c.EVENT_CLEANUP,
@@ -600,11 +623,24 @@ class PipelineRun:
                 ),
             )
         )
+        if self.history_sent:
+            steps.append(("put the quality history back", self._restore_history))
         for what, step in steps:
             try:
                 step()
             except (ClientError, BotoCoreError) as exc:
                 self.log.error(c.EVENT_CLEANUP, f"{ERROR} Could not {what} in S3: {exc}", written=written)
+
+    def _restore_history(self) -> None:
+        """latest.json failed after the history's rewrite went out beside it: undo that rewrite."""
+        s = self.settings
+        if not self.history_existed:
+            self.s3.delete_object(Bucket=s.bucket, Key=self.history_key)
+        elif self.history_before is not None:
+            self.s3.put_object(
+                Bucket=s.bucket, Key=self.history_key, Body=self.history_before, ContentType="application/json"
+            )
+        # else: the old one was too large to read, and a history that size is replaced anyway.
 
     def _may_be_published(self) -> bool:
         """Whether latest.json names this run, or might (it cannot be read): then nothing is deleted."""
@@ -618,17 +654,17 @@ class PipelineRun:
             return True
         return names_run(body, self.run_id)
 
-    def _stream_cleaned(self, result: Any, key: str) -> None:
+    def _format_cleaned(self, result: Any, key: str) -> MultipartSink:
+        """cleaned.csv into its sink: a large one uploads its parts meanwhile; the caller closes it."""
         self.open_key = key
         self.open_sink = MultipartSink(self.s3, self.settings.bucket, key, "text/csv")
         write_cleaned_csv(result, self.open_sink, escape_formulas=self.settings.options.escape_formulas)
-        self.open_sink.close()
-        self.written.append(key)
-        self.open_sink, self.open_key = None, None
+        return self.open_sink
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
-        self.s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body, ContentType=content_type)
+        """A PUT on the run's batch; the key counts as written before it is sent (cleanup deletes it)."""
         self.written.append(key)
+        self.batch.put(key, body, content_type)
 
     def _run_document(self, status: str, **extra: Any) -> dict[str, Any]:
         return run_document(self.log, self.run_id, self.started, self.facts, status, **extra)

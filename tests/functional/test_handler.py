@@ -319,7 +319,7 @@ def test_timeout_checkpoints_work_off_the_main_thread(s3, capsys):
     worker = threading.Thread(target=run)
     worker.start()
     worker.join(30)
-    assert "stopped while reading the quality history: 100 ms left" in str(outcome.get("error"))
+    assert "stopped while reading the input and the quality history: 100 ms left" in str(outcome.get("error"))
     remaining = keys(s3, "processed/")
     assert len(remaining) == 1 and read_json(s3, remaining[0])["error"]["type"] == "TimeoutError"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import threading
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -172,6 +173,38 @@ def test_a_latest_json_write_that_never_reached_s3_is_cleaned_up_as_before(s3, m
     failed = [k for k in keys(s3, "processed/runs/") if earlier["run_id"] not in k]
     assert len(failed) == 1 and failed[0].endswith("/run.json")
     assert read_json(s3, failed[0])["status"] == "failed"
+
+
+@pytest.mark.parametrize("earlier_runs", [0, 1])
+def test_a_history_sent_beside_a_latest_json_that_failed_is_put_back(s3, monkeypatch, earlier_runs):
+    """The history's rewrite goes out beside latest.json (one round trip): when latest.json never
+    reached S3 the run is not published, so the history is as it was (or absent, as it was)."""
+    for n in range(earlier_runs):
+        run(s3, SAMPLE, n + 1)
+    before = keys(s3, HISTORY) and s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read()
+    put_object = s3.put_object
+    sent: list[str] = []
+    history_written = threading.Event()
+
+    def refused(**kwargs):
+        if kwargs["Key"] == LATEST:
+            history_written.wait(30)  # the history's request has gone out and landed
+            raise EndpointConnectionError(endpoint_url="https://s3.example")
+        sent.append(kwargs["Key"])
+        response = put_object(**kwargs)
+        if kwargs["Key"] == HISTORY:
+            history_written.set()
+        return response
+
+    s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=SAMPLE)
+    monkeypatch.setattr(s3, "put_object", refused)
+    with pytest.raises(EndpointConnectionError):
+        invoke("33333333-0000-0000-0000-000000000000")
+    assert sent.count(HISTORY) == 1 + earlier_runs  # the new history was written, then the old one put back
+    if earlier_runs:
+        assert s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read() == before
+    else:
+        assert keys(s3, HISTORY) == []
 
 
 def test_a_failed_runs_document_always_encodes(s3, monkeypatch):
