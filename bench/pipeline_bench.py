@@ -115,7 +115,7 @@ def child_polars(input_file: Path, out_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     import polars as pl
 
-    from handler.reader import NA_TOKENS
+    from handler.reader_basics import NA_TOKENS
 
     imported = time.perf_counter()
     df = pl.read_csv(input_file, null_values=list(NA_TOKENS), infer_schema_length=10_000)

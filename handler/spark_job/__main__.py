@@ -20,9 +20,9 @@ from typing import Any
 from handler import contract
 from handler.contract import QUALITY_ENV_PREFIX
 from handler.errors import ConfigurationError, PipelineError
-from handler.lambda_function import bool_setting, int_setting
 from handler.pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions
 from handler.quality import QUALITY_FLAGS, QualitySettings
+from handler.settings import bool_setting, int_setting
 from handler.spark_job.job import JOB_NAME
 
 EXIT_FAILED, EXIT_USAGE = 1, 2

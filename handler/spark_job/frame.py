@@ -45,7 +45,9 @@ from typing import Any
 
 from handler.contract import DEFAULT_MAX_COLUMNS, MAX_LINE_BYTES
 from handler.errors import ByteOrderMarkError, LineTooLongError, NoDataRowsError, NotTextError, RaggedRowError
-from handler.reader import NA_TOKENS, SAMPLE_BYTES, header_names, read_columns
+from handler.reader import SAMPLE_BYTES, read_columns
+from handler.reader_basics import NA_TOKENS
+from handler.reader_header import header_names
 from handler.records import last_record_end
 
 # What pyarrow's float64 conversion accepts (checked against pyarrow 15-22): optional
@@ -244,7 +246,7 @@ def _too_long(width: int) -> Any:
 def _line_too_long(frame: TypedFrame) -> LineTooLongError:
     from pyspark.sql import functions as F
 
-    from handler.reader import line_too_long
+    from handler.reader_errors import line_too_long
 
     row_id = frame.first_id(F.col(LONG))
     return line_too_long(frame.row_number(row_id) + 1)  # the header is line 1

@@ -27,7 +27,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import contract as c
 from handler.formulas import formula_like_summary
-from handler.lambda_function import (
+from handler.outputs import correlation_csv, summary_document, to_json_bytes
+from handler.pipeline import PipelineOptions
+from handler.quality import HISTORY_MAX_BYTES, HISTORY_NAME, QualitySettings, profile
+from handler.quality_checks import failed, quality_document, run_checks
+from handler.reader import SAMPLE_BYTES
+from handler.run_steps import (
     after_publishing,
     close_log,
     error_detail,
@@ -42,18 +47,6 @@ from handler.lambda_function import (
     report_quality,
     run_result,
 )
-from handler.outputs import correlation_csv, summary_document, to_json_bytes
-from handler.pipeline import PipelineOptions
-from handler.quality import (
-    HISTORY_MAX_BYTES,
-    HISTORY_NAME,
-    QualitySettings,
-    failed,
-    profile,
-    quality_document,
-    run_checks,
-)
-from handler.reader import SAMPLE_BYTES
 from handler.runlog import (
     ERROR,
     MISSING,

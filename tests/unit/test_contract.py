@@ -19,9 +19,9 @@ from dataops_cli import runlog_reader
 from dataops_cli.config import Config
 from dataops_cli.dashboard import DashboardInputs, build_dashboard
 from handler import contract, errors
-from handler.lambda_function import Settings
 from handler.pipeline import PipelineOptions
 from handler.quality import QualitySettings
+from handler.settings import Settings
 from tests.functional.test_handler import invoke, s3  # noqa: F401 (s3 is a fixture)
 
 # The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
