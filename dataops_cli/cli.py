@@ -706,8 +706,9 @@ def _glue_log_source(app: App, client: Any, note: Console) -> _LogSource:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the function's response as JSON.")
+@click.option("--force", is_flag=True, help="Run in full even when the input is unchanged (pipeline.skip_unchanged).")
 @click.pass_obj
-def invoke(app: App, as_json: bool) -> None:
+def invoke(app: App, as_json: bool, force: bool) -> None:
     """Run the pipeline now (synchronously) and print its result and log tail.
 
     With function.engine = "glue": starts a Glue job run and waits for it to end
@@ -724,7 +725,7 @@ def invoke(app: App, as_json: bool) -> None:
         if glue_outcome.failed:
             sys.exit(1)
         return
-    outcome = _run_now(app, app.aws().client("lambda"), as_json=as_json)
+    outcome = _run_now(app, app.aws().client("lambda"), as_json=as_json, force=force)
     if outcome.failed:
         sys.exit(1)
 
@@ -805,7 +806,7 @@ def _run_glue_now(app: App, as_json: bool, trigger: str = "manual") -> Any:
 BUSY_NOTE_EVERY_SECONDS = 15.0  # on a pipe, one "still waiting" line this often
 
 
-def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = False) -> Any:
+def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = False, force: bool = False) -> Any:
     """Invoke synchronously and print the outcome.
 
     A run already going (a scheduled one, under reserved concurrency 1) is waited for: one
@@ -841,7 +842,7 @@ def _run_now(app: App, client: Any, trigger: str = "manual", as_json: bool = Fal
             said["lines"] += BUSY_NOTE_EVERY_SECONDS
 
     try:
-        outcome = invoke_now(client, name, trigger=trigger, wait_seconds=wait, on_wait=waiting)
+        outcome = invoke_now(client, name, trigger=trigger, wait_seconds=wait, on_wait=waiting, force=force)
     except ClientError as exc:
         if error_code(exc) != "ResourceNotFoundException":
             raise

@@ -273,6 +273,7 @@ class PipelineConfig:
     normalize_exclude: tuple[str, ...] = _setting(contract.DEFAULT_NORMALIZE_EXCLUDE, _check_column_list)
     max_columns: int = _setting(contract.DEFAULT_MAX_COLUMNS, _int_range(1, contract.MAX_COLUMNS_LIMIT, "columns"))
     escape_formulas: bool = _setting(contract.DEFAULT_ESCAPE_FORMULAS)
+    skip_unchanged: bool = _setting(contract.DEFAULT_SKIP_UNCHANGED)
 
 
 def _float_range(low: float, high: float | None = None, *, above: bool = False) -> Check:
@@ -446,6 +447,7 @@ class Config:
             contract.ENV_NORMALIZE_EXCLUDE: ",".join(self.pipeline.normalize_exclude),
             contract.ENV_MAX_COLUMNS: str(self.pipeline.max_columns),
             contract.ENV_ESCAPE_FORMULAS: "true" if self.pipeline.escape_formulas else "false",
+            contract.ENV_SKIP_UNCHANGED: "true" if self.pipeline.skip_unchanged else "false",
             **{
                 f"{contract.QUALITY_ENV_PREFIX}{f.name.upper()}": str(getattr(self.quality, f.name))
                 for f in fields(self.quality)

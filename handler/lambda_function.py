@@ -53,7 +53,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     deadline = Deadline(context)
     try:
         settings = Settings.from_environ(os.environ)
-        run = PipelineRun(settings, _s3(), log, run_id, started, trigger=trigger_of(event), deadline=deadline)
+        force = isinstance(event, dict) and event.get(c.FORCE_FIELD) is True
+        run = PipelineRun(settings, _s3(), log, run_id, started, trigger_of(event), deadline, force=force)
         with deadline.alarm(lambda: run.step if run is not None else "starting"):
             return run.execute()
     except Exception as exc:

@@ -30,6 +30,7 @@ from .quality_checks import failed, quality_document, run_checks
 from .reader import Columns, read_columns
 from .run_cleanup import Cleanup
 from .run_history import HistoryIO
+from .run_skip import SkipCheck
 from .run_steps import after_publishing, log_quarantined, report_quality, run_result, runtime_document
 from .runlog import (
     MISSING,
@@ -48,7 +49,7 @@ from .s3io import MultipartSink, S3Input
 from .settings import Settings
 
 
-class PipelineRun(HistoryIO, Cleanup):
+class PipelineRun(HistoryIO, Cleanup, SkipCheck):
     """One invocation's work and the S3 keys it has written (for cleanup on failure)."""
 
     def __init__(
@@ -60,6 +61,7 @@ class PipelineRun(HistoryIO, Cleanup):
         started: float,
         trigger: str,
         deadline: Deadline | None = None,
+        force: bool = False,
     ) -> None:
         self.settings, self.s3, self.log, self.run_id, self.started = settings, s3, log, run_id, started
         self.folder = c.run_folder(settings.output_prefix, run_id)
@@ -75,6 +77,8 @@ class PipelineRun(HistoryIO, Cleanup):
         self.deadline = deadline or Deadline(None)
         self.step = "starting"
         self.publishing = False  # the latest.json call has been made: the run may be published
+        self.skip_check = settings.skip_unchanged and not force
+        self.fingerprint: dict[str, str] = {}
 
     def at(self, step: str) -> None:
         """Checkpoint: name the step (for the timeout message) and stop if time is nearly out."""
@@ -91,14 +95,18 @@ class PipelineRun(HistoryIO, Cleanup):
     def execute(self) -> dict[str, Any]:
         """Read, process, write the run's files and check their quality; then publish run.json, the
         latest pointer and the quality history, in that order (a quarantined run publishes nothing)."""
-        self._log_start()
+        s = self.settings
+        source = S3Input(self.s3, s.bucket, s.input_key)
         self.at("reading the input and the quality history")
-        t_history = time.perf_counter()
-        history_read = self.batch.submit(self._read_history)  # one round trip with the input's GET
         t0 = time.perf_counter()
-        columns = self._read()
+        if self.skip_check and (skipped := self._skip_if_unchanged(source)) is not None:
+            return skipped
+        self._log_start()
+        t_history = time.perf_counter()
+        history_read = self.batch.submit(self._read_history)  # with the input's GET (after it, when skips are on)
+        columns = self._read(source)
         read_ms = ms_since(t0)
-        history = history_read.result()
+        history = self._distinct_inputs(history_read.result())
         self.quality_ms["history_read_ms"] = ms_since(t_history)
         result, zeros = self._process(columns)
         outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
@@ -123,6 +131,13 @@ class PipelineRun(HistoryIO, Cleanup):
             quality_timings_ms=self.quality_ms,
         )
 
+    def _distinct_inputs(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """With skip_unchanged, one profile per distinct input: an earlier profile of this same file
+        (a forced run) is neither a baseline for it nor kept beside its new one. Without, one per run."""
+        if not self.settings.skip_unchanged:
+            return history
+        return [p for p in history if p.get("input_etag") != self.fingerprint["input_etag"]]
+
     def _log_start(self) -> None:
         s = self.settings
         self.log.info(
@@ -134,14 +149,14 @@ class PipelineRun(HistoryIO, Cleanup):
             trigger=self.facts["trigger"],
         )
 
-    def _read(self) -> Columns:
-        """The input CSV as columns; records what was read (size, ETag) and its shape."""
+    def _read(self, source: S3Input) -> Columns:
+        """The input CSV as columns; records what was read (size, ETag), the run's fingerprint and its shape."""
         s = self.settings
-        source = S3Input(self.s3, s.bucket, s.input_key)
-        columns = read_columns(source.open, size_hint=source.fetch().size, max_columns=s.options.max_columns)
-        info = source.info
-        assert info is not None
+        info = source.fetch()  # already fetched when skips are on
+        columns = read_columns(source.open, size_hint=info.size, max_columns=s.options.max_columns)
+        self.fingerprint = self._fingerprint(info.etag)
         self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
+        self.facts[c.L_FINGERPRINT] = self.fingerprint
         self.facts["shape"] = {"rows": columns.rows, "columns": len(columns.names)}
         self.log.info(
             c.EVENT_SHAPE,
@@ -162,6 +177,7 @@ class PipelineRun(HistoryIO, Cleanup):
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
         record_metric(self.log, c.M_ROWS_PROCESSED, result.rows)
+        record_metric(self.log, c.M_RUNS_SKIPPED, 0)
         record_metric(self.log, c.M_MISSING_IMPUTED, result.missing_total)
         self.log.info(
             c.EVENT_MISSING,
@@ -213,6 +229,7 @@ class PipelineRun(HistoryIO, Cleanup):
         text = {name: result.output[name] for name in result.names if name not in result.numeric}
         formula_like = formula_like_summary(result.names, count_in_columns(text), self.settings.options.escape_formulas)
         current = profile(result, self.run_id, zeros, formula_like)
+        current["input_etag"] = self.fingerprint["input_etag"]  # one profile per distinct input
         checks = run_checks(current, history, self.settings.quality)
         self.quality_body = to_json_bytes(quality_document(checks, len(history)))  # uploaded with the outputs
         quality = self._report_quality(checks, len(history), ms_since(t2))
@@ -254,7 +271,12 @@ class PipelineRun(HistoryIO, Cleanup):
         self.at("publishing latest.json")
         t_write = time.perf_counter()
         history_write = self._send_history(history, current)
-        latest = {c.L_RUN_ID: self.run_id, c.L_FINISHED_AT: utc_iso(time.time()), c.L_OUTPUTS: outputs}
+        latest = {
+            c.L_RUN_ID: self.run_id,
+            c.L_FINISHED_AT: utc_iso(time.time()),
+            c.L_OUTPUTS: outputs,
+            c.L_FINGERPRINT: self.fingerprint,
+        }
         self.publishing = True  # from here latest.json may name this run, even if the call fails
         self.s3.put_object(
             Bucket=s.bucket,

@@ -46,7 +46,10 @@ class S3Input:
         """GET the input once: its size and ETag come with the body (no HEAD round trip before it).
 
         The body is what the first `open()` returns; later opens are pinned to this ETag.
+        A second call returns what the first one learned.
         """
+        if self.info is not None:
+            return self.info
         body = self.open()
         self._fetched = body
         assert self.info is not None
@@ -60,6 +63,12 @@ class S3Input:
             raise self._input_error(exc) from None
         self.info = InputObject(self._bucket, self._key, response["ContentLength"], response["ETag"].strip('"'))
         return self.info
+
+    def close(self) -> None:
+        """Drop a fetched body that will not be read (a skipped run): its connection is released."""
+        if self._fetched is not None:
+            self._fetched.close()
+            self._fetched = None
 
     def open(self) -> BinaryIO:
         if self._fetched is not None:

@@ -20,6 +20,7 @@ class Settings:
     output_prefix: str
     options: PipelineOptions
     quality: QualitySettings = field(default_factory=QualitySettings)
+    skip_unchanged: bool = c.DEFAULT_SKIP_UNCHANGED
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Settings:
@@ -49,6 +50,7 @@ class Settings:
                 escape_formulas=bool_setting(env, c.ENV_ESCAPE_FORMULAS, c.DEFAULT_ESCAPE_FORMULAS),
             ),
             quality=QualitySettings.from_environ(env),
+            skip_unchanged=bool_setting(env, c.ENV_SKIP_UNCHANGED, c.DEFAULT_SKIP_UNCHANGED),
         )
 
 

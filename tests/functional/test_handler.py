@@ -22,6 +22,9 @@ ENV = {
     "INPUT_KEY": "diabetes_preprocessed.csv",
     "OUTPUT_PREFIX": "processed/",
     "AWS_LAMBDA_FUNCTION_NAME": "DataOpsPipelineFunction",
+    # Most tests run one input again and again to test something else; skipping has its own tests
+    # (tests/functional/test_skip_unchanged.py).
+    "SKIP_UNCHANGED": "false",
 }
 
 
@@ -109,6 +112,7 @@ def test_logs_are_json_lines_with_markers_and_one_emf_document(s3, capsys):
         "RunFailed",
         "QualityWarnings",
         "QualityFailures",
+        "RunsSkipped",
     }
     assert (emf[0]["QualityWarnings"], emf[0]["QualityFailures"]) == (0, 0)
     assert emf[0]["RowsProcessed"] == 768 and emf[0]["RunFailed"] == 0

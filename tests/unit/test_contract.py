@@ -123,7 +123,7 @@ def test_status_reads_back_every_event_and_metric_the_handler_writes(s3, capsys)
     latest = json.loads(
         s3.get_object(Bucket="dataops-test-bucket", Key=contract.latest_key("processed/"))["Body"].read()
     )
-    assert set(latest) == {contract.L_RUN_ID, contract.L_FINISHED_AT, contract.L_OUTPUTS}
+    assert set(latest) == {contract.L_RUN_ID, contract.L_FINISHED_AT, contract.L_OUTPUTS, contract.L_FINGERPRINT}
     assert set(latest[contract.L_OUTPUTS]) == set(contract.OUTPUT_FILES)
 
 
