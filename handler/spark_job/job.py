@@ -64,6 +64,7 @@ from handler.runlog import (
 
 from .compute import SparkResult, process
 from .frame import check_sample, read_typed
+from .skip import spark_fingerprint
 from .store import Input, InputInfo, Output, TooLargeError
 
 ENGINE = "spark"
@@ -136,6 +137,7 @@ class SparkRun:
         t0 = time.perf_counter()
         info: InputInfo = self.source.describe()
         self.facts["input"] = info.as_dict()
+        self.facts[c.L_FINGERPRINT] = spark_fingerprint(info, self.source.spark_uri, self.options, self.quality)
         sample = check_sample(
             self.source.head(SAMPLE_BYTES + 1),
             whole=info.size_bytes <= SAMPLE_BYTES,
@@ -238,6 +240,7 @@ class SparkRun:
             c.L_FINISHED_AT: utc_iso(time.time()),
             "engine": ENGINE,
             c.L_OUTPUTS: outputs,
+            c.L_FINGERPRINT: self.facts[c.L_FINGERPRINT],
         }
         self.publishing = True
         self.target.put(c.LATEST_POINTER, to_json_bytes(latest), "application/json")

@@ -260,6 +260,31 @@ def test_options_come_from_flags_and_exit_codes_tell_the_truth(spark, tmp_path, 
     assert json.loads((out / "latest.json").read_text())["run_id"] == summary["run_id"]
 
 
+def test_an_unchanged_input_exits_before_spark_and_force_runs_it(spark, tmp_path, capsys):
+    """SKIP_UNCHANGED in the Spark job: the second run of the same file skips; --force, a changed
+    setting or --skip-unchanged false process it."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"a,b\n1,2\n3,4\n")
+    out = tmp_path / "out"
+    flags = ["--input", str(source), "--output", str(out), "--zero-as-missing", "", "--normalize-exclude", ""]
+    assert main(flags) == 0
+    first = json.loads((out / "latest.json").read_text())
+    assert set(first["fingerprint"]) == {"input_etag", "settings", "code"}
+    capsys.readouterr()
+    assert main(flags) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["event"] for line in lines if "event" in line] == ["skipped"]
+    assert json.loads((out / "latest.json").read_text())["run_id"] == first["run_id"]
+    for extra in (["--force"], ["--skip-unchanged", "false"], ["--normalize-method", "zscore"]):
+        assert main([*flags, *extra]) == 0
+        assert json.loads((out / "latest.json").read_text())["run_id"] != first["run_id"]
+        first = json.loads((out / "latest.json").read_text())
+        if extra[0] == "--normalize-method":
+            break
+        assert main(flags) == 0  # unchanged since the run just made: skipped again
+        assert json.loads((out / "latest.json").read_text())["run_id"] == first["run_id"]
+
+
 # --------------------------------------------------------------------------- bad input
 
 BAD_INPUTS = [
