@@ -18,16 +18,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import contract as c
 from .deadline import Deadline
-from .formulas import count_in_columns, formula_like_summary
-from .outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
-from .pipeline import PipelineResult, process
 from .quality import HISTORY_NAME, count_zeros, profile
 from .quality_checks import failed, quality_document, run_checks
-from .reader import Columns, read_columns
 from .run_cleanup import Cleanup
 from .run_history import HistoryIO
 from .run_skip import SkipCheck
@@ -42,11 +38,16 @@ from .runlog import (
     package_versions,
     record_metric,
     run_document,
+    to_json_bytes,
     utc_iso,
 )
 from .s3batch import Batch
 from .s3io import MultipartSink, S3Input
 from .settings import Settings
+
+if TYPE_CHECKING:  # numpy and pyarrow load with the first run that processes (a skipped run needs neither)
+    from .pipeline import PipelineResult
+    from .reader import Columns
 
 
 class PipelineRun(HistoryIO, Cleanup, SkipCheck):
@@ -152,6 +153,8 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
     def _read(self, source: S3Input) -> Columns:
         """The input CSV as columns; records what was read (size, ETag), the run's fingerprint and its shape."""
         s = self.settings
+        from .reader import read_columns  # numpy and pyarrow: only runs that process load them
+
         info = source.fetch()  # already fetched when skips are on
         columns = read_columns(source.open, size_hint=info.size, max_columns=s.options.max_columns)
         self.fingerprint = self._fingerprint(info.etag)
@@ -169,6 +172,8 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
 
     def _process(self, columns: Columns) -> tuple[PipelineResult, Any]:
         """The pipeline's result, and the zero counts the quality profile needs (process() turns them into gaps)."""
+        from .pipeline import process
+
         self.at("processing")
         t_zeros = time.perf_counter()
         zeros = count_zeros(columns.numeric, self.settings.options.zero_as_missing)
@@ -195,6 +200,8 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         request goes out with the other four. summary.json's write_ms is that formatting and
         the serializing of the others: the uploads after it are not on its clock.
         """
+        from .outputs import correlation_csv, summary_document
+
         t1 = time.perf_counter()
         self.at("writing cleaned.csv")
         sink = self._format_cleaned(result, outputs["cleaned"])
@@ -224,6 +231,8 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         self, result: PipelineResult, zeros: Any, history: list[dict[str, Any]], outputs: dict[str, str]
     ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
         """Profile the run, check it against the history, write quality.json: (profile, summary, blocking checks)."""
+        from .formulas import count_in_columns, formula_like_summary
+
         self.at("checking data quality")
         t2 = time.perf_counter()
         text = {name: result.output[name] for name in result.names if name not in result.numeric}
@@ -327,6 +336,8 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
 
     def _format_cleaned(self, result: Any, key: str) -> MultipartSink:
         """cleaned.csv into its sink: a large one uploads its parts meanwhile; the caller closes it."""
+        from .outputs import write_cleaned_csv
+
         self.open_key = key
         self.open_sink = MultipartSink(self.s3, self.settings.bucket, key, "text/csv")
         write_cleaned_csv(result, self.open_sink, escape_formulas=self.settings.options.escape_formulas)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from . import contract as c
 from .errors import ConfigurationError
-from .pipeline import PipelineOptions
+from .options import PipelineOptions
 from .quality import (
     QualitySettings,
 )

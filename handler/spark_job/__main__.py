@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from handler import contract
-from handler.contract import QUALITY_ENV_PREFIX
+from handler.contract import DEFAULT_ZERO_AS_MISSING, QUALITY_ENV_PREFIX
 from handler.errors import ConfigurationError, PipelineError
-from handler.pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions
+from handler.options import PipelineOptions
 from handler.quality import QUALITY_FLAGS, QualitySettings
 from handler.settings import bool_setting, int_setting
 from handler.spark_job.job import JOB_NAME
@@ -166,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             trigger=args.trigger,
             job_name=args.job_name,
             quality=quality,
+            distinct_inputs=skip,
         )
     except PipelineError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

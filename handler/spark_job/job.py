@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import contract as c
 from handler.formulas import formula_like_summary
-from handler.outputs import correlation_csv, summary_document, to_json_bytes
+from handler.outputs import correlation_csv, summary_document
 from handler.pipeline import PipelineOptions
 from handler.quality import HISTORY_MAX_BYTES, HISTORY_NAME, QualitySettings, profile
 from handler.quality_checks import failed, quality_document, run_checks
@@ -59,6 +59,7 @@ from handler.runlog import (
     package_versions,
     record_metric,
     run_document,
+    to_json_bytes,
     utc_iso,
 )
 
@@ -82,6 +83,7 @@ def run_job(
     job_name: str = JOB_NAME,
     stream: Any = None,
     quality: QualitySettings | None = None,
+    distinct_inputs: bool = False,
 ) -> dict[str, Any]:
     """Run the pipeline once; returns the handler's response shape, raises on failure."""
     started = time.time()
@@ -89,6 +91,7 @@ def run_job(
     run_id = new_run_id(started, request_id)
     log = RunLog(function=job_name, request_id=request_id, run_id=run_id, cold_start=True, stream=stream)
     run = SparkRun(spark, source, target, options, log, run_id, started, trigger, quality or QualitySettings())
+    run.distinct_inputs = distinct_inputs  # SKIP_UNCHANGED: one history profile per distinct input
     try:
         return run.execute()
     except Exception as exc:
@@ -120,6 +123,7 @@ class SparkRun:
         self.cached: Any = None
         self.quality_ms: dict[str, float] = {}
         self.publishing = False  # the latest.json write has started: the run may be published
+        self.distinct_inputs = False
 
     def execute(self) -> dict[str, Any]:
         log = self.log
@@ -200,6 +204,9 @@ class SparkRun:
         t3 = time.perf_counter()
         formula_like = formula_like_summary(result.names, done.formula_like, self.options.escape_formulas)
         current = profile(result, self.run_id, frame.zeros, formula_like)
+        current["input_etag"] = etag = self.facts["input"]["etag"]  # as the handler's profile
+        if self.distinct_inputs:
+            history = [p for p in history if p.get("input_etag") != etag]
         checks = run_checks(current, history, self.quality)
         self.target.put(keys["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
         quality = report_quality(log, checks, len(history), ms_since(t3))

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from handler import contract as c
 from handler.fingerprint import code_version, published_record, record, settings_digest
-from handler.pipeline import PipelineOptions
+from handler.options import PipelineOptions
 from handler.quality import QualitySettings
 from handler.run_steps import close_log, new_run_id
 from handler.runlog import RunLog, record_metric

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import boto3
 import pytest
 
-from handler import errors, lambda_function, pipeline_run, s3io
+from handler import errors, lambda_function, outputs, s3io
 from tests.conftest import SAMPLE_CSV
 
 # The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
@@ -289,7 +289,7 @@ def test_run_about_to_time_out_aborts_its_upload_and_records_the_failure(s3, cap
         sink.write(b"x" * (6 << 20))  # one part goes up: a multipart upload is open
         time.sleep(30)  # then it hangs until the function's timeout
 
-    monkeypatch.setattr(pipeline_run, "write_cleaned_csv", slow_write)
+    monkeypatch.setattr(outputs, "write_cleaned_csv", slow_write)
     context = Clock(3000)  # margin min(5 s, 3000 / 4) = 750 ms: stops at about 2.25 s
     context.real = True
     started = time.monotonic()

@@ -14,7 +14,7 @@ import threading
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from handler import errors, pipeline_run, quality, run_steps
+from handler import errors, pipeline, quality, run_steps
 from handler.runlog import json_safe, json_safe_bytes
 from tests.functional.test_handler import BUCKET, ENV, invoke, keys, log_lines, read_json
 from tests.functional.test_quality_handler import HISTORY, SAMPLE, run
@@ -215,7 +215,7 @@ def test_a_failed_runs_document_always_encodes(s3, monkeypatch):
         raise errors.PipelineError("odd", value=math.nan, limit=math.inf, seen={3}, raw=b"\x00")
 
     s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=SAMPLE)
-    monkeypatch.setattr(pipeline_run, "process", odd_failure)
+    monkeypatch.setattr(pipeline, "process", odd_failure)
     with pytest.raises(errors.PipelineError, match="odd"):
         invoke()
     (key,) = keys(s3, "processed/runs/")

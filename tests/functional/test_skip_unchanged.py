@@ -132,3 +132,17 @@ def test_the_code_version_changes_with_any_handler_file(tmp_path):
     (tmp_path / "a.py").write_text("x = 2\n")
     fingerprint.code_version.cache_clear()
     assert fingerprint.code_version(tmp_path) != before
+
+
+def test_the_entry_point_imports_no_compute_library():
+    """Lambda's init phase imports handler.lambda_function: numpy and pyarrow wait for the first run
+    that processes (a skipped one never loads them), boto3 for the first invocation."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, handler.lambda_function; "
+        "print(','.join(m for m in ('numpy', 'pyarrow', 'pandas', 'boto3') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
