@@ -208,6 +208,19 @@ def _stream_columns(
             rows += k
         for copy in copies:
             copy.result()
+    return _assemble(header, types, rows, buffers, parts, numeric_names, text_names)
+
+
+def _assemble(
+    header: list[str],
+    types: dict[str, pa.DataType],
+    rows: int,
+    buffers: dict[str, np.ndarray],
+    parts: dict[str, list],
+    numeric_names: list[str],
+    text_names: list[str],
+) -> Columns:
+    """The parsed chunks as Columns: the preallocated arrays cut to the rows read (or the parts joined)."""
     if rows == 0:
         raise NoDataRowsError(f"input has a header ({len(header)} columns) but no data rows", columns=len(header))
     if buffers:

@@ -564,12 +564,12 @@ def test_spark_quality_settings_are_the_handlers(spark, tmp_path):
 
 def test_anything_raised_after_publishing_keeps_the_spark_run_published(spark, tmp_path, monkeypatch):
     """As the handler: before, a ValueError from history_body after latest.json deleted the run's files."""
-    from handler.spark_job import job
+    from handler.spark_job import history
 
     def broken(*args, **kwargs):
         raise ValueError("Out of range float values are not JSON compliant")
 
-    monkeypatch.setattr(job, "history_body", broken)
+    monkeypatch.setattr(history, "history_body", broken)
     results, _, _, out = spark_sequence(spark, tmp_path, [SAMPLE], PipelineOptions(), history=False)
     assert results[0]["status"] == "succeeded"
     latest = json.loads((out / "latest.json").read_text())

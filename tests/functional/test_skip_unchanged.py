@@ -146,3 +146,19 @@ def test_the_entry_point_imports_no_compute_library():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_status_reads_a_skipped_run_as_skipped_not_failed(skipping, capsys):
+    """The run feed (status, runs) keys on the handler's lines: a skip has no ✅ line, and ended
+    with a REPORT it would otherwise count as a run that crashed."""
+    from dataops_cli import runlog_reader
+
+    invoke("10000000-0000-0000-0000-000000000000")
+    capsys.readouterr()
+    skipped = invoke("20000000-0000-0000-0000-000000000000")
+    lines = capsys.readouterr().out.splitlines()
+    report = "REPORT RequestId: 20000000-0000-0000-0000-000000000000\tDuration: 12.0 ms\tBilled Duration: 12 ms\t"
+    report += "Memory Size: 1024 MB\tMax Memory Used: 90 MB"
+    events = [{"message": line, "timestamp": 1000 + i} for i, line in enumerate([*lines, report])]
+    (run,) = runlog_reader.runs_from_events(events)
+    assert run.run_id == skipped["run_id"] and run.outcome == runlog_reader.SKIPPED
