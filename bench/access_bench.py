@@ -55,12 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     from botocore.credentials import Credentials
     from werkzeug.serving import make_server
 
+    from dataops_cli.deploy.policies import execution_policy, lambda_trust_policy
     from dataops_cli.emulator import iam_policy, moto_internals
     from dataops_cli.emulator.access import AccessGate
     from dataops_cli.emulator.identities import CredentialStore, new_owner_secret
     from dataops_cli.emulator.roles import LAMBDA_PRINCIPAL, Roles
     from dataops_cli.emulator.sigv4 import verify
-    from dataops_cli.policies import execution_policy, lambda_trust_policy
 
     rows = []
     owner = new_owner_secret()

@@ -9,7 +9,7 @@ bytes of every object the run wrote (cleaned.csv apart from the rest), the bytes
 lines, and the S3 requests it made by operation. Then it fits, by least squares over the
 sizes (through the smallest size's point), `ms = a + b * rows`, `cleaned bytes = c + d * rows`
 and `other output bytes = e + f * rows`, and prints the table and the constants to copy into
-dataops_cli/cost_inputs.py (MODEL).
+dataops_cli/cost/inputs.py (MODEL).
 
 The duration is this machine's (2 cores, S3 in process): Lambda at 1,024 MB has about 0.58
 of one vCPU, so `dataops cost` scales the fitted time by 1769 / memory_mb (never below 1x).
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     input_per_row = fit(xs, [float(r["input_bytes"]) for r in results])
     logs = statistics.median(r["log_bytes"] for r in results)
     events = statistics.median(r["log_events"] for r in results)
-    print("\nFitted model (least squares through the smallest size): copy into dataops_cli/cost_inputs.py MODEL")
+    print("\nFitted model (least squares through the smallest size): copy into dataops_cli/cost/inputs.py MODEL")
     print(
         format_table(
             ["figure", "fixed", "per row"],

@@ -25,6 +25,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+import dataops_cli.cli.exits as exits
+
 READ_PREFIXES = ("Get", "List", "Describe", "Head", "Filter", "Lookup")
 # Every "absent" code the reads and deletes we make can answer (botocore's error shapes for
 # s3/iam/lambda/logs/scheduler/cloudwatch/sns, plus S3's per-subresource codes):
@@ -85,7 +87,7 @@ class DataopsError(Exception):
     A subclass may set another `exit_code` (2: the input or the environment is unusable).
     """
 
-    exit_code = 1
+    exit_code = exits.FAILED
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

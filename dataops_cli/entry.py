@@ -9,7 +9,9 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-EXIT_INTERRUPTED = 130
+import dataops_cli.cli.exits as exits
+
+EXIT_INTERRUPTED = exits.INTERRUPTED
 
 
 def main() -> NoReturn:
@@ -20,4 +22,4 @@ def main() -> NoReturn:
     except KeyboardInterrupt:  # before the CLI could name a step (it handles its own)
         sys.stderr.write("error: interrupted (Ctrl-C) while starting; nothing was changed\n")
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(0)
+    sys.exit(exits.OK)

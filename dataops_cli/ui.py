@@ -10,7 +10,6 @@ import os
 import sys
 import textwrap
 from collections.abc import Iterable
-from contextlib import nullcontext
 from typing import TextIO
 
 from rich.console import Console
@@ -18,8 +17,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from dataops_cli.resources.base import Action, Change, Resource
-from dataops_cli.stack import Reporter
+from dataops_cli.deploy.resources.base import Action, Change, Resource
+from dataops_cli.deploy.stack import Reporter
 
 PAST = {
     Action.CREATE: "created",
@@ -171,11 +170,11 @@ class LiveReporter(Reporter):
         )
 
 
-def reporter_for(console: Console):
-    """A context manager yielding the right reporter for this output."""
+def reporter_for(console: Console) -> Reporter:
+    """The right reporter for this output (a context manager: `with` shows the live one)."""
     if console.is_terminal and not console.is_dumb_terminal:
         return LiveReporter(console)
-    return nullcontext(PlainReporter(console))
+    return PlainReporter(console)
 
 
 def summary_table(changes: Iterable[Change], applied: bool, title: str) -> Table:

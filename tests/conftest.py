@@ -12,6 +12,25 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = REPO / "data" / "diabetes_preprocessed.csv"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse botocore's service models once per test process, not once per command (helpers/boto_cache.py)."""
+    from tests.helpers.boto_cache import share_loader_caches
+
+    share_loader_caches()
+
+
+@pytest.fixture(autouse=True)
+def _terminal_width_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lay output out as on a plain pipe (120 columns), whoever runs the tests.
+
+    pytest-xdist's workers inherit COLUMNS=80, so under `-n 2` every CLI test ran 40 columns
+    narrower than in one process and long tmp paths wrapped mid-word. A test that is about a
+    width passes COLUMNS to CliRunner itself.
+    """
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and region; no profile or endpoint may leak in from the machine."""

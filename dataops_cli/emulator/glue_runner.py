@@ -185,6 +185,21 @@ def _read(stream: Any, name: str, lines: list[Line], lock: threading.Lock) -> No
     stream.close()
 
 
+def _wait(proc: subprocess.Popen, limit: float, running: RunningProcesses) -> bool:
+    """Wait for the job's process for at most `limit` seconds; True if it had to be killed (its session)."""
+    try:
+        try:
+            proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            proc.wait()
+            return True
+        return False
+    finally:
+        running.discard(proc)
+
+
 def run_glue_job(
     spec: JobSpec,
     run_id: str,
@@ -229,17 +244,7 @@ def run_glue_job(
         for reader in readers:
             reader.start()
         limit = timeout_seconds if timeout_seconds is not None else spec.timeout_minutes * 60
-        try:
-            timed_out = False
-            try:
-                proc.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, 9)
-                proc.wait()
-        finally:
-            running.discard(proc)
+        timed_out = _wait(proc, limit, running)
         for reader in readers:
             reader.join(5)
         ended = time.time()

@@ -90,6 +90,28 @@ class Emulator:
         store = CredentialStore(owner, moto_internals.DEFAULT_ACCOUNT)
         roles = Roles(store, moto_internals.role_documents)
         self.clients = LocalClients(self.endpoint, self.owner_keys)
+        telemetry = self._start_services(directory, speed, keep_alive, roles)
+        app = EmulatorApp(
+            moto_internals.moto_wsgi_app(),
+            self.service,
+            moto_internals.function_spec,
+            self.health,
+            region,
+            glue=self.glue,
+            roles=roles,
+        )
+        # The gate first (owner's or a role session's signature; /_dataops/ for the owner only),
+        # then the instance's own paths, then the services.
+        routes = InstanceRoutes(app, self.token, served_dir(directory), self.health, self.request_stop)
+        self.server.app = AccessGate(routes, store, roles, host, self.port)
+        self.watch = StateWatch(directory, self.token, self.request_stop)
+        clock = VirtualClock(self.started, speed)
+        source = ScheduleSource(self.clients, moto_internals.scheduler_regions)
+        self.scheduler = SchedulerThread(source, ScheduleTarget(self.clients, telemetry, roles), clock)
+        self._serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+
+    def _start_services(self, directory: Path, speed: float, keep_alive: float, roles: Roles) -> Telemetry:
+        """The Lambda and Glue services, in a private folder of their own; returns their telemetry."""
         # Code is never taken from a folder found by name: only from one made fresh here (0700, random name).
         self.private = make_private_dir(directory, INSTANCE_DIR_PREFIX)
         self.cache = self.private / "functions"
@@ -115,24 +137,7 @@ class Emulator:
             roles=roles,
             session_clients=self.clients.session,
         )
-        app = EmulatorApp(
-            moto_internals.moto_wsgi_app(),
-            self.service,
-            moto_internals.function_spec,
-            self.health,
-            region,
-            glue=self.glue,
-            roles=roles,
-        )
-        # The gate first (owner's or a role session's signature; /_dataops/ for the owner only),
-        # then the instance's own paths, then the services.
-        routes = InstanceRoutes(app, self.token, served_dir(directory), self.health, self.request_stop)
-        self.server.app = AccessGate(routes, store, roles, host, self.port)
-        self.watch = StateWatch(directory, self.token, self.request_stop)
-        clock = VirtualClock(self.started, speed)
-        source = ScheduleSource(self.clients, moto_internals.scheduler_regions)
-        self.scheduler = SchedulerThread(source, ScheduleTarget(self.clients, telemetry, roles), clock)
-        self._serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+        return telemetry
 
     @staticmethod
     def _function_exists(spec: FunctionSpec) -> bool:

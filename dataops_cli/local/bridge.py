@@ -11,18 +11,17 @@ pandas layer resolve to the emulator's stand-in and names what the emulator cann
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-
-from rich.console import Console
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import Config
+from dataops_cli.deploy.pandas_layer import expected_layer_name
+from dataops_cli.deploy.resources.base import StackContext
 from dataops_cli.local import process
 from dataops_cli.local.credentials import owner_credentials
 from dataops_cli.local.stand_in_layer import publish_stand_in_layer
 from dataops_cli.local.state import live_state
-from dataops_cli.pandas_layer import expected_layer_name
-from dataops_cli.resources.base import StackContext
 
 NOT_RUNNING_HINT = "start it with: dataops local start   (dataops --local up starts it for you)"
 GAPS = {
@@ -34,7 +33,7 @@ GAPS = {
 }
 
 
-def local_aws(config: Config, directory: Path, start: bool = False, console: Console | None = None) -> Aws:
+def local_aws(config: Config, directory: Path, start: bool = False, say: Callable[[str], object] | None = None) -> Aws:
     """Clients for the emulator whose state is in `directory`; with `start`, launch it first if it is not running."""
     state, stale = live_state(directory)
     if state is None and not start:
@@ -42,8 +41,8 @@ def local_aws(config: Config, directory: Path, start: bool = False, console: Con
         raise DataopsError(f"the local emulator is not running{why}", NOT_RUNNING_HINT)
     if state is None:
         state, started = process.ensure_running(directory, region=config.region)
-        if started and console is not None:
-            console.print(
+        if started and say is not None:
+            say(
                 f"Started the local emulator at {state.endpoint} (pid {state.pid}, real-time schedules; "
                 "`dataops local start --speed 60` compresses time). Stop it with `dataops local stop`."
             )

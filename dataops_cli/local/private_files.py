@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+import dataops_cli.cli.exits as exits
 from dataops_cli.aws import DataopsError
 
 FILE_MODE = 0o600
@@ -40,7 +41,7 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 class NotPrivateError(DataopsError):
     """A path dataops would write to, or trust, that another user could control."""
 
-    exit_code = 2
+    exit_code = exits.USAGE
 
 
 def user_name(uid: int) -> str:

@@ -29,10 +29,10 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from dataops_cli.cli import cli
+from dataops_cli.deploy.policies import lambda_trust_policy
 from dataops_cli.local import process
 from dataops_cli.local.credentials import owner_credentials, owner_credentials_path, signed_get
 from dataops_cli.local.state import STATE_DIR_ENV, EmulatorState
-from dataops_cli.policies import lambda_trust_policy
 
 pytestmark = pytest.mark.e2e
 REGION = "ap-south-1"

@@ -112,7 +112,7 @@ def test_help_teaches_with_examples(args, expected):
 def test_a_ctrl_c_during_the_spawn_itself_still_terminates_the_child(tmp_path, monkeypatch):
     """SIGINT may land on any thread: with numpy's or pyarrow's native pools running, a mask on
     the main thread did not hold it, and KeyboardInterrupt left Popen before `proc` was known,
-    orphaning the emulator (tests/e2e/test_strand_e2e.py caught it about once in ten runs)."""
+    orphaning the emulator (tests/e2e/test_concurrent_up_and_interrupts.py caught it about once in ten runs)."""
     spawned: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
 

@@ -417,7 +417,7 @@ def test_a_glue_run_refused_for_concurrency_is_a_target_error():
 
 
 def test_the_schedules_role_must_trust_scheduler_for_its_group_and_may_start_only_its_job():
-    from dataops_cli.policies import scheduler_glue_policy, scheduler_trust_policy
+    from dataops_cli.deploy.policies import scheduler_glue_policy, scheduler_trust_policy
 
     role = "arn:aws:iam::123456789012:role/sched"
     group_arn = f"arn:aws:scheduler:{REGION}:123456789012:schedule-group/g"

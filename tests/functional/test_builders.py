@@ -7,9 +7,9 @@ import json
 import boto3
 import pytest
 
-from dataops_cli import policies
-from dataops_cli.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
-from dataops_cli.pandas_layer import expected_layer_name, layer_parameter_names
+from dataops_cli.deploy import policies
+from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard, dashboard_json, owner_of
+from dataops_cli.deploy.pandas_layer import expected_layer_name, layer_parameter_names
 from tests.helpers import deploy as h
 
 INPUTS = DashboardInputs(

@@ -13,12 +13,21 @@ import pytest
 from botocore.stub import Stubber
 from rich.console import Console
 
-from dataops_cli import cost
 from dataops_cli.config import parse_config
-from dataops_cli.cost import breakdown, get_requests_per_run, multipart_requests, put_requests_per_run
-from dataops_cli.cost_inputs import WhatIf, build_usage, count_rows, measure, month_to_date, schedule_runs
-from dataops_cli.cost_view import render
-from dataops_cli.pricing import API_USAGE_TYPES, TABLE, UnknownRegionError, api_prices, first_paid_tier, table_prices
+from dataops_cli.cost import model as cost
+from dataops_cli.cost.breakdown import breakdown
+from dataops_cli.cost.cost_view import render
+from dataops_cli.cost.inputs import WhatIf, build_usage, count_rows, schedule_runs
+from dataops_cli.cost.measured import measure, month_to_date
+from dataops_cli.cost.model import get_requests_per_run, multipart_requests, put_requests_per_run
+from dataops_cli.cost.prices import (
+    API_USAGE_TYPES,
+    TABLE,
+    UnknownRegionError,
+    api_prices,
+    first_paid_tier,
+    table_prices,
+)
 from handler import lambda_function
 from handler.s3io import PART_BYTES
 from tests.conftest import SAMPLE_CSV
@@ -422,7 +431,7 @@ def test_data_quality_additions_are_one_tuple_entry_each(monkeypatch):
 
 
 def test_cli_pricing_api_says_which_prices_it_used(mock_aws_env, monkeypatch, tmp_path):
-    from dataops_cli import cost_commands
+    from dataops_cli.cost import estimate as cost_commands
 
     h.install(monkeypatch)
     path = h.write_config(tmp_path / "config.toml")

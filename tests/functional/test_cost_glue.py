@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
-from dataops_cli import cost, glue_run
-from dataops_cli.cost import breakdown, glue_billed_seconds, glue_dpus, glue_run_cost
-from dataops_cli.cost_inputs import SPARK_MODEL, Measured, WhatIf, build_usage, compare_engines, measure_glue
-from dataops_cli.cost_view import render
-from dataops_cli.pricing import table_prices
+from dataops_cli.cost import model as cost
+from dataops_cli.cost.breakdown import breakdown
+from dataops_cli.cost.cost_view import render
+from dataops_cli.cost.inputs import SPARK_MODEL, Measured, WhatIf, build_usage, compare_engines
+from dataops_cli.cost.measured import measure_glue
+from dataops_cli.cost.model import glue_billed_seconds, glue_dpus, glue_run_cost
+from dataops_cli.cost.prices import table_prices
+from dataops_cli.engines import glue_run
 from tests.functional.test_cost import config
 from tests.functional.test_glue_deploy import stack  # noqa: F401 (fixture)
 from tests.helpers import deploy as h
@@ -206,7 +209,7 @@ def test_month_to_date_with_engine_glue_counts_the_rules_matches_and_the_runs_ti
 
     import boto3
 
-    from dataops_cli.cost_inputs import month_to_date
+    from dataops_cli.cost.measured import month_to_date
 
     c = config(function=GLUE)
     cw = boto3.client("cloudwatch", region_name="ap-south-1")

@@ -9,8 +9,8 @@ import shutil
 import boto3
 import pytest
 
-from dataops_cli import packaging
-from dataops_cli.resources import base as base_module
+from dataops_cli.deploy import packaging
+from dataops_cli.deploy.resources import base as base_module
 from tests.helpers import deploy as h
 
 ALARM = '[alarm]\nemail = "ops@example.com"\n'
@@ -22,6 +22,13 @@ def stack(mock_aws_env, monkeypatch, tmp_path):
     recorder = h.install(monkeypatch)
     config = h.write_config(tmp_path / "config.toml", ALARM)
     return recorder, config
+
+
+@pytest.fixture
+def deployed(mock_aws_env, monkeypatch, tmp_path):
+    """`stack` after one `up`: a private copy of the process's deployed moto state (tests/helpers/moto_state.py)."""
+    config = tmp_path / "config.toml"
+    return h.deployed_stack(monkeypatch, config, ALARM), config
 
 
 def up(config, *args, verbose=False):
@@ -101,9 +108,8 @@ def test_up_builds_every_resource_as_configured(stack):
     assert any(w["type"] == "log" for w in body["widgets"])
 
 
-def test_second_up_makes_no_mutating_call(stack):
-    recorder, config = stack
-    up(config)
+def test_second_up_makes_no_mutating_call(deployed):
+    recorder, config = deployed
     result = up(config, verbose=True)
     assert recorder.last.counter.mutating == 0, recorder.last.counter.mutating_calls()
     assert recorder.last.counter.total > 10
@@ -148,9 +154,8 @@ def test_dry_run_vv_lists_exactly_the_calls_up_then_makes(stack):
     assert "MemorySize=2048" in drift.output
 
 
-def test_down_dry_run_vv_lists_the_deletes_down_then_makes(stack):
-    recorder, config = stack
-    up(config)
+def test_down_dry_run_vv_lists_the_deletes_down_then_makes(deployed):
+    recorder, config = deployed
     planned = h.run(config, "-vv", "down", "--dry-run")
     assert planned.exit_code == 0, planned.output
     assert (
@@ -171,9 +176,8 @@ def test_down_dry_run_vv_lists_the_deletes_down_then_makes(stack):
         ("[function]\nreserved_concurrency = 2\n", ["lambda:PutFunctionConcurrency"]),
     ],
 )
-def test_one_setting_updates_only_its_resource(stack, setting, expected_calls):
-    recorder, config = stack
-    up(config)
+def test_one_setting_updates_only_its_resource(deployed, setting, expected_calls):
+    recorder, config = deployed
     text = config.read_text()
     section = setting.split("\n", 1)[0]
     if section in text:
@@ -185,9 +189,8 @@ def test_one_setting_updates_only_its_resource(stack, setting, expected_calls):
     assert recorder.last.counter.mutating_calls() == expected_calls
 
 
-def test_changed_handler_file_updates_only_the_code(stack, monkeypatch, tmp_path):
-    recorder, config = stack
-    up(config)
+def test_changed_handler_file_updates_only_the_code(deployed, monkeypatch, tmp_path):
+    recorder, config = deployed
     copy = tmp_path / "handler"
     shutil.copytree(packaging.HANDLER_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     with (copy / "pipeline.py").open("a") as f:
@@ -283,7 +286,7 @@ def test_the_local_emulator_refusing_a_role_is_not_retried(monkeypatch):
 
     from botocore.exceptions import ClientError
 
-    from dataops_cli.resources.function import role_not_ready
+    from dataops_cli.deploy.resources.function import role_not_ready
 
     slept: list[float] = []
     monkeypatch.setattr(base_module.time, "sleep", slept.append)
@@ -317,9 +320,8 @@ def test_schedule_retries_while_its_new_role_propagates(stack, monkeypatch):
     assert "IAM role not assumable by EventBridge Scheduler yet" in result.output
 
 
-def test_down_removes_everything_and_leaves_nothing(stack):
-    _, config = stack
-    up(config)
+def test_down_removes_everything_and_leaves_nothing(deployed):
+    _, config = deployed
     s3 = boto3.client("s3", region_name=h.REGION)
     s3.put_bucket_versioning(Bucket="dataops-pipeline-bucket", VersioningConfiguration={"Status": "Enabled"})
     for i in range(3):
@@ -347,9 +349,8 @@ def test_down_is_idempotent_and_works_after_a_half_finished_up(stack):
     assert h.leftovers() == {key: [] for key in h.leftovers()}
 
 
-def test_down_keep_data_keeps_the_bucket_and_objects(stack):
-    _, config = stack
-    up(config)
+def test_down_keep_data_keeps_the_bucket_and_objects(deployed):
+    _, config = deployed
     result = h.run(config, "down", "--yes", "--keep-data")
     assert result.exit_code == 0, result.output
     assert "kept: --keep-data" in result.output
@@ -384,9 +385,8 @@ def test_down_refuses_same_named_resources_without_our_tag(stack):
     assert "IAM role dataops-lambda-exec (has no dataops:stack tag)" in said
 
 
-def test_down_without_yes_on_a_pipe_refuses(stack):
-    _, config = stack
-    up(config)
+def test_down_without_yes_on_a_pipe_refuses(deployed):
+    _, config = deployed
     result = h.run(config, "down")
     assert result.exit_code == 1
     assert "refusing to delete without confirmation" in result.output
@@ -432,10 +432,9 @@ def test_missing_credentials_is_one_clear_line(aws_env, monkeypatch, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_down_empties_again_when_a_late_run_writes(stack, monkeypatch):
-    recorder, config = stack
-    up(config)
-    from dataops_cli.resources import bucket as bucket_module
+def test_down_empties_again_when_a_late_run_writes(deployed, monkeypatch):
+    recorder, config = deployed
+    from dataops_cli.deploy.resources import bucket as bucket_module
 
     monkeypatch.setattr(bucket_module, "EMPTY_RETRY_SECONDS", 0)
     late_writes = []

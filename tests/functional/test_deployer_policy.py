@@ -21,13 +21,13 @@ import boto3
 import parliament  # the test extra: a missing linter fails here rather than skipping the audit
 import pytest
 
-from dataops_cli import deployer_policy as dp
 from dataops_cli.aws import Aws
 from dataops_cli.config import Config, load_config, parse_config
-from dataops_cli.resources.base import StackContext
-from dataops_cli.resources.bucket import BucketPolicy
-from dataops_cli.resources.glue import GlueRole
-from dataops_cli.resources.roles import ExecutionRole, SchedulerRole
+from dataops_cli.deploy import deployer_policy as dp
+from dataops_cli.deploy.resources.base import StackContext
+from dataops_cli.deploy.resources.bucket import BucketPolicy
+from dataops_cli.deploy.resources.glue import GlueRole
+from dataops_cli.deploy.resources.roles import ExecutionRole, SchedulerRole
 from tests.helpers import deploy as h
 from tests.helpers.iam_actions import ACTIONS, Need, Where, allowed
 
@@ -123,8 +123,8 @@ class Audit:
 def audit(mock_aws_env, monkeypatch, tmp_path):
     h.publish_stand_in_layer()
     recorder = h.install(monkeypatch)
-    monkeypatch.setattr("dataops_cli.cli.time.sleep", lambda _s: None)  # Glue run polling
-    monkeypatch.setattr("dataops_cli.cost_commands.Aws", recorder.factory)  # its Price List client (us-east-1)
+    monkeypatch.setattr("dataops_cli.cli.run.time.sleep", lambda _s: None)  # Glue run polling
+    monkeypatch.setattr("dataops_cli.cost.estimate.Aws", recorder.factory)  # its Price List client (us-east-1)
     return Audit(recorder), recorder, tmp_path
 
 

@@ -23,11 +23,11 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 
+from dataops_cli.deploy.policies import lambda_trust_policy
 from dataops_cli.emulator import moto_internals
 from dataops_cli.emulator.access import AccessGate
 from dataops_cli.emulator.identities import CredentialStore, Principal, new_owner_secret
 from dataops_cli.emulator.roles import LAMBDA_PRINCIPAL, AssumeRoleError, Roles
-from dataops_cli.policies import lambda_trust_policy
 
 REGION = "ap-south-1"
 ONE_TRY = BotoConfig(retries={"total_max_attempts": 1})

@@ -13,7 +13,7 @@ import json
 import boto3
 import pytest
 
-from dataops_cli.packaging import GLUE_ENTRY, build_glue_package
+from dataops_cli.deploy.packaging import GLUE_ENTRY, build_glue_package
 from tests.helpers import deploy as h
 
 GLUE = '[function]\nengine = "glue"\n'
@@ -163,7 +163,7 @@ def test_local_up_of_glue_without_pyspark_says_what_to_install_and_deploys_nothi
 
 
 def test_invoke_starts_a_glue_run_and_waits_for_it(stack, monkeypatch):
-    from dataops_cli import glue_run
+    from dataops_cli.engines import glue_run
 
     monkeypatch.setattr(glue_run, "POLL_SECONDS", 0.0)
     _, _, glue = stack
@@ -182,7 +182,7 @@ def test_invoke_starts_a_glue_run_and_waits_for_it(stack, monkeypatch):
 
 
 def test_status_reads_the_glue_job_runs(stack, monkeypatch):
-    from dataops_cli import glue_run
+    from dataops_cli.engines import glue_run
 
     monkeypatch.setattr(glue_run, "POLL_SECONDS", 0.0)
     _, _, glue = stack
@@ -201,8 +201,8 @@ def test_status_reads_the_glue_job_runs(stack, monkeypatch):
 
 
 def test_status_is_failing_when_the_latest_glue_run_failed(stack, monkeypatch):
-    from dataops_cli import glue_run
-    from dataops_cli.status import EXIT_FAILING
+    from dataops_cli.cli import exits
+    from dataops_cli.engines import glue_engine
 
     _, _, glue = stack
     up(glue)
@@ -217,7 +217,7 @@ def test_status_is_failing_when_the_latest_glue_run_failed(stack, monkeypatch):
         "failures": [{"run_id": "jr_9", "state": "FAILED", "started": "2026-01-01T00:00:00+00:00", "error": "boom"}],
     }
     # moto's runs always succeed: the summary of a failed one stands in for GetJobRuns here
-    monkeypatch.setattr(glue_run, "runs_summary", lambda *_args, **_kw: failed)
+    monkeypatch.setattr(glue_engine, "runs_summary", lambda *_args, **_kw: failed)
     result = h.run(glue, "status")
-    assert result.exit_code == EXIT_FAILING, result.output
+    assert result.exit_code == exits.FAILING, result.output
     assert "latest Glue job run jr_9 FAILED: boom" in " ".join(result.output.split())

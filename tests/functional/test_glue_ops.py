@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from dataops_cli import glue_logs
+from dataops_cli.engines import glue_logs
 from tests.functional.test_glue_deploy import JOB, stack  # noqa: F401 (fixture)
 from tests.helpers import deploy as h
 
@@ -111,7 +111,7 @@ def test_run_ids_stop_at_the_first_run_that_ended_before_the_window():
 
 
 def test_follow_reads_new_lines_of_a_new_run_once(stack, monkeypatch):  # noqa: F811
-    from dataops_cli import logtail
+    from dataops_cli.observe import logtail
 
     _, _, config = stack
     first = make_job(JOB)
@@ -214,7 +214,7 @@ def test_a_same_named_rule_that_is_not_ours_is_refused_and_kept(stack):  # noqa:
 
 def test_the_job_logs_under_its_glue_name_and_the_dashboard_filters_on_it():
     """Glue's log groups are shared by every job in the account: two stacks' tables must not mix."""
-    from dataops_cli.dashboard import DashboardInputs, build_dashboard
+    from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard
     from handler.spark_job import glue_entry
     from handler.spark_job.__main__ import parser
     from handler.spark_job.glue_entry import spark_job_argv
@@ -233,8 +233,8 @@ def test_the_job_logs_under_its_glue_name_and_the_dashboard_filters_on_it():
 def test_the_glue_role_may_write_the_groups_logs_reads_and_nothing_else():
     from fnmatch import fnmatchcase
 
-    from dataops_cli.policies import glue_job_policy
-    from dataops_cli.resources.glue import GlueJob
+    from dataops_cli.deploy.policies import glue_job_policy
+    from dataops_cli.deploy.resources.glue import GlueJob
     from tests.functional.test_planning_glue import GLUE
     from tests.unit.test_planning import ACCOUNT, REGION, context
 

@@ -9,10 +9,10 @@ import pytest
 
 from dataops_cli.aws import Aws, DataopsError
 from dataops_cli.config import parse_config
+from dataops_cli.deploy.resources.base import StackContext
 from dataops_cli.local import bridge
 from dataops_cli.local.credentials import save_owner_credentials
 from dataops_cli.local.state import EmulatorState
-from dataops_cli.resources.base import StackContext
 
 PINNED = "arn:aws:lambda:ap-south-1:336392948345:layer:AWSSDKPandas-Python312:29"
 

@@ -15,8 +15,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from dataops_cli.app import App
 from dataops_cli.cli import cli
+from dataops_cli.cli.app import App
 from dataops_cli.local import instance, process
 from dataops_cli.local.instance import new_token
 from dataops_cli.local.state import (

@@ -13,8 +13,9 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from rich.console import Console
 
-from dataops_cli import logtail
-from dataops_cli.invoke import invoke_now, render_result
+from dataops_cli.engines.lambda_run import invoke_now
+from dataops_cli.engines.run_view import render_result
+from dataops_cli.observe import logtail
 from tests.functional.test_status import deployed, handler_line, put_logs  # noqa: F401 (fixture)
 from tests.helpers import deploy as h
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 
-from dataops_cli.packaging import GLUE_ENTRY, build_glue_package, build_package
-from dataops_cli.policies import glue_job_policy, glue_trust_policy, scheduler_glue_policy, wildcards
-from dataops_cli.resources.base import Action, Step, tag_list
-from dataops_cli.resources.glue import JOB_DESCRIPTION, GlueJob, GlueRole, GlueScript
-from dataops_cli.resources.roles import POLICY_NAME, SchedulerRole
-from dataops_cli.resources.schedule import Schedule
-from dataops_cli.stack import all_resources, other_engine_resources, resources
+from dataops_cli.deploy.packaging import GLUE_ENTRY, build_glue_package, build_package
+from dataops_cli.deploy.policies import glue_job_policy, glue_trust_policy, scheduler_glue_policy, wildcards
+from dataops_cli.deploy.resources.base import Action, Step, tag_list
+from dataops_cli.deploy.resources.glue import JOB_DESCRIPTION, GlueJob, GlueRole, GlueScript
+from dataops_cli.deploy.resources.roles import POLICY_NAME, SchedulerRole
+from dataops_cli.deploy.resources.schedule import Schedule
+from dataops_cli.deploy.stack import all_resources, other_engine_resources, resources
 from tests.unit.test_planning import ACCOUNT, BUCKET, OURS, REGION, THEIRS, config, context, refused
 
 GLUE = config(function={"engine": "glue"})
@@ -281,7 +281,7 @@ def test_glue_schedule_targets_start_job_run_through_the_universal_target():
 
 
 def test_glue_run_rule_absent_equal_drifted_not_ours_and_removal():
-    from dataops_cli.resources.glue_events import GlueFailedRule, GlueSucceededRule, run_pattern
+    from dataops_cli.deploy.resources.glue_events import GlueFailedRule, GlueSucceededRule, run_pattern
 
     name, arn = "dataops-glue-run-failed", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/dataops-glue-run-failed"
     pattern = json.dumps(run_pattern(JOB, ("FAILED", "TIMEOUT")), sort_keys=True)
@@ -320,7 +320,7 @@ def test_glue_run_rule_absent_equal_drifted_not_ours_and_removal():
 
 
 def test_errors_alarm_watches_the_failed_runs_rule_with_engine_glue():
-    from dataops_cli.resources.monitoring import ErrorsAlarm
+    from dataops_cli.deploy.resources.monitoring import ErrorsAlarm
 
     glue = ErrorsAlarm(context({}, GLUE)).definition()
     assert (glue["Namespace"], glue["MetricName"], glue["Dimensions"]) == (

@@ -18,7 +18,7 @@ import pytest
 
 from dataops_cli.config import load_config
 from dataops_cli.emulator.telemetry import emf_metrics
-from dataops_cli.quality_status import health, trends
+from dataops_cli.observe.quality_status import health, trends
 from handler import lambda_function
 from tests.functional.test_quality_handler import SAMPLE, min_max_normalized, shifted, with_column
 from tests.helpers import deploy as h
@@ -28,11 +28,8 @@ BUCKET = "dataops-pipeline-bucket"
 
 
 def deploy(monkeypatch, tmp_path, extra: str = ""):
-    h.publish_stand_in_layer()
-    h.install(monkeypatch)
-    config = h.write_config(tmp_path / "config.toml", extra)
-    result = h.run(config, "up")
-    assert result.exit_code == 0, result.output
+    config = tmp_path / "config.toml"
+    h.deployed_stack(monkeypatch, config, extra)
     return config
 
 
@@ -244,7 +241,7 @@ def test_quality_reads_that_fail_are_unavailable_and_the_rest_is_shown(mock_aws_
 def test_unreadable_feed_leaves_quarantined_runs_unknown_not_none():
     from botocore.exceptions import ClientError
 
-    from dataops_cli.quality_status import collect
+    from dataops_cli.observe.quality_status import collect
 
     class NoObjects:
         def get_object(self, **_kwargs):
@@ -258,7 +255,7 @@ def test_unreadable_feed_leaves_quarantined_runs_unknown_not_none():
 
 
 def test_hand_edited_history_is_a_warning_of_the_section():
-    from dataops_cli.quality_status import collect
+    from dataops_cli.observe.quality_status import collect
 
     class Edited:
         def get_object(self, **_kwargs):
@@ -278,8 +275,8 @@ def test_runs_table_is_readable_at_80_columns_and_keeps_markup_in_errors():
     """Whole output at 80 columns: checks or the error sit under the run id; `[pipeline]` survives."""
     from rich.console import Console
 
-    from dataops_cli.runs import RunSummary
-    from dataops_cli.runs_commands import runs_table
+    from dataops_cli.observe.runs import RunSummary
+    from dataops_cli.observe.runs_view import runs_table
 
     found = [
         RunSummary(
@@ -326,7 +323,7 @@ def test_runs_table_is_readable_at_80_columns_and_keeps_markup_in_errors():
 
 def test_the_zero_marker_preflight_reads_with_the_configured_width_limit(tmp_path):
     """pipeline.max_columns reaches the preflight's read: a file the function accepts is checked."""
-    from dataops_cli.input_check import zero_marker_warning
+    from dataops_cli.deploy.input_check import zero_marker_warning
 
     width = 1200  # past the default limit of 1,000
     path = tmp_path / "wide.csv"

@@ -151,7 +151,7 @@ def test_the_entry_point_imports_no_compute_library():
 def test_status_reads_a_skipped_run_as_skipped_not_failed(skipping, capsys):
     """The run feed (status, runs) keys on the handler's lines: a skip has no ✅ line, and ended
     with a REPORT it would otherwise count as a run that crashed."""
-    from dataops_cli import runlog_reader
+    from dataops_cli.observe import runlog_reader
 
     invoke("10000000-0000-0000-0000-000000000000")
     capsys.readouterr()

@@ -17,9 +17,9 @@ from typing import Any
 import boto3
 from click.testing import CliRunner, Result
 
-from dataops_cli import app as app_module
-from dataops_cli import cli as cli_module
 from dataops_cli.aws import Aws
+from dataops_cli.cli import app as app_module
+from dataops_cli.cli import root as cli_module
 from tests.conftest import SAMPLE_CSV
 
 REGION = "ap-south-1"
@@ -201,3 +201,28 @@ def leftovers() -> dict[str, list[str]]:
         "alarms": [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]],
         "topics": [t["TopicArn"] for t in sns.list_topics()["Topics"]],
     }
+
+
+_DEPLOYED: dict[str, Any] = {}  # config extra -> moto state right after `up`, one per test process
+
+
+def deployed_stack(monkeypatch: Any, config: Path, extra: str = "") -> Recorder:
+    """A stack `up` in moto (inside `mock_aws_env`) for the config written at `config`.
+
+    The first call per process and `extra` runs the real `up` and keeps a copy of moto's
+    state; later calls restore a fresh copy instead (tests/helpers/moto_state.py): the same
+    stack, without a second deploy's cost. Returns the Recorder the CLI's AWS access goes through.
+    """
+    from tests.helpers import moto_state
+
+    recorder = install(monkeypatch)
+    write_config(config, extra)
+    state = _DEPLOYED.get(extra)
+    if state is None:
+        publish_stand_in_layer()
+        result = run(config, "up")
+        assert result.exit_code == 0, result.output
+        _DEPLOYED[extra] = moto_state.capture()
+    else:
+        moto_state.restore(state)
+    return recorder

@@ -15,9 +15,9 @@ from dataclasses import fields
 
 import pytest
 
-from dataops_cli import runlog_reader
 from dataops_cli.config import Config
-from dataops_cli.dashboard import DashboardInputs, build_dashboard
+from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard
+from dataops_cli.observe import runlog_reader
 from handler import contract, errors
 from handler.pipeline import PipelineOptions
 from handler.quality import QualitySettings
@@ -60,7 +60,7 @@ def test_every_pipeline_metric_on_the_dashboard_is_one_the_handler_emits():
 
 
 def test_every_pipeline_metric_status_queries_is_one_the_handler_emits():
-    from dataops_cli import metrics, quality_status
+    from dataops_cli.observe import metrics, quality_status
 
     queries = [*quality_status.queries("fn"), *metrics.kpi_queries("fn", "group", percentiles=True)]
     pipeline = [q for q in queries if q.namespace == contract.METRICS_NAMESPACE]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dataops_cli.config import Config
-from dataops_cli.resources.glue import job_arguments
+from dataops_cli.deploy.resources.glue import job_arguments
 from handler.spark_job.glue_entry import JobArgumentError, main, spark_job_argv
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataops_cli.glue_run import start_and_wait
+from dataops_cli.engines.glue_run import start_and_wait
 
 
 class FakeGlue:
@@ -70,7 +70,7 @@ def test_the_wait_is_bounded_and_says_the_run_goes_on():
 def test_runs_summary_counts_the_window_and_takes_p99_of_finished_runs():
     from datetime import UTC, datetime, timedelta
 
-    from dataops_cli.glue_run import runs_summary
+    from dataops_cli.engines.glue_run import runs_summary
 
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -116,7 +116,7 @@ def test_runs_summary_takes_the_latest_run_whatever_order_the_backend_lists_them
     """AWS lists runs newest first, moto oldest first: "latest" must be the newest either way."""
     from datetime import UTC, datetime, timedelta
 
-    from dataops_cli.glue_run import runs_summary
+    from dataops_cli.engines.glue_run import runs_summary
 
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     oldest_first = [

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from dataops_cli.deploy.policies import execution_policy, scheduler_trust_policy
 from dataops_cli.emulator.iam_policy import (
     ALLOW,
     EXPLICIT_DENY,
@@ -14,7 +15,6 @@ from dataops_cli.emulator.iam_policy import (
     evaluate,
     trust_allows,
 )
-from dataops_cli.policies import execution_policy, scheduler_trust_policy
 
 BUCKET = "arn:aws:s3:::b"
 

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from dataops_cli.cli import cli
-from dataops_cli.invoke import invoke_payload
+from dataops_cli.engines.lambda_run import invoke_payload
 from handler.contract import FORCE_FIELD
 
 

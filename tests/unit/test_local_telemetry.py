@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dataops_cli import runlog_reader
 from dataops_cli.emulator.runner import RunResult
 from dataops_cli.emulator.telemetry import (
     billed_ms,
@@ -20,6 +19,7 @@ from dataops_cli.emulator.telemetry import (
     scheduler_metrics,
     tail,
 )
+from dataops_cli.observe import runlog_reader
 
 RID = "0f4c8a1e-7f3b-4a8e-9d7c-2b1e5f6a7c8d"
 T0 = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC).timestamp()

@@ -19,16 +19,25 @@ from botocore.exceptions import ClientError
 
 from dataops_cli.aws import Aws, CallCounter
 from dataops_cli.config import Config, parse_config
-from dataops_cli.dashboard import build_dashboard, dashboard_json
-from dataops_cli.policies import execution_policy, lambda_trust_policy, tls_only_bucket_policy
-from dataops_cli.resources.base import Action, Change, FileBody, Resource, StackContext, Step, canonical, tag_list
-from dataops_cli.resources.bucket import ADOPT_NOTE, ENCRYPTION, PUBLIC_ACCESS_BLOCK, Bucket, BucketPolicy
-from dataops_cli.resources.function import DESCRIPTION, Function
-from dataops_cli.resources.input_data import InputObject, OutputPrefix, file_sha256
-from dataops_cli.resources.log_group import LogGroup
-from dataops_cli.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm, dashboard_inputs
-from dataops_cli.resources.roles import POLICY_NAME, ExecutionRole
-from dataops_cli.resources.schedule import Schedule, ScheduleGroup
+from dataops_cli.deploy.dashboard import build_dashboard, dashboard_json
+from dataops_cli.deploy.policies import execution_policy, lambda_trust_policy, tls_only_bucket_policy
+from dataops_cli.deploy.resources.base import (
+    Action,
+    Change,
+    FileBody,
+    Resource,
+    StackContext,
+    Step,
+    canonical,
+    tag_list,
+)
+from dataops_cli.deploy.resources.bucket import ADOPT_NOTE, ENCRYPTION, PUBLIC_ACCESS_BLOCK, Bucket, BucketPolicy
+from dataops_cli.deploy.resources.function import DESCRIPTION, Function
+from dataops_cli.deploy.resources.input_data import InputObject, OutputPrefix, file_sha256
+from dataops_cli.deploy.resources.log_group import LogGroup
+from dataops_cli.deploy.resources.monitoring import AlarmTopic, Dashboard, ErrorsAlarm, dashboard_inputs
+from dataops_cli.deploy.resources.roles import POLICY_NAME, ExecutionRole
+from dataops_cli.deploy.resources.schedule import Schedule, ScheduleGroup
 from tests.conftest import SAMPLE_CSV
 
 REGION, ACCOUNT = "ap-south-1", "123456789012"

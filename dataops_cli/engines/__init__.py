@@ -1,0 +1,1 @@
+"""The engines a pipeline runs on (Lambda, Glue): one interface, chosen once per command from the config."""
