@@ -49,7 +49,8 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
     from handler import lambda_function
 
     path = ensure_input(rows)
-    env = {"BUCKET_NAME": BUCKET, "INPUT_KEY": "input.csv", "OUTPUT_PREFIX": "processed/"}
+    # SKIP_UNCHANGED=false: every run processes the same input (what a processing run costs).
+    env = {"BUCKET_NAME": BUCKET, "INPUT_KEY": "input.csv", "OUTPUT_PREFIX": "processed/", "SKIP_UNCHANGED": "false"}
     with mock_aws(), _environ(env):
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)

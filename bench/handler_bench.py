@@ -204,6 +204,7 @@ class LocalS3:
                 "BUCKET_NAME": BUCKET,
                 "INPUT_KEY": input_key,
                 "OUTPUT_PREFIX": output_prefix,
+                "SKIP_UNCHANGED": "false",  # repeats of one input each process it (what is measured)
             }
         )
         for name in CLEARED_VARIABLES:

@@ -83,9 +83,10 @@ MEMORY_MARKS = ("imported", "read", "processed", "written")
 def child_ours(input_file: Path, out_dir: Path) -> dict[str, Any]:
     """Our core, end to end on local files; imports timed separately from the work."""
     started = time.perf_counter()
-    from handler.outputs import correlation_csv, summary_document, to_json_bytes, write_cleaned_csv
+    from handler.outputs import correlation_csv, summary_document, write_cleaned_csv
     from handler.pipeline import PipelineOptions, process
     from handler.reader import read_columns
+    from handler.runlog import to_json_bytes
 
     imported = time.perf_counter()
     memory = {"imported": _memory_mark()}
@@ -115,7 +116,7 @@ def child_polars(input_file: Path, out_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     import polars as pl
 
-    from handler.reader import NA_TOKENS
+    from handler.reader_basics import NA_TOKENS
 
     imported = time.perf_counter()
     df = pl.read_csv(input_file, null_values=list(NA_TOKENS), infer_schema_length=10_000)

@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 "INPUT_KEY": INPUT_KEY,
                 "OUTPUT_PREFIX": "processed/",
                 "QUALITY_HISTORY_RUNS": str(args.history),
+                "SKIP_UNCHANGED": "false",  # every run processes (and profiles) the same input
             }
         )
         lambda_function._s3_client = s3

@@ -216,6 +216,7 @@ class Config:
             contract.ENV_NORMALIZE_EXCLUDE: ",".join(self.pipeline.normalize_exclude),
             contract.ENV_MAX_COLUMNS: str(self.pipeline.max_columns),
             contract.ENV_ESCAPE_FORMULAS: "true" if self.pipeline.escape_formulas else "false",
+            contract.ENV_SKIP_UNCHANGED: "true" if self.pipeline.skip_unchanged else "false",
             **{
                 f"{contract.QUALITY_ENV_PREFIX}{f.name.upper()}": str(getattr(self.quality, f.name))
                 for f in fields(self.quality)

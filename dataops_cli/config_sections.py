@@ -265,6 +265,7 @@ class PipelineConfig:
     normalize_exclude: tuple[str, ...] = _setting(contract.DEFAULT_NORMALIZE_EXCLUDE, _check_column_list)
     max_columns: int = _setting(contract.DEFAULT_MAX_COLUMNS, _int_range(1, contract.MAX_COLUMNS_LIMIT, "columns"))
     escape_formulas: bool = _setting(contract.DEFAULT_ESCAPE_FORMULAS)
+    skip_unchanged: bool = _setting(contract.DEFAULT_SKIP_UNCHANGED)
 
 
 def _float_range(low: float, high: float | None = None, *, above: bool = False) -> Check:

@@ -21,6 +21,7 @@ EVENT_QUALITY = "quality"  # the run's data-quality summary
 EVENT_QUALITY_CHECK = "quality_check"  # one check that warned or failed
 EVENT_QUALITY_HISTORY = "quality_history"  # the history could not be used or updated
 EVENT_QUARANTINED = "quarantined"  # QUALITY_ON_FAILURE=block held the run back from latest.json
+EVENT_SKIPPED = "skipped"  # SKIP_UNCHANGED: input, settings and code as the published run's; nothing done
 MARKERS = {
     EVENT_START: "🚀",
     EVENT_SHAPE: "📊",
@@ -29,10 +30,11 @@ MARKERS = {
     EVENT_SAVED: "✅",
     EVENT_QUARANTINED: "🚧",
     EVENT_ERROR: "❌",
+    EVENT_SKIPPED: "⏭️",
 }
 # The dashboard's activity feed, in the order a run logs them.
 ACTIVITY_EVENTS = (EVENT_START, EVENT_SHAPE, EVENT_MISSING, EVENT_QUALITY, EVENT_SAVED, EVENT_QUARANTINED)
-EVENTS = (*ACTIVITY_EVENTS, EVENT_ERROR, EVENT_CLEANUP, EVENT_QUALITY_CHECK, EVENT_QUALITY_HISTORY)
+EVENTS = (*ACTIVITY_EVENTS, EVENT_SKIPPED, EVENT_ERROR, EVENT_CLEANUP, EVENT_QUALITY_CHECK, EVENT_QUALITY_HISTORY)
 LEVEL_INFO, LEVEL_WARNING, LEVEL_ERROR = "INFO", "WARNING", "ERROR"
 
 # Fields of the JSON log lines that readers key on (beyond timestamp/level/event/message).
@@ -75,6 +77,7 @@ M_RUN_FAILED = "RunFailed"
 M_PROCESSING_TIME = "ProcessingTime"
 M_QUALITY_WARNINGS = "QualityWarnings"
 M_QUALITY_FAILURES = "QualityFailures"
+M_RUNS_SKIPPED = "RunsSkipped"  # 1 for a run that skipped an unchanged input, else 0
 METRIC_UNITS = {
     M_ROWS_PROCESSED: "Count",
     M_MISSING_IMPUTED: "Count",
@@ -82,6 +85,7 @@ METRIC_UNITS = {
     M_PROCESSING_TIME: "Milliseconds",
     M_QUALITY_WARNINGS: "Count",
     M_QUALITY_FAILURES: "Count",
+    M_RUNS_SKIPPED: "Count",
 }
 METRICS = frozenset(METRIC_UNITS)
 
@@ -95,6 +99,7 @@ ENV_NORMALIZE_METHOD = "NORMALIZE_METHOD"
 ENV_NORMALIZE_EXCLUDE = "NORMALIZE_EXCLUDE"
 ENV_MAX_COLUMNS = "MAX_COLUMNS"  # config.toml: pipeline.max_columns
 ENV_ESCAPE_FORMULAS = "ESCAPE_FORMULAS"  # config.toml: pipeline.escape_formulas ("true"/"false")
+ENV_SKIP_UNCHANGED = "SKIP_UNCHANGED"  # config.toml: pipeline.skip_unchanged ("true"/"false")
 ENV_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda itself
 DEFAULT_FUNCTION_NAME = "DataOpsPipelineFunction"
 DEFAULT_OUTPUT_PREFIX = "processed/"
@@ -108,6 +113,8 @@ DEFAULT_NORMALIZE_EXCLUDE = ("Outcome",)
 DEFAULT_MAX_COLUMNS = 1000
 MAX_COLUMNS_LIMIT = 100_000  # the highest pipeline.max_columns config.toml accepts
 DEFAULT_ESCAPE_FORMULAS = False  # the data stays exact unless asked
+DEFAULT_SKIP_UNCHANGED = True  # a run on the input, settings and code of the published run does nothing
+FORCE_FIELD = "force"  # an invoke event with "force": true runs in full even when nothing changed
 # The longest line (record) the reader accepts, header included: it cuts its input into ~1 MiB
 # pieces at record ends, and a record must fit in one.
 MAX_LINE_BYTES = 1 << 20
@@ -125,6 +132,7 @@ HANDLER_ENV = (
     ENV_NORMALIZE_EXCLUDE,
     ENV_MAX_COLUMNS,
     ENV_ESCAPE_FORMULAS,
+    ENV_SKIP_UNCHANGED,
 )
 
 # --- Output keys, relative to OUTPUT_PREFIX: runs/<run_id>/<file>, then the pointer.
@@ -142,6 +150,8 @@ OUTPUT_FILES = {
 RUN_DOCUMENT = OUTPUT_FILES["log"]
 # Keys of latest.json.
 L_RUN_ID, L_FINISHED_AT, L_OUTPUTS = "run_id", "finished_at", "outputs"
+# latest.json's (and run.json's) record of what the run used: a later run with the same one skips.
+L_FINGERPRINT = "fingerprint"
 
 
 def spark_flag(variable: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections import deque
@@ -160,11 +159,6 @@ def present_statistics(result: PipelineResult) -> dict[str, dict[str, float]]:
         stats = present_stats(result.rows, filled, s.mean, s.std, s.min, s.max, result.imputed.get(name))
         found[name] = {"count": result.rows - filled, **stats}
     return found
-
-
-def to_json_bytes(document: Any) -> bytes:
-    """Strict JSON (NaN is not JSON: a NaN here is a bug, so fail loudly)."""
-    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
 
 
 def _arrow_type(values: np.ndarray | pa.ChunkedArray) -> pa.DataType:

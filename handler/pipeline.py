@@ -38,21 +38,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .contract import (
-    DEFAULT_ESCAPE_FORMULAS,
-    DEFAULT_IMPUTE_STRATEGY,
-    DEFAULT_MAX_COLUMNS,
-    DEFAULT_NORMALIZE_EXCLUDE,
-    DEFAULT_NORMALIZE_METHOD,
-    DEFAULT_ZERO_AS_MISSING,
-    ENV_MAX_COLUMNS,
-    IMPUTE_STRATEGIES,
-    MAX_COLUMNS_LIMIT,
-    NORMALIZE_METHODS,
-)
 from .errors import (
     ColumnNotFoundError,
-    ConfigurationError,
     EmptyColumnError,
     NonFiniteValueError,
     NonNumericColumnError,
@@ -60,50 +47,10 @@ from .errors import (
     ValueOverflowError,
 )
 from .median import median_of_present
+from .numeric import ColumnStats, as_int_if_whole, correlate, describe, normalize_in_place
+from .options import PipelineOptions
 from .quality import present_stats
 from .reader import Columns
-
-_CORRELATION_CHUNK_ROWS = 1 << 18
-_CHUNK_ROWS = 1 << 16  # temporaries of in-place steps stay this small
-_EXACT_INT_LIMIT = 2.0**53
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    zero_as_missing: tuple[str, ...] = DEFAULT_ZERO_AS_MISSING
-    impute_strategy: str = DEFAULT_IMPUTE_STRATEGY
-    normalize_method: str = DEFAULT_NORMALIZE_METHOD
-    normalize_exclude: tuple[str, ...] = DEFAULT_NORMALIZE_EXCLUDE
-    max_columns: int = DEFAULT_MAX_COLUMNS  # the reader refuses a wider header
-    escape_formulas: bool = DEFAULT_ESCAPE_FORMULAS  # outputs: formula-like text gets a leading '
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_columns <= MAX_COLUMNS_LIMIT:
-            raise ConfigurationError(
-                f"{ENV_MAX_COLUMNS}={self.max_columns!r} is not allowed: expected an integer from 1 to "
-                f"{MAX_COLUMNS_LIMIT}",
-                setting=ENV_MAX_COLUMNS,
-            )
-        if self.impute_strategy not in IMPUTE_STRATEGIES:
-            raise ConfigurationError(
-                f"IMPUTE_STRATEGY={self.impute_strategy!r} is not supported: expected one of "
-                + ", ".join(IMPUTE_STRATEGIES),
-                setting="IMPUTE_STRATEGY",
-            )
-        if self.normalize_method not in NORMALIZE_METHODS:
-            raise ConfigurationError(
-                f"NORMALIZE_METHOD={self.normalize_method!r} is not supported: expected one of "
-                + ", ".join(NORMALIZE_METHODS),
-                setting="NORMALIZE_METHOD",
-            )
-
-
-@dataclass(frozen=True)
-class ColumnStats:
-    min: float
-    max: float
-    mean: float
-    std: float
 
 
 @dataclass
@@ -141,24 +88,10 @@ def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
     missing: dict[str, int] = {}
     imputed: dict[str, float | str] = {}
     stats: dict[str, ColumnStats] = {}
-
-    def prepare(name: str) -> tuple[int, float | None, ColumnStats]:
-        values = columns.numeric[name]
-        _reject_non_finite(name, values, columns.line_of)
-        if name in options.zero_as_missing:
-            values[values == 0] = np.nan
-        count, fill, gaps = _impute_numeric(name, values, options.impute_strategy, columns.rows)
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked for and named below
-            stats = _describe(values)
-        if overflows(stats, columns.rows, count, fill):
-            row = _largest_present(values, gaps)
-            raise value_overflow(name, columns.line_of(row), float(values[row]))
-        return count, fill, stats
-
     # Columns are independent and numpy releases the GIL: two at a time on two cores. Results are
     # taken in column order, so the error raised is the first column's, as in a sequential loop.
     with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="impute") as pool:
-        prepared = [pool.submit(prepare, name) for name in numeric]
+        prepared = [pool.submit(_prepare, columns, name, options) for name in numeric]
         for name, future in zip(numeric, prepared, strict=True):
             missing[name], fill, stats[name] = future.result()
             if fill is not None:
@@ -178,9 +111,9 @@ def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
     def finish(name: str) -> np.ndarray:
         values = columns.numeric[name]
         if name in normalized:
-            _normalize_in_place(values, stats[name], options.normalize_method)
+            normalize_in_place(values, stats[name], options.normalize_method)
             return values
-        return _as_int_if_whole(values)
+        return as_int_if_whole(values)
 
     with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="normalize") as pool:
         for name, values in zip(numeric, pool.map(finish, numeric), strict=True):
@@ -202,6 +135,21 @@ def process(columns: Columns, options: PipelineOptions) -> PipelineResult:
             "normalize_ms": _ms(finished - correlated_at),
         },
     )
+
+
+def _prepare(columns: Columns, name: str, options: PipelineOptions) -> tuple[int, float | None, ColumnStats]:
+    """One numeric column checked, imputed in place and described: (missing count, fill, statistics)."""
+    values = columns.numeric[name]
+    _reject_non_finite(name, values, columns.line_of)
+    if name in options.zero_as_missing:
+        values[values == 0] = np.nan
+    count, fill, gaps = _impute_numeric(name, values, options.impute_strategy, columns.rows)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked for and named below
+        stats = describe(values)
+    if overflows(stats, columns.rows, count, fill):
+        row = _largest_present(values, gaps)
+        raise value_overflow(name, columns.line_of(row), float(values[row]))
+    return count, fill, stats
 
 
 # Each column list of the options: the function's environment variable and the config.toml key behind it.
@@ -339,67 +287,6 @@ def _impute_text(name: str, values: pa.ChunkedArray, rows: int) -> tuple[int, st
     table = pa.table({"value": counts.field("values"), "count": counts.field("counts")})
     best = table.sort_by([("count", "descending"), ("value", "ascending")])["value"][0].as_py()
     return count, best, pc.fill_null(values, best)
-
-
-def _describe(values: np.ndarray) -> ColumnStats:
-    mean = float(values.mean())
-    return ColumnStats(min=float(values.min()), max=float(values.max()), mean=mean, std=_std(values, mean))
-
-
-def _std(values: np.ndarray, mean: float) -> float:
-    """Population std, as np.std, over row chunks: np.std holds a full-size array of deviations
-    (40 MB a column at 5M rows, two columns at a time). Sums of chunks may round differently
-    from np.std's single pairwise sum, in the last bits only."""
-    squares = 0.0
-    for start in range(0, len(values), _CORRELATION_CHUNK_ROWS):
-        deviations = values[start : start + _CORRELATION_CHUNK_ROWS] - mean
-        squares += float(np.dot(deviations, deviations))
-    return math.sqrt(squares / len(values))
-
-
-def correlate(columns: list[np.ndarray], means: list[float]) -> np.ndarray:
-    """Pearson correlation, accumulated over row chunks so no full-size copy is made."""
-    k, rows = len(columns), len(columns[0])
-    cross = np.zeros((k, k))
-    block = np.empty((min(rows, _CORRELATION_CHUNK_ROWS), k))
-    for start in range(0, rows, _CORRELATION_CHUNK_ROWS):
-        stop = min(start + _CORRELATION_CHUNK_ROWS, rows)
-        part = block[: stop - start]
-        for j, values in enumerate(columns):
-            np.subtract(values[start:stop], means[j], out=part[:, j])
-        cross += part.T @ part
-    scale = np.sqrt(np.diag(cross))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = cross / np.outer(scale, scale)
-    corr[(scale == 0)[:, None] | (scale == 0)[None, :]] = np.nan
-    np.clip(corr, -1.0, 1.0, out=corr)
-    np.fill_diagonal(corr, np.where(scale == 0, np.nan, 1.0))
-    return corr
-
-
-def _normalize_in_place(values: np.ndarray, stats: ColumnStats, method: str) -> None:
-    if stats.max == stats.min:
-        values[:] = 0.0
-    elif method == "minmax":
-        np.subtract(values, stats.min, out=values)
-        np.divide(values, stats.max - stats.min, out=values)
-    else:  # zscore
-        np.subtract(values, stats.mean, out=values)
-        np.divide(values, stats.std, out=values)
-
-
-def _as_int_if_whole(values: np.ndarray) -> np.ndarray:
-    """int64 when every value is a whole number, else the floats; converted in place, chunk by
-    chunk, so no second full-size array exists (the float array's memory becomes the ints)."""
-    for start in range(0, len(values), _CHUNK_ROWS):
-        part = values[start : start + _CHUNK_ROWS]
-        if not (np.abs(part).max() < _EXACT_INT_LIMIT and np.array_equal(part, np.trunc(part))):
-            return values
-    as_int = values.view(np.int64)
-    for start in range(0, len(values), _CHUNK_ROWS):
-        stop = start + _CHUNK_ROWS
-        as_int[start:stop] = values[start:stop].astype(np.int64)  # converted into a small temporary first
-    return as_int
 
 
 def _dtype_name(values: np.ndarray | pa.ChunkedArray) -> str:

@@ -34,8 +34,7 @@ import io
 import itertools
 import re
 import threading
-import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -46,29 +45,24 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .allocator import release_free_memory
-from .contract import DEFAULT_MAX_COLUMNS, ENV_MAX_COLUMNS, MAX_LINE_BYTES
+from .contract import DEFAULT_MAX_COLUMNS, MAX_LINE_BYTES
 from .errors import (
-    ByteOrderMarkError,
-    DelimiterError,
-    DuplicateColumnError,
-    EmptyInputError,
-    HeaderError,
-    LineTooLongError,
     NoDataRowsError,
-    NotTextError,
-    RaggedRowError,
-    TooManyColumnsError,
 )
 from .line_chunks import Chunk, ChunkBuffers, RecordTooLongError, in_order, line_chunks, parse_workers, read_into
-from .records import first_record_end, last_record_end, quoted_spans
+from .reader_basics import InputOpener, convert_options, read_type
+from .reader_errors import (
+    _BadBytesError,
+    _check_bytes,
+    _describe_parse_error,
+    _undecodable_cell,
+    line_at,
+    line_of_row,
+    line_too_long,
+)
+from .reader_header import _fits, _inspect_sample
 
-# pandas' default NA tokens: the cells a pandas user expects to be read as missing.
-NA_TOKENS = (
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-)  # fmt: skip
 SAMPLE_BYTES = 1 << 20  # at least MAX_LINE_BYTES: the header must end inside the sample
-BLOCK_BYTES = 1 << 20  # for the single-threaded re-reads that locate a bad row or line
 CHUNK_BYTES = 1 << 20  # larger chunks parse no faster and hold more in flight
 ARROW_POOL = pa.system_memory_pool()
 # Python's csv module (the header's width, the Spark job's ragged line) refuses fields over
@@ -76,10 +70,7 @@ ARROW_POOL = pa.system_memory_pool()
 csv.field_size_limit(max(csv.field_size_limit(), 2 * MAX_LINE_BYTES))
 
 
-_BOM = b"\xef\xbb\xbf"
 _CONVERSION_RE = re.compile(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+)")
-
-InputOpener = Callable[[], BinaryIO]
 
 
 @dataclass
@@ -135,7 +126,7 @@ def read_columns(
             try:
                 inspected = _inspect_sample(sample, more=len(sample) == SAMPLE_BYTES, max_columns=max_columns)
                 header, inferred = inspected.header, inspected.inferred
-                types = {name: _read_type(inferred.get(name), name, text_columns, binary_columns) for name in header}
+                types = {name: read_type(inferred.get(name), name, text_columns, binary_columns) for name in header}
                 first = inspected.table if _fits(inspected.table, types) else None
                 start = inspected.used if first is not None else 0
                 rest = _Prefixed(memoryview(sample)[start:], stream)
@@ -157,231 +148,6 @@ def read_columns(
             raise _undecodable_cell(columns, sorted(binary_columns, key=header.index)[0])
         columns.inferred = {name: str(t) for name, t in inferred.items()}
         return columns
-
-
-@dataclass
-class _Sample:
-    """The start of the input: its header, the types inferred there, and its parse when reusable."""
-
-    header: list[str]
-    inferred: dict[str, pa.DataType]
-    header_end: int  # bytes of the sample up to the end of the header (BOM and line end included)
-    table: pa.Table | None = None  # the sample's whole records, parsed: the read's first chunk
-    used: int = 0  # bytes of the sample that `table` covers, header included
-
-
-def _inspect_sample(sample: bytes, more: bool, max_columns: int = DEFAULT_MAX_COLUMNS) -> _Sample:
-    """Check the start of the input is CSV text with a usable header; infer column types.
-
-    The same byte checks as every later chunk (`_check_bytes`); the header's width is
-    checked before the sample is parsed. The sample's own parse is kept as the read's first
-    chunk (the rest of the read starts after it), unless no whole record follows the header.
-    """
-    body_start = len(_BOM) if sample.startswith(_BOM) else 0
-    if not sample[body_start:].strip():
-        raise EmptyInputError(
-            "input is empty" if not sample else "input has no content (only whitespace)",
-            size_bytes=len(sample),
-        )
-    _check_bytes(sample, body_start, len(sample), 0)
-    header_end = first_record_end(sample, body_start, len(sample))
-    if header_end is None:
-        if more:
-            raise line_too_long(1)
-        header_end = len(sample)
-    header_line = sample[body_start:header_end].rstrip(b"\r\n")
-    try:
-        header_line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise NotTextError(
-            f"header row is not UTF-8 text (byte {exc.start}: {header_line[exc.start : exc.start + 1]!r}); "
-            "save the file as UTF-8",
-            byte_offset=exc.start,
-        ) from None
-    _check_width(header_line, max_columns)  # before Arrow parses it: 100,000 columns cost it ~1 GB
-    names = _check_header(_header_names(header_line), max_columns)
-    # The sample ends mid-file: whole records only.
-    used = last_record_end(sample, 0, len(sample)) if more else len(sample)
-    try:
-        table = _parse_sample(sample[: max(used, header_end)])
-    except pa.ArrowInvalid:
-        # Ragged rows or an unreadable cell: the full read reports the exact problem.
-        return _Sample(names, {}, header_end)
-    if table.num_rows == 0 and not more:
-        raise NoDataRowsError(f"input has a header ({len(names)} columns) but no data rows", columns=len(names))
-    inferred = dict(zip(names, table.schema.types, strict=True))
-    return _Sample(names, inferred, header_end, table if used > header_end else None, used)
-
-
-def header_names(sample: bytes, max_columns: int = DEFAULT_MAX_COLUMNS) -> list[str]:
-    """The checked header of an input that starts with `sample` (the first MiB, or all of it).
-
-    For callers that read the rows themselves (the Spark job) but follow the reader's rules
-    for the header: width, names, encoding, length.
-    """
-    return _inspect_sample(sample, more=True, max_columns=max_columns).header
-
-
-def _check_width(line: bytes, max_columns: int) -> None:
-    """Refuse a header wider than `max_columns` from a cheap count of its fields (Python's csv, in C)."""
-    if line.count(b",") < max_columns:  # at most max_columns fields whatever the quoting
-        return
-    fields = next(csv.reader([line.decode("utf-8")]), [])
-    if len(fields) > max_columns:
-        raise _too_many_columns(len(fields), max_columns)
-
-
-def _header_names(line: bytes) -> list[str]:
-    """The header's cells as Arrow reads them (quotes, escaped quotes)."""
-    table = pacsv.read_csv(
-        io.BytesIO(line + b"\n"),
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=len(line) + 2),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-    )
-    return table.column_names
-
-
-def _parse_sample(lines: bytes) -> pa.Table:
-    return pacsv.read_csv(
-        io.BytesIO(lines),
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=len(lines) + 1),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=_convert_options({}),
-    )
-
-
-def _fits(table: pa.Table | None, types: dict[str, pa.DataType]) -> bool:
-    """Whether the sample's parse can stand for a chunk parsed with `types` (same values)."""
-    if table is None:
-        return False
-    for name, want in types.items():
-        got = table.schema.field(name).type
-        if _is_numeric_type(want) and not (pa.types.is_int64(got) or pa.types.is_float64(got) or pa.types.is_null(got)):
-            return False
-        if not _is_numeric_type(want) and got != want:
-            return False
-    return True
-
-
-def _check_header(names: list[str], max_columns: int = DEFAULT_MAX_COLUMNS) -> list[str]:
-    if len(names) > max_columns:
-        raise _too_many_columns(len(names), max_columns)
-    if len(names) == 1 and (separator := next((c for c in (";", "\t") if c in names[0]), None)):
-        kind = "tab" if separator == "\t" else "';'"
-        raise DelimiterError(
-            f"the header is one field containing {separator!r}: the file looks {kind}-separated; "
-            "save it as CSV with ',' between fields (and '.' as the decimal point)",
-            separator=separator,
-        )
-    for position, name in enumerate(names, start=1):
-        if not name.strip():
-            raise HeaderError(f"header cell {position} is empty: every column needs a name", position=position)
-    exact: set[str] = set()
-    seen: dict[str, str] = {}
-    for name in names:
-        if name in exact:
-            raise DuplicateColumnError(
-                f"column {name!r} appears more than once in the header; rename one of them", column=name
-            )
-        exact.add(name)
-        key = _comparable(name)
-        if key in seen:
-            raise DuplicateColumnError(
-                f"columns {seen[key]!r} and {name!r} differ only in case, surrounding spaces or Unicode "
-                "normalization: tools downstream would take them for one column; rename one of them",
-                column=name,
-                columns=[seen[key], name],
-            )
-        seen[key] = name
-    return names
-
-
-def _too_many_columns(count: int, limit: int) -> TooManyColumnsError:
-    return TooManyColumnsError(
-        f"the header has {count:,} columns, more than the {limit:,} allowed "
-        f"({ENV_MAX_COLUMNS}, config.toml: pipeline.max_columns); raise it, or split the file: "
-        "the correlation matrix grows with the square of the width",
-        columns=count,
-        limit=limit,
-        setting=ENV_MAX_COLUMNS,
-    )
-
-
-def _comparable(name: str) -> str:
-    """A column name as a person (and many tools) would compare it: NFKC, no surrounding spaces, any case."""
-    return unicodedata.normalize("NFKC", name).strip().casefold()
-
-
-class _BadBytesError(Exception):
-    """A NUL byte or a misplaced byte-order mark at `offset`: turned into the user's error, with its line."""
-
-    def __init__(self, kind: str, offset: int) -> None:
-        super().__init__(f"{kind} at byte {offset}")
-        self.kind, self.offset = kind, offset
-
-    def error(self, open_input: InputOpener) -> NotTextError:
-        line = line_at(open_input, self.offset)
-        if self.kind == "nul":
-            return NotTextError(
-                f"input is not CSV text: byte {self.offset} is a NUL byte (line {line}; is it compressed or binary?)",
-                byte_offset=self.offset,
-                line=line,
-            )
-        return ByteOrderMarkError(
-            f"line {line} holds a byte-order mark (U+FEFF, byte {self.offset}): only the very start of a file "
-            "may; were files joined together? Remove it (and any repeated header line)",
-            byte_offset=self.offset,
-            line=line,
-        )
-
-
-def _check_bytes(buffer: bytes | bytearray, start: int, end: int, base: int) -> None:
-    """The byte rules every part of the input follows: no NUL byte, no byte-order mark after byte 0.
-
-    A NUL means binary or UTF-16 data; a BOM mid-file means files were joined and would turn a
-    numeric cell into text. `base` is the input offset of buffer[0]. Each is one C-speed scan.
-    """
-    nul = buffer.find(b"\x00", start, end)
-    bom = buffer.find(_BOM, max(start, 1 - base), end)  # byte 0 of the input may hold one
-    found = [(at, kind) for at, kind in ((nul, "nul"), (bom, "bom")) if at >= 0]
-    if found:
-        at, kind = min(found)
-        raise _BadBytesError(kind, base + at)
-
-
-def line_too_long(line: int) -> LineTooLongError:
-    what = "the header (line 1)" if line == 1 else f"line {line}"
-    return LineTooLongError(
-        f"{what} is longer than {MAX_LINE_BYTES:,} bytes, the longest line the reader accepts "
-        "(a line with no line end, or a quoted field that is never closed?)",
-        line=line,
-        limit_bytes=MAX_LINE_BYTES,
-    )
-
-
-def _is_numeric_type(t: pa.DataType | None) -> bool:
-    return t is None or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
-
-
-def _read_type(inferred: pa.DataType | None, name: str, text: set[str], binary: set[str]) -> pa.DataType:
-    """The type a column is parsed as: int64 where the sample saw only whole numbers.
-
-    Arrow parses integers with a third less CPU than doubles, and every column ends as float64
-    anyway (`float64_into` casts). The cast is exact below 2**53 and correctly rounded above,
-    as a double parse is; the one difference is that "-0" becomes 0.0, not -0.0. A chunk with
-    a cell that is not a whole number is re-parsed with that column as float64 (`_parse_chunk`).
-    """
-    if name in binary:
-        return pa.binary()
-    if name in text or not _is_numeric_type(inferred):
-        return pa.string()
-    return pa.int64() if inferred is not None and pa.types.is_integer(inferred) else pa.float64()
-
-
-def _convert_options(types: dict[str, pa.DataType]) -> pacsv.ConvertOptions:
-    return pacsv.ConvertOptions(
-        column_types=types, null_values=list(NA_TOKENS), strings_can_be_null=True, quoted_strings_can_be_null=True
-    )
 
 
 def _stream_columns(
@@ -442,6 +208,19 @@ def _stream_columns(
             rows += k
         for copy in copies:
             copy.result()
+    return _assemble(header, types, rows, buffers, parts, numeric_names, text_names)
+
+
+def _assemble(
+    header: list[str],
+    types: dict[str, pa.DataType],
+    rows: int,
+    buffers: dict[str, np.ndarray],
+    parts: dict[str, list],
+    numeric_names: list[str],
+    text_names: list[str],
+) -> Columns:
+    """The parsed chunks as Columns: the preallocated arrays cut to the rows read (or the parts joined)."""
     if rows == 0:
         raise NoDataRowsError(f"input has a header ({len(header)} columns) but no data rows", columns=len(header))
     if buffers:
@@ -462,7 +241,7 @@ class _ChunkTypes:
     def __init__(self, header: list[str], types: dict[str, pa.DataType]) -> None:
         self.header = header
         self.types = dict(types)
-        self.options = _convert_options(self.types)
+        self.options = convert_options(self.types)
         self._lock = threading.Lock()
 
     def widen(self, exc: pa.ArrowInvalid) -> bool:
@@ -478,7 +257,7 @@ class _ChunkTypes:
         with self._lock:
             if pa.types.is_integer(self.types[name]):
                 self.types = {**self.types, name: pa.float64()}
-                self.options = _convert_options(self.types)
+                self.options = convert_options(self.types)
         return True
 
 
@@ -536,118 +315,3 @@ def _switch_column_type(exc: pa.ArrowInvalid, header: list[str], text: set[str],
         binary.add(name)
         return True
     return False
-
-
-def _describe_parse_error(exc: pa.ArrowInvalid, open_input: InputOpener) -> Exception:
-    """Turn Arrow's parse error into ours; threaded parsing hides the row, so re-parse to find it."""
-    rows: list = []
-
-    def remember(row):  # pyarrow.csv.InvalidRow
-        rows.append(row)
-        return "error"
-
-    message = str(exc)
-    if "Expected" not in message or "columns, got" not in message:
-        return NotTextError(f"input is not valid CSV: {message}")
-    stream = open_input()
-    try:
-        pacsv.read_csv(
-            stream,
-            # Records are at most MAX_LINE_BYTES: a block always holds a whole one.
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=2 * MAX_LINE_BYTES),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=remember, newlines_in_values=True),
-            convert_options=_convert_options({}),
-        )
-    except pa.ArrowInvalid:
-        pass  # expected: the handler above recorded the offending row
-    finally:
-        stream.close()
-    if not rows:
-        return RaggedRowError(f"input is not valid CSV: {message}")
-    row = rows[0]
-    # row.number counts records (header = 1; blank lines and line breaks inside quotes not
-    # counted): the file line is found the way every other error's is.
-    line = line_of_row(open_input, row.number - 2) if row.number and row.number >= 2 else row.number
-    return RaggedRowError(
-        f"line {line} has {row.actual_columns} fields but the header has {row.expected_columns}: {row.text[:80]!r}",
-        line=line,
-        expected_fields=row.expected_columns,
-        actual_fields=row.actual_columns,
-    )
-
-
-def _undecodable_cell(columns: Columns, name: str) -> NotTextError:
-    for row, value in enumerate(columns.text[name].to_pylist()):
-        if value is None:
-            continue
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError:
-            line = columns.line_of(row)
-            return NotTextError(
-                f"column {name!r} line {line} is not UTF-8 text ({value[:20]!r}); save the file as UTF-8",
-                column=name,
-                line=line,
-            )
-    return NotTextError(f"column {name!r} is not UTF-8 text; save the file as UTF-8", column=name)
-
-
-def line_of_row(open_input: InputOpener, row: int) -> int:
-    """The file line (1-based, header = 1) where 0-based data row `row` starts: blank lines are
-    skipped, as the parser skips them, and a quoted field's line breaks count as lines, as an
-    editor shows them. Only called to word an error, so a re-read is affordable."""
-    stream = open_input()
-    try:
-        buffers = ChunkBuffers(BLOCK_BYTES)
-        line, to_pass, after_cr = 1, row + 1, False  # the header is a record to pass too
-        for chunk in line_chunks(stream, buffers):
-            data = bytes(chunk.view)
-            buffers.give(chunk.buffer)
-            if after_cr and data.startswith(b"\n"):  # the "\n" of a "\r\n" the cut split
-                data = data[1:]
-            after_cr = data.endswith(b"\r")
-            for lines, blank in _records(data):
-                if not blank:
-                    if to_pass == 0:
-                        return line
-                    to_pass -= 1
-                line += lines
-        return line
-    finally:
-        stream.close()
-
-
-def line_at(open_input: InputOpener, offset: int) -> int:
-    """The file line (1-based) holding byte `offset`: "\n", "\r\n" and a lone "\r" each end a line."""
-    stream = open_input()
-    try:
-        line, seen, after_cr = 1, 0, False
-        while seen < offset and (block := stream.read(min(BLOCK_BYTES, offset - seen))):
-            if after_cr and block.startswith(b"\n"):
-                line -= 1  # that "\r" and this "\n" end one line
-            line += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
-            after_cr = block.endswith(b"\r")
-            seen += len(block)
-        return line
-    finally:
-        stream.close()
-
-
-def _records(data: bytes) -> Iterator[tuple[int, bool]]:
-    """(physical lines, blank) of each record in `data`, whole records by Arrow's quoting rules."""
-    if b'"' not in data:
-        for text in data.splitlines():
-            yield 1, not text
-        return
-    spans = list(quoted_spans(data, 0, len(data), [m.start() for m in re.finditer(b'"', data)]))
-    record_start, lines, span = 0, 0, 0
-    for end in re.finditer(rb"\r\n|\r|\n", data):
-        lines += 1
-        while span < len(spans) and spans[span][1] < end.start():
-            span += 1
-        if span < len(spans) and spans[span][0] < end.start():
-            continue  # a line break inside a quoted field: the record goes on
-        yield lines, end.start() == record_start
-        record_start, lines = end.end(), 0
-    if record_start < len(data):
-        yield lines + 1, False

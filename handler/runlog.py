@@ -155,6 +155,11 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+def to_json_bytes(document: Any) -> bytes:
+    """Strict JSON (NaN is not JSON: a NaN here is a bug, so fail loudly)."""
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
+
+
 def json_safe_bytes(document: Any) -> bytes:
     """Strict, indented JSON of json_safe(document): never raises for the values a run holds."""
     return json.dumps(json_safe(document), indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"

@@ -40,6 +40,20 @@ class S3Input:
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self._client, self._bucket, self._key = client, bucket, key
         self.info: InputObject | None = None
+        self._fetched: BinaryIO | None = None  # the first GET's body, not read yet
+
+    def fetch(self) -> InputObject:
+        """GET the input once: its size and ETag come with the body (no HEAD round trip before it).
+
+        The body is what the first `open()` returns; later opens are pinned to this ETag.
+        A second call returns what the first one learned.
+        """
+        if self.info is not None:
+            return self.info
+        body = self.open()
+        self._fetched = body
+        assert self.info is not None
+        return self.info
 
     def head(self) -> InputObject:
         """Size and ETag of the input; later opens are pinned to this ETag."""
@@ -50,7 +64,16 @@ class S3Input:
         self.info = InputObject(self._bucket, self._key, response["ContentLength"], response["ETag"].strip('"'))
         return self.info
 
+    def close(self) -> None:
+        """Drop a fetched body that will not be read (a skipped run): its connection is released."""
+        if self._fetched is not None:
+            self._fetched.close()
+            self._fetched = None
+
     def open(self) -> BinaryIO:
+        if self._fetched is not None:
+            body, self._fetched = self._fetched, None
+            return body
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Key": self._key}
         if self.info:
             kwargs["IfMatch"] = self.info.etag

@@ -81,13 +81,13 @@ class RunWatch:
             self.busy_lines += BUSY_NOTE_EVERY_SECONDS
 
 
-def run_now(app: App, trigger: str = "manual", as_json: bool = False) -> Any:
+def run_now(app: App, trigger: str = "manual", as_json: bool = False, force: bool = False) -> Any:
     """One run on the config's engine, waited for and printed; a busy function is an error line here."""
     require_local_engine(app)
     watch = RunWatch(app, as_json)
     try:
         with watch:
-            outcome = app.engine.run_now(app.aws(), app, trigger, watch, app.local)
+            outcome = app.engine.run_now(app.aws(), app, trigger, watch, app.local, force=force)
     except FunctionBusyError as exc:
         if trigger == "up":
             raise  # `up` shows the status first, then says it
@@ -123,8 +123,9 @@ def busy_error(app: App, exc: Any, first_run: bool) -> CliError:
 
 @click.command()
 @json_option("Print the function's response as JSON.")
+@click.option("--force", is_flag=True, help="Run in full even when the input is unchanged (pipeline.skip_unchanged).")
 @click.pass_obj
-def invoke(app: App, as_json: bool) -> None:
+def invoke(app: App, as_json: bool, force: bool) -> None:
     """Run the pipeline now (synchronously) and print its result and log tail.
 
     With function.engine = "glue": starts a Glue job run and waits for it to end
@@ -136,5 +137,5 @@ def invoke(app: App, as_json: bool) -> None:
       dataops invoke
       dataops --local invoke --json
     """
-    if run_now(app, as_json=as_json).failed:
+    if run_now(app, as_json=as_json, force=force).failed:
         sys.exit(exits.FAILED)

@@ -100,8 +100,12 @@ class Engine(ABC):
         """What a run is a run of, for lines such as "Running <runs> once now"."""
 
     @abstractmethod
-    def run_now(self, aws: Any, target: Target, trigger: str, watch: RunWatch, local: bool) -> RunOutcome:
-        """Start one run and wait for it to end (bounded); DataopsError naming the fix when it cannot start."""
+    def run_now(
+        self, aws: Any, target: Target, trigger: str, watch: RunWatch, local: bool, force: bool = False
+    ) -> RunOutcome:
+        """Start one run and wait for it to end (bounded); DataopsError naming the fix when it cannot start.
+
+        `force`: run in full even when the input is unchanged (pipeline.skip_unchanged)."""
 
     @abstractmethod
     def log_source(self, aws: Any, target: Target, warn: Callable[[str], None]) -> LogSource:

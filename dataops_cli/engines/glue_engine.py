@@ -33,8 +33,12 @@ class GlueEngine(Engine):
     def runs(self) -> str:
         return f"Glue job {self.config.glue_job}"
 
-    def run_now(self, aws: Any, target: Target, trigger: str, watch: RunWatch, local: bool) -> GlueRunOutcome:
-        """StartJobRun and wait for it (bounded by the job's timeout plus start-up)."""
+    def run_now(
+        self, aws: Any, target: Target, trigger: str, watch: RunWatch, local: bool, force: bool = False
+    ) -> GlueRunOutcome:
+        """StartJobRun and wait for it (bounded by the job's timeout plus start-up).
+
+        `force` is not passed to the job yet (its --force flag exists; the job arguments do not carry it)."""
         config = self.config
         try:
             return start_and_wait(

@@ -32,7 +32,9 @@ class LambdaEngine(Engine):
     def runs(self) -> str:
         return self.config.function.name
 
-    def run_now(self, aws: Any, target: Target, trigger: str, watch: RunWatch, local: bool) -> InvokeOutcome:
+    def run_now(
+        self, aws: Any, target: Target, trigger: str, watch: RunWatch, local: bool, force: bool = False
+    ) -> InvokeOutcome:
         """One synchronous Invoke; a run already going is waited for (FunctionBusyError past the bound)."""
         name = self.config.function.name
         try:
@@ -42,6 +44,7 @@ class LambdaEngine(Engine):
                 trigger=trigger,
                 wait_seconds=self.wait_seconds,
                 on_wait=watch.on_wait,
+                force=force,
             )
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":

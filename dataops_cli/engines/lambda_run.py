@@ -95,12 +95,18 @@ class InvokeOutcome:
         }
 
 
+def invoke_payload(trigger: str, force: bool = False) -> dict[str, Any]:
+    """The event a manual run sends; "force": true runs in full even on an unchanged input."""
+    return {**MANUAL_EVENT, "trigger": trigger, **({c.FORCE_FIELD: True} if force else {})}
+
+
 def invoke_now(
     client: Any,
     function: str,
     trigger: str = "manual",
     wait_seconds: float = 0.0,
     on_wait: Callable[[float], None] | None = None,
+    force: bool = False,
 ) -> InvokeOutcome:
     """One synchronous run. With reserved concurrency 1 a run already going (a scheduled one)
     makes Lambda answer TooManyRequests: retry for up to `wait_seconds`, telling `on_wait` the
@@ -112,7 +118,7 @@ def invoke_now(
                 FunctionName=function,
                 InvocationType="RequestResponse",
                 LogType="Tail",
-                Payload=json.dumps({**MANUAL_EVENT, "trigger": trigger}).encode(),
+                Payload=json.dumps(invoke_payload(trigger, force)).encode(),
             )
             break
         except ClientError as exc:

@@ -141,6 +141,9 @@ def is_error(message: str) -> bool:
     return bool(ERROR_TEXT_RE.search(message))
 
 
+SKIPPED = "skipped (input unchanged)"
+
+
 def runs_from_events(events: Iterable[dict[str, Any]]) -> list[Run]:
     """One Run per request id, oldest first."""
     runs: dict[str, Run] = {}
@@ -197,6 +200,8 @@ def _apply_event(run: Run, document: dict[str, Any]) -> None:
     elif event == c.EVENT_QUARANTINED:  # after "saved": outputs kept in the run folder, not published
         run.outcome = "quarantined"
         run.error = document.get(c.F_MESSAGE, "")
+    elif event == c.EVENT_SKIPPED:  # pipeline.skip_unchanged: nothing to do, the published run is current
+        run.outcome = SKIPPED
     elif event == c.EVENT_ERROR:
         run.outcome = "failed"
         run.error = scrub_paths(document.get(c.F_MESSAGE, ""))

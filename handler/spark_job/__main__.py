@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from handler import contract
-from handler.contract import QUALITY_ENV_PREFIX
+from handler.contract import DEFAULT_ZERO_AS_MISSING, QUALITY_ENV_PREFIX
 from handler.errors import ConfigurationError, PipelineError
-from handler.lambda_function import bool_setting, int_setting
-from handler.pipeline import DEFAULT_ZERO_AS_MISSING, PipelineOptions
+from handler.options import PipelineOptions
 from handler.quality import QUALITY_FLAGS, QualitySettings
+from handler.settings import bool_setting, int_setting
 from handler.spark_job.job import JOB_NAME
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -56,6 +56,13 @@ def parser() -> argparse.ArgumentParser:
     for variable, flag in QUALITY_FLAGS.items():
         default = getattr(defaults, variable.removeprefix(QUALITY_ENV_PREFIX).lower())
         p.add_argument(flag, default=None, help=f"{variable} (default {default})")
+    p.add_argument(
+        contract.spark_flag(contract.ENV_SKIP_UNCHANGED),
+        default="true",
+        help="true: exit at once, before Spark starts, when the input, settings and code are the published run's "
+        "(SKIP_UNCHANGED; default true)",
+    )
+    p.add_argument("--force", action="store_true", help="run in full even when nothing changed")
     p.add_argument("--trigger", default="manual", help="what started the run, recorded in run.json")
     p.add_argument(
         "--job-name",
@@ -121,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = options_from(args)
         quality = quality_from(args)
+        flags = {contract.ENV_SKIP_UNCHANGED: args.skip_unchanged}
+        skip = bool_setting(flags, contract.ENV_SKIP_UNCHANGED, contract.DEFAULT_SKIP_UNCHANGED) and not args.force
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -133,9 +142,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pyspark.sql import SparkSession
 
     from .job import run_job
+    from .skip import skip_if_unchanged
     from .store import open_input, open_output
 
     s3 = boto3.client("s3") if args.input.startswith("s3://") or args.output.startswith("s3://") else None
+    try:
+        if skip and skip_if_unchanged(
+            open_input(args.input, s3), open_output(args.output, s3), options, quality, args.job_name
+        ):
+            return 0
+    except PipelineError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     ours = SparkSession.getActiveSession() is None  # Glue's (or a caller's) session is not ours to stop
     spark = local_session(args.master)
     spark.sparkContext.setLogLevel("ERROR")
@@ -148,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             trigger=args.trigger,
             job_name=args.job_name,
             quality=quality,
+            distinct_inputs=skip,
         )
     except PipelineError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)

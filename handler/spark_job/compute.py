@@ -68,26 +68,7 @@ def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
         )
     counts = _counts(frame)
     rows = counts["rows"]
-    missing: dict[str, int] = {}
-    for name in numeric:
-        c = frame.col(name)
-        if counts[f"inf_{c}"]:
-            row_id = frame.first_id(F.col(c).isin(float("inf"), float("-inf")))
-            line = frame.row_number(row_id) + 1  # the header is line 1
-            shown = str(float(frame.df.where(F.col(ID) == row_id).select(c).first()[0]))
-            raise NonFiniteValueError(
-                f"column {name!r} line {line} is {shown}: replace it with a number or leave the cell empty",
-                column=name,
-                line=line,
-                count=counts[f"inf_{c}"],
-            )
-        missing[name] = rows - counts[f"n_{c}"]
-        if missing[name] == rows:
-            _empty(name, rows)
-    for name in frame.text:
-        missing[name] = rows - counts[f"n_{frame.col(name)}"]
-        if missing[name] == rows:
-            _empty(name, rows)
+    missing = _missing(frame, counts)
     gaps = [n for n in numeric if missing[n]]
     if options.impute_strategy == "median":
         medians = exact_medians(frame, [frame.col(n) for n in gaps], [counts[f"n_{frame.col(n)}"] for n in gaps])
@@ -115,19 +96,7 @@ def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
     normalized = (
         [] if options.normalize_method == "none" else [n for n in numeric if n not in options.normalize_exclude]
     )
-    output, dtypes = [], {}
-    for name in frame.names:
-        value = filled[name]
-        if name in normalized:
-            value, dtypes[name] = _normalized(value, stats[name], options.normalize_method), "float64"
-        elif name in numeric:
-            dtypes[name] = "int64" if whole[name] else "float64"
-            value = value.cast("long") if whole[name] else value
-        else:
-            dtypes[name] = "string"
-            if options.escape_formulas:
-                value = F.when(_formula_like(value), F.concat(F.lit(PREFIX), value)).otherwise(value)
-        output.append(value.alias(escape(name) if options.escape_formulas else name))
+    output, dtypes = _output_columns(frame, filled, stats, whole, normalized, options)
     result = PipelineResult(
         names=list(frame.names),
         rows=rows,
@@ -144,6 +113,61 @@ def process(frame: TypedFrame, options: PipelineOptions) -> SparkResult:
         },
     )
     return SparkResult(result=result, cleaned=frame.df.select(*output), dtypes=dtypes, formula_like=formula_like)
+
+
+def _missing(frame: TypedFrame, counts: dict[str, Any]) -> dict[str, int]:
+    """Missing cells per column; an infinity or a column with no value is the handler's error."""
+    from pyspark.sql import functions as F
+
+    rows = counts["rows"]
+    missing: dict[str, int] = {}
+    for name in frame.numeric:
+        c = frame.col(name)
+        if counts[f"inf_{c}"]:
+            row_id = frame.first_id(F.col(c).isin(float("inf"), float("-inf")))
+            line = frame.row_number(row_id) + 1  # the header is line 1
+            shown = str(float(frame.df.where(F.col(ID) == row_id).select(c).first()[0]))
+            raise NonFiniteValueError(
+                f"column {name!r} line {line} is {shown}: replace it with a number or leave the cell empty",
+                column=name,
+                line=line,
+                count=counts[f"inf_{c}"],
+            )
+        missing[name] = rows - counts[f"n_{c}"]
+        if missing[name] == rows:
+            _empty(name, rows)
+    for name in frame.text:
+        missing[name] = rows - counts[f"n_{frame.col(name)}"]
+        if missing[name] == rows:
+            _empty(name, rows)
+    return missing
+
+
+def _output_columns(
+    frame: TypedFrame,
+    filled: dict[str, Any],
+    stats: dict[str, Any],
+    whole: dict[str, bool],
+    normalized: list[str],
+    options: PipelineOptions,
+) -> tuple[list[Any], dict[str, str]]:
+    """The cleaned table's columns (normalized, whole numbers as long, text escaped when asked) and dtypes."""
+    from pyspark.sql import functions as F
+
+    output, dtypes = [], {}
+    for name in frame.names:
+        value = filled[name]
+        if name in normalized:
+            value, dtypes[name] = _normalized(value, stats[name], options.normalize_method), "float64"
+        elif name in frame.numeric:
+            dtypes[name] = "int64" if whole[name] else "float64"
+            value = value.cast("long") if whole[name] else value
+        else:
+            dtypes[name] = "string"
+            if options.escape_formulas:
+                value = F.when(_formula_like(value), F.concat(F.lit(PREFIX), value)).otherwise(value)
+        output.append(value.alias(escape(name) if options.escape_formulas else name))
+    return output, dtypes
 
 
 def _check_options_against(frame: TypedFrame, options: PipelineOptions) -> None:

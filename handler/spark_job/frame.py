@@ -45,7 +45,9 @@ from typing import Any
 
 from handler.contract import DEFAULT_MAX_COLUMNS, MAX_LINE_BYTES
 from handler.errors import ByteOrderMarkError, LineTooLongError, NoDataRowsError, NotTextError, RaggedRowError
-from handler.reader import NA_TOKENS, SAMPLE_BYTES, header_names, read_columns
+from handler.reader import SAMPLE_BYTES, read_columns
+from handler.reader_basics import NA_TOKENS
+from handler.reader_header import header_names
 from handler.records import last_record_end
 
 # What pyarrow's float64 conversion accepts (checked against pyarrow 15-22): optional
@@ -150,23 +152,7 @@ def read_typed(spark: Any, path: str, sample: Sample, zero_as_missing: tuple[str
     raw = _raw(spark, path, len(names), multi_line)
     numeric = list(sample.numeric)
     while True:
-        exprs = [F.col(ID), F.col(BAD).isNotNull().alias(BAD), _too_long(len(names)).alias(LONG)]
-        for i, name in enumerate(names):
-            cell = F.col(internal(i))
-            missing = cell.isNull() | cell.isin(*NA_TOKENS)
-            if name in numeric:
-                value = (
-                    F.when(missing, F.lit(None))
-                    .when(cell.rlike(NUMBER), cell.cast("double"))
-                    .otherwise(F.lit(float("nan")))
-                )
-                if name in zero_as_missing:
-                    exprs.append((value == 0).alias(zero_flag(i)))
-                    value = F.when(value == 0, F.lit(None)).otherwise(value)
-                exprs.append(value.cast("double").alias(internal(i)))
-            else:
-                exprs.append(F.when(missing, F.lit(None)).otherwise(cell).alias(internal(i)))
-        df = raw.select(*exprs).persist(StorageLevel.MEMORY_AND_DISK)
+        df = raw.select(*_typed_columns(names, numeric, zero_as_missing)).persist(StorageLevel.MEMORY_AND_DISK)
         frame = TypedFrame(df, names, numeric, [n for n in names if n not in numeric], rows=0)
         checks = [
             F.count("*").alias("rows"),
@@ -209,6 +195,30 @@ def read_typed(spark: Any, path: str, sample: Sample, zero_as_missing: tuple[str
     return frame
 
 
+def _typed_columns(names: list[str], numeric: list[str], zero_as_missing: tuple[str, ...]) -> list[Any]:
+    """The typed frame's columns: numbers as doubles (NaN marks a non-number), NA tokens as nulls,
+    zeros of zero-as-missing columns flagged and nulled."""
+    from pyspark.sql import functions as F
+
+    exprs = [F.col(ID), F.col(BAD).isNotNull().alias(BAD), _too_long(len(names)).alias(LONG)]
+    for i, name in enumerate(names):
+        cell = F.col(internal(i))
+        missing = cell.isNull() | cell.isin(*NA_TOKENS)
+        if name in numeric:
+            value = (
+                F.when(missing, F.lit(None))
+                .when(cell.rlike(NUMBER), cell.cast("double"))
+                .otherwise(F.lit(float("nan")))
+            )
+            if name in zero_as_missing:
+                exprs.append((value == 0).alias(zero_flag(i)))
+                value = F.when(value == 0, F.lit(None)).otherwise(value)
+            exprs.append(value.cast("double").alias(internal(i)))
+        else:
+            exprs.append(F.when(missing, F.lit(None)).otherwise(cell).alias(internal(i)))
+    return exprs
+
+
 def _raw(spark: Any, path: str, width: int, multi_line: bool) -> Any:
     """The file as string cells (c0, c1, ...), the corrupt-record column and a row id."""
     from pyspark.sql import functions as F
@@ -244,7 +254,7 @@ def _too_long(width: int) -> Any:
 def _line_too_long(frame: TypedFrame) -> LineTooLongError:
     from pyspark.sql import functions as F
 
-    from handler.reader import line_too_long
+    from handler.reader_errors import line_too_long
 
     row_id = frame.first_id(F.col(LONG))
     return line_too_long(frame.row_number(row_id) + 1)  # the header is line 1

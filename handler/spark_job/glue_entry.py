@@ -25,7 +25,10 @@ REQUIRED = (
     contract.ENV_NORMALIZE_EXCLUDE,
 )
 # The pipeline settings added after the first Glue jobs were deployed, and their flags.
-PIPELINE_FLAGS = {name: contract.spark_flag(name) for name in (contract.ENV_MAX_COLUMNS, contract.ENV_ESCAPE_FORMULAS)}
+PIPELINE_FLAGS = {
+    name: contract.spark_flag(name)
+    for name in (contract.ENV_MAX_COLUMNS, contract.ENV_ESCAPE_FORMULAS, contract.ENV_SKIP_UNCHANGED)
+}
 # Sent by `up` too, but optional here: a job deployed before the Spark job had data-quality
 # checks (or these settings) lacks them, and they then take their defaults.
 OPTIONAL = (*QUALITY_FLAGS, *PIPELINE_FLAGS)

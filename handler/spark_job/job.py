@@ -27,14 +27,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler import contract as c
 from handler.formulas import formula_like_summary
-from handler.lambda_function import (
+from handler.outputs import correlation_csv, summary_document
+from handler.pipeline import PipelineOptions
+from handler.quality import QualitySettings, profile
+from handler.quality_checks import failed, quality_document, run_checks
+from handler.reader import SAMPLE_BYTES
+from handler.run_steps import (
     after_publishing,
     close_log,
     error_detail,
-    history_body,
-    history_from,
-    history_too_large,
-    history_unreadable,
     log_quarantined,
     names_run,
     new_run_id,
@@ -42,18 +43,6 @@ from handler.lambda_function import (
     report_quality,
     run_result,
 )
-from handler.outputs import correlation_csv, summary_document, to_json_bytes
-from handler.pipeline import PipelineOptions
-from handler.quality import (
-    HISTORY_MAX_BYTES,
-    HISTORY_NAME,
-    QualitySettings,
-    failed,
-    profile,
-    quality_document,
-    run_checks,
-)
-from handler.reader import SAMPLE_BYTES
 from handler.runlog import (
     ERROR,
     MISSING,
@@ -66,12 +55,15 @@ from handler.runlog import (
     package_versions,
     record_metric,
     run_document,
+    to_json_bytes,
     utc_iso,
 )
 
 from .compute import SparkResult, process
 from .frame import check_sample, read_typed
-from .store import Input, InputInfo, Output, TooLargeError
+from .history import SparkHistory
+from .skip import spark_fingerprint
+from .store import Input, InputInfo, Output
 
 ENGINE = "spark"
 JOB_NAME = "DataOpsPipelineJob"
@@ -88,6 +80,7 @@ def run_job(
     job_name: str = JOB_NAME,
     stream: Any = None,
     quality: QualitySettings | None = None,
+    distinct_inputs: bool = False,
 ) -> dict[str, Any]:
     """Run the pipeline once; returns the handler's response shape, raises on failure."""
     started = time.time()
@@ -95,6 +88,7 @@ def run_job(
     run_id = new_run_id(started, request_id)
     log = RunLog(function=job_name, request_id=request_id, run_id=run_id, cold_start=True, stream=stream)
     run = SparkRun(spark, source, target, options, log, run_id, started, trigger, quality or QualitySettings())
+    run.distinct_inputs = distinct_inputs  # SKIP_UNCHANGED: one history profile per distinct input
     try:
         return run.execute()
     except Exception as exc:
@@ -106,7 +100,7 @@ def run_job(
         close_log(log, started)
 
 
-class SparkRun:
+class SparkRun(SparkHistory):
     def __init__(
         self,
         spark: Any,
@@ -126,8 +120,38 @@ class SparkRun:
         self.cached: Any = None
         self.quality_ms: dict[str, float] = {}
         self.publishing = False  # the latest.json write has started: the run may be published
+        self.distinct_inputs = False
 
     def execute(self) -> dict[str, Any]:
+        """Read, process, write the run folder, check quality; then run.json, latest.json, the history."""
+        history, frame, read_ms = self._read()
+        done = self._process(frame)
+        keys, manifest = self._write_files(done, read_ms)
+        current, quality, blocked = self._check_quality(done, frame, history, keys["quality"])
+        history = self._distinct(history)
+        outputs = {name: self.target.full_key(key) for name, key in keys.items()}
+        files = list(outputs.values())
+        duration_ms = self._log_saved(files, manifest)
+        outcome = {"quality": quality, "duration_ms": duration_ms}
+        if blocked:
+            return self._quarantine(keys, files, blocked, done, outputs, outcome)
+        self._publish(keys["log"], files, quality, outputs)
+        # Published: whatever follows is logged, never a failed run (its cleanup would delete
+        # the files latest.json names).
+        t_write = time.perf_counter()
+        after_publishing(self.log, self.run_id, "releasing the cached input", self._release)
+        after_publishing(
+            self.log, self.run_id, "updating the quality history", lambda: self._write_history(history, current)
+        )
+        self.quality_ms["history_write_ms"] = ms_since(t_write)
+        record_metric(self.log, c.M_RUN_FAILED, 0)
+        handled = self.facts["missing_values_handled"]
+        return run_result(
+            "succeeded", self.run_id, done.result, handled, outputs, **outcome, quality_timings_ms=self.quality_ms
+        )
+
+    def _read(self) -> tuple[list[dict[str, Any]], Any, float]:
+        """The history, then the input as a cached typed frame: (history, frame, read ms)."""
         log = self.log
         log.info(
             c.EVENT_START,
@@ -143,6 +167,7 @@ class SparkRun:
         t0 = time.perf_counter()
         info: InputInfo = self.source.describe()
         self.facts["input"] = info.as_dict()
+        self.facts[c.L_FINGERPRINT] = spark_fingerprint(info, self.source.spark_uri, self.options, self.quality)
         sample = check_sample(
             self.source.head(SAMPLE_BYTES + 1),
             whole=info.size_bytes <= SAMPLE_BYTES,
@@ -159,20 +184,28 @@ class SparkRun:
             columns=len(frame.names),
             column_names=frame.names,
         )
+        return history, frame, read_ms
+
+    def _process(self, frame: Any) -> SparkResult:
         done: SparkResult = process(frame, self.options)
         result = done.result
         handled = {name: n for name, n in result.missing.items() if n}
         self.facts["missing_values_handled"] = handled
-        record_metric(log, c.M_ROWS_PROCESSED, result.rows)
-        record_metric(log, c.M_MISSING_IMPUTED, result.missing_total)
-        log.info(
+        record_metric(self.log, c.M_ROWS_PROCESSED, result.rows)
+        record_metric(self.log, c.M_MISSING_IMPUTED, result.missing_total)
+        record_metric(self.log, c.M_RUNS_SKIPPED, 0)
+        self.log.info(
             c.EVENT_MISSING,
             f"{MISSING} Missing values handled: {result.missing_total} cells in {len(handled)} columns",
             missing_values_handled=handled,
             missing_total=result.missing_total,
             imputed_values=result.imputed,
         )
+        return done
 
+    def _write_files(self, done: SparkResult, read_ms: float) -> tuple[dict[str, str], dict[str, Any]]:
+        """The cleaned parts and their manifest, correlation.csv, summary.json, dtypes.json: (keys, manifest)."""
+        result = done.result
         t1 = time.perf_counter()
         keys = {
             "cleaned": self.folder + "cleaned_manifest.json",
@@ -201,106 +234,74 @@ class SparkRun:
         )
         self.target.put(keys["summary"], to_json_bytes(summary), "application/json")
         self.target.put(keys["dtypes"], to_json_bytes(done.dtypes), "application/json")
+        return keys, manifest
 
+    def _distinct(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """With SKIP_UNCHANGED, one history profile per distinct input (as the handler)."""
+        if not self.distinct_inputs:
+            return history
+        return [p for p in history if p.get("input_etag") != self.facts["input"]["etag"]]
+
+    def _check_quality(
+        self, done: SparkResult, frame: Any, history: list[dict[str, Any]], key: str
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """Profile, checks against the history, quality.json: (profile, summary, blocking checks)."""
+        result = done.result
+        history = self._distinct(history)
         t3 = time.perf_counter()
         formula_like = formula_like_summary(result.names, done.formula_like, self.options.escape_formulas)
         current = profile(result, self.run_id, frame.zeros, formula_like)
+        current["input_etag"] = self.facts["input"]["etag"]  # as the handler's profile
         checks = run_checks(current, history, self.quality)
-        self.target.put(keys["quality"], to_json_bytes(quality_document(checks, len(history))), "application/json")
-        quality = report_quality(log, checks, len(history), ms_since(t3))
+        self.target.put(key, to_json_bytes(quality_document(checks, len(history))), "application/json")
+        quality = report_quality(self.log, checks, len(history), ms_since(t3))
         self.quality_ms["checks_ms"] = ms_since(t3)  # profile, checks, quality.json, log lines
         blocked = failed(checks) if self.quality.on_failure == "block" else []
+        return current, quality, blocked
 
-        outputs = {name: self.target.full_key(key) for name, key in keys.items()}
-        files = list(outputs.values())
+    def _log_saved(self, files: list[str], manifest: dict[str, Any]) -> float:
         duration_ms = round((time.time() - self.started) * 1000, 3)
-        log.info(
+        self.log.info(
             c.EVENT_SAVED,
             f"{SAVED} Files saved: {len(files)} files and {len(manifest['parts'])} cleaned parts under "
             f"{self.target.spark_uri(self.folder)}",
             files=files,
             duration_ms=duration_ms,
         )
-        if blocked:
-            # Not a failed run (it refused bad data): exit code 0, RunFailed 0, as the handler.
-            log_quarantined(log, blocked, self.target.spark_uri(self.folder))
-            document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
-            self.target.put(keys["log"], to_json_bytes(document), "application/json")
-            record_metric(log, c.M_RUN_FAILED, 0)
-            self._release()
-            return run_result(
-                "quarantined",
-                self.run_id,
-                result,
-                handled,
-                outputs,
-                quality=quality,
-                failed_checks=blocked,
-                duration_ms=duration_ms,
-            )
-        document = self._run_document("succeeded", files_saved=files, quality=quality)
+        return duration_ms
+
+    def _quarantine(
+        self,
+        keys: dict[str, str],
+        files: list[str],
+        blocked: list[dict[str, Any]],
+        done: SparkResult,
+        outputs: dict[str, str],
+        outcome: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Not a failed run (it refused bad data): exit code 0, RunFailed 0, as the handler."""
+        log_quarantined(self.log, blocked, self.target.spark_uri(self.folder))
+        quality = outcome["quality"]
+        document = self._run_document("quarantined", files_saved=files, quality=quality, failed_checks=blocked)
         self.target.put(keys["log"], to_json_bytes(document), "application/json")
+        record_metric(self.log, c.M_RUN_FAILED, 0)
+        self._release()
+        handled = self.facts["missing_values_handled"]
+        return run_result("quarantined", self.run_id, done.result, handled, outputs, **outcome, failed_checks=blocked)
+
+    def _publish(self, log_key: str, files: list[str], quality: dict[str, Any], outputs: dict[str, str]) -> None:
+        """run.json, then latest.json naming the run's files."""
+        document = self._run_document("succeeded", files_saved=files, quality=quality)
+        self.target.put(log_key, to_json_bytes(document), "application/json")
         latest = {
             c.L_RUN_ID: self.run_id,
             c.L_FINISHED_AT: utc_iso(time.time()),
             "engine": ENGINE,
             c.L_OUTPUTS: outputs,
+            c.L_FINGERPRINT: self.facts[c.L_FINGERPRINT],
         }
         self.publishing = True
         self.target.put(c.LATEST_POINTER, to_json_bytes(latest), "application/json")
-        # Published: whatever follows is logged, never a failed run (its cleanup would delete
-        # the files latest.json names).
-        t_write = time.perf_counter()
-        after_publishing(log, self.run_id, "releasing the cached input", self._release)
-        after_publishing(
-            log, self.run_id, "updating the quality history", lambda: self._write_history(history, current)
-        )
-        self.quality_ms["history_write_ms"] = ms_since(t_write)
-        record_metric(log, c.M_RUN_FAILED, 0)
-        return run_result(
-            "succeeded",
-            self.run_id,
-            result,
-            handled,
-            outputs,
-            quality=quality,
-            duration_ms=duration_ms,
-            quality_timings_ms=self.quality_ms,
-        )
-
-    def _read_history(self) -> list[dict[str, Any]]:
-        """The profiles of earlier successful runs; none when the history does not exist yet.
-
-        As the handler: an unreadable history (denied, network) fails the run; an unusable
-        one (not JSON, not a history) is reported and replaced at the end of this run.
-        """
-        where, key = self.target.spark_uri(HISTORY_NAME), self.target.full_key(HISTORY_NAME)
-        try:
-            body = self.target.get(HISTORY_NAME, max_bytes=HISTORY_MAX_BYTES)
-        except TooLargeError as exc:  # not read: it would cost this run
-            return history_too_large(exc.size, key, self.log)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            hint = "the Glue job's role needs s3:GetObject on it; dataops up grants it"
-            raise history_unreadable(where, key, code, hint) from exc
-        except OSError as exc:  # a local run: a folder where the file should be, no permission
-            raise history_unreadable(where, key, type(exc).__name__, str(exc)) from exc
-        return [] if body is None else history_from(body, key, self.log)
-
-    def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
-        """After latest.json: a failure here is logged and must not turn a published run into a failed one."""
-        key = self.target.full_key(HISTORY_NAME)
-        body = history_body(history, current, self.quality.history_runs, key, self.log)
-        if body is None:
-            return
-        try:
-            self.target.put(HISTORY_NAME, body, "application/json")
-        except (ClientError, BotoCoreError, OSError) as exc:
-            self.log.error(
-                c.EVENT_QUALITY_HISTORY,
-                f"{ERROR} Could not update the quality history {self.target.full_key(HISTORY_NAME)}: {exc}",
-                key=self.target.full_key(HISTORY_NAME),
-            )
 
     def _write_cleaned(self, done: SparkResult) -> dict[str, Any]:
         """The cleaned parts, in row order, and their manifest (written by the caller)."""

@@ -107,11 +107,11 @@ class Session:
     def latest(self) -> bytes:
         return self.client("s3").get_object(Bucket=BUCKET, Key="processed/latest.json")["Body"].read()
 
-    def invoke(self) -> subprocess.CompletedProcess:
+    def invoke(self, *flags: str) -> subprocess.CompletedProcess:
         """`dataops --local invoke --json`, again while a scheduled run holds the one reserved slot."""
 
         def attempt() -> subprocess.CompletedProcess | None:
-            result = self.run("invoke", "--json")
+            result = self.run("invoke", "--json", *flags)
             return None if "TooManyRequestsException" in result.stderr else result
 
         return wait_until(attempt, 30, "an invoke that is not throttled", interval=0.05)
@@ -217,7 +217,12 @@ def test_local_mode_end_to_end(tmp_path):
         )
 
         # invoke: a synchronous run through plain boto3 lambda.invoke, answered by the emulator.
-        invoked = s.invoke()
+        # The input has not changed since up's run: the run skips (pipeline.skip_unchanged), and
+        # --force runs it in full.
+        skipped = s.invoke()
+        assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+        assert json.loads(skipped.stdout)["payload"]["status"] == "skipped"
+        invoked = s.invoke("--force")
         assert invoked.returncode == 0, invoked.stdout + invoked.stderr
         outcome = json.loads(invoked.stdout)
         assert outcome["payload"]["status"] == "succeeded"
@@ -232,7 +237,8 @@ def test_local_mode_end_to_end(tmp_path):
         }
         assert latest["run_id"] == outcome["payload"]["run_id"]
         assert set(latest["outputs"].values()) <= keys
-        assert len({k.split("/")[2] for k in keys if k.startswith("processed/runs/")}) >= 5
+        # up's run and the forced one: the scheduled runs on the unchanged input wrote nothing.
+        assert len({k.split("/")[2] for k in keys if k.startswith("processed/runs/")}) == 2
 
         # A bad input makes runs fail: counted as Errors, latest.json untouched.
         before = s.latest()
@@ -268,7 +274,8 @@ def test_local_mode_end_to_end(tmp_path):
         assert [("\tInit Duration: " in line) for line in reports] == [True] + [False] * (len(reports) - 1)
         every = s.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{FUNCTION}")["events"]
         lines = [json.loads(e["message"]) for e in every if e["message"].startswith("{")]
-        flags = [line["cold_start"] for line in lines if line.get("event") == "start"]
+        first_lines = ("start", "skipped")  # a skipped run logs only its ⏭️ line
+        flags = [line["cold_start"] for line in lines if line.get("event") in first_lines]
         assert flags == [True] + [False] * (len(reports) - 1), flags
         assert s.health()["environments"] == {FUNCTION: {"idle": 1, "busy": 0}}
 

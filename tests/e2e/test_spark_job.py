@@ -260,6 +260,31 @@ def test_options_come_from_flags_and_exit_codes_tell_the_truth(spark, tmp_path, 
     assert json.loads((out / "latest.json").read_text())["run_id"] == summary["run_id"]
 
 
+def test_an_unchanged_input_exits_before_spark_and_force_runs_it(spark, tmp_path, capsys):
+    """SKIP_UNCHANGED in the Spark job: the second run of the same file skips; --force, a changed
+    setting or --skip-unchanged false process it."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"a,b\n1,2\n3,4\n")
+    out = tmp_path / "out"
+    flags = ["--input", str(source), "--output", str(out), "--zero-as-missing", "", "--normalize-exclude", ""]
+    assert main(flags) == 0
+    first = json.loads((out / "latest.json").read_text())
+    assert set(first["fingerprint"]) == {"input_etag", "settings", "code"}
+    capsys.readouterr()
+    assert main(flags) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["event"] for line in lines if "event" in line] == ["skipped"]
+    assert json.loads((out / "latest.json").read_text())["run_id"] == first["run_id"]
+    for extra in (["--force"], ["--skip-unchanged", "false"], ["--normalize-method", "zscore"]):
+        assert main([*flags, *extra]) == 0
+        assert json.loads((out / "latest.json").read_text())["run_id"] != first["run_id"]
+        first = json.loads((out / "latest.json").read_text())
+        if extra[0] == "--normalize-method":
+            break
+        assert main(flags) == 0  # unchanged since the run just made: skipped again
+        assert json.loads((out / "latest.json").read_text())["run_id"] == first["run_id"]
+
+
 # --------------------------------------------------------------------------- bad input
 
 BAD_INPUTS = [
@@ -539,12 +564,12 @@ def test_spark_quality_settings_are_the_handlers(spark, tmp_path):
 
 def test_anything_raised_after_publishing_keeps_the_spark_run_published(spark, tmp_path, monkeypatch):
     """As the handler: before, a ValueError from history_body after latest.json deleted the run's files."""
-    from handler.spark_job import job
+    from handler.spark_job import history
 
     def broken(*args, **kwargs):
         raise ValueError("Out of range float values are not JSON compliant")
 
-    monkeypatch.setattr(job, "history_body", broken)
+    monkeypatch.setattr(history, "history_body", broken)
     results, _, _, out = spark_sequence(spark, tmp_path, [SAMPLE], PipelineOptions(), history=False)
     assert results[0]["status"] == "succeeded"
     latest = json.loads((out / "latest.json").read_text())

@@ -67,7 +67,7 @@ EXPECTED = [
     ("s3_put", RUNS * 8, 0.005 / 1000, 0, 172_800 * 0.000005, 0.864),
     ("s3_get", RUNS * 3, 0.0004 / 1000, 0, 64_800 * 0.0000004, 0.02592),
     ("logs_ingestion", LOG_GB, 0.50, 5, LOG_GB * 0.50, 0),
-    ("custom_metrics", 6, 0.30, 10, 1.80, 0),
+    ("custom_metrics", 7, 0.30, 10, 2.10, 0),  # the handler's 7 EMF metrics (RunsSkipped since issue 22)
     ("s3_storage", STORED_GB, 0.025, 0, STORED_GB * 0.025, STORED_GB * 0.025),
     ("logs_storage", LOG_GB / 30 * 14 * 0.15, 0.03, 5, LOG_GB / 30 * 14 * 0.15 * 0.03, 0),
     ("dashboards", 1, 3.00, 3, 3.00, 0),
@@ -87,7 +87,7 @@ def test_default_config_breakdown_matches_the_hand_computed_table():
         assert row.to_pay == pytest.approx(to_pay, rel=1e-6, abs=1e-12), key
     assert pytest.approx(2.63884, rel=1e-5) == STORED_GB
     assert b.total == pytest.approx(sum(e[4] for e in EXPECTED), rel=1e-9)
-    assert b.total == pytest.approx(6.0528, abs=5e-4)
+    assert b.total == pytest.approx(6.3528, abs=5e-4)
     assert b.total_to_pay == pytest.approx(0.864 + 0.02592 + STORED_GB * 0.025, rel=1e-9)
     assert b.total_to_pay == pytest.approx(0.9559, abs=5e-5)
     assert "93 ms" in b.row("lambda_compute").basis
@@ -165,7 +165,7 @@ def test_schedule_runs_for_cron_at_and_rate():
 
 def test_custom_metrics_are_billed_for_the_hours_with_a_run():
     b = default_breakdown(WhatIf(schedule="rate(1 day)"))
-    assert b.row("custom_metrics").quantity == pytest.approx(6 * 30 / 720)
+    assert b.row("custom_metrics").quantity == pytest.approx(7 * 30 / 720)
 
 
 def test_count_rows(tmp_path):
@@ -349,7 +349,7 @@ def test_cli_cost_json_and_options(mock_aws_env, monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert {"region", "engine", "rows", "total", "total_to_pay", "prices", "sources", "free_items"} <= set(doc)
-    assert doc["total"] == pytest.approx(6.0528, abs=5e-4)
+    assert doc["total"] == pytest.approx(6.3528, abs=5e-4)
     fast = json.loads(h.run(path, "cost", "--model", "--json", "--schedule", "rate(1 minute)").output)
     assert fast["rows"][0]["quantity"] == 2 * doc["rows"][0]["quantity"]
     bad = h.run(path, "cost", "--schedule", "rate(banana)")
@@ -376,7 +376,7 @@ def test_up_dry_run_ends_with_the_estimate(mock_aws_env, monkeypatch, tmp_path):
     result = h.run(path, "up", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Monthly estimate of this stack, ap-south-1" in result.output
-    assert result.output.rstrip().splitlines()[-1].startswith("Estimate: $0.96/month after the free tier ($6.05")
+    assert result.output.rstrip().splitlines()[-1].startswith("Estimate: $0.96/month after the free tier ($6.35")
     assert recorder.last.counter.mutating == 0
 
 
@@ -406,7 +406,7 @@ def test_month_to_date_is_one_metrics_call_and_counts_what_ran(mock_aws_env):
     assert mtd["rows"]["lambda_compute"] == pytest.approx(round(4 * 0.5 * 0.0000166667, 4))
     assert mtd["rows"]["dashboards"] == 1.5 and mtd["rows"]["alarms"] == 0.1
     assert mtd["rows"]["s3_storage"] == pytest.approx(round(2 * 0.5 * 0.025, 4))
-    assert mtd["rows"]["custom_metrics"] == pytest.approx(round(6 * 4 / 720 * 0.30, 4))
+    assert mtd["rows"]["custom_metrics"] == pytest.approx(round(7 * 4 / 720 * 0.30, 4))
 
 
 def test_status_json_carries_the_month_to_date_cost(mock_aws_env, monkeypatch, tmp_path):

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import boto3
 import pytest
 
-from handler import errors, lambda_function, s3io
+from handler import errors, lambda_function, outputs, s3io
 from tests.conftest import SAMPLE_CSV
 
 # The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
@@ -22,6 +22,9 @@ ENV = {
     "INPUT_KEY": "diabetes_preprocessed.csv",
     "OUTPUT_PREFIX": "processed/",
     "AWS_LAMBDA_FUNCTION_NAME": "DataOpsPipelineFunction",
+    # Most tests run one input again and again to test something else; skipping has its own tests
+    # (tests/functional/test_skip_unchanged.py).
+    "SKIP_UNCHANGED": "false",
 }
 
 
@@ -109,6 +112,7 @@ def test_logs_are_json_lines_with_markers_and_one_emf_document(s3, capsys):
         "RunFailed",
         "QualityWarnings",
         "QualityFailures",
+        "RunsSkipped",
     }
     assert (emf[0]["QualityWarnings"], emf[0]["QualityFailures"]) == (0, 0)
     assert emf[0]["RowsProcessed"] == 768 and emf[0]["RunFailed"] == 0
@@ -285,7 +289,7 @@ def test_run_about_to_time_out_aborts_its_upload_and_records_the_failure(s3, cap
         sink.write(b"x" * (6 << 20))  # one part goes up: a multipart upload is open
         time.sleep(30)  # then it hangs until the function's timeout
 
-    monkeypatch.setattr(lambda_function, "write_cleaned_csv", slow_write)
+    monkeypatch.setattr(outputs, "write_cleaned_csv", slow_write)
     context = Clock(3000)  # margin min(5 s, 3000 / 4) = 750 ms: stops at about 2.25 s
     context.real = True
     started = time.monotonic()
@@ -319,7 +323,7 @@ def test_timeout_checkpoints_work_off_the_main_thread(s3, capsys):
     worker = threading.Thread(target=run)
     worker.start()
     worker.join(30)
-    assert "stopped while reading the quality history: 100 ms left" in str(outcome.get("error"))
+    assert "stopped while reading the input and the quality history: 100 ms left" in str(outcome.get("error"))
     remaining = keys(s3, "processed/")
     assert len(remaining) == 1 and read_json(s3, remaining[0])["error"]["type"] == "TimeoutError"
 

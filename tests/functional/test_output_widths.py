@@ -47,7 +47,7 @@ Monthly cost, ap-south-1 (lambda, month = 30 days)
  S3 PUT requests         19.5M req       $0.005/1K*   $97.42         –   $97.42
  S3 GET requests        64,800 req      $0.0004/1K*    $0.03         –    $0.03
  Logs ingested            0.075 GB           $0.50*    $0.04         5       $0
- Custom metrics          6 metrics           $0.30*    $1.80        10       $0
+ Custom metrics          7 metrics           $0.30*    $2.10        10       $0
  S3 storage          150,544 GB-mo          $0.025*   $3,764         –   $3,764
  Logs stored          0.0052 GB-mo           $0.03*   <$0.01         5       $0
  Dashboard                  1 dash            $3.00    $3.00         3       $0
@@ -65,7 +65,7 @@ How each quantity was reached:
   S3 GET requests: 21,600 runs x 3 (GetObject quality/history.json, HeadObject
   input, GetObject input)
   Logs ingested: 21,600 runs x 3.6 KiB
-  Custom metrics: 6 EMF metrics x 1 dimension set
+  Custom metrics: 7 EMF metrics x 1 dimension set
   S3 storage: input 1.50 GB + 21,600 runs kept (30 d) x 7.48 GB
   Logs stored: 14 d of logs x 0.15 compressed
   Dashboard: 1 dashboard

@@ -9,11 +9,12 @@ from __future__ import annotations
 import copy
 import json
 import math
+import threading
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from handler import errors, lambda_function, quality
+from handler import errors, pipeline, quality, run_steps
 from handler.runlog import json_safe, json_safe_bytes
 from tests.functional.test_handler import BUCKET, ENV, invoke, keys, log_lines, read_json
 from tests.functional.test_quality_handler import HISTORY, SAMPLE, run
@@ -120,7 +121,7 @@ def test_anything_raised_after_publishing_is_logged_and_the_run_stays_published(
     def broken(*args, **kwargs):
         raise raised
 
-    monkeypatch.setattr(lambda_function, "history_bytes", broken)
+    monkeypatch.setattr(run_steps, "history_bytes", broken)
     result = run(s3, SAMPLE, 1)
     assert result["status"] == "succeeded"
     latest = published_files_exist(s3)
@@ -174,6 +175,38 @@ def test_a_latest_json_write_that_never_reached_s3_is_cleaned_up_as_before(s3, m
     assert read_json(s3, failed[0])["status"] == "failed"
 
 
+@pytest.mark.parametrize("earlier_runs", [0, 1])
+def test_a_history_sent_beside_a_latest_json_that_failed_is_put_back(s3, monkeypatch, earlier_runs):
+    """The history's rewrite goes out beside latest.json (one round trip): when latest.json never
+    reached S3 the run is not published, so the history is as it was (or absent, as it was)."""
+    for n in range(earlier_runs):
+        run(s3, SAMPLE, n + 1)
+    before = keys(s3, HISTORY) and s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read()
+    put_object = s3.put_object
+    sent: list[str] = []
+    history_written = threading.Event()
+
+    def refused(**kwargs):
+        if kwargs["Key"] == LATEST:
+            history_written.wait(30)  # the history's request has gone out and landed
+            raise EndpointConnectionError(endpoint_url="https://s3.example")
+        sent.append(kwargs["Key"])
+        response = put_object(**kwargs)
+        if kwargs["Key"] == HISTORY:
+            history_written.set()
+        return response
+
+    s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=SAMPLE)
+    monkeypatch.setattr(s3, "put_object", refused)
+    with pytest.raises(EndpointConnectionError):
+        invoke("33333333-0000-0000-0000-000000000000")
+    assert sent.count(HISTORY) == 1 + earlier_runs  # the new history was written, then the old one put back
+    if earlier_runs:
+        assert s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read() == before
+    else:
+        assert keys(s3, HISTORY) == []
+
+
 def test_a_failed_runs_document_always_encodes(s3, monkeypatch):
     """Before: a NaN or an unencodable value in the error made record_failure raise over the
     original error, and the failed run left no run.json."""
@@ -182,7 +215,7 @@ def test_a_failed_runs_document_always_encodes(s3, monkeypatch):
         raise errors.PipelineError("odd", value=math.nan, limit=math.inf, seen={3}, raw=b"\x00")
 
     s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=SAMPLE)
-    monkeypatch.setattr(lambda_function, "process", odd_failure)
+    monkeypatch.setattr(pipeline, "process", odd_failure)
     with pytest.raises(errors.PipelineError, match="odd"):
         invoke()
     (key,) = keys(s3, "processed/runs/")

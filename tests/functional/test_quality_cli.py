@@ -48,6 +48,7 @@ def run_handler(monkeypatch, config_path, data: bytes, n: int) -> dict:
     config = load_config(config_path)
     for name, value in config.handler_environment().items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SKIP_UNCHANGED", "false")  # these tests run one input again and again
     s3 = boto3.client("s3", region_name=h.REGION)
     monkeypatch.setattr(lambda_function, "_s3_client", s3)
     s3.put_object(Bucket=BUCKET, Key=config.bucket.input_key, Body=data)

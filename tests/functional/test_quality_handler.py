@@ -14,7 +14,7 @@ import boto3
 import numpy as np
 import pytest
 
-from handler import lambda_function
+from handler import errors, lambda_function, pipeline_run
 from tests.conftest import SAMPLE_CSV
 from tests.functional.test_handler import BUCKET, ENV, invoke, keys, log_lines, read_json
 
@@ -238,7 +238,7 @@ def test_failed_run_does_not_touch_the_history(s3):
     run(s3, SAMPLE, 1)
     before = s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read()
     s3.put_object(Bucket=BUCKET, Key=ENV["INPUT_KEY"], Body=b"a,b\n1,2,3\n")
-    with pytest.raises(lambda_function.PipelineError):
+    with pytest.raises(errors.PipelineError):
         invoke("99999999-0000-0000-0000-000000000000")
     assert s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read() == before
     assert json.loads(before)["version"] == 1
@@ -300,13 +300,13 @@ def test_run_timed_out_after_quality_json_deletes_it_and_leaves_history_and_late
     history_before = s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read()
     latest_before = read_json(s3, "processed/latest.json")
     context = Clock(60_000)
-    summarize = lambda_function.summarize
+    log_saved = pipeline_run.PipelineRun._log_saved
 
-    def then_time_runs_out(checks):  # called after quality.json is written, before run.json
+    def then_time_runs_out(self, files):  # called after the outputs (quality.json too) are written
         context.remaining_ms = 100
-        return summarize(checks)
+        return log_saved(self, files)
 
-    monkeypatch.setattr(lambda_function, "summarize", then_time_runs_out)
+    monkeypatch.setattr(pipeline_run.PipelineRun, "_log_saved", then_time_runs_out)
     with pytest.raises(TimeoutError, match=r"stopped while writing run\.json: 100 ms left"):
         timed_run(s3, context, 2)
     folder = [k for k in keys(s3, "processed/runs/") if not k.startswith(f"processed/runs/{first['run_id']}/")]
@@ -317,8 +317,9 @@ def test_run_timed_out_after_quality_json_deletes_it_and_leaves_history_and_late
     assert read_json(s3, "processed/latest.json") == latest_before
 
 
-def test_time_running_out_after_publishing_keeps_the_run_and_skips_the_history(s3, monkeypatch, capsys):
-    """Past latest.json a timeout must not unpublish the run: the history update is skipped, not the run."""
+def test_time_running_out_after_publishing_keeps_the_run_and_its_history(s3, monkeypatch, capsys):
+    """Past latest.json a timeout must not unpublish the run; the history's rewrite, sent beside
+    latest.json after the last checkpoint, completes."""
     from tests.functional.test_handler import Clock
 
     first = run(s3, SAMPLE, 1)
@@ -340,10 +341,10 @@ def test_time_running_out_after_publishing_keeps_the_run_and_skips_the_history(s
     folder = f"processed/runs/{result['run_id']}/"
     assert read_json(s3, folder + "run.json")["status"] == "succeeded"
     assert folder + "quality.json" in keys(s3, folder) and folder + "cleaned.csv" in keys(s3, folder)
-    assert s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read() == history_before
-    skipped = [line for line in log_lines(capsys) if line.get("event") == "quality_history"]
-    assert len(skipped) == 1 and "Quality history not updated with this run" in skipped[0]["message"]
-    assert "stopped while updating the quality history: 100 ms left" in skipped[0]["message"]
+    profiles = read_json(s3, HISTORY)["profiles"]
+    assert s3.get_object(Bucket=BUCKET, Key=HISTORY)["Body"].read() != history_before
+    assert [p["run_id"] for p in profiles] == [first["run_id"], result["run_id"]]
+    assert not [line for line in log_lines(capsys) if line.get("level") == "ERROR"]
 
 
 def test_the_alarm_ends_once_the_run_is_published(s3, monkeypatch):
@@ -354,13 +355,13 @@ def test_the_alarm_ends_once_the_run_is_published(s3, monkeypatch):
 
     context = Clock(6000)  # margin min(5 s, 6 s / 4) = 1.5 s: the alarm would fire 4.5 s in
     context.real = True
-    write_history = lambda_function.PipelineRun._write_history
+    write_history = pipeline_run.PipelineRun._write_history
 
-    def slow_write(self, history, current):
+    def slow_write(self, history, current):  # in the history's request thread, beside latest.json
         time.sleep(max(0.0, 5.0 - (time.monotonic() - context.started)))  # past the alarm's time
         write_history(self, history, current)
 
-    monkeypatch.setattr(lambda_function.PipelineRun, "_write_history", slow_write)
+    monkeypatch.setattr(pipeline_run.PipelineRun, "_write_history", slow_write)
     result = timed_run(s3, context, 1)
     assert result["status"] == "succeeded"
     assert read_json(s3, "processed/latest.json")["run_id"] == result["run_id"]

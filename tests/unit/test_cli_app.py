@@ -31,7 +31,9 @@ class FakeEngine(Engine):
     def runs(self) -> str:
         return "the fake"
 
-    def run_now(self, aws: Any, target: Any, trigger: str, watch: Any, local: bool) -> InvokeOutcome:
+    def run_now(
+        self, aws: Any, target: Any, trigger: str, watch: Any, local: bool, force: bool = False
+    ) -> InvokeOutcome:
         self.calls.append((trigger, local))
         if isinstance(self.answer, BaseException):
             raise self.answer

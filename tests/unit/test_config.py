@@ -44,6 +44,7 @@ def test_defaults_are_the_pipeline_values():
         "NORMALIZE_EXCLUDE": "Outcome",
         "MAX_COLUMNS": "1000",
         "ESCAPE_FORMULAS": "false",
+        "SKIP_UNCHANGED": "true",
         "QUALITY_HISTORY_RUNS": "20",
         "QUALITY_ON_FAILURE": "warn",
         "QUALITY_ROW_COUNT_MIN_FACTOR": "0.5",

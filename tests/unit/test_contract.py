@@ -19,9 +19,9 @@ from dataops_cli.config import Config
 from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard
 from dataops_cli.observe import runlog_reader
 from handler import contract, errors
-from handler.lambda_function import Settings
 from handler.pipeline import PipelineOptions
 from handler.quality import QualitySettings
+from handler.settings import Settings
 from tests.functional.test_handler import invoke, s3  # noqa: F401 (s3 is a fixture)
 
 # The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
@@ -123,7 +123,7 @@ def test_status_reads_back_every_event_and_metric_the_handler_writes(s3, capsys)
     latest = json.loads(
         s3.get_object(Bucket="dataops-test-bucket", Key=contract.latest_key("processed/"))["Body"].read()
     )
-    assert set(latest) == {contract.L_RUN_ID, contract.L_FINISHED_AT, contract.L_OUTPUTS}
+    assert set(latest) == {contract.L_RUN_ID, contract.L_FINISHED_AT, contract.L_OUTPUTS, contract.L_FINGERPRINT}
     assert set(latest[contract.L_OUTPUTS]) == set(contract.OUTPUT_FILES)
 
 

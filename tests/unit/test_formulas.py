@@ -9,10 +9,10 @@ import pyarrow as pa
 import pytest
 
 from handler import formulas
-from handler.lambda_function import Settings
 from handler.outputs import cleaned_csv_chunks, correlation_csv
 from handler.pipeline import PipelineOptions, process
 from handler.reader import read_columns
+from handler.settings import Settings
 from tests.conftest import opener
 from tests.functional.test_handler import BUCKET, ENV, invoke, read_json
 from tests.functional.test_quality_handler import s3 as s3

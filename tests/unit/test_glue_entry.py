@@ -52,6 +52,8 @@ def test_the_jobs_default_arguments_become_the_spark_jobs_options():
         "1000",
         "--escape-formulas",
         "false",
+        "--skip-unchanged",
+        "true",
         "--trigger",
         "glue",
     ]

@@ -11,9 +11,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from handler.outputs import cleaned_csv_chunks, correlation_csv, summary_document, to_json_bytes
+from handler.outputs import cleaned_csv_chunks, correlation_csv, summary_document
 from handler.pipeline import PipelineOptions, process
-from handler.reader import NA_TOKENS, read_columns
+from handler.reader import read_columns
+from handler.reader_basics import NA_TOKENS
+from handler.runlog import to_json_bytes
 from tests.conftest import SAMPLE_CSV, opener
 
 # The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.

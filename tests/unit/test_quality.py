@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from handler import quality as q
+from handler import quality_checks as qc
 from handler.errors import ConfigurationError
 from handler.pipeline import PipelineOptions, process
 from handler.reader import read_columns
@@ -99,7 +100,7 @@ def test_present_stats_without_gaps_is_unchanged():
 
 
 def test_no_history_every_history_check_is_ok_and_says_so(base):
-    checks = q.run_checks(base, [], S)
+    checks = qc.run_checks(base, [], S)
     assert not_ok(checks) == []
     for check in checks:
         if check["name"] in ("schema", "row_count", "completeness", "distribution", "correlation"):
@@ -107,7 +108,7 @@ def test_no_history_every_history_check_is_ok_and_says_so(base):
 
 
 def test_same_profile_again_is_all_ok(base):
-    checks = q.run_checks(base, [base], S)
+    checks = qc.run_checks(base, [base], S)
     assert not_ok(checks) == []
     names = [c["name"] for c in checks]
     assert names == ["schema", "row_count", *["completeness"] * 9, *["distribution"] * 9, "correlation"] + [
@@ -121,7 +122,7 @@ def test_same_profile_again_is_all_ok(base):
 def test_schema_names_added_removed_reordered_retyped():
     before = simple(columns=[("a", "numeric"), ("b", "numeric"), ("c", "text")], run_id="old")
     now = simple(columns=[("b", "numeric"), ("a", "text"), ("d", "numeric")])
-    check = q.schema_check(now, before)
+    check = qc.schema_check(now, before)
     assert check["level"] == "fail"
     assert check["message"] == (
         "schema changed since run old: added d; removed c; reordered (now b, a); retyped a numeric -> text"
@@ -133,7 +134,7 @@ def test_schema_names_added_removed_reordered_retyped():
 def test_schema_compares_with_the_previous_run_only():
     old = simple(columns=[("x", "numeric")])
     previous = simple(run_id="prev")
-    assert q.run_checks(simple(), [old, previous], S)[0]["level"] == "ok"
+    assert qc.run_checks(simple(), [old, previous], S)[0]["level"] == "ok"
 
 
 # ---------------------------------------------------------------------------- row_count
@@ -144,14 +145,14 @@ def test_schema_compares_with_the_previous_run_only():
 )
 def test_row_count_bounds_are_inclusive_factors_of_the_median(rows, level):
     history = [simple(rows=90), simple(rows=100), simple(rows=500)]  # median 100
-    check = q.row_count_check(simple(rows=rows), history, S)
+    check = qc.row_count_check(simple(rows=rows), history, S)
     assert (check["level"], check["observed"], check["expected"]) == (level, rows, "50 to 200")
 
 
 def test_row_count_custom_factors():
     settings = q.QualitySettings(row_count_min_factor=0.9, row_count_max_factor=1.1)
-    assert q.row_count_check(simple(rows=89), [simple(rows=100)], settings)["level"] == "warn"
-    assert q.row_count_check(simple(rows=110), [simple(rows=100)], settings)["level"] == "ok"
+    assert qc.row_count_check(simple(rows=89), [simple(rows=100)], settings)["level"] == "warn"
+    assert qc.row_count_check(simple(rows=110), [simple(rows=100)], settings)["level"] == "ok"
 
 
 # ---------------------------------------------------------------------------- completeness
@@ -160,24 +161,24 @@ def test_row_count_custom_factors():
 def test_completeness_warns_above_median_plus_margin_and_fails_above_max():
     history = [simple(missing={"a": 0.1, "b": 0.0}), simple(missing={"a": 0.2, "b": 0.0}), simple()]
     # median for a: 0.1 -> limit 0.2; b: 0.0 -> 0.1
-    checks = q.completeness_checks(simple(missing={"a": 0.2, "b": 0.1000001}), history, S)
+    checks = qc.completeness_checks(simple(missing={"a": 0.2, "b": 0.1000001}), history, S)
     assert [(c["column"], c["level"], c["expected"]) for c in checks] == [
         ("a", "ok", "<= 0.2"),
         ("b", "warn", "<= 0.1"),
     ]
-    checks = q.completeness_checks(simple(missing={"a": 0.96, "b": 0.95}), history, S)
+    checks = qc.completeness_checks(simple(missing={"a": 0.96, "b": 0.95}), history, S)
     assert [(c["column"], c["level"]) for c in checks] == [("a", "fail"), ("b", "warn")]
 
 
 def test_completeness_fails_above_max_even_without_history():
-    checks = q.completeness_checks(simple(missing={"a": 0.97, "b": 0.0}), [], S)
+    checks = qc.completeness_checks(simple(missing={"a": 0.97, "b": 0.0}), [], S)
     assert [(c["column"], c["level"]) for c in checks] == [("a", "fail"), ("b", "ok")]
 
 
 def test_completeness_new_column_has_no_history():
     history = [simple()]
     now = simple(columns=[("a", "numeric"), ("b", "numeric"), ("c", "text")], missing={"a": 0, "b": 0, "c": 0.5})
-    check = q.completeness_checks(now, history, S)[2]
+    check = qc.completeness_checks(now, history, S)[2]
     assert (check["column"], check["level"], check["expected"]) == ("c", "ok", "no history")
 
 
@@ -211,15 +212,15 @@ def test_distribution_standardized_mean_difference_against_medians():
             "b": {"mean": -0.51, "std": 1, "min": 0, "max": 1},
         }
     )
-    checks = q.distribution_checks(now, history, S)
+    checks = qc.distribution_checks(now, history, S)
     assert [(c["column"], c["level"], c["observed"]) for c in checks] == [("a", "ok", 0.5), ("b", "warn", 0.51)]
 
 
 def test_distribution_constant_baseline():
     constant = {"a": {"mean": 5.0, "std": 0.0, "min": 5, "max": 5}}
     history = [simple(numeric=constant, corr={"columns": ["a"], "matrix": [[None]]})]
-    same = q.distribution_checks(simple(numeric=constant), history, S)[0]
-    moved = q.distribution_checks(simple(numeric={"a": {"mean": 5.1, "std": 0.1, "min": 5, "max": 6}}), history, S)[0]
+    same = qc.distribution_checks(simple(numeric=constant), history, S)[0]
+    moved = qc.distribution_checks(simple(numeric={"a": {"mean": 5.1, "std": 0.1, "min": 5, "max": 6}}), history, S)[0]
     assert (same["level"], same["observed"]) == ("ok", 0.0)
     assert (moved["level"], moved["observed"]) == ("warn", None)
     assert "infinite" in moved["message"]
@@ -234,20 +235,20 @@ def corr3(ab: float, ac: float, bc: float | None) -> dict:
 
 def test_correlation_one_ok_check_with_the_largest_change():
     history = [simple(corr=corr3(0.5, 0.1, 0.2)), simple(corr=corr3(0.7, 0.1, 0.2)), simple(corr=corr3(0.6, 0.1, 0.2))]
-    checks = q.correlation_checks(simple(corr=corr3(0.4, 0.3, 0.2)), history, S)
+    checks = qc.correlation_checks(simple(corr=corr3(0.4, 0.3, 0.2)), history, S)
     assert [(c["level"], c["observed"], c.get("column")) for c in checks] == [("ok", 0.2, None)]
     assert "largest change a/b" in checks[0]["message"]
 
 
 def test_correlation_warns_per_pair_that_moved_more_than_the_threshold():
     history = [simple(corr=corr3(0.5, 0.1, 0.2))]
-    checks = q.correlation_checks(simple(corr=corr3(0.1, 0.1, -0.2)), history, S)
+    checks = qc.correlation_checks(simple(corr=corr3(0.1, 0.1, -0.2)), history, S)
     assert [(c["level"], c["column"], c["observed"]) for c in checks] == [("warn", "a/b", 0.4), ("warn", "b/c", 0.4)]
 
 
 def test_correlation_skips_undefined_pairs():
     history = [simple(corr=corr3(0.5, 0.1, None))]
-    checks = q.correlation_checks(simple(corr=corr3(0.5, 0.1, 0.9)), history, S)
+    checks = qc.correlation_checks(simple(corr=corr3(0.5, 0.1, 0.9)), history, S)
     assert [c["level"] for c in checks] == ["ok"]
 
 
@@ -333,11 +334,11 @@ def test_quality_document_and_log_lines():
         q._check("completeness", "warn", 0.5, "<= 0.1", "Glucose: too many gaps", "Glucose"),
         q._check("row_count", "ok", 1, "", "fine"),
     ]
-    document = q.quality_document(checks, 4)
+    document = qc.quality_document(checks, 4)
     assert document["baseline_runs"] == 4 and document["summary"] == {"ok": 1, "warn": 1, "fail": 1}
-    assert q.failed(checks) == [checks[0]]
-    assert q.log_line(checks[0]) == "❌ Quality check schema: changed"
-    assert q.log_line(checks[1]) == "⚠️ Quality check completeness [Glucose]: Glucose: too many gaps"
+    assert qc.failed(checks) == [checks[0]]
+    assert qc.log_line(checks[0]) == "❌ Quality check schema: changed"
+    assert qc.log_line(checks[1]) == "⚠️ Quality check completeness [Glucose]: Glucose: too many gaps"
 
 
 # ---------------------------------------------------------------------------- bounded history (issue 19, item 5)
@@ -358,7 +359,7 @@ def test_correlations_are_kept_up_to_the_limit_and_the_check_says_when_not():
     assert len(kept["correlation"]["columns"]) == q.CORRELATION_MAX_COLUMNS
     wide = wide_profile(q.CORRELATION_MAX_COLUMNS + 1)
     assert wide["correlation"] == {"columns": [], "matrix": [], "not_kept_columns": q.CORRELATION_MAX_COLUMNS + 1}
-    (check,) = q.correlation_checks(wide, [kept], S)
+    (check,) = qc.correlation_checks(wide, [kept], S)
     assert check["level"] == "ok" and check["expected"] == "not compared"
     assert (
         check["message"]
@@ -367,7 +368,7 @@ def test_correlations_are_kept_up_to_the_limit_and_the_check_says_when_not():
     assert q.parse_history({"profiles": [wide]}, "k") == [wide]  # a wide profile is a valid one
     # a normal run after a wide one compares with the profiles that have correlations
     narrow = simple()
-    assert q.correlation_checks(narrow, [wide], S)[0]["message"].startswith("no history yet")
+    assert qc.correlation_checks(narrow, [wide], S)[0]["message"].startswith("no history yet")
 
 
 def test_the_history_stays_under_its_byte_limit_by_dropping_the_oldest():

@@ -68,12 +68,12 @@ def test_record_ends_in_hand_checked_cases(buffer, end):
 
 def arrow_read(data: bytes) -> pa.Table:
     """One Arrow read of the whole input with the reader's missing-value rules (a quoted "" is missing)."""
-    from handler.reader import _convert_options
+    from handler.reader_basics import convert_options
 
     return pacsv.read_csv(
         io.BytesIO(data),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=_convert_options({}),
+        convert_options=convert_options({}),
     )
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from handler import errors, lambda_function, quality
-from handler.lambda_function import Settings
+from handler import errors, quality, run_history, run_steps
+from handler.settings import Settings
 from tests.functional.test_handler import BUCKET, ENV, invoke, keys, read_json
 from tests.functional.test_quality_handler import HISTORY, SAMPLE, run
 from tests.functional.test_quality_handler import s3 as s3
@@ -73,7 +73,8 @@ def test_a_wide_run_keeps_no_correlations_in_the_history_and_says_so(s3, monkeyp
 
 def test_the_history_is_bounded_in_bytes_whatever_the_runs(s3, monkeypatch):
     monkeypatch.setattr(quality, "HISTORY_MAX_BYTES", 70_000)
-    monkeypatch.setattr(lambda_function, "HISTORY_MAX_BYTES", 70_000)
+    monkeypatch.setattr(run_history, "HISTORY_MAX_BYTES", 70_000)
+    monkeypatch.setattr(run_steps, "HISTORY_MAX_BYTES", 70_000)
     monkeypatch.setenv("ZERO_AS_MISSING", "")
     monkeypatch.setenv("NORMALIZE_EXCLUDE", "")
     for n in range(1, 5):

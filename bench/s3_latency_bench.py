@@ -1,0 +1,177 @@
+"""What S3 round trips cost a warm run: the handler on the seed's sample, with 0 and 25 ms per request.
+
+    python -m bench.s3_latency_bench                       # this tree against main, 5 runs each
+    python -m bench.s3_latency_bench --before HEAD~3 --runs 10
+
+S3 is moto's server (ThreadedMotoServer) on 127.0.0.1 behind two latency proxies
+(bench/latency_proxy.py): one adds nothing, one holds every response 25 ms, about an
+in-region S3 round trip from a function. Each handler version runs in its own child
+process (`--before` is extracted with `git archive`, so the table compares both in the same
+run, on the same server and load); the child warms up (its first, cold run and the client's
+connections are not measured), then times `--runs` warm runs through each proxy.
+
+Per run: requests (counted by the proxy), wall time, and round trips on the critical path,
+twice: "serial RT" is the union of the run's 25 ms delay intervals (requests in flight
+together count once), "added/25" is (wall at 25 ms - wall at 0 ms) / 25 ms. Scenarios:
+
+- full: a run that processes (the event's "force": true; a version without skips ignores it);
+- changed: the input replaced by a different file before each run (skip_unchanged on);
+- unchanged: nothing changed since the last run (skipped where the version skips).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, format_table, machine_lines, progress
+from bench.latency_proxy import Proxies, serial_round_trips
+
+BUCKET = "bench-latency"
+INPUT_KEY = "diabetes_preprocessed.csv"
+SAMPLE = ROOT / "data" / "diabetes_preprocessed.csv"
+LATENCIES = (0.0, 0.025)
+SCENARIOS = ("full", "changed", "unchanged")
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "BUCKET_NAME": BUCKET,
+    "INPUT_KEY": INPUT_KEY,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def extract(ref: str, into: Path) -> Path:
+    """handler/ as committed at `ref`, for the "before" child."""
+    archive = subprocess.run(["git", "archive", ref, "handler"], cwd=ROOT, capture_output=True, check=True).stdout
+    tar = into / "handler.tar"
+    tar.write_bytes(archive)
+    with tarfile.open(tar) as opened:
+        opened.extractall(into, filter="data")
+    return into
+
+
+def child(root: str, endpoints: list[str], runs: int) -> None:
+    """In the child: warm up on each endpoint, then time `runs` runs per scenario; prints JSON."""
+    sys.path.insert(0, root)
+    import boto3
+
+    from handler import lambda_function
+
+    body = SAMPLE.read_bytes()
+    windows: dict[str, list[list[tuple[float, float, str]]]] = {}
+    for endpoint in endpoints:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        lambda_function._s3_client = None
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        found: list[list[tuple[float, float, str]]] = []
+        for scenario in SCENARIOS:
+            timed = []
+            for n in range(runs + 2):  # two warm-up runs: the client and its connections exist
+                event: dict[str, Any] = {"trigger": "bench"}
+                if scenario == "full":
+                    event["force"] = True
+                elif scenario == "changed":  # a different file (and ETag) each time
+                    s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=body if n % 2 else body + b"\n")
+                t0 = time.monotonic()
+                result = lambda_function.lambda_handler(event, _Context(f"{scenario}-{n}"))
+                t1 = time.monotonic()
+                if n >= 2:
+                    timed.append((t0, t1, result["status"]))
+            found.append(timed)
+        windows[endpoint] = found
+    print(json.dumps(windows))
+
+
+class _Context:
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id + "-0000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def run_version(label: str, root: Path, proxies: Proxies, runs: int, prefix: str) -> list[list[str]]:
+    endpoints = [proxies.endpoint(latency) for latency in LATENCIES]
+    env = {**os.environ, **AWS_ENV, "OUTPUT_PREFIX": prefix, "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "bench.s3_latency_bench", "--child", str(root), *endpoints, "--runs", str(runs)]
+    progress(f"{label}: {runs} warm runs per scenario at {', '.join(f'{x * 1000:g} ms' for x in LATENCIES)} ...")
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
+    windows = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = []
+    for index, scenario in enumerate(SCENARIOS):
+        walls, requests, serial, status = {}, {}, {}, ""
+        for latency, endpoint in zip(LATENCIES, endpoints, strict=True):
+            held = proxies.by_latency[latency].held
+            runs_at = windows[endpoint][index]
+            walls[latency] = statistics.median((t1 - t0) * 1000 for t0, t1, _ in runs_at)
+            requests[latency] = statistics.median(sum(t0 <= t <= t1 for t in held) for t0, t1, _ in runs_at)
+            serial[latency] = statistics.median(serial_round_trips(held, latency, t0, t1) for t0, t1, _ in runs_at)
+            status = runs_at[-1][2]
+        high = LATENCIES[-1]
+        added = (walls[high] - walls[0.0]) / (high * 1000)
+        cells = [label, scenario, status, f"{requests[high]:g}", f"{walls[0.0]:.0f}", f"{walls[high]:.0f}"]
+        rows.append([*cells, f"{serial[high]:.1f}", f"{added:.1f}"])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", default="main", help="git ref whose handler/ is the 'before' column")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1:], args.runs)
+        return
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    proxies = Proxies(("127.0.0.1", port), list(LATENCIES))
+    try:
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", **_keys())
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=SAMPLE.read_bytes())
+        with tempfile.TemporaryDirectory(prefix="s3-latency-") as tmp:
+            rows = run_version(f"before ({args.before})", extract(args.before, Path(tmp)), proxies, args.runs, "b/")
+            rows += run_version("after (this tree)", ROOT, proxies, args.runs, "a/")
+    finally:
+        proxies.stop()
+        server.stop()
+    header = ["handler", "scenario", "status", "requests", "ms at 0", "ms at 25", "serial RT", "added/25"]
+    print(format_table(header, rows))
+    print(f"\nmedians of {args.runs} warm runs each; load: {os.getloadavg()[0]:.2f} (1 min)")
+    print("\n".join(machine_lines()))
+
+
+def _keys() -> dict[str, str]:
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+if __name__ == "__main__":
+    main()
