@@ -59,7 +59,8 @@ def cloudformation(
     \b
     Examples:
       dataops export cloudformation --out template.yaml
-      dataops export cloudformation --format json --upload-to s3://my-artifacts/dataops/ --out template.json
+      dataops export cloudformation --format json --out template.json
+      dataops export cloudformation --upload-to s3://my-artifacts/dataops/
     """
     from dataops_cli.deploy.export.artifacts import parse_s3_url, write_local
     from dataops_cli.deploy.export.render import render, write_atomically

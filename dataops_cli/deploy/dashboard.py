@@ -26,6 +26,7 @@ _ACTIVITY_LABELS = {
     c.EVENT_QUALITY: "quality",
     c.EVENT_SAVED: "files saved",
     c.EVENT_QUARANTINED: "quarantined",
+    c.EVENT_SKIPPED: "skipped (input unchanged)",
 }
 ACTIVITY_LEGEND = " · ".join(f"{c.MARKERS[e]} {_ACTIVITY_LABELS[e]}" for e in c.ACTIVITY_EVENTS)
 # Logs Insights queries over the handler's JSON lines: every field and event name is the contract's.

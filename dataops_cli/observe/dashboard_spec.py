@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataops_cli.aws import DataopsError
+from dataops_cli.observe.metrics import metric_stat_query
 from dataops_cli.timewindow import Window
 
 GRID_COLUMNS = 24
@@ -44,19 +45,8 @@ class MetricLine:
         """This line as one MetricDataQuery of GetMetricData."""
         if self.expression:
             return {"Id": self.id, "Expression": self.expression, "Label": self.label, "ReturnData": self.visible}
-        return {
-            "Id": self.id,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": self.namespace,
-                    "MetricName": self.metric,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
-                },
-                "Period": window.seconds if self.whole_window else self.period,
-                "Stat": self.stat,
-            },
-            "ReturnData": self.visible,
-        }
+        period = window.seconds if self.whole_window else self.period
+        return metric_stat_query(self.id, self.namespace, self.metric, self.dimensions, period, self.stat, self.visible)
 
 
 @dataclass

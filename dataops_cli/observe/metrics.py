@@ -31,19 +31,33 @@ class Query:
     whole_window: bool = False
 
     def request(self, window: Window) -> dict[str, Any]:
-        return {
-            "Id": self.id,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": self.namespace,
-                    "MetricName": self.metric,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
-                },
-                "Period": window.seconds if self.whole_window else window.period,
-                "Stat": self.stat,
+        period = window.seconds if self.whole_window else window.period
+        return metric_stat_query(self.id, self.namespace, self.metric, self.dimensions, period, self.stat)
+
+
+def metric_stat_query(
+    query_id: str,
+    namespace: str,
+    metric: str,
+    dimensions: Iterable[tuple[str, str]],
+    period: int,
+    stat: str,
+    return_data: bool = True,
+) -> dict[str, Any]:
+    """One MetricDataQuery of GetMetricData for a metric's statistic (status and the dashboard)."""
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": metric,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions],
             },
-            "ReturnData": True,
-        }
+            "Period": period,
+            "Stat": stat,
+        },
+        "ReturnData": return_data,
+    }
 
 
 def kpi_queries(function: str, schedule_group: str, percentiles: bool) -> list[Query]:

@@ -43,7 +43,9 @@ def read_json(s: Session, key: str) -> Any:
 
 def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
     s = Session(tmp_path)
+    # skip_unchanged off: the scheduled run must process (and log) in full, not confirm up's run
     glue = '[function]\nengine = "glue"\n[schedule]\nexpression = "rate(1 minute)"\n'
+    glue += "[pipeline]\nskip_unchanged = false\n"
     s.config.write_text(s.config.read_text(encoding="utf-8") + glue, encoding="utf-8")
     started = s.run("local", "start", "--speed", "4", "--port", str(free_port()), local=False)
     assert started.returncode == 0, started.stderr

@@ -42,7 +42,8 @@ def deployed(tmp_path: Any) -> Iterator[Session]:
 
 
 def invoke(s: Session) -> tuple[dict[str, Any], str | None, str]:
-    answer = s.client("lambda").invoke(FunctionName=FUNCTION, Payload=b'{"trigger": "test"}')
+    # forced: every run here runs in full, never skipped as unchanged (issue 22)
+    answer = s.client("lambda").invoke(FunctionName=FUNCTION, Payload=b'{"trigger": "test", "force": true}')
     return json.loads(answer["Payload"].read()), answer.get("FunctionError"), answer["ResponseMetadata"]["RequestId"]
 
 

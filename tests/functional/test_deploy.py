@@ -13,22 +13,7 @@ from dataops_cli.deploy import packaging
 from dataops_cli.deploy.resources import base as base_module
 from tests.helpers import deploy as h
 
-ALARM = '[alarm]\nemail = "ops@example.com"\n'
-
-
-@pytest.fixture
-def stack(mock_aws_env, monkeypatch, tmp_path):
-    h.publish_stand_in_layer()
-    recorder = h.install(monkeypatch)
-    config = h.write_config(tmp_path / "config.toml", ALARM)
-    return recorder, config
-
-
-@pytest.fixture
-def deployed(mock_aws_env, monkeypatch, tmp_path):
-    """`stack` after one `up`: a private copy of the process's deployed moto state (tests/helpers/moto_state.py)."""
-    config = tmp_path / "config.toml"
-    return h.deployed_stack(monkeypatch, config, ALARM), config
+ALARM = h.ALARM
 
 
 def up(config, *args, verbose=False):

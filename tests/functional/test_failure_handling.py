@@ -15,22 +15,7 @@ from dataops_cli.cli import root as cli_module
 from tests.functional.test_status import seed_runs, status_json
 from tests.helpers import deploy as h
 
-ALARM = '[alarm]\nemail = "ops@example.com"\n'
-
-
-@pytest.fixture
-def stack(mock_aws_env, monkeypatch, tmp_path):
-    h.publish_stand_in_layer()
-    recorder = h.install(monkeypatch)
-    config = h.write_config(tmp_path / "config.toml", ALARM)
-    return recorder, config
-
-
-@pytest.fixture
-def deployed(mock_aws_env, monkeypatch, tmp_path):
-    """`stack` after one `up`: a private copy of the process's deployed moto state (tests/helpers/moto_state.py)."""
-    config = tmp_path / "config.toml"
-    return h.deployed_stack(monkeypatch, config, ALARM), config
+ALARM = h.ALARM
 
 
 def client_error(code: str, message: str = "", status: int | None = 400) -> ClientError:

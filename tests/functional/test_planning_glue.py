@@ -196,6 +196,7 @@ def expected_definition() -> dict:
             "--QUALITY_MAX_CORRELATION_CHANGE": "0.3",
             "--MAX_COLUMNS": "1000",
             "--ESCAPE_FORMULAS": "false",
+            "--SKIP_UNCHANGED": "true",
         },
         "MaxRetries": 0,
         "Timeout": 30,

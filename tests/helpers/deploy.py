@@ -28,6 +28,8 @@ STAND_IN_LAYER = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:AWSSDKPandas-Python31
 MOTO_TLS_GAP = "moto evaluates aws:SecureTransport as always false and would deny every request"
 MOTO_PERCENTILE_GAP = "moto crashes on percentile statistics"
 
+ALARM = '[alarm]\nemail = "ops@example.com"\n'  # a config section: the alarms and the SNS topic
+
 
 def write_config(path: Path, extra: str = "") -> Path:
     path.write_text(
