@@ -14,6 +14,7 @@ import io
 import json
 import math
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +41,15 @@ PLAIN = PipelineOptions(zero_as_missing=(), normalize_exclude=())
 
 @pytest.fixture(scope="module")
 def spark():
-    session = local_session("local[2]")
+    before = signal.getsignal(signal.SIGINT)
+    session = local_session("local[2]")  # SparkContext installs its own SIGINT handler
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
     _shut_down_the_jvm()
+    # A later test in this process that sends itself SIGINT (test_local_commands) must not reach
+    # pyspark's handler, which cancels jobs on a context that no longer exists.
+    signal.signal(signal.SIGINT, before)
 
 
 def _shut_down_the_jvm() -> None:
