@@ -1,0 +1,48 @@
+"""Fixtures of the e2e tier: one local SparkSession per Spark test module.
+
+Per module, so that the Spark parity tests can sit in two modules that xdist runs on its two
+workers at once (`--dist loadfile`), instead of one module that ends the suite alone.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def spark():
+    before = signal.getsignal(signal.SIGINT)
+    from handler.spark_job.__main__ import local_session
+
+    session = local_session("local[2]")  # SparkContext installs its own SIGINT handler
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+    _shut_down_the_jvm()
+    # A later test in this process that sends itself SIGINT (test_local_commands) must not reach
+    # pyspark's handler, which cancels jobs on a context that no longer exists.
+    signal.signal(signal.SIGINT, before)
+
+
+def _shut_down_the_jvm() -> None:
+    """Leave no thread or JVM behind for later test modules.
+
+    SparkSession.stop() keeps the py4j gateway: its finalizer thread polls with time.sleep,
+    which a later test that patches time.sleep (test_status's --watch test) would see
+    called from that thread. Shutting the gateway down ends the thread; closing the JVM's
+    stdin ends the JVM (pyspark's gateway server exits on EOF).
+    """
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    gateway.shutdown()
+    process = getattr(gateway, "proc", None)
+    if process is not None and process.stdin is not None:
+        process.stdin.close()
+        process.wait(timeout=60)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
