@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 import dataops_cli.cli.exits as exits
-from dataops_cli.aws import DataopsError, error_code
+from dataops_cli.aws import DataopsError, not_found
 from dataops_cli.observe import dashboard_spec, metrics, percentiles
 from dataops_cli.observe.dashboard_spec import MetricLine, WidgetSpec
 from dataops_cli.timewindow import Window
@@ -83,7 +83,7 @@ def read_body(cloudwatch: Any, name: str, up: str = "dataops up") -> dict[str, A
     try:
         answer = cloudwatch.get_dashboard(DashboardName=name)
     except ClientError as exc:
-        if error_code(exc) in ("ResourceNotFound", "ResourceNotFoundException"):
+        if not_found(exc, name):  # AWS: ResourceNotFound; LocalStack: InvalidParameterValue "... does not exist"
             message = f"no dashboard named {name!r} is deployed"
             raise NotDeployedError(message, f"deploy the stack first: {up}") from None
         raise

@@ -189,3 +189,37 @@ def test_engine_glues_dashboard_queries_glues_shared_groups_for_this_job_only():
     assert all(q["queryString"].startswith("filter function = 'job'") for q in logs.queries)
     assert len(got["data"].widgets) == len(build_dashboard(glue)["widgets"])
     assert all(w.error is None for w in got["data"].widgets)
+
+
+class AnswersOnce:
+    """A CloudWatch client whose GetDashboard raises the given error."""
+
+    def __init__(self, exc: ClientError) -> None:
+        self.exc = exc
+
+    def get_dashboard(self, DashboardName: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message"),
+    [
+        ("ResourceNotFound", 404, "Dashboard D does not exist"),  # AWS
+        ("InvalidParameterValue", 400, "Dashboard D does not exist."),  # LocalStack, seen in host mode
+    ],
+)
+def test_a_missing_dashboard_is_not_deployed_in_either_spelling(code, status, message):
+    exc = ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "X"
+    )
+    with pytest.raises(dashboard_data.NotDeployedError) as caught:
+        dashboard_data.read_body(AnswersOnce(exc), "D")
+    assert caught.value.exit_code == 4
+
+
+def test_other_dashboard_errors_are_not_taken_for_absence():
+    exc = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "D"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "X"
+    )
+    with pytest.raises(ClientError):
+        dashboard_data.read_body(AnswersOnce(exc), "D")
