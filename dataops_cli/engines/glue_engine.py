@@ -36,9 +36,8 @@ class GlueEngine(Engine):
     def run_now(
         self, aws: Any, target: Target, trigger: str, watch: RunWatch, local: bool, force: bool = False
     ) -> GlueRunOutcome:
-        """StartJobRun and wait for it (bounded by the job's timeout plus start-up).
-
-        `force` is not passed to the job yet (its --force flag exists; the job arguments do not carry it)."""
+        """StartJobRun and wait for it (bounded by the job's timeout plus start-up); `force` runs
+        it in full even when the input is unchanged."""
         config = self.config
         try:
             return start_and_wait(
@@ -49,6 +48,7 @@ class GlueEngine(Engine):
                 poll_seconds=LOCAL_GLUE_POLL_SECONDS if local else POLL_SECONDS,
                 on_state=watch.on_state,
                 sleep=watch.sleep,
+                force=force,
             )
         except ClientError as exc:
             code = error_code(exc)

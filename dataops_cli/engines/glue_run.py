@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from handler import contract
+
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED")
 POLL_SECONDS = 10.0
 STARTUP_SECONDS = 300  # queueing and worker start-up come before the job's own timeout counts
@@ -59,9 +61,15 @@ def start_and_wait(
     on_state: Callable[[str], None] = lambda _state: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    force: bool = False,
 ) -> GlueRunOutcome:
-    """Start one run (the trigger travels as --TRIGGER into run.json) and poll it until it ends or the wait runs out."""
-    run_id = glue.start_job_run(JobName=job, Arguments={"--TRIGGER": trigger})["JobRunId"]
+    """Start one run (the trigger travels as --TRIGGER into run.json) and poll it until it ends or the wait runs out.
+
+    `force` turns pipeline.skip_unchanged off for this run only: a run's Arguments replace the
+    job's DefaultArguments key by key (AWS Glue API, StartJobRun, "Arguments").
+    """
+    arguments = {"--TRIGGER": trigger} | ({f"--{contract.ENV_SKIP_UNCHANGED}": "false"} if force else {})
+    run_id = glue.start_job_run(JobName=job, Arguments=arguments)["JobRunId"]
     deadline = clock() + wait_seconds
     seen = ""
     while True:

@@ -131,3 +131,11 @@ def test_runs_summary_takes_the_latest_run_whatever_order_the_backend_lists_them
     summary = runs_summary(Glue(), "job", now - timedelta(minutes=60))
     assert summary["latest_state"] == "SUCCEEDED"
     assert [f["run_id"] for f in summary["failures"]] == ["jr_old"]
+
+
+def test_force_turns_skipping_off_for_that_run_only():
+    """`dataops invoke --force` on the Glue engine: the run's Arguments override the job's
+    DefaultArguments key by key, so --SKIP_UNCHANGED false reaches the job for this run alone."""
+    glue, clock = FakeGlue([{"JobRunState": "SUCCEEDED", "ExecutionTime": 5}]), Clock()
+    start_and_wait(glue, "job", trigger="manual", wait_seconds=100, sleep=clock.sleep, clock=clock, force=True)
+    assert glue.started == [{"JobName": "job", "Arguments": {"--TRIGGER": "manual", "--SKIP_UNCHANGED": "false"}}]
