@@ -49,7 +49,7 @@ def test_no_test_names_an_absolute_path_outside_the_repository():
 
 
 def test_the_scan_finds_the_leftover_that_broke_fresh_machines():
-    leftover = 'Path(f"/tmp/opx/status_{columns}.txt").write_text(shown)\nopen("/home/me/x.csv")\n'
-    root = "/"  # spelled apart so that this file passes its own scan
+    root = "/"  # spelled apart so that no absolute path stands in this file (its own scan, and others')
+    leftover = f'Path(f"{root}tmp/opx/status_{{columns}}.txt").write_text(shown)\nopen("{root}home/me/x.csv")\n'
     assert machine_paths(leftover) == [(1, root + "tmp/opx/status_"), (2, root + "home/me/x.csv")]
     assert machine_paths('STREAM = "/var/task/handler/x.py"\nopen("/proc/self/stat")\n') == []
