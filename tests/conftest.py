@@ -17,6 +17,20 @@ def pytest_configure(config: pytest.Config) -> None:
     from tests.helpers.boto_cache import share_loader_caches
 
     share_loader_caches()
+    _files_in_collection_order(config)
+
+
+def _files_in_collection_order(config: pytest.Config) -> None:
+    """Under `-n 2 --dist loadfile`, hand files to the workers in collection order: the e2e tier first.
+
+    pytest-xdist otherwise sorts the files by their number of tests (`--loadscope-reorder`, its
+    default), which starts the one-test e2e files (the scheduled Glue run, the emulator
+    stories, the browser) last: the suite then ended on one of them while the other worker
+    sat idle. In collection order the long e2e files start first and the unit tier's many
+    short files fill both workers at the end. Without xdist the option does not exist.
+    """
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 @pytest.fixture(autouse=True)

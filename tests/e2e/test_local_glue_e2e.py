@@ -1,28 +1,40 @@
 """End to end with function.engine = "glue": the real CLI against the emulator, which runs the
 uploaded Glue job script on local pyspark.
 
-One emulator carries the story, with two Spark runs in all (each starts its own JVM, as each
-Glue run does): `up` deploys and runs the job once; the schedule (rate(1 minute) at speed 4:
-every 15 s) fires and starts a run through EventBridge Scheduler's universal target
-glue:startJobRun; its outputs are read through the emulator (latest.json, summary, the
-cleaned manifest and its parts) and its logs from /aws-glue/jobs/output; `invoke` while it runs is
-refused (MaxConcurrentRuns 1); a run with a bad
-option fails before Spark starts (FAILED, ErrorMessage, latest.json untouched, status
-failing); `down` leaves nothing of the stack; `local stop` leaves no process.
+One emulator carries the story, with one Spark run in all (each run starts its own JVM, as
+each Glue run does): `up` deploys and runs the job once, and while that run goes `invoke` is
+refused (MaxConcurrentRuns 1); its outputs are read through the emulator (latest.json,
+summary, the cleaned manifest and its parts) and its logs from /aws-glue/jobs/output; the
+schedule (rate(1 minute) at speed 4: every 15 s) fires and starts a run through EventBridge
+Scheduler's universal target glue:startJobRun, which finds the input unchanged and skips
+without starting Spark (pipeline.skip_unchanged, the default); a run with a bad option fails
+before Spark starts (FAILED, ErrorMessage, latest.json untouched, status failing); `down`
+leaves nothing of the stack; `local stop` leaves no process.
 Skipped without pyspark or Java (CI installs the test extra, which has pyspark).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from dataops_cli.local import process
 from dataops_cli.local.spark_check import local_glue_problem
 from dataops_cli.local.state import pid_alive, read_state
-from tests.e2e.test_local_e2e import BUCKET, GROUP, SCHEDULE, Session, free_port, processes_mentioning, stack_instances
+from tests.e2e.test_local_e2e import (
+    BUCKET,
+    GROUP,
+    SCHEDULE,
+    Session,
+    dataops_command,
+    free_port,
+    processes_mentioning,
+    stack_instances,
+)
 from tests.helpers.local import wait_until
 
 pytestmark = [
@@ -37,61 +49,74 @@ def glue_runs(s: Session) -> list[dict[str, Any]]:
     return s.client("glue").get_job_runs(JobName=JOB)["JobRuns"]
 
 
+def runs_once_deployed(s: Session) -> list[dict[str, Any]]:
+    """The job's runs, or none while `up` has not created the job yet."""
+    try:
+        return glue_runs(s)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "EntityNotFoundException":
+            return []
+        raise
+
+
+def start(s: Session, *args: str) -> subprocess.Popen:
+    """`dataops --local ARGS` in the background, as Session.run would run it."""
+    command = [*dataops_command(), "--local", "--config", str(s.config), *args]
+    return subprocess.Popen(command, env=s.env, cwd=s.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def driver_log(s: Session, run_id: str) -> list[str]:
+    """The run's own lines: /aws-glue/jobs/output, stream <run id>-driver."""
+    events = s.client("logs").get_log_events(
+        logGroupName="/aws-glue/jobs/output", logStreamName=f"{run_id}-driver", startFromHead=True
+    )["events"]
+    return [e["message"] for e in events]
+
+
 def read_json(s: Session, key: str) -> Any:
     return json.loads(s.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
 
 def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
     s = Session(tmp_path)
-    # skip_unchanged off: the scheduled run must process (and log) in full, not confirm up's run
-    glue = '[function]\nengine = "glue"\n[schedule]\nexpression = "rate(1 minute)"\n'
-    glue += "[pipeline]\nskip_unchanged = false\n"
-    s.config.write_text(s.config.read_text(encoding="utf-8") + glue, encoding="utf-8")
+    s.config.write_text(
+        s.config.read_text(encoding="utf-8")
+        + '[function]\nengine = "glue"\n[schedule]\nexpression = "rate(1 minute)"\n',
+        encoding="utf-8",
+    )
     started = s.run("local", "start", "--speed", "4", "--port", str(free_port()), local=False)
     assert started.returncode == 0, started.stderr
     pid = read_state(s.state_dir).pid
     s.connect()
+    deploying: subprocess.Popen | None = None
     try:
-        # up: deploys the job and runs it once, waiting for it with its progress shown.
-        up = s.run("up", timeout=RUN_WAIT + 60)
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert "Running Glue job dataops-pipeline-glue once now" in up.stdout
-        assert f"of {JOB}: SUCCEEDED in " in " ".join(up.stdout.split()), up.stdout
-        oldest = glue_runs(s)[-1]  # newest first; the schedule may have started a run since
-        assert (oldest["JobRunState"], oldest["Arguments"]) == ("SUCCEEDED", {"--TRIGGER": "up"})
-
-        # The schedule fires glue:startJobRun with its Input {"JobName": ...}: a run without arguments.
-        scheduled = wait_until(
-            lambda: next((r for r in glue_runs(s) if not r.get("Arguments")), None), 60, "a scheduled Glue run"
-        )
-        # While it runs (a local Spark run takes well over the few seconds this takes), `invoke` is
+        # up: deploys the job and runs it once, waiting for it with its progress shown. While that
+        # run goes (a local Spark run takes well over the few seconds `invoke` takes), `invoke` is
         # refused as on AWS: MaxConcurrentRuns 1.
+        deploying = start(s, "up")
+        first = wait_until(
+            lambda: next((r for r in runs_once_deployed(s) if r["JobRunState"] == "RUNNING"), None),
+            RUN_WAIT,
+            "up's Glue run to start",
+            interval=0.2,
+        )
+        assert first["Arguments"] == {"--TRIGGER": "up"}, first
         busy = s.run("invoke")
         assert busy.returncode == 1, busy.stdout + busy.stderr
         assert f"a run of Glue job {JOB} is already going (max concurrent runs 1)" in busy.stderr, busy.stderr
-        scheduler = s.client("scheduler")  # one scheduled run is enough: pause the schedule
-        current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
-        keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
-        scheduler.update_schedule(
-            Name=SCHEDULE, GroupName=GROUP, State="DISABLED", **{k: current[k] for k in keep if k in current}
-        )
-        done = wait_until(
-            lambda: next(
-                (r for r in glue_runs(s) if r["Id"] == scheduled["Id"] and r["JobRunState"] != "RUNNING"), None
-            ),
-            RUN_WAIT,
-            "the scheduled run to end",
-            interval=1,
-        )
-        assert done["JobRunState"] == "SUCCEEDED", done.get("ErrorMessage")
-        assert done["CompletedOn"] > done["StartedOn"] and done["ExecutionTime"] >= 1
-        wait_until(lambda: all(r["JobRunState"] != "RUNNING" for r in glue_runs(s)), RUN_WAIT, "no run going", 1)
+        out, err = deploying.communicate(timeout=RUN_WAIT + 60)
+        assert deploying.returncode == 0, out + err
+        assert "Running Glue job dataops-pipeline-glue once now" in out
+        assert f"of {JOB}: SUCCEEDED in " in " ".join(out.split()), out
+        up_run = next(r for r in glue_runs(s) if r["Id"] == first["Id"])
+        assert up_run["JobRunState"] == "SUCCEEDED", up_run.get("ErrorMessage")
+        assert up_run["CompletedOn"] > up_run["StartedOn"] and up_run["ExecutionTime"] >= 1
 
         # Its outputs, read through the emulator: the run folder and latest.json contract of the Spark job.
         latest = read_json(s, "processed/latest.json")
         assert latest["engine"] == "spark"
         run_log = read_json(s, latest["outputs"]["log"])
-        assert (run_log["status"], run_log["trigger"]) == ("succeeded", "glue"), run_log
+        assert (run_log["status"], run_log["trigger"], run_log["run_id"]) == ("succeeded", "up", latest["run_id"])
         summary = read_json(s, latest["outputs"]["summary"])
         assert (summary["rows"], summary["columns"], summary["engine"]) == (768, 9, "spark"), summary
         manifest = read_json(s, latest["outputs"]["cleaned"])
@@ -104,14 +129,38 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
             assert lines[0].split(",") == manifest["column_names"]
             rows += len(lines) - 1
         assert rows == 768
-
         # Its log: the script's stdout in /aws-glue/jobs/output, stream <run id>-driver.
-        events = s.client("logs").get_log_events(
-            logGroupName="/aws-glue/jobs/output", logStreamName=f"{done['Id']}-driver", startFromHead=True
-        )["events"]
-        assert any("Pipeline run started" in e["message"] for e in events), events[:3]
+        assert any("Pipeline run started" in line for line in driver_log(s, first["Id"]))
+
+        # The schedule fires glue:startJobRun with its Input {"JobName": ...}: a run without arguments.
+        # The input has not changed since up's run: it skips before Spark starts, and says so.
+        published = s.latest()
+        scheduled = wait_until(
+            lambda: next((r for r in glue_runs(s) if not r.get("Arguments")), None), 60, "a scheduled Glue run"
+        )
+        scheduler = s.client("scheduler")  # one scheduled run is enough: pause the schedule
+        current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
+        keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
+        scheduler.update_schedule(
+            Name=SCHEDULE, GroupName=GROUP, State="DISABLED", **{k: current[k] for k in keep if k in current}
+        )
+        done = wait_until(
+            lambda: next(
+                (r for r in glue_runs(s) if r["Id"] == scheduled["Id"] and r["JobRunState"] != "RUNNING"), None
+            ),
+            RUN_WAIT,
+            "the scheduled run to end",
+            interval=0.5,
+        )
+        assert done["JobRunState"] == "SUCCEEDED", done.get("ErrorMessage")
+        wait_until(lambda: all(r["JobRunState"] != "RUNNING" for r in glue_runs(s)), RUN_WAIT, "no run going", 1)
+        skipped = driver_log(s, done["Id"])
+        assert any("Run skipped: input unchanged" in line and latest["run_id"] in line for line in skipped), skipped
+        assert not any("Pipeline run started" in line for line in skipped), skipped
+        assert s.latest() == published, "a skipped run never moves latest.json"
         logs = s.run("logs", "--since", "10m")  # `dataops logs` reads them as it does on AWS
-        assert logs.returncode == 0 and logs.stdout.count("Pipeline run started") >= 2, logs.stdout + logs.stderr
+        assert logs.returncode == 0, logs.stdout + logs.stderr
+        assert "Pipeline run started" in logs.stdout and "Run skipped" in logs.stdout, logs.stdout
 
         report = s.run("status", "--json")
         document = json.loads(report.stdout)
@@ -156,6 +205,9 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         left = stack_instances(s.data_json())
         assert left == {}, f"left behind after down: {left}"
     finally:
+        if deploying is not None and deploying.poll() is None:  # an assertion above failed while up ran
+            deploying.kill()
+            deploying.communicate()
         stopped = s.run("local", "stop", local=False)
         process.stop(s.state_dir)  # safety net if an assertion above failed
     assert stopped.returncode == 0, stopped.stderr
