@@ -194,13 +194,31 @@ def test_package_is_deterministic():
     assert not any(name.startswith("handler/spark_job/") for name in first.files)  # the Glue job is not shipped
 
 
+def untagged_bucket(name: str) -> bool:
+    """The bucket exists without tags: what an `up` stopped between CreateBucket and PutBucketTagging leaves."""
+    s3 = boto3.client("s3", region_name=h.REGION)
+    if name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        return False
+    try:
+        s3.get_bucket_tagging(Bucket=name)
+    except s3.exceptions.ClientError as exc:
+        return exc.response["Error"]["Code"] == "NoSuchTagSet"
+    return False
+
+
 def test_up_converges_after_a_failure_at_any_mutating_call(stack, tmp_path):
     """Fail each mutating call of a clean `up` once; a plain `up` must then converge to the clean state.
 
-    Each case uses a bucket name moto has never seen: moto keeps a deleted bucket's tags, so a
-    bucket re-created under an old name comes back tagged and hides an untagged-bucket window
-    (which is how this test once missed the CreateBucket -> PutBucketTagging gap).
+    Each case starts from a private copy of moto's state after the clean stack's `down`
+    (tests/helpers/moto_state.py) instead of a `down` of the case before: a converged case
+    equals the clean stack, whose `down` is checked here to leave nothing. The case that
+    fails right after CreateBucket (an untagged bucket left) is also taken down: the bucket a
+    half-finished `up` made is adopted, then removed. Each case still uses a bucket name of
+    its own (moto keeps a deleted bucket's tags, which once hid the CreateBucket ->
+    PutBucketTagging gap).
     """
+    from tests.helpers import moto_state
+
     recorder, _ = stack
 
     def normalised(bucket: str) -> str:
@@ -210,7 +228,11 @@ def test_up_converges_after_a_failure_at_any_mutating_call(stack, tmp_path):
     up(clean_config)
     clean = normalised("dataops-converge-clean")
     assert h.run(clean_config, "down", "--yes").exit_code == 0
+    assert h.leftovers() == {key: [] for key in h.leftovers()}
+    after_down = moto_state.capture()  # every service `up` touches is in it, and nothing of the stack
+    taken_down = False
     for fail_at in range(1, 60):
+        moto_state.restore(after_down)
         bucket = f"dataops-converge-{fail_at}"
         case = h.write_config_for_bucket(tmp_path / f"case{fail_at}.toml", bucket, ALARM)
         recorder._mutating = 0
@@ -221,14 +243,18 @@ def test_up_converges_after_a_failure_at_any_mutating_call(stack, tmp_path):
             break
         assert "InjectedFailure" in broken.output and "Traceback" not in broken.output
         assert broken.output.count("error:") == 1
+        half_made = untagged_bucket(bucket)
         again = up(case)
         assert normalised(bucket) == clean, f"state after failing at mutating call {fail_at} differs:\n{again.output}"
-        removed = h.run(case, "down", "--yes")
-        assert removed.exit_code == 0, removed.output
-        assert h.leftovers()["buckets"] == []
+        if half_made:
+            removed = h.run(case, "down", "--yes")
+            assert removed.exit_code == 0, removed.output
+            assert h.leftovers()["buckets"] == []
+            taken_down = True
     else:
         pytest.fail("up made more mutating calls than the test injects failures into")
     assert fail_at > 20  # every mutating call of a clean up was failed once
+    assert taken_down, "no case left an untagged bucket: the CreateBucket -> PutBucketTagging window went untested"
 
 
 def test_half_made_bucket_is_adopted_by_up_and_removed_by_down(stack, tmp_path):
