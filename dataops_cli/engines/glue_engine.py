@@ -18,6 +18,7 @@ from dataops_cli.cost.measured import measure_glue, measure_outputs
 from dataops_cli.engines import glue_logs
 from dataops_cli.engines.base import TRAITS, Engine, LogSource, RunWatch, Target
 from dataops_cli.engines.glue_run import POLL_SECONDS, STARTUP_SECONDS, GlueRunOutcome, runs_summary, start_and_wait
+from dataops_cli.observe import skips
 
 LOCAL_GLUE_NOTE = (
     "local mode: Glue job runs execute on this machine's Python {python} with local pyspark (local[*]), "
@@ -96,6 +97,20 @@ class GlueEngine(Engine):
 
     def run_summaries(self, ctx: Any, start: datetime) -> dict[str, Any] | None:
         return runs_summary(ctx.client("glue"), self.config.glue_job, start)
+
+    def skipped_runs(self, aws: Any, start_ms: int, end_ms: int | None = None) -> list[skips.SkippedRun]:
+        """The job's runs since `start_ms` whose driver logged a skip (its stdout group; the newest
+        SKIP_RUNS runs, one FilterLogEvents each): a skipped job run SUCCEEDED like any other in GetJobRuns."""
+        client, glue = aws.client("logs"), aws.client("glue")
+        if read_or_none(glue.get_job, JobName=self.config.glue_job) is None:
+            return []
+        runs = glue_logs.run_ids(glue, self.config.glue_job, start_ms)[: glue_logs.SKIP_RUNS]
+        found = skips.from_events(
+            glue_logs.events(
+                client, runs, start_ms, groups=glue_logs.GLUE_LOG_GROUPS[:1], pattern=skips.SKIP_PATTERN, max_pages=1
+            )
+        )
+        return [s for s in found if end_ms is None or s.started_ms < end_ms]
 
     def measure(self, aws: Any) -> Measured:
         """No function to measure: the job's runs, and the latest outputs."""
