@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import click
 
@@ -53,23 +54,7 @@ from dataops_cli.schedule_expr import ScheduleExpressionError, parse_schedule
 @click.option("--pricing-api", is_flag=True, help="Ask the AWS Price List API for prices (falls back to the table).")
 @json_option("Print the whole breakdown as one JSON document.")
 @click.pass_obj
-def cost(
-    app: App,
-    schedule: str | None,
-    memory: int | None,
-    architecture: str | None,
-    rows: int | None,
-    input_mb: float | None,
-    retention_days: int | None,
-    log_retention_days: str | None,
-    engine: str | None,
-    workers: int | None,
-    worker_type: str | None,
-    changes_per_day: float | None,
-    model_only: bool,
-    pricing_api: bool,
-    as_json: bool,
-) -> None:
+def cost(app: App, model_only: bool, pricing_api: bool, as_json: bool, **options: Any) -> None:
     """Estimate the stack's monthly cost, one row per billed item, and both engines side by side.
 
     Duration, output size and log volume come from the deployed stack when it has run
@@ -98,8 +83,31 @@ def cost(
       dataops cost --engine glue --workers 10 --rows 50000000
       dataops cost --input-changes-per-day 24   # a new input every hour
     """
+    what_if = _what_if(**options)
+    result = estimate(app, what_if, measure_stack=not model_only, pricing_api=pricing_api)
+    if as_json:
+        click.echo(result.to_json())
+    else:
+        app.console.print(render(result))
+    app.report_calls()
+
+
+def _what_if(
+    schedule: str | None,
+    memory: int | None,
+    architecture: str | None,
+    rows: int | None,
+    input_mb: float | None,
+    retention_days: int | None,
+    log_retention_days: str | None,
+    engine: str | None,
+    workers: int | None,
+    worker_type: str | None,
+    changes_per_day: float | None,
+) -> WhatIf:
+    """The options' "what if", after the checks click's types cannot make."""
     _check_what_if(schedule, rows, input_mb, changes_per_day)
-    what_if = WhatIf(
+    return WhatIf(
         schedule=schedule,
         memory_mb=memory,
         architecture=architecture,
@@ -112,12 +120,6 @@ def cost(
         glue_worker_type=worker_type,
         input_changes_per_day=changes_per_day,
     )
-    result = estimate(app, what_if, measure_stack=not model_only, pricing_api=pricing_api)
-    if as_json:
-        click.echo(result.to_json())
-    else:
-        app.console.print(render(result))
-    app.report_calls()
 
 
 def _check_what_if(schedule: str | None, rows: int | None, input_mb: float | None, changes: float | None) -> None:

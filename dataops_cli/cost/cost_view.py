@@ -128,12 +128,16 @@ def render(b: Breakdown, title: str | None = None, detail: bool = True) -> Rende
 
 def explained(title: str, items: list[Text], bullet: str = "  ") -> Group:
     """A titled list whose long items wrap under themselves, not back at column 0."""
+    return Group(Text(title, style="bold"), explained_grid(items, bullet))
+
+
+def explained_grid(items: list[Text], bullet: str = "  ") -> Table:
     grid = Table.grid()
     grid.add_column(no_wrap=True, width=len(bullet))
     grid.add_column(ratio=1)
     for item in items:
         grid.add_row(bullet, item)
-    return Group(Text(title, style="bold"), grid)
+    return grid
 
 
 def skipping_table(skip: dict) -> Group:
@@ -154,8 +158,8 @@ def skipping_table(skip: dict) -> Group:
             money(skip[key]["total"]),
             money(skip[key]["to_pay"]),
         )
-    why = Text(f"  {skipped:,.0f} runs skip: {skip['basis']}", style="dim")
-    return Group(t, why)
+    why = Text(f"{skipped:,.0f} runs skip; {done:,.0f} process: {skip['basis']}", style="dim")
+    return Group(t, explained_grid([why]), Text())
 
 
 def engines_table(b: Breakdown) -> Table:

@@ -73,7 +73,7 @@ def with_skipping(
     if not enabled:
         return replace(usage, skip_unchanged=False, processing_runs=None)
     processing = processing_runs(usage.runs.value, changes.value)
-    source = f"{changes.value:g} input changes a day x {MONTH_DAYS} days, at most one per run: {changes.source}"
+    source = f"{MONTH_DAYS} days x {changes.value:g} input changes a day, one processing run each ({changes.source})"
     return replace(
         usage,
         skip_unchanged=True,

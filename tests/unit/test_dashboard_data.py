@@ -185,8 +185,11 @@ def test_engine_glues_dashboard_queries_glues_shared_groups_for_this_job_only():
     glue = replace(INPUTS, engine="glue", glue_job="job", glue_failed_rule="f", glue_succeeded_rule="ok")
     logs = Logs()
     got = collect(CloudWatch(False, build_dashboard(glue)), logs)
-    assert [q["logGroupNames"] for q in logs.queries] == [list(GLUE_LOG_GROUPS)] * 2
-    assert all(q["queryString"].startswith("filter function = 'job'") for q in logs.queries)
+    assert [q["logGroupNames"] for q in logs.queries] == [list(GLUE_LOG_GROUPS)] * 3
+    # the activity and error tables key on the lines' `function`; the skipped-runs series on the EMF
+    # line's `Function` dimension (the Spark job's RunsSkipped, summed per bin)
+    strings = sorted(q["queryString"].split("\n")[0] for q in logs.queries)
+    assert strings == ["filter Function = 'job' and ispresent(RunsSkipped)", *["filter function = 'job'"] * 2]
     assert len(got["data"].widgets) == len(build_dashboard(glue)["widgets"])
     assert all(w.error is None for w in got["data"].widgets)
 
