@@ -10,6 +10,10 @@ them against the real handler run under moto, so they cannot silently drift). An
 (Lambda today, Glue next) is a function from Usage to its own billed lines, registered
 in ENGINES; the storage and monitoring lines are shared by every engine.
 
+With pipeline.skip_unchanged a run on an unchanged input does almost nothing
+(SKIPPED_RUN_READS, no writes): `Usage.processing_runs` says how many runs do the work and
+skipping.py holds a skipped run's time and log; the rest of the month's runs skip.
+
 A month is 30 days (720 hours): rate(2 minutes) is 21,600 runs. Quantities are monthly
 averages in steady state (run outputs kept `run_retention_days`, logs kept
 `log_retention_days`).
