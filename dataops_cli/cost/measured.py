@@ -72,6 +72,7 @@ def split_last_day(config: Config, found: Measured, values: dict[str, float | No
         processing, skipped_avg = split_average(duration, count, skipped, model_ms)
         if skipped_avg is not None:
             found.skipped_duration_ms = Figure(skipped_avg, f"CloudWatch: average Duration {where}")
+            found.reasons.append("every run of the last day skipped: no processing run's Duration to read")
         else:
             split = f", less {skipped:,.0f} skipped runs at the model's {model_ms:,.0f} ms" if skipped else ""
             found.duration_ms = Figure(processing, f"CloudWatch: average Duration {where}{split}")

@@ -106,6 +106,7 @@ def test_a_last_day_of_skips_measures_the_skipped_run(mock_aws_env):
     found = measure(c, cw, s3, now)
     assert found.skipped_duration_ms.value == 51.0 and found.duration_ms is None  # the model stays for processing
     assert found.changes_per_day.value == 0
+    assert "every run of the last day skipped" in " ".join(found.reasons)
     b = breakdown(build_usage(c, None, found), table_prices(c.region))
     assert b.row("s3_put").quantity == 0 and b.row("s3_get").quantity == RUNS * 2
     assert "21,600 skipped x 51 ms" in b.row("lambda_compute").basis
