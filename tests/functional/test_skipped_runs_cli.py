@@ -152,3 +152,13 @@ def test_runs_show_of_a_skipped_run_says_skips_write_nothing(deployed, monkeypat
     result = h.run(deployed, "runs", "show", second["run_id"])
     assert result.exit_code == 1
     assert "a run that skipped an unchanged input: those write nothing" in " ".join(result.output.split())
+
+
+def test_logs_print_the_skip_line_and_errors_leave_it_out(deployed, monkeypatch):
+    first, _ = processed_then_skipped(monkeypatch, deployed)
+    shown = h.run(deployed, "logs", "--since", "10m")
+    assert shown.exit_code == 0, shown.output
+    (line,) = [x for x in shown.output.splitlines() if "⏭️" in x]
+    assert "INFO  ⏭️ Run skipped: input unchanged" in line and f'confirms="{first["run_id"]}"' in line
+    errors = h.run(deployed, "logs", "--since", "10m", "--errors")
+    assert errors.exit_code == 0 and "⏭️" not in errors.output
