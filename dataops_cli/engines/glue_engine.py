@@ -7,6 +7,7 @@ the job's run ids), and locally from pyspark on this machine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +42,7 @@ class GlueEngine(Engine):
         it in full even when the input is unchanged."""
         config = self.config
         try:
-            return start_and_wait(
+            outcome = start_and_wait(
                 aws.client("glue"),
                 config.glue_job,
                 trigger=trigger,
@@ -65,6 +66,30 @@ class GlueEngine(Engine):
                     f"wait for it: aws glue get-job-runs --job-name {config.glue_job} --max-items 1",
                 ) from exc
             raise
+        return self._with_skip(aws, outcome)
+
+    def _with_skip(self, aws: Any, outcome: GlueRunOutcome) -> GlueRunOutcome:
+        """A SUCCEEDED run that skipped an unchanged input, told apart by its driver's ⏭️ line (one read).
+
+        Glue's state is the same for both. Glue may ingest the line a little after the run ends:
+        if it is not there yet, or the read is refused, the outcome stays the plain SUCCEEDED,
+        which is true either way."""
+        if outcome.state != "SUCCEEDED" or outcome.started_ms is None:
+            return outcome
+        try:
+            found = skips.from_events(
+                glue_logs.events(
+                    aws.client("logs"),
+                    [outcome.run_id],
+                    outcome.started_ms,
+                    groups=glue_logs.GLUE_LOG_GROUPS[:1],
+                    pattern=skips.SKIP_PATTERN,
+                    max_pages=1,
+                )
+            )
+        except ClientError:
+            return outcome
+        return replace(outcome, confirms=found[-1].confirms) if found else outcome
 
     def log_source(self, aws: Any, target: Target, warn: Callable[[str], None]) -> LogSource:
         """Only the streams of this job's runs (GetJobRuns) in Glue's shared groups."""

@@ -64,3 +64,23 @@ def test_glue_status_counts_freshness_from_the_skip_and_runs_lists_it(stack):  #
 
     listed = json.loads(h.run(config, "runs", "--json").output)
     assert [(r["run_id"], r["status"], r["confirms"]) for r in listed] == [(skipped_id, "skipped", PUBLISHED)]
+
+
+def test_invoke_tells_a_skipped_glue_run_from_a_processing_one(stack):  # noqa: F811
+    from dataops_cli.engines.glue_run import GlueRunOutcome
+
+    _, _, config = stack
+    run = make_job(JOB)
+    started = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp() * 1000)
+    plain = GlueRunOutcome(JOB, run, "SUCCEEDED", 12, None, True, started)
+    engine = GlueEngine(load_config(config))
+    assert engine._with_skip(Aws(h.REGION), plain) == plain  # no ⏭️ line (yet): a plain SUCCEEDED
+    put(OUTPUT, run, skip_line("20261207T110000Z-bbbbbbbb"))
+    told = engine._with_skip(Aws(h.REGION), plain)
+    assert told.confirms == PUBLISHED
+    assert told.line() == (
+        f"Glue job run {run} of {JOB}: SUCCEEDED in 12 s: skipped, input unchanged "
+        f"(published run {PUBLISHED} is current; --force runs it in full)"
+    )
+    failed = GlueRunOutcome(JOB, run, "FAILED", 12, "boom", True, started)
+    assert engine._with_skip(Aws(h.REGION), failed) == failed  # only a SUCCEEDED run can have skipped

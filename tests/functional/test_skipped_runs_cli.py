@@ -8,6 +8,7 @@ group, EMF into metrics, as Lambda would), then the CLI reads them back.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -79,6 +80,9 @@ def test_a_skip_keeps_old_outputs_fresh_and_says_which_run_confirmed_them(deploy
     assert fresh["level"] == "ok" and fresh["value"] < 120, fresh
     assert f"confirmed current by skipped run {second['run_id']}" in fresh["source"]
     assert code == 0, report["health"]
+    assert report["latest"]["confirmed_by"] == second["run_id"] and report["latest"]["age_seconds"] > 1000
+    screen = " ".join(h.run(deployed, "status", "--since", "30m").output.split())
+    assert re.search(r"latest output \S+ \(2\dm old, confirmed current \d+s ago\)", screen), screen
 
 
 def test_without_a_skip_the_same_old_outputs_are_stale(deployed, monkeypatch):
@@ -152,3 +156,13 @@ def test_runs_show_of_a_skipped_run_says_skips_write_nothing(deployed, monkeypat
     result = h.run(deployed, "runs", "show", second["run_id"])
     assert result.exit_code == 1
     assert "a run that skipped an unchanged input: those write nothing" in " ".join(result.output.split())
+
+
+def test_logs_print_the_skip_line_and_errors_leave_it_out(deployed, monkeypatch):
+    first, _ = processed_then_skipped(monkeypatch, deployed)
+    shown = h.run(deployed, "logs", "--since", "10m")
+    assert shown.exit_code == 0, shown.output
+    (line,) = [x for x in shown.output.splitlines() if "⏭️" in x]
+    assert "INFO  ⏭️ Run skipped: input unchanged" in line and f'confirms="{first["run_id"]}"' in line
+    errors = h.run(deployed, "logs", "--since", "10m", "--errors")
+    assert errors.exit_code == 0 and "⏭️" not in errors.output
