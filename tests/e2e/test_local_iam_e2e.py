@@ -24,10 +24,13 @@ EXECUTION_ROLE, SCHEDULER_ROLE, POLICY = "dataops-lambda-exec", "dataops-schedul
 HISTORY = "processed/quality/history.json"
 
 
-@pytest.fixture
-def deployed(tmp_path: Any) -> Iterator[Session]:
-    """`up` of the default stack with its schedule disabled (runs happen only when a test invokes)."""
-    s = Session(tmp_path)
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """`up` of the default stack with its schedule disabled (runs happen only when a test invokes).
+
+    One emulator and one `up` for the module: `deployed` puts back what each test changes.
+    """
+    s = Session(tmp_path_factory.mktemp("iam"))
     s.config.write_text(f'[bucket]\ninput_file = "{SAMPLE_CSV}"\n\n[schedule]\nenabled = false\n', encoding="utf-8")
     started = s.run("local", "start", "--speed", "120", local=False)
     assert started.returncode == 0, started.stderr
@@ -39,6 +42,25 @@ def deployed(tmp_path: Any) -> Iterator[Session]:
         yield s
     finally:
         process.stop(s.state_dir)
+
+
+@pytest.fixture
+def deployed(stack: Session) -> Iterator[Session]:
+    """The module's stack as `up` left it; afterwards the roles' trust and policies go back to the
+    shipped ones and the schedule to DISABLED, whatever the test changed."""
+    iam = stack.client("iam")
+    shipped = {
+        role: (
+            iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"],
+            iam.get_role_policy(RoleName=role, PolicyName=POLICY)["PolicyDocument"],
+        )
+        for role in (EXECUTION_ROLE, SCHEDULER_ROLE)
+    }
+    yield stack
+    set_schedule_state(stack, "DISABLED")
+    for role, (trust, policy) in shipped.items():
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName=role, PolicyName=POLICY, PolicyDocument=json.dumps(policy))
 
 
 def invoke(s: Session) -> tuple[dict[str, Any], str | None, str]:
@@ -162,6 +184,11 @@ def scheduled(s: Session) -> tuple[float, float, float]:
     )
 
 
+def since(s: Session, start: tuple[float, float, float]) -> tuple[float, float, float]:
+    """What `scheduled` counted after `start`."""
+    return tuple(now - then for now, then in zip(scheduled(s), start, strict=True))  # type: ignore[return-value]
+
+
 def set_schedule_state(s: Session, state: str) -> None:
     scheduler = s.client("scheduler")
     current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
@@ -180,12 +207,13 @@ def test_the_old_scheduler_trust_makes_every_scheduled_run_a_target_error(deploy
     old = json.loads(json.dumps(trust))
     old["Statement"][0]["Condition"]["ArnLike"] = {"aws:SourceArn": f"{group_arn}/*"}  # the form before issue 18
     iam.update_assume_role_policy(RoleName=SCHEDULER_ROLE, PolicyDocument=json.dumps(old))
-    before = s.lambda_sum("Invocations")
+    start = scheduled(s)  # the module's emulator: counts since this test began
 
     set_schedule_state(s, "ENABLED")  # speed 120: rate(2 minutes) fires every second
-    wait_until(lambda: scheduled(s)[1] >= 3, 60, "three scheduled firings counted as target errors")
-    attempts, errors, invocations = scheduled(s)
-    assert attempts == errors and invocations == before  # every firing failed and nothing ran
+    wait_until(lambda: since(s, start)[1] >= 3, 60, "three scheduled firings counted as target errors")
+    attempts, errors, invocations = since(s, start)
+    assert attempts == errors and invocations == 0  # every firing failed and nothing ran
+    before = s.lambda_sum("Invocations")
     assert "Scheduler could not act as the schedule's role" in emulator_log(s)
 
     # `up` converges the trust policy back to the shipped one (and the schedule to the config's
@@ -217,9 +245,9 @@ def test_the_scheduler_role_needs_invoke_on_the_function(deployed):
             }
         ),
     )
-    before = s.lambda_sum("Invocations")
+    start = scheduled(s)  # the module's emulator: counts since this test began
     set_schedule_state(s, "ENABLED")
-    wait_until(lambda: scheduled(s)[1] >= 2, 60, "firings refused for want of lambda:InvokeFunction")
+    wait_until(lambda: since(s, start)[1] >= 2, 60, "firings refused for want of lambda:InvokeFunction")
     set_schedule_state(s, "DISABLED")
-    assert s.lambda_sum("Invocations") == before
+    assert since(s, start)[2] == 0
     assert "is not authorized to perform lambda:InvokeFunction" in emulator_log(s)
