@@ -30,6 +30,15 @@ def stack(mock_aws_env, monkeypatch, tmp_path):
     return recorder, lam, glue
 
 
+@pytest.fixture
+def deployed(mock_aws_env, monkeypatch, tmp_path):
+    """`stack` with the Glue stack up: a private copy of the process's deployed moto state (helpers/moto_state.py)."""
+    glue = tmp_path / "glue.toml"
+    recorder = h.deployed_stack(monkeypatch, glue, 'engine = "glue"\n')  # a key of write_config's last table
+    assert 'engine = "glue"' in glue.read_text(encoding="utf-8").split("[function]", 1)[1]
+    return recorder, h.write_config(tmp_path / "lambda.toml"), glue
+
+
 def up(config, *args):
     result = h.run(config, "up", *args)
     assert result.exit_code == 0, result.output
@@ -124,17 +133,15 @@ def test_switching_engines_removes_what_the_other_needed(stack):
     assert schedule["Target"]["Arn"].endswith(":function:DataOpsPipelineFunction")
 
 
-def test_down_removes_the_glue_stack_and_leaves_nothing(stack):
-    _, _, glue = stack
-    up(glue)
+def test_down_removes_the_glue_stack_and_leaves_nothing(deployed):
+    _, _, glue = deployed
     result = h.run(glue, "down", "--yes")
     assert result.exit_code == 0, result.output
     assert h.leftovers() == {key: [] for key in h.leftovers()}
 
 
-def test_down_with_lambda_config_still_removes_a_glue_job_left_behind(stack):
-    _, lam, glue = stack
-    up(glue)
+def test_down_with_lambda_config_still_removes_a_glue_job_left_behind(deployed):
+    _, lam, _ = deployed
     result = h.run(lam, "down", "--yes")  # the config says lambda; the deployed stack is glue
     assert result.exit_code == 0, result.output
     assert h.leftovers() == {key: [] for key in h.leftovers()}
@@ -181,12 +188,11 @@ def test_invoke_starts_a_glue_run_and_waits_for_it(stack, monkeypatch):
     assert as_json["state"] == "SUCCEEDED" and as_json["finished"] is True
 
 
-def test_status_reads_the_glue_job_runs(stack, monkeypatch):
+def test_status_reads_the_glue_job_runs(deployed, monkeypatch):
     from dataops_cli.engines import glue_run
 
     monkeypatch.setattr(glue_run, "POLL_SECONDS", 0.0)
-    _, _, glue = stack
-    up(glue)
+    _, _, glue = deployed
     assert h.run(glue, "invoke").exit_code == 0
     assert h.run(glue, "invoke").exit_code == 0
     result = h.run(glue, "status", "--json")
@@ -200,12 +206,11 @@ def test_status_reads_the_glue_job_runs(stack, monkeypatch):
     assert "Glue job runs in the window" in shown and "2 (SUCCEEDED 2)" in shown
 
 
-def test_status_is_failing_when_the_latest_glue_run_failed(stack, monkeypatch):
+def test_status_is_failing_when_the_latest_glue_run_failed(deployed, monkeypatch):
     from dataops_cli.cli import exits
     from dataops_cli.engines import glue_engine
 
-    _, _, glue = stack
-    up(glue)
+    _, _, glue = deployed
     failed = {
         "source": "Glue GetJobRuns",
         "runs": 1,
