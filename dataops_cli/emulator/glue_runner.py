@@ -34,8 +34,9 @@ from dataops_cli.emulator.sigv4 import Secret
 from dataops_cli.local.private_files import DIR_MODE, create_private_file, make_private_dir, remove_private_tree
 
 GLUE_BOOTSTRAP = Path(__file__).resolve().with_name("glue_bootstrap.py")
-# Passed through as well: where Java is, and the driver memory the Spark job reads (handler/spark_job/__main__.py).
-GLUE_PASSED_THROUGH = (*PASSED_THROUGH, "JAVA_HOME", "DATAOPS_SPARK_DRIVER_MEMORY")
+# Passed through as well: where Java is, the driver memory the Spark job reads (handler/spark_job/__main__.py),
+# and pyspark's launcher options (pyspark/java_gateway.py), e.g. JVM flags (tests/helpers/spark.py).
+GLUE_PASSED_THROUGH = (*PASSED_THROUGH, "JAVA_HOME", "DATAOPS_SPARK_DRIVER_MEMORY", "PYSPARK_SUBMIT_ARGS")
 # Spark's own (log4j) lines on stderr: "25/11/26 17:30:01 WARN NativeCodeLoader: ...", and the
 # two lines its launcher prints; on AWS Glue 5.x these go to /aws-glue/jobs/error, the script's
 # own stdout and stderr to /aws-glue/jobs/output.

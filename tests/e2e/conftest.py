@@ -3,10 +3,8 @@
 Per module, so that the Spark parity tests can sit in two modules that xdist runs on its two
 workers at once (`--dist loadfile`), instead of one module that ends the suite alone.
 
-The tests' JVM compiles with the client compiler only and collects garbage on one thread
-(FAST_JVM): a test's Spark jobs are many and small, so the JVM spent more CPU compiling
-hot code with its optimising compiler than running it. That took about a third off the
-Spark modules' CPU time (docs/development.md); what Spark computes does not change.
+The session's JVM starts with tests/helpers/spark.py's FAST_JVM flags (client compiler only,
+one GC thread): about a third less CPU for the Spark modules; what Spark computes does not change.
 """
 
 from __future__ import annotations
@@ -16,9 +14,7 @@ import signal
 
 import pytest
 
-# pyspark's launcher reads PYSPARK_SUBMIT_ARGS (pyspark/java_gateway.py); the JVM options only change how
-# the JVM compiles and collects, not what it computes.
-FAST_JVM = '--driver-java-options "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" pyspark-shell'
+from tests.helpers.spark import FAST_JVM
 
 
 @pytest.fixture(scope="module")

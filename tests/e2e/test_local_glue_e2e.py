@@ -36,6 +36,7 @@ from tests.e2e.test_local_e2e import (
     stack_instances,
 )
 from tests.helpers.local import wait_until
+from tests.helpers.spark import FAST_JVM
 
 pytestmark = [
     pytest.mark.e2e,
@@ -79,6 +80,7 @@ def read_json(s: Session, key: str) -> Any:
 
 def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
     s = Session(tmp_path)
+    s.env.setdefault("PYSPARK_SUBMIT_ARGS", FAST_JVM)  # the emulator passes it to the Glue run's JVM
     s.config.write_text(
         s.config.read_text(encoding="utf-8")
         + '[function]\nengine = "glue"\n[schedule]\nexpression = "rate(1 minute)"\n',
