@@ -5,9 +5,11 @@ One emulator carries the story, with one Spark run in all (each run starts its o
 each Glue run does): `up` deploys and runs the job once, and while that run goes `invoke` is
 refused (MaxConcurrentRuns 1); its outputs are read through the emulator (latest.json,
 summary, the cleaned manifest and its parts) and its logs from /aws-glue/jobs/output; the
-schedule (rate(1 minute) at speed 4: every 15 s) fires and starts a run through EventBridge
-Scheduler's universal target glue:startJobRun, which finds the input unchanged and skips
-without starting Spark (pipeline.skip_unchanged, the default); a run with a bad option fails
+schedule (configured DISABLED, so that no firing can take the job's one run slot before up's
+run; enabled once up is done: rate(1 minute) at speed 12 fires every 5 s) starts a run
+through EventBridge Scheduler's universal target glue:startJobRun, which finds the input
+unchanged and skips without starting Spark (pipeline.skip_unchanged, the default); disabled
+again as configured, status is healthy with no drift; a run with a bad option fails
 before Spark starts (FAILED, ErrorMessage, latest.json untouched, status failing); `down`
 leaves nothing of the stack; `local stop` leaves no process.
 Skipped without pyspark or Java (CI installs the test extra, which has pyspark).
@@ -74,6 +76,15 @@ def driver_log(s: Session, run_id: str) -> list[str]:
     return [e["message"] for e in events]
 
 
+def set_schedule_state(s: Session, state: str) -> None:
+    scheduler = s.client("scheduler")
+    current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
+    keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
+    scheduler.update_schedule(
+        Name=SCHEDULE, GroupName=GROUP, State=state, **{k: current[k] for k in keep if k in current}
+    )
+
+
 def read_json(s: Session, key: str) -> Any:
     return json.loads(s.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
@@ -83,10 +94,10 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
     s.env.setdefault("PYSPARK_SUBMIT_ARGS", FAST_JVM)  # the emulator passes it to the Glue run's JVM
     s.config.write_text(
         s.config.read_text(encoding="utf-8")
-        + '[function]\nengine = "glue"\n[schedule]\nexpression = "rate(1 minute)"\n',
+        + '[function]\nengine = "glue"\n[schedule]\nexpression = "rate(1 minute)"\nenabled = false\n',
         encoding="utf-8",
     )
-    started = s.run("local", "start", "--speed", "4", "--port", str(free_port()), local=False)
+    started = s.run("local", "start", "--speed", "12", "--port", str(free_port()), local=False)
     assert started.returncode == 0, started.stderr
     pid = read_state(s.state_dir).pid
     s.connect()
@@ -137,15 +148,11 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         # The schedule fires glue:startJobRun with its Input {"JobName": ...}: a run without arguments.
         # The input has not changed since up's run: it skips before Spark starts, and says so.
         published = s.latest()
+        set_schedule_state(s, "ENABLED")  # at speed 12, rate(1 minute) fires every 5 s
         scheduled = wait_until(
             lambda: next((r for r in glue_runs(s) if not r.get("Arguments")), None), 60, "a scheduled Glue run"
         )
-        scheduler = s.client("scheduler")  # one scheduled run is enough: pause the schedule
-        current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
-        keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
-        scheduler.update_schedule(
-            Name=SCHEDULE, GroupName=GROUP, State="DISABLED", **{k: current[k] for k in keep if k in current}
-        )
+        set_schedule_state(s, "DISABLED")  # one scheduled run is enough, and the config says DISABLED
         done = wait_until(
             lambda: next(
                 (r for r in glue_runs(s) if r["Id"] == scheduled["Id"] and r["JobRunState"] != "RUNNING"), None
@@ -166,9 +173,9 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
 
         report = s.run("status", "--json")
         document = json.loads(report.stdout)
-        # Healthy but for the schedule this test paused (drift from the config: a warning).
-        assert report.returncode == 0 and document["health"]["level"] == "warning", report.stdout
-        assert [r for r in document["health"]["reasons"] if "drifted" not in r] == [], report.stdout
+        # Healthy: the schedule is DISABLED again, as configured (no drift).
+        assert report.returncode == 0 and document["health"]["level"] == "healthy", report.stdout
+        assert document["health"]["reasons"] == [], report.stdout
         assert document["glue_runs"]["states"] == {"SUCCEEDED": 2}
 
         # A run with a bad option fails before Spark starts: FAILED with the job's error, latest.json untouched.
