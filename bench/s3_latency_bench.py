@@ -42,7 +42,7 @@ from bench.latency_proxy import Proxies, serial_round_trips
 
 BUCKET = "bench-latency"
 INPUT_KEY = "diabetes_preprocessed.csv"
-SAMPLE = ROOT / "data" / "diabetes_preprocessed.csv"
+SAMPLE = ROOT / "dataops_cli" / "starter" / "diabetes_preprocessed.csv"
 LATENCIES = (0.0, 0.025)
 SCENARIOS = ("full", "changed", "unchanged")
 AWS_ENV = {
@@ -110,7 +110,7 @@ class _Context:
         return 60_000
 
 
-def run_version(label: str, root: Path, proxies: Proxies, runs: int, prefix: str) -> list[list[str]]:
+def run_version(label: str, root: Path, proxies: Proxies, runs: int, prefix: str, trace: bool) -> list[list[str]]:
     endpoints = [proxies.endpoint(latency) for latency in LATENCIES]
     env = {**os.environ, **AWS_ENV, "OUTPUT_PREFIX": prefix, "PYTHONPATH": str(root)}
     command = [sys.executable, "-m", "bench.s3_latency_bench", "--child", str(root), *endpoints, "--runs", str(runs)]
@@ -119,27 +119,40 @@ def run_version(label: str, root: Path, proxies: Proxies, runs: int, prefix: str
     if done.returncode:
         raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
     windows = json.loads(done.stdout.strip().splitlines()[-1])
+    high = LATENCIES[-1]
     rows = []
     for index, scenario in enumerate(SCENARIOS):
-        walls, requests, serial, status = {}, {}, {}, ""
+        walls = {}
         for latency, endpoint in zip(LATENCIES, endpoints, strict=True):
-            held = proxies.by_latency[latency].held
-            runs_at = windows[endpoint][index]
-            walls[latency] = statistics.median((t1 - t0) * 1000 for t0, t1, _ in runs_at)
-            requests[latency] = statistics.median(sum(t0 <= t <= t1 for t in held) for t0, t1, _ in runs_at)
-            serial[latency] = statistics.median(serial_round_trips(held, latency, t0, t1) for t0, t1, _ in runs_at)
-            status = runs_at[-1][2]
-        high = LATENCIES[-1]
+            walls[latency] = statistics.median((t1 - t0) * 1000 for t0, t1, _ in windows[endpoint][index])
+        proxy, runs_at = proxies.by_latency[high], windows[endpoints[-1]][index]
+        if trace:
+            print_trace(f"{label}, {scenario}", proxy, *runs_at[-1][:2])
+        med = statistics.median
+        requests = med(sum(t0 <= t <= t1 for t in proxy.held) for t0, t1, _ in runs_at)
+        connects = med(sum(t0 <= t <= t1 for t in proxy.connects) for t0, t1, _ in runs_at)
+        serial = med(serial_round_trips(proxy.held, high, t0, t1) for t0, t1, _ in runs_at)
+        client = med(serial_round_trips(proxy.held, high, t0, t1, proxy.sent) for t0, t1, _ in runs_at)
         added = (walls[high] - walls[0.0]) / (high * 1000)
-        cells = [label, scenario, status, f"{requests[high]:g}", f"{walls[0.0]:.0f}", f"{walls[high]:.0f}"]
-        rows.append([*cells, f"{serial[high]:.1f}", f"{added:.1f}"])
+        cells = [label, scenario, runs_at[-1][2], f"{requests:g}", f"{connects:g}", f"{walls[0.0]:.0f}"]
+        rows.append([*cells, f"{walls[high]:.0f}", f"{serial:.1f}", f"{client:.1f}", f"{added:.1f}"])
     return rows
+
+
+def print_trace(title: str, proxy: Any, t0: float, t1: float) -> None:
+    """One run's requests on stderr: when each began and was answered, ms from the run's start."""
+    print(f"{title}: {(t1 - t0) * 1000:.1f} ms", file=sys.stderr)
+    for began, held, line in sorted(zip(proxy.sent, proxy.held, proxy.lines, strict=True)):
+        if t0 <= held <= t1:
+            request = " ".join(line.split()[:2])[-60:]
+            print(f"  began {(began - t0) * 1000:6.1f}  answered {(held - t0) * 1000:6.1f}  {request}", file=sys.stderr)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="main", help="git ref whose handler/ is the 'before' column")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--trace", action="store_true", help="print each scenario's last run, request by request")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -158,12 +171,15 @@ def main() -> None:
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=SAMPLE.read_bytes())
         with tempfile.TemporaryDirectory(prefix="s3-latency-") as tmp:
-            rows = run_version(f"before ({args.before})", extract(args.before, Path(tmp)), proxies, args.runs, "b/")
-            rows += run_version("after (this tree)", ROOT, proxies, args.runs, "a/")
+            rows = run_version(
+                f"before ({args.before})", extract(args.before, Path(tmp)), proxies, args.runs, "b/", args.trace
+            )
+            rows += run_version("after (this tree)", ROOT, proxies, args.runs, "a/", args.trace)
     finally:
         proxies.stop()
         server.stop()
-    header = ["handler", "scenario", "status", "requests", "ms at 0", "ms at 25", "serial RT", "added/25"]
+    header = ["handler", "scenario", "status", "requests", "connects", "ms at 0", "ms at 25"]
+    header += ["serial RT", "client RT", "added/25"]
     print(format_table(header, rows))
     print(f"\nmedians of {args.runs} warm runs each; load: {os.getloadavg()[0]:.2f} (1 min)")
     print("\n".join(machine_lines()))

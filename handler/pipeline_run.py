@@ -41,7 +41,7 @@ from .runlog import (
     to_json_bytes,
     utc_iso,
 )
-from .s3batch import Batch
+from .s3batch import Batch, Gate
 from .s3io import MultipartSink, S3Input
 from .settings import Settings
 
@@ -104,15 +104,17 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             return skipped
         self._log_start()
         t_history = time.perf_counter()
-        history_read = self.batch.submit(self._read_history)  # with the input's GET (after it, when skips are on)
-        columns = self._read(source)
+        gate = None if self.skip_check else Gate(2)  # skips on: the input's GET was answered already
+        history_read = self.batch.submit(self._read_history, gate)  # with the input's GET, or after it
+        columns = self._read(source, gate)
         read_ms = ms_since(t0)
-        history = self._distinct_inputs(history_read.result())
-        self.quality_ms["history_read_ms"] = ms_since(t_history)
         result, zeros = self._process(columns)
         outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
+        bodies = self._prepare_outputs(result, read_ms, outputs, history_read)
+        history = self._distinct_inputs(history_read.result())  # its round trip overlapped the work above
+        self.quality_ms["history_read_ms"] = ms_since(t_history)
         current, quality, blocked = self._check_quality(result, zeros, history, outputs)
-        self._write_outputs(result, read_ms, outputs)
+        self._send_outputs(bodies, outputs)
         files = list(outputs.values())
         duration_ms = self._log_saved(files)
         self.at("writing run.json")
@@ -150,12 +152,16 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             trigger=self.facts["trigger"],
         )
 
-    def _read(self, source: S3Input) -> Columns:
+    def _read(self, source: S3Input, gate: Gate | None) -> Columns:
         """The input CSV as columns; records what was read (size, ETag), the run's fingerprint and its shape."""
         s = self.settings
         from .reader import read_columns  # numpy and pyarrow: only runs that process load them
 
-        info = source.fetch()  # already fetched when skips are on
+        if gate is None:
+            info = source.fetch()  # already fetched when skips are on
+        else:
+            with gate.member():  # leaves with the history's GET
+                info = source.fetch()
         columns = read_columns(source.open, size_hint=info.size, max_columns=s.options.max_columns)
         self.fingerprint = self._fingerprint(info.etag)
         self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
@@ -193,18 +199,20 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         )
         return result, zeros
 
-    def _write_outputs(self, result: PipelineResult, read_ms: float, outputs: dict[str, str]) -> None:
-        """The run's five files under its own folder, uploaded together (one round trip for small ones).
-
-        cleaned.csv is formatted first (a large one uploads its parts meanwhile); its last
-        request goes out with the other four. summary.json's write_ms is that formatting and
-        the serializing of the others: the uploads after it are not on its clock.
+    def _prepare_outputs(
+        self, result: PipelineResult, read_ms: float, outputs: dict[str, str], history_read: Any
+    ) -> dict[str, bytes]:
+        """cleaned.csv formatted and sealed (a large one uploads its parts meanwhile), and the
+        bodies of correlation.csv, summary.json and dtypes.json; quality.json's comes with the
+        checks. summary.json's write_ms is this work: the uploads after it are not on its clock.
         """
         from .outputs import correlation_csv, summary_document
 
         t1 = time.perf_counter()
+        if history_read.done():
+            history_read.result()  # an unreadable history fails the run before cleaned.csv is formatted
         self.at("writing cleaned.csv")
-        sink = self._format_cleaned(result, outputs["cleaned"])
+        self._format_cleaned(result, outputs["cleaned"]).seal()
         escape = self.settings.options.escape_formulas
         correlation = correlation_csv(result, escape_formulas=escape)
         timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": ms_since(t1)}
@@ -217,12 +225,23 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             versions=package_versions("pyarrow", "numpy", "pandas", "boto3"),
             runtime=runtime_document(os.environ),
         )
+        return {
+            "correlation": correlation,
+            "summary": to_json_bytes(summary),
+            "dtypes": to_json_bytes(result.dtypes),
+        }
+
+    def _send_outputs(self, bodies: dict[str, bytes], outputs: dict[str, str]) -> None:
+        """The run's five files under its own folder, sent together (one round trip for small ones):
+        every body is ready before the first request is signed, and all five leave at once."""
         self.at("writing the output files")
-        self.batch.submit(sink.close)
-        self._put(outputs["correlation"], correlation, "text/csv")
-        self._put(outputs["summary"], to_json_bytes(summary), "application/json")
-        self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
-        self._put(outputs["quality"], self.quality_body, "application/json")
+        assert self.open_sink is not None
+        gate = Gate(5)
+        self.batch.submit(self.open_sink.close, gate)
+        self._put(outputs["correlation"], bodies["correlation"], "text/csv", gate)
+        self._put(outputs["summary"], bodies["summary"], "application/json", gate)
+        self._put(outputs["dtypes"], bodies["dtypes"], "application/json", gate)
+        self._put(outputs["quality"], self.quality_body, "application/json", gate)
         self.batch.wait()
         self.written.append(outputs["cleaned"])
         self.open_sink, self.open_key = None, None
@@ -279,20 +298,19 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         self.batch.wait()
         self.at("publishing latest.json")
         t_write = time.perf_counter()
-        history_write = self._send_history(history, current)
         latest = {
             c.L_RUN_ID: self.run_id,
             c.L_FINISHED_AT: utc_iso(time.time()),
             c.L_OUTPUTS: outputs,
             c.L_FINGERPRINT: self.fingerprint,
         }
+        body, gate = to_json_bytes(latest), Gate(2)
+        history_write = self._send_history(history, current, gate)
         self.publishing = True  # from here latest.json may name this run, even if the call fails
-        self.s3.put_object(
-            Bucket=s.bucket,
-            Key=c.latest_key(s.output_prefix),
-            Body=to_json_bytes(latest),
-            ContentType="application/json",
-        )
+        with gate.member():  # leaves with the history's PUT
+            self.s3.put_object(
+                Bucket=s.bucket, Key=c.latest_key(s.output_prefix), Body=body, ContentType="application/json"
+            )
         # Published: from here nothing may turn the run into a failed one (its cleanup would
         # delete the files latest.json now names). The alarm stops and whatever the history's
         # write raises is logged.
@@ -335,7 +353,7 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         )
 
     def _format_cleaned(self, result: Any, key: str) -> MultipartSink:
-        """cleaned.csv into its sink: a large one uploads its parts meanwhile; the caller closes it."""
+        """cleaned.csv into its sink: a large one uploads its parts meanwhile; the caller seals and closes it."""
         from .outputs import write_cleaned_csv
 
         self.open_key = key
@@ -343,10 +361,10 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         write_cleaned_csv(result, self.open_sink, escape_formulas=self.settings.options.escape_formulas)
         return self.open_sink
 
-    def _put(self, key: str, body: bytes, content_type: str) -> None:
+    def _put(self, key: str, body: bytes, content_type: str, gate: Gate | None = None) -> None:
         """A PUT on the run's batch; the key counts as written before it is sent (cleanup deletes it)."""
         self.written.append(key)
-        self.batch.put(key, body, content_type)
+        self.batch.put(key, body, content_type, gate)
 
     def _run_document(self, status: str, **extra: Any) -> dict[str, Any]:
         return run_document(self.log, self.run_id, self.started, self.facts, status, **extra)

@@ -2,10 +2,11 @@
 
 The run GETs the input and latest.json together (one round trip, two requests). When the
 input's ETag, the settings digest and the code digest equal the fingerprint the published run
-recorded, the input's body is closed unread and the run does nothing else: one ⏭️ line, a
-RunsSkipped metric, status "skipped". Its outputs would be the published ones byte for byte
-but for the run id and times, so the published run stays current. Anything else (no
-latest.json, one without a fingerprint, one that cannot be read) processes the input.
+recorded, the input's body is dropped unread (a small one drained, so its connection is
+kept) and the run does nothing else: one ⏭️ line, a RunsSkipped metric, status "skipped".
+Its outputs would be the published ones byte for byte but for the run id and times, so the
+published run stays current. Anything else (no latest.json, one without a fingerprint, one
+that cannot be read) processes the input.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 from . import contract as c
 from .fingerprint import code_version, published_record, record, settings_digest
 from .runlog import record_metric
+from .s3batch import Gate
 from .s3io import S3Input
 
 SKIPPED = c.MARKERS[c.EVENT_SKIPPED]
@@ -38,8 +40,10 @@ class SkipCheck:
 
     def _skip_if_unchanged(self, source: S3Input) -> dict[str, Any] | None:
         """The skipped run's result, or None when the input must be processed (its GET is kept for that)."""
-        latest_read = self.batch.submit(self._read_latest)
-        info = source.fetch()
+        gate = Gate(2)  # the two GETs leave together
+        latest_read = self.batch.submit(self._read_latest, gate)
+        with gate.member():
+            info = source.fetch()
         published_run, published = published_record(latest_read.result())
         self.fingerprint = self._fingerprint(info.etag)
         if published_run is None or published != self.fingerprint:
