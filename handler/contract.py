@@ -52,6 +52,9 @@ F_START_TIME, F_TRIGGER = "start_time", "trigger"
 F_ROWS, F_COLUMNS, F_COLUMN_NAMES = "rows", "columns", "column_names"
 F_MISSING_HANDLED, F_MISSING_TOTAL = "missing_values_handled", "missing_total"
 F_FILES, F_DURATION_MS, F_ERROR = "files", "duration_ms", "error"
+F_CONFIRMS = "confirms"  # a skipped run's line: the published run it confirms is current
+# The words of a skipped run's message, as a CloudWatch Logs quoted-term filter pattern reads them.
+SKIP_PHRASE = "Run skipped"
 ERROR_CODE, ERROR_TYPE = "code", "type"  # keys inside the `error` object
 LOG_FIELDS = frozenset(
     {

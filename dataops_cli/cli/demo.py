@@ -9,16 +9,18 @@ module never imports `cli/root.py` (which imports it).
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from dataops_cli.aws import Aws, DataopsError
+from dataops_cli.aws import Aws, DataopsError, read_or_none
 from dataops_cli.cli.app import App
 from dataops_cli.cli.options import CONTEXT_SETTINGS
 from dataops_cli.config import Config, find_config_path, load_config
@@ -28,8 +30,10 @@ from dataops_cli.local.credentials import owner_credentials
 from dataops_cli.safe_text import data_text
 from dataops_cli.schedule_expr import Rate
 from dataops_cli.starter.project import write_project
+from handler import contract
 
 TARGET_INTERVAL_SECONDS = 2.0
+STEPS = 7
 
 
 def auto_speed(config: Config) -> float:
@@ -87,12 +91,12 @@ def _run_story(
     timeout: float,
     tmp: str,
 ) -> None:
-    """Steps 1-6 with the emulator's state in `tmp`; the emulator is stopped whatever happens."""
+    """Steps 1-7 with the emulator's state in `tmp`; the emulator is stopped whatever happens."""
     console: Console = app.console
     began = time.monotonic()
 
     def step(number: int, text: str) -> None:
-        console.rule(f"[bold]{number}/6[/] {text}  [dim]({time.monotonic() - began:.1f} s)[/]")
+        console.rule(f"[bold]{number}/{STEPS}[/] {text}  [dim]({time.monotonic() - began:.1f} s)[/]")
 
     def dataops(state_dir: str, *args: str, ok: tuple[int, ...] = (0,)) -> None:
         """Run a real command in-process; commands that end with sys.exit (status) are fine too."""
@@ -117,11 +121,13 @@ def _run_story(
         aws = Aws(region=config.region, endpoint_url=state.endpoint, credentials=owner_credentials(Path(tmp)))
         step(3, f"Waiting for {runs} scheduled runs ({config.schedule.expression} at {speed:g}x)")
         _wait_for_runs(aws, config, console, since, runs, timeout)
-        step(4, "KPIs")
+        step(4, "A new input arrives: the next scheduled run processes it")
+        _change_input_and_wait(aws, config, console, timeout)
+        step(5, "KPIs")
         dataops(tmp, "status", ok=(0, 3))  # 3: failing runs, which the KPIs then show
-        step(5, f"Outputs in s3://{config.bucket.name}/{config.bucket.output_prefix}")
+        step(6, f"Outputs in s3://{config.bucket.name}/{config.bucket.output_prefix}")
         _print_outputs(aws, config, console)
-        step(6, "dataops --local down --yes")
+        step(7, "dataops --local down --yes")
         dataops(tmp, "down", "--yes")
     finally:
         process.stop(Path(tmp))
@@ -147,9 +153,11 @@ def demo(app: App, speed: float | None, runs: int, timeout: float) -> None:
     """The whole story in under a minute, on a private emulator: nothing is left behind.
 
     Starts an emulator in a temporary state directory on a free port, deploys the
-    stack (`up`), lets the schedule fire several times with time compressed,
-    shows the KPIs, lists the outputs in S3, removes everything (`down --yes`) and
-    stops the emulator. An emulator you started yourself is not touched.
+    stack (`up`), lets the schedule fire several times with time compressed
+    (they find the input unchanged and skip), replaces the input with itself
+    minus its last row and waits for the next run to process it, shows the KPIs,
+    lists the outputs in S3, removes everything (`down --yes`) and stops the
+    emulator. An emulator you started yourself is not touched.
 
     \b
     Examples:
@@ -162,6 +170,7 @@ def demo(app: App, speed: float | None, runs: int, timeout: float) -> None:
 def _wait_for_runs(aws: Aws, config: Config, console: Console, since: datetime, runs: int, timeout: float) -> None:
     """Wait (polling CloudWatch, as status would) until `runs` scheduled runs have finished."""
     function = ("FunctionName", config.function.name)
+    emf = (contract.METRIC_DIMENSION, config.function.name)
     deadline = time.monotonic() + timeout
     seen = 0
     with console.status("waiting for the schedule to fire ...") as spinner:
@@ -169,8 +178,11 @@ def _wait_for_runs(aws: Aws, config: Config, console: Console, since: datetime, 
             finished = int(metric_sum(aws, "AWS/Lambda", "Invocations", function, since)) - 1  # minus up's own run
             if finished > seen:
                 errors = int(metric_sum(aws, "AWS/Lambda", "Errors", function, since))
+                skipped = int(metric_sum(aws, contract.METRICS_NAMESPACE, contract.M_RUNS_SKIPPED, emf, since))
                 for number in range(seen + 1, min(finished, runs) + 1):
-                    console.print(f"  scheduled run {number} finished (errors so far: {errors})")
+                    console.print(
+                        f"  scheduled run {number} finished (skipped, input unchanged: {skipped}; errors: {errors})"
+                    )
                 seen = finished
                 spinner.update(f"{seen}/{runs} scheduled runs finished ...")
             if seen >= runs:
@@ -181,6 +193,34 @@ def _wait_for_runs(aws: Aws, config: Config, console: Console, since: datetime, 
                     "try a higher --speed or --timeout",
                 )
             time.sleep(0.25)
+
+
+def _change_input_and_wait(aws: Aws, config: Config, console: Console, timeout: float) -> None:
+    """Replace the input with itself minus its last row, then wait for a scheduled run to publish it:
+    the runs before found the input unchanged and skipped (pipeline.skip_unchanged)."""
+    s3, bucket, key = aws.client("s3"), config.bucket.name, config.bucket.input_key
+    published = _published_run(s3, config)
+    lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().rstrip(b"\n").split(b"\n")
+    if len(lines) < 3:
+        console.print(f"  s3://{bucket}/{key} has a single row: left as it is")
+        return
+    s3.put_object(Bucket=bucket, Key=key, Body=b"\n".join(lines[:-1]) + b"\n")
+    console.print(f"  s3://{bucket}/{key} replaced: {count(len(lines) - 2)} rows (was {count(len(lines) - 1)})")
+    deadline = time.monotonic() + timeout
+    with console.status("waiting for a scheduled run to process it ..."):
+        while (latest := _published_run(s3, config)) == published:
+            if time.monotonic() > deadline:
+                raise DataopsError(
+                    f"no scheduled run published the changed input within {timeout:g} s",
+                    "try a higher --speed or --timeout",
+                )
+            time.sleep(0.25)
+    console.print(f"  scheduled run {latest} processed it and published its outputs (latest.json)")
+
+
+def _published_run(s3: Any, config: Config) -> str | None:
+    found = read_or_none(s3.get_object, Bucket=config.bucket.name, Key=config.latest_key)
+    return json.loads(found["Body"].read()).get(contract.L_RUN_ID) if found else None
 
 
 def _print_outputs(aws: Aws, config: Config, console: Console) -> None:

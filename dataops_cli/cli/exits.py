@@ -9,5 +9,5 @@ FAILED = 1  # an AWS or input error, a failed run, or what `down` left; status: 
 USAGE = 2  # bad config or option, an unusable input or environment
 FAILING = 3  # status: the pipeline is failing
 NOT_DEPLOYED = 4  # status: not deployed, or resources missing
-INCOMPLETE = 5  # status: nothing found wrong, but a source could not be read: health is not proven
+INCOMPLETE = 5  # status, dashboard, runs: shown, but a source could not be read (named): not the whole picture
 INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)

@@ -116,6 +116,11 @@ class Engine(ABC):
         """Runs since `start` from the engine's own API (status), or None when the run logs say it all."""
 
     @abstractmethod
+    def skipped_runs(self, aws: Any, start_ms: int, end_ms: int | None = None) -> list[Any]:
+        """The runs since `start_ms` that skipped an unchanged input (observe.skips.SkippedRun), oldest first:
+        they write nothing to S3, so their log lines are their only record."""
+
+    @abstractmethod
     def measure(self, aws: Any) -> Any:
         """What the deployed stack measured for `cost` (a cost.inputs.Measured)."""
 

@@ -7,6 +7,7 @@ the job's run ids), and locally from pyspark on this machine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from dataops_cli.cost.measured import measure_glue, measure_outputs
 from dataops_cli.engines import glue_logs
 from dataops_cli.engines.base import TRAITS, Engine, LogSource, RunWatch, Target
 from dataops_cli.engines.glue_run import POLL_SECONDS, STARTUP_SECONDS, GlueRunOutcome, runs_summary, start_and_wait
+from dataops_cli.observe import skips
 
 LOCAL_GLUE_NOTE = (
     "local mode: Glue job runs execute on this machine's Python {python} with local pyspark (local[*]), "
@@ -40,7 +42,7 @@ class GlueEngine(Engine):
         it in full even when the input is unchanged."""
         config = self.config
         try:
-            return start_and_wait(
+            outcome = start_and_wait(
                 aws.client("glue"),
                 config.glue_job,
                 trigger=trigger,
@@ -64,6 +66,30 @@ class GlueEngine(Engine):
                     f"wait for it: aws glue get-job-runs --job-name {config.glue_job} --max-items 1",
                 ) from exc
             raise
+        return self._with_skip(aws, outcome)
+
+    def _with_skip(self, aws: Any, outcome: GlueRunOutcome) -> GlueRunOutcome:
+        """A SUCCEEDED run that skipped an unchanged input, told apart by its driver's ⏭️ line (one read).
+
+        Glue's state is the same for both. Glue may ingest the line a little after the run ends:
+        if it is not there yet, or the read is refused, the outcome stays the plain SUCCEEDED,
+        which is true either way."""
+        if outcome.state != "SUCCEEDED" or outcome.started_ms is None:
+            return outcome
+        try:
+            found = skips.from_events(
+                glue_logs.events(
+                    aws.client("logs"),
+                    [outcome.run_id],
+                    outcome.started_ms,
+                    groups=glue_logs.GLUE_LOG_GROUPS[:1],
+                    pattern=skips.SKIP_PATTERN,
+                    max_pages=1,
+                )
+            )
+        except ClientError:
+            return outcome
+        return replace(outcome, confirms=found[-1].confirms) if found else outcome
 
     def log_source(self, aws: Any, target: Target, warn: Callable[[str], None]) -> LogSource:
         """Only the streams of this job's runs (GetJobRuns) in Glue's shared groups."""
@@ -96,6 +122,20 @@ class GlueEngine(Engine):
 
     def run_summaries(self, ctx: Any, start: datetime) -> dict[str, Any] | None:
         return runs_summary(ctx.client("glue"), self.config.glue_job, start)
+
+    def skipped_runs(self, aws: Any, start_ms: int, end_ms: int | None = None) -> list[skips.SkippedRun]:
+        """The job's runs since `start_ms` whose driver logged a skip (its stdout group; the newest
+        SKIP_RUNS runs, one FilterLogEvents each): a skipped job run SUCCEEDED like any other in GetJobRuns."""
+        client, glue = aws.client("logs"), aws.client("glue")
+        if read_or_none(glue.get_job, JobName=self.config.glue_job) is None:
+            return []
+        runs = glue_logs.run_ids(glue, self.config.glue_job, start_ms)[: glue_logs.SKIP_RUNS]
+        found = skips.from_events(
+            glue_logs.events(
+                client, runs, start_ms, groups=glue_logs.GLUE_LOG_GROUPS[:1], pattern=skips.SKIP_PATTERN, max_pages=1
+            )
+        )
+        return [s for s in found if end_ms is None or s.started_ms < end_ms]
 
     def measure(self, aws: Any) -> Measured:
         """No function to measure: the job's runs, and the latest outputs."""

@@ -31,6 +31,7 @@ GLUE_LOG_GROUPS = ("/aws-glue/jobs/output", "/aws-glue/jobs/error")
 # One FilterLogEvents per group and run: a day at rate(2 minutes) is 720 runs, so only the
 # newest MAX_RUNS are read (the caller says how many were left out: narrow --since).
 MAX_RUNS = 50
+SKIP_RUNS = 20  # runs read for skip lines (`runs`, status's freshness): the newest, one read each
 RUNS_MAX_PAGES = 5  # GetJobRuns pages of 200, newest first
 LATE_MS = 60_000  # a run's last lines may be ingested a little after CompletedOn
 
@@ -69,6 +70,7 @@ def events(
     groups: tuple[str, ...] = GLUE_LOG_GROUPS,
     max_pages: int | None = None,
     on_truncated: Callable[[], None] | None = None,
+    pattern: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every event of these runs' streams since `from_ms`, each marked with its group (`logGroupName`).
 
@@ -80,7 +82,13 @@ def events(
         for run in runs:
             try:
                 for event in runlog_reader.filter_events(
-                    logs, group, from_ms, max_pages=max_pages, on_truncated=on_truncated, stream_prefix=run
+                    logs,
+                    group,
+                    from_ms,
+                    pattern=pattern,
+                    max_pages=max_pages,
+                    on_truncated=on_truncated,
+                    stream_prefix=run,
                 ):
                     if str(event.get("logStreamName", run)).startswith(run):
                         yield {**event, "logGroupName": group}

@@ -28,6 +28,8 @@ class GlueRunOutcome:
     execution_seconds: int | None
     error: str | None
     finished: bool  # False: the wait ran out while the run was still going
+    started_ms: int | None = None
+    confirms: str | None = None  # the run skipped an unchanged input: the published run it confirmed
 
     @property
     def failed(self) -> bool:
@@ -48,6 +50,8 @@ class GlueRunOutcome:
                 "(it goes on in Glue)"
             )
         text = f"Glue job run {self.run_id} of {self.job}: {self.state}{took}"
+        if self.confirms:
+            text += f": skipped, input unchanged (published run {self.confirms} is current; --force runs it in full)"
         return text + (f": {self.error}" if self.error else "")
 
 
@@ -80,8 +84,15 @@ def start_and_wait(
             seen = state
         finished = state in TERMINAL_STATES
         if finished or clock() >= deadline:
+            started = run.get("StartedOn")
             return GlueRunOutcome(
-                job, run_id, state, run.get("ExecutionTime"), run.get("ErrorMessage") or None, finished
+                job,
+                run_id,
+                state,
+                run.get("ExecutionTime"),
+                run.get("ErrorMessage") or None,
+                finished,
+                int(started.timestamp() * 1000) if isinstance(started, datetime) else None,
             )
         sleep(min(poll_seconds, max(deadline - clock(), 0)))
 

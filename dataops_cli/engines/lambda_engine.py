@@ -17,7 +17,7 @@ from dataops_cli.cost.inputs import Measured
 from dataops_cli.cost.measured import measure
 from dataops_cli.engines.base import TRAITS, Engine, LogSource, RunWatch, Target
 from dataops_cli.engines.lambda_run import InvokeOutcome, invoke_now
-from dataops_cli.observe import runlog_reader
+from dataops_cli.observe import runlog_reader, skips
 
 LOCAL_RUNTIME_NOTE = (
     "local mode: runs execute on this machine's Python {python}, not the configured runtime {runtime} "
@@ -73,6 +73,15 @@ class LambdaEngine(Engine):
 
     def run_summaries(self, ctx: Any, start: datetime) -> dict[str, Any] | None:
         return None  # the function's runs are in its run log (status reads it)
+
+    def skipped_runs(self, aws: Any, start_ms: int, end_ms: int | None = None) -> list[skips.SkippedRun]:
+        """From the function's log group (none yet: no run has logged, so none skipped)."""
+        try:
+            return skips.read(aws.client("logs"), self.config.log_group, start_ms, end_ms)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            return []
 
     def measure(self, aws: Any) -> Measured:
         return measure(self.config, aws.client("cloudwatch"), aws.client("s3"))

@@ -47,6 +47,17 @@ def render_result(
         if details:
             rows = [(key.replace("_", " "), printable(value)) for key, value in details.items()]
             parts.append(key_values(rows, width))
+    elif payload.get("status") == "skipped":  # pipeline.skip_unchanged: the published run is current
+        parts.append(
+            Text(
+                f"⏭️ {outcome.function} run {printable(payload.get('run_id', ''))} skipped: input unchanged",
+                style="bold cyan",
+            )
+        )
+        rows = [("confirms", f"{printable(payload.get('confirms', '?'))} (its outputs are current)")]
+        rows.append(("input ETag", printable(payload.get("input_etag", "?"))))
+        parts.append(key_values(rows, width))
+        parts.append(Text("--force runs it in full anyway.", style="dim"))
     else:
         parts.append(
             Text(f"✅ {outcome.function} run {printable(payload.get('run_id', ''))} succeeded", style="bold green")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dataops_cli.deploy.resources.base import StackContext
-from dataops_cli.observe import metrics, quality_status, runlog_reader
+from dataops_cli.observe import metrics, quality_status, runlog_reader, skips
 from dataops_cli.observe.status_report import (
     EXIT_FAILING,
     EXIT_HEALTHY,
@@ -31,12 +31,24 @@ from dataops_cli.observe.status_report import (
 from dataops_cli.observe.status_sources import run_interval
 
 
-def freshness(latest: dict[str, Any] | None, stale: float | None, key: str) -> Kpi:
-    """Age of the last successful output; failing once three scheduled intervals passed without one."""
+def freshness(
+    latest: dict[str, Any] | None,
+    stale: float | None,
+    key: str,
+    confirmed: skips.SkippedRun | None = None,
+    now: datetime | None = None,
+) -> Kpi:
+    """Age of the published outputs; failing once three scheduled intervals passed without a run
+    that published or confirmed them. A run that skipped an unchanged input (`confirmed`: the
+    newest skip naming latest.json's run) confirms they are current: the age counts from it."""
     age = latest.get("age_seconds") if latest else None
     if age is None:
         return Kpi(None, "age", f"S3 {key} (absent)", "warn")
-    source = f"S3 {key}" + (f" (stale after {stale:.0f} s)" if stale is not None else "")
+    source = f"S3 {key}"
+    if confirmed is not None and now is not None:
+        age = min(age, max(0.0, now.timestamp() - confirmed.started_ms / 1000))
+        source += f", confirmed current by skipped run {confirmed.run_id} (input unchanged)"
+    source += f" (stale after {stale:.0f} s)" if stale is not None else ""
     return Kpi(age, "age", source, "fail" if stale is not None and age > stale else "ok")
 
 
@@ -184,6 +196,9 @@ def recount_errors(
     report.kpis["error_rate"] = Kpi(min(rate, 1.0) if rate is not None else None, "ratio", source, level)
 
 
+FINISHED = ("succeeded", "failed", runlog_reader.SKIPPED)
+
+
 def recovered_at(runs: list[dict[str, Any]], results: metrics.MetricResults, counted: list[int]) -> datetime | None:
     """When the first successful run after the last failure started, or None if none has succeeded since.
 
@@ -191,12 +206,12 @@ def recovered_at(runs: list[dict[str, Any]], results: metrics.MetricResults, cou
     when it has finished runs; otherwise the metric series: the first period after the last one
     with errors that had a success.
     """
-    finished = [r for r in runs if r["outcome"] in ("succeeded", "failed") and r["started"] is not None]
+    finished = [r for r in runs if r["outcome"] in FINISHED and r["started"] is not None]
     if finished:
         if finished[0]["outcome"] == "failed":
             return None
         since_failure = []
-        for run in finished:  # newest first
+        for run in finished:  # newest first; a skip after a failure found the published outputs current
             if run["outcome"] == "failed":
                 break
             since_failure.append(run)

@@ -47,8 +47,9 @@ class Run:
     duration_ms: float | None = None
     memory_used_mb: int | None = None
     cold_start: bool | None = None
-    outcome: str = "running"  # running / succeeded / quarantined / failed
+    outcome: str = "running"  # running / succeeded / quarantined / failed / SKIPPED
     error: str | None = None
+    confirms: str | None = None  # a skipped run: the published run it confirmed current
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -202,6 +203,7 @@ def _apply_event(run: Run, document: dict[str, Any]) -> None:
         run.error = document.get(c.F_MESSAGE, "")
     elif event == c.EVENT_SKIPPED:  # pipeline.skip_unchanged: nothing to do, the published run is current
         run.outcome = SKIPPED
+        run.confirms = document.get(c.F_CONFIRMS)
     elif event == c.EVENT_ERROR:
         run.outcome = "failed"
         run.error = scrub_paths(document.get(c.F_MESSAGE, ""))

@@ -4,13 +4,16 @@ The bucket, not the logs, is the record here: run folders are named by sortable 
 (20261125T190437Z-1a2b3c4d), so one ListObjectsV2 with StartAfter = the window's first
 possible id lists only the window's folders, and one GetObject per listed run reads its
 run.json. A folder without run.json is a run still going (or one killed before it could
-write anything, e.g. by the Lambda timeout).
+write anything, e.g. by the Lambda timeout). A run that skipped an unchanged input
+(pipeline.skip_unchanged) writes no folder: the engine reads those from their log lines
+(observe/skips.py) and they are listed among the others.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import DataopsError, not_found
 from dataops_cli.config import Config
+from dataops_cli.observe.skips import SkippedRun
 from handler import contract
 
 RUN_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-zA-Z]{1,32}")
@@ -28,7 +32,7 @@ RUN_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-zA-Z]{1,32}")
 class RunSummary:
     run_id: str
     started_at: str | None = None
-    status: str = "running"  # running / succeeded / quarantined / failed / unreadable
+    status: str = "running"  # running / succeeded / quarantined / failed / unreadable / skipped
     trigger: str | None = None
     rows: int | None = None
     columns: int | None = None
@@ -37,13 +41,26 @@ class RunSummary:
     quality: dict[str, Any] | None = None  # baseline_runs, ok, warn, fail
     error: str | None = None
     files: list[str] = field(default_factory=list)
+    confirms: str | None = None  # a skipped run: the published run it confirmed current
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def list_runs(s3: Any, config: Config, limit: int, since_seconds: int, now: datetime | None = None) -> list[RunSummary]:
-    """The newest `limit` runs started within `since_seconds`, newest first."""
+SKIPPED = "skipped"
+
+
+def list_runs(
+    s3: Any,
+    config: Config,
+    limit: int,
+    since_seconds: int,
+    now: datetime | None = None,
+    skipped: Iterable[SkippedRun] = (),
+) -> list[RunSummary]:
+    """The newest `limit` runs started within `since_seconds`, newest first: the bucket's run
+    folders and the `skipped` runs (they write no folder: their log lines are their record).
+    run.json is read only for the folders that make the list."""
     now = now or datetime.now(UTC)
     prefix = config.runs_prefix
     start_after = prefix + (now - timedelta(seconds=since_seconds)).strftime("%Y%m%dT%H%M%SZ")
@@ -51,11 +68,14 @@ def list_runs(s3: Any, config: Config, limit: int, since_seconds: int, now: date
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=config.bucket.name, Prefix=prefix, Delimiter="/", StartAfter=start_after):
         folders.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
-    newest = sorted(folders)[-limit:][::-1]
-    return [
-        summarize(folder[len(prefix) : -1], read_run_document(s3, config, folder[len(prefix) : -1]))
-        for folder in newest
-    ]
+    first = start_after.removeprefix(prefix)
+    skips = {s.run_id: s for s in skipped if s.run_id > first}
+    ids = sorted({folder[len(prefix) : -1] for folder in folders} | set(skips), reverse=True)[:limit]
+    return [skipped_summary(skips[i]) if i in skips else summarize(i, read_run_document(s3, config, i)) for i in ids]
+
+
+def skipped_summary(run: SkippedRun) -> RunSummary:
+    return RunSummary(run_id=run.run_id, started_at=run.started_at, status=SKIPPED, confirms=run.confirms)
 
 
 def read_run_document(s3: Any, config: Config, run_id: str) -> dict[str, Any] | None:
@@ -109,7 +129,8 @@ def show(
         listing = s3.list_objects_v2(Bucket=config.bucket.name, Prefix=f"{config.runs_prefix}{run_id}/", MaxKeys=1)
         if not listing.get("KeyCount"):
             raise DataopsError(
-                f"no run {run_id} in s3://{config.bucket.name}/{config.runs_prefix} (expired or never run)",
+                f"no run {run_id} in s3://{config.bucket.name}/{config.runs_prefix} "
+                "(expired, never run, or a run that skipped an unchanged input: those write nothing)",
                 f"list run ids with {runs_command} --since 30d",
             )
     return summarize(run_id, document), read_quality(s3, config, run_id)

@@ -14,8 +14,8 @@ from dataops_cli.observe.quality_view import checks_table, summary_text
 from dataops_cli.observe.status_view import number
 from dataops_cli.safe_text import data_text, printable
 
-STATUS_STYLE = {"succeeded": "green", "quarantined": "red", "failed": "red", "running": "yellow"}
-STATUS_MARK = {"succeeded": "✅", "quarantined": "🚧", "failed": "❌", "running": "🚀"}
+STATUS_STYLE = {"succeeded": "green", "quarantined": "red", "failed": "red", "running": "yellow", "skipped": "cyan"}
+STATUS_MARK = {"succeeded": "✅", "quarantined": "🚧", "failed": "❌", "running": "🚀", "skipped": "⏭️"}
 
 
 def runs_table(found: list[runs_module.RunSummary]) -> Table:
@@ -69,6 +69,8 @@ def run_detail(run: runs_module.RunSummary, quality: dict[str, Any] | None) -> G
 def _checks(run: runs_module.RunSummary) -> Text:
     if run.error and run.status in ("failed", "unreadable"):
         return data_text(run.error[:120], style="red")
+    if run.status == runs_module.SKIPPED:
+        return data_text(f"input unchanged: confirms {run.confirms or '?'}", style="dim")
     if not run.quality:
         return Text("–")
     q = run.quality

@@ -21,7 +21,7 @@ from dataops_cli.deploy.resources.base import StackContext
 from dataops_cli.engines.base import Engine
 from dataops_cli.engines.glue_run import FAILED_STATES
 from dataops_cli.engines.registry import engine_for
-from dataops_cli.observe import metrics, percentiles, quality_status, runlog_reader
+from dataops_cli.observe import metrics, percentiles, quality_status, runlog_reader, skips
 from dataops_cli.observe.health import Feed, freshness, judge, recount_errors, stale_after, straddling_runs
 from dataops_cli.observe.status_report import (
     EXIT_FAILING,
@@ -48,6 +48,7 @@ from dataops_cli.observe.status_sources import (
     month_to_date_cost,
     report_durations,
     resource_rows,
+    run_interval,
     storage,
 )
 from dataops_cli.timewindow import Window
@@ -110,7 +111,7 @@ def _begin(ctx: StackContext, options: StatusOptions, now: datetime) -> Reading:
     if rows and len(failures) == len(rows):  # nothing could be read at all (credentials, network): exit 1
         raise failures[0]
     percentiles = "percentiles" not in ctx.gaps
-    quality_queries = quality_status.queries(config.function.name)
+    quality_queries = [*quality_status.queries(config.function.name), skips.metric_query(config.function.name)]
     queries = metrics.kpi_queries(config.function.name, config.schedule_group, percentiles) + quality_queries
     period = metrics.fit_period(
         options.since_seconds,
@@ -216,9 +217,30 @@ def _outputs(r: Reading) -> None:
     r.report.latest = read_source(r.report, "s3 outputs", lambda: latest_output(r.ctx, r.now), None)
     if "s3 outputs" not in r.report.unavailable:
         stale = stale_after(r.ctx, r.options)
-        r.report.kpis["freshness"] = freshness(r.report.latest, stale, r.ctx.config.latest_key)
+        confirmed = _confirmation(r)
+        r.report.kpis["freshness"] = freshness(r.report.latest, stale, r.ctx.config.latest_key, confirmed, r.now)
     if r.created is not None:
         r.report.stack_created = r.created.isoformat(timespec="seconds")
+
+
+def _confirmation(r: Reading) -> skips.SkippedRun | None:
+    """The newest skipped run that confirmed latest.json's run current (pipeline.skip_unchanged).
+
+    The function's run log is already read (the feed); Glue's skips are read only when
+    latest.json is older than one scheduled interval, from the newest few runs since it."""
+    latest = r.report.latest
+    if not latest or latest.get("age_seconds") is None:
+        return None
+    if r.engine.traits.runs_function:
+        return skips.confirmation(latest, skips.from_runs(r.feed.runs)) if r.feed is not None else None
+    interval = run_interval(r.ctx, r.options)
+    if (interval is not None and latest["age_seconds"] <= interval) or r.missing("Glue job"):
+        return None
+    since = ms(r.now) - int(latest["age_seconds"] * 1000)
+    found = read_source(
+        r.report, "glue job logs (skipped runs)", lambda: r.engine.skipped_runs(r.ctx, since, ms(r.now)), []
+    )
+    return skips.confirmation(latest, found or [])
 
 
 def _errors_by_run(r: Reading) -> None:

@@ -90,6 +90,8 @@ def kpis_from(
         "errors": Kpi(errors, "count", cw, "fail" if errors else "ok"),
         "error_rate": Kpi(errors / invocations if invocations else None, "ratio", cw, "fail" if errors else "ok"),
         "success_rate": Kpi((invocations - errors) / invocations if invocations else None, "ratio", cw),
+        # runs that skipped an unchanged input (pipeline.skip_unchanged): successes that wrote nothing
+        "runs_skipped": Kpi(results.total("runs_skipped"), "count", f"{cw} (RunsSkipped)"),
         "throttles": Kpi(throttles, "count", cw, "warn" if throttles else "ok"),
         "duration_avg": Kpi(
             results.window_values.get("window_duration_avg"), "ms", f"{cw} ({int(count or 0)} samples)"

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from dataops_cli.cost.cost_view import money
 from dataops_cli.counts import count, counted, shape
+from dataops_cli.observe.runlog_reader import SKIPPED
 from dataops_cli.observe.status_report import Kpi, StatusReport
 from dataops_cli.safe_text import data_text, printable
 from dataops_cli.sparkline import Sparkline
@@ -68,7 +69,7 @@ def render(report: StatusReport) -> RenderableType:
         parts.append(
             Columns(
                 [
-                    tile("Invocations", k["invocations"], _rate(k.get("success_rate"), "success")),
+                    tile("Invocations", k["invocations"], _invocations_note(k)),
                     tile("Errors", k["errors"], _rate(k.get("error_rate"), "of runs")),
                     tile("Throttles", k["throttles"]),
                     tile("Duration avg", k["duration_avg"]),
@@ -206,8 +207,8 @@ def runs_table(report: StatusReport) -> Table:
     table.add_column("Outcome", overflow="fold")
     for run in report.runs:
         outcome = run["outcome"]
-        style = {"succeeded": "green", "failed": "red", "quarantined": "red"}.get(outcome, "yellow")
-        marker = {"succeeded": "✅", "failed": "❌", "quarantined": "🚧"}.get(outcome, "🚀")
+        style = {"succeeded": "green", "failed": "red", "quarantined": "red", SKIPPED: "cyan"}.get(outcome, "yellow")
+        marker = {"succeeded": "✅", "failed": "❌", "quarantined": "🚧", SKIPPED: "⏭️"}.get(outcome, "🚀")
         cell = Text(f"{marker} {printable(outcome)}", style=style)
         if run.get("error"):
             cell.append(f": {_error_text(run['error'])}", style="dim")
@@ -246,6 +247,15 @@ def verdict(report: StatusReport) -> Text:
         text.append(f"\n  • {printable(reason)}")
     text.append(f"\nexit code {health.exit_code}", style="dim")
     return text
+
+
+def _invocations_note(kpis: dict[str, Kpi]) -> str:
+    """The success rate, and how many of the runs skipped an unchanged input (they succeeded too)."""
+    note = _rate(kpis.get("success_rate"), "success")
+    skipped = kpis.get("runs_skipped")
+    if skipped is not None and skipped.value:
+        note += f"\n{count(round(skipped.value))} skipped"
+    return note
 
 
 def _rate(kpi: Kpi | None, label: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -200,6 +201,7 @@ def test_local_mode_end_to_end(tmp_path):
         kpis = json.loads(report.stdout)["kpis"]
         assert kpis["invocations"]["value"] >= 4, report.stdout
         assert kpis["errors"]["value"] == 0
+        assert kpis["runs_skipped"]["value"] >= 1, report.stdout  # scheduled runs found up's input unchanged
 
         # Pause the schedule and let the run in flight finish, so what follows is deterministic:
         # at speed 120 a scheduled run holds the one reserved slot most of the time (a manual
@@ -316,8 +318,12 @@ def test_demo_tells_the_whole_story_from_an_empty_folder_and_leaves_nothing(tmp_
     assert "No config file here: the demo runs the packaged sample" in out, out
     assert "Your turn: dataops init; dataops local start" in out, out
     assert list(tmp_path.iterdir()) == []  # nothing written here: the project lived in the private state dir
-    assert all(step in out for step in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6")), out
-    assert "scheduled run 2 finished" in out, out
+    assert all(f"{step}/7" in out for step in range(1, 8)), out
+    # the scheduled runs find up's input unchanged; the handler's RunsSkipped can trail Lambda's Invocations
+    skips = re.search(r"scheduled run 2 finished \(skipped, input unchanged: (\d+); errors: 0\)", out)
+    assert skips is not None and int(skips[1]) >= 1, out
+    assert "diabetes_preprocessed.csv replaced: 767 rows (was 768)" in out, out
+    assert "processed it and published its outputs (latest.json)" in out, out
     assert "processed/latest.json" in out, out
     assert "Demo done in" in out, out
     assert not (tmp_path / ".dataops").exists()  # a private state dir, removed afterwards

@@ -150,6 +150,16 @@ def test_invoke_success_shows_the_run():
     assert "processed/runs/run-1/cleaned.csv" in text and "Lambda duration 812.4 ms, max memory 190 MB" in text
 
 
+def test_invoke_of_a_skipped_run_says_so_and_names_the_run_it_confirms():
+    payload = {"status": "skipped", "run_id": "run-2", "confirms": "run-1", "input_etag": "6de7"}
+    client, _ = lambda_stub(payload, log="REPORT RequestId: r3\tDuration: 9.00 ms\n")
+    outcome = invoke_now(client, "DataOpsPipelineFunction")
+    assert not outcome.failed
+    text = render_text(render_result(outcome))
+    assert "⏭️ DataOpsPipelineFunction run run-2 skipped: input unchanged" in text and "succeeded" not in text
+    assert "run-1 (its outputs are current)" in text and "6de7" in text and "--force runs it in full" in text
+
+
 def test_invoke_failure_shows_the_error():
     payload = {"errorMessage": "line 2 has 3 fields but the header has 2", "errorType": "RaggedRowError"}
     client, _ = lambda_stub(payload, function_error="Unhandled", log="REPORT RequestId: r2\tDuration: 10.00 ms\n")

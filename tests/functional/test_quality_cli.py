@@ -43,12 +43,13 @@ def blocking(mock_aws_env, monkeypatch, tmp_path):
     return deploy(monkeypatch, tmp_path, '[quality]\non_failure = "block"\n')
 
 
-def run_handler(monkeypatch, config_path, data: bytes, n: int) -> dict:
+def run_handler(monkeypatch, config_path, data: bytes, n: int, skip_unchanged: bool = False) -> dict:
     """One real run: its logs and metrics land where Lambda would put them."""
     config = load_config(config_path)
     for name, value in config.handler_environment().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("SKIP_UNCHANGED", "false")  # these tests run one input again and again
+    # these tests run one input again and again: each run processes unless asked otherwise
+    monkeypatch.setenv("SKIP_UNCHANGED", "true" if skip_unchanged else "false")
     s3 = boto3.client("s3", region_name=h.REGION)
     monkeypatch.setattr(lambda_function, "_s3_client", s3)
     s3.put_object(Bucket=BUCKET, Key=config.bucket.input_key, Body=data)

@@ -45,6 +45,9 @@ class FakeEngine(Engine):
     def run_summaries(self, ctx: Any, start: Any) -> None:
         return None
 
+    def skipped_runs(self, aws: Any, start_ms: int, end_ms: Any = None) -> list[Any]:
+        raise AssertionError("not asked in these tests")
+
     def measure(self, aws: Any) -> Any:
         raise AssertionError("not asked in these tests")
 
