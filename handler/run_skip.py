@@ -51,10 +51,10 @@ class SkipCheck:
         source.close()
         self.log.info(
             c.EVENT_SKIPPED,
-            f"{SKIPPED} Run skipped: input unchanged (ETag {info.etag}), same settings and code as the "
+            f"{SKIPPED} {c.SKIP_PHRASE}: input unchanged (ETag {info.etag}), same settings and code as the "
             f"published run {published_run}",
-            confirms=published_run,
             input_etag=info.etag,
+            **{c.F_CONFIRMS: published_run},
         )
         record_metric(self.log, c.M_RUNS_SKIPPED, 1)
         record_metric(self.log, c.M_RUN_FAILED, 0)

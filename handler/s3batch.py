@@ -60,8 +60,8 @@ class Gate:
     timeout) opens the gate and every request goes on as it would have without one.
     """
 
-    def __init__(self, parties: int) -> None:
-        self._barrier = threading.Barrier(parties, timeout=GATE_TIMEOUT_S)
+    def __init__(self, parties: int, timeout: float = GATE_TIMEOUT_S) -> None:
+        self._barrier = threading.Barrier(parties, timeout=timeout)
 
     @contextmanager
     def member(self) -> Iterator[None]:
