@@ -3,16 +3,19 @@
     python -m bench.s3_latency_bench                       # this tree against main, 5 runs each
     python -m bench.s3_latency_bench --before HEAD~3 --runs 10
 
-S3 is moto's server (ThreadedMotoServer) on 127.0.0.1 behind two latency proxies
-(bench/latency_proxy.py): one adds nothing, one holds every response 25 ms, about an
+S3 is moto's server (`python -m moto.server`, its own process) on 127.0.0.1 behind two
+latency proxies (bench/latency_proxy.py, in this process): one adds nothing, one holds every response 25 ms, about an
 in-region S3 round trip from a function. Each handler version runs in its own child
 process (`--before` is extracted with `git archive`, so the table compares both in the same
 run, on the same server and load); the child warms up (its first, cold run and the client's
 connections are not measured), then times `--runs` warm runs through each proxy.
 
 Per run: requests (counted by the proxy), wall time, and round trips on the critical path,
-twice: "serial RT" is the union of the run's 25 ms delay intervals (requests in flight
-together count once), "added/25" is (wall at 25 ms - wall at 0 ms) / 25 ms. Scenarios:
+three ways: "serial RT" is the union of the run's 25 ms delay intervals (requests in flight
+together count once), "client RT" the same from when each request began (moto's server answers
+one request at a time, S3 in parallel: this leaves that out), "added/25" is (wall at 25 ms -
+wall at 0 ms) / 25 ms, the median over rounds that time one run through each proxy in turn;
+"connects" counts the connections a warm run opened. Scenarios:
 
 - full: a run that processes (the event's "force": true; a version without skips ignores it);
 - changed: the input replaced by a different file before each run (skip_unchanged on);
@@ -60,6 +63,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    """moto's server in its own process: its work (one request at a time, under its GIL) must not
+    delay the proxies' loop, which timestamps every request and response."""
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return server
+        time.sleep(0.05)
+    server.kill()
+    raise SystemExit(f"moto's server did not listen on port {port} within 15 s")
+
+
 def extract(ref: str, into: Path) -> Path:
     """handler/ as committed at `ref`, for the "before" child."""
     archive = subprocess.run(["git", "archive", ref, "handler"], cwd=ROOT, capture_output=True, check=True).stdout
@@ -71,34 +88,39 @@ def extract(ref: str, into: Path) -> Path:
 
 
 def child(root: str, endpoints: list[str], runs: int) -> None:
-    """In the child: warm up on each endpoint, then time `runs` runs per scenario; prints JSON."""
+    """In the child: per scenario, two warm-up runs per endpoint, then `runs` rounds that time one run
+    through each endpoint in turn (so a change in the machine's load falls on both); prints JSON."""
     sys.path.insert(0, root)
     import boto3
 
     from handler import lambda_function
 
     body = SAMPLE.read_bytes()
-    windows: dict[str, list[list[tuple[float, float, str]]]] = {}
+    clients = {}  # one handler client per endpoint, each kept warm (its pool, its connections)
     for endpoint in endpoints:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         lambda_function._s3_client = None
-        s3 = boto3.client("s3", endpoint_url=endpoint)
-        found: list[list[tuple[float, float, str]]] = []
-        for scenario in SCENARIOS:
-            timed = []
-            for n in range(runs + 2):  # two warm-up runs: the client and its connections exist
+        clients[endpoint] = lambda_function._s3()
+    s3 = boto3.client("s3", endpoint_url=endpoints[0])
+    windows: dict[str, list[list[tuple[float, float, str]]]] = {endpoint: [] for endpoint in endpoints}
+    count = 0
+    for scenario in SCENARIOS:
+        for endpoint in endpoints:
+            windows[endpoint].append([])
+        for n in range(runs + 2):  # two warm-up rounds: the clients and their connections exist
+            for endpoint in endpoints:
                 event: dict[str, Any] = {"trigger": "bench"}
                 if scenario == "full":
                     event["force"] = True
                 elif scenario == "changed":  # a different file (and ETag) each time
-                    s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=body if n % 2 else body + b"\n")
+                    count += 1
+                    s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=body if count % 2 else body + b"\n")
+                lambda_function._s3_client = clients[endpoint]
                 t0 = time.monotonic()
                 result = lambda_function.lambda_handler(event, _Context(f"{scenario}-{n}"))
                 t1 = time.monotonic()
                 if n >= 2:
-                    timed.append((t0, t1, result["status"]))
-            found.append(timed)
-        windows[endpoint] = found
+                    windows[endpoint][-1].append((t0, t1, result["status"]))
     print(json.dumps(windows))
 
 
@@ -133,7 +155,8 @@ def run_version(label: str, root: Path, proxies: Proxies, runs: int, prefix: str
         connects = med(sum(t0 <= t <= t1 for t in proxy.connects) for t0, t1, _ in runs_at)
         serial = med(serial_round_trips(proxy.held, high, t0, t1) for t0, t1, _ in runs_at)
         client = med(serial_round_trips(proxy.held, high, t0, t1, proxy.sent) for t0, t1, _ in runs_at)
-        added = (walls[high] - walls[0.0]) / (high * 1000)
+        pairs = zip(windows[endpoints[0]][index], runs_at, strict=True)  # the same round's two runs
+        added = statistics.median((h1 - h0) - (z1 - z0) for (z0, z1, _), (h0, h1, _) in pairs) / high
         cells = [label, scenario, runs_at[-1][2], f"{requests:g}", f"{connects:g}", f"{walls[0.0]:.0f}"]
         rows.append([*cells, f"{walls[high]:.0f}", f"{serial:.1f}", f"{client:.1f}", f"{added:.1f}"])
     return rows
@@ -158,11 +181,8 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[1:], args.runs)
         return
-    from moto.server import ThreadedMotoServer
-
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = start_moto(port)
     proxies = Proxies(("127.0.0.1", port), list(LATENCIES))
     try:
         import boto3
@@ -177,7 +197,8 @@ def main() -> None:
             rows += run_version("after (this tree)", ROOT, proxies, args.runs, "a/", args.trace)
     finally:
         proxies.stop()
-        server.stop()
+        server.terminate()
+        server.wait(10)
     header = ["handler", "scenario", "status", "requests", "connects", "ms at 0", "ms at 25"]
     header += ["serial RT", "client RT", "added/25"]
     print(format_table(header, rows))
