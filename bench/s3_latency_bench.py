@@ -48,6 +48,15 @@ INPUT_KEY = "diabetes_preprocessed.csv"
 SAMPLE = ROOT / "dataops_cli" / "starter" / "diabetes_preprocessed.csv"
 LATENCIES = (0.0, 0.025)
 SCENARIOS = ("full", "changed", "unchanged")
+# The steps of PipelineRun timed in the child (a version without one shows "-"): the round
+# trips each adds say where a run waits. "rest" is the run's added time outside them (the
+# history's GET, when the run waits for it between the steps).
+PHASES = {
+    "skip check": ("_skip_if_unchanged",),
+    "read": ("_read",),
+    "outputs": ("_send_outputs", "_write_outputs"),
+    "publish": ("_publish",),
+}
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -95,6 +104,7 @@ def child(root: str, endpoints: list[str], runs: int) -> None:
 
     from handler import lambda_function
 
+    step_ms = _time_steps()
     body = SAMPLE.read_bytes()
     clients = {}  # one handler client per endpoint, each kept warm (its pool, its connections)
     for endpoint in endpoints:
@@ -103,10 +113,12 @@ def child(root: str, endpoints: list[str], runs: int) -> None:
         clients[endpoint] = lambda_function._s3()
     s3 = boto3.client("s3", endpoint_url=endpoints[0])
     windows: dict[str, list[list[tuple[float, float, str]]]] = {endpoint: [] for endpoint in endpoints}
+    steps: dict[str, list[list[dict[str, float]]]] = {endpoint: [] for endpoint in endpoints}
     count = 0
     for scenario in SCENARIOS:
         for endpoint in endpoints:
             windows[endpoint].append([])
+            steps[endpoint].append([])
         for n in range(runs + 2):  # two warm-up rounds: the clients and their connections exist
             for endpoint in endpoints:
                 event: dict[str, Any] = {"trigger": "bench"}
@@ -116,12 +128,37 @@ def child(root: str, endpoints: list[str], runs: int) -> None:
                     count += 1
                     s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=body if count % 2 else body + b"\n")
                 lambda_function._s3_client = clients[endpoint]
+                step_ms.clear()
                 t0 = time.monotonic()
                 result = lambda_function.lambda_handler(event, _Context(f"{scenario}-{n}"))
                 t1 = time.monotonic()
                 if n >= 2:
                     windows[endpoint][-1].append((t0, t1, result["status"]))
-    print(json.dumps(windows))
+                    steps[endpoint][-1].append(dict(step_ms))
+    print(json.dumps({"windows": windows, "steps": steps}))
+
+
+def _time_steps() -> dict[str, float]:
+    """Wrap PipelineRun's steps (PHASES) to add up their ms per run into the returned dict."""
+    from handler.pipeline_run import PipelineRun
+
+    found: dict[str, float] = {}
+
+    def timed(phase: str, method: Any) -> Any:
+        def step(self: Any, *args: Any, **kwargs: Any) -> Any:
+            t0 = time.monotonic()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                found[phase] = found.get(phase, 0.0) + (time.monotonic() - t0) * 1000
+
+        return step
+
+    for phase, names in PHASES.items():
+        for name in names:
+            if hasattr(PipelineRun, name):
+                setattr(PipelineRun, name, timed(phase, getattr(PipelineRun, name)))
+    return found
 
 
 class _Context:
@@ -132,7 +169,9 @@ class _Context:
         return 60_000
 
 
-def run_version(label: str, root: Path, proxies: Proxies, runs: int, prefix: str, trace: bool) -> list[list[str]]:
+def run_version(
+    label: str, root: Path, proxies: Proxies, runs: int, prefix: str, trace: bool
+) -> tuple[list[list[str]], list[list[str]]]:
     endpoints = [proxies.endpoint(latency) for latency in LATENCIES]
     env = {**os.environ, **AWS_ENV, "OUTPUT_PREFIX": prefix, "PYTHONPATH": str(root)}
     command = [sys.executable, "-m", "bench.s3_latency_bench", "--child", str(root), *endpoints, "--runs", str(runs)]
@@ -140,9 +179,10 @@ def run_version(label: str, root: Path, proxies: Proxies, runs: int, prefix: str
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
-    windows = json.loads(done.stdout.strip().splitlines()[-1])
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    windows, steps = found["windows"], found["steps"]
     high = LATENCIES[-1]
-    rows = []
+    rows, step_rows = [], []
     for index, scenario in enumerate(SCENARIOS):
         walls = {}
         for latency, endpoint in zip(LATENCIES, endpoints, strict=True):
@@ -159,7 +199,23 @@ def run_version(label: str, root: Path, proxies: Proxies, runs: int, prefix: str
         added = statistics.median((h1 - h0) - (z1 - z0) for (z0, z1, _), (h0, h1, _) in pairs) / high
         cells = [label, scenario, runs_at[-1][2], f"{requests:g}", f"{connects:g}", f"{walls[0.0]:.0f}"]
         rows.append([*cells, f"{walls[high]:.0f}", f"{serial:.1f}", f"{client:.1f}", f"{added:.1f}"])
-    return rows
+        step_rows.append([label, scenario, *step_cells(steps[endpoints[0]][index], steps[endpoints[-1]][index], added)])
+    return rows, step_rows
+
+
+def step_cells(at_zero: list[dict[str, float]], at_high: list[dict[str, float]], added: float) -> list[str]:
+    """Round trips each step adds (median over rounds of its ms at 25 - ms at 0, over 25), then the rest."""
+    cells, total = [], 0.0
+    high = LATENCIES[-1] * 1000
+    for phase in PHASES:
+        pairs = [(z[phase], h[phase]) for z, h in zip(at_zero, at_high, strict=True) if phase in z and phase in h]
+        if not pairs:
+            cells.append("-")
+            continue
+        value = statistics.median(h - z for z, h in pairs) / high
+        total += value
+        cells.append(f"{value:.2f}")
+    return [*cells, f"{added - total:.2f}"]
 
 
 def print_trace(title: str, proxy: Any, t0: float, t1: float) -> None:
@@ -191,10 +247,11 @@ def main() -> None:
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=SAMPLE.read_bytes())
         with tempfile.TemporaryDirectory(prefix="s3-latency-") as tmp:
-            rows = run_version(
+            rows, step_rows = run_version(
                 f"before ({args.before})", extract(args.before, Path(tmp)), proxies, args.runs, "b/", args.trace
             )
-            rows += run_version("after (this tree)", ROOT, proxies, args.runs, "a/", args.trace)
+            after = run_version("after (this tree)", ROOT, proxies, args.runs, "a/", args.trace)
+            rows, step_rows = rows + after[0], step_rows + after[1]
     finally:
         proxies.stop()
         server.terminate()
@@ -202,6 +259,8 @@ def main() -> None:
     header = ["handler", "scenario", "status", "requests", "connects", "ms at 0", "ms at 25"]
     header += ["serial RT", "client RT", "added/25"]
     print(format_table(header, rows))
+    print("\nround trips added per step (ms at 25 - ms at 0, / 25; medians over rounds):\n")
+    print(format_table(["handler", "scenario", *PHASES, "rest"], step_rows))
     print(f"\nmedians of {args.runs} warm runs each; load: {os.getloadavg()[0]:.2f} (1 min)")
     print("\n".join(machine_lines()))
 
