@@ -111,10 +111,11 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         result, zeros = self._process(columns)
         outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
         bodies = self._prepare_outputs(result, read_ms, outputs, history_read)
+        gate = self._start_outputs(bodies, outputs)  # signed while the history's GET is in flight
         history = self._distinct_inputs(history_read.result())  # its round trip overlapped the work above
         self.quality_ms["history_read_ms"] = ms_since(t_history)
         current, quality, blocked = self._check_quality(result, zeros, history, outputs)
-        self._send_outputs(bodies, outputs)
+        self._send_outputs(gate, outputs)
         files = list(outputs.values())
         duration_ms = self._log_saved(files)
         self.at("writing run.json")
@@ -231,9 +232,9 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             "dtypes": to_json_bytes(result.dtypes),
         }
 
-    def _send_outputs(self, bodies: dict[str, bytes], outputs: dict[str, str]) -> None:
-        """The run's five files under its own folder, sent together (one round trip for small ones):
-        every body is ready before the first request is signed, and all five leave at once."""
+    def _start_outputs(self, bodies: dict[str, bytes], outputs: dict[str, str]) -> Gate:
+        """Four of the run's five files, each signed in its thread and held at the gate until
+        quality.json (which needs the history) joins them; all five then leave at once."""
         self.at("writing the output files")
         assert self.open_sink is not None
         gate = Gate(5)
@@ -241,6 +242,10 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         self._put(outputs["correlation"], bodies["correlation"], "text/csv", gate)
         self._put(outputs["summary"], bodies["summary"], "application/json", gate)
         self._put(outputs["dtypes"], bodies["dtypes"], "application/json", gate)
+        return gate
+
+    def _send_outputs(self, gate: Gate, outputs: dict[str, str]) -> None:
+        """quality.json joins the other four (one round trip for small files); wait for all five."""
         self._put(outputs["quality"], self.quality_body, "application/json", gate)
         self.batch.wait()
         self.written.append(outputs["cleaned"])
