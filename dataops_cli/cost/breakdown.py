@@ -22,10 +22,13 @@ from dataops_cli.cost.model import (
     POINTER_FILES,
     RUN_FILES,
     RUN_READS,
+    SKIP_CHECK_READS,
+    SKIPPED_RUN_READS,
     SPARK_PARTITION_BYTES,
     SPARK_POINTER_FILES,
     SPARK_READS,
     SPARK_RUN_FILES,
+    SPARK_SKIP_CHECK_READS,
     Breakdown,
     CostRow,
     Line,
@@ -43,44 +46,51 @@ from dataops_cli.engines.base import traits
 
 
 def lambda_lines(u: Usage) -> list[Line]:
-    runs = u.runs.value
-    ms = billed_ms(u.duration_ms.value) if runs else 0
+    runs, done, skipped = u.runs.value, u.processing, u.skipped
+    ms = billed_ms(u.duration_ms.value) if done else 0
+    skip_ms = billed_ms(u.skipped_duration_ms.value) if skipped and u.skipped_duration_ms else 0
+    skip_log = u.skipped_log_bytes.value if skipped and u.skipped_log_bytes else 0.0
     gb = u.memory_mb / 1024
     puts = put_requests_per_run(u.cleaned_bytes.value)
+    gets = get_requests_per_run(u.skip_unchanged)
+    reads = RUN_READS + (SKIP_CHECK_READS if u.skip_unchanged else ())
     return [
         Line("lambda_requests", "Lambda", "Lambda requests", runs, "lambda_requests", f"{runs:,.0f} runs x 1"),
         Line(
             "lambda_compute",
             "Lambda",
             f"Lambda GB-s {u.architecture}",
-            runs * ms / 1000 * gb,
+            (done * ms + skipped * skip_ms) / 1000 * gb,
             f"lambda_gb_s_{u.architecture}",
-            f"{runs:,.0f} runs x {ms:,} ms x {gb:g} GB",
+            f"{_runs(u)} x {ms:,} ms"
+            + (f" + {skipped:,.0f} skipped x {skip_ms:,} ms" if skipped else "")
+            + f" x {gb:g} GB",
         ),
         Line("scheduler", "Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs"),
         Line(
             "s3_put",
             "S3",
             "S3 PUT requests",
-            runs * puts,
+            done * puts,
             "s3_put",
-            f"{runs:,.0f} runs x {puts} ({', '.join(RUN_FILES + POINTER_FILES)}; LIST {len(LISTS)})",
+            f"{_runs(u)} x {puts} ({', '.join(RUN_FILES + POINTER_FILES)}; LIST {len(LISTS)})" + _no_writes(u),
         ),
         Line(
             "s3_get",
             "S3",
             "S3 GET requests",
-            runs * get_requests_per_run(),
+            done * gets + skipped * len(SKIPPED_RUN_READS),
             "s3_get",
-            f"{runs:,.0f} runs x {get_requests_per_run()} ({', '.join(RUN_READS)})",
+            f"{_runs(u)} x {gets} ({', '.join(reads)})" + _skipped_reads(u, SKIPPED_RUN_READS),
         ),
         Line(
             "logs_ingestion",
             "CloudWatch",
             "Logs ingested",
-            runs * u.log_bytes.value / GB,
+            (done * u.log_bytes.value + skipped * skip_log) / GB,
             "logs_ingestion",
-            f"{runs:,.0f} runs x {u.log_bytes.value / 1024:,.1f} KiB",
+            f"{_runs(u)} x {u.log_bytes.value / 1024:,.1f} KiB"
+            + (f" + {skipped:,.0f} skipped x {skip_log / 1024:,.1f} KiB" if skipped else ""),
         ),
         Line(
             "custom_metrics",
@@ -94,69 +104,95 @@ def lambda_lines(u: Usage) -> list[Line]:
     ]
 
 
+def _runs(u: Usage) -> str:
+    """`21,600 runs`, or `30 processing runs` when some skip."""
+    return f"{u.processing:,.0f} processing runs" if u.skipped else f"{u.runs.value:,.0f} runs"
+
+
+def _no_writes(u: Usage) -> str:
+    return f"; {u.skipped:,.0f} skipped runs write nothing" if u.skipped else ""
+
+
+def _skipped_reads(u: Usage, reads: tuple[str, ...]) -> str:
+    return f" + {u.skipped:,.0f} skipped x {len(reads)} ({', '.join(reads)})" if u.skipped else ""
+
+
 def spark_parts(input_bytes: float) -> int:
     return max(1, math.ceil(input_bytes / SPARK_PARTITION_BYTES))
 
 
 def glue_lines(u: Usage) -> list[Line]:
     """A Glue (Spark) run: DPU-hours, the schedule, its S3 requests and its logs; no custom metrics
-    (its metric lines are not extracted as EMF outside Lambda) and no per-request charge."""
-    runs = u.runs.value
-    seconds = glue_billed_seconds(u.duration_ms.value / 1000) if runs else 0
+    (its metric lines are not extracted as EMF outside Lambda) and no per-request charge.
+
+    A skipped run exits before Spark starts (handler/spark_job/skip.py), but Glue bills every
+    run at least a minute of the job's DPUs (https://aws.amazon.com/glue/pricing/): skipping
+    saves its S3 writes and reads, not its DPU-hours."""
+    runs, done, skipped = u.runs.value, u.processing, u.skipped
+    seconds = glue_billed_seconds(u.duration_ms.value / 1000) if done else 0
+    skip_s = u.skipped_duration_ms.value / 1000 if u.skipped_duration_ms else 0.0
+    skip_seconds = glue_billed_seconds(skip_s) if skipped else 0
     dpus = glue_dpus(u.glue_worker_type, u.glue_workers)
     parts = spark_parts(u.input_bytes.value)
     puts = parts + len(SPARK_RUN_FILES) + len(SPARK_POINTER_FILES) + 1  # + the LIST of the cleaned folder
-    gets = len(SPARK_READS) + parts
+    check = SPARK_SKIP_CHECK_READS if u.skip_unchanged else ()
+    gets = len(SPARK_READS) + parts + len(check)
+    skip_log = u.skipped_log_bytes.value if skipped and u.skipped_log_bytes else 0.0
     return [
         Line(
             "glue_compute",
             "Glue",
             f"Glue DPU-hours {u.glue_workers} x {u.glue_worker_type}",
-            runs * seconds / 3600 * dpus,
+            (done * seconds + skipped * skip_seconds) / 3600 * dpus,
             "glue_dpu_hours",
-            f"{runs:,.0f} runs x {seconds:,} s billed (1-minute minimum) x {dpus} DPU",
+            f"{_runs(u)} x {seconds:,} s billed"
+            + (f" + {skipped:,.0f} skipped x {skip_seconds} s" if skipped else "")
+            + f" (1-minute minimum) x {dpus} DPU",
         ),
         Line("scheduler", "Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs"),
         Line(
             "s3_put",
             "S3",
             "S3 PUT requests",
-            runs * puts,
+            done * puts,
             "s3_put",
-            f"{runs:,.0f} runs x {puts} ({counted(parts, 'cleaned part')}, "
-            f"{', '.join(SPARK_RUN_FILES + SPARK_POINTER_FILES)}, LIST 1; the S3 committer's own requests not counted)",
+            f"{_runs(u)} x {puts} ({counted(parts, 'cleaned part')}, "
+            f"{', '.join(SPARK_RUN_FILES + SPARK_POINTER_FILES)}, LIST 1; the S3 committer's own requests not counted)"
+            + _no_writes(u),
         ),
         Line(
             "s3_get",
             "S3",
             "S3 GET requests",
-            runs * gets,
+            done * gets + skipped * len(SPARK_SKIP_CHECK_READS),
             "s3_get",
-            f"{runs:,.0f} runs x {gets} ({', '.join(SPARK_READS)}, {counted(parts, 'input split')})",
+            f"{_runs(u)} x {gets} ({', '.join(SPARK_READS + check)}, {counted(parts, 'input split')})"
+            + _skipped_reads(u, SPARK_SKIP_CHECK_READS),
         ),
         Line(
             "logs_ingestion",
             "CloudWatch",
             "Logs ingested",
-            runs * u.log_bytes.value / GB,
+            (done * u.log_bytes.value + skipped * skip_log) / GB,
             "logs_ingestion",
-            f"{runs:,.0f} runs x {u.log_bytes.value / 1024:,.1f} KiB",
+            f"{_runs(u)} x {u.log_bytes.value / 1024:,.1f} KiB"
+            + (f" + {skipped:,.0f} skipped x {skip_log / 1024:,.1f} KiB" if skipped else ""),
         ),
     ]
 
 
 def shared_lines(u: Usage) -> list[Line]:
     """Storage and monitoring: the same whichever engine runs the pipeline."""
-    runs = u.runs.value
-    kept_runs = runs / MONTH_DAYS * u.run_retention_days
+    kept_runs = kept_outputs(u)
     stored = u.input_bytes.value + kept_runs * u.output_bytes
     stored_basis = (
         f"input {_mb(u.input_bytes.value)} + {kept_runs:,.0f} runs kept ({u.run_retention_days} d) x "
-        f"{_mb(u.output_bytes)}"
+        f"{_mb(u.output_bytes)}" + ("; skipped runs write nothing" if u.skipped else "")
     )
     if u.stored_bytes is not None:
         stored, stored_basis = u.stored_bytes.value, f"{_mb(u.stored_bytes.value)} from {u.stored_bytes.source}"
-    ingested = runs * u.log_bytes.value
+    skip_log = u.skipped_log_bytes.value if u.skipped and u.skipped_log_bytes else 0.0
+    ingested = u.processing * u.log_bytes.value + u.skipped * skip_log
     logs_stored = ingested / MONTH_DAYS * u.log_retention_days * LOGS_COMPRESSION
     logs_basis = f"{u.log_retention_days} d of logs x {LOGS_COMPRESSION:g} compressed"
     if not traits(
@@ -192,6 +228,13 @@ def shared_lines(u: Usage) -> list[Line]:
             Line("sns_email", "SNS", "Alarm emails", 0, "sns_email", "one per alarm state change (none when healthy)")
         )
     return lines
+
+
+def kept_outputs(u: Usage) -> float:
+    """Run folders the lifecycle rule keeps: the processing runs of `run_retention_days`; with
+    skipping, at least the published run's while there are runs."""
+    kept = u.processing / MONTH_DAYS * u.run_retention_days
+    return max(kept, 1.0) if u.skipped else kept
 
 
 ENGINES: dict[str, Callable[[Usage], list[Line]]] = {"lambda": lambda_lines, "glue": glue_lines}
@@ -286,24 +329,20 @@ def warnings(u: Usage) -> list[str]:
 
 
 def usage_sources(usage: Usage) -> dict[str, str]:
+    names = ["runs", "duration_ms", "input_bytes", "cleaned_bytes", "other_output_bytes", "log_bytes", "active_hours"]
+    if usage.skip_unchanged:
+        names[1:1] = ["processing_runs", "skipped_duration_ms", "skipped_log_bytes"]
     return {
         name: f"{_show(getattr(usage, name).value, name)} from {getattr(usage, name).source}"
-        for name in (
-            "runs",
-            "duration_ms",
-            "input_bytes",
-            "cleaned_bytes",
-            "other_output_bytes",
-            "log_bytes",
-            "active_hours",
-        )
+        for name in names
+        if getattr(usage, name) is not None
     }
 
 
 def _show(value: float, name: str) -> str:
     if name.endswith("bytes"):
         return _mb(value)
-    if name == "duration_ms":
+    if name.endswith("duration_ms"):
         return f"{value:,.0f} ms"
     return f"{value:,.0f}"
 

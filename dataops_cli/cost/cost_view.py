@@ -108,6 +108,8 @@ def render(b: Breakdown, title: str | None = None, detail: bool = True) -> Rende
         )
     for warning in b.warnings:
         parts.append(Text(f"warning: {warning}", style="bold yellow"))
+    if b.skipping:
+        parts.append(skipping_table(b.skipping))
     if b.engines:
         parts.append(engines_table(b))
         for row in b.engines:
@@ -126,12 +128,38 @@ def render(b: Breakdown, title: str | None = None, detail: bool = True) -> Rende
 
 def explained(title: str, items: list[Text], bullet: str = "  ") -> Group:
     """A titled list whose long items wrap under themselves, not back at column 0."""
+    return Group(Text(title, style="bold"), explained_grid(items, bullet))
+
+
+def explained_grid(items: list[Text], bullet: str = "  ") -> Table:
     grid = Table.grid()
     grid.add_column(no_wrap=True, width=len(bullet))
     grid.add_column(ratio=1)
     for item in items:
         grid.add_row(bullet, item)
-    return Group(Text(title, style="bold"), grid)
+    return grid
+
+
+def skipping_table(skip: dict) -> Group:
+    """The month with pipeline.skip_unchanged on and off: a run on an unchanged input makes two
+    GETs and writes nothing, so how often the input changes decides the bill."""
+    runs, done, skipped = skip["runs"], skip["processing_runs"], skip["skipped_runs"]
+    title = f"With and without skipping an unchanged input ({done:,.0f} of {runs:,.0f} runs process)"
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("pipeline.skip_unchanged", ratio=1)
+    t.add_column("Processing runs", justify="right", no_wrap=True)
+    t.add_column("Cost/mo", justify="right", no_wrap=True, min_width=8)
+    t.add_column("Pay/mo", justify="right", no_wrap=True, min_width=8)
+    for on, key, processing in ((True, "with_skipping", done), (False, "without_skipping", runs)):
+        name = f"{'true' if on else 'false'}" + (" (configured)" if on == skip["configured"] else "")
+        t.add_row(
+            Text(name, style="bold" if on == skip["configured"] else ""),
+            f"{processing:,.0f}",
+            money(skip[key]["total"]),
+            money(skip[key]["to_pay"]),
+        )
+    why = Text(f"{skipped:,.0f} runs skip; {done:,.0f} process: {skip['basis']}", style="dim")
+    return Group(t, explained_grid([why]), Text())
 
 
 def engines_table(b: Breakdown) -> Table:
@@ -174,4 +202,9 @@ def footnotes(b: Breakdown, detail: bool = True) -> RenderableType:
 
 
 def one_line(b: Breakdown) -> str:
-    return f"{money(b.total_to_pay)}/month after the free tier ({money(b.total)} before it)"
+    text = f"{money(b.total_to_pay)}/month after the free tier ({money(b.total)} before it)"
+    if b.skipping:
+        on, off = b.skipping["with_skipping"]["to_pay"], b.skipping["without_skipping"]["to_pay"]
+        other = off if b.skipping["configured"] else on
+        text += f"; {money(other)} {'without' if b.skipping['configured'] else 'with'} skipping an unchanged input"
+    return text

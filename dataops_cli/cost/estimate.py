@@ -6,12 +6,14 @@ swap the Price List client (`pricing_client`) without touching AWS.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dataops_cli.aws import Aws, DataopsError
+from dataops_cli.config import Config
 from dataops_cli.cost.breakdown import breakdown
 from dataops_cli.cost.inputs import (
     Measured,
@@ -21,6 +23,7 @@ from dataops_cli.cost.inputs import (
 )
 from dataops_cli.cost.model import Breakdown
 from dataops_cli.cost.prices import PriceTable, UnknownRegionError, api_prices, endpoint_region, table_prices
+from dataops_cli.cost.skipping import comparison
 
 
 def pricing_client(app: Any) -> Any:
@@ -65,6 +68,21 @@ def estimate(app: Any, what_if: WhatIf, measure_stack: bool, pricing_api: bool) 
     usage = build_usage(config, what_if, measured)
     result = breakdown(usage, prices)
     result.engines = compare_engines(config, what_if, measured or Measured(), prices)
+    result.skipping = skip_comparison(config, what_if, measured, prices)
     if reasons:
         result.sources["not measured"] = "; ".join(reasons) + " (model used for those figures)"
     return result
+
+
+def skip_comparison(config: Config, what_if: WhatIf, measured: Measured | None, prices: PriceTable) -> dict:
+    """The same month with pipeline.skip_unchanged on and off, whichever the config says."""
+    usages = {
+        on: build_usage(replace(config, pipeline=replace(config.pipeline, skip_unchanged=on)), what_if, measured)
+        for on in (True, False)
+    }
+    return comparison(
+        breakdown(usages[True], prices),
+        breakdown(usages[False], prices),
+        usages[True],
+        config.pipeline.skip_unchanged,
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +37,7 @@ from dataops_cli.cost.model import (
     cpu_share,
     rescale_duration,
 )
+from dataops_cli.cost.skipping import SKIPPED_MODEL, changes_figure, with_skipping
 from dataops_cli.engines.base import traits
 from dataops_cli.schedule_expr import At, Rate, iter_firings, parse_schedule
 
@@ -121,10 +123,13 @@ class WhatIf:
     engine: str | None = None
     glue_workers: int | None = None
     glue_worker_type: str | None = None
+    input_changes_per_day: float | None = None  # None: measured, else DEFAULT_INPUT_CHANGES_PER_DAY
 
     def __post_init__(self) -> None:
         if self.rows is not None and self.input_mb is not None:
             raise ValueError("give --rows or --input-mb, not both")
+        if self.input_changes_per_day is not None:
+            cost.processing_runs(0, self.input_changes_per_day)  # a negative or non-finite rate is a ValueError
 
 
 @dataclass
@@ -137,6 +142,9 @@ class Measured:
     other_output_bytes: Figure | None = None
     rows: Figure | None = None
     glue_seconds: Figure | None = None  # average ExecutionTime of the Glue job's runs
+    changes_per_day: Figure | None = None  # runs that processed in the last day (the rest skipped)
+    skipped_duration_ms: Figure | None = None  # only when every run of the last day skipped
+    skipped_log_bytes: Figure | None = None
     reasons: list[str] | None = None
 
 
@@ -177,6 +185,14 @@ def count_rows(path: Path) -> int:
             f"bucket.input_file: {path} does not exist, so its rows cannot be counted",
             "point bucket.input_file at your CSV, or give --rows N / --input-mb MB",
         )
+    stat = path.stat()
+    return _count_rows(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _count_rows(path: Path, size: int, mtime_ns: int) -> int:
+    """One read per version of the file: an estimate builds the month for each engine and with
+    and without skipping, from the same input (size and mtime key a changed file apart)."""
     newlines, last = 0, b""
     with path.open("rb") as stream:
         while chunk := stream.read(CHUNK):
@@ -240,7 +256,7 @@ def build_usage(
         duration = glue_duration(config, m, rows, rows_changed, worker_type, workers)
         timeout = config.glue.timeout_minutes * 60
         log_bytes = Figure(SPARK_MODEL.log_bytes, "ASSUMPTION: Spark's driver and executor lines, not measured")
-    return Usage(
+    usage = Usage(
         region=config.region,
         runs=runs,
         duration_ms=duration,
@@ -260,6 +276,21 @@ def build_usage(
         glue_workers=workers,
         glue_worker_type=worker_type,
     )
+    return skip_usage(config, usage, w, m)
+
+
+def skip_usage(config: Config, usage: Usage, w: WhatIf, m: Measured) -> Usage:
+    """Split the runs into processing and skipped ones when pipeline.skip_unchanged is on."""
+    changes = changes_figure(w.input_changes_per_day, m.changes_per_day)
+    if traits(usage.engine).runs_function:
+        return with_skipping(usage, config.pipeline.skip_unchanged, changes, m.skipped_duration_ms, m.skipped_log_bytes)
+    log = SKIPPED_MODEL.handler_log_bytes + SKIPPED_MODEL.handler_log_lines * LOG_EVENT_OVERHEAD
+    glue_log = Figure(log, "model: the ⏭️ line and the EMF document (Glue's own lines not measured)")
+    billed = Figure(
+        cost.GLUE_MIN_BILLED_SECONDS * 1000,
+        "a skipped Glue run exits before Spark starts (seconds), but Glue bills at least 1 minute a run",
+    )
+    return with_skipping(usage, config.pipeline.skip_unchanged, changes, billed, glue_log)
 
 
 def function_duration(config: Config, m: Measured, rows: Figure, rows_changed: bool, memory: int) -> Figure:

@@ -21,9 +21,11 @@ from dataops_cli.cost.model import (
     MONTH_HOURS,
     Figure,
 )
+from dataops_cli.cost.skipping import SKIPPED_MODEL, split_average
 from dataops_cli.counts import counted
 from dataops_cli.observe import metrics
 from dataops_cli.timewindow import Window
+from handler import contract
 
 
 def measure(config: Config, cloudwatch: Any, s3: Any, now: datetime | None = None) -> Measured:
@@ -37,25 +39,55 @@ def measure(config: Config, cloudwatch: Any, s3: Any, now: datetime | None = Non
         metrics.Query(
             "log_bytes", "AWS/Logs", "IncomingBytes", (("LogGroupName", config.log_group),), "Sum", whole_window=True
         ),
+        skipped_query(config),
     ]
     try:
         values = metrics.fetch(cloudwatch, queries, Window.ending_now(86400, 60, now)).window_values
-        duration, runs, logged = values.get("duration"), values.get("invocations"), values.get("log_bytes")
-        if duration:
-            count = int(runs or 0)
-            where = f"CloudWatch: average Duration over the last day ({counted(count, 'run')})"
-            found.duration_ms = Figure(duration, where)
-        else:
-            found.reasons.append("no Duration datapoint in the last day")
-        if logged and runs:
-            found.log_bytes = Figure(logged / runs, "CloudWatch: AWS/Logs IncomingBytes / Invocations, last day")
-        else:
-            found.log_bytes = None
-            found.reasons.append("no AWS/Logs IncomingBytes datapoint in the last day")
+        split_last_day(config, found, values)
     except (ClientError, BotoCoreError) as exc:
         found.reasons.append(f"metrics not read: {_short(exc)}")
     measure_outputs(config, s3, found)
     return found
+
+
+def skipped_query(config: Config) -> metrics.Query:
+    """The handler's RunsSkipped (EMF: 1 for a skipped run, 0 for one that processed), summed."""
+    dims = ((contract.METRIC_DIMENSION, config.function.name),)
+    return metrics.Query("skipped", contract.METRICS_NAMESPACE, contract.M_RUNS_SKIPPED, dims, "Sum", whole_window=True)
+
+
+def split_last_day(config: Config, found: Measured, values: dict[str, float | None]) -> None:
+    """The last day's averages, split into processing and skipped runs by RunsSkipped (skipping.split_average)."""
+    duration, runs, logged = values.get("duration"), values.get("invocations"), values.get("log_bytes")
+    count = int(runs or 0)
+    skipped = min(float(values.get("skipped") or 0.0), float(count)) if config.pipeline.skip_unchanged else 0.0
+    where = f"over the last day ({counted(count, 'run')}, {skipped:,.0f} skipped)"
+    if config.pipeline.skip_unchanged and count:
+        found.changes_per_day = Figure(
+            count - skipped,
+            f"CloudWatch: {count - skipped:,.0f} of {count:,} runs processed in the last day (RunsSkipped)",
+        )
+    if duration:
+        model_ms = SKIPPED_MODEL.duration_ms(config.function.memory_mb)
+        processing, skipped_avg = split_average(duration, count, skipped, model_ms)
+        if skipped_avg is not None:
+            found.skipped_duration_ms = Figure(skipped_avg, f"CloudWatch: average Duration {where}")
+            found.reasons.append("every run of the last day skipped: no processing run's Duration to read")
+        else:
+            split = f", less {skipped:,.0f} skipped runs at the model's {model_ms:,.0f} ms" if skipped else ""
+            found.duration_ms = Figure(processing, f"CloudWatch: average Duration {where}{split}")
+    else:
+        found.reasons.append("no Duration datapoint in the last day")
+    if logged and runs:
+        processing, skipped_avg = split_average(logged / runs, count, skipped, SKIPPED_MODEL.log_bytes)
+        source = f"CloudWatch: AWS/Logs IncomingBytes / Invocations {where}"
+        if skipped_avg is not None:
+            found.skipped_log_bytes = Figure(skipped_avg, source)
+        else:
+            found.log_bytes = Figure(processing, source + (", less the skipped runs' model bytes" if skipped else ""))
+    else:
+        found.log_bytes = None
+        found.reasons.append("no AWS/Logs IncomingBytes datapoint in the last day")
 
 
 def measure_outputs(config: Config, s3: Any, found: Measured) -> None:
@@ -128,6 +160,36 @@ def _glue_month_runs(
     return runs, "AWS/Events MatchedEvents of the job's run rules"
 
 
+def _lambda_month_runs(config: Config, cloudwatch: Any, measured: Measured, window: Window) -> tuple[float, float, str]:
+    """(runs, skipped runs, what counted them) since the 1st; the averages split as `measure` splits them."""
+    fn = (("FunctionName", config.function.name),)
+    logs = (("LogGroupName", config.log_group),)
+    queries = [
+        metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
+        metrics.Query("duration_sum", "AWS/Lambda", "Duration", fn, "Sum", whole_window=True),
+        metrics.Query("log_bytes", "AWS/Logs", "IncomingBytes", logs, "Sum", whole_window=True),
+        skipped_query(config),
+    ]
+    values = metrics.fetch(cloudwatch, queries, window).window_values
+    runs = values.get("invocations") or 0.0
+    skipped = min(values.get("skipped") or 0.0, runs) if config.pipeline.skip_unchanged else 0.0
+    cw = f"CloudWatch since {window.start:%Y-%m-%d}"
+    if runs and values.get("duration_sum"):
+        model_ms = SKIPPED_MODEL.duration_ms(config.function.memory_mb)
+        processing, skipped_avg = split_average(values["duration_sum"] / runs, runs, skipped, model_ms)
+        if skipped_avg is not None:
+            measured.skipped_duration_ms = Figure(skipped_avg, cw)
+        else:
+            measured.duration_ms = Figure(processing, cw)
+    if runs and values.get("log_bytes"):
+        processing, skipped_avg = split_average(values["log_bytes"] / runs, runs, skipped, SKIPPED_MODEL.log_bytes)
+        if skipped_avg is not None:
+            measured.skipped_log_bytes = Figure(skipped_avg, cw)
+        else:
+            measured.log_bytes = Figure(processing, cw)
+    return runs, skipped, "AWS/Lambda Invocations"
+
+
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 140 else text[:137] + "..."
@@ -148,35 +210,25 @@ def month_to_date(
     seconds = max(60, int((now - start).total_seconds()))
     cw = f"CloudWatch since {start:%Y-%m-%d}"
     measured = Measured(reasons=[])
+    window = Window.ending_now(seconds, 60, now)
+    skipped: float | None = None  # engine glue: not measured (its EMF lines are not metrics)
     if glue is not None:  # the engine counts its runs with GetJobRuns
-        runs, counted_by = _glue_month_runs(config, cloudwatch, glue, measured, Window.ending_now(seconds, 60, now))
+        runs, counted_by = _glue_month_runs(config, cloudwatch, glue, measured, window)
     else:
-        fn = (("FunctionName", config.function.name),)
-        queries = [
-            metrics.Query("invocations", "AWS/Lambda", "Invocations", fn, "Sum", whole_window=True),
-            metrics.Query("duration_sum", "AWS/Lambda", "Duration", fn, "Sum", whole_window=True),
-            metrics.Query(
-                "log_bytes",
-                "AWS/Logs",
-                "IncomingBytes",
-                (("LogGroupName", config.log_group),),
-                "Sum",
-                whole_window=True,
-            ),
-        ]
-        values = metrics.fetch(cloudwatch, queries, Window.ending_now(seconds, 60, now)).window_values
-        runs, counted_by = values.get("invocations") or 0.0, "AWS/Lambda Invocations"
-        if runs and values.get("duration_sum"):
-            measured.duration_ms = Figure(values["duration_sum"] / runs, cw)
-        if runs and values.get("log_bytes"):
-            measured.log_bytes = Figure(values["log_bytes"] / runs, cw)
+        runs, skipped, counted_by = _lambda_month_runs(config, cloudwatch, measured, window)
     try:
         usage = build_usage(config, None, measured, start)
     except DataopsError as exc:
         return {"error": str(exc)}
+    if skipped is not None:
+        processing = Figure(runs - skipped, f"{cw}: Invocations less RunsSkipped ({skipped:,.0f})")
+    else:
+        changes = usage.processing_runs.value / MONTH_DAYS if usage.processing_runs else 0.0
+        processing = Figure(changes * fraction * MONTH_DAYS, f"model: {changes:g} input changes a day so far")
     usage = replace(
         usage,
         runs=Figure(runs, f"{cw}: {counted_by}"),
+        processing_runs=processing if usage.skip_unchanged else None,
         active_hours=Figure(min(runs, fraction * MONTH_HOURS), f"{cw}: at most one hour per run"),
         stored_bytes=Figure(stored_bytes, "AWS/S3 BucketSizeBytes") if stored_bytes else None,
     )

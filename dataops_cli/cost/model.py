@@ -10,6 +10,10 @@ them against the real handler run under moto, so they cannot silently drift). An
 (Lambda today, Glue next) is a function from Usage to its own billed lines, registered
 in ENGINES; the storage and monitoring lines are shared by every engine.
 
+With pipeline.skip_unchanged a run on an unchanged input does almost nothing
+(SKIPPED_RUN_READS, no writes): `Usage.processing_runs` says how many runs do the work and
+skipping.py holds a skipped run's time and log; the rest of the month's runs skip.
+
 A month is 30 days (720 hours): rate(2 minutes) is 21,600 runs. Quantities are monthly
 averages in steady state (run outputs kept `run_retention_days`, logs kept
 `log_retention_days`).
@@ -37,8 +41,19 @@ RUN_FILES = ("cleaned.csv", "correlation.csv", "summary.json", "dtypes.json", "q
 STREAMED_FILES = ("cleaned.csv",)  # MultipartSink: one PUT below PART_BYTES, else create + parts + complete
 # Overwritten every run (no versioning): one PUT a run, one small object each (the history: ~66 kB at 20 runs).
 POINTER_FILES = ("latest.json", "quality/history.json")
-# GET-class requests of a run (the input is read again only if a column turns out to be text):
-RUN_READS = ("GetObject quality/history.json", "HeadObject input", "GetObject input")
+# GET-class requests of a run that processes (the input is read again only if a column turns out
+# to be text): one GetObject of the input, whose answer carries its size and ETag (S3Input.fetch
+# in handler/s3io.py: no HeadObject since issue 22), and the quality history (handler/run_history.py).
+RUN_READS = ("GetObject input", "GetObject quality/history.json")
+# pipeline.skip_unchanged (SKIP_UNCHANGED, handler/run_skip.py): every run also GETs latest.json,
+# beside the input's GET, to compare the published run's fingerprint with its own.
+SKIP_CHECK_READS = ("GetObject latest.json",)
+# A run that finds input, settings and code unchanged makes only those two requests (the input's
+# body closed unread) and writes nothing: docs/BENCHMARKS.md "Issue 22", step 3.
+SKIPPED_RUN_READS = ("GetObject input (body closed unread)", "GetObject latest.json")
+# How often the input changes when nothing says (`dataops cost --input-changes-per-day`): a
+# daily upload. A run after a change processes; the schedule's other runs skip.
+DEFAULT_INPUT_CHANGES_PER_DAY = 1.0
 LISTS = ()  # the handler never lists the bucket
 # Embedded Metric Format: every metric x every dimension set is one custom metric.
 EMF_METRICS = tuple(contract.METRIC_UNITS)  # the handler's: each is a custom metric, billed per month
@@ -61,10 +76,27 @@ GLUE_MIN_WORKERS, GLUE_MIN_WORKER_TYPE = 2, "G.1X"  # the smallest job config al
 # manifest, run.json and latest.json, and one cleaned part per input partition (Spark splits
 # its input at 128 MiB, spark.sql.files.maxPartitionBytes); one LIST of the cleaned folder.
 # Not counted: the requests Spark's S3 committer makes around each part (HEAD/LIST markers).
-SPARK_RUN_FILES = ("correlation.csv", "summary.json", "dtypes.json", "cleaned_manifest.json", "run.json")
-SPARK_POINTER_FILES = ("latest.json",)
+# quality.json and the quality history since issue 12 (handler/spark_job/job.py, history.py).
+SPARK_RUN_FILES = (
+    "correlation.csv",
+    "summary.json",
+    "dtypes.json",
+    "quality.json",
+    "cleaned_manifest.json",
+    "run.json",
+)
+SPARK_POINTER_FILES = ("latest.json", "quality/history.json")
 SPARK_PARTITION_BYTES = 128 * 1024**2
-SPARK_READS = ("HeadObject input", "GetObject input sample", "HeadObject input (unchanged?)")
+SPARK_READS = (
+    "GetObject quality/history.json",
+    "HeadObject input",
+    "GetObject input sample",
+    "HeadObject input (unchanged?)",
+)
+# glue.* SKIP_UNCHANGED (handler/spark_job/skip.py, called by __main__.py before any Spark
+# session): latest.json and a HeadObject of the input. A skipped run makes only these two; it
+# exits in seconds, but Glue bills every run at least GLUE_MIN_BILLED_SECONDS of the job's DPUs.
+SPARK_SKIP_CHECK_READS = ("GetObject latest.json", "HeadObject input (skip check)")
 
 FREE_ITEMS = (
     "S3 default encryption is SSE-S3 (AES256): free; no resource uses KMS keys",
@@ -120,6 +152,21 @@ class Usage:
     timeout_seconds: int = 0  # function.timeout_seconds (glue: timeout_minutes x 60): a longer run is a warning
     glue_workers: int = GLUE_MIN_WORKERS  # engine glue: glue.number_of_workers
     glue_worker_type: str = GLUE_MIN_WORKER_TYPE  # engine glue: glue.worker_type
+    skip_unchanged: bool = False  # pipeline.skip_unchanged: runs on an unchanged input skip
+    processing_runs: Figure | None = None  # per month, of `runs`; None: every run processes
+    skipped_duration_ms: Figure | None = None  # average duration of one skipped run
+    skipped_log_bytes: Figure | None = None  # per skipped run, as ingested
+
+    @property
+    def processing(self) -> float:
+        """Runs a month that process the input (all of them unless skipping is on)."""
+        if not self.skip_unchanged or self.processing_runs is None:
+            return self.runs.value
+        return min(self.runs.value, self.processing_runs.value)
+
+    @property
+    def skipped(self) -> float:
+        return self.runs.value - self.processing
 
     @property
     def output_bytes(self) -> float:
@@ -169,6 +216,7 @@ class Breakdown:
     sources: dict[str, str]
     warnings: list[str] = field(default_factory=list)
     engines: list[dict] = field(default_factory=list)  # both engines side by side (inputs.compare_engines)
+    skipping: dict | None = None  # the month with and without pipeline.skip_unchanged (skipping.comparison)
     free_items: list[str] = field(default_factory=lambda: list(FREE_ITEMS))
     not_counted: list[str] = field(default_factory=lambda: list(NOT_COUNTED))
     month: str = f"{MONTH_DAYS} days"
@@ -200,8 +248,17 @@ def multipart_requests(size: float) -> int:
     return 2 + math.ceil(size / PART_BYTES)
 
 
-def get_requests_per_run() -> int:
-    return len(RUN_READS)
+def get_requests_per_run(skip_unchanged: bool = False) -> int:
+    """GET-class requests of a run that processes: one more (latest.json) with skip_unchanged."""
+    return len(RUN_READS) + (len(SKIP_CHECK_READS) if skip_unchanged else 0)
+
+
+def processing_runs(runs: float, changes_per_day: float) -> float:
+    """Runs a month that find a new input: one per change, at most every run (steady state: the
+    first run after `up` also processes, once)."""
+    if changes_per_day < 0 or math.isnan(changes_per_day) or math.isinf(changes_per_day):
+        raise ValueError(f"input changes per day must be a number >= 0, not {changes_per_day!r}")
+    return min(runs, changes_per_day * MONTH_DAYS)
 
 
 def custom_metrics() -> int:

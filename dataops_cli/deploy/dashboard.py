@@ -16,6 +16,9 @@ from dataops_cli.engines.glue_logs import GLUE_LOG_GROUPS
 from handler import contract as c
 
 PERIOD = 120
+SKIPPED_LABEL = "skipped (input unchanged)"
+SKIPPED_COLOR = "#7f7f7f"
+SKIPPED_FIELD = "skipped_runs"
 DAY = 86400
 MARKER_PREFIX = "dataops stack:"
 Widget = dict[str, Any]
@@ -86,7 +89,7 @@ def lambda_widgets(d: DashboardInputs) -> list[Widget]:
             f"data in `s3://{d.bucket}` · managed by `dataops up` (edits here are overwritten)"
         ),
         *_lambda_tiles(d),
-        _metric("Lambda invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]], d.region),
+        _metric("Lambda invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}], _skipped_line(d)], d.region),
         _metric("Lambda errors", [[lam, "Errors", *fn, {"stat": "Sum", "color": "#d62728"}]], d.region),
         _metric(
             "Lambda duration (ms)",
@@ -128,7 +131,7 @@ def _lambda_tiles(d: DashboardInputs) -> list[Widget]:
     fn = ["FunctionName", d.function]
     lam = "AWS/Lambda"
     kpis = [
-        ("Invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}]]),
+        ("Invocations", [[lam, "Invocations", *fn, {"stat": "Sum"}], _skipped_line(d)]),
         ("Errors", [[lam, "Errors", *fn, {"stat": "Sum"}]]),
         ("Throttles", [[lam, "Throttles", *fn, {"stat": "Sum"}]]),
         (
@@ -146,13 +149,20 @@ def _lambda_tiles(d: DashboardInputs) -> list[Widget]:
     ]
 
 
+def _skipped_line(d: DashboardInputs) -> list[Any]:
+    """RunsSkipped (the handler's EMF: 1 for a run that skipped an unchanged input, else 0), summed."""
+    options = {"stat": "Sum", "label": SKIPPED_LABEL, "color": SKIPPED_COLOR}
+    return [d.metrics_namespace, c.M_RUNS_SKIPPED, c.METRIC_DIMENSION, d.function, options]
+
+
 def glue_widgets(d: DashboardInputs) -> list[Widget]:
     """engine glue: runs counted by the job's EventBridge rules (AWS/Events MatchedEvents, free), the
     schedule, the Logs Insights tables over Glue's shared groups, and storage.
 
     Not shown: Lambda's metrics (no function), the handler's EMF metrics (CloudWatch Logs extracts
     EMF from Lambda's logs, not from Glue's: the Spark job's metric lines stay plain log lines),
-    and Glue's own job/observability metrics (not enabled: see resources/glue_events.py).
+    and Glue's own job/observability metrics (not enabled: see resources/glue_events.py). The
+    skipped runs are the Spark job's RunsSkipped, read from its EMF lines by Logs Insights.
     """
     events = "AWS/Events"
     ok = [events, "MatchedEvents", "RuleName", d.glue_succeeded_rule, {"stat": "Sum", "label": "succeeded"}]
@@ -180,6 +190,12 @@ def glue_widgets(d: DashboardInputs) -> list[Widget]:
         *(_metric(title, metrics, d.region, view="singleValue", width=6) for title, metrics in kpis),
         _metric("Glue job runs by outcome (EventBridge rule matches)", [ok, bad], d.region, width=12),
         _scheduler(d),
+        _log_series(
+            f"Glue runs skipped (input unchanged) per {PERIOD // 60} minutes · RunsSkipped in the Spark job's lines",
+            groups,
+            glue_skipped_query(d.glue_job),
+            d.region,
+        ),
         _log_table(
             f"Activity: recent runs ({ACTIVITY_LEGEND}) · Glue's shared groups, lines of the Spark job",
             groups,
@@ -195,6 +211,16 @@ def glue_widgets(d: DashboardInputs) -> list[Widget]:
         ),
         *_storage(d),
     ]
+
+
+def glue_skipped_query(job: str) -> str:
+    """The Spark job's RunsSkipped (its EMF line: 1 for a skipped run, 0 for one that processed), per
+    period: Glue's lines are not extracted as metrics, so Logs Insights sums them
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Stats.html)."""
+    return (
+        f"filter {c.METRIC_DIMENSION} = '{job}' and ispresent({c.M_RUNS_SKIPPED})\n"
+        f"| stats sum({c.M_RUNS_SKIPPED}) as {SKIPPED_FIELD}, count(*) as runs by bin({PERIOD // 60}m)"
+    )
 
 
 def glue_query(query: str, job: str) -> str:
@@ -316,6 +342,14 @@ def _log_table(title: str, log_groups: tuple[str, ...], query: str, region: str,
         "height": height,
         "properties": {"title": title, "query": f"{sources} | {query}", "region": region, "view": "table"},
     }
+
+
+def _log_series(title: str, log_groups: tuple[str, ...], query: str, region: str) -> Widget:
+    """A Logs Insights query drawn as a time series: its `stats ... by bin()` rows are the points."""
+    widget = _log_table(title, log_groups, query, region, height=6)
+    widget["properties"]["view"] = "timeSeries"
+    widget["properties"]["stacked"] = False
+    return widget
 
 
 def _layout(widgets: list[Widget]) -> Iterator[Widget]:

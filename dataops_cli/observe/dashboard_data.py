@@ -59,6 +59,7 @@ class WidgetData:
     period: int = 0
     start_ms: int = 0  # the time axis: the window the widget's metrics were read for
     end_ms: int = 0
+    chart: bool = False  # a log widget with view timeSeries: its rows are drawn as `series`
 
 
 @dataclass
@@ -217,6 +218,36 @@ def _fill_log(ctx: Any, spec: WidgetSpec, widget: WidgetData, start: datetime, e
         widget.error = f"Logs Insights: {percentiles.unavailable_reason(exc)}"
         return
     widget.columns, widget.rows = merged_columns(rows, spec.query), rows
+    if spec.properties.get("view") == "timeSeries":
+        widget.chart = True
+        widget.start_ms, widget.end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        widget.series = log_series(rows)
+
+
+def log_series(rows: list[dict[str, str]]) -> list[Series]:
+    """A `stats ... by bin(period)` result as series: one per numeric column, a point per bin, as the
+    console draws a log widget's timeSeries view. Rows without a bin or a number are left out."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        stamp = next((_bin_ms(v) for k, v in row.items() if k.startswith("bin(")), None)
+        if stamp is None:
+            continue
+        for key, value in row.items():
+            if key.startswith(("bin(", "@")):
+                continue
+            try:
+                series.setdefault(key, []).append((stamp, float(value)))
+            except ValueError:
+                continue
+    return [Series(label, sorted(points)) for label, points in series.items()]
+
+
+def _bin_ms(value: str) -> int | None:
+    """GetQueryResults' `YYYY-MM-DD HH:MM:SS.mmm` (UTC) as epoch ms."""
+    try:
+        return int(datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 def merged_columns(rows: list[dict[str, str]], query: str = "") -> list[str]:

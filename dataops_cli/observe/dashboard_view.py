@@ -88,7 +88,7 @@ def widget_html(w: WidgetData) -> str:
     elif w.kind == "single":
         inner = tiles_html(w.series)
     elif w.kind == "log":
-        inner = table_html(w.columns, w.rows)
+        inner = chart_svg(w) if w.chart else table_html(w.columns, w.rows)
     elif w.kind == "metric":
         inner = chart_svg(w)
     else:

@@ -69,7 +69,7 @@ def list_runs(
     for page in paginator.paginate(Bucket=config.bucket.name, Prefix=prefix, Delimiter="/", StartAfter=start_after):
         folders.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
     first = start_after.removeprefix(prefix)
-    skips = {s.run_id: s for s in skipped if s.run_id > first}
+    skips = {s.run_id: s for s in skipped if RUN_ID_RE.fullmatch(s.run_id) and s.run_id > first}  # log text: checked
     ids = sorted({folder[len(prefix) : -1] for folder in folders} | set(skips), reverse=True)[:limit]
     return [skipped_summary(skips[i]) if i in skips else summarize(i, read_run_document(s3, config, i)) for i in ids]
 

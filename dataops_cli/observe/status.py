@@ -219,6 +219,9 @@ def _outputs(r: Reading) -> None:
         stale = stale_after(r.ctx, r.options)
         confirmed = _confirmation(r)
         r.report.kpis["freshness"] = freshness(r.report.latest, stale, r.ctx.config.latest_key, confirmed, r.now)
+        if confirmed is not None and r.report.latest is not None:
+            r.report.latest["confirmed_by"] = confirmed.run_id
+            r.report.latest["confirmed_age_seconds"] = max(0.0, r.now.timestamp() - confirmed.started_ms / 1000)
     if r.created is not None:
         r.report.stack_created = r.created.isoformat(timespec="seconds")
 

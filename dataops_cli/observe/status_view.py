@@ -242,7 +242,10 @@ def verdict(report: StatusReport) -> Text:
     if report.latest and report.latest.get("run_id"):
         text.append(f" · latest output {printable(report.latest['run_id'])}", style="")
         if "age_seconds" in report.latest:
-            text.append(f" ({human_duration(report.latest['age_seconds'])} old)")
+            text.append(f" ({human_duration(report.latest['age_seconds'])} old")
+            if "confirmed_age_seconds" in report.latest:  # a run on an unchanged input found it current
+                text.append(f", confirmed current {human_duration(report.latest['confirmed_age_seconds'])} ago")
+            text.append(")")
     for reason in health.reasons:
         text.append(f"\n  • {printable(reason)}")
     text.append(f"\nexit code {health.exit_code}", style="dim")

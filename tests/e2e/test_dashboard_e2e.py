@@ -123,6 +123,7 @@ def check_in_browser(s: Session, page: Path, shot: Path) -> None:
     for title in ("Lambda invocations", "Lambda duration (ms)", "Invocations", "Duration (avg / p99)"):
         assert int(by_title[title]["data-points"]) > 0, title
     assert by_title["Lambda duration (ms)"]["data-series"] == "2"  # avg and p99 (from REPORT lines)
+    assert by_title["Lambda invocations"]["data-series"] == "2"  # invocations and skipped runs (RunsSkipped)
     activity = next(w for t, w in by_title.items() if t.startswith("Activity"))
     assert int(activity["data-rows"]) > 0
     assert "🚀" in activity["data-title"] and "🚀" in dom.stdout  # the feed's emojis, intact
@@ -170,6 +171,9 @@ def check_agreement_with_status(s: Session) -> None:
     assert "REPORT log lines" in report.kpis["duration_p99"].source and "REPORT log lines" in " ".join(tile.notes)
     invocations = widgets["Invocations"].series[0].points[-1][1]
     assert invocations == report.kpis["invocations"].value
+    # the scheduled runs after up find the input unchanged: the tile's RunsSkipped line is status's count
+    skipped = next(x for x in widgets["Invocations"].series if x.label == "skipped (input unchanged)")
+    assert skipped.points[-1][1] == report.kpis["runs_skipped"].value >= 1
 
     activity = next(w for t, w in widgets.items() if t.startswith("Activity"))
     runs = {r["run_id"]: r for r in report.runs if r.get("run_id")}

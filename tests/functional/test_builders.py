@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -131,6 +132,7 @@ def test_dashboard_has_every_required_widget_at_120s():
     tiles = {(m, s) for ns, m, s, _, view in lines if view == "singleValue"}
     assert tiles == {
         ("Invocations", "Sum"),
+        ("RunsSkipped", "Sum"),
         ("Errors", "Sum"),
         ("Throttles", "Sum"),
         ("Duration", "Average"),
@@ -139,6 +141,33 @@ def test_dashboard_has_every_required_widget_at_120s():
     }
     scheduler = next(w for w in body["widgets"] if "Scheduler" in w["properties"].get("title", ""))
     assert scheduler["properties"]["metrics"][0][2:4] == ["ScheduleGroup", "dataops-schedules"]
+
+
+def test_dashboard_shows_skipped_runs_from_the_handlers_runs_skipped():
+    """RunsSkipped (1 for a run that skipped an unchanged input) beside Invocations, chart and tile."""
+    widgets = [w for w in build_dashboard(INPUTS)["widgets"] if w["type"] == "metric"]
+    skipped = [
+        (w["properties"]["title"], w["properties"]["view"], m)
+        for w in widgets
+        for m in w["properties"]["metrics"]
+        if m[1] == "RunsSkipped"
+    ]
+    assert [(title, view) for title, view, _ in skipped] == [
+        ("Invocations", "singleValue"),
+        ("Lambda invocations", "timeSeries"),
+    ]
+    for _, _, metric in skipped:
+        assert metric[:4] == ["DataOps/Pipeline", "RunsSkipped", "Function", "DataOpsPipelineFunction"]
+        assert metric[4]["stat"] == "Sum" and metric[4]["label"] == "skipped (input unchanged)"
+
+
+def test_glue_dashboard_draws_the_jobs_skipped_runs_from_its_log_lines():
+    glue = replace(INPUTS, engine="glue", glue_job="job", glue_failed_rule="f", glue_succeeded_rule="ok")
+    widget = next(w for w in build_dashboard(glue)["widgets"] if "skipped" in w["properties"].get("title", ""))
+    assert widget["type"] == "log" and widget["properties"]["view"] == "timeSeries"
+    assert "filter Function = 'job' and ispresent(RunsSkipped)" in widget["properties"]["query"]
+    assert "stats sum(RunsSkipped) as skipped_runs" in widget["properties"]["query"]
+    assert "by bin(2m)" in widget["properties"]["query"]  # the metric widgets' 120 s period
 
 
 def test_dashboard_has_a_data_quality_widget():

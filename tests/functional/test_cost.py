@@ -55,7 +55,9 @@ def default_breakdown(what_if: WhatIf | None = None, **sections):
 #   cleaned.csv 14 + 149.67 x 768 = 114,960.56 bytes; other files (quality.json included) 16,216 bytes;
 #   a run = 131,176.56 bytes.
 #   log per run: 3,182 handler + 300 START/END/REPORT + (6 + 3) events x 26 = 3,716 bytes.
-#   S3 per run: 6 run files + latest.json + quality/history.json = 8 PUTs; history + head + get = 3 GETs.
+#   S3 per run: 6 run files + latest.json + quality/history.json = 8 PUTs; the input + the history = 2 GETs.
+# Every run processes here (pipeline.skip_unchanged = false); test_cost_skip.py pins the default, with skips.
+NO_SKIP = {"skip_unchanged": False}
 RUNS = 21_600
 LOG_GB = RUNS * 3_716 / GIB
 STORED_GB = (23_106 + RUNS / 30 * 30 * 131_176.56) / GIB
@@ -65,7 +67,7 @@ EXPECTED = [
     ("lambda_compute", RUNS * 0.093 * 1.0, 0.0000166667, 400_000, 2_008.8 * 0.0000166667, 0),
     ("scheduler", RUNS, 1.00 / 1e6, 14_000_000, 0.0216, 0),
     ("s3_put", RUNS * 8, 0.005 / 1000, 0, 172_800 * 0.000005, 0.864),
-    ("s3_get", RUNS * 3, 0.0004 / 1000, 0, 64_800 * 0.0000004, 0.02592),
+    ("s3_get", RUNS * 2, 0.0004 / 1000, 0, 43_200 * 0.0000004, 0.01728),
     ("logs_ingestion", LOG_GB, 0.50, 5, LOG_GB * 0.50, 0),
     ("custom_metrics", 7, 0.30, 10, 2.10, 0),  # the handler's 7 EMF metrics (RunsSkipped since issue 22)
     ("s3_storage", STORED_GB, 0.025, 0, STORED_GB * 0.025, STORED_GB * 0.025),
@@ -76,7 +78,7 @@ EXPECTED = [
 
 
 def test_default_config_breakdown_matches_the_hand_computed_table():
-    b = default_breakdown()
+    b = default_breakdown(pipeline=NO_SKIP)
     assert [r.key for r in b.rows] == [e[0] for e in EXPECTED]
     for key, quantity, usd, free, cost_usd, to_pay in EXPECTED:
         row = b.row(key)
@@ -87,9 +89,9 @@ def test_default_config_breakdown_matches_the_hand_computed_table():
         assert row.to_pay == pytest.approx(to_pay, rel=1e-6, abs=1e-12), key
     assert pytest.approx(2.63884, rel=1e-5) == STORED_GB
     assert b.total == pytest.approx(sum(e[4] for e in EXPECTED), rel=1e-9)
-    assert b.total == pytest.approx(6.3528, abs=5e-4)
-    assert b.total_to_pay == pytest.approx(0.864 + 0.02592 + STORED_GB * 0.025, rel=1e-9)
-    assert b.total_to_pay == pytest.approx(0.9559, abs=5e-5)
+    assert b.total == pytest.approx(6.3442, abs=5e-4)
+    assert b.total_to_pay == pytest.approx(0.864 + 0.01728 + STORED_GB * 0.025, rel=1e-9)
+    assert b.total_to_pay == pytest.approx(0.9473, abs=5e-5)
     assert "93 ms" in b.row("lambda_compute").basis
     assert b.sources["runs"] == "21,600 from schedule rate(2 minutes)"
     assert "model" in b.sources["duration_ms"] and "0.58 CPU share at 1024 MB" in b.sources["duration_ms"]
@@ -100,7 +102,8 @@ def quantities(b) -> dict[str, float]:
 
 
 def test_rate_1_minute_doubles_requests_and_compute_and_leaves_fixed_rows_alone():
-    base, fast = quantities(default_breakdown()), quantities(default_breakdown(WhatIf(schedule="rate(1 minute)")))
+    base = quantities(default_breakdown(pipeline=NO_SKIP))
+    fast = quantities(default_breakdown(WhatIf(schedule="rate(1 minute)"), pipeline=NO_SKIP))
     doubled = {"lambda_requests", "lambda_compute", "scheduler", "s3_put", "s3_get", "logs_ingestion"}
     for key in doubled:
         assert fast[key] == pytest.approx(2 * base[key]), key
@@ -111,8 +114,13 @@ def test_rate_1_minute_doubles_requests_and_compute_and_leaves_fixed_rows_alone(
     assert fast["logs_storage"] == pytest.approx(2 * base["logs_storage"])
 
 
+def every_run(what_if: WhatIf | None):
+    return default_breakdown(what_if, pipeline=NO_SKIP)
+
+
 def test_what_ifs_change_exactly_their_rows():
-    base = quantities(default_breakdown())
+    base = quantities(every_run(None))
+    default_breakdown = every_run
 
     def changed(b) -> set[str]:
         return {k for k, v in quantities(b).items() if v != pytest.approx(base[k])}
@@ -203,7 +211,8 @@ def test_the_model_counts_what_the_handler_really_does(mock_aws_env, monkeypatch
     puts = [c for c in run_calls if c in put_class]
     gets = [c for c in run_calls if c in ("GetObject", "HeadObject")]
     assert len(puts) == put_requests_per_run(cleaned)
-    assert len(gets) == get_requests_per_run()
+    assert len(gets) == get_requests_per_run(skip_unchanged=True)  # the default: latest.json is read too
+    assert gets == ["GetObject"] * len(cost.RUN_READS + cost.SKIP_CHECK_READS)  # no HeadObject since issue 22
     assert not [c for c in run_calls if c.startswith("List")]
     written = [k.rsplit("/", 1)[-1] for k in result["outputs"].values()]
     assert sorted(written) == sorted(cost.RUN_FILES)
@@ -315,7 +324,8 @@ def test_measured_figures_replace_the_model(mock_aws_env):
     assert found.cleaned_bytes.value == 5000 and found.other_output_bytes.value == 700
     assert "IncomingBytes" in found.reasons[0]  # moto publishes no AWS/Logs metrics: the model stays
     b = breakdown(build_usage(c, None, found), table_prices(c.region))
-    assert b.row("lambda_compute").quantity == pytest.approx(RUNS * 0.300)
+    # 30 runs process (the input changes once a day) at the measured 300 ms; the rest skip at the model's 44 ms
+    assert b.row("lambda_compute").quantity == pytest.approx(30 * 0.300 + (RUNS - 30) * 0.044)
     assert b.sources["duration_ms"].startswith("300 ms from CloudWatch")
     doubled = build_usage(c, WhatIf(memory_mb=2048), found)
     assert doubled.duration_ms.value == pytest.approx(300 * 1024 / 1769)
@@ -349,7 +359,8 @@ def test_cli_cost_json_and_options(mock_aws_env, monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert {"region", "engine", "rows", "total", "total_to_pay", "prices", "sources", "free_items"} <= set(doc)
-    assert doc["total"] == pytest.approx(6.3528, abs=5e-4)
+    assert doc["total"] == pytest.approx(5.3735, abs=5e-4)  # with skipping (the default)
+    assert doc["skipping"]["without_skipping"]["total"] == pytest.approx(6.3442, abs=5e-4)
     fast = json.loads(h.run(path, "cost", "--model", "--json", "--schedule", "rate(1 minute)").output)
     assert fast["rows"][0]["quantity"] == 2 * doc["rows"][0]["quantity"]
     bad = h.run(path, "cost", "--schedule", "rate(banana)")
@@ -376,7 +387,9 @@ def test_up_dry_run_ends_with_the_estimate(mock_aws_env, monkeypatch, tmp_path):
     result = h.run(path, "up", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Monthly estimate of this stack, ap-south-1" in result.output
-    assert result.output.rstrip().splitlines()[-1].startswith("Estimate: $0.96/month after the free tier ($6.35")
+    last = " ".join(result.output.rstrip().split("Estimate:")[-1].split())
+    assert last.startswith("$0.02/month after the free tier ($5.37 before it); $0.95 without skipping"), last
+    assert "With and without skipping an unchanged input (30 of 21,600 runs process)" in " ".join(result.output.split())
     assert recorder.last.counter.mutating == 0
 
 

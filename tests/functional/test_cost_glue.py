@@ -27,6 +27,8 @@ GLUE = {"engine": "glue"}
 
 
 def glue_breakdown(what_if: WhatIf | None = None, measured: Measured | None = None, **sections):
+    """Every run processes (pipeline.skip_unchanged = false) unless `pipeline` says otherwise."""
+    sections.setdefault("pipeline", {"skip_unchanged": False})
     c = config(function=GLUE, **sections)
     return breakdown(build_usage(c, what_if, measured), table_prices(c.region))
 
@@ -65,7 +67,8 @@ def test_the_default_glue_job_on_the_sample_costs_the_minimum_every_run():
     assert compute.quantity == pytest.approx(RUNS * 60 / 3600 * 2)  # 720 DPU-hours
     assert compute.cost == pytest.approx(720 * 0.44)  # $316.80 a month
     assert "21,600 runs x 60 s billed (1-minute minimum) x 2 DPU" in compute.basis
-    assert b.row("s3_put").quantity == RUNS * 8  # 1 part + 5 run files + latest.json + 1 LIST
+    # 1 part + 6 run files (quality.json and the manifest among them) + latest.json + the history + 1 LIST
+    assert b.row("s3_put").quantity == RUNS * 10
     assert "ASSUMPTION" in b.sources["duration_ms"] and "ASSUMPTION" in b.sources["log_bytes"]
     assert "never expire" in b.row("logs_storage").basis
     assert any("MatchedEvents" in item for item in b.free_items)
@@ -168,8 +171,9 @@ def test_cli_cost_with_engine_glue_measures_the_jobs_runs(stack, monkeypatch):  
     result = h.run(config_path, "cost", "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    # moto's runs report ExecutionTime 123 s: billed 123 s x 2 DPU
-    assert doc["rows"][0]["quantity"] == pytest.approx(RUNS * 123 / 3600 * 2)
+    # moto's runs report ExecutionTime 123 s: billed 123 s x 2 DPU for the 30 runs that process (the
+    # input changes once a day); the other runs skip, and Glue bills them its 1-minute minimum
+    assert doc["rows"][0]["quantity"] == pytest.approx((30 * 123 + (RUNS - 30) * 60) / 3600 * 2)
     assert (
         doc["sources"]["duration_ms"].startswith("123,000 ms from Glue GetJobRuns")
         and "(2 runs" in doc["sources"]["duration_ms"]

@@ -21,13 +21,15 @@ deployed = test_status.deployed  # the fixture: a stack up in moto
 def test_cost_never_cuts_a_number_at_80_columns(mock_aws_env, monkeypatch, tmp_path):
     h.install(monkeypatch)
     config = h.write_config(tmp_path / "config.toml")
+    every = ["--input-changes-per-day", "720"]  # a new input before every run: every run processes (big numbers)
     for args in (["--rows", "50000000"], ["--engine", "glue", "--workers", "10", "--worker-type", "G.2X"]):
-        output = run_at(config, 80, "cost", "--model", *args).output
+        output = run_at(config, 80, "cost", "--model", *every, *args).output
         assert "…" not in output, output
         assert all(len(line) <= 80 for line in output.splitlines()), max(output.splitlines(), key=len)
-    whole = run_at(config, 80, "cost", "--model", "--rows", "50000000").output
+    whole = run_at(config, 80, "cost", "--model", *every, "--rows", "50000000").output
     assert whole == COST_50M_80, whole
-    glue = run_at(config, 80, "cost", "--model", "--engine", "glue", "--workers", "10", "--worker-type", "G.2X")
+    glue_args = ("--engine", "glue", "--workers", "10", "--worker-type", "G.2X")
+    glue = run_at(config, 80, "cost", "--model", *every, *glue_args)
     assert glue.output.split("How each quantity")[0] == COST_GLUE_80
 
 
@@ -62,8 +64,8 @@ How each quantity was reached:
   S3 PUT requests: 21,600 runs x 902 (cleaned.csv, correlation.csv,
   summary.json, dtypes.json, quality.json, run.json, latest.json,
   quality/history.json; LIST 0)
-  S3 GET requests: 21,600 runs x 3 (GetObject quality/history.json, HeadObject
-  input, GetObject input)
+  S3 GET requests: 21,600 runs x 3 (GetObject input, GetObject
+  quality/history.json, GetObject latest.json)
   Logs ingested: 21,600 runs x 3.6 KiB
   Custom metrics: 7 EMF metrics x 1 dimension set
   S3 storage: input 1.50 GB + 21,600 runs kept (30 d) x 7.48 GB
@@ -72,6 +74,12 @@ How each quantity was reached:
   Alarms: 2 standard alarms
 Where the figures came from:
   runs: 21,600 from schedule rate(2 minutes)
+  processing runs: 21,600 from 30 days x 720 input changes a day, one processing
+  run each (--input-changes-per-day)
+  skipped duration ms: 44 ms from model (bench/s3_latency_bench.py at 25 ms per
+  S3 request, 2026-12-07 (docs/BENCHMARKS.md))
+  skipped log bytes: 1.3 kB from model: the ⏭️ line and the EMF document +
+  Lambda's 3
   duration ms: 1,022,175 ms from model (bench/cost_model_bench.py, 2026-11-26)
   for 50,000,000 rows / 0.58 CPU share at 1024 MB
   input bytes: 1.50 GB from --rows x diabetes_preprocessed.csv's bytes per row
@@ -84,6 +92,17 @@ Where the figures came from:
   active hours: 720 from schedule rate(2 minutes)
 warning: a run takes 1,022.2 s here, over function.timeout_seconds = 60: runs
 would time out (and be billed the full 60 s)
+With and without skipping an unchanged input (21,600 of 21,600
+runs process)
+
+ pipeline.skip_unchanged   Processing runs    Cost/mo     Pay/mo
+ ───────────────────────────────────────────────────────────────
+ true (configured)                  21,600     $4,234     $4,222
+ false                              21,600     $4,234     $4,222
+
+  0 runs skip; 21,600 process: 30 days x 720 input changes a day, one processing
+  run each (--input-changes-per-day)
+
 Both engines, same schedule and input
 
  Engine                           s/run   Compute/run   Compute/mo       Pay/mo
@@ -135,8 +154,8 @@ Monthly cost, ap-south-1 (glue, month = 30 days)
  Glue DPU-hours 10 x      7,200 DPU-h        $0.44*   $3,168         –   $3,168
  G.2X
  Scheduler runs            21,600 inv     $1.00/1M*    $0.02       14M       $0
- S3 PUT requests          172,800 req    $0.005/1K*    $0.86         –    $0.86
- S3 GET requests           86,400 req   $0.0004/1K*    $0.03         –    $0.03
+ S3 PUT requests          216,000 req    $0.005/1K*    $1.08         –    $1.08
+ S3 GET requests          151,200 req   $0.0004/1K*    $0.06         –    $0.06
  Logs ingested                2.01 GB        $0.50*    $1.01         5       $0
  S3 storage                2.64 GB-mo       $0.025*    $0.07         –    $0.07
  Logs stored                0.3 GB-mo        $0.03*   <$0.01         5       $0

@@ -8,6 +8,7 @@ group, EMF into metrics, as Lambda would), then the CLI reads them back.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -79,6 +80,9 @@ def test_a_skip_keeps_old_outputs_fresh_and_says_which_run_confirmed_them(deploy
     assert fresh["level"] == "ok" and fresh["value"] < 120, fresh
     assert f"confirmed current by skipped run {second['run_id']}" in fresh["source"]
     assert code == 0, report["health"]
+    assert report["latest"]["confirmed_by"] == second["run_id"] and report["latest"]["age_seconds"] > 1000
+    screen = " ".join(h.run(deployed, "status", "--since", "30m").output.split())
+    assert re.search(r"latest output \S+ \(2\dm old, confirmed current \d+s ago\)", screen), screen
 
 
 def test_without_a_skip_the_same_old_outputs_are_stale(deployed, monkeypatch):

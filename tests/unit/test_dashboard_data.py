@@ -185,8 +185,11 @@ def test_engine_glues_dashboard_queries_glues_shared_groups_for_this_job_only():
     glue = replace(INPUTS, engine="glue", glue_job="job", glue_failed_rule="f", glue_succeeded_rule="ok")
     logs = Logs()
     got = collect(CloudWatch(False, build_dashboard(glue)), logs)
-    assert [q["logGroupNames"] for q in logs.queries] == [list(GLUE_LOG_GROUPS)] * 2
-    assert all(q["queryString"].startswith("filter function = 'job'") for q in logs.queries)
+    assert [q["logGroupNames"] for q in logs.queries] == [list(GLUE_LOG_GROUPS)] * 3
+    # the activity and error tables key on the lines' `function`; the skipped-runs series on the EMF
+    # line's `Function` dimension (the Spark job's RunsSkipped, summed per bin)
+    strings = sorted(q["queryString"].split("\n")[0] for q in logs.queries)
+    assert strings == ["filter Function = 'job' and ispresent(RunsSkipped)", *["filter function = 'job'"] * 2]
     assert len(got["data"].widgets) == len(build_dashboard(glue)["widgets"])
     assert all(w.error is None for w in got["data"].widgets)
 
@@ -223,3 +226,29 @@ def test_other_dashboard_errors_are_not_taken_for_absence():
     )
     with pytest.raises(ClientError):
         dashboard_data.read_body(AnswersOnce(exc), "D")
+
+
+def test_a_log_widgets_time_series_view_becomes_series_per_numeric_column():
+    rows = [
+        {"bin(2m)": "2026-12-07 11:58:00.000", "skipped_runs": "1", "runs": "1"},
+        {"bin(2m)": "2026-12-07 11:56:00.000", "skipped_runs": "0", "runs": "2"},
+        {"bin(2m)": "not a time", "skipped_runs": "5"},  # left out: no bin to place it at
+        {"bin(2m)": "2026-12-07 11:54:00.000", "skipped_runs": "n/a", "runs": "1"},  # n/a is not a number
+    ]
+    series = {s.label: s.points for s in dashboard_data.log_series(rows)}
+    t = int(datetime(2026, 12, 7, 11, 54, tzinfo=UTC).timestamp() * 1000)
+    assert series["skipped_runs"] == [(t + 120_000, 0.0), (t + 240_000, 1.0)]
+    assert series["runs"] == [(t, 1.0), (t + 120_000, 2.0), (t + 240_000, 1.0)]
+    assert dashboard_data.log_series([{"hour": "x", "n": "1"}]) == []  # no bin column: nothing to draw
+
+
+def test_engine_glues_skipped_runs_widget_is_drawn_as_a_chart():
+    from dataclasses import replace
+
+    glue = replace(INPUTS, engine="glue", glue_job="job", glue_failed_rule="f", glue_succeeded_rule="ok")
+    got = collect(CloudWatch(False, build_dashboard(glue)), Logs())
+    widget = next(w for w in got["data"].widgets if "skipped" in w.title)
+    assert widget.kind == "log" and widget.chart and widget.error is None
+    assert widget.end_ms - widget.start_ms == got["data"].seconds * 1000  # the time axis: the query's window
+    table = next(w for w in got["data"].widgets if w.title.startswith("Activity"))
+    assert not table.chart

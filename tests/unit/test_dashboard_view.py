@@ -10,7 +10,7 @@ from dataops_cli.aws import DataopsError
 from dataops_cli.deploy.dashboard import DashboardInputs, build_dashboard
 from dataops_cli.observe import dashboard_spec
 from dataops_cli.observe.dashboard_data import DashboardData, Series, WidgetData, merged_columns
-from dataops_cli.observe.dashboard_view import axis_ticks, render
+from dataops_cli.observe.dashboard_view import axis_ticks, render, widget_html
 
 HOSTILE = '<script>alert("x")</script><img src=http://evil.example/x.png onerror=alert(1)>'
 
@@ -136,3 +136,14 @@ def test_the_time_axis_spans_the_window_with_round_ticks():
     three_hours = axis_ticks(start, start + 3 * 3600_000)
     assert len(three_hours) <= 7 and all(t.minute in (0, 30) and t.second == 0 for t in three_hours)
     assert axis_ticks(start, start) == []
+
+
+def test_a_log_widget_with_a_time_series_view_is_drawn_as_a_chart():
+    skipped = Series("skipped_runs", [(0, 1.0), (120_000, 0.0)])
+    chart = WidgetData(
+        "log", "Glue runs skipped", 0, 0, 24, 6, series=[skipped], start_ms=0, end_ms=240_000, chart=True
+    )
+    table = WidgetData("log", "Activity", 0, 6, 24, 7, columns=["run_id"], rows=[{"run_id": "r1"}])
+    html = widget_html(chart)
+    assert "<svg" in html and "<table" not in html and 'data-points="2"' in html
+    assert "<table" in widget_html(table)

@@ -122,6 +122,33 @@ def test_glue_queries_keep_only_this_jobs_lines():
     assert [r[c.F_MESSAGE] for r in rows] == ["ours"] and rows[0]["@logStream"]
 
 
+def emf(ms: int, job: str, skipped: int) -> dict:
+    """The Spark job's EMF line (handler/runlog.py flush_metrics), as Glue writes it to its output group."""
+    document = {
+        "_aws": {"Timestamp": T0 + ms, "CloudWatchMetrics": [{"Namespace": c.METRICS_NAMESPACE, "Metrics": []}]},
+        c.METRIC_DIMENSION: job,
+        c.M_RUNS_SKIPPED: skipped,
+        c.M_RUN_FAILED: 0,
+    }
+    return line(ms, document)
+
+
+def test_glue_skipped_runs_series_sums_this_jobs_runs_skipped_per_bin():
+    queries = body_queries("glue")
+    _, query = queries["Glue"]  # "Glue runs skipped (input unchanged) per 2 minutes"
+    start = -T0 % 120_000  # the first 2-minute bin starts here
+    events = [
+        emf(start, "job", 0),  # processed
+        emf(start + 30_000, "job", 1),
+        emf(start + 60_000, "job", 1),
+        emf(start + 90_000, "other-job", 1),  # another job in Glue's shared group
+        line(start + 100_000, {c.F_FUNCTION: "job", c.F_EVENT: c.EVENT_SKIPPED, c.F_MESSAGE: "⏭️ skipped"}),
+        emf(start + 200_000, "job", 1),  # the next bin
+    ]
+    rows = sorted(as_dicts(run(query, events)), key=lambda r: r["bin(2m)"])
+    assert [(r["skipped_runs"], r["runs"]) for r in rows] == [("2", "3"), ("1", "1")]
+
+
 def test_report_lines_carry_lambdas_discovered_fields_and_stats_aggregate_them():
     events = handler_events("r1", 0) + handler_events("r2", 60_000)
     rows = as_dicts(
