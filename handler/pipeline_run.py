@@ -111,7 +111,7 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         result, zeros = self._process(columns)
         outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
         bodies = self._prepare_outputs(result, read_ms, outputs, history_read)
-        gate = self._start_outputs(bodies, outputs)  # signed while the history's GET is in flight
+        gate = self._start_outputs(bodies, outputs, history_read)
         history = self._distinct_inputs(history_read.result())  # its round trip overlapped the work above
         self.quality_ms["history_read_ms"] = ms_since(t_history)
         current, quality, blocked = self._check_quality(result, zeros, history, outputs)
@@ -232,20 +232,24 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             "dtypes": to_json_bytes(result.dtypes),
         }
 
-    def _start_outputs(self, bodies: dict[str, bytes], outputs: dict[str, str]) -> Gate:
-        """Four of the run's five files, each signed in its thread and held at the gate until
-        quality.json (which needs the history) joins them; all five then leave at once."""
+    def _start_outputs(self, bodies: dict[str, bytes], outputs: dict[str, str], history_read: Any) -> Gate | None:
+        """Four of the run's five files, before the checks (quality.json needs the history).
+
+        History in: the four are held at a gate, signed, until quality.json joins them, and all
+        five leave at once (one round trip). History still in flight (skips on, a small input):
+        they go now, their round trip overlapping the history's, and quality.json follows alone.
+        """
         self.at("writing the output files")
         assert self.open_sink is not None
-        gate = Gate(5)
+        gate = Gate(5) if history_read.done() else None
         self.batch.submit(self.open_sink.close, gate)
         self._put(outputs["correlation"], bodies["correlation"], "text/csv", gate)
         self._put(outputs["summary"], bodies["summary"], "application/json", gate)
         self._put(outputs["dtypes"], bodies["dtypes"], "application/json", gate)
         return gate
 
-    def _send_outputs(self, gate: Gate, outputs: dict[str, str]) -> None:
-        """quality.json joins the other four (one round trip for small files); wait for all five."""
+    def _send_outputs(self, gate: Gate | None, outputs: dict[str, str]) -> None:
+        """quality.json joins the other four; wait for all five."""
         self._put(outputs["quality"], self.quality_body, "application/json", gate)
         self.batch.wait()
         self.written.append(outputs["cleaned"])
