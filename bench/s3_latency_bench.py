@@ -4,18 +4,21 @@
     python -m bench.s3_latency_bench --before HEAD~3 --runs 10
 
 S3 is moto's server (`python -m moto.server`, its own process) on 127.0.0.1 behind two
-latency proxies (bench/latency_proxy.py, in this process): one adds nothing, one holds every response 25 ms, about an
-in-region S3 round trip from a function. Each handler version runs in its own child
-process (`--before` is extracted with `git archive`, so the table compares both in the same
-run, on the same server and load); the child warms up (its first, cold run and the client's
-connections are not measured), then times `--runs` warm runs through each proxy.
+latency proxies (bench/latency_proxy.py, in this process, keeping the client's connections
+alive as S3 does): one adds nothing, one holds every response 25 ms, about an in-region S3
+request from a function. Each handler version runs in its own child process (`--before` is
+extracted with `git archive`, so the table compares both in the same run, on the same
+server); the child warms up (its first, cold run and the clients' connections are not
+measured), then times `--runs` rounds, each one run through each proxy in turn (a change of
+load falls on both).
 
-Per run: requests (counted by the proxy), wall time, and round trips on the critical path,
-three ways: "serial RT" is the union of the run's 25 ms delay intervals (requests in flight
-together count once), "client RT" the same from when each request began (moto's server answers
-one request at a time, S3 in parallel: this leaves that out), "added/25" is (wall at 25 ms -
-wall at 0 ms) / 25 ms, the median over rounds that time one run through each proxy in turn;
-"connects" counts the connections a warm run opened. Scenarios:
+Per run: requests and new connections (counted by the proxy), wall time, and round trips on
+the critical path, three ways: "serial RT" is the union of the run's 25 ms delay intervals
+(requests in flight together count once), "client RT" the same from when each request
+began (moto answers one request at a time, S3 in parallel: this leaves that out),
+"added/25" the median over rounds of (wall at 25 ms - wall at 0 ms) / 25 ms. A second
+table splits "added/25" over PipelineRun's steps (PHASES). `--trace` prints each scenario's
+last run request by request. Scenarios:
 
 - full: a run that processes (the event's "force": true; a version without skips ignores it);
 - changed: the input replaced by a different file before each run (skip_unchanged on);
