@@ -105,7 +105,7 @@ class Batch:
     def submit(self, work: Callable[[], T], gate: Gate | None = None) -> Future[T]:
         """Any S3 call (a read, a multipart upload's completion) on the shared pool; with `gate`,
         its request leaves with the gate's other members."""
-        future = self._pool.submit(_gated_call, work, gate) if gate else self._pool.submit(work)
+        future = self._pool.submit(work) if gate is None else self._pool.submit(_gated_call, work, gate)
         self._pending.append(future)
         return future
 

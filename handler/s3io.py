@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import InputAccessError, InputChangedError, InputNotFoundError
 
@@ -70,14 +70,18 @@ class S3Input:
 
         A small one is read to its end instead, so its connection goes back to the client's
         pool: closing a response mid-body closes its connection, and the next run would open
-        (on AWS: TCP and TLS handshakes, round trips of their own) a new one.
+        a new one (on AWS a TCP and a TLS handshake before its first request).
         """
-        if self._fetched is not None:
-            body, self._fetched = self._fetched, None
-            if self.info is not None and self.info.size <= DRAIN_MAX_BYTES:
-                body.read()
-            else:
-                body.close()
+        if self._fetched is None:
+            return
+        body, self._fetched = self._fetched, None
+        if self.info is None or self.info.size > DRAIN_MAX_BYTES:
+            body.close()
+            return
+        try:
+            body.read()
+        except (BotoCoreError, OSError):  # the connection broke mid-body: dropping it is all that is left
+            body.close()
 
     def open(self) -> BinaryIO:
         if self._fetched is not None:

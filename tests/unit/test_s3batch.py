@@ -7,6 +7,7 @@ import threading
 import boto3
 import pytest
 from botocore.awsrequest import AWSRequest, AWSResponse
+from botocore.exceptions import ReadTimeoutError
 
 from handler.s3batch import S3_POOL_CONNECTIONS, WORKERS, Batch, Gate, tune
 from handler.s3io import DRAIN_MAX_BYTES, MultipartSink, S3Input
@@ -201,11 +202,14 @@ def test_a_sealed_sink_sends_its_joined_body_on_close():
 
 
 class Body:
-    def __init__(self) -> None:
+    def __init__(self, breaks: bool = False) -> None:
         self.calls: list[str] = []
+        self.breaks = breaks
 
     def read(self, *_):
         self.calls.append("read")
+        if self.breaks:
+            raise ReadTimeoutError(endpoint_url="http://s3")
         return b""
 
     def close(self):
@@ -227,3 +231,12 @@ def test_an_unread_input_is_drained_when_small_and_dropped_when_large(size, call
     source.fetch()
     source.close()
     assert s3.body.calls == calls  # read to its end, its connection goes back to the pool
+
+
+def test_a_connection_that_breaks_while_draining_is_dropped_without_failing_the_skip():
+    s3 = InputClient(20_000)
+    s3.body = Body(breaks=True)
+    source = S3Input(s3, "b", "in.csv")
+    source.fetch()
+    source.close()
+    assert s3.body.calls == ["read", "close"]
