@@ -41,7 +41,7 @@ from .runlog import (
     to_json_bytes,
     utc_iso,
 )
-from .s3batch import Batch, Gate
+from .s3batch import Batch
 from .s3io import MultipartSink, S3Input
 from .settings import Settings
 
@@ -104,18 +104,17 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             return skipped
         self._log_start()
         t_history = time.perf_counter()
-        gate = None if self.skip_check else Gate(2)  # skips on: the input's GET was answered already
-        history_read = self.batch.submit(self._read_history, gate)  # with the input's GET, or after it
-        columns = self._read(source, gate)
+        history_read = self.batch.submit(self._read_history)  # with the input's GET, or after it (skips on)
+        columns = self._read(source)
         read_ms = ms_since(t0)
         result, zeros = self._process(columns)
         outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
         bodies = self._prepare_outputs(result, read_ms, outputs, history_read)
-        gate = self._start_outputs(bodies, outputs, history_read)
+        self._start_outputs(bodies, outputs)
         history = self._distinct_inputs(history_read.result())  # its round trip overlapped the work above
         self.quality_ms["history_read_ms"] = ms_since(t_history)
         current, quality, blocked = self._check_quality(result, zeros, history, outputs)
-        self._send_outputs(gate, outputs)
+        self._send_outputs(outputs)
         files = list(outputs.values())
         duration_ms = self._log_saved(files)
         self.at("writing run.json")
@@ -153,16 +152,12 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             trigger=self.facts["trigger"],
         )
 
-    def _read(self, source: S3Input, gate: Gate | None) -> Columns:
+    def _read(self, source: S3Input) -> Columns:
         """The input CSV as columns; records what was read (size, ETag), the run's fingerprint and its shape."""
         s = self.settings
         from .reader import read_columns  # numpy and pyarrow: only runs that process load them
 
-        if gate is None:
-            info = source.fetch()  # already fetched when skips are on
-        else:
-            with gate.member():  # leaves with the history's GET
-                info = source.fetch()
+        info = source.fetch()  # already fetched when skips are on; else beside the history's GET
         columns = read_columns(source.open, size_hint=info.size, max_columns=s.options.max_columns)
         self.fingerprint = self._fingerprint(info.etag)
         self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
@@ -232,25 +227,19 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             "dtypes": to_json_bytes(result.dtypes),
         }
 
-    def _start_outputs(self, bodies: dict[str, bytes], outputs: dict[str, str], history_read: Any) -> Gate | None:
-        """Four of the run's five files, before the checks (quality.json needs the history).
-
-        History in: the four are held at a gate, signed, until quality.json joins them, and all
-        five leave at once (one round trip). History still in flight (skips on, a small input):
-        they go now, their round trip overlapping the history's, and quality.json follows alone.
-        """
+    def _start_outputs(self, bodies: dict[str, bytes], outputs: dict[str, str]) -> None:
+        """Four of the run's five files, sent before the checks (quality.json needs the history):
+        when the history's GET is still in flight (skips on) their round trip overlaps it."""
         self.at("writing the output files")
         assert self.open_sink is not None
-        gate = Gate(5) if history_read.done() else None
-        self.batch.submit(self.open_sink.close, gate)
-        self._put(outputs["correlation"], bodies["correlation"], "text/csv", gate)
-        self._put(outputs["summary"], bodies["summary"], "application/json", gate)
-        self._put(outputs["dtypes"], bodies["dtypes"], "application/json", gate)
-        return gate
+        self.batch.submit(self.open_sink.close)
+        self._put(outputs["correlation"], bodies["correlation"], "text/csv")
+        self._put(outputs["summary"], bodies["summary"], "application/json")
+        self._put(outputs["dtypes"], bodies["dtypes"], "application/json")
 
-    def _send_outputs(self, gate: Gate | None, outputs: dict[str, str]) -> None:
+    def _send_outputs(self, outputs: dict[str, str]) -> None:
         """quality.json joins the other four; wait for all five."""
-        self._put(outputs["quality"], self.quality_body, "application/json", gate)
+        self._put(outputs["quality"], self.quality_body, "application/json")
         self.batch.wait()
         self.written.append(outputs["cleaned"])
         self.open_sink, self.open_key = None, None
@@ -313,13 +302,12 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             c.L_OUTPUTS: outputs,
             c.L_FINGERPRINT: self.fingerprint,
         }
-        body, gate = to_json_bytes(latest), Gate(2)
-        history_write = self._send_history(history, current, gate)
+        body = to_json_bytes(latest)
+        history_write = self._send_history(history, current)
         self.publishing = True  # from here latest.json may name this run, even if the call fails
-        with gate.member():  # leaves with the history's PUT
-            self.s3.put_object(
-                Bucket=s.bucket, Key=c.latest_key(s.output_prefix), Body=body, ContentType="application/json"
-            )
+        self.s3.put_object(
+            Bucket=s.bucket, Key=c.latest_key(s.output_prefix), Body=body, ContentType="application/json"
+        )
         # Published: from here nothing may turn the run into a failed one (its cleanup would
         # delete the files latest.json now names). The alarm stops and whatever the history's
         # write raises is logged.
@@ -370,10 +358,10 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         write_cleaned_csv(result, self.open_sink, escape_formulas=self.settings.options.escape_formulas)
         return self.open_sink
 
-    def _put(self, key: str, body: bytes, content_type: str, gate: Gate | None = None) -> None:
+    def _put(self, key: str, body: bytes, content_type: str) -> None:
         """A PUT on the run's batch; the key counts as written before it is sent (cleanup deletes it)."""
         self.written.append(key)
-        self.batch.put(key, body, content_type, gate)
+        self.batch.put(key, body, content_type)
 
     def _run_document(self, status: str, **extra: Any) -> dict[str, Any]:
         return run_document(self.log, self.run_id, self.started, self.facts, status, **extra)

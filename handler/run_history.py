@@ -45,13 +45,13 @@ class HistoryIO:
             raise history_unreadable(where, self.history_key, code, hint) from exc
         return history_from(body, self.history_key, self.log)
 
-    def _send_history(self, history: list[dict[str, Any]], current: dict[str, Any], gate: Any = None) -> Any:
+    def _send_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> Any:
         """Start the history's rewrite, right after the last checkpoint before latest.json (so a
-        run that stopped itself never sent it), leaving with latest.json's PUT (`gate`). The body
-        is built in the request's thread: what it raises comes out of the future after
-        latest.json, and is logged (the run is published)."""
+        run that stopped itself never sent it), beside latest.json's PUT. The body is built in
+        the request's thread: what it raises comes out of the future after latest.json, and is
+        logged (the run is published)."""
         self.history_sent = True
-        return self.batch.submit(lambda: self._write_history(history, current), gate)
+        return self.batch.submit(lambda: self._write_history(history, current))
 
     def _write_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> None:
         """Beside latest.json: a failure here must not turn a published run into a failed one."""

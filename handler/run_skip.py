@@ -18,7 +18,6 @@ from botocore.exceptions import ClientError
 from . import contract as c
 from .fingerprint import code_version, published_record, record, settings_digest
 from .runlog import record_metric
-from .s3batch import Gate
 from .s3io import S3Input
 
 SKIPPED = c.MARKERS[c.EVENT_SKIPPED]
@@ -40,10 +39,8 @@ class SkipCheck:
 
     def _skip_if_unchanged(self, source: S3Input) -> dict[str, Any] | None:
         """The skipped run's result, or None when the input must be processed (its GET is kept for that)."""
-        gate = Gate(2)  # the two GETs leave together
-        latest_read = self.batch.submit(self._read_latest, gate)
-        with gate.member():
-            info = source.fetch()
+        latest_read = self.batch.submit(self._read_latest)
+        info = source.fetch()
         published_run, published = published_record(latest_read.result())
         self.fingerprint = self._fingerprint(info.etag)
         if published_run is None or published != self.fingerprint:

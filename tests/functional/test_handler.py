@@ -363,34 +363,3 @@ def test_multipart_parts_are_exactly_part_size_in_recycled_buffers(s3):
     assert sum(sizes) == len(written) and len(sizes) == -(-len(written) // part)
     assert len(made) <= s3io.MAX_PARTS_IN_FLIGHT + 1
     assert s3.get_object(Bucket=BUCKET, Key="out/big.csv")["Body"].read() == bytes(written)
-
-
-def test_a_runs_five_output_puts_leave_together_once_all_are_signed(s3, capsys):
-    """The handler's client (s3batch.tune) holds each output PUT, signed, until the last one is:
-    quality.json's signing is slowed here, and no other output may be sent before it is signed."""
-    from handler.s3batch import tune
-
-    tune(s3)
-    events: list[tuple[str, str]] = []
-    lock = threading.Lock()
-
-    def signed(request, **_):
-        name = request.url.rsplit("/", 1)[-1]
-        if name == "quality.json":
-            time.sleep(0.05)  # a slow signer: without the gate the others would go meanwhile
-        with lock:
-            events.append(("signed", name))
-
-    def sent(request, **_):
-        if request.method == "PUT":
-            with lock:
-                events.append(("sent", request.url.rsplit("/", 1)[-1]))
-
-    s3.meta.events.register("before-sign.s3.PutObject", signed)
-    s3.meta.events.register("before-send.s3", sent)  # same event as the gate's hook: called after it
-    invoke()
-    outputs = {"cleaned.csv", "correlation.csv", "summary.json", "dtypes.json", "quality.json"}
-    order = [(what, name) for what, name in events if name in outputs]
-    first_sent = next(i for i, (what, _) in enumerate(order) if what == "sent")
-    assert sorted(name for what, name in order[:first_sent]) == sorted(outputs)  # all signed first
-    assert sorted(name for what, name in order if what == "sent") == sorted(outputs)

@@ -6,10 +6,10 @@ import threading
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSRequest, AWSResponse
+from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ReadTimeoutError
 
-from handler.s3batch import S3_POOL_CONNECTIONS, WORKERS, Batch, Gate, tune
+from handler.s3batch import S3_POOL_CONNECTIONS, WORKERS, Batch, tune
 from handler.s3io import DRAIN_MAX_BYTES, MultipartSink, S3Input
 
 # The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
@@ -88,93 +88,6 @@ def test_submit_returns_the_work_result():
     batch = Batch(Recorder(), "b")
     assert batch.submit(lambda: 42).result() == 42
     batch.close()
-
-
-# --- Gate: a batch's requests leave together (botocore's before-send, after signing).
-
-
-class Sent:
-    """A before-send handler registered after the gate's: records each request instead of sending it."""
-
-    def __init__(self, events: list[str], lock: threading.Lock) -> None:
-        self.events, self.lock = events, lock
-
-    def __call__(self, request, **_):
-        with self.lock:
-            self.events.append("sent " + request.url.rsplit("/", 1)[-1])
-        return AWSResponse(request.url, 200, {}, _Raw())
-
-
-class _Raw:
-    def stream(self, **_):
-        return iter([b""])
-
-
-def gated_client(events: list[str], lock: threading.Lock):
-    s3 = tune(client())
-    s3.meta.events.register("before-send.s3", Sent(events, lock))
-    return s3
-
-
-def test_gated_requests_wait_until_the_last_one_is_signed():
-    events: list[str] = []
-    lock = threading.Lock()
-    s3 = gated_client(events, lock)
-    gate = Gate(3, timeout=60)
-    batch = Batch(s3, "b")
-    batch.put("a", b"x", "text/plain", gate)
-    batch.put("b", b"x", "text/plain", gate)
-    for _ in range(6000):  # both signed and held at the gate (bounded: a broken gate fails below)
-        if gate._barrier.n_waiting == 2:
-            break
-        threading.Event().wait(0.01)
-    with lock:
-        events.append("c called")
-    with gate.member():
-        s3.put_object(Bucket="b", Key="c", Body=b"x")
-    batch.wait()
-    batch.close()
-    assert events[0] == "c called"
-    assert sorted(events[1:]) == ["sent a", "sent b", "sent c"]
-
-
-def test_a_member_that_fails_before_sending_opens_the_gate():
-    events: list[str] = []
-    s3 = gated_client(events, threading.Lock())
-    gate = Gate(2, timeout=60)  # only the failure can open it in time
-    batch = Batch(s3, "b")
-    batch.put("a", b"x", "text/plain", gate)
-    with pytest.raises(RuntimeError, match="no body"), gate.member():
-        raise RuntimeError("no body")
-    assert gate._barrier.broken  # opened by the failure, not by the timeout
-    batch.wait()
-    batch.close()
-    assert events == ["sent a"]
-
-
-def test_a_member_that_sends_nothing_opens_the_gate():
-    events: list[str] = []
-    s3 = gated_client(events, threading.Lock())
-    gate = Gate(2, timeout=60)
-    batch = Batch(s3, "b")
-    batch.submit(lambda: None, gate)  # e.g. a history too large to rewrite
-    batch.wait()
-    assert gate._barrier.broken  # opened as that member left: latest.json will not wait
-    with gate.member():
-        s3.put_object(Bucket="b", Key="latest.json", Body=b"{}")
-    batch.close()
-    assert events == ["sent latest.json"]
-
-
-def test_a_retry_is_not_held_again():
-    events: list[str] = []
-    s3 = gated_client(events, threading.Lock())
-    gate = Gate(1)
-    with gate.member():
-        s3.put_object(Bucket="b", Key="k", Body=b"x")
-        s3.put_object(Bucket="b", Key="k2", Body=b"x")  # what a retry sees: no gate any more
-    assert events == ["sent k", "sent k2"]
-    assert not gate._barrier.broken
 
 
 # --- The sink and the input: work done in the caller's thread, connections kept.
