@@ -104,15 +104,17 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             return skipped
         self._log_start()
         t_history = time.perf_counter()
-        history_read = self.batch.submit(self._read_history)  # with the input's GET (after it, when skips are on)
+        history_read = self.batch.submit(self._read_history)  # with the input's GET, or after it (skips on)
         columns = self._read(source)
         read_ms = ms_since(t0)
-        history = self._distinct_inputs(history_read.result())
-        self.quality_ms["history_read_ms"] = ms_since(t_history)
         result, zeros = self._process(columns)
         outputs = {name: self.key(file) for name, file in c.OUTPUT_FILES.items()}
+        bodies = self._prepare_outputs(result, read_ms, outputs, history_read)
+        self._start_outputs(bodies, outputs)
+        history = self._distinct_inputs(history_read.result())  # its round trip overlapped the work above
+        self.quality_ms["history_read_ms"] = ms_since(t_history)
         current, quality, blocked = self._check_quality(result, zeros, history, outputs)
-        self._write_outputs(result, read_ms, outputs)
+        self._send_outputs(outputs)
         files = list(outputs.values())
         duration_ms = self._log_saved(files)
         self.at("writing run.json")
@@ -155,7 +157,7 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         s = self.settings
         from .reader import read_columns  # numpy and pyarrow: only runs that process load them
 
-        info = source.fetch()  # already fetched when skips are on
+        info = source.fetch()  # already fetched when skips are on; else beside the history's GET
         columns = read_columns(source.open, size_hint=info.size, max_columns=s.options.max_columns)
         self.fingerprint = self._fingerprint(info.etag)
         self.facts["input"] = {"bucket": s.bucket, "key": s.input_key, "size_bytes": info.size, "etag": info.etag}
@@ -193,18 +195,20 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         )
         return result, zeros
 
-    def _write_outputs(self, result: PipelineResult, read_ms: float, outputs: dict[str, str]) -> None:
-        """The run's five files under its own folder, uploaded together (one round trip for small ones).
-
-        cleaned.csv is formatted first (a large one uploads its parts meanwhile); its last
-        request goes out with the other four. summary.json's write_ms is that formatting and
-        the serializing of the others: the uploads after it are not on its clock.
+    def _prepare_outputs(
+        self, result: PipelineResult, read_ms: float, outputs: dict[str, str], history_read: Any
+    ) -> dict[str, bytes]:
+        """cleaned.csv formatted and sealed (a large one uploads its parts meanwhile), and the
+        bodies of correlation.csv, summary.json and dtypes.json; quality.json's comes with the
+        checks. summary.json's write_ms is this work: the uploads after it are not on its clock.
         """
         from .outputs import correlation_csv, summary_document
 
         t1 = time.perf_counter()
+        if history_read.done():
+            history_read.result()  # an unreadable history fails the run before cleaned.csv is formatted
         self.at("writing cleaned.csv")
-        sink = self._format_cleaned(result, outputs["cleaned"])
+        self._format_cleaned(result, outputs["cleaned"]).seal()
         escape = self.settings.options.escape_formulas
         correlation = correlation_csv(result, escape_formulas=escape)
         timings = {"read_ms": read_ms, **result.timings_ms, "write_ms": ms_since(t1)}
@@ -217,11 +221,24 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
             versions=package_versions("pyarrow", "numpy", "pandas", "boto3"),
             runtime=runtime_document(os.environ),
         )
+        return {
+            "correlation": correlation,
+            "summary": to_json_bytes(summary),
+            "dtypes": to_json_bytes(result.dtypes),
+        }
+
+    def _start_outputs(self, bodies: dict[str, bytes], outputs: dict[str, str]) -> None:
+        """Four of the run's five files, sent before the checks (quality.json needs the history):
+        when the history's GET is still in flight (skips on) their round trip overlaps it."""
         self.at("writing the output files")
-        self.batch.submit(sink.close)
-        self._put(outputs["correlation"], correlation, "text/csv")
-        self._put(outputs["summary"], to_json_bytes(summary), "application/json")
-        self._put(outputs["dtypes"], to_json_bytes(result.dtypes), "application/json")
+        assert self.open_sink is not None
+        self.batch.submit(self.open_sink.close)
+        self._put(outputs["correlation"], bodies["correlation"], "text/csv")
+        self._put(outputs["summary"], bodies["summary"], "application/json")
+        self._put(outputs["dtypes"], bodies["dtypes"], "application/json")
+
+    def _send_outputs(self, outputs: dict[str, str]) -> None:
+        """quality.json joins the other four; wait for all five."""
         self._put(outputs["quality"], self.quality_body, "application/json")
         self.batch.wait()
         self.written.append(outputs["cleaned"])
@@ -279,19 +296,17 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         self.batch.wait()
         self.at("publishing latest.json")
         t_write = time.perf_counter()
-        history_write = self._send_history(history, current)
         latest = {
             c.L_RUN_ID: self.run_id,
             c.L_FINISHED_AT: utc_iso(time.time()),
             c.L_OUTPUTS: outputs,
             c.L_FINGERPRINT: self.fingerprint,
         }
+        body = to_json_bytes(latest)
+        history_write = self._send_history(history, current)
         self.publishing = True  # from here latest.json may name this run, even if the call fails
         self.s3.put_object(
-            Bucket=s.bucket,
-            Key=c.latest_key(s.output_prefix),
-            Body=to_json_bytes(latest),
-            ContentType="application/json",
+            Bucket=s.bucket, Key=c.latest_key(s.output_prefix), Body=body, ContentType="application/json"
         )
         # Published: from here nothing may turn the run into a failed one (its cleanup would
         # delete the files latest.json now names). The alarm stops and whatever the history's
@@ -335,7 +350,7 @@ class PipelineRun(HistoryIO, Cleanup, SkipCheck):
         )
 
     def _format_cleaned(self, result: Any, key: str) -> MultipartSink:
-        """cleaned.csv into its sink: a large one uploads its parts meanwhile; the caller closes it."""
+        """cleaned.csv into its sink: a large one uploads its parts meanwhile; the caller seals and closes it."""
         from .outputs import write_cleaned_csv
 
         self.open_key = key

@@ -47,8 +47,9 @@ class HistoryIO:
 
     def _send_history(self, history: list[dict[str, Any]], current: dict[str, Any]) -> Any:
         """Start the history's rewrite, right after the last checkpoint before latest.json (so a
-        run that stopped itself never sent it). The body is built in the request's thread: what
-        it raises comes out of the future after latest.json, and is logged (the run is published)."""
+        run that stopped itself never sent it), beside latest.json's PUT. The body is built in
+        the request's thread: what it raises comes out of the future after latest.json, and is
+        logged (the run is published)."""
         self.history_sent = True
         return self.batch.submit(lambda: self._write_history(history, current))
 

@@ -2,10 +2,11 @@
 
 The run GETs the input and latest.json together (one round trip, two requests). When the
 input's ETag, the settings digest and the code digest equal the fingerprint the published run
-recorded, the input's body is closed unread and the run does nothing else: one ⏭️ line, a
-RunsSkipped metric, status "skipped". Its outputs would be the published ones byte for byte
-but for the run id and times, so the published run stays current. Anything else (no
-latest.json, one without a fingerprint, one that cannot be read) processes the input.
+recorded, the input's body is dropped unread (a small one drained, so its connection is
+kept) and the run does nothing else: one ⏭️ line, a RunsSkipped metric, status "skipped".
+Its outputs would be the published ones byte for byte but for the run id and times, so the
+published run stays current. Anything else (no latest.json, one without a fingerprint, one
+that cannot be read) processes the input.
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ class SkipCheck:
         source.close()
         self.log.info(
             c.EVENT_SKIPPED,
-            f"{SKIPPED} Run skipped: input unchanged (ETag {info.etag}), same settings and code as the "
+            f"{SKIPPED} {c.SKIP_PHRASE}: input unchanged (ETag {info.etag}), same settings and code as the "
             f"published run {published_run}",
-            confirms=published_run,
             input_etag=info.etag,
+            **{c.F_CONFIRMS: published_run},
         )
         record_metric(self.log, c.M_RUNS_SKIPPED, 1)
         record_metric(self.log, c.M_RUN_FAILED, 0)

@@ -6,6 +6,11 @@ not depend on each other (the input and the history; the run's five output files
 at the same time, on one shared client whose connection pool is sized for them
 (S3_POOL_CONNECTIONS), so a batch costs one round trip instead of one per request.
 
+Every body is built before the batch is submitted, so a request's thread only signs and
+sends. (Holding signed requests until the whole batch was signed, so they left within a
+millisecond, was tried and measured: the batch still ends when its last request is
+answered, so the run took no less time; docs/BENCHMARKS.md, issue 22 step 4.)
+
 The caller records every key before its PUT is sent, so a failed run's cleanup deletes it
 even if the PUT landed after the error; `close()` waits for the requests still in flight
 first, so nothing lands after the cleanup.

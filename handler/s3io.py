@@ -17,13 +17,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import InputAccessError, InputChangedError, InputNotFoundError
 
 PART_BYTES = 8 << 20  # S3 wants >= 5 MiB per part but the last; 8 MiB x 10,000 parts = 80 GB of output
 MAX_PARTS_IN_FLIGHT = 2
 CHECKSUM: str | None = "CRC32"  # None: no part checksums (bench/handler_bench.py measures both)
+DRAIN_MAX_BYTES = 1 << 20  # an unread input body up to this is read to its end, not dropped (S3Input.close)
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,22 @@ class S3Input:
         return self.info
 
     def close(self) -> None:
-        """Drop a fetched body that will not be read (a skipped run): its connection is released."""
-        if self._fetched is not None:
-            self._fetched.close()
-            self._fetched = None
+        """Drop a fetched body that will not be read (a skipped run).
+
+        A small one is read to its end instead, so its connection goes back to the client's
+        pool: closing a response mid-body closes its connection, and the next run would open
+        a new one (on AWS a TCP and a TLS handshake before its first request).
+        """
+        if self._fetched is None:
+            return
+        body, self._fetched = self._fetched, None
+        if self.info is None or self.info.size > DRAIN_MAX_BYTES:
+            body.close()
+            return
+        try:
+            body.read()
+        except (BotoCoreError, OSError):  # the connection broke mid-body: dropping it is all that is left
+            body.close()
 
     def open(self) -> BinaryIO:
         if self._fetched is not None:
@@ -116,6 +129,7 @@ class MultipartSink:
         self._upload_id: str | None = None
         self._parts: list[Future] = []
         self._pool: ThreadPoolExecutor | None = None
+        self._body: bytes | None = None  # sealed: the single PUT's body
         self.size = 0
 
     def write(self, data: bytes | memoryview | Any) -> int:
@@ -151,15 +165,21 @@ class MultipartSink:
         self._buffered -= self._part_bytes
         return body
 
+    def seal(self) -> None:
+        """Nothing more will be written: join a single PUT's body, or send the last part, now (in
+        the caller's thread), so that `close()` only sends its last request."""
+        if self._upload_id is None:
+            if self._body is None:
+                self._body = self._take()
+        elif self._chunks or not self._parts:
+            self._send_part(self._take())
+
     def close(self) -> None:
         """Complete the object (a single PUT when it fits in one part)."""
+        self.seal()
         if self._upload_id is None:
-            self._client.put_object(
-                Bucket=self._bucket, Key=self._key, Body=self._take(), ContentType=self._content_type
-            )
+            self._client.put_object(Bucket=self._bucket, Key=self._key, Body=self._body, ContentType=self._content_type)
             return
-        if self._chunks or not self._parts:
-            self._send_part(self._take())
         parts = [future.result() for future in self._parts]
         self._shutdown()
         # AWS: an upload created with a checksum algorithm needs each part's checksum here.

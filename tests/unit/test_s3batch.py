@@ -7,8 +7,10 @@ import threading
 import boto3
 import pytest
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import ReadTimeoutError
 
 from handler.s3batch import S3_POOL_CONNECTIONS, WORKERS, Batch, tune
+from handler.s3io import DRAIN_MAX_BYTES, MultipartSink, S3Input
 
 # The Lambda lane (.ci/lambda-lane) runs this module on Python 3.12 with the layer's versions.
 pytestmark = pytest.mark.handler
@@ -86,3 +88,68 @@ def test_submit_returns_the_work_result():
     batch = Batch(Recorder(), "b")
     assert batch.submit(lambda: 42).result() == 42
     batch.close()
+
+
+# --- The sink and the input: work done in the caller's thread, connections kept.
+
+
+class PutRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: dict[str, bytes] = {}
+
+    def put_object(self, **kwargs):
+        self.bodies[kwargs["Key"]] = kwargs["Body"]
+        return super().put_object(**kwargs)
+
+
+def test_a_sealed_sink_sends_its_joined_body_on_close():
+    s3 = PutRecorder()
+    sink = MultipartSink(s3, "b", "out.csv", "text/csv")
+    sink.write(b"a,b\n")
+    sink.write(memoryview(b"1,2\n"))
+    sink.seal()
+    assert s3.keys == []  # sealing sends nothing for a single PUT
+    sink.close()
+    assert s3.bodies == {"out.csv": b"a,b\n1,2\n"}
+
+
+class Body:
+    def __init__(self, breaks: bool = False) -> None:
+        self.calls: list[str] = []
+        self.breaks = breaks
+
+    def read(self, *_):
+        self.calls.append("read")
+        if self.breaks:
+            raise ReadTimeoutError(endpoint_url="http://s3")
+        return b""
+
+    def close(self):
+        self.calls.append("close")
+
+
+class InputClient:
+    def __init__(self, size: int) -> None:
+        self.body, self.size = Body(), size
+
+    def get_object(self, **_):
+        return {"Body": self.body, "ContentLength": self.size, "ETag": '"e"'}
+
+
+@pytest.mark.parametrize(("size", "calls"), [(20_000, ["read"]), (DRAIN_MAX_BYTES + 1, ["close"])])
+def test_an_unread_input_is_drained_when_small_and_dropped_when_large(size, calls):
+    s3 = InputClient(size)
+    source = S3Input(s3, "b", "in.csv")
+    source.fetch()
+    source.close()
+    assert s3.body.calls == calls  # read to its end, its connection goes back to the pool
+
+
+def test_a_connection_that_breaks_while_draining_is_dropped_without_failing_the_skip():
+    s3 = InputClient(20_000)
+    s3.body = Body(breaks=True)
+    source = S3Input(s3, "b", "in.csv")
+    source.fetch()
+    source.close()
+    assert s3.body.calls == ["read", "close"]
