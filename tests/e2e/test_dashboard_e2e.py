@@ -26,8 +26,8 @@ from dataops_cli.cli.app import App
 from dataops_cli.local.state import read_state
 from dataops_cli.observe import dashboard_data
 from dataops_cli.observe.status import StatusOptions, collect
-from tests.e2e.test_local_e2e import FUNCTION, GROUP, SCHEDULE, Session, dataops_command, free_port
-from tests.helpers.local import wait_until
+from tests.e2e.test_local_e2e import FUNCTION, Session, dataops_command, free_port
+from tests.helpers.local import set_schedule_state, wait_until
 
 pytestmark = pytest.mark.e2e
 DASHBOARD = "DataOpsPipelineDashboard"
@@ -61,13 +61,6 @@ def chromium(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
     return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def disable_schedule(s: Session) -> None:
-    scheduler = s.client("scheduler")
-    found = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
-    keys = ("ScheduleExpression", "FlexibleTimeWindow", "Target")
-    scheduler.update_schedule(Name=SCHEDULE, GroupName=GROUP, State="DISABLED", **{k: found[k] for k in keys})
-
-
 def settled(s: Session) -> bool:
     """No run going or waiting (the emulator's own counters), and every run's REPORT line and
     Invocations datapoint written: nothing changes between the two reads compared."""
@@ -96,7 +89,7 @@ def test_dashboard_in_a_real_browser_and_in_agreement_with_status(tmp_path):
         check_in_browser(s, page, tmp_path / "dashboard.png")
         check_serve(s)
 
-        disable_schedule(s)
+        set_schedule_state(s.client("scheduler"), "DISABLED")
         wait_until(lambda: settled(s), 60, "the last scheduled run to end")
         check_agreement_with_status(s)
     finally:

@@ -27,7 +27,7 @@ from dataops_cli.local import process
 from dataops_cli.local.credentials import owner_credentials, signed_get
 from dataops_cli.local.state import STATE_DIR_ENV, pid_alive, read_state
 from tests.conftest import SAMPLE_CSV
-from tests.helpers.local import wait_until
+from tests.helpers.local import set_schedule_state, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -207,12 +207,7 @@ def test_local_mode_end_to_end(tmp_path):
         # at speed 120 a scheduled run holds the one reserved slot most of the time (a manual
         # invoke would be throttled), and a run writing into the bucket while `down` empties it
         # would make DeleteBucket fail (on AWS as here).
-        scheduler = s.client("scheduler")
-        current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
-        keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
-        scheduler.update_schedule(
-            Name=SCHEDULE, GroupName=GROUP, State="DISABLED", **{k: current[k] for k in keep if k in current}
-        )
+        set_schedule_state(s.client("scheduler"), "DISABLED", SCHEDULE, GROUP)
         idle = {"running": 0, "queued": 0}
         wait_until(
             lambda: {k: s.health()["functions"][FUNCTION][k] for k in idle} == idle, 30, "the emulator to go idle"

@@ -29,15 +29,13 @@ from dataops_cli.local.spark_check import local_glue_problem
 from dataops_cli.local.state import pid_alive, read_state
 from tests.e2e.test_local_e2e import (
     BUCKET,
-    GROUP,
-    SCHEDULE,
     Session,
     dataops_command,
     free_port,
     processes_mentioning,
     stack_instances,
 )
-from tests.helpers.local import wait_until
+from tests.helpers.local import set_schedule_state, wait_until
 from tests.helpers.spark import FAST_JVM
 
 pytestmark = [
@@ -74,15 +72,6 @@ def driver_log(s: Session, run_id: str) -> list[str]:
         logGroupName="/aws-glue/jobs/output", logStreamName=f"{run_id}-driver", startFromHead=True
     )["events"]
     return [e["message"] for e in events]
-
-
-def set_schedule_state(s: Session, state: str) -> None:
-    scheduler = s.client("scheduler")
-    current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
-    keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
-    scheduler.update_schedule(
-        Name=SCHEDULE, GroupName=GROUP, State=state, **{k: current[k] for k in keep if k in current}
-    )
 
 
 def read_json(s: Session, key: str) -> Any:
@@ -148,11 +137,13 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         # The schedule fires glue:startJobRun with its Input {"JobName": ...}: a run without arguments.
         # The input has not changed since up's run: it skips before Spark starts, and says so.
         published = s.latest()
-        set_schedule_state(s, "ENABLED")  # at speed 12, rate(1 minute) fires every 5 s
+        set_schedule_state(s.client("scheduler"), "ENABLED")  # at speed 12, rate(1 minute) fires every 5 s
         scheduled = wait_until(
             lambda: next((r for r in glue_runs(s) if not r.get("Arguments")), None), 60, "a scheduled Glue run"
         )
-        set_schedule_state(s, "DISABLED")  # one scheduled run is enough, and the config says DISABLED
+        set_schedule_state(
+            s.client("scheduler"), "DISABLED"
+        )  # one scheduled run is enough, and the config says DISABLED
         done = wait_until(
             lambda: next(
                 (r for r in glue_runs(s) if r["Id"] == scheduled["Id"] and r["JobRunState"] != "RUNNING"), None

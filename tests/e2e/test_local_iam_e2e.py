@@ -16,8 +16,8 @@ import pytest
 
 from dataops_cli.local import process
 from tests.conftest import SAMPLE_CSV
-from tests.e2e.test_local_e2e import BUCKET, FUNCTION, GROUP, SCHEDULE, Session
-from tests.helpers.local import wait_until
+from tests.e2e.test_local_e2e import BUCKET, FUNCTION, GROUP, Session
+from tests.helpers.local import set_schedule_state, wait_until
 
 pytestmark = pytest.mark.e2e
 EXECUTION_ROLE, SCHEDULER_ROLE, POLICY = "dataops-lambda-exec", "dataops-scheduler-invoke", "dataops-least-privilege"
@@ -57,7 +57,7 @@ def deployed(stack: Session) -> Iterator[Session]:
         for role in (EXECUTION_ROLE, SCHEDULER_ROLE)
     }
     yield stack
-    set_schedule_state(stack, "DISABLED")
+    set_schedule_state(stack.client("scheduler"), "DISABLED")
     for role, (trust, policy) in shipped.items():
         iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
         iam.put_role_policy(RoleName=role, PolicyName=POLICY, PolicyDocument=json.dumps(policy))
@@ -189,15 +189,6 @@ def since(s: Session, start: tuple[float, float, float]) -> tuple[float, float, 
     return tuple(now - then for now, then in zip(scheduled(s), start, strict=True))  # type: ignore[return-value]
 
 
-def set_schedule_state(s: Session, state: str) -> None:
-    scheduler = s.client("scheduler")
-    current = scheduler.get_schedule(Name=SCHEDULE, GroupName=GROUP)
-    keep = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
-    scheduler.update_schedule(
-        Name=SCHEDULE, GroupName=GROUP, State=state, **{k: current[k] for k in keep if k in current}
-    )
-
-
 def test_the_old_scheduler_trust_makes_every_scheduled_run_a_target_error(deployed):
     s = deployed
     iam = s.client("iam")
@@ -209,7 +200,7 @@ def test_the_old_scheduler_trust_makes_every_scheduled_run_a_target_error(deploy
     iam.update_assume_role_policy(RoleName=SCHEDULER_ROLE, PolicyDocument=json.dumps(old))
     start = scheduled(s)  # the module's emulator: counts since this test began
 
-    set_schedule_state(s, "ENABLED")  # speed 120: rate(2 minutes) fires every second
+    set_schedule_state(s.client("scheduler"), "ENABLED")  # speed 120: rate(2 minutes) fires every second
     wait_until(lambda: since(s, start)[1] >= 3, 60, "three scheduled firings counted as target errors")
     attempts, errors, invocations = since(s, start)
     assert attempts == errors and invocations == 0  # every firing failed and nothing ran
@@ -221,9 +212,9 @@ def test_the_old_scheduler_trust_makes_every_scheduled_run_a_target_error(deploy
     up = s.run("up")
     assert up.returncode == 0, up.stdout + up.stderr
     assert "trust policy" in up.stdout, up.stdout
-    set_schedule_state(s, "ENABLED")
+    set_schedule_state(s.client("scheduler"), "ENABLED")
     wait_until(lambda: s.lambda_sum("Invocations") >= before + 3, 60, "scheduled runs under the shipped trust")
-    set_schedule_state(s, "DISABLED")
+    set_schedule_state(s.client("scheduler"), "DISABLED")
 
 
 def test_the_scheduler_role_needs_invoke_on_the_function(deployed):
@@ -246,8 +237,8 @@ def test_the_scheduler_role_needs_invoke_on_the_function(deployed):
         ),
     )
     start = scheduled(s)  # the module's emulator: counts since this test began
-    set_schedule_state(s, "ENABLED")
+    set_schedule_state(s.client("scheduler"), "ENABLED")
     wait_until(lambda: since(s, start)[1] >= 2, 60, "firings refused for want of lambda:InvokeFunction")
-    set_schedule_state(s, "DISABLED")
+    set_schedule_state(s.client("scheduler"), "DISABLED")
     assert since(s, start)[2] == 0
     assert "is not authorized to perform lambda:InvokeFunction" in emulator_log(s)

@@ -1,4 +1,4 @@
-"""Helpers shared by the local-emulator tests: a FunctionSpec to run, and wait-until."""
+"""Helpers shared by the local-emulator tests: a FunctionSpec to run, wait-until, and the schedule switched."""
 
 from __future__ import annotations
 
@@ -39,3 +39,16 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "", 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
         time.sleep(interval)
+
+
+# UpdateSchedule replaces the whole schedule: what it would otherwise reset is passed back as it is.
+SCHEDULE_KEPT = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "Target", "Description")
+
+
+def set_schedule_state(
+    scheduler: Any, state: str, name: str = "dataops-run-pipeline", group: str = "dataops-schedules"
+) -> None:
+    """ENABLED or DISABLED, the rest of the deployed schedule unchanged."""
+    current = scheduler.get_schedule(Name=name, GroupName=group)
+    kept = {k: current[k] for k in SCHEDULE_KEPT if k in current}
+    scheduler.update_schedule(Name=name, GroupName=group, State=state, **kept)
