@@ -141,9 +141,8 @@ def test_a_scheduled_glue_run_on_local_spark_end_to_end(tmp_path):
         scheduled = wait_until(
             lambda: next((r for r in glue_runs(s) if not r.get("Arguments")), None), 60, "a scheduled Glue run"
         )
-        set_schedule_state(
-            s.client("scheduler"), "DISABLED"
-        )  # one scheduled run is enough, and the config says DISABLED
+        # one scheduled run is enough, and the config says DISABLED
+        set_schedule_state(s.client("scheduler"), "DISABLED")
         done = wait_until(
             lambda: next(
                 (r for r in glue_runs(s) if r["Id"] == scheduled["Id"] and r["JobRunState"] != "RUNNING"), None
