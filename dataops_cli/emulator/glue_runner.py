@@ -143,6 +143,7 @@ def child_environment(
             "TZ": "UTC",
             "PYTHONUNBUFFERED": "1",
             "PYTHONIOENCODING": "utf-8",
+            "PYTHONDONTWRITEBYTECODE": "1",  # as a function's run (runner.child_environment): no __pycache__ made
             "DATAOPS_GLUE_STAGING": str(workdir / "s3-bridge"),
             "DATAOPS_GLUE_JOB_RUN_ID": run_id,
         }

@@ -144,6 +144,10 @@ def child_environment(
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",
             "PYTHONIOENCODING": "utf-8",
+            # Lambda's /var/task is read-only, so a function writes no bytecode beside its code; here
+            # it must not either: importlib makes every missing parent of a __pycache__ it writes,
+            # so an import racing a deleted state directory would bring the directory back.
+            "PYTHONDONTWRITEBYTECODE": "1",
             "DATAOPS_INVOKED_FUNCTION_ARN": spec.arn,
             "DATAOPS_TIMEOUT_SECONDS": str(spec.timeout),
             # Read by the handler for summary.json's "runtime": this interpreter runs the code, not spec.runtime.

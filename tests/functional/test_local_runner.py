@@ -133,6 +133,14 @@ def test_the_deployed_code_is_imported_not_the_checkouts(tmp_path):
     assert deployed.is_relative_to(tmp_path), deployed
 
 
+def test_a_run_writes_no_bytecode_beside_its_code(tmp_path):
+    """Lambda's /var/task is read-only; here a __pycache__ write would also re-make every missing
+    parent of the code folder (importlib does), bringing back a state directory deleted mid-run."""
+    result = run(tmp_path, "fn.main.ok")
+    assert result.error is None, result.error
+    assert [p for p in tmp_path.rglob("__pycache__")] == []
+
+
 def test_an_exception_becomes_an_aws_style_error(tmp_path):
     result = run(tmp_path, "fn.main.boom")
     assert result.error["errorType"] == "ValueError"
