@@ -229,20 +229,32 @@ def _outputs(r: Reading) -> None:
 def _confirmation(r: Reading) -> skips.SkippedRun | None:
     """The newest skipped run that confirmed latest.json's run current (pipeline.skip_unchanged).
 
-    The function's run log is already read (the feed); Glue's skips are read only when
-    latest.json is older than one scheduled interval, from the newest few runs since it."""
+    The function's run feed is read already and usually holds one. When it does not and does
+    not reach back to latest.json's run (a daily schedule: the feed covers hours), one more
+    read looks for skips only if latest.json would otherwise be stale, and only as far back
+    as that staleness (`_skips_read`). Glue's skips are read when latest.json is older than
+    one scheduled interval, from the newest few job runs since it."""
     latest = r.report.latest
     if not latest or latest.get("age_seconds") is None:
         return None
+    published_ms = ms(r.now) - int(latest["age_seconds"] * 1000)
     if r.engine.traits.runs_function:
-        return skips.confirmation(latest, skips.from_runs(r.feed.runs)) if r.feed is not None else None
+        if r.feed is None:
+            return None
+        found = skips.confirmation(latest, skips.from_runs(r.feed.runs))
+        stale = stale_after(r.ctx, r.options)
+        reaches_back = r.feed.start <= datetime.fromtimestamp(published_ms / 1000, UTC)
+        if found is not None or reaches_back or stale is None or latest["age_seconds"] <= stale:
+            return found
+        return _skips_read(r, latest, max(published_ms, ms(r.now) - int(stale * 1000)), "logs (skipped runs)")
     interval = run_interval(r.ctx, r.options)
     if (interval is not None and latest["age_seconds"] <= interval) or r.missing("Glue job"):
         return None
-    since = ms(r.now) - int(latest["age_seconds"] * 1000)
-    found = read_source(
-        r.report, "glue job logs (skipped runs)", lambda: r.engine.skipped_runs(r.ctx, since, ms(r.now)), []
-    )
+    return _skips_read(r, latest, published_ms, "glue job logs (skipped runs)")
+
+
+def _skips_read(r: Reading, latest: dict, since_ms: int, source: str) -> skips.SkippedRun | None:
+    found = read_source(r.report, source, lambda: r.engine.skipped_runs(r.ctx, since_ms, ms(r.now)), [])
     return skips.confirmation(latest, found or [])
 
 

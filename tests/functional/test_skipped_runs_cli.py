@@ -166,3 +166,41 @@ def test_logs_print_the_skip_line_and_errors_leave_it_out(deployed, monkeypatch)
     assert "INFO  ⏭️ Run skipped: input unchanged" in line and f'confirms="{first["run_id"]}"' in line
     errors = h.run(deployed, "logs", "--since", "10m", "--errors")
     assert errors.exit_code == 0 and "⏭️" not in errors.output
+
+
+def put_skip_line(confirms: str, at: datetime) -> str:
+    """A skipped run's ⏭️ line as the handler writes it, logged at `at`."""
+    run_id = at.strftime("%Y%m%dT%H%M%SZ") + "-0000abcd"
+    line = {
+        "level": "INFO",
+        "event": "skipped",
+        "message": f"⏭️ Run skipped: input unchanged (ETag e), same settings and code as the published run {confirms}",
+        "request_id": "0000abcd-1111-2222-3333-444444444444",
+        "run_id": run_id,
+        "confirms": confirms,
+    }
+    logs = boto3.client("logs", region_name=h.REGION)
+    stream = "2026/11/26/[$LATEST]000000000000000000000000000skip"
+    logs.create_log_stream(logGroupName="/aws/lambda/DataOpsPipelineFunction", logStreamName=stream)
+    logs.put_log_events(
+        logGroupName="/aws/lambda/DataOpsPipelineFunction",
+        logStreamName=stream,
+        logEvents=[{"timestamp": int(at.timestamp() * 1000), "message": json.dumps(line, ensure_ascii=False)}],
+    )
+    return run_id
+
+
+def test_a_daily_schedules_skip_from_before_the_feed_still_confirms(mock_aws_env, monkeypatch, tmp_path):
+    """rate(1 day): status's run feed covers hours, the last skip was 20 h ago. One more read
+    (made only because latest.json would be stale) finds it."""
+    config = deploy(monkeypatch, tmp_path, '[schedule]\nexpression = "rate(1 day)"\n')
+    first = run_handler(monkeypatch, config, SAMPLE, 1, skip_unchanged=True)
+    age_latest(4 * 24 * 60)  # published 4 days ago: stale after 3 days of a daily schedule
+    _, stale = status_json(config)
+    assert stale["kpis"]["freshness"]["level"] == "fail"
+    skipped = put_skip_line(first["run_id"], datetime.now(UTC) - timedelta(hours=20))
+    _, report = status_json(config)
+    fresh = report["kpis"]["freshness"]
+    assert fresh["level"] == "ok" and fresh["value"] == pytest.approx(20 * 3600, abs=120), fresh
+    assert f"confirmed current by skipped run {skipped}" in fresh["source"]
+    assert "logs (skipped runs)" not in report["unavailable"]
