@@ -49,7 +49,6 @@ def lambda_lines(u: Usage) -> list[Line]:
     runs, done, skipped = u.runs.value, u.processing, u.skipped
     ms = billed_ms(u.duration_ms.value) if done else 0
     skip_ms = billed_ms(u.skipped_duration_ms.value) if skipped and u.skipped_duration_ms else 0
-    skip_log = u.skipped_log_bytes.value if skipped and u.skipped_log_bytes else 0.0
     gb = u.memory_mb / 1024
     puts = put_requests_per_run(u.cleaned_bytes.value)
     gets = get_requests_per_run(u.skip_unchanged)
@@ -66,7 +65,7 @@ def lambda_lines(u: Usage) -> list[Line]:
             + (f" + {skipped:,.0f} skipped x {skip_ms:,} ms" if skipped else "")
             + f" x {gb:g} GB",
         ),
-        Line("scheduler", "Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs"),
+        _scheduler_line(runs),
         Line(
             "s3_put",
             "S3",
@@ -83,15 +82,7 @@ def lambda_lines(u: Usage) -> list[Line]:
             "s3_get",
             f"{_runs(u)} x {gets} ({', '.join(reads)})" + _skipped_reads(u, SKIPPED_RUN_READS),
         ),
-        Line(
-            "logs_ingestion",
-            "CloudWatch",
-            "Logs ingested",
-            (done * u.log_bytes.value + skipped * skip_log) / GB,
-            "logs_ingestion",
-            f"{_runs(u)} x {u.log_bytes.value / 1024:,.1f} KiB"
-            + (f" + {skipped:,.0f} skipped x {skip_log / 1024:,.1f} KiB" if skipped else ""),
-        ),
+        _logs_line(u),
         Line(
             "custom_metrics",
             "CloudWatch",
@@ -102,6 +93,29 @@ def lambda_lines(u: Usage) -> list[Line]:
             + ("" if u.active_hours.value >= MONTH_HOURS else f" x {u.active_hours.value:,.0f}/{MONTH_HOURS} h"),
         ),
     ]
+
+
+def _skipped_log_bytes(u: Usage) -> float:
+    """What one skipped run logs (0 when none skip)."""
+    return u.skipped_log_bytes.value if u.skipped and u.skipped_log_bytes else 0.0
+
+
+def _logs_line(u: Usage) -> Line:
+    """Log ingestion, either engine: processing runs' lines and skipped runs' ⏭️ line."""
+    done, skipped, skip_log = u.processing, u.skipped, _skipped_log_bytes(u)
+    return Line(
+        "logs_ingestion",
+        "CloudWatch",
+        "Logs ingested",
+        (done * u.log_bytes.value + skipped * skip_log) / GB,
+        "logs_ingestion",
+        f"{_runs(u)} x {u.log_bytes.value / 1024:,.1f} KiB"
+        + (f" + {skipped:,.0f} skipped x {skip_log / 1024:,.1f} KiB" if skipped else ""),
+    )
+
+
+def _scheduler_line(runs: float) -> Line:
+    return Line("scheduler", "Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs")
 
 
 def _runs(u: Usage) -> str:
@@ -137,7 +151,6 @@ def glue_lines(u: Usage) -> list[Line]:
     puts = parts + len(SPARK_RUN_FILES) + len(SPARK_POINTER_FILES) + 1  # + the LIST of the cleaned folder
     check = SPARK_SKIP_CHECK_READS if u.skip_unchanged else ()
     gets = len(SPARK_READS) + parts + len(check)
-    skip_log = u.skipped_log_bytes.value if skipped and u.skipped_log_bytes else 0.0
     return [
         Line(
             "glue_compute",
@@ -149,7 +162,7 @@ def glue_lines(u: Usage) -> list[Line]:
             + (f" + {skipped:,.0f} skipped x {skip_seconds} s" if skipped else "")
             + f" (1-minute minimum) x {dpus} DPU",
         ),
-        Line("scheduler", "Scheduler", "Scheduler runs", runs, "scheduler_invocations", f"{runs:,.0f} runs"),
+        _scheduler_line(runs),
         Line(
             "s3_put",
             "S3",
@@ -169,15 +182,7 @@ def glue_lines(u: Usage) -> list[Line]:
             f"{_runs(u)} x {gets} ({', '.join(SPARK_READS + check)}, {counted(parts, 'input split')})"
             + _skipped_reads(u, SPARK_SKIP_CHECK_READS),
         ),
-        Line(
-            "logs_ingestion",
-            "CloudWatch",
-            "Logs ingested",
-            (done * u.log_bytes.value + skipped * skip_log) / GB,
-            "logs_ingestion",
-            f"{_runs(u)} x {u.log_bytes.value / 1024:,.1f} KiB"
-            + (f" + {skipped:,.0f} skipped x {skip_log / 1024:,.1f} KiB" if skipped else ""),
-        ),
+        _logs_line(u),
     ]
 
 
@@ -191,8 +196,7 @@ def shared_lines(u: Usage) -> list[Line]:
     )
     if u.stored_bytes is not None:
         stored, stored_basis = u.stored_bytes.value, f"{_mb(u.stored_bytes.value)} from {u.stored_bytes.source}"
-    skip_log = u.skipped_log_bytes.value if u.skipped and u.skipped_log_bytes else 0.0
-    ingested = u.processing * u.log_bytes.value + u.skipped * skip_log
+    ingested = u.processing * u.log_bytes.value + u.skipped * _skipped_log_bytes(u)
     logs_stored = ingested / MONTH_DAYS * u.log_retention_days * LOGS_COMPRESSION
     logs_basis = f"{u.log_retention_days} d of logs x {LOGS_COMPRESSION:g} compressed"
     if not traits(
