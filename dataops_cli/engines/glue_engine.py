@@ -77,16 +77,7 @@ class GlueEngine(Engine):
         if outcome.state != "SUCCEEDED" or outcome.started_ms is None:
             return outcome
         try:
-            found = skips.from_events(
-                glue_logs.events(
-                    aws.client("logs"),
-                    [outcome.run_id],
-                    outcome.started_ms,
-                    groups=glue_logs.GLUE_LOG_GROUPS[:1],
-                    pattern=skips.SKIP_PATTERN,
-                    max_pages=1,
-                )
-            )
+            found = _skip_lines(aws.client("logs"), [outcome.run_id], outcome.started_ms)
         except ClientError:
             return outcome
         return replace(outcome, confirms=found[-1].confirms) if found else outcome
@@ -130,11 +121,7 @@ class GlueEngine(Engine):
         if read_or_none(glue.get_job, JobName=self.config.glue_job) is None:
             return []
         runs = glue_logs.run_ids(glue, self.config.glue_job, start_ms)[: glue_logs.SKIP_RUNS]
-        found = skips.from_events(
-            glue_logs.events(
-                client, runs, start_ms, groups=glue_logs.GLUE_LOG_GROUPS[:1], pattern=skips.SKIP_PATTERN, max_pages=1
-            )
-        )
+        found = _skip_lines(client, runs, start_ms)
         return [s for s in found if end_ms is None or s.started_ms < end_ms]
 
     def measure(self, aws: Any) -> Measured:
@@ -170,3 +157,12 @@ class GlueEngine(Engine):
             ("glue role", config.glue_role),
             ("glue run rules", f"{config.glue_failed_rule}, {config.glue_succeeded_rule} (EventBridge, default bus)"),
         ]
+
+
+def _skip_lines(logs: Any, runs: list[str], from_ms: int) -> list[skips.SkippedRun]:
+    """The ⏭️ lines of these job runs: their driver's stdout (the output group), one page each."""
+    return skips.from_events(
+        glue_logs.events(
+            logs, runs, from_ms, groups=glue_logs.GLUE_LOG_GROUPS[:1], pattern=skips.SKIP_PATTERN, max_pages=1
+        )
+    )
