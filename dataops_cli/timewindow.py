@@ -48,6 +48,20 @@ class Window:
         return [self.start + timedelta(seconds=i * self.period) for i in range(self.seconds // self.period)]
 
 
+def iso_epoch_ms(moment: object) -> int | None:
+    """Epoch milliseconds of an ISO 8601 time as the handler writes them (`...Z` or an offset;
+    none means UTC); None for anything else: such times come from files anyone can edit."""
+    if not isinstance(moment, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
 def human_duration(seconds: float) -> str:
     seconds = abs(seconds)
     if seconds < 90:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dataops_cli.observe import metrics, runlog_reader
+from dataops_cli.timewindow import iso_epoch_ms
 from handler import contract as c
 
 SKIP_PATTERN = f'"{c.SKIP_PHRASE}"'
@@ -73,20 +74,8 @@ def confirmation(latest: dict[str, Any] | None, skipped: Iterable[SkippedRun]) -
     input with, so one that confirmed an earlier run says nothing of today's outputs."""
     if not latest or not latest.get(c.L_RUN_ID):
         return None
-    finished = _epoch_ms(latest.get(c.L_FINISHED_AT))
+    finished = iso_epoch_ms(latest.get(c.L_FINISHED_AT))
     matching = [
         s for s in skipped if s.confirms == latest[c.L_RUN_ID] and (finished is None or s.started_ms >= finished)
     ]
     return max(matching, key=lambda s: s.started_ms, default=None)
-
-
-def _epoch_ms(moment: Any) -> int | None:
-    if not isinstance(moment, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)

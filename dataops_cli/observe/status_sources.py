@@ -26,7 +26,7 @@ from dataops_cli.observe.status_report import (
     unavailable_reason,
 )
 from dataops_cli.schedule_expr import Rate, expected_firings, parse_schedule
-from dataops_cli.timewindow import Window
+from dataops_cli.timewindow import Window, iso_epoch_ms
 from handler import contract
 
 
@@ -208,7 +208,9 @@ def latest_output(ctx: StackContext, now: datetime) -> dict[str, Any] | None:
         latest = json.loads(body)
     except json.JSONDecodeError:
         return {"error": f"{ctx.config.latest_key} is not valid JSON"}
-    finished = latest.get(contract.L_FINISHED_AT)
-    if finished:
-        latest["age_seconds"] = (now - datetime.fromisoformat(finished.replace("Z", "+00:00"))).total_seconds()
+    if not isinstance(latest, dict):
+        return {"error": f"{ctx.config.latest_key} is not a JSON object"}
+    finished_ms = iso_epoch_ms(latest.get(contract.L_FINISHED_AT))  # a time it cannot read: no age (absent)
+    if finished_ms is not None:
+        latest["age_seconds"] = now.timestamp() - finished_ms / 1000
     return latest

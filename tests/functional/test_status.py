@@ -369,3 +369,25 @@ def test_stale_output_fails_the_check(deployed):
     assert report["kpis"]["freshness"]["value"] == pytest.approx(1200, abs=30)
     assert any(r.startswith("latest output is 12") and "stale after 360 s" in r for r in report["health"]["reasons"])
     assert code == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (json.dumps({"run_id": "r", "finished_at": "yesterday", "outputs": {}}), "(absent)"),
+        (json.dumps(["not", "an", "object"]), None),
+    ],
+    ids=["unreadable-time", "not-an-object"],
+)
+def test_a_latest_json_anyone_edited_badly_is_reported_not_a_crash(deployed, body, shown):
+    _, config = deployed
+    boto3.client("s3", region_name=h.REGION).put_object(
+        Bucket="dataops-pipeline-bucket", Key="processed/latest.json", Body=body.encode()
+    )
+    result = h.run(config, "status", "--json", "--since", "30m")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    report = json.loads(result.output)
+    if shown is None:
+        assert report["latest"] == {"error": "processed/latest.json is not a JSON object"}
+    else:
+        assert report["kpis"]["freshness"]["value"] is None and shown in report["kpis"]["freshness"]["source"]
